@@ -1,0 +1,216 @@
+"""What users ask the ledger to do. A command is a plain value: it carries an idempotency key, the
+authenticated actor and the pemda it is scoped to; handlers validate everything else.
+
+Time is not part of a command: the ledger's clock stamps every event, so nobody can backdate one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from ledger.roles import Actor
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    idempotency_key: str
+    actor: Actor
+    pemda: str
+
+    @property
+    def command_name(self) -> str:
+        return type(self).__name__
+
+    def fingerprint(self) -> str:
+        """A digest of everything the command says, except its idempotency key.
+
+        The same key with a different fingerprint is a different command reusing a key: refused.
+        """
+        body = {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "idempotency_key"
+        }
+        raw = json.dumps([self.command_name, body], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able form of a command field (dataclasses.asdict deep-copies: too slow here)."""
+    if value is None or isinstance(value, (str, int, bool)):
+        return value.value if isinstance(value, Enum) else value
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return repr(value)
+
+
+# -- budget ------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class LineSpec:
+    """A budget line as written in the DPA: key, description (uraian) and pagu in rupiah."""
+
+    skpd: str
+    sub_kegiatan: str | None
+    rekening: str
+    uraian: str
+    pagu: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineRef:
+    skpd: str
+    sub_kegiatan: str | None
+    rekening: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdoptBudget(Command):
+    year: int
+    document: str  # Perda APBD number
+    lines: tuple[LineSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmendBudget(Command):
+    """APBD-P: sets the pagu of existing lines and adds new ones, all or nothing."""
+
+    year: int
+    document: str  # Perda APBD-P number
+    lines: tuple[LineSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShiftBudget(Command):
+    """Pergeseran: moves pagu from one line to another within the fiscal year."""
+
+    year: int
+    document: str  # Perkada / SK pergeseran
+    from_line: LineRef
+    to_line: LineRef
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockLine(Command):
+    year: int
+    line: LineRef
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnblockLine(Command):
+    year: int
+    line: LineRef
+    reason: str
+
+
+# -- vendors -----------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RegisterVendor(Command):
+    npwp: str
+    name: str
+    kind: str
+    bank_code: str
+    account_number: str
+    account_holder: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeVendorBankAccount(Command):
+    npwp: str
+    bank_code: str
+    account_number: str
+    account_holder: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeactivateVendor(Command):
+    npwp: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReactivateVendor(Command):
+    npwp: str
+    reason: str
+
+
+# -- disbursements -----------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RequestDisbursement(Command):
+    """SPP-LS: the PPTK / bendahara asks to pay a vendor from one budget line."""
+
+    year: int
+    spp_number: str
+    line: LineRef
+    vendor_npwp: str
+    gross: int
+    deductions: tuple[dict[str, Any], ...] = ()
+    description: str
+    documents: dict[str, str] = field(default_factory=dict)  # contract, invoice, BAST numbers
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisbursementCommand(Command):
+    disbursement_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyDisbursement(DisbursementCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveSpm(DisbursementCommand):
+    spm_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthoriseSp2d(DisbursementCommand):
+    sp2d_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectDisbursement(DisbursementCommand):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelDisbursement(DisbursementCommand):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordTransferSent(DisbursementCommand):
+    gateway: str
+    reference: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSettlement(DisbursementCommand):
+    bank_reference: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordTransferFailed(DisbursementCommand):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordTransferReturned(DisbursementCommand):
+    reason: str

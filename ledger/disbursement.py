@@ -1,0 +1,288 @@
+"""One direct (LS) payment to a vendor, from SPP to settlement.
+
+    requested (SPP) -> verified (PPK) -> approved (SPM) -> authorised (SP2D) -> sent -> settled
+                                                                                   \\-> failed -> sent (resend)
+    settled -> returned (the bank bounced it)
+    requested | verified | approved -> rejected (with reason, by the step's own role)
+    requested | verified | approved | authorised -> cancelled (before any money moves)
+
+Separation of duties lives here because it is a rule of one disbursement: one user never performs two
+different human steps of it (request, verify, approve, authorise, reject). The maker may withdraw
+(cancel) their own request; a checker may not cancel what they checked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger import ids, roles
+from ledger.errors import InvalidTransition, SeparationOfDuties
+from ledger.money import Rupiah
+from ledger.roles import Actor
+
+
+class Status(StrEnum):
+    REQUESTED = "requested"
+    VERIFIED = "verified"
+    APPROVED = "approved"
+    AUTHORISED = "authorised"
+    SENT = "sent"
+    SETTLED = "settled"
+    FAILED = "failed"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+# The step that moves a disbursement out of each status awaiting a human decision,
+# and hence who may reject it there.
+_DECIDING_STEP = {
+    Status.REQUESTED: ("verify", roles.VERIFY),
+    Status.VERIFIED: ("approve", roles.APPROVE),
+    Status.APPROVED: ("authorise", roles.AUTHORISE),
+}
+CANCELLABLE = frozenset({Status.REQUESTED, Status.VERIFIED, Status.APPROVED, Status.AUTHORISED})
+TERMINAL = frozenset({Status.SETTLED, Status.RETURNED, Status.REJECTED, Status.CANCELLED})
+
+
+class Disbursement(Aggregate):
+    @staticmethod
+    def create_id(pemda: str, year: int, spp_number: str) -> UUID:
+        return ids.disbursement_id(pemda, year, spp_number)
+
+    @event("Requested")
+    def __init__(
+        self,
+        pemda: str,
+        year: int,
+        spp_number: str,
+        line_id: str,
+        vendor_id: str,
+        gross: Rupiah,
+        deductions: list[dict[str, Any]],
+        net: Rupiah,
+        description: str,
+        documents: dict[str, str],
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.pemda = pemda
+        self.year = year
+        self.spp_number = spp_number
+        self.line_id = line_id
+        self.vendor_id = vendor_id
+        self.gross = gross
+        self.deductions = list(deductions)
+        self.net = net
+        self.description = description
+        self.documents = dict(documents)
+        self.status = Status.REQUESTED
+        self.performers: dict[str, str] = {"request": actor_id}
+        self.spm_number: str | None = None
+        self.sp2d_number: str | None = None
+        self.bank_account: dict[str, str] | None = None
+        self.vendor_version: int | None = None
+        self.gateway_reference: str | None = None
+        self.attempts = 0
+        self.requested_at = at
+        self.authorised_at: datetime | None = None
+        self.settled_at: datetime | None = None
+
+    # -- rules of this aggregate ---------------------------------------------------------------
+    def _require_status(self, step: str, *allowed: Status) -> None:
+        if self.status not in allowed:
+            expected = " or ".join(s.value for s in allowed)
+            raise InvalidTransition(
+                f"SPP {self.spp_number}: cannot {step} a disbursement that is {self.status}; "
+                f"it must be {expected}"
+            )
+
+    def _require_distinct_user(self, actor: Actor, step: str) -> None:
+        for done, user in self.performers.items():
+            if user == actor.user_id and done != step:
+                raise SeparationOfDuties(
+                    f"SPP {self.spp_number}: {actor.user_id} already performed '{done}' and may "
+                    f"not also '{step}'"
+                )
+
+    def _check_human_step(self, actor: Actor, step: str, allowed: frozenset[roles.Role]) -> None:
+        actor.require(allowed, step)
+        self._require_distinct_user(actor, step)
+
+    # Each check_* raises without side effect; handlers run every check of a command first.
+    def check_verify(self, actor: Actor) -> None:
+        self._require_status("verify", Status.REQUESTED)
+        self._check_human_step(actor, "verify", roles.VERIFY)
+
+    def check_approve(self, actor: Actor) -> None:
+        self._require_status("approve", Status.VERIFIED)
+        self._check_human_step(actor, "approve", roles.APPROVE)
+
+    def check_authorise(self, actor: Actor) -> None:
+        self._require_status("authorise", Status.APPROVED)
+        self._check_human_step(actor, "authorise", roles.AUTHORISE)
+
+    def check_reject(self, actor: Actor) -> None:
+        if self.status not in _DECIDING_STEP:
+            self._require_status("reject", *_DECIDING_STEP)
+        step, allowed = _DECIDING_STEP[self.status]
+        actor.require(allowed, f"reject at {step}")
+        self._require_distinct_user(actor, "reject")
+
+    def check_cancel(self, actor: Actor) -> None:
+        self._require_status("cancel", *CANCELLABLE)
+        actor.require(roles.CANCEL, "cancel")
+        for done, user in self.performers.items():
+            if user == actor.user_id and done != "request":
+                raise SeparationOfDuties(
+                    f"SPP {self.spp_number}: {actor.user_id} performed '{done}' and may not cancel it"
+                )
+
+    def check_send(self, actor: Actor) -> None:
+        self._require_status("send", Status.AUTHORISED, Status.FAILED)
+        actor.require(roles.GATEWAY, "send")
+
+    def check_settle(self, actor: Actor) -> None:
+        self._require_status("settle", Status.SENT)
+        actor.require(roles.GATEWAY, "settle")
+
+    def check_fail(self, actor: Actor) -> None:
+        self._require_status("record a failed transfer for", Status.SENT)
+        actor.require(roles.GATEWAY, "fail")
+
+    def check_return(self, actor: Actor) -> None:
+        self._require_status("record a returned transfer for", Status.SETTLED)
+        actor.require(roles.GATEWAY, "return")
+
+    def money(self) -> dict[str, Any]:
+        """The amounts and parties that every money event of this disbursement repeats."""
+        return {
+            "line_id": self.line_id,
+            "vendor_id": self.vendor_id,
+            "gross": self.gross,
+            "net": self.net,
+            "deductions": list(self.deductions),
+        }
+
+    def transfer(self) -> dict[str, Any]:
+        return {"vendor_id": self.vendor_id, "amount": self.net}
+
+    @property
+    def commitment_open(self) -> bool:
+        """Pagu is committed (not yet realised) from SPP until SP2D."""
+        return self.status in (Status.REQUESTED, Status.VERIFIED, Status.APPROVED)
+
+    # -- facts ---------------------------------------------------------------------------------
+    @event("Verified")
+    def verify(self, actor_id: str, actor_role: str, at: datetime) -> None:
+        self.status = Status.VERIFIED
+        self.performers["verify"] = actor_id
+
+    @event("Approved")
+    def approve(self, spm_number: str, actor_id: str, actor_role: str, at: datetime) -> None:
+        self.status = Status.APPROVED
+        self.spm_number = spm_number
+        self.performers["approve"] = actor_id
+
+    # Money events carry their own amounts and parties (deliberately redundant with the Requested
+    # event), so postings, projections and auditors can read each fact without any other state.
+    @event("Authorised")
+    def authorise_sp2d(
+        self,
+        sp2d_number: str,
+        bank_account: dict[str, str],
+        vendor_version: int,
+        line_id: str,
+        vendor_id: str,
+        gross: Rupiah,
+        net: Rupiah,
+        deductions: list[dict[str, Any]],
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.AUTHORISED
+        self.sp2d_number = sp2d_number
+        self.bank_account = dict(bank_account)
+        self.vendor_version = vendor_version
+        self.performers["authorise"] = actor_id
+        self.authorised_at = at
+
+    @event("Sent")
+    def record_sent(
+        self,
+        gateway: str,
+        reference: str,
+        vendor_id: str,
+        amount: Rupiah,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.SENT
+        self.gateway_reference = reference
+        self.attempts += 1
+
+    @event("Settled")
+    def record_settled(
+        self,
+        bank_reference: str,
+        vendor_id: str,
+        amount: Rupiah,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.SETTLED
+        self.settled_at = at
+
+    @event("Failed")
+    def record_failed(
+        self,
+        reason: str,
+        vendor_id: str,
+        amount: Rupiah,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.FAILED
+
+    @event("Returned")
+    def record_returned(
+        self,
+        reason: str,
+        vendor_id: str,
+        amount: Rupiah,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.RETURNED
+
+    @event("Rejected")
+    def reject(self, step: str, reason: str, actor_id: str, actor_role: str, at: datetime) -> None:
+        self.status = Status.REJECTED
+        self.performers["reject"] = actor_id
+
+    @event("Cancelled")
+    def cancel(
+        self,
+        previous_status: str,
+        reason: str,
+        line_id: str,
+        vendor_id: str,
+        gross: Rupiah,
+        net: Rupiah,
+        deductions: list[dict[str, Any]],
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.CANCELLED

@@ -1,0 +1,91 @@
+"""Typed domain errors. Each names the rule that was broken; raising one appends nothing."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command broke a rule of regional finance law or of the ledger itself.
+
+    ``rule`` is a stable machine-readable name (used in API problem documents and logs);
+    the message says what happened in words.
+    """
+
+    rule: str = "domain_rule"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[DomainError], tuple[str]]:
+        # Errors cross process boundaries in the concurrency tests and benchmarks.
+        return (type(self), (self.message,))
+
+
+class InvalidAmount(DomainError):
+    rule = "amount_integer_rupiah"
+
+
+class InvalidCode(DomainError):
+    rule = "permendagri_90_code"
+
+
+class InvalidInput(DomainError):
+    rule = "invalid_input"
+
+
+class LimitExceeded(DomainError):
+    rule = "explicit_limit"
+
+
+class PaguExceeded(DomainError):
+    rule = "committed_plus_realised_within_pagu"
+
+
+class AmendmentBelowUsage(DomainError):
+    rule = "pagu_not_below_committed_plus_realised"
+
+
+class LineBlocked(DomainError):
+    rule = "no_commitment_on_blocked_line"
+
+
+class SeparationOfDuties(DomainError):
+    rule = "separation_of_duties"
+
+
+class RoleNotPermitted(DomainError):
+    rule = "step_requires_role"
+
+
+class VendorNotPayable(DomainError):
+    rule = "payment_to_registered_vendor_only"
+
+
+class BankAccountChanged(DomainError):
+    rule = "payment_to_account_as_at_sp2d"
+
+
+class InvalidTransition(DomainError):
+    rule = "disbursement_lifecycle"
+
+
+class IdempotencyKeyReused(DomainError):
+    rule = "idempotency_key_reused_with_other_command"
+
+
+class AlreadyExists(DomainError):
+    rule = "unique_identity"
+
+
+class NotFound(DomainError):
+    rule = "not_found"
+
+
+class BudgetNotOpen(DomainError):
+    rule = "budget_must_be_adopted"
+
+
+class ConcurrencyConflict(DomainError):
+    """Other writers kept changing the same aggregates; the command was not applied."""
+
+    rule = "optimistic_concurrency"

@@ -1,0 +1,39 @@
+"""Deterministic identities. A natural key always maps to the same aggregate id, so a second attempt
+to create the same thing collides on the event store's unique (id, version) constraint instead of
+creating a twin."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+KASDA_NAMESPACE = UUID("6f1c2b8e-3a5d-5c4e-9b7a-0d2e4f6a8c10")
+
+
+def _id(*parts: object) -> UUID:
+    return uuid5(KASDA_NAMESPACE, "\x1f".join(str(p) for p in parts))
+
+
+def budget_id(pemda: str, year: int) -> UUID:
+    return _id("budget", pemda, year)
+
+
+def budget_line_id(
+    pemda: str, year: int, skpd: str, sub_kegiatan: str | None, rekening: str
+) -> UUID:
+    return _id("line", pemda, year, skpd, sub_kegiatan or "-", rekening)
+
+
+def vendor_id(pemda: str, npwp: str) -> UUID:
+    return _id("vendor", pemda, npwp)
+
+
+def disbursement_id(pemda: str, year: int, spp_number: str) -> UUID:
+    return _id("disbursement", pemda, year, spp_number)
+
+
+def receipt_id(pemda: str, idempotency_key: str) -> UUID:
+    return _id("receipt", pemda, idempotency_key)
+
+
+def document_number_id(pemda: str, year: int, kind: str, number: str) -> UUID:
+    return _id("document", pemda, year, kind, number)

@@ -1,0 +1,125 @@
+"""Double entry: every money event as balanced postings.
+
+Two ledgers are kept side by side, as Indonesian government accounting does (SAP, PP 71/2010): the
+budgetary one (how much of the pagu is available, committed, realised) and the financial one (what
+is owed and what left the RKUD). Every event's postings balance on their own: sum(debits) ==
+sum(credits). Account names are ``kind:qualifier``:
+
+    apbd                       control account of the adopted APBD (debit-normal)
+    appropriation:<line>       pagu not yet used (credit balance == available)
+    commitment:<line>          pagu committed by SPP, not yet realised (credit balance == committed)
+    realisation:<line>         pagu realised at SP2D (credit balance == realised)
+    shift_clearing             a pergeseran's two halves meet here; nets to zero per decree
+    expenditure:<line>         belanja recognised at SP2D (debit balance)
+    vendor_payable:<vendor>    owed to a vendor, net of tax (credit balance)
+    taxes_payable:<code>       withheld tax owed to the state treasury (credit balance)
+    cash_in_transit            sent to the gateway / bank, not yet confirmed (debit balance)
+    cash:rkud                  the RKUD bank account (debit-normal; credits are payments out)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.disbursement import Status
+from ledger.money import Rupiah
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One side of a journal entry: ``side`` is "D" (debit) or "C" (credit)."""
+
+    account: str
+    side: str
+    amount: Rupiah
+
+
+def debit(account: str, amount: Rupiah) -> Leg:
+    return Leg(account, "D", amount)
+
+
+def credit(account: str, amount: Rupiah) -> Leg:
+    return Leg(account, "C", amount)
+
+
+CASH = "cash:rkud"
+IN_TRANSIT = "cash_in_transit"
+APBD = "apbd"
+SHIFT = "shift_clearing"
+
+
+def _move(source: str, target: str, amount: Rupiah) -> list[Leg]:
+    """Debit ``source``, credit ``target``."""
+    return [debit(source, amount), credit(target, amount)]
+
+
+def _sp2d(event: Any, *, reverse: bool = False) -> list[Leg]:
+    """Expenditure recognised at SP2D: gross to the vendor (net) and the state treasury (taxes)."""
+    legs = [debit(f"expenditure:{event.line_id}", event.gross)]
+    legs.append(credit(f"vendor_payable:{event.vendor_id}", event.net))
+    legs += [credit(f"taxes_payable:{d['code']}", d["amount"]) for d in event.deductions]
+    if reverse:
+        legs = [Leg(leg.account, "C" if leg.side == "D" else "D", leg.amount) for leg in legs]
+    return legs
+
+
+def postings_for(event: Any) -> list[Leg]:
+    """The journal entry of one domain event (empty for events that move no money)."""
+    line = str(event.originator_id)
+    appropriation, commitment = f"appropriation:{line}", f"commitment:{line}"
+    realisation = f"realisation:{line}"
+    # Event classes are made by the library's @event decorator; match on their qualified names.
+    match type(event).__qualname__:
+        case "BudgetLine.Allocated":
+            return _move(APBD, appropriation, event.pagu)
+        case "BudgetLine.Amended" if event.delta >= 0:
+            return _move(APBD, appropriation, event.delta)
+        case "BudgetLine.Amended":
+            return _move(appropriation, APBD, -event.delta)
+        case "BudgetLine.ShiftedOut":
+            return _move(appropriation, SHIFT, event.amount)
+        case "BudgetLine.ShiftedIn":
+            return _move(SHIFT, appropriation, event.amount)
+        case "BudgetLine.Committed":
+            return _move(appropriation, commitment, event.amount)
+        case "BudgetLine.CommitmentReleased":
+            return _move(commitment, appropriation, event.amount)
+        case "BudgetLine.Realised":
+            return _move(commitment, realisation, event.amount)
+        case "BudgetLine.RealisationReversed":
+            return _move(realisation, appropriation, event.amount)
+        case "Disbursement.Authorised":
+            return _sp2d(event)
+        case "Disbursement.Cancelled" if event.previous_status == Status.AUTHORISED.value:
+            return _sp2d(event, reverse=True)
+        case "Disbursement.Sent":
+            return _move(f"vendor_payable:{event.vendor_id}", IN_TRANSIT, event.amount)
+        case "Disbursement.Settled":
+            return _move(IN_TRANSIT, CASH, event.amount)
+        case "Disbursement.Failed":
+            return _move(IN_TRANSIT, f"vendor_payable:{event.vendor_id}", event.amount)
+        case "Disbursement.Returned":
+            return _move(CASH, f"vendor_payable:{event.vendor_id}", event.amount)
+    return []
+
+
+def is_balanced(legs: Iterable[Leg]) -> bool:
+    """Debits equal credits, and every leg is a positive integer number of rupiah."""
+    total = 0
+    for leg in legs:
+        if type(leg.amount) is not int or leg.amount <= 0 or leg.side not in ("D", "C"):
+            return False
+        total += leg.amount if leg.side == "D" else -leg.amount
+    return total == 0
+
+
+def trial_balance(events: Iterable[Any]) -> dict[str, Rupiah]:
+    """Debit-minus-credit balance of every account over ``events`` (credit balances are negative)."""
+    balance: dict[str, Rupiah] = defaultdict(int)
+    for event in events:
+        for leg in postings_for(event):
+            balance[leg.account] += leg.amount if leg.side == "D" else -leg.amount
+    return dict(balance)

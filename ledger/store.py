@@ -1,0 +1,77 @@
+"""Where events live, chosen by one URL (``KASDA_DATABASE_URL``):
+
+- ``sqlite:///kasda.db`` (the default: embedded, a file next to where kasda runs), ``sqlite:////abs/path.db``
+- ``postgresql://user:password@host:port/dbname?schema=name`` (psycopg 3)
+- ``memory://`` (in-process, for unit tests and throw-away runs)
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ledger.errors import InvalidInput
+
+DEFAULT_DATABASE_URL = "sqlite:///kasda.db"
+
+
+def database_url() -> str:
+    return os.environ.get("KASDA_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def env_for_url(url: str) -> dict[str, str]:
+    """Translate a database URL into the ``eventsourcing`` library's environment."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("memory", "popo"):
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    if scheme == "sqlite":
+        # sqlite:///relative.db -> path "relative.db"; sqlite:////abs.db -> "/abs.db"
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if not path:
+            raise InvalidInput(f"database URL {url!r} names no SQLite file")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            # Writers wait for each other rather than fail at once (seconds).
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": "4",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise InvalidInput(
+        f"unsupported database URL {url!r}: use sqlite:///FILE, postgresql://... or memory://"
+    )
+
+
+def prepare(env: dict[str, str]) -> None:
+    """Create what the library expects to exist already: a PostgreSQL schema named in the URL."""
+    schema = env.get("POSTGRES_SCHEMA")
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres" or not schema:
+        return
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
+        autocommit=True,
+    ) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -1,0 +1,130 @@
+"""The vendor registry: suppliers and media companies that receive direct (LS) transfers.
+
+A change of bank account is its own event with actor and reason: auditors look for accounts changed
+shortly before a payment, and a payment goes only to the account recorded at its SP2D.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger import ids
+from ledger.errors import InvalidInput
+from ledger.fields import MAX_NAME, text
+
+_BANK_CODE = re.compile(r"^[0-9]{3}$")
+_ACCOUNT_NUMBER = re.compile(r"^[0-9]{6,20}$")
+
+
+class VendorKind(StrEnum):
+    COMPANY = "company"  # badan usaha: goods, works, services
+    MEDIA = "media"  # media company paid for advertising / publication (5.1.02.02.01.0055 and kin)
+    INDIVIDUAL = "individual"  # orang pribadi (e.g. experts, speakers)
+
+
+def normalise_npwp(value: Any) -> str:
+    """NPWP as digits: 15 (legacy ``01.234.567.8-901.000``) or 16 (NIK-based, since 2024)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"NPWP must be text, got {type(value).__name__}")
+    digits = re.sub(r"[.\-\s]", "", value)
+    if not digits.isascii() or not digits.isdigit() or len(digits) not in (15, 16):
+        raise InvalidInput(f"NPWP {value!r} must have 15 or 16 digits")
+    return digits
+
+
+@dataclass(frozen=True, slots=True)
+class BankAccount:
+    """A beneficiary account: the 3-digit bank code (kode bank BI), the account number and its holder."""
+
+    bank_code: str
+    number: str
+    holder: str
+
+    @classmethod
+    def parse(cls, bank_code: Any, number: Any, holder: Any) -> BankAccount:
+        if not isinstance(bank_code, str) or not _BANK_CODE.match(bank_code):
+            raise InvalidInput(f"bank code must be three digits, got {bank_code!r}")
+        if not isinstance(number, str):
+            raise InvalidInput("account number must be text")
+        digits = re.sub(r"[.\-\s]", "", number)
+        if not _ACCOUNT_NUMBER.match(digits):
+            raise InvalidInput(f"account number {number!r} must have 6 to 20 digits")
+        return cls(bank_code, digits, text(holder, "account holder", max_length=MAX_NAME))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BankAccount:
+        return cls.parse(data.get("bank_code"), data.get("number"), data.get("holder"))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"bank_code": self.bank_code, "number": self.number, "holder": self.holder}
+
+
+class Vendor(Aggregate):
+    @staticmethod
+    def create_id(pemda: str, npwp: str) -> UUID:
+        return ids.vendor_id(pemda, npwp)
+
+    @event("Registered")
+    def __init__(
+        self,
+        pemda: str,
+        npwp: str,
+        name: str,
+        kind: str,
+        bank_account: dict[str, str],
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.pemda = pemda
+        self.npwp = npwp
+        self.name = name
+        self.kind = kind
+        self.bank_account = dict(bank_account)
+        self.active = True
+
+    @property
+    def account(self) -> BankAccount:
+        return BankAccount(**self.bank_account)
+
+    def change_bank_account(self, new: BankAccount, reason: str, actor: dict[str, Any]) -> None:
+        if new.as_dict() == self.bank_account:
+            raise InvalidInput(f"vendor {self.name}: the new bank account equals the current one")
+        self._bank_account_changed(old=self.bank_account, new=new.as_dict(), reason=reason, **actor)
+
+    def deactivate(self, reason: str, actor: dict[str, Any]) -> None:
+        if not self.active:
+            raise InvalidInput(f"vendor {self.name} is already inactive")
+        self._deactivated(reason=reason, **actor)
+
+    def reactivate(self, reason: str, actor: dict[str, Any]) -> None:
+        if self.active:
+            raise InvalidInput(f"vendor {self.name} is already active")
+        self._reactivated(reason=reason, **actor)
+
+    @event("BankAccountChanged")
+    def _bank_account_changed(
+        self,
+        old: dict[str, str],
+        new: dict[str, str],
+        reason: str,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.bank_account = dict(new)
+
+    @event("Deactivated")
+    def _deactivated(self, reason: str, actor_id: str, actor_role: str, at: datetime) -> None:
+        self.active = False
+
+    @event("Reactivated")
+    def _reactivated(self, reason: str, actor_id: str, actor_role: str, at: datetime) -> None:
+        self.active = True
