@@ -1,0 +1,227 @@
+"""Builders for tests: actors, a small APBD, vendors and the commands of a disbursement's life."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+from uuid import UUID
+
+from ledger import commands as c
+from ledger import ids
+from ledger.application import CommandResult, Ledger
+from ledger.roles import Actor, Role
+
+PEMDA = "32.73"  # Kota Bandung
+YEAR = 2026
+SKPD = "1.01.0.00.0.00.01.0000"  # Dinas Pendidikan
+SUB_KEGIATAN = "1.01.01.2.02.0001"
+
+ADMIN = Actor("bpkad.admin", Role.BPKAD_ADMIN)
+PPTK = Actor("pptk.ani", Role.PPTK)
+PPK = Actor("ppk.budi", Role.PPK)
+PA = Actor("kadis.citra", Role.PA_KPA)
+BUD = Actor("kuasabud.dedi", Role.KUASA_BUD)
+GATEWAY = Actor("gateway.iris", Role.GATEWAY)
+
+NPWP = "01.234.567.8-901.000"
+NPWP_DIGITS = "012345678901000"
+
+_keys = itertools.count(1)
+
+
+def key(prefix: str = "k") -> str:
+    return f"{prefix}-{next(_keys)}"
+
+
+def line_spec(
+    rekening: str = "5.1.02.02.01.0055", pagu: int = 1_000_000_000, **kw: Any
+) -> c.LineSpec:
+    return c.LineSpec(
+        skpd=kw.get("skpd", SKPD),
+        sub_kegiatan=kw.get("sub_kegiatan", SUB_KEGIATAN),
+        rekening=rekening,
+        uraian=kw.get("uraian", "Belanja Jasa Iklan/Reklame, Film, dan Pemotretan"),
+        pagu=pagu,
+    )
+
+
+def ref(spec: c.LineSpec) -> c.LineRef:
+    return c.LineRef(skpd=spec.skpd, sub_kegiatan=spec.sub_kegiatan, rekening=spec.rekening)
+
+
+MEDIA_LINE = line_spec()
+GOODS_LINE = line_spec("5.1.02.01.01.0024", 500_000_000, uraian="Belanja Alat Tulis Kantor")
+
+
+def adopt(ledger: Ledger, *specs: c.LineSpec, pemda: str = PEMDA) -> CommandResult:
+    lines = specs or (MEDIA_LINE, GOODS_LINE)
+    return ledger.execute(
+        c.AdoptBudget(
+            idempotency_key=key("adopt"),
+            actor=ADMIN,
+            pemda=pemda,
+            year=YEAR,
+            document="PERDA-1-2025",
+            lines=tuple(lines),
+        )
+    )
+
+
+def register_vendor(
+    ledger: Ledger,
+    npwp: str = NPWP,
+    name: str = "PT Pikiran Rakyat Bandung",
+    kind: str = "media",
+    account: str = "0012345678",
+    pemda: str = PEMDA,
+) -> CommandResult:
+    return ledger.execute(
+        c.RegisterVendor(
+            idempotency_key=key("vendor"),
+            actor=ADMIN,
+            pemda=pemda,
+            npwp=npwp,
+            name=name,
+            kind=kind,
+            bank_code="110",
+            account_number=account,
+            account_holder=name,
+        )
+    )
+
+
+def request(
+    spp: str,
+    gross: int = 100_000_000,
+    spec: c.LineSpec = MEDIA_LINE,
+    *,
+    actor: Actor = PPTK,
+    npwp: str = NPWP,
+    deductions: tuple[dict[str, Any], ...] = ({"code": "PPH23", "amount": 2_000_000},),
+    idempotency_key: str | None = None,
+    pemda: str = PEMDA,
+) -> c.RequestDisbursement:
+    return c.RequestDisbursement(
+        idempotency_key=idempotency_key or key("spp"),
+        actor=actor,
+        pemda=pemda,
+        year=YEAR,
+        spp_number=spp,
+        line=ref(spec),
+        vendor_npwp=npwp,
+        gross=gross,
+        deductions=deductions,
+        description="Publikasi kegiatan",
+        documents={"contract": "KONTRAK/01/2026"},
+    )
+
+
+def disbursement_id(spp: str, pemda: str = PEMDA) -> UUID:
+    return ids.disbursement_id(pemda, YEAR, spp)
+
+
+def verify(spp: str, actor: Actor = PPK, **kw: Any) -> c.VerifyDisbursement:
+    return c.VerifyDisbursement(
+        idempotency_key=kw.get("idempotency_key") or key("verify"),
+        actor=actor,
+        pemda=kw.get("pemda", PEMDA),
+        disbursement_id=disbursement_id(spp, kw.get("pemda", PEMDA)),
+    )
+
+
+def approve(spp: str, actor: Actor = PA, spm: str | None = None, **kw: Any) -> c.ApproveSpm:
+    return c.ApproveSpm(
+        idempotency_key=kw.get("idempotency_key") or key("spm"),
+        actor=actor,
+        pemda=kw.get("pemda", PEMDA),
+        disbursement_id=disbursement_id(spp, kw.get("pemda", PEMDA)),
+        spm_number=spm or f"SPM/{spp}",
+    )
+
+
+def authorise(spp: str, actor: Actor = BUD, sp2d: str | None = None, **kw: Any) -> c.AuthoriseSp2d:
+    return c.AuthoriseSp2d(
+        idempotency_key=kw.get("idempotency_key") or key("sp2d"),
+        actor=actor,
+        pemda=kw.get("pemda", PEMDA),
+        disbursement_id=disbursement_id(spp, kw.get("pemda", PEMDA)),
+        sp2d_number=sp2d or f"SP2D/{spp}",
+    )
+
+
+def send(spp: str, actor: Actor = GATEWAY, reference: str | None = None) -> c.RecordTransferSent:
+    return c.RecordTransferSent(
+        idempotency_key=key("sent"),
+        actor=actor,
+        pemda=PEMDA,
+        disbursement_id=disbursement_id(spp),
+        gateway="iris",
+        reference=reference or f"IRIS-{spp}",
+    )
+
+
+def settle(spp: str, actor: Actor = GATEWAY) -> c.RecordSettlement:
+    return c.RecordSettlement(
+        idempotency_key=key("settle"),
+        actor=actor,
+        pemda=PEMDA,
+        disbursement_id=disbursement_id(spp),
+        bank_reference=f"BANK-{spp}",
+    )
+
+
+def fail(spp: str, reason: str = "rekening tidak aktif") -> c.RecordTransferFailed:
+    return c.RecordTransferFailed(
+        idempotency_key=key("fail"),
+        actor=GATEWAY,
+        pemda=PEMDA,
+        disbursement_id=disbursement_id(spp),
+        reason=reason,
+    )
+
+
+def return_(spp: str, reason: str = "nama rekening tidak sesuai") -> c.RecordTransferReturned:
+    return c.RecordTransferReturned(
+        idempotency_key=key("return"),
+        actor=GATEWAY,
+        pemda=PEMDA,
+        disbursement_id=disbursement_id(spp),
+        reason=reason,
+    )
+
+
+def reject(spp: str, actor: Actor, reason: str = "dokumen tidak lengkap") -> c.RejectDisbursement:
+    return c.RejectDisbursement(
+        idempotency_key=key("reject"),
+        actor=actor,
+        pemda=PEMDA,
+        disbursement_id=disbursement_id(spp),
+        reason=reason,
+    )
+
+
+def cancel(
+    spp: str, actor: Actor = PPTK, reason: str = "kontrak dibatalkan"
+) -> c.CancelDisbursement:
+    return c.CancelDisbursement(
+        idempotency_key=key("cancel"),
+        actor=actor,
+        pemda=PEMDA,
+        disbursement_id=disbursement_id(spp),
+        reason=reason,
+    )
+
+
+def pay_in_full(
+    ledger: Ledger, spp: str, gross: int = 100_000_000, spec: c.LineSpec = MEDIA_LINE
+) -> None:
+    """Run one disbursement from SPP to settlement."""
+    for command in (
+        request(spp, gross, spec),
+        verify(spp),
+        approve(spp),
+        authorise(spp),
+        send(spp),
+        settle(spp),
+    ):
+        ledger.execute(command)
