@@ -16,6 +16,7 @@ never both spend the same pagu, and a command is never applied twice.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
@@ -181,6 +182,7 @@ class Ledger(Application[UUID]):
         super().__init__(settings)
         self.clock = clock
         self._cache = _AggregateCache(cache_size)
+        self._write_lock = threading.RLock()
         self._select_newer = self._bulk_reader()
 
     # -- commands ------------------------------------------------------------------------------
@@ -199,6 +201,11 @@ class Ledger(Application[UUID]):
         """
         if len(commands) > MAX_BATCH:
             raise LimitExceeded(f"at most {MAX_BATCH} commands per batch, got {len(commands)}")
+        # One batch at a time per Ledger object: the aggregate cache is not shared between threads.
+        with self._write_lock:
+            return self._execute_batch(commands)
+
+    def _execute_batch(self, commands: Sequence[c.Command]) -> list[Outcome]:
         doomed: dict[int, DomainError] = {}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             work = _Work(self, self.clock())
@@ -236,9 +243,7 @@ class Ledger(Application[UUID]):
         direct: list[UUID] = []
         for command in commands:
             try:
-                rid = ids.receipt_id(
-                    pemda_code(command.pemda), idempotency_key(command.idempotency_key)
-                )
+                rid = _receipt_id(command)
             except DomainError:
                 rid = None
             receipts.append(rid)
@@ -280,8 +285,8 @@ class Ledger(Application[UUID]):
             return error
         work.add(
             CommandReceipt(
-                pemda=command.pemda,
-                idempotency_key=command.idempotency_key,
+                pemda=pemda_code(command.pemda),
+                idempotency_key=idempotency_key(command.idempotency_key),
                 command=command.command_name,
                 fingerprint=command.fingerprint(),
                 result=data,
@@ -383,6 +388,11 @@ class Ledger(Application[UUID]):
     def close(self) -> None:
         self._cache.clear()
         super().close()
+
+
+def _receipt_id(command: c.Command) -> UUID:
+    """Where the receipt of ``command`` lives: the same id for every retry of it."""
+    return ids.receipt_id(pemda_code(command.pemda), idempotency_key(command.idempotency_key))
 
 
 def _replay(receipt: CommandReceipt, command: c.Command) -> Outcome:
