@@ -92,8 +92,9 @@ class _Work:
     at: datetime
     local: dict[UUID, Aggregate] = field(default_factory=dict)
     absent: set[UUID] = field(default_factory=set)
-    # Aggregates handed to the running handler: the only ones it can have changed.
-    touched: list[Aggregate] = field(default_factory=list)
+    # Aggregates handed to the running handler (the only ones it can have changed), each with the
+    # number of events it already held then: earlier commands of the batch may have left some.
+    touched: dict[UUID, tuple[Aggregate, int]] = field(default_factory=dict)
 
     def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
         wanted = [
@@ -110,7 +111,7 @@ class _Work:
         found = self.local.get(aggregate_id)
         if found is None:
             return None
-        self.touched.append(found)
+        self.touched.setdefault(aggregate_id, (found, len(found.pending_events)))
         if not isinstance(found, kind):
             raise NotFound(f"{aggregate_id} is a {type(found).__name__}, not a {kind.__name__}")
         return found
@@ -129,11 +130,11 @@ class _Work:
             raise DomainError(f"{type(aggregate).__name__} {aggregate.id} exists already")
         self.local[aggregate.id] = aggregate
         self.absent.discard(aggregate.id)
-        self.touched.append(aggregate)
+        self.touched[aggregate.id] = (aggregate, 0)  # a new aggregate is all change
 
     def pending(self) -> int:
         """Events triggered on aggregates handed out since the last ``touched`` reset."""
-        return sum(len(a.pending_events) for a in self.touched)
+        return sum(len(a.pending_events) - held for a, held in self.touched.values())
 
 
 class _AggregateCache:
@@ -275,12 +276,11 @@ class Ledger(Application[UUID]):
         receipt = work.find(rid, CommandReceipt)
         if receipt is not None:
             return _replay(receipt, command)
-        work.touched = []
-        before = work.pending()  # aggregates touched earlier in the batch may already hold events
+        work.touched = {}
         try:
             data = handler(command, work)
         except DomainError as error:
-            if work.pending() != before:
+            if work.pending() != 0:
                 raise _HalfApplied(index, error) from error
             return error
         work.add(
@@ -417,8 +417,8 @@ def _named_ids(command: c.Command) -> list[UUID]:
                 ids.vendor_id(command.pemda, normalise_npwp(command.vendor_npwp)),
                 ids.disbursement_id(command.pemda, command.year, str(command.spp_number).strip()),
             ]
-        except (DomainError, TypeError, ValueError):
-            return []
+        except (DomainError, TypeError, ValueError, AttributeError):
+            return []  # malformed: the handler reports it for this command alone
     return []
 
 

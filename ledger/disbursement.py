@@ -4,7 +4,7 @@
                                                                                    \\-> failed -> sent (resend)
     settled -> returned (the bank bounced it)
     requested | verified | approved -> rejected (with reason, by the step's own role)
-    requested | verified | approved | authorised -> cancelled (before any money moves)
+    requested | verified | approved | authorised | failed -> cancelled (no money with the vendor)
 
 Separation of duties lives here because it is a rule of one disbursement: one user never performs two
 different human steps of it (request, verify, approve, authorise, reject). The maker may withdraw
@@ -46,7 +46,13 @@ _DECIDING_STEP = {
     Status.VERIFIED: ("approve", roles.APPROVE),
     Status.APPROVED: ("authorise", roles.AUTHORISE),
 }
-CANCELLABLE = frozenset({Status.REQUESTED, Status.VERIFIED, Status.APPROVED, Status.AUTHORISED})
+# A failed transfer never reached the vendor, so its SP2D may still be withdrawn (e.g. when the
+# vendor's account changed and the payment must be re-issued).
+CANCELLABLE = frozenset(
+    {Status.REQUESTED, Status.VERIFIED, Status.APPROVED, Status.AUTHORISED, Status.FAILED}
+)
+# Statuses in which the SP2D has realised spending but no money has reached the vendor.
+SP2D_WITHOUT_TRANSFER = frozenset({Status.AUTHORISED, Status.FAILED})
 TERMINAL = frozenset({Status.SETTLED, Status.RETURNED, Status.REJECTED, Status.CANCELLED})
 
 

@@ -33,7 +33,7 @@ def text(value: Any, what: str, *, max_length: int = MAX_TEXT, required: bool = 
 
 def pemda_code(value: Any) -> str:
     """Kemendagri region code: ``32`` (provinsi Jawa Barat) or ``32.73`` (Kota Bandung)."""
-    if not isinstance(value, str) or not _PEMDA.match(value):
+    if not isinstance(value, str) or not _PEMDA.fullmatch(value):
         raise InvalidInput(
             f"pemda must be a Kemendagri region code like '32' or '32.73', got {value!r}"
         )

@@ -63,6 +63,10 @@ def stamp(actor: Actor, at: datetime) -> dict[str, Any]:
 
 # -- budget ------------------------------------------------------------------------------------
 def _line_key(ref: c.LineRef | c.LineSpec) -> LineKey:
+    if not isinstance(ref, (c.LineRef, c.LineSpec)):
+        raise InvalidInput(
+            f"a budget line is named by SKPD, sub kegiatan and rekening, got {ref!r}"
+        )
     return LineKey.parse(ref.skpd, ref.sub_kegiatan, ref.rekening)
 
 
@@ -216,6 +220,11 @@ def shift_budget(cmd: c.ShiftBudget, uow: UnitOfWork) -> Result:
     target = _get_line(uow, cmd.pemda, year, cmd.to_line)
     if source.id == target.id:
         raise InvalidInput("a pergeseran needs two different lines")
+    if is_spending(source.rekening) != is_spending(target.rekening):
+        raise InvalidInput(
+            f"a pergeseran moves pagu between spending lines or between income lines, "
+            f"not from {source.rekening} to {target.rekening}"
+        )
     if amount > source.available:
         raise PaguExceeded(
             f"line {source.key}: cannot shift {amount} out, only {source.available} is available"
@@ -459,7 +468,7 @@ def cancel_disbursement(cmd: c.CancelDisbursement, uow: UnitOfWork) -> Result:
     previous = Status(d.status)
     if d.commitment_open:
         line.release(d.id, who)
-    else:  # authorised: the SP2D is withdrawn before any money moved
+    else:  # authorised or failed: the SP2D is withdrawn, no money reached the vendor
         line.reverse_realisation(d.id, d.gross, who)
     d.cancel(previous_status=previous.value, reason=reason, **d.money(), **who)
     return _done(d)

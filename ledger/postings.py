@@ -13,7 +13,7 @@ sum(credits). Account names are ``kind:qualifier``:
     expenditure:<line>         belanja recognised at SP2D (debit balance)
     vendor_payable:<vendor>    owed to a vendor, net of tax (credit balance)
     taxes_payable:<code>       withheld tax owed to the state treasury (credit balance)
-    cash_in_transit            sent to the gateway / bank, not yet confirmed (debit balance)
+    cash_in_transit            sent to the gateway / bank, not yet confirmed (credit balance)
     cash:rkud                  the RKUD bank account (debit-normal; credits are payments out)
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.disbursement import Status
+from ledger.disbursement import SP2D_WITHOUT_TRANSFER
 from ledger.money import Rupiah
 
 
@@ -45,6 +45,7 @@ def credit(account: str, amount: Rupiah) -> Leg:
     return Leg(account, "C", amount)
 
 
+_SP2D_REVERSIBLE = frozenset(s.value for s in SP2D_WITHOUT_TRANSFER)
 CASH = "cash:rkud"
 IN_TRANSIT = "cash_in_transit"
 APBD = "apbd"
@@ -93,7 +94,7 @@ def postings_for(event: Any) -> list[Leg]:
             return _move(realisation, appropriation, event.amount)
         case "Disbursement.Authorised":
             return _sp2d(event)
-        case "Disbursement.Cancelled" if event.previous_status == Status.AUTHORISED.value:
+        case "Disbursement.Cancelled" if event.previous_status in _SP2D_REVERSIBLE:
             return _sp2d(event, reverse=True)
         case "Disbursement.Sent":
             return _move(f"vendor_payable:{event.vendor_id}", IN_TRANSIT, event.amount)

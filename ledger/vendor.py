@@ -49,7 +49,7 @@ class BankAccount:
 
     @classmethod
     def parse(cls, bank_code: Any, number: Any, holder: Any) -> BankAccount:
-        if not isinstance(bank_code, str) or not _BANK_CODE.match(bank_code):
+        if not isinstance(bank_code, str) or not _BANK_CODE.fullmatch(bank_code):
             raise InvalidInput(f"bank code must be three digits, got {bank_code!r}")
         if not isinstance(number, str):
             raise InvalidInput("account number must be text")

@@ -1,0 +1,633 @@
+"""Rules of one LS disbursement: separation of duties, the role of each step, rejection and
+cancellation, the lifecycle, unique document numbers and tenant isolation."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ledger import commands as c
+from ledger.application import Ledger
+from ledger.budget import BudgetLine
+from ledger.disbursement import Disbursement, Status
+from ledger.errors import (
+    AlreadyExists,
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    RoleNotPermitted,
+    SeparationOfDuties,
+    VendorNotPayable,
+)
+from ledger.handlers import line_id_of
+from ledger.roles import Actor, Role
+from tests import factory as f
+from tests.refusals import all_events, event_names, last_notification_id, refused
+
+SOD_RULE = "separation_of_duties"
+ROLE_RULE = "step_requires_role"
+LIFECYCLE_RULE = "disbursement_lifecycle"
+GROSS = 100_000_000
+NET = 98_000_000
+LINE_ID = line_id_of(f.PEMDA, f.YEAR, f.MEDIA_LINE)
+
+
+def setup(ledger: Ledger) -> None:
+    f.adopt(ledger)
+    f.register_vendor(ledger)
+
+
+def disbursement(ledger: Ledger, spp: str) -> Disbursement:
+    return ledger.disbursement(f.disbursement_id(spp))
+
+
+def budget_line(ledger: Ledger) -> BudgetLine:
+    return ledger.budget_line(LINE_ID)
+
+
+def steps(spp: str) -> dict[str, c.Command]:
+    return {
+        "request": f.request(spp, GROSS),
+        "verify": f.verify(spp),
+        "approve": f.approve(spp),
+        "authorise": f.authorise(spp),
+        "send": f.send(spp),
+        "settle": f.settle(spp),
+    }
+
+
+def run_to(ledger: Ledger, spp: str, last: str) -> Disbursement:
+    """Run the disbursement through its normal steps up to and including ``last``."""
+    for name, command in steps(spp).items():
+        ledger.execute(command)
+        if name == last:
+            break
+    return disbursement(ledger, spp)
+
+
+def refused_unchanged(
+    ledger: Ledger, spp: str, command: c.Command, error: type[DomainError], rule: str
+) -> None:
+    """Refused with ``error``; the disbursement and its line keep their status and versions."""
+    d = disbursement(ledger, spp)
+    line = budget_line(ledger)
+    refused(ledger, command, error, rule)
+    after = disbursement(ledger, spp)
+    assert (after.status, after.version) == (d.status, d.version)
+    assert (budget_line(ledger).version, budget_line(ledger).used) == (line.version, line.used)
+
+
+# -- separation of duties ----------------------------------------------------------------------
+ROLE_OF_STEP = {
+    "request": Role.PPTK,
+    "verify": Role.PPK,
+    "approve": Role.PA_KPA,
+    "authorise": Role.KUASA_BUD,
+}
+
+
+def command_for(step: str, spp: str, actor: Actor) -> c.Command:
+    if step == "verify":
+        return f.verify(spp, actor)
+    if step == "approve":
+        return f.approve(spp, actor)
+    if step == "authorise":
+        return f.authorise(spp, actor)
+    raise AssertionError(step)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("request", "verify"),
+        ("request", "approve"),
+        ("request", "authorise"),
+        ("verify", "approve"),
+        ("verify", "authorise"),
+        ("approve", "authorise"),
+    ],
+)
+def test_one_user_never_performs_two_steps(ledger: Ledger, first: str, second: str) -> None:
+    setup(ledger)
+    spp = "SPP-SOD"
+    user = "dual.hat"
+    order = list(ROLE_OF_STEP)
+    # Run every step before ``second``, with ``user`` (in the step's role) doing ``first``.
+    for step in order[: order.index(second)]:
+        if step == "request":
+            actor = Actor(user, Role.PPTK) if first == "request" else f.PPTK
+            ledger.execute(f.request(spp, GROSS, actor=actor))
+        else:
+            default = {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[step]
+            actor = Actor(user, ROLE_OF_STEP[step]) if step == first else default
+            ledger.execute(command_for(step, spp, actor))
+    error_command = command_for(second, spp, Actor(user, ROLE_OF_STEP[second]))
+    refused_unchanged(ledger, spp, error_command, SeparationOfDuties, SOD_RULE)
+    # Someone else may take the step.
+    default = {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[second]
+    ledger.execute(command_for(second, spp, default))
+    assert disbursement(ledger, spp).performers[first] == user
+
+
+@pytest.mark.parametrize(
+    ("done", "status_before", "reject_role"),
+    [
+        ("request", "requested", Role.PPK),
+        ("verify", "verified", Role.PA_KPA),
+        ("request", "verified", Role.PA_KPA),
+        ("approve", "approved", Role.KUASA_BUD),
+        ("verify", "approved", Role.KUASA_BUD),
+    ],
+)
+def test_one_user_may_not_perform_a_step_and_reject(
+    ledger: Ledger, done: str, status_before: str, reject_role: Role
+) -> None:
+    setup(ledger)
+    spp = "SPP-SODR"
+    user = "dual.hat"
+    ledger.execute(
+        f.request(spp, GROSS, actor=Actor(user, Role.PPTK) if done == "request" else f.PPTK)
+    )
+    if status_before in ("verified", "approved"):
+        ledger.execute(f.verify(spp, Actor(user, Role.PPK) if done == "verify" else f.PPK))
+    if status_before == "approved":
+        ledger.execute(f.approve(spp, Actor(user, Role.PA_KPA) if done == "approve" else f.PA))
+    assert disbursement(ledger, spp).status == status_before
+    refused_unchanged(
+        ledger, spp, f.reject(spp, Actor(user, reject_role)), SeparationOfDuties, SOD_RULE
+    )
+
+
+# -- roles -------------------------------------------------------------------------------------
+def test_each_step_needs_its_role(ledger: Ledger) -> None:
+    setup(ledger)
+    spp = "SPP-ROLE"
+    for role in (
+        Role.PPK,
+        Role.PA_KPA,
+        Role.KUASA_BUD,
+        Role.BPKAD_ADMIN,
+        Role.AUDITOR,
+        Role.VENDOR,
+        Role.GATEWAY,
+    ):
+        refused(ledger, f.request(spp, GROSS, actor=Actor("x", role)), RoleNotPermitted, ROLE_RULE)
+    assert not ledger.recorder.select_events(f.disbursement_id(spp))
+    ledger.execute(f.request(spp, GROSS, actor=Actor("bendahara.eka", Role.BENDAHARA)))
+    wrong: dict[str, list[Role]] = {
+        "verify": [Role.PPTK, Role.BENDAHARA, Role.PA_KPA, Role.KUASA_BUD, Role.AUDITOR],
+        "approve": [Role.PPK, Role.KUASA_BUD, Role.BPKAD_ADMIN],
+        "authorise": [Role.PA_KPA, Role.PPK, Role.BPKAD_ADMIN, Role.GATEWAY],
+    }
+    for step, roles in wrong.items():
+        for role in roles:
+            refused_unchanged(
+                ledger, spp, command_for(step, spp, Actor("x", role)), RoleNotPermitted, ROLE_RULE
+            )
+        ledger.execute(
+            command_for(step, spp, {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[step])
+        )
+    for actor in (f.BUD, f.ADMIN, Actor("x", Role.AUDITOR)):
+        refused_unchanged(ledger, spp, f.send(spp, actor), RoleNotPermitted, ROLE_RULE)
+    ledger.execute(f.send(spp))
+    refused_unchanged(ledger, spp, f.settle(spp, f.BUD), RoleNotPermitted, ROLE_RULE)
+    ledger.execute(f.settle(spp))
+    assert disbursement(ledger, spp).status == Status.SETTLED
+
+
+@pytest.mark.parametrize(
+    ("at", "wrong", "right"),
+    [
+        ("requested", Role.PA_KPA, Role.PPK),
+        ("verified", Role.PPK, Role.PA_KPA),
+        ("approved", Role.PA_KPA, Role.KUASA_BUD),
+    ],
+)
+def test_rejection_belongs_to_the_role_of_the_pending_step(
+    ledger: Ledger, at: str, wrong: Role, right: Role
+) -> None:
+    setup(ledger)
+    last = {"requested": "request", "verified": "verify", "approved": "approve"}[at]
+    run_to(ledger, "SPP-R", last)
+    refused_unchanged(
+        ledger, "SPP-R", f.reject("SPP-R", Actor("x", wrong)), RoleNotPermitted, ROLE_RULE
+    )
+    ledger.execute(f.reject("SPP-R", Actor("y", right)))
+    rejected = ledger.history(f.disbursement_id("SPP-R"))[-1]
+    assert type(rejected).__qualname__ == "Disbursement.Rejected"
+    assert (
+        rejected.step == {"requested": "verify", "verified": "approve", "approved": "authorise"}[at]
+    )
+
+
+# -- rejection ---------------------------------------------------------------------------------
+def test_rejection_needs_a_reason_records_it_and_releases_the_commitment(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "verify")
+    assert budget_line(ledger).committed == GROSS
+    for reason in ("", "   "):
+        refused_unchanged(
+            ledger, "SPP-1", f.reject("SPP-1", f.PA, reason), InvalidInput, "invalid_input"
+        )
+    ledger.execute(f.reject("SPP-1", f.PA, "BAST belum ditandatangani"))
+    d = disbursement(ledger, "SPP-1")
+    assert d.status == Status.REJECTED
+    assert d.performers["reject"] == f.PA.user_id
+    rejected = ledger.history(d.id)[-1]
+    assert (rejected.reason, rejected.step, rejected.actor_id, rejected.actor_role) == (
+        "BAST belum ditandatangani",
+        "approve",
+        f.PA.user_id,
+        "pa_kpa",
+    )
+    line = budget_line(ledger)
+    assert (line.committed, line.realised, line.available) == (0, 0, line.pagu)
+    assert line.open_commitments == {}
+    released = ledger.history(LINE_ID)[-1]
+    assert type(released).__qualname__ == "BudgetLine.CommitmentReleased"
+    assert (released.amount, released.disbursement_id) == (GROSS, str(d.id))
+
+
+# -- cancellation ------------------------------------------------------------------------------
+def test_a_checker_may_not_cancel_what_they_checked(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "authorise")
+    # A PPK or PA/KPA has no cancel role at all.
+    refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1", f.PPK), RoleNotPermitted, ROLE_RULE)
+    refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1", f.PA), RoleNotPermitted, ROLE_RULE)
+    # Whoever issued the SP2D, or verified, may not withdraw it under another hat.
+    refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1", f.BUD), SeparationOfDuties, SOD_RULE)
+    verifier_as_bendahara = Actor(f.PPK.user_id, Role.BENDAHARA)
+    refused_unchanged(
+        ledger, "SPP-1", f.cancel("SPP-1", verifier_as_bendahara), SeparationOfDuties, SOD_RULE
+    )
+    assert disbursement(ledger, "SPP-1").status == Status.AUTHORISED
+
+
+def test_the_maker_may_withdraw_a_request_and_the_commitment_is_released(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "approve")
+    refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1", reason=""), InvalidInput, "invalid_input")
+    ledger.execute(f.cancel("SPP-1"))
+    d = disbursement(ledger, "SPP-1")
+    assert d.status == Status.CANCELLED
+    cancelled = ledger.history(d.id)[-1]
+    assert (cancelled.previous_status, cancelled.reason, cancelled.actor_id) == (
+        "approved",
+        "kontrak dibatalkan",
+        f.PPTK.user_id,
+    )
+    line = budget_line(ledger)
+    assert (line.committed, line.realised, line.open_commitments) == (0, 0, {})
+
+
+def test_an_uninvolved_bpkad_admin_may_cancel(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "verify")
+    ledger.execute(f.cancel("SPP-1", f.ADMIN))
+    assert disbursement(ledger, "SPP-1").status == Status.CANCELLED
+
+
+def test_cancel_after_sp2d_reverses_the_realisation(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "authorise")
+    line = budget_line(ledger)
+    assert (line.committed, line.realised) == (0, GROSS)
+    ledger.execute(f.cancel("SPP-1", Actor("kuasabud.lain", Role.KUASA_BUD)))
+    line = budget_line(ledger)
+    assert (line.committed, line.realised, line.available) == (0, 0, line.pagu)
+    reversed_ = ledger.history(LINE_ID)[-1]
+    assert type(reversed_).__qualname__ == "BudgetLine.RealisationReversed"
+    assert reversed_.amount == GROSS
+    cancelled = ledger.history(f.disbursement_id("SPP-1"))[-1]
+    assert (cancelled.previous_status, cancelled.gross, cancelled.net) == ("authorised", GROSS, NET)
+    # The pagu is free again; the SP2D number stays used.
+    ledger.execute(f.request("SPP-2", line.pagu))
+    for command in (f.verify("SPP-2"), f.approve("SPP-2")):
+        ledger.execute(command)
+    refused(ledger, f.authorise("SPP-2", sp2d="SP2D/SPP-1"), AlreadyExists, "unique_identity")
+
+
+def test_no_cancel_once_money_moved(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "send")
+    refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1"), InvalidTransition, LIFECYCLE_RULE)
+    ledger.execute(f.settle("SPP-1"))
+    refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1"), InvalidTransition, LIFECYCLE_RULE)
+
+
+def test_a_failed_transfer_may_be_cancelled_and_its_sp2d_reversed(ledger: Ledger) -> None:
+    """A failed transfer never reached the vendor: withdrawing it frees the pagu and the payable."""
+    from ledger.postings import is_balanced, postings_for, trial_balance
+
+    setup(ledger)
+    run_to(ledger, "SPP-1", "send")
+    ledger.execute(f.fail("SPP-1"))
+    # The vendor changed account: the failed payment cannot be resent, so BPKAD withdraws it.
+    ledger.execute(
+        c.ChangeVendorBankAccount(
+            idempotency_key=f.key("acct"),
+            actor=f.ADMIN,
+            pemda=f.PEMDA,
+            npwp=f.NPWP,
+            bank_code="002",
+            account_number="9988776655",
+            account_holder="PT Pikiran Rakyat",
+            reason="rekening lama ditutup",
+        )
+    )
+    ledger.execute(f.cancel("SPP-1", Actor("bpkad.lain", Role.BPKAD_ADMIN)))
+    d = disbursement(ledger, "SPP-1")
+    assert d.status == Status.CANCELLED
+    line = budget_line(ledger)
+    assert (line.committed, line.realised, line.available) == (0, 0, line.pagu)
+    cancelled = ledger.history(d.id)[-1]
+    assert (cancelled.previous_status, cancelled.gross) == ("failed", GROSS)
+    events = all_events(ledger)
+    assert all(is_balanced(postings_for(e)) for e in events)
+    balance = trial_balance(events)
+    assert balance[f"vendor_payable:{d.vendor_id}"] == 0
+    assert balance["cash_in_transit"] == 0
+    assert balance.get("cash:rkud", 0) == 0
+    assert balance[f"expenditure:{d.line_id}"] == 0
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+def test_steps_out_of_order_are_invalid_transitions(ledger: Ledger) -> None:
+    command: c.Command
+    setup(ledger)
+    spp = "SPP-1"
+    ledger.execute(f.request(spp, GROSS))
+    for command in (
+        f.approve(spp),
+        f.authorise(spp),
+        f.send(spp),
+        f.settle(spp),
+        f.fail(spp),
+        f.return_(spp),
+    ):
+        refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
+    ledger.execute(f.verify(spp))
+    for command in (f.verify(spp, Actor("ppk.lain", Role.PPK)), f.authorise(spp), f.send(spp)):
+        refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
+    ledger.execute(f.approve(spp))
+    for command in (f.approve(spp, Actor("pa.lain", Role.PA_KPA), spm="SPM-X"), f.settle(spp)):
+        refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
+    ledger.execute(f.authorise(spp))
+    for command in (
+        f.reject(spp, f.BUD),
+        f.reject(spp, Actor("kuasabud.lain", Role.KUASA_BUD)),
+        f.authorise(spp, Actor("kuasabud.lain", Role.KUASA_BUD), sp2d="SP2D-X"),
+        f.settle(spp),
+        f.fail(spp),
+        f.return_(spp),
+    ):
+        refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
+    ledger.execute(f.send(spp))
+    for command in (f.send(spp), f.return_(spp), f.reject(spp, f.PPK)):
+        refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
+
+
+def test_a_failed_transfer_may_be_sent_again(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "send")
+    ledger.execute(f.fail("SPP-1"))
+    d = disbursement(ledger, "SPP-1")
+    assert (d.status, d.attempts) == (Status.FAILED, 1)
+    for command in (f.settle("SPP-1"), f.fail("SPP-1"), f.return_("SPP-1")):
+        refused_unchanged(ledger, "SPP-1", command, InvalidTransition, LIFECYCLE_RULE)
+    ledger.execute(f.send("SPP-1", reference="IRIS-RETRY"))
+    ledger.execute(f.settle("SPP-1"))
+    d = disbursement(ledger, "SPP-1")
+    assert (d.status, d.attempts, d.gateway_reference) == (Status.SETTLED, 2, "IRIS-RETRY")
+    assert event_names(ledger.history(d.id)) == [
+        "Disbursement.Requested",
+        "Disbursement.Verified",
+        "Disbursement.Approved",
+        "Disbursement.Authorised",
+        "Disbursement.Sent",
+        "Disbursement.Failed",
+        "Disbursement.Sent",
+        "Disbursement.Settled",
+    ]
+
+
+def test_settled_may_be_returned_and_returned_is_terminal(ledger: Ledger) -> None:
+    command: c.Command
+    setup(ledger)
+    run_to(ledger, "SPP-1", "settle")
+    for command in (f.send("SPP-1"), f.settle("SPP-1"), f.fail("SPP-1"), f.cancel("SPP-1")):
+        refused_unchanged(ledger, "SPP-1", command, InvalidTransition, LIFECYCLE_RULE)
+    ledger.execute(f.return_("SPP-1"))
+    returned = ledger.history(f.disbursement_id("SPP-1"))[-1]
+    assert (returned.reason, returned.amount) == ("nama rekening tidak sesuai", NET)
+    assert disbursement(ledger, "SPP-1").status == Status.RETURNED
+    for command in (
+        f.return_("SPP-1"),
+        f.send("SPP-1"),
+        f.settle("SPP-1"),
+        f.fail("SPP-1"),
+        f.cancel("SPP-1"),
+        f.reject("SPP-1", Actor("y", Role.PPK)),
+    ):
+        refused_unchanged(ledger, "SPP-1", command, InvalidTransition, LIFECYCLE_RULE)
+
+
+@pytest.mark.parametrize("end", ["rejected", "cancelled"])
+def test_rejected_and_cancelled_are_terminal(ledger: Ledger, end: str) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "request")
+    ledger.execute(f.reject("SPP-1", f.PPK) if end == "rejected" else f.cancel("SPP-1"))
+    other_ppk = Actor("ppk.lain", Role.PPK)
+    for command in (
+        f.verify("SPP-1", other_ppk),
+        f.approve("SPP-1"),
+        f.authorise("SPP-1"),
+        f.reject("SPP-1", other_ppk),
+        f.cancel("SPP-1"),
+        f.send("SPP-1"),
+    ):
+        refused_unchanged(ledger, "SPP-1", command, InvalidTransition, LIFECYCLE_RULE)
+
+
+# -- unique numbers ----------------------------------------------------------------------------
+def test_spp_number_is_unique(ledger: Ledger) -> None:
+    setup(ledger)
+    ledger.execute(f.request("SPP-1", GROSS))
+    line_before = budget_line(ledger)
+    error = refused(
+        ledger, f.request("SPP-1", 5_000_000, deductions=()), AlreadyExists, "unique_identity"
+    )
+    assert "SPP number SPP-1" in error.message
+    line = budget_line(ledger)
+    assert (line.committed, line.version) == (GROSS, line_before.version)
+    assert disbursement(ledger, "SPP-1").gross == GROSS
+    # Surrounding blanks do not make another number.
+    refused(
+        ledger, f.request(" SPP-1 ", 5_000_000, deductions=()), AlreadyExists, "unique_identity"
+    )
+
+
+def test_spm_number_is_unique_per_pemda_and_year(ledger: Ledger) -> None:
+    setup(ledger)
+    for spp in ("SPP-1", "SPP-2"):
+        run_to(ledger, spp, "verify")
+    ledger.execute(f.approve("SPP-1", spm="SPM-001"))
+    error = refused(ledger, f.approve("SPP-2", spm="SPM-001"), AlreadyExists, "unique_identity")
+    assert "SPM number SPM-001" in error.message
+    d = disbursement(ledger, "SPP-2")
+    assert (d.status, d.spm_number) == (Status.VERIFIED, None)
+    refused(ledger, f.approve("SPP-2", spm=" SPM-001 "), AlreadyExists, "unique_identity")
+    ledger.execute(f.approve("SPP-2", spm="SPM-002"))
+    # SPM and SP2D numbers are separate series.
+    ledger.execute(f.authorise("SPP-1", sp2d="SPM-001"))
+
+
+def test_sp2d_number_is_unique_per_pemda_and_year(ledger: Ledger) -> None:
+    setup(ledger)
+    for spp in ("SPP-1", "SPP-2"):
+        run_to(ledger, spp, "approve")
+    ledger.execute(f.authorise("SPP-1", sp2d="SP2D-001"))
+    line = budget_line(ledger)
+    refused(ledger, f.authorise("SPP-2", sp2d="SP2D-001"), AlreadyExists, "unique_identity")
+    d = disbursement(ledger, "SPP-2")
+    assert (d.status, d.sp2d_number, d.bank_account) == (Status.APPROVED, None, None)
+    after = budget_line(ledger)
+    assert (after.committed, after.realised, after.version) == (
+        line.committed,
+        line.realised,
+        line.version,
+    )
+
+
+def test_numbers_of_another_pemda_do_not_collide(ledger: Ledger) -> None:
+    setup(ledger)
+    f.adopt(ledger, pemda="32")
+    f.register_vendor(ledger, pemda="32")
+    ledger.execute(f.request("SPP-1", GROSS))
+    ledger.execute(f.request("SPP-1", GROSS, pemda="32"))
+    for pemda in (f.PEMDA, "32"):
+        ledger.execute(f.verify("SPP-1", pemda=pemda))
+        ledger.execute(f.approve("SPP-1", spm="SPM-1", pemda=pemda))
+        ledger.execute(f.authorise("SPP-1", sp2d="SP2D-1", pemda=pemda))
+    assert f.disbursement_id("SPP-1") != f.disbursement_id("SPP-1", "32")
+    for pemda in (f.PEMDA, "32"):
+        d = ledger.disbursement(f.disbursement_id("SPP-1", pemda))
+        assert (d.pemda, d.status, d.sp2d_number) == (pemda, Status.AUTHORISED, "SP2D-1")
+
+
+# -- tenants -----------------------------------------------------------------------------------
+def test_another_pemda_cannot_see_or_touch_a_disbursement(ledger: Ledger) -> None:
+    setup(ledger)
+    f.adopt(ledger, pemda="32")
+    run_to(ledger, "SPP-1", "request")
+    make: list[Callable[[], c.Command]] = [
+        lambda: f.verify("SPP-1"),
+        lambda: f.reject("SPP-1", f.PPK),
+        lambda: f.cancel("SPP-1"),
+    ]
+    for build in make:
+        command = dataclasses.replace(build(), pemda="32")
+        refused_unchanged(ledger, "SPP-1", command, NotFound, "not_found")
+    ledger.execute(f.verify("SPP-1"))
+    ledger.execute(f.approve("SPP-1"))
+    for command in (f.authorise("SPP-1"), f.cancel("SPP-1", f.ADMIN)):
+        refused_unchanged(
+            ledger, "SPP-1", dataclasses.replace(command, pemda="32"), NotFound, "not_found"
+        )
+    ledger.execute(f.authorise("SPP-1"))
+    for command in (f.send("SPP-1"), f.settle("SPP-1"), f.fail("SPP-1"), f.return_("SPP-1")):
+        refused_unchanged(
+            ledger, "SPP-1", dataclasses.replace(command, pemda="32"), NotFound, "not_found"
+        )
+
+
+def test_a_disbursement_command_must_name_a_disbursement(ledger: Ledger) -> None:
+    setup(ledger)
+    # The id of an aggregate of another kind is no disbursement.
+    command = dataclasses.replace(f.verify("SPP-1"), disbursement_id=LINE_ID)
+    refused(ledger, command, NotFound, "not_found")
+    refused(ledger, f.verify("SPP-NONE"), NotFound, "not_found")
+    assert budget_line(ledger).version == 1
+
+
+def test_sp2d_only_for_a_vendor_still_active(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "approve")
+    ledger.execute(
+        c.DeactivateVendor(
+            idempotency_key=f.key("deact"),
+            actor=f.ADMIN,
+            pemda=f.PEMDA,
+            npwp=f.NPWP,
+            reason="blacklist LKPP",
+        )
+    )
+    refused_unchanged(
+        ledger, "SPP-1", f.authorise("SPP-1"), VendorNotPayable, "payment_to_registered_vendor_only"
+    )
+
+
+# -- who and when ------------------------------------------------------------------------------
+def test_every_event_records_actor_role_and_time(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "settle")
+    ledger.execute(f.return_("SPP-1"))
+    run_to(ledger, "SPP-2", "verify")
+    ledger.execute(f.reject("SPP-2", f.PA))
+    run_to(ledger, "SPP-3", "authorise")
+    ledger.execute(f.cancel("SPP-3"))
+    events = all_events(ledger)
+    assert len(events) == last_notification_id(ledger) > 30
+    known = {a.user_id: a.role.value for a in (f.ADMIN, f.PPTK, f.PPK, f.PA, f.BUD, f.GATEWAY)}
+    previous = None
+    for event in events:
+        name = type(event).__qualname__
+        assert event.actor_id in known, name
+        assert event.actor_role == known[event.actor_id], name
+        assert event.at.tzinfo is not None, name
+        assert event.at.year == 2026, name
+        if previous is not None:
+            assert event.at >= previous, name
+        previous = event.at
+    by_name = {type(e).__qualname__: e for e in events}
+    assert by_name["Disbursement.Verified"].actor_id == f.PPK.user_id
+    assert by_name["Disbursement.Approved"].actor_role == "pa_kpa"
+    assert by_name["Disbursement.Authorised"].actor_role == "kuasa_bud"
+    assert by_name["Disbursement.Settled"].actor_role == "gateway"
+    assert by_name["Disbursement.Rejected"].actor_id == f.PA.user_id
+    assert by_name["BudgetLine.RealisationReversed"].actor_id == f.PPTK.user_id
+    assert by_name["CommandReceipt.Recorded"].actor_id in known
+    assert by_name["DocumentNumber.Claimed"].actor_role == "kuasa_bud"
+
+
+def test_events_of_one_command_share_one_time(ledger: Ledger) -> None:
+    setup(ledger)
+    ledger.execute(f.request("SPP-1", GROSS))
+    requested = ledger.history(f.disbursement_id("SPP-1"))[0]
+    committed = ledger.history(LINE_ID)[-1]
+    assert requested.at == committed.at
+    ledger.execute(f.verify("SPP-1"))
+    verified = ledger.history(f.disbursement_id("SPP-1"))[-1]
+    assert verified.at > requested.at
+
+
+def test_ids_are_natural_keys() -> None:
+    assert f.disbursement_id("SPP-1") == f.disbursement_id("SPP-1")
+    assert f.disbursement_id("SPP-1") != f.disbursement_id("SPP-2")
+    assert isinstance(LINE_ID, UUID)
+
+
+@pytest.mark.parametrize(
+    ("user_id", "role"),
+    [("", Role.PPTK), ("   ", Role.PPK), ("x" * 129, Role.PPK), (None, Role.PPK), ("x", "ppk")],
+)
+def test_an_actor_is_a_named_user_in_a_known_role(user_id: Any, role: Any) -> None:
+    with pytest.raises(InvalidInput):
+        Actor(user_id, role)
+    assert Actor("x" * 128, Role.PPK).user_id == "x" * 128
