@@ -43,8 +43,8 @@ from ledger.errors import (
 )
 from ledger.fields import idempotency_key, pemda_code
 from ledger.handlers import HANDLERS, line_id_of, stamp
-from ledger.receipts import CommandReceipt
-from ledger.store import database_url, env_for_url, prepare
+from ledger.receipts import CommandReceipt, DocumentNumber
+from ledger.store import database_url, env_for_url, setting_up
 from ledger.vendor import Vendor, normalise_npwp
 
 log = logging.getLogger(__name__)
@@ -179,8 +179,8 @@ class Ledger(Application[UUID]):
         self.url = url or database_url()
         settings = env_for_url(self.url)
         settings.update(env or {})
-        prepare(settings)
-        super().__init__(settings)
+        with setting_up(settings):  # one process at a time creates the tables
+            super().__init__(settings)
         self.clock = clock
         self._cache = _AggregateCache(cache_size)
         self._write_lock = threading.RLock()
@@ -308,7 +308,10 @@ class Ledger(Application[UUID]):
 
     def _keep(self, work: _Work) -> None:
         for aggregate in work.local.values():
-            self._cache.put(aggregate)
+            # Receipts and number claims are read again only when a command is retried (then from
+            # the store): caching them would make up most of the cache and slow the GC.
+            if not isinstance(aggregate, (CommandReceipt, DocumentNumber)):
+                self._cache.put(aggregate)
 
     # -- reading -------------------------------------------------------------------------------
     def _load_fresh(self, aggregate_ids: list[UUID]) -> dict[UUID, Aggregate]:
@@ -463,6 +466,16 @@ def _sqlite_reader(recorder: Any) -> Callable[[list[tuple[UUID, int]]], list[Sto
     return read
 
 
+# The bulk read must probe the (originator_id, originator_version) key once per id. Without planner
+# statistics (a new table, until autovacuum first analyses it) PostgreSQL picks a hash join over a
+# sequential scan of the whole events table instead: every batch then costs O(events stored). These
+# settings last for the read-only transaction of one read.
+_INDEX_PROBES_ONLY = (
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; "
+    "SET LOCAL enable_mergejoin = off; SET LOCAL jit = off"
+)
+
+
 def _postgres_reader(recorder: Any) -> Callable[[list[tuple[UUID, int]]], list[StoredEvent]]:
     from psycopg.sql import SQL, Identifier
 
@@ -478,6 +491,7 @@ def _postgres_reader(recorder: Any) -> Callable[[list[tuple[UUID, int]]], list[S
 
     def read(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
         with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(_INDEX_PROBES_ONLY)
             cursor.execute(statement, ([p[0] for p in pairs], [p[1] for p in pairs]))
             return [
                 StoredEvent(

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.errors import InvalidInput
@@ -57,10 +59,25 @@ def env_for_url(url: str) -> dict[str, str]:
     )
 
 
+# Session-level advisory lock taken while a process sets up a PostgreSQL store (any schema).
+_SETUP_LOCK = 0x6B61_7364_6101  # "kasda" 01
+
+
 def prepare(env: dict[str, str]) -> None:
     """Create what the library expects to exist already: a PostgreSQL schema named in the URL."""
-    schema = env.get("POSTGRES_SCHEMA")
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres" or not schema:
+    with setting_up(env):
+        pass
+
+
+@contextmanager
+def setting_up(env: dict[str, str]) -> Iterator[None]:
+    """Create the PostgreSQL schema named in the URL, and hold the store's set-up lock until the
+    block (which creates the library's tables) ends. Processes starting at the same moment would
+    otherwise race in the catalog: ``CREATE SCHEMA IF NOT EXISTS`` fails with a duplicate key, and
+    the library's ``CREATE TABLE IF NOT EXISTS`` / ``CREATE OR REPLACE FUNCTION`` with "tuple
+    concurrently updated". Other stores need no set-up."""
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield
         return
     import psycopg
     from psycopg import sql
@@ -74,4 +91,13 @@ def prepare(env: dict[str, str]) -> None:
         connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
         autocommit=True,
     ) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute("SET lock_timeout = '60s'")
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        try:
+            if schema := env.get("POSTGRES_SCHEMA"):
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))

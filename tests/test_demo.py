@@ -1,0 +1,330 @@
+"""``kasda demo``: the year it builds has what the demo promises, its printed totals are what the
+ledger's aggregates and double entry say, and the same seed builds the same year."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from kasda.cli import main as cli
+from kasda.demo import (
+    PEMDA,
+    TAX_RATES,
+    YEAR,
+    BuildReport,
+    DemoYear,
+    Totals,
+    build_demo,
+    format_totals,
+    read_totals,
+    run_demo,
+)
+from ledger.application import Ledger
+from ledger.disbursement import SP2D_WITHOUT_TRANSFER, Status
+from ledger.money import BASIS_POINTS
+from ledger.postings import is_balanced, postings_for, trial_balance
+from tests.refusals import all_events, event_names
+
+BANK_CODES = {"110", "002", "008", "009", "014", "451"}
+
+
+def sqlite_url(tmp_path: Path, name: str = "kasda.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def check_against_the_ledger(url: str, totals: Totals) -> list[Any]:
+    """Every printed total, recomputed from the ledger's aggregates and from the trial balance."""
+    ledger = Ledger(url)
+    try:
+        events = all_events(ledger)
+        lines = ledger.budget_lines(PEMDA, YEAR)
+        disbursement_ids = [
+            e.originator_id for e in events if type(e).__qualname__ == "Disbursement.Requested"
+        ]
+        disbursements = [ledger.disbursement(UUID(str(i))) for i in disbursement_ids]
+        vendor_ids = {
+            e.originator_id for e in events if type(e).__qualname__ == "Vendor.Registered"
+        }
+        vendors = [ledger.vendor(UUID(str(i))) for i in vendor_ids]
+    finally:
+        ledger.close()
+    spending = [x for x in lines if x.rekening.startswith("5")]
+    income = [x for x in lines if x.rekening.startswith("4")]
+
+    # Counts.
+    assert totals.spending_lines == len(spending)
+    assert totals.income_lines == len(income)
+    assert totals.skpd == len({x.skpd for x in lines})
+    assert totals.vendors == len(vendors)
+    assert totals.media_vendors == sum(1 for v in vendors if v.kind == "media")
+    assert totals.disbursements == {
+        s.value: sum(1 for d in disbursements if d.status == s) for s in Status
+    }
+    assert totals.disbursement_count == len(disbursements)
+    kinds = Counter(type(e).__qualname__.partition(".")[0] for e in events)
+    assert totals.events["total"] == len(events)
+    assert totals.events["idempotency receipts"] == kinds["CommandReceipt"]
+    assert totals.events["SPM/SP2D number claims"] == kinds["DocumentNumber"]
+    assert (
+        totals.events["domain events"]
+        == len(events) - kinds["CommandReceipt"] - kinds["DocumentNumber"]
+    )
+
+    # Totals, from the aggregates.
+    assert totals.pagu == sum(x.pagu for x in spending)
+    assert totals.income_target == sum(x.pagu for x in income)
+    assert totals.committed == sum(x.committed for x in spending)
+    assert totals.realised == sum(x.realised for x in spending)
+    assert totals.cash_out == sum(d.net for d in disbursements if d.status == Status.SETTLED)
+    assert totals.returned == sum(d.net for d in disbursements if d.status == Status.RETURNED)
+    assert totals.in_transit == sum(d.net for d in disbursements if d.status == Status.SENT)
+
+    # The same totals, from the double entry of every event.
+    for event in events:
+        legs = postings_for(event)
+        assert not legs or is_balanced(legs), type(event).__qualname__
+    balance = defaultdict(int, trial_balance(events))
+    for x in spending:
+        assert balance[f"appropriation:{x.id}"] == -x.available
+        assert balance[f"commitment:{x.id}"] == -x.committed
+        assert balance[f"realisation:{x.id}"] == -x.realised
+    assert balance["apbd"] == totals.pagu + totals.income_target
+    assert balance["cash:rkud"] == -totals.cash_out
+    assert balance["cash_in_transit"] == -totals.in_transit
+    for code, amount in totals.taxes.items():
+        assert balance[f"taxes_payable:{code}"] == -amount
+    assert sum(v for k, v in balance.items() if k.startswith("taxes_payable:")) == -sum(
+        totals.taxes.values()
+    )
+    assert sum(v for k, v in balance.items() if k.startswith("expenditure:")) == totals.realised
+    # What is owed to vendors: SP2D issued, not (or no longer) with the vendor.
+    owed = sum(
+        d.net for d in disbursements if d.status in {*SP2D_WITHOUT_TRANSFER, Status.RETURNED}
+    )
+    assert sum(v for k, v in balance.items() if k.startswith("vendor_payable:")) == -owed
+    return events
+
+
+def check_the_story(events: list[Any], *, full_scale: bool = False) -> None:
+    """Everything the demo promises happened, on the right dates, by the right people."""
+    names = Counter(event_names(events))
+    rejected_at = {e.step for e in events if type(e).__qualname__ == "Disbursement.Rejected"}
+    assert rejected_at == {"verify", "approve", "authorise"}
+    cancelled_from = {
+        e.previous_status for e in events if type(e).__qualname__ == "Disbursement.Cancelled"
+    }
+    assert {"requested", "verified", "approved", "authorised", "failed"} <= cancelled_from
+    for name in (
+        "Disbursement.Failed",
+        "Disbursement.Returned",
+        "Budget.Amended",
+        "BudgetLine.Blocked",
+        "BudgetLine.Unblocked",
+        "Vendor.BankAccountChanged",
+        "Vendor.Deactivated",
+    ):
+        assert names[name] >= 1, name
+    assert names["Budget.Shifted"] == 2
+    # A failed transfer sent again (same disbursement, Sent after Failed) and then settled.
+    history: dict[Any, list[str]] = defaultdict(list)
+    for e in events:
+        if type(e).__qualname__.startswith("Disbursement."):
+            history[e.originator_id].append(type(e).__qualname__.partition(".")[2])
+    assert any(h[-3:] == ["Failed", "Sent", "Settled"] for h in history.values()), (
+        "no failed transfer was resent"
+    )
+
+    # Dated through 2026 in WIB, on working days, in order.
+    stamps = [e.at for e in events if hasattr(e, "at")]
+    assert all(s.utcoffset() == timedelta(hours=7) for s in stamps)
+    assert date(YEAR, 1, 2) == min(stamps).date()
+    assert max(stamps).date() <= date(YEAR, 12, 31)
+    assert {s.month for s in stamps} == set(range(1, 13))
+    assert all(s.weekday() < 5 for s in stamps)
+    assert stamps == sorted(stamps)
+
+    # Separate users for every role; several PPTK and PPK.
+    roles: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        if hasattr(e, "actor_role"):
+            roles[e.actor_role].add(e.actor_id)
+    if full_scale:  # every SKPD has paid someone
+        assert len(roles["pptk"]) >= 30 and len(roles["ppk"]) >= 15 and len(roles["pa_kpa"]) >= 15
+        assert len(roles["bendahara"]) >= 10 and len(roles["kuasa_bud"]) == 3
+        assert len(roles["gateway"]) == 2
+    assert len(roles["bpkad_admin"]) == 2
+    everyone = [user for users in roles.values() for user in users]
+    assert len([u for u, n in Counter(everyone).items() if n > 1]) == 1  # only the Plt. PPTK
+
+    # Deductions come from the rate table: PPN is inside the gross, taxes on the base (DPP).
+    requested = [e for e in events if type(e).__qualname__ == "Disbursement.Requested"]
+    for e in requested:
+        codes = [d["code"] for d in e.deductions]
+        base = e.gross
+        if "PPN" in codes:
+            base = e.gross * BASIS_POINTS // (BASIS_POINTS + TAX_RATES["PPN"].basis_points)
+        for d in e.deductions:
+            assert d["amount"] == base * TAX_RATES[d["code"]].basis_points // BASIS_POINTS
+        assert e.net == e.gross - sum(d["amount"] for d in e.deductions) > 0
+    lines = {e.originator_id: e for e in events if type(e).__qualname__ == "BudgetLine.Allocated"}
+    for e in requested:
+        rekening = lines[UUID(e.line_id)].rekening
+        withheld = {d["code"] for d in e.deductions}
+        if rekening == "5.1.02.02.01.0055":  # advertising / publication: media companies
+            assert withheld == {"PPN", "PPH23"}
+        elif rekening.startswith(("5.1.02.01.01.002", "5.2.02")):  # goods
+            assert withheld == {"PPN", "PPH22"}
+        elif rekening.startswith("5.1.02.02"):  # services
+            assert "PPH23" in withheld
+
+    # Vendors: NPWP and a bank account at a known bank; media companies among them.
+    registered = [e for e in events if type(e).__qualname__ == "Vendor.Registered"]
+    assert all(e.bank_account["bank_code"] in BANK_CODES for e in registered)
+    assert all(len(e.npwp) in (15, 16) for e in registered)
+    assert sum(1 for e in registered if e.kind == "media") >= 10
+
+
+def test_the_demo_year_at_full_scale(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    out = io.StringIO()
+    assert run_demo(2026, url=url, out=out) == 0
+    ledger = Ledger(url)
+    try:
+        totals = read_totals(ledger)
+    finally:
+        ledger.close()
+    assert totals.skpd >= 10
+    assert totals.spending_lines + totals.income_lines >= 200
+    assert totals.income_lines >= 5
+    assert totals.vendors >= 50
+    assert totals.media_vendors >= 10
+    assert totals.disbursement_count >= 1_000
+    assert totals.disbursements["settled"] >= 900
+    for status in ("rejected", "cancelled", "returned"):
+        assert totals.disbursements[status] >= 1
+    assert (totals.amendments, totals.shifts) == (1, 2)
+    assert totals.pagu > totals.realised >= totals.settled - totals.returned > 0
+    assert set(totals.taxes) == {"PPN", "PPH22", "PPH23", "PPH4_2"}
+    events = check_against_the_ledger(url, totals)
+    check_the_story(events, full_scale=True)
+    text = out.getvalue()
+    assert format_totals(totals) in text
+    assert "refused by the ledger's rules, as planned: 8" in text
+    assert f"Rp {totals.pagu:,}".replace(",", ".") in text
+
+
+def test_a_small_year_has_every_story_too(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    totals, report = build_demo(url, seed=7, lifecycles=60)
+    assert report.refused == {
+        "committed_plus_realised_within_pagu": 1,
+        "no_commitment_on_blocked_line": 2,
+        "payment_to_account_as_at_sp2d": 1,
+        "payment_to_registered_vendor_only": 1,
+        "separation_of_duties": 1,
+        "step_requires_role": 1,
+        "unique_identity": 1,
+    }
+    assert totals.disbursement_count >= 60
+    check_the_story(check_against_the_ledger(url, totals))
+
+
+def test_same_seed_same_year(tmp_path: Path) -> None:
+    first = build_demo(sqlite_url(tmp_path, "a.db"), seed=11, lifecycles=120)
+    second = build_demo(sqlite_url(tmp_path, "b.db"), seed=11, lifecycles=120)
+    other = build_demo(sqlite_url(tmp_path, "c.db"), seed=12, lifecycles=120)
+    assert first == second
+    assert format_totals(*first) == format_totals(*second)
+    assert first[0] != other[0]
+
+
+def test_the_plan_itself_is_deterministic() -> None:
+    a, b = DemoYear(5, 200), DemoYear(5, 200)
+    assert [(x.day, x.slot, x.key) for x in a.actions] == [
+        (x.day, x.slot, x.key) for x in b.actions
+    ]
+    assert [(lc.gross, lc.vendor.npwp, lc.outcome) for lc in a.lifecycles] == [
+        (lc.gross, lc.vendor.npwp, lc.outcome) for lc in b.lifecycles
+    ]
+
+
+def test_run_twice_reports_the_store_and_fresh_rebuilds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kasda.db"
+    monkeypatch.setenv("KASDA_DATABASE_URL", f"sqlite:///{path}")
+    assert cli(["demo", "--seed", "3", "--lifecycles", "40"]) == 0
+    first = capsys.readouterr().out
+    assert "This run:" in first
+    assert cli(["demo", "--seed", "3", "--lifecycles", "40"]) == 0
+    second = capsys.readouterr().out
+    assert "already holds the APBD 2026" in second
+    assert "--fresh" in second
+    # The totals printed from the store are the ones printed when it was built.
+    assert (
+        second.split("Counts", 1)[1].strip()
+        == first.split("Counts", 1)[1].split("This run:")[0].strip()
+    )
+    assert cli(["demo", "--seed", "4", "--lifecycles", "40", "--fresh"]) == 0
+    assert "This run:" in capsys.readouterr().out
+
+
+def test_fresh_refuses_to_touch_anything_but_an_sqlite_file() -> None:
+    out = io.StringIO()
+    url = "postgresql://postgres@127.0.0.1:5432/test?schema=never_created"
+    assert run_demo(1, 10, url=url, fresh=True, out=out) == 2
+    assert "--fresh deletes an SQLite file" in out.getvalue()
+
+
+@pytest.mark.postgres
+def test_the_demo_on_postgresql(pg_schema_url: str) -> None:
+    totals, report = build_demo(pg_schema_url, seed=2026, lifecycles=80)
+    assert sum(report.refused.values()) == 8
+    assert totals == build_demo_totals_again(pg_schema_url)
+    check_the_story(check_against_the_ledger(pg_schema_url, totals))
+
+
+def build_demo_totals_again(url: str) -> Totals:
+    ledger = Ledger(url)
+    try:
+        return read_totals(ledger)
+    finally:
+        ledger.close()
+
+
+def test_report_mentions_replays_and_batches() -> None:
+    report = BuildReport(commands=10, batches=2, replays=1)
+    report.refused["unique_identity"] += 1
+    totals = Totals(
+        skpd=1,
+        spending_lines=1,
+        income_lines=0,
+        blocked_lines=0,
+        vendors=1,
+        media_vendors=1,
+        users=1,
+        disbursements={s.value: 0 for s in Status},
+        events={"total": 0},
+        first_event="",
+        last_event="",
+        amendments=0,
+        shifts=0,
+        pagu=1_234_567,
+        income_target=0,
+        committed=0,
+        realised=0,
+        settled=0,
+        returned=0,
+        in_transit=0,
+        taxes={},
+    )
+    text = format_totals(totals, report)
+    assert "Rp 1.234.567" in text
+    assert "10 commands in 2 batches" in text
+    assert "unique_identity 1" in text
