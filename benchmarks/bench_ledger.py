@@ -57,11 +57,11 @@ from ledger import ids
 from ledger.application import CommandResult, Ledger
 from ledger.money import withholdings
 from ledger.roles import Actor, Role
-from ledger.store import env_for_url, prepare
+from ledger.store import env_for_url, postgres_test_url, prepare
+from ledger.store import postgres_problem as store_problem
 
 PEMDA = "32.73"
 YEAR = 2026
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH_SIZES = (1, 10, 100, 500)
 LINES = 200
 VENDORS = 50
@@ -81,17 +81,11 @@ SKPD = "1.01.0.00.0.00.01.0000"
 
 
 # -- stores ----------------------------------------------------------------------------------------
-def postgres_url() -> str:
-    return os.environ.get("KASDA_TEST_POSTGRES_URL", DEFAULT_PG_URL)
+postgres_url = postgres_test_url
 
 
 def postgres_problem() -> str | None:
-    try:
-        with psycopg.connect(postgres_url(), connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as error:
-        return f"PostgreSQL at {postgres_url()} is unreachable: {error}".strip()
-    return None
+    return store_problem(postgres_url())
 
 
 @contextmanager

@@ -15,10 +15,28 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ledger.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///kasda.db"
+DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def database_url() -> str:
     return os.environ.get("KASDA_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def postgres_test_url() -> str:
+    """The PostgreSQL server that tests and benchmarks use (``KASDA_TEST_POSTGRES_URL``)."""
+    return os.environ.get("KASDA_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
+
+
+def postgres_problem(url: str) -> str | None:
+    """Why the PostgreSQL server at ``url`` cannot be used, or None when it answers."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as error:
+        return f"PostgreSQL at {url} is unreachable: {error}".strip()
+    return None
 
 
 def env_for_url(url: str) -> dict[str, str]:

@@ -15,26 +15,14 @@ import pytest
 from psycopg import sql
 
 from ledger.application import Ledger
+from ledger.store import postgres_problem, postgres_test_url
 
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ["memory", "sqlite", "postgres"]
-
-
-def postgres_url() -> str:
-    return os.environ.get("KASDA_TEST_POSTGRES_URL", DEFAULT_PG_URL)
-
-
-def _postgres_problem() -> str | None:
-    try:
-        with psycopg.connect(postgres_url(), connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as error:
-        return f"PostgreSQL at {postgres_url()} is unreachable: {error}".strip()
-    return None
+postgres_url = postgres_test_url
 
 
 def require_postgres() -> None:
-    problem = _postgres_problem()
+    problem = postgres_problem(postgres_url())
     if problem is None:
         return
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
