@@ -444,12 +444,12 @@ def working_days(year: int) -> list[date]:
     return out
 
 
-def million_up(amount: float) -> int:
-    return -(-int(amount) // 1_000_000) * 1_000_000
+def million_up(amount: int) -> int:
+    return -(-amount // 1_000_000) * 1_000_000
 
 
-def million_down(amount: float) -> int:
-    return int(amount) // 1_000_000 * 1_000_000
+def million_down(amount: int) -> int:
+    return amount // 1_000_000 * 1_000_000
 
 
 def rupiah(amount: int) -> str:
@@ -1038,12 +1038,12 @@ class DemoYear:
         # Pagu: what the plan spends on each line and some room that nobody uses.
         for line in spending:
             planned = line.planned_gross or self._gross(line.category)
-            line.pagu = million_up(planned * rng.uniform(1.05, 1.40))
+            line.pagu = million_up(planned * rng.randint(105, 140) // 100)
         shares = {code: share for s in self.skpds for code, _u, share in s.spec.income}
-        income = sum(x.pagu for x in spending) * rng.uniform(1.02, 1.06)
+        income = sum(x.pagu for x in spending) * rng.randint(102, 106) // 100
         for line in self.lines:
             if line.rekening is None:
-                line.pagu = million_up(income * shares[line.code] / sum(shares.values()))
+                line.pagu = million_up(income * shares[line.code] // sum(shares.values()))
 
         self._budget_events()
         self._demonstrations()
@@ -1180,7 +1180,7 @@ class DemoYear:
             self.shifts, ((4, 20), (8, 10)), (21, 47), strict=True
         ):
             day = self.day_of(month, dom)
-            amount = max(million_down(source.slack * rng.uniform(0.3, 0.6)), 10_000_000)
+            amount = max(million_down(source.slack * rng.randint(30, 60) // 100), 10_000_000)
             if source.slack < amount:  # too little room: the DPA gave this line some more
                 source.pagu += amount
             shift = partial(self.shift, source=source, target=target, amount=amount, number=number)
@@ -1193,17 +1193,17 @@ class DemoYear:
             spent = self._extras(
                 line, self.amend_day, self._gross(line.category) * rng.randint(1, 2)
             )
-            self.raises[id(line)] = million_up(spent * 1.1)
+            self.raises[id(line)] = million_up(spent * 11 // 10)
         self.cuts: dict[int, int] = {}
         for line in self.cut:
-            cut = million_down(line.slack * rng.uniform(0.3, 0.6))
+            cut = million_down(line.slack * rng.randint(30, 60) // 100)
             if cut >= 1_000_000:
                 self.cuts[id(line)] = line.pagu - cut
         for line in self.new_lines:
             spent = self._extras(
                 line, self.amend_day, self._gross(line.category) * rng.randint(1, 3)
             )
-            line.pagu = million_up(spent * rng.uniform(1.1, 1.3))
+            line.pagu = million_up(spent * rng.randint(110, 130) // 100)
         self.add(self.amend_day, Slot.ADMIN, self.amend)
         # A vendor put on the LKPP blacklist is deactivated (an SPP to it is refused later).
         self.add(self.deactivate_day, Slot.ADMIN, partial(self.deactivate, vendor=self.deactivated))
