@@ -5,11 +5,22 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from datetime import datetime
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from ledger.errors import DomainError
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 moment: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; e.g. 2026-06-30T23:59:59+07:00")
+    return moment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +39,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="delete the SQLite file of KASDA_DATABASE_URL first and build the year again",
     )
+    replay = sub.add_parser("replay", help="the APBD as of a past moment or event position")
+    when = replay.add_mutually_exclusive_group(required=True)
+    when.add_argument("--as-of", type=_moment, help="e.g. 2026-06-30T23:59:59+07:00")
+    when.add_argument("--position", type=int, help="a notification id of the event store")
+    replay.add_argument("--pemda", default="32.73", help="Kemendagri region code (default 32.73)")
+    replay.add_argument("--year", type=int, default=2026)
+    hist = sub.add_parser("history", help="who did what, when and why, for one disbursement")
+    hist.add_argument("--spp", required=True, help="the SPP number")
+    hist.add_argument("--pemda", default="32.73")
+    hist.add_argument("--year", type=int, default=2026)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -36,6 +57,21 @@ def main(argv: list[str] | None = None) -> int:
             if args.lifecycles < 1:
                 parser.error("--lifecycles must be at least 1")
             return run_demo(seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh)
+        if args.command in ("replay", "history"):
+            from kasda import reports
+            from ledger.application import Ledger
+
+            ledger = Ledger()
+            try:
+                if args.command == "replay":
+                    reports.print_budget_as_of(
+                        ledger, args.pemda, args.year, as_of=args.as_of, position=args.position
+                    )
+                else:
+                    reports.disbursement_history(ledger, args.pemda, args.year, args.spp)
+            finally:
+                ledger.close()
+            return 0
     except DomainError as error:
         # A broken rule or bad input (e.g. an unsupported KASDA_DATABASE_URL): say which, change nothing.
         print(f"kasda: {error} [{error.rule}]", file=sys.stderr)

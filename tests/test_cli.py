@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from uuid import UUID
+
 import pytest
 
 from kasda.cli import main
+from ledger.application import Ledger
 
 
 def test_an_unsupported_database_url_is_refused(
@@ -29,3 +33,42 @@ def test_bad_arguments_exit_non_zero() -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["demo", "--lifecycles", "0"])
     assert exit_.value.code == 2
+
+
+def _small_year(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KASDA_DATABASE_URL", f"sqlite:///{tmp_path / 'year.db'}")
+    assert main(["demo", "--seed", "3", "--lifecycles", "60"]) == 0
+
+
+def test_replay_prints_the_budget_as_of_a_moment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _small_year(monkeypatch, tmp_path)
+    capsys.readouterr()
+    assert main(["replay", "--as-of", "2026-01-01T00:00:00+07:00"]) == 2  # before the APBD
+    assert "was not adopted" in capsys.readouterr().err
+    assert main(["replay", "--as-of", "2026-06-30T23:59:59+07:00"]) == 0
+    out = capsys.readouterr().out
+    assert "APBD 2026 of pemda 32.73 as of 2026-06-30T23:59:59+07:00" in out
+    assert "disbursements:" in out
+    with pytest.raises(SystemExit):
+        main(["replay", "--as-of", "2026-06-30"])  # no time zone
+
+
+def test_history_of_one_disbursement(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _small_year(monkeypatch, tmp_path)
+    ledger = Ledger()
+    try:
+        first = ledger.recorder.select_notifications(start=1, limit=10_000, topics=())
+        requested = next(n for n in first if n.topic.endswith("Disbursement.Requested"))
+        spp = ledger.disbursement(UUID(str(requested.originator_id))).spp_number
+    finally:
+        ledger.close()
+    capsys.readouterr()
+    assert main(["history", "--spp", spp]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3][0] == "1" and "Requested" in lines[0] and spp in lines[0]
+    assert main(["history", "--spp", "NO-SUCH-SPP"]) == 2
+    assert "[not_found]" in capsys.readouterr().err
