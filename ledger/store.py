@@ -52,6 +52,7 @@ def env_for_url(url: str) -> dict[str, str]:
             raise InvalidInput(f"database URL {url!r} names no SQLite file")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": "ledger.chained:ChainedSQLiteApplicationRecorder",
             "SQLITE_DBNAME": path,
             # Writers wait for each other rather than fail at once (seconds).
             "SQLITE_LOCK_TIMEOUT": "30",
@@ -60,6 +61,7 @@ def env_for_url(url: str) -> dict[str, str]:
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "ledger.chained:ChainedPostgresApplicationRecorder",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
