@@ -6,6 +6,7 @@ import argparse
 import sqlite3
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -19,7 +20,9 @@ def _moment(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 moment: {text!r}") from None
     if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; e.g. 2026-06-30T23:59:59+07:00")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone; e.g. 2026-06-30T23:59:59+07:00"
+        )
     return moment
 
 
@@ -49,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     hist.add_argument("--spp", required=True, help="the SPP number")
     hist.add_argument("--pemda", default="32.73")
     hist.add_argument("--year", type=int, default=2026)
+    check = sub.add_parser(
+        "verify", help="check the hash chain of the whole store (exit 1 if broken)"
+    )
+    check.add_argument(
+        "--anchor", type=Path, action="append", default=[], help="a checkpoint kept outside"
+    )
+    sign = sub.add_parser("checkpoint", help="sign the head of the chain (KASDA_SIGNING_KEY)")
+    sign.add_argument("--out", type=Path, help="also write the signed checkpoint to this file")
+    sub.add_parser("signing-key", help="make an Ed25519 key pair for checkpoints")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -57,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.lifecycles < 1:
                 parser.error("--lifecycles must be at least 1")
             return run_demo(seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh)
+        if args.command in ("verify", "checkpoint", "signing-key"):
+            from kasda import integrity
+
+            return integrity.run(args)
         if args.command in ("replay", "history"):
             from kasda import reports
             from ledger.application import Ledger
@@ -76,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         # A broken rule or bad input (e.g. an unsupported KASDA_DATABASE_URL): say which, change nothing.
         print(f"kasda: {error} [{error.rule}]", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`)
+        return 0
     except (psycopg.Error, sqlite3.Error, OSError, PersistenceError) as error:
         print(f"kasda: the event store is unavailable: {error}", file=sys.stderr)
         return 1

@@ -122,7 +122,9 @@ def budget_as_of(
         for a in state.values()
         if isinstance(a, Disbursement) and a.pemda == pemda and a.year == year
     ]
-    return BudgetAsOf(budget, [line for line in lines if isinstance(line, BudgetLine)], disbursements)
+    return BudgetAsOf(
+        budget, [line for line in lines if isinstance(line, BudgetLine)], disbursements
+    )
 
 
 @dataclass(frozen=True, slots=True)

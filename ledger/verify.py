@@ -159,6 +159,13 @@ def _merged(ledger: Ledger) -> Iterator[tuple[int, tuple[Any, ...] | None, bytes
             event, link = next(events, None), next(links, None)
 
 
+def _as_bytes(value: Any) -> bytes:
+    """The stored body as bytes; an intruder's SQL may have left text (or NULL) in its place."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode()
+
+
 # -- verification ------------------------------------------------------------------------------
 def verify(
     ledger: Ledger, *, anchors: list[Checkpoint] | None = None, trusted_key: str | None = None
@@ -191,7 +198,7 @@ def verify(
             )
             break
         expected = chain_next(
-            previous, position, event_digest(aggregate, version, topic, bytes(state))
+            previous, position, event_digest(aggregate, version, str(topic), _as_bytes(state))
         )
         if expected != link:
             report.problem = Problem(

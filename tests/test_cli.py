@@ -72,3 +72,29 @@ def test_history_of_one_disbursement(
     assert lines[0].split()[:3][0] == "1" and "Requested" in lines[0] and spp in lines[0]
     assert main(["history", "--spp", "NO-SUCH-SPP"]) == 2
     assert "[not_found]" in capsys.readouterr().err
+
+
+def test_verify_checkpoint_and_a_tampered_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from ledger.verify import new_signing_key
+
+    _small_year(monkeypatch, tmp_path)
+    capsys.readouterr()
+    assert main(["verify"]) == 0
+    assert "kasda verify: OK" in capsys.readouterr().out
+    assert main(["checkpoint"]) == 2  # no signing key configured
+    assert "KASDA_SIGNING_KEY" in capsys.readouterr().err
+    seed, public = new_signing_key()
+    monkeypatch.setenv("KASDA_SIGNING_KEY", seed)
+    monkeypatch.setenv("KASDA_VERIFY_KEY", public)
+    anchor = tmp_path / "anchor.json"
+    assert main(["checkpoint", "--out", str(anchor)]) == 0
+    capsys.readouterr()
+    with sqlite3.connect(tmp_path / "year.db") as conn:  # an intruder edits one row as text
+        conn.execute("UPDATE stored_events SET state = state || 'x' WHERE rowid = 77")
+    assert main(["verify", "--anchor", str(anchor)]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED at position 77" in err and "altered" in err

@@ -1,0 +1,45 @@
+"""``kasda verify``, ``kasda checkpoint`` and ``kasda signing-key``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ledger.application import Ledger
+from ledger.errors import InvalidInput
+from ledger.verify import Checkpoint, checkpoint, new_signing_key, signing_key, verify
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "signing-key":
+        seed, public = new_signing_key()
+        print(f"KASDA_SIGNING_KEY={seed}   # secret: keep it out of the database host")
+        print(f"KASDA_VERIFY_KEY={public}   # public: give it to the auditors")
+        return 0
+    ledger = Ledger()
+    try:
+        if args.command == "checkpoint":
+            secret = os.environ.get("KASDA_SIGNING_KEY")
+            if not secret:
+                raise InvalidInput("set KASDA_SIGNING_KEY (make one with 'kasda signing-key')")
+            signed = checkpoint(ledger, signing_key(secret))
+            if args.out is not None:
+                args.out.write_text(signed.to_json() + "\n")
+            print(signed.to_json())
+            return 0
+        anchors = [Checkpoint.from_json(path.read_text()) for path in args.anchor]
+        report = verify(ledger, anchors=anchors, trusted_key=os.environ.get("KASDA_VERIFY_KEY"))
+    finally:
+        ledger.close()
+    rate = report.events / report.seconds if report.seconds else 0.0
+    if report.problem is not None:
+        print(f"kasda verify: FAILED at {report.problem}", file=sys.stderr)
+        print(f"  {report.events:,} events verified before it", file=sys.stderr)
+        return 1
+    print(
+        f"kasda verify: OK: {report.events:,} events up to position {report.head_position}, "
+        f"{report.checkpoints} signed checkpoint(s); chain head {report.head_hash} "
+        f"({report.seconds:.2f} s, {rate:,.0f} events/s)"
+    )
+    return 0
