@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 
 from ledger.errors import DomainError
 
@@ -61,7 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     sign = sub.add_parser("checkpoint", help="sign the head of the chain (KASDA_SIGNING_KEY)")
     sign.add_argument("--out", type=Path, help="also write the signed checkpoint to this file")
     sub.add_parser("signing-key", help="make an Ed25519 key pair for checkpoints")
+    sub.add_parser("keygen", help="print a new AES-256 key for KASDA_CIPHER_KEY")
     args = parser.parse_args(argv)
+    if args.command == "keygen":
+        from ledger.cipher import new_key
+
+        print(new_key())
+        return 0
     try:
         if args.command == "demo":
             from kasda.demo import run_demo
@@ -96,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (psycopg.Error, sqlite3.Error, OSError, PersistenceError) as error:
         print(f"kasda: the event store is unavailable: {error}", file=sys.stderr)
+        return 1
+    except MapperDeserialisationError as error:  # e.g. a wrong or missing KASDA_CIPHER_KEY
+        print(f"kasda: cannot read the event store: {error}", file=sys.stderr)
         return 1
     return 2
 

@@ -32,6 +32,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from ledger import commands as c
 from ledger import ids
 from ledger.budget import Budget, BudgetLine
+from ledger.cipher import KEY_VARIABLE, cipher_env
 from ledger.disbursement import Disbursement
 from ledger.errors import (
     ConcurrencyConflict,
@@ -179,6 +180,7 @@ class Ledger(Application[UUID]):
         self.url = url or database_url()
         settings = env_for_url(self.url)
         settings.update(env or {})
+        settings.update(cipher_env((env or {}).get(KEY_VARIABLE)))  # a key given here, checked
         with setting_up(settings):  # one process at a time creates the tables
             super().__init__(settings)
         self.clock = clock

@@ -22,11 +22,13 @@ GENESIS = bytes(32)
 _PACK = struct.Struct(">Q")
 
 
-def event_digest(originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
+def event_digest(
+    originator_id: UUID | str, version: int, topic: str | bytes, state: bytes
+) -> bytes:
     aggregate = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
     h = hashlib.sha256(aggregate.bytes)
     h.update(_PACK.pack(version))
-    h.update(topic.encode())
+    h.update(topic.encode() if isinstance(topic, str) else topic)
     h.update(b"\x00")
     h.update(state)
     return h.digest()

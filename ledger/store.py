@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ledger.cipher import KEY_VARIABLE, cipher_env
 from ledger.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///kasda.db"
@@ -40,7 +41,14 @@ def postgres_problem(url: str) -> str | None:
 
 
 def env_for_url(url: str) -> dict[str, str]:
-    """Translate a database URL into the ``eventsourcing`` library's environment."""
+    """Translate a database URL into the ``eventsourcing`` library's environment, with the cipher
+    settings when ``KASDA_CIPHER_KEY`` is set (``InvalidInput`` if that key is malformed)."""
+    env = _store_env(url)
+    env.update(cipher_env(os.environ.get(KEY_VARIABLE)))
+    return env
+
+
+def _store_env(url: str) -> dict[str, str]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in ("memory", "popo"):

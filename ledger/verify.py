@@ -114,7 +114,9 @@ def _pages(ledger: Ledger, query_for: str) -> Iterator[tuple[Any, ...]]:
     recorder, kind, events, chain = _tables(ledger)
     if kind == "sqlite":
         statement = (
-            f"SELECT rowid, originator_id, originator_version, topic, state FROM {events} "  # noqa: S608
+            # Read as BLOBs: an intruder's SQL may leave text that is not UTF-8 in a body.
+            "SELECT rowid, originator_id, originator_version, CAST(topic AS BLOB), "  # noqa: S608
+            f"CAST(state AS BLOB) FROM {events} "
             "WHERE rowid > ? ORDER BY rowid LIMIT ?"
             if query_for == "events"
             else f"SELECT position, chain_hash FROM {chain} WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608
@@ -159,6 +161,10 @@ def _merged(ledger: Ledger) -> Iterator[tuple[int, tuple[Any, ...] | None, bytes
             event, link = next(events, None), next(links, None)
 
 
+def _as_text(value: Any) -> str:
+    return _as_bytes(value).decode(errors="replace")
+
+
 def _as_bytes(value: Any) -> bytes:
     """The stored body as bytes; an intruder's SQL may have left text (or NULL) in its place."""
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -194,11 +200,11 @@ def verify(
                 "event has no chain link: it was inserted outside kasda",
                 str(aggregate),
                 version,
-                topic,
+                _as_text(topic),
             )
             break
         expected = chain_next(
-            previous, position, event_digest(aggregate, version, str(topic), _as_bytes(state))
+            previous, position, event_digest(aggregate, version, _as_bytes(topic), _as_bytes(state))
         )
         if expected != link:
             report.problem = Problem(
@@ -206,7 +212,7 @@ def verify(
                 "event does not match its chain link: it was altered or moved, or the chain was rewritten",
                 str(aggregate),
                 version,
-                topic,
+                _as_text(topic),
             )
             break
         checkpoint = wanted.get(position)
