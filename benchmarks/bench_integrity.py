@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_ledger import check, clock, postgres_problem, setup, store, stream
 from ledger.application import Ledger
+from ledger.cipher import new_key
 from ledger.verify import verify
 
 PLAIN = {
@@ -28,9 +29,13 @@ PLAIN = {
 }
 
 
-def write_rate(backend: str, chained: bool, lifecycles: int, batch: int) -> float:
+def write_rate(
+    backend: str, chained: bool, lifecycles: int, batch: int, encrypted: bool = False
+) -> float:
     """Stored events per second for one run on a new store."""
     env = {} if chained else {"APPLICATION_RECORDER_TOPIC": PLAIN[backend]}
+    if encrypted:
+        env["KASDA_CIPHER_KEY"] = new_key()
     with store(backend) as url:
         ledger = Ledger(url, clock=clock, env=env)
         try:
@@ -78,14 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     verify_lifecycles = 2_000 if args.quick else 6_500  # x 16 events = 104,000
     for backend in backends:
         for batch in (100, 500):
-            plain, chained = [], []
-            for _ in range(repeats):  # interleaved, so drift in the machine hits both alike
+            plain, chained, encrypted = [], [], []
+            for _ in range(repeats):  # interleaved, so drift in the machine hits all alike
                 plain.append(write_rate(backend, False, lifecycles, batch))
                 chained.append(write_rate(backend, True, lifecycles, batch))
+                encrypted.append(write_rate(backend, True, lifecycles, batch, encrypted=True))
             p, c = statistics.median(plain), statistics.median(chained)
+            e = statistics.median(encrypted)
             print(
-                f"{backend:8} write batch {batch:>3}: plain {p:,.0f} ev/s, chained {c:,.0f} ev/s, "
-                f"cost {100 * (p - c) / p:+.1f}%"
+                f"{backend:8} write batch {batch:>3}: plain {p:,.0f} ev/s, chained {c:,.0f} ev/s "
+                f"({100 * (p - c) / p:+.1f}% cost), chained+encrypted {e:,.0f} ev/s "
+                f"({100 * (p - e) / p:+.1f}% cost)"
             )
         events, rate = verify_rate(backend, verify_lifecycles)
         print(f"{backend:8} verify: {events:,} events, best of 3: {rate:,.0f} events/s")
