@@ -29,7 +29,7 @@ from psycopg.rows import tuple_row
 
 from ledger.application import Ledger
 from ledger.errors import InvalidInput
-from ledger.integrity import GENESIS, chain_next, event_digest
+from ledger.integrity import GENESIS, chain_next, raw_digest
 
 PAGE = 20_000
 
@@ -161,6 +161,16 @@ def _merged(ledger: Ledger) -> Iterator[tuple[int, tuple[Any, ...] | None, bytes
             event, link = next(events, None), next(links, None)
 
 
+def _aggregate_bytes(value: Any) -> bytes:
+    """16 bytes of an aggregate id: PostgreSQL gives a UUID, SQLite its hex text."""
+    if isinstance(value, UUID):
+        return value.bytes
+    try:
+        return bytes.fromhex(str(value).replace("-", ""))
+    except ValueError:
+        return str(value).encode()  # not an id at all: the digest will not match
+
+
 def _as_text(value: Any) -> str:
     return _as_bytes(value).decode(errors="replace")
 
@@ -193,24 +203,24 @@ def verify(
             )
             break
         _, originator, version, topic, state = event
-        aggregate = originator if isinstance(originator, UUID) else UUID(str(originator))
+        aggregate = _aggregate_bytes(originator)
         if link is None:
             report.problem = Problem(
                 position,
                 "event has no chain link: it was inserted outside kasda",
-                str(aggregate),
+                str(UUID(bytes=aggregate)) if len(aggregate) == 16 else repr(aggregate),
                 version,
                 _as_text(topic),
             )
             break
         expected = chain_next(
-            previous, position, event_digest(aggregate, version, _as_bytes(topic), _as_bytes(state))
+            previous, position, raw_digest(aggregate, version, _as_bytes(topic), _as_bytes(state))
         )
         if expected != link:
             report.problem = Problem(
                 position,
                 "event does not match its chain link: it was altered or moved, or the chain was rewritten",
-                str(aggregate),
+                str(UUID(bytes=aggregate)) if len(aggregate) == 16 else repr(aggregate),
                 version,
                 _as_text(topic),
             )
