@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument(
         "--anchor", type=Path, action="append", default=[], help="a checkpoint kept outside"
     )
+    check.add_argument("--export", type=Path, help="verify an export folder offline instead")
+    out = sub.add_parser("export", help="write the complete history for auditors")
+    out.add_argument("--out", type=Path, required=True, help="a new (or empty) folder")
     sign = sub.add_parser("checkpoint", help="sign the head of the chain (KASDA_SIGNING_KEY)")
     sign.add_argument("--out", type=Path, help="also write the signed checkpoint to this file")
     sub.add_parser("signing-key", help="make an Ed25519 key pair for checkpoints")
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.lifecycles < 1:
                 parser.error("--lifecycles must be at least 1")
             return run_demo(seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh)
-        if args.command in ("verify", "checkpoint", "signing-key"):
+        if args.command in ("verify", "checkpoint", "signing-key", "export"):
             from kasda import integrity
 
             return integrity.run(args)

@@ -6,9 +6,10 @@ import argparse
 import os
 import sys
 
+from kasda.export import export_history, verify_export
 from ledger.application import Ledger
 from ledger.errors import InvalidInput
-from ledger.verify import Checkpoint, checkpoint, new_signing_key, signing_key, verify
+from ledger.verify import Checkpoint, Report, checkpoint, new_signing_key, signing_key, verify
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,8 +18,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"KASDA_SIGNING_KEY={seed}   # secret: keep it out of the database host")
         print(f"KASDA_VERIFY_KEY={public}   # public: give it to the auditors")
         return 0
+    if args.command == "verify" and args.export is not None:
+        anchors = [Checkpoint.from_json(path.read_text()) for path in args.anchor]
+        report = verify_export(
+            args.export, anchors=anchors, trusted_key=os.environ.get("KASDA_VERIFY_KEY")
+        )
+        return _print(report)
     ledger = Ledger()
     try:
+        if args.command == "export":
+            manifest = export_history(ledger, args.out)
+            print(
+                f"kasda export: {manifest['events']:,} events to {args.out} "
+                f"(chain head {manifest['chain_head']})"
+            )
+            return 0
         if args.command == "checkpoint":
             secret = os.environ.get("KASDA_SIGNING_KEY")
             if not secret:
@@ -32,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
         report = verify(ledger, anchors=anchors, trusted_key=os.environ.get("KASDA_VERIFY_KEY"))
     finally:
         ledger.close()
+    return _print(report)
+
+
+def _print(report: Report) -> int:
     rate = report.events / report.seconds if report.seconds else 0.0
     if report.problem is not None:
         print(f"kasda verify: FAILED at {report.problem}", file=sys.stderr)

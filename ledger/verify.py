@@ -144,7 +144,7 @@ def _pages(ledger: Ledger, query_for: str) -> Iterator[tuple[Any, ...]]:
         after = rows[-1][0]
 
 
-def _merged(ledger: Ledger) -> Iterator[tuple[int, tuple[Any, ...] | None, bytes | None]]:
+def stored_links(ledger: Ledger) -> Iterator[tuple[int, tuple[Any, ...] | None, bytes | None]]:
     """(position, event row or None, chain hash or None) over the union of both tables."""
     events, links = _pages(ledger, "events"), _pages(ledger, "chain")
     event, link = next(events, None), next(links, None)
@@ -196,7 +196,7 @@ def verify(
             report.problem = Problem(signed.position, "checkpoint signature is not valid")
             return _done(report, started)
     previous = GENESIS
-    for position, event, link in _merged(ledger):
+    for position, event, link in stored_links(ledger):
         if event is None:
             report.problem = Problem(
                 position, "chain link without its event: the event was deleted"

@@ -1,0 +1,125 @@
+"""The auditor's export holds the whole history, and its offline verification catches edits."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from kasda.export import export_history, verify_export
+from ledger.application import Ledger
+from ledger.errors import InvalidInput
+from ledger.integrity import event_digest
+from ledger.verify import checkpoint, new_signing_key, signing_key
+from tests import factory as f
+from tests.conftest import FixedClock
+
+pytestmark = pytest.mark.parametrize("ledger_url", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def exported(ledger_url: str, tmp_path: Path) -> Iterator[tuple[Ledger, Path, str]]:
+    ledger = Ledger(ledger_url, clock=FixedClock())
+    f.adopt(ledger)
+    f.register_vendor(ledger)
+    for n in range(3):
+        f.pay_in_full(ledger, f"SPP-{n}", gross=100_000_000 + n)
+    seed, public = new_signing_key()
+    checkpoint(ledger, signing_key(seed))
+    out = tmp_path / "export"
+    export_history(ledger, out)
+    yield ledger, out, public
+    ledger.close()
+
+
+def _rows(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+
+
+def _rewrite(out: Path, rows: list[dict[str, Any]]) -> None:
+    """An editor who also fixes the manifest's file hash."""
+    path = out / "events.jsonl"
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"]["events.jsonl"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_the_export_is_complete_and_verifies(exported: tuple[Ledger, Path, str]) -> None:
+    ledger, out, public = exported
+    rows = _rows(out)
+    assert len(rows) == ledger.recorder.max_notification_id()
+    parquet = pl.read_parquet(out / "events.parquet")
+    assert parquet.height == len(rows)
+    assert parquet["position"].to_list() == [r["position"] for r in rows]
+    for row in rows:
+        state = base64.b64decode(row["state_b64"])
+        assert (
+            event_digest(row["aggregate_id"], row["version"], row["topic"], state).hex()
+            == row["digest"]
+        )
+    requested = [
+        r for r in rows if r["aggregate_type"] == "Disbursement" and r["event"] == "Requested"
+    ]
+    assert sorted(r["body"]["gross"] for r in requested) == [100_000_000, 100_000_001, 100_000_002]
+    assert all(type(r["body"]["gross"]) is int for r in requested)
+    report = verify_export(out, trusted_key=public)
+    assert report.ok, report.problem
+    assert report.events == len(rows) and report.checkpoints == 1
+
+
+def test_an_edited_body_is_caught(exported: tuple[Ledger, Path, str]) -> None:
+    _, out, public = exported
+    rows = _rows(out)
+    victim = next(r for r in rows if r["event"] == "Authorised")
+    victim["body"]["bank_account"]["number"] = "9999999999"
+    _rewrite(out, rows)
+    problem = verify_export(out, trusted_key=public).problem
+    assert problem is not None and problem.position == victim["position"]
+    assert "decoded body differs" in problem.what
+
+
+def test_edited_stored_bytes_are_caught(exported: tuple[Ledger, Path, str]) -> None:
+    _, out, public = exported
+    rows = _rows(out)
+    rows[10]["state_b64"] = base64.b64encode(
+        base64.b64decode(rows[10]["state_b64"]) + b" "
+    ).decode()
+    _rewrite(out, rows)
+    problem = verify_export(out, trusted_key=public).problem
+    assert problem is not None and problem.position == rows[10]["position"]
+
+
+def test_a_file_changed_behind_the_manifest_is_caught(exported: tuple[Ledger, Path, str]) -> None:
+    _, out, public = exported
+    (out / "events.parquet").write_bytes(b"not parquet")
+    problem = verify_export(out, trusted_key=public).problem
+    assert problem is not None and "events.parquet differs" in problem.what
+
+
+def test_a_cut_export_is_caught_by_the_checkpoint(exported: tuple[Ledger, Path, str]) -> None:
+    _, out, public = exported
+    rows = _rows(out)[:-5]
+    _rewrite(out, rows)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest.update(events=len(rows), chain_head=rows[-1]["chain_hash"])
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    problem = verify_export(out, trusted_key=public).problem
+    assert problem is not None and "beyond the export" in problem.what
+
+
+def test_export_refuses_a_folder_in_use(exported: tuple[Ledger, Path, str], tmp_path: Path) -> None:
+    ledger, _, _ = exported
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(InvalidInput):
+        export_history(ledger, busy)
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
