@@ -31,7 +31,14 @@ import polars as pl
 from ledger.application import Ledger
 from ledger.errors import InvalidInput
 from ledger.integrity import GENESIS, chain_next, event_digest
-from ledger.verify import Checkpoint, Problem, Report, load_checkpoints, stored_links
+from ledger.verify import (
+    Checkpoint,
+    Problem,
+    Report,
+    forged_checkpoint,
+    load_checkpoints,
+    stored_links,
+)
 
 FILES = ("events.jsonl", "events.parquet", "checkpoints.json")
 
@@ -197,10 +204,9 @@ def _verify_export(
     except (OSError, ValueError, KeyError) as error:
         raise InvalidInput(f"{folder} is not a complete kasda export: {error}") from None
     wanted = {c.position: c for c in [*stored, *anchors]}
-    for signed in wanted.values():
-        if not signed.check_signature(trusted_key):
-            report.problem = Problem(signed.position, "checkpoint signature is not valid")
-            return report
+    report.problem = forged_checkpoint(wanted.values(), trusted_key)
+    if report.problem is not None:
+        return report
     previous = GENESIS
     with (folder / "events.jsonl").open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -182,6 +182,20 @@ def _as_bytes(value: Any) -> bytes:
     return str(value).encode()
 
 
+def _event_problem(position: int, what: str, row: tuple[Any, ...]) -> Problem:
+    aggregate = _aggregate_bytes(row[1])
+    name = str(UUID(bytes=aggregate)) if len(aggregate) == 16 else repr(aggregate)
+    return Problem(position, what, name, row[2], _as_text(row[3]))
+
+
+def forged_checkpoint(checkpoints: Iterable[Checkpoint], trusted_key: str | None) -> Problem | None:
+    """The first checkpoint whose signature does not hold (under ``trusted_key`` if given)."""
+    for signed in checkpoints:
+        if not signed.check_signature(trusted_key):
+            return Problem(signed.position, "checkpoint signature is not valid")
+    return None
+
+
 # -- verification ------------------------------------------------------------------------------
 def verify(
     ledger: Ledger, *, anchors: list[Checkpoint] | None = None, trusted_key: str | None = None
@@ -191,10 +205,9 @@ def verify(
     report = Report()
     stored = load_checkpoints(ledger)
     wanted = {c.position: c for c in [*stored, *(anchors or [])]}
-    for signed in wanted.values():
-        if not signed.check_signature(trusted_key):
-            report.problem = Problem(signed.position, "checkpoint signature is not valid")
-            return _done(report, started)
+    report.problem = forged_checkpoint(wanted.values(), trusted_key)
+    if report.problem is not None:
+        return _done(report, started)
     previous = GENESIS
     for position, event, link in stored_links(ledger):
         if event is None:
@@ -204,25 +217,20 @@ def verify(
             break
         _, originator, version, topic, state = event
         aggregate = _aggregate_bytes(originator)
+
         if link is None:
-            report.problem = Problem(
-                position,
-                "event has no chain link: it was inserted outside kasda",
-                str(UUID(bytes=aggregate)) if len(aggregate) == 16 else repr(aggregate),
-                version,
-                _as_text(topic),
+            report.problem = _event_problem(
+                position, "event has no chain link: it was inserted outside kasda", event
             )
             break
         expected = chain_next(
             previous, position, raw_digest(aggregate, version, _as_bytes(topic), _as_bytes(state))
         )
         if expected != link:
-            report.problem = Problem(
+            report.problem = _event_problem(
                 position,
                 "event does not match its chain link: it was altered or moved, or the chain was rewritten",
-                str(UUID(bytes=aggregate)) if len(aggregate) == 16 else repr(aggregate),
-                version,
-                _as_text(topic),
+                event,
             )
             break
         checkpoint = wanted.get(position)
