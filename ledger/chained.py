@@ -86,9 +86,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._select_head = SQL("SELECT chain_hash FROM {} ORDER BY position DESC LIMIT 1").format(
             table
         )
-        self._insert_link = SQL("INSERT INTO {} (position, chain_hash) VALUES (%s, %s)").format(
-            table
-        )
+        # One statement for the whole batch's links, not one per event.
+        self._insert_links = SQL(
+            "INSERT INTO {} (position, chain_hash) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
+        ).format(table)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -99,5 +100,6 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(self._select_head)
             row = curs.fetchone()
             previous = bytes(row["chain_hash"]) if row else GENESIS
-            curs.executemany(self._insert_link, _links(previous, ids, stored_events))
+            links = _links(previous, ids, stored_events)
+            curs.execute(self._insert_links, ([p for p, _ in links], [h for _, h in links]))
         return ids
