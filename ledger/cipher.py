@@ -55,4 +55,10 @@ def cipher_env(key: str | None) -> dict[str, str]:
             f"{KEY_VARIABLE} decodes to {len(raw)} bytes; an AES key has 16, 24 or 32 "
             "(make one with `kasda keygen`)"
         )
-    return {"CIPHER_TOPIC": "ledger.cipher:LedgerCipher", "CIPHER_KEY": key}
+    # Compress, then encrypt: ciphertext does not compress, and smaller bodies cost less to send
+    # (PostgreSQL receives them escaped as text inside the library's composite array).
+    return {
+        "CIPHER_TOPIC": "ledger.cipher:LedgerCipher",
+        "CIPHER_KEY": key,
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+    }
