@@ -1,0 +1,1393 @@
+"""Model-based property tests: random command sequences against a plain-Python model of the rules.
+
+A ``RuleBasedStateMachine`` draws commands (requests of random gross on a few small lines, every step
+of a disbursement by random users including wrong roles and the same person twice, APBD-P amendments,
+pergeseran, blokir, vendor changes, retried and reused idempotency keys, duplicate SPP / SPM / SP2D
+numbers, a tenant reaching into another pemda), sends them one by one or in batches, and compares
+every outcome with what an independent model of the rules predicts: the exact error class of a refusal,
+the exact result of an acceptance, and the exact number of events it appends. After every step:
+
+- no line is overspent (0 <= committed, 0 <= realised, committed + realised <= pagu) and every line,
+  disbursement, vendor and the budget equal the model;
+- every new event's journal entry balances, and the trial balance of ALL events equals the one the
+  model's state implies, account by account (appropriation, commitment, realisation, expenditure,
+  vendor_payable, taxes_payable, cash_in_transit, cash, apbd, shift_clearing);
+- a refusal or a retry appends nothing.
+
+At the end, every aggregate replayed from its events equals the live one; on SQLite a fresh ``Ledger``
+on the same file rebuilds the same state, keeps the hash chain intact and still honours old keys.
+
+Two generated-sequence properties complete it: a batch gives exactly what the same commands sent one
+by one give, and malformed JSON-ish payloads are refused with a ``DomainError``, never a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from ledger import commands as c
+from ledger import ids
+from ledger.application import CommandResult, Ledger, Outcome
+from ledger.budget import Budget
+from ledger.disbursement import Status
+from ledger.errors import (
+    AlreadyExists,
+    AmendmentBelowUsage,
+    BankAccountChanged,
+    BudgetNotOpen,
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidAmount,
+    InvalidInput,
+    InvalidTransition,
+    LineBlocked,
+    NotFound,
+    PaguExceeded,
+    RoleNotPermitted,
+    SeparationOfDuties,
+    VendorNotPayable,
+)
+from ledger.handlers import line_id_of
+from ledger.postings import is_balanced, postings_for, trial_balance
+from ledger.roles import Actor, Role
+from ledger.vendor import normalise_npwp
+from ledger.verify import verify
+from tests import factory as f
+from tests.conftest import FixedClock
+from tests.refusals import all_events
+
+PEMDA = f.PEMDA
+OTHER_PEMDA = "32.04"  # Kabupaten Bandung: owns nothing here
+YEAR = f.YEAR
+BUDGET_ID = ids.budget_id(PEMDA, YEAR)
+
+# Lines 0-2 spend, line 3 is income (no SPP may draw on it), line 4 only exists once an APBD-P adds it.
+SPECS: list[c.LineSpec] = [
+    f.line_spec("5.1.02.02.01.0051", 1_000),
+    f.line_spec("5.1.02.02.01.0052", 800),
+    f.line_spec("5.1.02.01.01.0024", 500, uraian="Belanja Alat Tulis Kantor"),
+    c.LineSpec(
+        skpd=f.SKPD,
+        sub_kegiatan=None,
+        rekening="4.1.01.06.01.0001",
+        uraian="Pajak Reklame",
+        pagu=900,
+    ),
+    f.line_spec("5.1.02.02.01.0056", 0, uraian="Belanja Publikasi"),
+]
+ADOPTED = 4
+LINE_IDS = [line_id_of(PEMDA, YEAR, spec) for spec in SPECS]
+NPWPS = [f.NPWP, "02.345.678.9-012.000", "0345678901230000"]  # vendor 2 registers later, if ever
+VENDOR_IDS = [ids.vendor_id(PEMDA, normalise_npwp(n)) for n in NPWPS]
+ACCOUNTS = ["0012345670", "0012345671", "0099999999"]
+
+ANI_PPTK = Actor("ani", Role.PPTK)
+GITA = Actor("gita", Role.BENDAHARA)
+BUDI_PPK = Actor("budi", Role.PPK)
+EKO_PPK = Actor("eko", Role.PPK)
+ANI_PPK = Actor("ani", Role.PPK)  # ani again: may not verify her own SPP
+CITRA_PA = Actor("citra", Role.PA_KPA)
+BUDI_PA = Actor("budi", Role.PA_KPA)  # budi again: may not approve what he verified
+DEDI_BUD = Actor("dedi", Role.KUASA_BUD)
+CITRA_BUD = Actor("citra", Role.KUASA_BUD)
+GATEWAY = Actor("gateway", Role.GATEWAY)
+ADMIN = Actor("admin", Role.BPKAD_ADMIN)
+DEDI_ADMIN = Actor("dedi", Role.BPKAD_ADMIN)  # may cancel, unless he authorised the SP2D himself
+AUDITOR = Actor("audit", Role.AUDITOR)
+VENDOR_USER = Actor("pt.vendor", Role.VENDOR)
+EVERYONE = [
+    ANI_PPTK,
+    GITA,
+    BUDI_PPK,
+    EKO_PPK,
+    ANI_PPK,
+    CITRA_PA,
+    BUDI_PA,
+    DEDI_BUD,
+    CITRA_BUD,
+    GATEWAY,
+    ADMIN,
+    DEDI_ADMIN,
+    AUDITOR,
+    VENDOR_USER,
+]
+ADMINS = [ADMIN, ADMIN, ADMIN, DEDI_ADMIN, ANI_PPTK, AUDITOR]  # mostly the right role
+REQUESTERS = [ANI_PPTK, GITA, ANI_PPTK, GITA, ANI_PPTK, GITA, BUDI_PPK, AUDITOR]
+CANDIDATES: dict[str, list[Actor]] = {
+    "verify": [BUDI_PPK, EKO_PPK, ANI_PPK],
+    "approve": [CITRA_PA, BUDI_PA],
+    "authorise": [DEDI_BUD, CITRA_BUD],
+    "send": [GATEWAY],
+    "settle": [GATEWAY],
+    "fail": [GATEWAY],
+    "return": [GATEWAY],
+    "reject": [BUDI_PPK, EKO_PPK, ANI_PPK, CITRA_PA, BUDI_PA, DEDI_BUD, CITRA_BUD],
+    "cancel": [ANI_PPTK, GITA, ADMIN, DEDI_ADMIN, DEDI_BUD, CITRA_BUD],
+}
+NEXT_STEPS: dict[Status, list[str]] = {
+    Status.REQUESTED: ["verify", "verify", "verify", "reject", "cancel"],
+    Status.VERIFIED: ["approve", "approve", "approve", "reject", "cancel"],
+    Status.APPROVED: ["authorise", "authorise", "authorise", "reject", "cancel"],
+    Status.AUTHORISED: ["send", "send", "send", "cancel"],
+    Status.SENT: ["settle", "fail"],
+    Status.FAILED: ["send", "send", "cancel"],
+    Status.SETTLED: ["return"],
+}
+STEPS = ["verify", "approve", "authorise", "send", "settle", "fail", "return", "reject", "cancel"]
+COMMITTED = frozenset({Status.REQUESTED, Status.VERIFIED, Status.APPROVED})
+REALISED = frozenset(
+    {Status.AUTHORISED, Status.SENT, Status.SETTLED, Status.FAILED, Status.RETURNED}
+)
+CANCELLABLE = COMMITTED | {Status.AUTHORISED, Status.FAILED}
+REJECTED_BY = {
+    Status.REQUESTED: frozenset({Role.PPK}),
+    Status.VERIFIED: frozenset({Role.PA_KPA}),
+    Status.APPROVED: frozenset({Role.KUASA_BUD}),
+}
+STEP_RULES: dict[str, tuple[frozenset[Status], frozenset[Role]]] = {
+    "verify": (frozenset({Status.REQUESTED}), frozenset({Role.PPK})),
+    "approve": (frozenset({Status.VERIFIED}), frozenset({Role.PA_KPA})),
+    "authorise": (frozenset({Status.APPROVED}), frozenset({Role.KUASA_BUD})),
+    "send": (frozenset({Status.AUTHORISED, Status.FAILED}), frozenset({Role.GATEWAY})),
+    "settle": (frozenset({Status.SENT}), frozenset({Role.GATEWAY})),
+    "fail": (frozenset({Status.SENT}), frozenset({Role.GATEWAY})),
+    "return": (frozenset({Status.SETTLED}), frozenset({Role.GATEWAY})),
+}
+NEW_STATUS = {
+    "verify": Status.VERIFIED,
+    "approve": Status.APPROVED,
+    "authorise": Status.AUTHORISED,
+    "send": Status.SENT,
+    "settle": Status.SETTLED,
+    "fail": Status.FAILED,
+    "return": Status.RETURNED,
+    "reject": Status.REJECTED,
+    "cancel": Status.CANCELLED,
+}
+CANCEL_ROLES = frozenset({Role.PPTK, Role.BENDAHARA, Role.BPKAD_ADMIN, Role.KUASA_BUD})
+
+
+# -- the model ---------------------------------------------------------------------------------
+class Refused(Exception):
+    def __init__(self, error: type[DomainError]) -> None:
+        super().__init__(error.__name__)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the model says one command does: refused with ``error``, or ``data`` and ``events``."""
+
+    error: type[DomainError] | None = None
+    data: dict[str, Any] | None = None
+    replayed: bool = False
+    events: int = 0
+
+
+@dataclass
+class LineM:
+    index: int
+    pagu: int
+    committed: int = 0
+    realised: int = 0
+    blocked: bool = False
+    open: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def id(self) -> UUID:
+        return LINE_IDS[self.index]
+
+    @property
+    def spending(self) -> bool:
+        return SPECS[self.index].rekening.startswith("5")
+
+    @property
+    def available(self) -> int:
+        return self.pagu - self.committed - self.realised
+
+
+@dataclass
+class VendorM:
+    index: int
+    account: dict[str, str]
+    active: bool = True
+    version: int = 1
+
+
+@dataclass
+class DisbursementM:
+    id: UUID
+    spp: str
+    line: int
+    vendor: int
+    gross: int
+    net: int
+    deductions: list[dict[str, Any]]
+    performers: dict[str, str]
+    status: Status = Status.REQUESTED
+    spm: str | None = None
+    sp2d: str | None = None
+    account: dict[str, str] | None = None
+    vendor_version: int | None = None
+    attempts: int = 0
+    version: int = 1
+
+
+def _account(vendor: int, number: str) -> dict[str, str]:
+    return {"bank_code": "110", "number": number, "holder": f"Vendor {vendor}"}
+
+
+def _require(actor: Actor, allowed: frozenset[Role]) -> None:
+    if actor.role not in allowed:
+        raise Refused(RoleNotPermitted)
+
+
+class Model:
+    """The rules of kasda written once more, as plainly as possible, and independently of it."""
+
+    def __init__(self) -> None:
+        self.adopted = False
+        self.lines: dict[int, LineM] = {}
+        self.line_order: list[int] = []
+        self.amendments = 0
+        self.shifts = 0
+        self.vendors: dict[int, VendorM] = {}
+        self.disbursements: dict[UUID, DisbursementM] = {}
+        self.claimed: set[tuple[str, str]] = set()  # ("SPM" | "SP2D", number)
+        self.receipts: dict[tuple[str, str], tuple[c.Command, dict[str, Any]]] = {}
+        self.events = 0  # every event the store should hold
+
+    # -- entry point ---------------------------------------------------------------------------
+    def apply(self, command: c.Command) -> Expected:
+        receipt = self.receipts.get((command.pemda, command.idempotency_key))
+        if receipt is not None:
+            first, data = receipt
+            same = dataclasses.replace(command, idempotency_key=first.idempotency_key) == first
+            return Expected(data=data, replayed=True) if same else Expected(IdempotencyKeyReused)
+        name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(command).__name__).lower()
+        handler: Callable[[Any], tuple[dict[str, Any], int]] = getattr(self, name)
+        try:
+            data, events = handler(command)
+        except Refused as refused:
+            return Expected(refused.error)
+        self.receipts[(command.pemda, command.idempotency_key)] = (command, data)
+        self.events += events + 1  # and the receipt
+        return Expected(data=data, events=events + 1)
+
+    # -- budget --------------------------------------------------------------------------------
+    def _line(self, index: int) -> LineM:
+        if index not in self.lines:
+            raise Refused(NotFound)
+        return self.lines[index]
+
+    def adopt_budget(self, cmd: c.AdoptBudget) -> tuple[dict[str, Any], int]:
+        _require(cmd.actor, frozenset({Role.BPKAD_ADMIN}))
+        if self.adopted:
+            raise Refused(AlreadyExists)
+        self.adopted = True
+        for spec in cmd.lines:
+            index = _index_of(spec)
+            self.lines[index] = LineM(index, spec.pagu)
+            self.line_order.append(index)
+        total = sum(spec.pagu for spec in cmd.lines)
+        data = {"id": str(BUDGET_ID), "lines": len(cmd.lines), "total_pagu": total}
+        return data, 1 + len(cmd.lines)
+
+    def amend_budget(self, cmd: c.AmendBudget) -> tuple[dict[str, Any], int]:
+        _require(cmd.actor, frozenset({Role.BPKAD_ADMIN}))
+        indexes = [_index_of(spec) for spec in cmd.lines]
+        if len(set(indexes)) != len(indexes):
+            raise Refused(InvalidInput)
+        if not self.adopted:
+            raise Refused(BudgetNotOpen)
+        changes: list[tuple[LineM, int]] = []
+        additions: list[tuple[int, int]] = []
+        for index, spec in zip(indexes, cmd.lines, strict=True):
+            line = self.lines.get(index)
+            if line is None:
+                if spec.pagu == 0:
+                    raise Refused(InvalidInput)
+                additions.append((index, spec.pagu))
+            elif spec.pagu < line.committed + line.realised:
+                raise Refused(AmendmentBelowUsage)
+            elif spec.pagu != line.pagu:
+                changes.append((line, spec.pagu))
+        if not changes and not additions:
+            raise Refused(InvalidInput)
+        delta = 0
+        for line, pagu in changes:
+            delta += pagu - line.pagu
+            line.pagu = pagu
+        for index, pagu in additions:
+            self.lines[index] = LineM(index, pagu)
+            self.line_order.append(index)
+            delta += pagu
+        self.amendments += 1
+        data = {"id": str(BUDGET_ID), "changed": len(changes), "added": len(additions)}
+        return {**data, "delta": delta}, len(changes) + len(additions) + 1
+
+    def shift_budget(self, cmd: c.ShiftBudget) -> tuple[dict[str, Any], int]:
+        _require(cmd.actor, frozenset({Role.BPKAD_ADMIN}))
+        if cmd.amount <= 0:
+            raise Refused(InvalidAmount)
+        if not self.adopted:
+            raise Refused(BudgetNotOpen)
+        source = self._line(_index_of(cmd.from_line))
+        target = self._line(_index_of(cmd.to_line))
+        if source is target or source.spending != target.spending:
+            raise Refused(InvalidInput)
+        if cmd.amount > source.available:
+            raise Refused(PaguExceeded)
+        source.pagu -= cmd.amount
+        target.pagu += cmd.amount
+        self.shifts += 1
+        data = {"id": str(BUDGET_ID), "from": str(source.id), "to": str(target.id)}
+        return {**data, "amount": cmd.amount}, 3
+
+    def _block(self, cmd: c.BlockLine | c.UnblockLine, blocked: bool) -> tuple[dict[str, Any], int]:
+        _require(cmd.actor, frozenset({Role.BPKAD_ADMIN}))
+        line = self._line(_index_of(cmd.line))
+        if line.blocked == blocked:
+            raise Refused(InvalidInput)
+        line.blocked = blocked
+        return {"id": str(line.id), "blocked": blocked}, 1
+
+    def block_line(self, cmd: c.BlockLine) -> tuple[dict[str, Any], int]:
+        return self._block(cmd, True)
+
+    def unblock_line(self, cmd: c.UnblockLine) -> tuple[dict[str, Any], int]:
+        return self._block(cmd, False)
+
+    # -- vendors -------------------------------------------------------------------------------
+    def _vendor(self, npwp: str) -> VendorM:
+        index = NPWPS.index(npwp)
+        if index not in self.vendors:
+            raise Refused(VendorNotPayable)
+        return self.vendors[index]
+
+    def register_vendor(self, cmd: c.RegisterVendor) -> tuple[dict[str, Any], int]:
+        _require(cmd.actor, frozenset({Role.BPKAD_ADMIN}))
+        index = NPWPS.index(cmd.npwp)
+        if index in self.vendors:
+            raise Refused(AlreadyExists)
+        self.vendors[index] = VendorM(index, _account(index, cmd.account_number))
+        return {"id": str(VENDOR_IDS[index]), "npwp": normalise_npwp(cmd.npwp)}, 1
+
+    def change_vendor_bank_account(
+        self, cmd: c.ChangeVendorBankAccount
+    ) -> tuple[dict[str, Any], int]:
+        _require(cmd.actor, frozenset({Role.BPKAD_ADMIN}))
+        vendor = self._vendor(cmd.npwp)
+        new = _account(vendor.index, cmd.account_number)
+        if new == vendor.account:
+            raise Refused(InvalidInput)
+        vendor.account = new
+        vendor.version += 1
+        return {"id": str(VENDOR_IDS[vendor.index]), "version": vendor.version}, 1
+
+    def _activate(self, npwp: str, actor: Actor, active: bool) -> tuple[dict[str, Any], int]:
+        _require(actor, frozenset({Role.BPKAD_ADMIN}))
+        vendor = self._vendor(npwp)
+        if vendor.active == active:
+            raise Refused(InvalidInput)
+        vendor.active = active
+        vendor.version += 1
+        return {"id": str(VENDOR_IDS[vendor.index]), "active": active}, 1
+
+    def deactivate_vendor(self, cmd: c.DeactivateVendor) -> tuple[dict[str, Any], int]:
+        return self._activate(cmd.npwp, cmd.actor, False)
+
+    def reactivate_vendor(self, cmd: c.ReactivateVendor) -> tuple[dict[str, Any], int]:
+        return self._activate(cmd.npwp, cmd.actor, True)
+
+    # -- disbursements -------------------------------------------------------------------------
+    def request_disbursement(self, cmd: c.RequestDisbursement) -> tuple[dict[str, Any], int]:
+        _require(cmd.actor, frozenset({Role.PPTK, Role.BENDAHARA}))
+        withheld = sum(d["amount"] for d in cmd.deductions)
+        if cmd.gross <= 0 or withheld >= cmd.gross:
+            raise Refused(InvalidAmount)
+        if not self.adopted:
+            raise Refused(NotFound)
+        line = self._line(_index_of(cmd.line))
+        if not line.spending:
+            raise Refused(InvalidInput)
+        vendor = self._vendor(cmd.vendor_npwp)
+        if not vendor.active:
+            raise Refused(VendorNotPayable)
+        if line.blocked:
+            raise Refused(LineBlocked)
+        if cmd.gross > line.available:
+            raise Refused(PaguExceeded)
+        did = ids.disbursement_id(PEMDA, YEAR, cmd.spp_number)
+        if did in self.disbursements:
+            raise Refused(AlreadyExists)
+        d = DisbursementM(
+            id=did,
+            spp=cmd.spp_number,
+            line=line.index,
+            vendor=vendor.index,
+            gross=cmd.gross,
+            net=cmd.gross - withheld,
+            deductions=[dict(x) for x in cmd.deductions],
+            performers={"request": cmd.actor.user_id},
+        )
+        self.disbursements[did] = d
+        line.committed += d.gross
+        line.open[str(did)] = d.gross
+        return {"id": str(did), "status": "requested", "net": d.net}, 2
+
+    def _disbursement(self, cmd: c.DisbursementCommand) -> DisbursementM:
+        d = self.disbursements.get(cmd.disbursement_id)
+        if d is None or cmd.pemda != PEMDA:
+            raise Refused(NotFound)
+        return d
+
+    def _human(self, d: DisbursementM, actor: Actor, step: str) -> None:
+        if any(user == actor.user_id and done != step for done, user in d.performers.items()):
+            raise Refused(SeparationOfDuties)
+
+    def _step(self, cmd: c.DisbursementCommand, step: str) -> tuple[dict[str, Any], int]:
+        d = self._disbursement(cmd)
+        line = self.lines[d.line]
+        vendor = self.vendors[d.vendor]
+        events = 1
+        if step == "reject":
+            if d.status not in REJECTED_BY:
+                raise Refused(InvalidTransition)
+            _require(cmd.actor, REJECTED_BY[d.status])
+            self._human(d, cmd.actor, "reject")
+        elif step == "cancel":
+            if d.status not in CANCELLABLE:
+                raise Refused(InvalidTransition)
+            _require(cmd.actor, CANCEL_ROLES)
+            self._human(d, cmd.actor, "request")
+        else:
+            statuses, roles = STEP_RULES[step]
+            if d.status not in statuses:
+                raise Refused(InvalidTransition)
+            _require(cmd.actor, roles)
+            if step in ("verify", "approve", "authorise"):
+                self._human(d, cmd.actor, step)
+        if isinstance(cmd, c.ApproveSpm) and ("SPM", cmd.spm_number) in self.claimed:
+            raise Refused(AlreadyExists)
+        if isinstance(cmd, c.AuthoriseSp2d):
+            if not vendor.active:
+                raise Refused(VendorNotPayable)
+            if line.blocked:
+                raise Refused(LineBlocked)
+            if ("SP2D", cmd.sp2d_number) in self.claimed:
+                raise Refused(AlreadyExists)
+        if isinstance(cmd, c.RecordTransferSent):
+            if not vendor.active:
+                raise Refused(VendorNotPayable)
+            if vendor.account != d.account:
+                raise Refused(BankAccountChanged)
+        # Every check passed: the facts.
+        if isinstance(cmd, c.ApproveSpm):
+            self.claimed.add(("SPM", cmd.spm_number))
+            d.spm = cmd.spm_number
+            events += 1
+        elif isinstance(cmd, c.AuthoriseSp2d):
+            self.claimed.add(("SP2D", cmd.sp2d_number))
+            d.sp2d = cmd.sp2d_number
+            d.account = dict(vendor.account)
+            d.vendor_version = vendor.version
+            del line.open[str(d.id)]
+            line.committed -= d.gross
+            line.realised += d.gross
+            events += 2
+        elif isinstance(cmd, c.RecordTransferSent):
+            d.attempts += 1
+        elif step in ("reject", "cancel"):
+            if d.status in COMMITTED:
+                del line.open[str(d.id)]
+                line.committed -= d.gross
+            else:
+                line.realised -= d.gross
+            events += 1
+        if step in ("verify", "approve", "authorise", "reject"):
+            d.performers[step] = cmd.actor.user_id
+        d.status = NEW_STATUS[step]
+        d.version += 1
+        return {"id": str(d.id), "status": d.status.value, "version": d.version}, events
+
+    def verify_disbursement(self, cmd: c.VerifyDisbursement) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "verify")
+
+    def approve_spm(self, cmd: c.ApproveSpm) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "approve")
+
+    def authorise_sp2d(self, cmd: c.AuthoriseSp2d) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "authorise")
+
+    def record_transfer_sent(self, cmd: c.RecordTransferSent) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "send")
+
+    def record_settlement(self, cmd: c.RecordSettlement) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "settle")
+
+    def record_transfer_failed(self, cmd: c.RecordTransferFailed) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "fail")
+
+    def record_transfer_returned(self, cmd: c.RecordTransferReturned) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "return")
+
+    def reject_disbursement(self, cmd: c.RejectDisbursement) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "reject")
+
+    def cancel_disbursement(self, cmd: c.CancelDisbursement) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "cancel")
+
+    # -- what the journal must say -------------------------------------------------------------
+    def trial_balance(self) -> dict[str, int]:
+        expected: dict[str, int] = defaultdict(int)
+        for line in self.lines.values():
+            expected["apbd"] += line.pagu
+            expected[f"appropriation:{line.id}"] -= line.available
+            expected[f"commitment:{line.id}"] -= line.committed
+            expected[f"realisation:{line.id}"] -= line.realised
+        for d in self.disbursements.values():
+            if d.status not in REALISED:
+                continue
+            expected[f"expenditure:{LINE_IDS[d.line]}"] += d.gross
+            for deduction in d.deductions:
+                expected[f"taxes_payable:{deduction['code']}"] -= deduction["amount"]
+            account = {
+                Status.SENT: "cash_in_transit",
+                Status.SETTLED: "cash:rkud",
+            }.get(d.status, f"vendor_payable:{VENDOR_IDS[d.vendor]}")
+            expected[account] -= d.net
+        return _nonzero(expected)
+
+
+def _registration(vendor: int, actor: Actor, key: str) -> c.RegisterVendor:
+    return c.RegisterVendor(
+        idempotency_key=key,
+        actor=actor,
+        pemda=PEMDA,
+        npwp=NPWPS[vendor],
+        name=f"Vendor {vendor}",
+        kind="company",
+        bank_code="110",
+        account_number=ACCOUNTS[vendor],
+        account_holder=f"Vendor {vendor}",
+    )
+
+
+def _index_of(ref: c.LineRef | c.LineSpec) -> int:
+    return next(
+        i
+        for i, spec in enumerate(SPECS)
+        if (spec.skpd, spec.sub_kegiatan, spec.rekening)
+        == (ref.skpd, ref.sub_kegiatan, ref.rekening)
+    )
+
+
+def _nonzero(balance: dict[str, int]) -> dict[str, int]:
+    return {account: amount for account, amount in balance.items() if amount != 0}
+
+
+def _state(aggregate: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
+
+
+def _outcome(outcome: Outcome) -> str:
+    if isinstance(outcome, DomainError):
+        return type(outcome).__name__
+    return f"ok{' (replayed)' if outcome.replayed else ''} {outcome.data}"
+
+
+def _describe(expected: Expected) -> str:
+    if expected.error is not None:
+        return expected.error.__name__
+    return f"ok{' (replayed)' if expected.replayed else ''} {expected.data}"
+
+
+# -- the state machine -------------------------------------------------------------------------
+class LedgerModelMachine(RuleBasedStateMachine):
+    """Drives a ``Ledger`` and the ``Model`` side by side; any divergence is a failure."""
+
+    url = "memory://"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ledger = Ledger(self.make_url(), clock=FixedClock())
+        self.model = Model()
+        self.keys = itertools.count(1)
+        self.numbers = itertools.count(1)
+        self.history: list[c.Command] = []  # every command sent, in order
+        self.spps: list[str] = []  # every SPP number ever drawn
+        self.seen = 0  # notifications already checked
+        self.balance: dict[str, int] = defaultdict(int)
+        setup: list[c.Command] = [
+            c.AdoptBudget(
+                idempotency_key=self._key(),
+                actor=ADMIN,
+                pemda=PEMDA,
+                year=YEAR,
+                document="PERDA-1-2025",
+                lines=tuple(SPECS[:ADOPTED]),
+            ),
+            self._register(0, ADMIN),
+            self._register(1, ADMIN),
+        ]
+        self._send(setup, batch=False)
+        self.check_everything()
+
+    def make_url(self) -> str:
+        return self.url
+
+    def _key(self) -> str:
+        return f"p-{next(self.keys)}"
+
+    def _register(self, vendor: int, actor: Actor) -> c.RegisterVendor:
+        return _registration(vendor, actor, self._key())
+
+    # -- sending and comparing -----------------------------------------------------------------
+    def _send(self, commands: list[c.Command], *, batch: bool) -> None:
+        expected = [self.model.apply(command) for command in commands]
+        before = self._last()
+        outcomes: list[Outcome] = []
+        if batch:
+            outcomes = self.ledger.execute_batch(commands)
+        else:
+            for command in commands:
+                try:
+                    outcomes.append(self.ledger.execute(command))
+                except DomainError as error:  # anything else fails the test
+                    outcomes.append(error)
+        self.history.extend(commands)
+        assert len(outcomes) == len(commands)
+        for command, want, got in zip(commands, expected, outcomes, strict=True):
+            assert _outcome(got) == _describe(want), f"{command}"
+            if isinstance(got, DomainError):
+                assert isinstance(got.rule, str) and got.rule
+            else:
+                assert got.command == command.command_name
+                assert got.idempotency_key == command.idempotency_key
+        appended = self._last() - before
+        assert appended == sum(e.events for e in expected), "events appended != model's count"
+        assert self._last() == self.model.events
+
+    def _last(self) -> int:
+        return int(self.ledger.recorder.max_notification_id() or 0)
+
+    # -- drawing commands ----------------------------------------------------------------------
+    def _draw(self, data: st.DataObject) -> c.Command:
+        kind = data.draw(
+            st.sampled_from(
+                ["progress"] * 12
+                + ["request"] * 4
+                + ["step"] * 3
+                + ["retry"] * 2
+                + ["amend", "shift", "block", "vendor", "vendor", "reuse", "adopt"]
+            ),
+            label="kind",
+        )
+        if kind in ("retry", "reuse") and self.history:
+            first = data.draw(st.sampled_from(self.history), label="earlier")
+            if kind == "retry":
+                return first
+            other = data.draw(st.sampled_from(self.history), label="other")
+            return dataclasses.replace(other, idempotency_key=first.idempotency_key)
+        if kind == "progress":
+            # Furthest along first: hypothesis leans to early elements, and late steps are rarer.
+            live = sorted(
+                (d for d in self.model.disbursements.values() if d.status in NEXT_STEPS),
+                key=lambda d: -d.version,
+            )
+            if live:
+                d = data.draw(st.sampled_from(live), label="disbursement")
+                step = data.draw(st.sampled_from(NEXT_STEPS[d.status]), label="step")
+                actor = data.draw(st.sampled_from(CANDIDATES[step]), label="actor")
+                return self._step_command(data, step, d.id, actor, PEMDA)
+        if kind == "step" and self.spps:
+            spp = data.draw(st.sampled_from(self.spps), label="spp")
+            target = data.draw(
+                st.sampled_from(
+                    [f.disbursement_id(spp)] * 6 + [LINE_IDS[0], VENDOR_IDS[0], BUDGET_ID]
+                ),
+                label="target",
+            )
+            step = data.draw(st.sampled_from(STEPS), label="step")
+            actor = data.draw(
+                st.one_of(st.sampled_from(CANDIDATES[step]), st.sampled_from(EVERYONE)),
+                label="actor",
+            )
+            pemda = data.draw(st.sampled_from([PEMDA] * 9 + [OTHER_PEMDA]), label="pemda")
+            return self._step_command(data, step, target, actor, pemda)
+        if kind == "amend":
+            return self._amend(data)
+        if kind == "shift":
+            return c.ShiftBudget(
+                idempotency_key=self._key(),
+                actor=data.draw(st.sampled_from(ADMINS), label="actor"),
+                pemda=PEMDA,
+                year=YEAR,
+                document=f"GESER/{next(self.numbers)}",
+                from_line=f.ref(
+                    SPECS[data.draw(st.sampled_from([0, 1, 2, 0, 1, 3, 4]), label="from")]
+                ),
+                to_line=f.ref(SPECS[data.draw(st.sampled_from([1, 2, 0, 2, 3, 4]), label="to")]),
+                amount=data.draw(st.sampled_from([0, 50, 100, 300, 600]), label="amount"),
+            )
+        if kind == "block":
+            blocked = [i for i, line in self.model.lines.items() if line.blocked]
+            index = data.draw(st.sampled_from([*blocked, 0, 1, 2, 3, 4]), label="line")
+            current = index in self.model.lines and self.model.lines[index].blocked
+            # Mostly the toggle that applies, sometimes the one that is refused.
+            block = data.draw(st.sampled_from([not current] * 3 + [current]), label="block")
+            return (c.BlockLine if block else c.UnblockLine)(
+                idempotency_key=self._key(),
+                actor=data.draw(st.sampled_from(ADMINS), label="actor"),
+                pemda=PEMDA,
+                year=YEAR,
+                line=f.ref(SPECS[index]),
+                reason="blokir sementara",
+            )
+        if kind == "vendor":
+            return self._vendor_command(data)
+        if kind == "adopt":
+            return c.AdoptBudget(
+                idempotency_key=self._key(),
+                actor=data.draw(st.sampled_from(ADMINS), label="actor"),
+                pemda=PEMDA,
+                year=YEAR,
+                document="PERDA-2-2025",
+                lines=(SPECS[0],),
+            )
+        return self._request(data)
+
+    def _request(self, data: st.DataObject) -> c.RequestDisbursement:
+        if self.spps and data.draw(st.integers(0, 9), label="reuse spp") == 0:
+            spp = data.draw(st.sampled_from(self.spps), label="spp")
+        else:
+            spp = f"SPP-{len(self.spps)}"
+            self.spps.append(spp)
+        gross = data.draw(st.integers(1, 300), label="gross")
+        if data.draw(st.integers(0, 7), label="odd gross") == 7:
+            gross = data.draw(st.sampled_from([0, -5, 501, 799, 1000, 1001]), label="gross")
+        withheld = data.draw(st.sampled_from([0, 0, 0, 1, 7, 50, 300]), label="withheld")
+        deductions: tuple[dict[str, Any], ...] = ()
+        if withheld:
+            deductions = ({"code": "PPH23", "amount": withheld},)
+            if data.draw(st.booleans(), label="two taxes"):
+                deductions += ({"code": "PPN", "amount": 3},)
+        return f.request(
+            spp,
+            gross,
+            SPECS[data.draw(st.sampled_from([0, 0, 1, 1, 2, 3, 4]), label="line")],
+            actor=data.draw(st.sampled_from(REQUESTERS), label="actor"),
+            npwp=NPWPS[data.draw(st.sampled_from([0, 0, 0, 1, 1, 2]), label="vendor")],
+            deductions=deductions,
+            idempotency_key=self._key(),
+        )
+
+    def _number(self, data: st.DataObject, prefix: str) -> str:
+        # Mostly a fresh number; sometimes one already issued (to this or another SPP).
+        n = next(self.numbers)
+        if data.draw(st.integers(0, 5), label=f"{prefix} reused") == 0:
+            n = data.draw(st.integers(1, n), label=f"{prefix} number")
+        return f"{prefix}/{n}"
+
+    def _step_command(
+        self, data: st.DataObject, step: str, target: UUID, actor: Actor, pemda: str
+    ) -> c.Command:
+        common: dict[str, Any] = {
+            "idempotency_key": self._key(),
+            "actor": actor,
+            "pemda": pemda,
+            "disbursement_id": target,
+        }
+        match step:
+            case "verify":
+                return c.VerifyDisbursement(**common)
+            case "approve":
+                return c.ApproveSpm(**common, spm_number=self._number(data, "SPM"))
+            case "authorise":
+                return c.AuthoriseSp2d(**common, sp2d_number=self._number(data, "SP2D"))
+            case "send":
+                return c.RecordTransferSent(
+                    **common, gateway="iris", reference=f"IRIS/{next(self.numbers)}"
+                )
+            case "settle":
+                return c.RecordSettlement(**common, bank_reference=f"BANK/{next(self.numbers)}")
+            case "fail":
+                return c.RecordTransferFailed(**common, reason="bank offline")
+            case "return":
+                return c.RecordTransferReturned(**common, reason="rekening ditutup")
+            case "reject":
+                return c.RejectDisbursement(**common, reason="dokumen kurang")
+            case _:
+                return c.CancelDisbursement(**common, reason="dibatalkan")
+
+    def _amend(self, data: st.DataObject) -> c.AmendBudget:
+        indexes = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=3), label="lines")
+        specs = tuple(
+            dataclasses.replace(
+                SPECS[i],
+                pagu=data.draw(
+                    st.one_of(st.integers(0, 1_500), st.sampled_from([0, 1_000])), label="pagu"
+                ),
+            )
+            for i in indexes
+        )
+        return c.AmendBudget(
+            idempotency_key=self._key(),
+            actor=data.draw(st.sampled_from(ADMINS), label="actor"),
+            pemda=PEMDA,
+            year=YEAR,
+            document=f"APBD-P/{next(self.numbers)}",
+            lines=specs,
+        )
+
+    def _vendor_command(self, data: st.DataObject) -> c.Command:
+        inactive = [i for i, v in self.model.vendors.items() if not v.active]
+        vendor = data.draw(st.sampled_from([*inactive, 0, 0, 1, 2]), label="vendor")
+        actor = data.draw(st.sampled_from(ADMINS), label="actor")
+        what = data.draw(
+            st.sampled_from(["deactivate", "reactivate", "account", "account", "register"]),
+            label="what",
+        )
+        common: dict[str, Any] = {
+            "idempotency_key": self._key(),
+            "actor": actor,
+            "pemda": PEMDA,
+            "npwp": NPWPS[vendor],
+        }
+        if what == "account":
+            return c.ChangeVendorBankAccount(
+                **common,
+                bank_code="110",
+                account_number=data.draw(st.sampled_from(ACCOUNTS), label="account"),
+                account_holder=f"Vendor {vendor}",
+                reason="ganti rekening",
+            )
+        if what == "deactivate":
+            return c.DeactivateVendor(**common, reason="izin usaha dicabut")
+        if what == "reactivate":
+            return c.ReactivateVendor(**common, reason="izin usaha aktif")
+        return self._register(vendor, actor)
+
+    # -- rules ---------------------------------------------------------------------------------
+    @rule(data=st.data())
+    def one_command(self, data: st.DataObject) -> None:
+        self._send([self._draw(data)], batch=False)
+
+    @rule(data=st.data())
+    def another_command(self, data: st.DataObject) -> None:
+        self.one_command(data)
+
+    @rule(data=st.data(), size=st.integers(1, 6))
+    def batch(self, data: st.DataObject, size: int) -> None:
+        commands: list[c.Command] = []
+        for _ in range(size):
+            command = self._draw(data)
+            commands.append(command)
+        self._send(commands, batch=True)
+
+    # -- invariants ----------------------------------------------------------------------------
+    @invariant()
+    def check_everything(self) -> None:
+        self._check_lines()
+        self._check_disbursements()
+        self._check_vendors()
+        self._check_journal()
+
+    def _check_lines(self) -> None:
+        model = self.model
+        budget = self.ledger.aggregate(BUDGET_ID, Budget)
+        assert budget.line_ids == [str(LINE_IDS[i]) for i in model.line_order]
+        assert budget.total_pagu == sum(line.pagu for line in model.lines.values())
+        assert (budget.amendments, budget.shifts) == (model.amendments, model.shifts)
+        for index, line_id in enumerate(LINE_IDS):
+            m = model.lines.get(index)
+            if m is None:
+                try:
+                    self.ledger.budget_line(line_id)
+                except NotFound:
+                    continue
+                raise AssertionError(f"line {index} exists but the model has none")
+            line = self.ledger.budget_line(line_id)
+            assert line.committed >= 0 and line.realised >= 0
+            assert line.committed + line.realised <= line.pagu, "overspent"
+            got = (line.pagu, line.committed, line.realised, line.blocked, line.open_commitments)
+            assert got == (m.pagu, m.committed, m.realised, m.blocked, m.open), index
+
+    def _check_disbursements(self) -> None:
+        for m in self.model.disbursements.values():
+            d = self.ledger.disbursement(m.id)
+            got = (
+                Status(d.status),
+                d.performers,
+                d.gross,
+                d.net,
+                d.spm_number,
+                d.sp2d_number,
+                d.bank_account,
+                d.vendor_version,
+                d.attempts,
+                d.version,
+                d.line_id,
+                d.vendor_id,
+            )
+            want = (
+                m.status,
+                m.performers,
+                m.gross,
+                m.net,
+                m.spm,
+                m.sp2d,
+                m.account,
+                m.vendor_version,
+                m.attempts,
+                m.version,
+                str(LINE_IDS[m.line]),
+                str(VENDOR_IDS[m.vendor]),
+            )
+            assert got == want, m.spp
+            # Separation of duties, whatever happened: nobody performed two steps.
+            assert len(set(d.performers.values())) == len(d.performers), d.performers
+
+    def _check_vendors(self) -> None:
+        for index, vendor_id in enumerate(VENDOR_IDS):
+            m = self.model.vendors.get(index)
+            if m is None:
+                try:
+                    self.ledger.vendor(vendor_id)
+                except NotFound:
+                    continue
+                raise AssertionError(f"vendor {index} exists but the model has none")
+            v = self.ledger.vendor(vendor_id)
+            assert (v.active, v.bank_account, v.version) == (m.active, m.account, m.version)
+
+    def _check_journal(self) -> None:
+        last = self._last()
+        if last > self.seen:
+            fresh = list(self.ledger.recorder.select_notifications(start=self.seen + 1, limit=last))
+            assert [n.id for n in fresh] == list(range(self.seen + 1, last + 1))
+            for notification in fresh:
+                event = self.ledger.mapper.to_domain_event(notification)
+                legs = postings_for(event)
+                assert not legs or is_balanced(legs), (type(event).__qualname__, legs)
+                for account, amount in trial_balance([event]).items():
+                    self.balance[account] += amount
+            self.seen = last
+        assert _nonzero(self.balance) == self.model.trial_balance()
+        assert sum(self.balance.values()) == 0
+
+    # -- the end -------------------------------------------------------------------------------
+    def teardown(self) -> None:
+        try:
+            self.check_replay()
+        finally:
+            self.ledger.close()
+
+    def aggregate_ids(self, ledger: Ledger) -> list[UUID]:
+        return list(dict.fromkeys(UUID(str(e.originator_id)) for e in all_events(ledger)))
+
+    def check_replay(self) -> None:
+        """Every aggregate replayed from its stored events equals the one the ledger works on."""
+        events = all_events(self.ledger)
+        assert _nonzero(trial_balance(events)) == self.model.trial_balance()
+        per_aggregate: dict[UUID, list[int]] = defaultdict(list)
+        for event in events:
+            per_aggregate[UUID(str(event.originator_id))].append(event.originator_version)
+        for versions in per_aggregate.values():
+            assert versions == list(range(1, len(versions) + 1))  # no gap, no duplicate
+        cached = dict(self.ledger._cache._items)
+        for aggregate_id in per_aggregate:
+            replayed: Any = self.ledger.repository.get(aggregate_id)
+            if aggregate_id in cached:
+                assert _state(replayed) == _state(cached[aggregate_id])
+        # The receipts hold exactly the accepted commands.
+        receipts = {
+            e.idempotency_key for e in events if type(e).__qualname__ == "CommandReceipt.Recorded"
+        }
+        assert receipts == {key for _, key in self.model.receipts}
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=100,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+TestLedgerAgainstModel = LedgerModelMachine.TestCase
+TestLedgerAgainstModel.settings = PROPERTY_SETTINGS
+
+
+def test_a_fresh_ledger_on_the_same_sqlite_file_rebuilds_the_same_state(tmp_path: Path) -> None:
+    files = itertools.count()
+
+    class OnSqlite(LedgerModelMachine):
+        def make_url(self) -> str:
+            return f"sqlite:///{tmp_path / f'prop-{next(files)}.db'}"
+
+        def teardown(self) -> None:
+            try:
+                self.check_replay()
+                self.check_restart()
+            finally:
+                self.ledger.close()
+                Path(self.ledger.url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+
+        def check_restart(self) -> None:
+            live = {
+                i: _state(self.ledger.repository.get(i)) for i in self.aggregate_ids(self.ledger)
+            }
+            assert verify(self.ledger).ok
+            restarted = Ledger(self.ledger.url, clock=FixedClock())
+            try:
+                assert {
+                    i: _state(restarted.repository.get(i)) for i in self.aggregate_ids(restarted)
+                } == live
+                assert restarted.budget_lines(PEMDA, YEAR) == [
+                    restarted.budget_line(LINE_IDS[i]) for i in self.model.line_order
+                ]
+                # A new process still knows every key: each accepted command replays, unchanged.
+                before = restarted.recorder.max_notification_id()
+                for (_, key), (command, data) in self.model.receipts.items():
+                    again = restarted.execute(command)
+                    assert again.replayed and again.data == data, key
+                assert restarted.recorder.max_notification_id() == before
+            finally:
+                restarted.close()
+
+    run = OnSqlite.TestCase
+    run.settings = settings(PROPERTY_SETTINGS, max_examples=10, stateful_step_count=25)
+    run().runTest()
+
+
+# -- generated sequences: a batch is the same as its commands one by one --------------------------
+def _fresh(url: str = "memory://") -> Ledger:
+    """A ledger with the APBD and two vendors, set up with the same keys every time."""
+    ledger = Ledger(url, clock=FixedClock())
+    setup: list[c.Command] = [
+        c.AdoptBudget(
+            idempotency_key="setup-adopt",
+            actor=ADMIN,
+            pemda=PEMDA,
+            year=YEAR,
+            document="PERDA-1-2025",
+            lines=tuple(SPECS[:ADOPTED]),
+        ),
+        *(_registration(n, ADMIN, f"setup-vendor-{n}") for n in (0, 1)),
+    ]
+    for outcome in ledger.execute_batch(setup):
+        assert isinstance(outcome, CommandResult), outcome
+    return ledger
+
+
+_op = st.one_of(
+    st.tuples(
+        st.just("request"),
+        st.integers(0, 4),
+        st.integers(0, 3),
+        st.integers(1, 700),
+        st.sampled_from(REQUESTERS),
+    ),
+    st.tuples(
+        st.sampled_from(STEPS),
+        st.integers(0, 4),
+        st.integers(0, 3),
+        st.sampled_from(EVERYONE),
+        st.sampled_from([*CANDIDATES["verify"], *CANDIDATES["approve"], *CANDIDATES["authorise"]]),
+    ),
+    st.tuples(st.just("amend"), st.integers(0, 4), st.integers(0, 1_200)),
+    st.tuples(st.just("block"), st.integers(0, 3), st.booleans()),
+    st.tuples(st.just("again"), st.integers(0, 30)),
+)
+
+
+def _commands(ops: list[tuple[Any, ...]]) -> list[c.Command]:
+    out: list[c.Command] = []
+    for n, op in enumerate(ops):
+        key = f"g-{n}"
+        match op:
+            case ("request", spp, line, gross, actor):
+                out.append(
+                    f.request(
+                        f"SPP-{spp}",
+                        gross,
+                        SPECS[line],
+                        actor=actor,
+                        deductions=({"code": "PPH23", "amount": 1},),
+                        idempotency_key=key,
+                    )
+                )
+            case ("amend", line, pagu):
+                out.append(
+                    c.AmendBudget(
+                        idempotency_key=key,
+                        actor=ADMIN,
+                        pemda=PEMDA,
+                        year=YEAR,
+                        document=f"APBD-P/{n}",
+                        lines=(dataclasses.replace(SPECS[line], pagu=pagu),),
+                    )
+                )
+            case ("block", line, block):
+                out.append(
+                    (c.BlockLine if block else c.UnblockLine)(
+                        idempotency_key=key,
+                        actor=ADMIN,
+                        pemda=PEMDA,
+                        year=YEAR,
+                        line=f.ref(SPECS[line]),
+                        reason="blokir",
+                    )
+                )
+            case ("again", earlier):
+                if out:
+                    out.append(out[earlier % len(out)])
+            case (step, spp, number, anyone, checker):
+                actor = checker if step in ("verify", "approve", "authorise") else anyone
+                common: dict[str, Any] = {
+                    "idempotency_key": key,
+                    "actor": actor,
+                    "pemda": PEMDA,
+                    "disbursement_id": f.disbursement_id(f"SPP-{spp}"),
+                }
+                match step:
+                    case "approve":
+                        out.append(c.ApproveSpm(**common, spm_number=f"SPM/{number}"))
+                    case "authorise":
+                        out.append(c.AuthoriseSp2d(**common, sp2d_number=f"SP2D/{number}"))
+                    case "verify":
+                        out.append(c.VerifyDisbursement(**common))
+                    case "send":
+                        out.append(c.RecordTransferSent(**common, gateway="iris", reference=key))
+                    case "settle":
+                        out.append(c.RecordSettlement(**common, bank_reference=key))
+                    case "fail":
+                        out.append(c.RecordTransferFailed(**common, reason="offline"))
+                    case "return":
+                        out.append(c.RecordTransferReturned(**common, reason="ditutup"))
+                    case "reject":
+                        out.append(c.RejectDisbursement(**common, reason="kurang"))
+                    case _:
+                        out.append(c.CancelDisbursement(**common, reason="batal"))
+    return out
+
+
+_TIMES = ("_created_on", "_modified_on", "requested_at", "authorised_at", "settled_at")
+
+
+def _timeless(ledger: Ledger) -> dict[UUID, dict[str, Any]]:
+    """Every aggregate's state, without the clock readings (batches read the clock once)."""
+    states: dict[UUID, dict[str, Any]] = {}
+    for event in all_events(ledger):
+        aggregate_id = UUID(str(event.originator_id))
+        if aggregate_id not in states:
+            state = _state(ledger.repository.get(aggregate_id))
+            states[aggregate_id] = {k: v for k, v in state.items() if k not in _TIMES}
+    return states
+
+
+def _topics(ledger: Ledger) -> dict[UUID, list[str]]:
+    topics: dict[UUID, list[str]] = defaultdict(list)
+    for event in all_events(ledger):
+        topics[UUID(str(event.originator_id))].append(type(event).__qualname__)
+    return dict(topics)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(_op, min_size=1, max_size=30), cuts=st.lists(st.integers(1, 8), max_size=10))
+def test_a_batch_does_what_its_commands_do_one_by_one(
+    ops: list[tuple[Any, ...]], cuts: list[int]
+) -> None:
+    commands = _commands(ops)
+    one_by_one, batched = _fresh(), _fresh()
+    try:
+        singles = [one_by_one.execute_batch([command])[0] for command in commands]
+        grouped: list[Outcome] = []
+        start = 0
+        for size in [*cuts, len(commands)]:
+            grouped.extend(batched.execute_batch(commands[start : start + size]))
+            start += size
+            if start >= len(commands):
+                break
+        assert [_outcome(o) for o in grouped] == [_outcome(o) for o in singles]
+        assert _topics(batched) == _topics(one_by_one)
+        assert _timeless(batched) == _timeless(one_by_one)
+        for line_id in LINE_IDS[:ADOPTED]:
+            line = batched.budget_line(line_id)
+            assert line.committed >= 0 and line.realised >= 0
+            assert line.committed + line.realised <= line.pagu
+    finally:
+        one_by_one.close()
+        batched.close()
+
+
+# -- malformed payloads: refused with a DomainError, never a crash ------------------------------
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**17), 10**17) | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _maybe(valid: Any) -> st.SearchStrategy[Any]:
+    return st.one_of(st.just(valid), st.just(valid), st.just(valid), _json)
+
+
+_payloads = st.one_of(
+    st.builds(
+        c.RequestDisbursement,
+        idempotency_key=st.just("fuzz"),
+        actor=st.just(ANI_PPTK),
+        pemda=st.just(PEMDA),
+        year=_maybe(YEAR),
+        spp_number=_maybe("SPP-F"),
+        line=st.one_of(
+            _maybe(f.ref(SPECS[0])),
+            st.builds(c.LineRef, skpd=_json, sub_kegiatan=_json, rekening=_json),
+        ),
+        vendor_npwp=_maybe(NPWPS[0]),
+        gross=_maybe(100),
+        deductions=_maybe(({"code": "PPH23", "amount": 2},)),
+        description=_maybe("Publikasi"),
+        documents=_maybe({"contract": "K/1"}),
+    ),
+    st.builds(
+        c.AmendBudget,
+        idempotency_key=st.just("fuzz"),
+        actor=st.just(ADMIN),
+        pemda=st.just(PEMDA),
+        year=_maybe(YEAR),
+        document=_maybe("APBD-P/1"),
+        lines=st.one_of(
+            _maybe((dataclasses.replace(SPECS[0], pagu=1_200),)),
+            st.tuples(
+                st.builds(
+                    c.LineSpec,
+                    skpd=_maybe(SPECS[0].skpd),
+                    sub_kegiatan=_maybe(SPECS[0].sub_kegiatan),
+                    rekening=_maybe(SPECS[0].rekening),
+                    uraian=_maybe("uraian"),
+                    pagu=_maybe(1_200),
+                )
+            ),
+        ),
+    ),
+    st.builds(
+        c.ShiftBudget,
+        idempotency_key=st.just("fuzz"),
+        actor=st.just(ADMIN),
+        pemda=st.just(PEMDA),
+        year=_maybe(YEAR),
+        document=_maybe("GESER/1"),
+        from_line=_maybe(f.ref(SPECS[0])),
+        to_line=_maybe(f.ref(SPECS[1])),
+        amount=_maybe(10),
+    ),
+    st.builds(
+        c.ApproveSpm,
+        idempotency_key=_maybe("fuzz"),
+        actor=st.just(CITRA_PA),
+        pemda=_maybe(PEMDA),
+        disbursement_id=_maybe(f.disbursement_id("SPP-V")),
+        spm_number=_maybe("SPM/1"),
+    ),
+    st.builds(
+        c.RecordTransferSent,
+        idempotency_key=st.just("fuzz"),
+        actor=_maybe(GATEWAY),
+        pemda=st.just(PEMDA),
+        disbursement_id=_maybe(f.disbursement_id("SPP-V")),
+        gateway=_maybe("iris"),
+        reference=_maybe("IRIS/1"),
+    ),
+    st.builds(
+        c.BlockLine,
+        idempotency_key=st.just("fuzz"),
+        actor=st.just(ADMIN),
+        pemda=st.just(PEMDA),
+        year=_maybe(YEAR),
+        line=_maybe(f.ref(SPECS[1])),
+        reason=_maybe("blokir"),
+    ),
+    st.builds(
+        c.ChangeVendorBankAccount,
+        idempotency_key=st.just("fuzz"),
+        actor=st.just(ADMIN),
+        pemda=st.just(PEMDA),
+        npwp=_maybe(NPWPS[0]),
+        bank_code=_maybe("002"),
+        account_number=_maybe("0098765432"),
+        account_holder=_maybe("Vendor 0"),
+        reason=_maybe("ganti rekening"),
+    ),
+    st.builds(
+        c.RegisterVendor,
+        idempotency_key=st.just("fuzz"),
+        actor=st.just(ADMIN),
+        pemda=st.just(PEMDA),
+        npwp=_maybe(NPWPS[2]),
+        name=_maybe("PT Baru"),
+        kind=_maybe("company"),
+        bank_code=_maybe("110"),
+        account_number=_maybe("0012345679"),
+        account_holder=_maybe("PT Baru"),
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(command=_payloads)
+def test_malformed_payloads_are_refused_by_a_rule_never_by_a_crash(command: c.Command) -> None:
+    ledger = _fresh()
+    try:
+        ledger.execute(f.request("SPP-V", 100, SPECS[0], deductions=()))
+        ledger.execute(f.verify("SPP-V"))
+        before = ledger.recorder.max_notification_id()
+        [outcome] = ledger.execute_batch([command])  # anything but a DomainError escapes here
+        if isinstance(outcome, DomainError):
+            assert ledger.recorder.max_notification_id() == before
+        else:
+            assert isinstance(outcome, CommandResult)
+        for line_id in LINE_IDS[:ADOPTED]:
+            line = ledger.budget_line(line_id)
+            assert line.committed >= 0 and line.committed + line.realised <= line.pagu
+        for event in all_events(ledger):
+            legs = postings_for(event)
+            assert not legs or is_balanced(legs)
+    finally:
+        ledger.close()
+
+
+def test_a_disbursement_id_that_is_not_even_hashable_is_refused_in_its_batch() -> None:
+    """Regression: such an id used to crash the whole batch with a TypeError while the ledger
+    collected the aggregates the batch would read; now only that command is refused."""
+    ledger = _fresh()
+    try:
+        valid = f.request("SPP-1", 100, SPECS[0], deductions=())
+        broken: Any = {"not": "a uuid"}
+        outcomes = ledger.execute_batch(
+            [
+                valid,
+                c.VerifyDisbursement(
+                    idempotency_key="broken", actor=BUDI_PPK, pemda=PEMDA, disbursement_id=broken
+                ),
+                f.verify("SPP-1"),
+            ]
+        )
+        assert [_outcome(o).split()[0] for o in outcomes] == ["ok", "InvalidInput", "ok"]
+    finally:
+        ledger.close()
