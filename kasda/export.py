@@ -7,7 +7,11 @@ DIR holds:
   decoded body (amounts stay integers);
 - ``events.parquet``: the same rows (body as a JSON string), for Polars, DuckDB or pandas;
 - ``checkpoints.json``: the signed checkpoints recorded in the store;
-- ``manifest.json``: counts, first and last position, the chain head, and the SHA-256 of each file.
+- ``manifest.json``: export time, kasda version, store kind, counts, first and last position, the
+  chain head, and the SHA-256 of each file.
+
+The export streams a page (``PAGE`` events) at a time; Parquet is written as one part per page, then
+joined by Polars' streaming engine, so memory does not grow with the store.
 
 The verifier needs only these files and the BPKAD public key: it recomputes every digest and link from
 the stored bytes and checks them against the chain and the signed checkpoints.
@@ -22,6 +26,7 @@ import shutil
 import tempfile
 import time
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -41,6 +46,19 @@ from ledger.verify import (
 )
 
 FILES = ("events.jsonl", "events.parquet", "checkpoints.json")
+PAGE = 10_000  # events per JSONL read page and per Parquet part
+SCHEMA: dict[str, Any] = {
+    "position": pl.Int64,
+    "aggregate_id": pl.String,
+    "aggregate_type": pl.String,
+    "event": pl.String,
+    "version": pl.Int64,
+    "topic": pl.String,
+    "state_b64": pl.String,
+    "digest": pl.String,
+    "chain_hash": pl.String,
+    "body": pl.String,  # the JSON of the decoded event, as in events.jsonl
+}
 
 
 def _plain(value: Any) -> Any:
@@ -74,24 +92,33 @@ def export_history(ledger: Ledger, out: Path) -> dict[str, Any]:
     return manifest
 
 
+def _kasda_version() -> str:
+    try:
+        return metadata.version("kasda")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def _write(ledger: Ledger, work: Path) -> dict[str, Any]:
-    columns: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "position",
-            "aggregate_id",
-            "aggregate_type",
-            "event",
-            "version",
-            "topic",
-            "state_b64",
-            "digest",
-            "chain_hash",
-            "body",
-        )
-    }
+    """Stream the store into the files, a page of ``PAGE`` events at a time.
+
+    Each page becomes one Parquet part; the parts are then streamed into ``events.parquet`` by
+    Polars' streaming engine. Neither file needs the whole history in memory.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in SCHEMA}
+    parts: list[Path] = []
     head = GENESIS.hex()
+    count, first, last = 0, 0, 0
     page: dict[int, Any] = {}
+
+    def flush() -> None:
+        if columns["position"]:
+            part = work / f".part-{len(parts):06d}.parquet"
+            pl.DataFrame(columns, schema=SCHEMA).write_parquet(part)
+            parts.append(part)
+            for column in columns.values():
+                column.clear()
+
     with (work / "events.jsonl").open("w", encoding="utf-8") as jsonl:
         for position, row, link in stored_links(ledger):
             if row is None or link is None:
@@ -104,7 +131,7 @@ def _write(ledger: Ledger, work: Path) -> dict[str, Any]:
             if position not in page:  # decode bodies a page at a time, not a query per event
                 page = {
                     n.id: n
-                    for n in ledger.recorder.select_notifications(start=position, limit=5_000)
+                    for n in ledger.recorder.select_notifications(start=position, limit=PAGE)
                 }
             event = ledger.mapper.to_domain_event(page[position])
             kind, _, name = topic.rpartition(":")[2].rpartition(".")
@@ -131,19 +158,29 @@ def _write(ledger: Ledger, work: Path) -> dict[str, Any]:
                 column.append(
                     json.dumps(value, default=_plain, sort_keys=True) if key == "body" else value
                 )
+            if len(columns["position"]) >= PAGE:
+                flush()
             head = link.hex()
-    pl.DataFrame(columns).write_parquet(work / "events.parquet")
+            count, first, last = count + 1, first or position, position
+    flush()
+    target = work / "events.parquet"
+    if parts:
+        pl.scan_parquet(parts).sink_parquet(target, maintain_order=True)
+        for part in parts:
+            part.unlink()
+    else:
+        pl.DataFrame(columns, schema=SCHEMA).write_parquet(target)
     checkpoints = [json.loads(c.to_json()) for c in load_checkpoints(ledger)]
     (work / "checkpoints.json").write_text(json.dumps(checkpoints, indent=2) + "\n")
-    positions = columns["position"]
     module = ledger.env.get("PERSISTENCE_MODULE", "")
     manifest = {
         "format": "kasda-export/1",
         "exported_at": datetime.now(UTC).isoformat(),
+        "kasda_version": _kasda_version(),
         "store": module.rsplit(".", 1)[-1],
-        "events": len(positions),
-        "first_position": positions[0] if positions else 0,
-        "last_position": positions[-1] if positions else 0,
+        "events": count,
+        "first_position": first,
+        "last_position": last,
         "chain_head": head,
         "files": {name: _sha256(work / name) for name in FILES},
     }

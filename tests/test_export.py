@@ -12,8 +12,11 @@ from typing import Any
 import polars as pl
 import pytest
 
+from kasda import export
+from kasda.cli import main
 from kasda.export import export_history, verify_export
 from ledger.application import Ledger
+from ledger.disbursement import Disbursement
 from ledger.errors import InvalidInput
 from ledger.integrity import event_digest
 from ledger.verify import checkpoint, new_signing_key, signing_key
@@ -123,3 +126,72 @@ def test_export_refuses_a_folder_in_use(exported: tuple[Ledger, Path, str], tmp_
         export_history(ledger, busy)
     assert [p.name for p in busy.iterdir()] == ["notes.txt"]
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_jsonl_parquet_and_manifest_agree_with_the_store(
+    exported: tuple[Ledger, Path, str],
+) -> None:
+    ledger, out, _ = exported
+    rows = _rows(out)
+    parquet = pl.read_parquet(out / "events.parquet")
+    assert sorted(parquet.columns) == sorted(rows[0])
+    as_json = [{**r, "body": json.dumps(r["body"], sort_keys=True)} for r in rows]
+    assert parquet.to_dicts() == as_json  # same rows, same order; body as a JSON string
+    assert parquet["body"].dtype == pl.String
+    for spp in ("SPP-0", "SPP-1", "SPP-2"):
+        paid = ledger.aggregate(f.disbursement_id(spp), Disbursement)
+        mine = [r for r in rows if r["aggregate_id"] == str(paid.id)]
+        authorised = next(r["body"] for r in mine if r["event"] == "Authorised")
+        assert (authorised["gross"], authorised["net"]) == (paid.gross, paid.net)
+        assert type(authorised["gross"]) is int and type(authorised["net"]) is int
+        assert len(mine) == paid.version
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["events"] == len(rows) == ledger.recorder.max_notification_id()
+    assert (manifest["first_position"], manifest["last_position"]) == (
+        rows[0]["position"],
+        rows[-1]["position"],
+    )
+    assert manifest["store"] in ("sqlite", "postgres")
+    assert manifest["kasda_version"]
+    for name in ("events.jsonl", "events.parquet", "checkpoints.json"):
+        assert manifest["files"][name] == hashlib.sha256((out / name).read_bytes()).hexdigest()
+    assert "password" not in json.dumps(manifest).lower()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints.json",
+        "events.jsonl",
+        "events.parquet",
+        "manifest.json",
+    ]
+
+
+def test_parquet_parts_keep_application_order(
+    exported: tuple[Ledger, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, out, _ = exported
+    monkeypatch.setattr(export, "PAGE", 7)  # many pages and Parquet parts
+    small = tmp_path / "paged"
+    export_history(ledger, small)
+    assert (small / "events.jsonl").read_bytes() == (out / "events.jsonl").read_bytes()
+    assert pl.read_parquet(small / "events.parquet").equals(pl.read_parquet(out / "events.parquet"))
+    assert not [p for p in small.iterdir() if p.name.startswith(".part-")]
+
+
+def test_the_cli_refuses_a_folder_in_use(
+    exported: tuple[Ledger, Path, str],
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KASDA_DATABASE_URL", ledger_url)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["export", "--out", str(busy)]) == 2
+    assert "not an empty folder" in capsys.readouterr().err
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    fresh = tmp_path / "fresh"
+    assert main(["export", "--out", str(fresh)]) == 0
+    assert (fresh / "manifest.json").exists()
