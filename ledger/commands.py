@@ -214,3 +214,27 @@ class RecordTransferFailed(DisbursementCommand):
 @dataclass(frozen=True, kw_only=True)
 class RecordTransferReturned(DisbursementCommand):
     reason: str
+
+
+# -- income ------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RecordRevenue(Command):
+    """A settled receipt of income (a tax or retribusi paid by QRIS, virtual account, teller)."""
+
+    year: int
+    line: LineRef  # an income line: kode rekening 4.x (or financing receipts 6.1)
+    channel: str  # e.g. "midtrans:qris", "midtrans:bank_transfer", "teller"
+    reference: str  # the gateway's order id: unique per channel and year
+    payer: str
+    gross: int
+    fee: int = 0  # the gateway's MDR, kept from the gross before it reaches the RKUD
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReverseRevenue(Command):
+    """A refund or chargeback of a receipt."""
+
+    year: int
+    channel: str
+    reference: str
+    reason: str

@@ -32,6 +32,7 @@ from ledger.errors import (
 from ledger.fields import MAX_NAME, document_number, fiscal_year, text
 from ledger.money import parse_deductions, require_non_negative_rupiah, require_rupiah
 from ledger.receipts import DocumentNumber
+from ledger.revenue import Revenue
 from ledger.roles import Actor
 from ledger.vendor import BankAccount, Vendor, VendorKind, normalise_npwp
 
@@ -513,6 +514,52 @@ def record_transfer_returned(cmd: c.RecordTransferReturned, uow: UnitOfWork) -> 
     return _done(d)
 
 
+# -- income ------------------------------------------------------------------------------------
+def record_revenue(cmd: c.RecordRevenue, uow: UnitOfWork) -> Result:
+    cmd.actor.require(roles.REVENUE, "record income")
+    year = fiscal_year(cmd.year)
+    channel = text(cmd.channel, "channel", max_length=32)
+    reference = document_number(cmd.reference, "receipt reference")
+    payer = text(cmd.payer, "payer", max_length=MAX_NAME)
+    gross = require_rupiah(cmd.gross, "gross amount")
+    fee = require_non_negative_rupiah(cmd.fee, "fee")
+    if fee >= gross:
+        raise InvalidInput(f"fee {fee} must be less than the gross {gross}")
+    line = _get_line(uow, cmd.pemda, year, cmd.line)
+    if is_spending(line.rekening):
+        raise InvalidInput(f"line {line.key} is a spending line; income is recorded on 4.x lines")
+    revenue_id = ids.revenue_id(cmd.pemda, year, channel, reference)
+    if uow.exists(revenue_id):
+        raise AlreadyExists(f"receipt {channel}/{reference} is already recorded in {year}")
+    revenue = Revenue(
+        pemda=cmd.pemda,
+        year=year,
+        line_id=str(line.id),
+        channel=channel,
+        reference=reference,
+        payer=payer,
+        gross=gross,
+        fee=fee,
+        net=gross - fee,
+        **stamp(cmd.actor, uow.at),
+    )
+    uow.add(revenue)
+    return {"id": str(revenue.id), "net": revenue.net}
+
+
+def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
+    cmd.actor.require(roles.REVENUE, "reverse a receipt")
+    year = fiscal_year(cmd.year)
+    channel = text(cmd.channel, "channel", max_length=32)
+    reference = document_number(cmd.reference, "receipt reference")
+    reason = text(cmd.reason, "reversal reason")
+    revenue = uow.find(ids.revenue_id(cmd.pemda, year, channel, reference), Revenue)
+    if revenue is None:
+        raise NotFound(f"no receipt {channel}/{reference} in {year}")
+    revenue.reverse(reason, **stamp(cmd.actor, uow.at))
+    return {"id": str(revenue.id), "version": revenue.version}
+
+
 Handler = Callable[[Any, UnitOfWork], Result]
 
 HANDLERS: dict[type[c.Command], Handler] = {
@@ -535,4 +582,6 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordSettlement: record_settlement,
     c.RecordTransferFailed: record_transfer_failed,
     c.RecordTransferReturned: record_transfer_returned,
+    c.RecordRevenue: record_revenue,
+    c.ReverseRevenue: reverse_revenue,
 }

@@ -37,3 +37,7 @@ def receipt_id(pemda: str, idempotency_key: str) -> UUID:
 
 def document_number_id(pemda: str, year: int, kind: str, number: str) -> UUID:
     return _id("document", pemda, year, kind, number)
+
+
+def revenue_id(pemda: str, year: int, channel: str, reference: str) -> UUID:
+    return _id("revenue", pemda, year, channel, reference)

@@ -15,6 +15,8 @@ sum(credits). Account names are ``kind:qualifier``:
     taxes_payable:<code>       withheld tax owed to the state treasury (credit balance)
     cash_in_transit            sent to the gateway / bank, not yet confirmed (credit balance)
     cash:rkud                  the RKUD bank account (debit-normal; credits are payments out)
+    revenue:<line>             income recognised when a receipt settles (credit balance)
+    gateway_fees               the gateway's fee kept from a receipt (debit balance, a belanja jasa)
 """
 
 from __future__ import annotations
@@ -104,7 +106,22 @@ def postings_for(event: Any) -> list[Leg]:
             return _move(IN_TRANSIT, f"vendor_payable:{event.vendor_id}", event.amount)
         case "Disbursement.Returned":
             return _move(CASH, f"vendor_payable:{event.vendor_id}", event.amount)
+        case "Revenue.Received":
+            return _receipt(event)
+        case "Revenue.Reversed":
+            return [
+                Leg(leg.account, "C" if leg.side == "D" else "D", leg.amount)
+                for leg in _receipt(event)
+            ]
     return []
+
+
+def _receipt(event: Any) -> list[Leg]:
+    """Income recognised gross; the gateway's fee is an expense, the net reaches the RKUD."""
+    legs = [debit(CASH, event.net), credit(f"revenue:{event.line_id}", event.gross)]
+    if event.fee:
+        legs.insert(1, debit("gateway_fees", event.fee))
+    return legs
 
 
 def is_balanced(legs: Iterable[Leg]) -> bool:

@@ -52,3 +52,5 @@ GATEWAY = frozenset({Role.GATEWAY})
 CANCEL = frozenset({Role.PPTK, Role.BENDAHARA, Role.BPKAD_ADMIN, Role.KUASA_BUD})
 BUDGET_ADMIN = frozenset({Role.BPKAD_ADMIN})
 VENDOR_ADMIN = frozenset({Role.BPKAD_ADMIN})
+# Income is reported by the gateway adapter, or entered by BPKAD for receipts outside it.
+REVENUE = frozenset({Role.GATEWAY, Role.BPKAD_ADMIN})
