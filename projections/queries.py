@@ -1,0 +1,333 @@
+"""Reading the read models: the LRA at any level and any day, vendor statements, the RKUD's cash
+position, approval queues. Every function is scoped to one pemda; nothing here writes.
+
+Results are Polars frames with integer rupiah columns (``Int64``). The percentage of realisation is
+kept in basis points (``persen_bp``, an integer: 8,512 means 85.12%) so that no float is ever
+computed from money; formatting it is the edge's job.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from ledger.errors import InvalidInput
+from projections.db import ReadDatabase
+from projections.queues import WAITING_FOR
+
+MAX_PAGE = 1_000
+
+LEVELS = {
+    # level: (what it groups by, from which column, how many dot-separated segments)
+    "skpd": ("skpd", "skpd", None),
+    "program": ("program", "sub_kegiatan", 3),
+    "kegiatan": ("kegiatan", "sub_kegiatan", 5),
+    "subkegiatan": ("sub_kegiatan", "sub_kegiatan", None),
+    "akun": ("akun", "rekening", 1),
+    "kelompok": ("kelompok", "rekening", 2),
+    "jenis": ("jenis", "rekening", 3),
+    "objek": ("objek", "rekening", 4),
+    "rincian": ("rincian_objek", "rekening", 5),
+    "rekening": ("rekening", "rekening", None),
+}
+SIDES = ("pendapatan", "belanja", "penerimaan_pembiayaan", "pengeluaran_pembiayaan")
+# Names of the top of the chart of accounts (Permendagri 90/2019, lampiran akun); deeper levels
+# carry their own uraian on the lines.
+ACCOUNT_NAMES = {
+    "4": "PENDAPATAN DAERAH",
+    "4.1": "Pendapatan Asli Daerah (PAD)",
+    "4.2": "Pendapatan Transfer",
+    "4.3": "Lain-lain Pendapatan Daerah yang Sah",
+    "5": "BELANJA DAERAH",
+    "5.1": "Belanja Operasi",
+    "5.2": "Belanja Modal",
+    "5.3": "Belanja Tidak Terduga",
+    "5.4": "Belanja Transfer",
+    "6": "PEMBIAYAAN DAERAH",
+    "6.1": "Penerimaan Pembiayaan",
+    "6.2": "Pengeluaran Pembiayaan",
+}
+
+LINE_SCHEMA = {
+    "line_id": pl.Utf8,
+    "skpd": pl.Utf8,
+    "sub_kegiatan": pl.Utf8,
+    "rekening": pl.Utf8,
+    "uraian": pl.Utf8,
+    "blocked": pl.Boolean,
+    "anggaran": pl.Int64,
+    "committed": pl.Int64,
+    "realisasi": pl.Int64,
+}
+
+
+def _side() -> pl.Expr:
+    rek = pl.col("rekening")
+    return (
+        pl.when(rek.str.starts_with("4"))
+        .then(pl.lit("pendapatan"))
+        .when(rek.str.starts_with("5"))
+        .then(pl.lit("belanja"))
+        .when(rek.str.starts_with("6.1"))
+        .then(pl.lit("penerimaan_pembiayaan"))
+        .otherwise(pl.lit("pengeluaran_pembiayaan"))
+    )
+
+
+def lra_lines(db: ReadDatabase, pemda: str, year: int, as_of: date | None = None) -> pl.DataFrame:
+    """Every budget line with anggaran, committed and realisasi, now or at the end of ``as_of``
+    (a calendar day in the pemda's time zone)."""
+    with db.transaction(write=False) as cursor:
+        if as_of is None:
+            rows = cursor.fetchall(
+                "SELECT line_id, skpd, sub_kegiatan, rekening, uraian, blocked, pagu, committed,"
+                " realised + revenue FROM proj_lra_line WHERE pemda = ? AND year = ?"
+                " ORDER BY rekening, skpd, sub_kegiatan",
+                (pemda, year),
+            )
+        else:
+            day = as_of.isoformat()
+            rows = cursor.fetchall(
+                "SELECT l.line_id, l.skpd, l.sub_kegiatan, l.rekening, l.uraian, 0,"
+                " SUM(m.pagu), SUM(m.committed), SUM(m.realised) + SUM(m.revenue)"
+                " FROM proj_lra_line l JOIN proj_lra_movement m ON m.line_id = l.line_id"
+                " WHERE l.pemda = ? AND l.year = ? AND l.allocated_on <= ? AND m.day <= ?"
+                " GROUP BY l.line_id, l.skpd, l.sub_kegiatan, l.rekening, l.uraian"
+                " ORDER BY l.rekening, l.skpd, l.sub_kegiatan",
+                (pemda, year, day, day),
+            )
+    frame = pl.DataFrame(
+        [(r[0], r[1], r[2], r[3], r[4], bool(r[5]), int(r[6]), int(r[7]), int(r[8])) for r in rows],
+        schema=LINE_SCHEMA,
+        orient="row",
+    )
+    return frame.with_columns(_side().alias("side"))
+
+
+def lra(
+    db: ReadDatabase, pemda: str, year: int, *, level: str, as_of: date | None = None
+) -> pl.DataFrame:
+    """The LRA rolled up to ``level``: side, kode, uraian, anggaran, committed, realisasi,
+    lebih_kurang (realisasi - anggaran for income, anggaran - realisasi for spending), persen_bp."""
+    return rollup(lra_lines(db, pemda, year, as_of), level)
+
+
+def rollup(lines: pl.DataFrame, level: str) -> pl.DataFrame:
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown LRA level {level!r}; use one of {', '.join(LEVELS)}")
+    _, source, segments = LEVELS[level]
+    column = pl.col(source).fill_null("-")
+    kode = column if segments is None else column.str.split(".").list.head(segments).list.join(".")
+    grouped = (
+        lines.lazy()
+        .with_columns(kode.alias("kode"))
+        .group_by("side", "kode")
+        .agg(
+            pl.col("anggaran").sum(),
+            pl.col("committed").sum(),
+            pl.col("realisasi").sum(),
+            pl.col("uraian").first().alias("line_uraian"),
+            pl.len().alias("lines"),
+        )
+    )
+    # Lines carry the uraian of their own kode rekening; the top of the chart has fixed names;
+    # other groupings (SKPD, program, ...) are named by their code.
+    if source != "rekening":
+        uraian = pl.col("kode")
+    elif segments is None:
+        uraian = pl.col("line_uraian")
+    else:
+        uraian = pl.col("kode").replace_strict(ACCOUNT_NAMES, default=pl.col("kode"))
+    spending = pl.col("side").is_in(["belanja", "pengeluaran_pembiayaan"])
+    return (
+        grouped.with_columns(
+            uraian.alias("uraian"),
+            pl.when(spending)
+            .then(pl.col("anggaran") - pl.col("realisasi"))
+            .otherwise(pl.col("realisasi") - pl.col("anggaran"))
+            .alias("lebih_kurang"),
+            persen_bp(pl.col("realisasi"), pl.col("anggaran")),
+            pl.col("side").replace_strict({s: i for i, s in enumerate(SIDES)}).alias("_order"),
+        )
+        .sort("_order", "kode")
+        .select(
+            "side",
+            "kode",
+            "uraian",
+            "anggaran",
+            "committed",
+            "realisasi",
+            "lebih_kurang",
+            "persen_bp",
+            "lines",
+        )
+        .collect()
+    )
+
+
+def persen_bp(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """``part / whole`` in basis points, rounded half up, in integers only (0 when whole is 0)."""
+    return (
+        pl.when(whole > 0)
+        .then((part * 20_000 + whole) // (whole * 2))
+        .otherwise(0)
+        .alias("persen_bp")
+    )
+
+
+def lra_totals(lines: pl.DataFrame) -> dict[str, int]:
+    """The LRA's closing block: each side, surplus/defisit, pembiayaan netto and SiLPA."""
+    sums = lines.group_by("side").agg(pl.col("anggaran").sum(), pl.col("realisasi").sum())
+    got = {row["side"]: (row["anggaran"], row["realisasi"]) for row in sums.iter_rows(named=True)}
+    totals: dict[str, int] = {}
+    for side in SIDES:
+        anggaran, realisasi = got.get(side, (0, 0))
+        totals[f"{side}_anggaran"] = int(anggaran)
+        totals[f"{side}_realisasi"] = int(realisasi)
+    for kind in ("anggaran", "realisasi"):
+        surplus = totals[f"pendapatan_{kind}"] - totals[f"belanja_{kind}"]
+        netto = totals[f"penerimaan_pembiayaan_{kind}"] - totals[f"pengeluaran_pembiayaan_{kind}"]
+        totals[f"surplus_defisit_{kind}"] = surplus
+        totals[f"pembiayaan_netto_{kind}"] = netto
+        totals[f"silpa_{kind}"] = surplus + netto
+    return totals
+
+
+# -- vendor statements ---------------------------------------------------------------------------
+PAYMENT_COLUMNS = (
+    "disbursement_id", "year", "spp_number", "spm_number", "sp2d_number", "status", "gross",
+    "deductions", "net", "description", "line_id", "bank_code", "account_number",
+    "account_holder", "gateway", "gateway_reference", "bank_reference", "attempts", "reason",
+    "requested_at", "authorised_at", "sent_at", "settled_at", "failed_at", "returned_at",
+    "rejected_at", "cancelled_at", "updated_at",
+)  # fmt: skip
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must lie in 1..{MAX_PAGE}, got {limit}")
+    if offset < 0:
+        raise InvalidInput(f"offset must not be negative, got {offset}")
+    return limit, offset
+
+
+def vendor(db: ReadDatabase, pemda: str, npwp: str) -> dict[str, Any] | None:
+    columns = ("vendor_id", "npwp", "name", "kind", "bank_code", "account_number",
+               "account_holder", "active", "registered_at", "account_changed_at",
+               "account_changes")  # fmt: skip
+    with db.transaction(write=False) as cursor:
+        row = cursor.fetchone(
+            f"SELECT {', '.join(columns)} FROM proj_vendor WHERE pemda = ? AND npwp = ?",  # noqa: S608
+            (pemda, npwp),
+        )
+    return None if row is None else dict(zip(columns, row, strict=True))
+
+
+def vendor_statement(
+    db: ReadDatabase,
+    pemda: str,
+    npwp: str,
+    *,
+    year: int | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> pl.DataFrame:
+    """Every payment to the vendor with NPWP ``npwp``, newest request first."""
+    limit, offset = _page(limit, offset)
+    where: list[str] = ["v.pemda = ?", "v.npwp = ?"]
+    params: list[Any] = [pemda, npwp]
+    if year is not None:
+        where.append("p.year = ?")
+        params.append(year)
+    if status is not None:
+        where.append("p.status = ?")
+        params.append(status)
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            f"SELECT {', '.join('p.' + c for c in PAYMENT_COLUMNS)} FROM proj_payment p "  # noqa: S608
+            f"JOIN proj_vendor v ON v.vendor_id = p.vendor_id WHERE {' AND '.join(where)} "
+            "ORDER BY p.requested_at DESC, p.disbursement_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+    return _frame(rows, PAYMENT_COLUMNS)
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> pl.DataFrame:
+    money = {"gross", "deductions", "net", "anggaran", "fee", "attempts", "year"}
+    schema = {c: (pl.Int64 if c in money else pl.Utf8) for c in columns}
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+# -- cash position ---------------------------------------------------------------------------------
+def cash_position(
+    db: ReadDatabase, pemda: str, *, start: date | None = None, end: date | None = None
+) -> pl.DataFrame:
+    """Per day: receipts in, returns in, payments out, refunds out, net and the closing balance of
+    the RKUD as kasda knows it (the running sum from the first recorded day)."""
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT day, receipts_in, returns_in, payments_out, refunds_out, movements"
+            " FROM proj_cash_day WHERE pemda = ? AND day <= ? ORDER BY day",
+            (pemda, (end or date.max).isoformat()),
+        )
+    frame = (
+        pl.DataFrame(
+            rows,
+            schema={
+                "day": pl.Utf8,
+                "receipts_in": pl.Int64,
+                "returns_in": pl.Int64,
+                "payments_out": pl.Int64,
+                "refunds_out": pl.Int64,
+                "movements": pl.Int64,
+            },
+            orient="row",
+        )
+        .with_columns(
+            (
+                pl.col("receipts_in")
+                + pl.col("returns_in")
+                - pl.col("payments_out")
+                - pl.col("refunds_out")
+            ).alias("net")
+        )
+        .with_columns(pl.col("net").cum_sum().alias("closing_balance"))
+    )
+    if start is not None:
+        frame = frame.filter(pl.col("day") >= start.isoformat())
+    return frame.with_columns(pl.col("day").str.to_date())
+
+
+# -- approval queues -----------------------------------------------------------------------------
+QUEUE_COLUMNS = ("disbursement_id", "spp_number", "status", "step", "role", "gross", "since",
+                 "requested_at", "line_id", "vendor_id", "year")  # fmt: skip
+
+
+def approval_queue(
+    db: ReadDatabase, pemda: str, role: str, *, limit: int = 100, offset: int = 0
+) -> pl.DataFrame:
+    """What waits for ``role``, oldest first."""
+    roles = {r.value for r, _ in WAITING_FOR.values()}
+    if role not in roles:
+        raise InvalidInput(
+            f"no queue for role {role!r}; queues exist for {', '.join(sorted(roles))}"
+        )
+    limit, offset = _page(limit, offset)
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            f"SELECT {', '.join(QUEUE_COLUMNS)} FROM proj_queue "  # noqa: S608
+            "WHERE pemda = ? AND role = ? ORDER BY since, disbursement_id LIMIT ? OFFSET ?",
+            (pemda, role, limit, offset),
+        )
+    return _frame(rows, QUEUE_COLUMNS)
+
+
+def queue_sizes(db: ReadDatabase, pemda: str) -> dict[str, int]:
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT role, COUNT(*) FROM proj_queue WHERE pemda = ? GROUP BY role", (pemda,)
+        )
+    return {str(r): int(n) for r, n in rows}

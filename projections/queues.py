@@ -1,0 +1,91 @@
+"""Approval queues: what waits for which role, oldest first.
+
+A disbursement waits in exactly one queue while it is open, and in none once it is settled,
+returned, rejected or cancelled:
+
+    requested  -> PPK verifies                  verified -> PA/KPA approves (SPM)
+    approved   -> Kuasa BUD authorises (SP2D)   authorised -> the gateway sends the transfer
+    sent       -> the gateway confirms it       failed -> Kuasa BUD decides: resend or cancel
+"""
+
+from __future__ import annotations
+
+from ledger.roles import Role
+from projections.db import Cursor
+from projections.model import ReadModel, RowChanges, iso
+from projections.source import Fact
+
+WAITING_FOR: dict[str, tuple[Role, str]] = {
+    "requested": (Role.PPK, "verify"),
+    "verified": (Role.PA_KPA, "approve"),
+    "approved": (Role.KUASA_BUD, "authorise"),
+    "authorised": (Role.GATEWAY, "send"),
+    "sent": (Role.GATEWAY, "settle"),
+    "failed": (Role.KUASA_BUD, "resend or cancel"),
+}
+
+
+class QueueModel(ReadModel):
+    name = "queues"
+    tables = ("proj_queue",)
+
+    def __init__(self) -> None:
+        self.items = RowChanges("proj_queue", "disbursement_id")
+        self.leaving: set[str] = set()
+
+    def schema(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS proj_queue ("
+            " disbursement_id TEXT PRIMARY KEY, pemda TEXT NOT NULL, year INTEGER NOT NULL,"
+            " line_id TEXT NOT NULL, vendor_id TEXT NOT NULL, spp_number TEXT NOT NULL,"
+            " gross BIGINT NOT NULL, status TEXT NOT NULL, role TEXT NOT NULL,"
+            " step TEXT NOT NULL, since TEXT NOT NULL, requested_at TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS proj_queue_role ON proj_queue (pemda, role, since)",
+        ]
+
+    def apply(self, fact: Fact) -> None:
+        if not fact.name.startswith("Disbursement."):
+            return
+        key, at = fact.aggregate_id, iso(fact.at)
+        status = fact.name.split(".")[1].lower()
+        waiting = WAITING_FOR.get(status)
+        if fact.name == "Disbursement.Requested":
+            b = fact.body
+            role, step = WAITING_FOR["requested"]
+            self.items.insert(
+                key,
+                {
+                    "disbursement_id": key,
+                    "pemda": b["pemda"],
+                    "year": b["year"],
+                    "line_id": b["line_id"],
+                    "vendor_id": b["vendor_id"],
+                    "spp_number": b["spp_number"],
+                    "gross": b["gross"],
+                    "status": status,
+                    "role": role.value,
+                    "step": step,
+                    "since": at,
+                    "requested_at": at,
+                },
+            )
+        elif waiting is None:  # settled, returned, rejected, cancelled: out of every queue
+            self.items.new.pop(key, None)
+            self.items.sets.pop(key, None)
+            self.leaving.add(key)
+        else:
+            role, step = waiting
+            self.items.set(key, status=status, role=role.value, step=step, since=at)
+
+    def flush(self, cursor: Cursor) -> None:
+        # Leave first: a row that left is never updated again in the same batch (its
+        # disbursement is terminal), and a row inserted in this batch was dropped in ``apply``.
+        cursor.executemany(
+            "DELETE FROM proj_queue WHERE disbursement_id = ?", [(k,) for k in self.leaving]
+        )
+        self.leaving.clear()
+        self.items.flush(cursor)
+
+    def discard(self) -> None:
+        self.items.clear()
+        self.leaving.clear()

@@ -1,0 +1,235 @@
+"""The projector: folds the ledger's notification log into the read models, exactly once.
+
+Each step reads one range of positions (``EventSource.page``), folds its facts into every model in
+memory, then in ONE transaction of the read database
+  1. moves ``proj_position`` from where this step started to the end of the range, but only if it
+     is still where this step started (compare-and-set: a second projector cannot apply it twice),
+  2. writes every model's pending rows.
+A crash before the commit leaves both untouched; after it, both are done. Restarting resumes from
+the recorded position, so no event is applied twice or skipped.
+
+SQLite cannot push notifications, so ``follow`` polls it; on PostgreSQL it LISTENs on the channel
+the library NOTIFYs on every insert, and polls as a fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import sql
+
+from ledger.application import Ledger
+from ledger.errors import DomainError
+from projections.cash import CashModel
+from projections.db import Cursor, ReadDatabase
+from projections.lra import LraModel
+from projections.model import ReadModel
+from projections.queues import QueueModel
+from projections.source import EventSource
+from projections.statements import StatementModel
+
+# Bump when a table's shape or meaning changes: stored read models of another version are rebuilt.
+VERSION = 1
+NAME = "kasda"
+DEFAULT_TIMEZONE = "Asia/Jakarta"
+_SETUP_LOCK = 0x6B61_7364_6102  # "kasda" 02
+BATCH = 10_000  # positions per step: big enough to amortise the writes, small enough to be quick
+
+
+class ProjectionConflict(DomainError):
+    rule = "projection_applied_once"
+
+
+def configured_timezone() -> str:
+    """The pemda's time zone, which decides the calendar day of every event (WIB by default)."""
+    return os.environ.get("KASDA_TIMEZONE", DEFAULT_TIMEZONE)
+
+
+@dataclass
+class Progress:
+    """What one catch-up did."""
+
+    positions: int = 0  # positions moved past
+    facts: int = 0  # events applied to the read models
+    batches: int = 0
+    seconds: float = 0.0
+    lags: list[float] = field(default_factory=list)  # per batch: commit time - newest event stamp
+
+    @property
+    def rate(self) -> float:
+        return self.positions / self.seconds if self.seconds else 0.0
+
+
+class Projector:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        timezone: str | None = None,
+        batch: int = BATCH,
+        before_commit: Callable[[int], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.timezone = timezone or configured_timezone()
+        self.batch = batch
+        self.db = ReadDatabase(ledger)
+        self.source = EventSource(ledger, self.timezone)
+        # Order matters: the cash model looks up the pemda of payments the statements wrote.
+        self.models: list[ReadModel] = [StatementModel(), LraModel(), CashModel(), QueueModel()]
+        self.before_commit = before_commit  # tests use it to crash between write and commit
+        self._position: int | None = None
+        self.setup()
+
+    # -- tables -----------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Create the tables; rebuild them if they were made by another version or time zone."""
+        with self.db.transaction() as cursor:
+            if self.db.kind == "postgres":
+                # Two processes creating the same tables at once collide in PostgreSQL's catalog.
+                cursor.execute("SELECT pg_advisory_xact_lock(?)", (_SETUP_LOCK,))
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS proj_position (name TEXT PRIMARY KEY,"
+                " position BIGINT NOT NULL, timezone TEXT NOT NULL, version INTEGER NOT NULL)"
+            )
+            found = cursor.fetchone(
+                "SELECT version, timezone FROM proj_position WHERE name = ?", (NAME,)
+            )
+            if found is not None and (found[0], found[1]) != (VERSION, self.timezone):
+                self._drop(cursor)
+                cursor.execute("DELETE FROM proj_position WHERE name = ?", (NAME,))
+                found = None
+            for model in self.models:
+                for statement in model.schema():
+                    cursor.execute(statement)
+            if found is None:
+                cursor.execute(
+                    "INSERT INTO proj_position (name, position, timezone, version) "
+                    "VALUES (?, 0, ?, ?)",
+                    (NAME, self.timezone, VERSION),
+                )
+        self._position = None
+
+    def _drop(self, cursor: Cursor) -> None:
+        for model in self.models:
+            for table in model.tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def rebuild(self) -> Progress:
+        """Drop every read model and project the whole log again from position 0."""
+        with self.db.transaction() as cursor:
+            self._drop(cursor)
+            cursor.execute("DELETE FROM proj_position WHERE name = ?", (NAME,))
+        self.setup()
+        return self.catch_up()
+
+    # -- projecting -------------------------------------------------------------------------------
+    def position(self) -> int:
+        if self._position is None:
+            with self.db.transaction(write=False) as cursor:
+                row = cursor.fetchone("SELECT position FROM proj_position WHERE name = ?", (NAME,))
+            self._position = 0 if row is None else int(row[0])
+        return self._position
+
+    def step(self, progress: Progress | None = None) -> int:
+        """Project one range of positions. Returns how many positions it moved past (0: none new)."""
+        start = self.position()
+        page = self.source.page(start, self.batch)
+        if page.upto <= start:
+            return 0
+        try:
+            for fact in page.facts:
+                for model in self.models:
+                    model.apply(fact)
+            with self.db.transaction() as cursor:
+                cursor.execute(
+                    "UPDATE proj_position SET position = ? WHERE name = ? AND position = ?",
+                    (page.upto, NAME, start),
+                )
+                if cursor.rowcount != 1:
+                    raise ProjectionConflict(
+                        f"another projector moved past position {start}; this batch is not applied"
+                    )
+                for model in self.models:
+                    model.flush(cursor)
+                if self.before_commit is not None:
+                    self.before_commit(page.upto)
+        except BaseException:
+            for model in self.models:
+                model.discard()
+            self._position = None  # re-read: the other projector, or nobody, moved it
+            raise
+        self._position = page.upto
+        if progress is not None:
+            progress.positions += page.upto - start
+            progress.facts += len(page.facts)
+            progress.batches += 1
+            if page.facts:
+                newest = max(f.at for f in page.facts)
+                progress.lags.append((datetime.now(UTC) - newest).total_seconds())
+        return page.upto - start
+
+    def catch_up(self) -> Progress:
+        """Project everything recorded so far. A range another projector applied first is not
+        applied again: this one re-reads the position and carries on from there."""
+        progress = Progress()
+        started = time.perf_counter()
+        while True:
+            try:
+                if not self.step(progress):
+                    break
+            except ProjectionConflict:
+                continue
+        progress.seconds = time.perf_counter() - started
+        return progress
+
+    def follow(
+        self,
+        stop: threading.Event,
+        *,
+        interval: float = 0.2,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        """Keep the read models current until ``stop`` is set: LISTEN on PostgreSQL, poll SQLite."""
+        listener = self._listener()
+        try:
+            while not stop.is_set():
+                progress = self.catch_up()
+                if progress.positions and on_progress is not None:
+                    on_progress(progress)
+                if listener is not None:
+                    for _ in listener.notifies(timeout=interval, stop_after=1):
+                        pass
+                else:
+                    stop.wait(interval)
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _listener(self) -> psycopg.Connection[tuple[object, ...]] | None:
+        if self.db.kind != "postgres":
+            return None
+        recorder = self.ledger.recorder
+        env = self.ledger.env
+        conn = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env.get("POSTGRES_PASSWORD") or None,
+            autocommit=True,
+        )
+        channel = getattr(recorder, "channel_name", None)
+        if channel is None:
+            conn.close()
+            return None
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        return conn
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,150 @@
+"""An independent recomputation of every read model, from the ledger's aggregates and postings.
+
+It shares no code with ``projections``: lines and disbursements come from replaying the events into
+the domain's own aggregates (``ledger.history.replay``), cash from the ``cash:rkud`` legs of
+``ledger.postings``. The projection tests hold the read models to it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ledger.application import Ledger
+from ledger.budget import BudgetLine
+from ledger.disbursement import Disbursement, Status
+from ledger.history import replay
+from ledger.postings import postings_for
+from ledger.revenue import Revenue
+from projections.db import ReadDatabase
+from tests.refusals import all_events
+
+ZONE = ZoneInfo("Asia/Jakarta")
+QUEUE_ROLE = {
+    Status.REQUESTED: "ppk",
+    Status.VERIFIED: "pa_kpa",
+    Status.APPROVED: "kuasa_bud",
+    Status.AUTHORISED: "gateway",
+    Status.SENT: "gateway",
+    Status.FAILED: "kuasa_bud",
+}
+
+
+def end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZONE) - timedelta(
+        microseconds=1
+    )
+
+
+def _state(ledger: Ledger, as_of: date | None = None) -> dict[Any, Any]:
+    if as_of is not None:
+        return replay(ledger, as_of=end_of(as_of))
+    return replay(ledger, position=ledger.recorder.max_notification_id() or 0)
+
+
+def expected_lines(ledger: Ledger, as_of: date | None = None) -> dict[str, tuple[int, int, int]]:
+    """line id -> (anggaran, committed, realisasi) from the replayed aggregates."""
+    state = _state(ledger, as_of)
+    revenue: dict[str, int] = defaultdict(int)
+    for aggregate in state.values():
+        if isinstance(aggregate, Revenue) and not aggregate.reversed:
+            revenue[aggregate.line_id] += aggregate.gross
+    return {
+        str(a.id): (a.pagu, a.committed, a.realised + revenue[str(a.id)])
+        for a in state.values()
+        if isinstance(a, BudgetLine)
+    }
+
+
+def expected_payments(ledger: Ledger) -> dict[str, tuple[Any, ...]]:
+    state = _state(ledger)
+    return {
+        str(d.id): (
+            Status(d.status).value,
+            d.gross,
+            d.net,
+            d.spp_number,
+            getattr(d, "sp2d_number", None),
+            d.version,
+        )
+        for d in state.values()
+        if isinstance(d, Disbursement)
+    }
+
+
+def expected_queue(ledger: Ledger) -> dict[str, tuple[str, str]]:
+    state = _state(ledger)
+    return {
+        str(d.id): (Status(d.status).value, QUEUE_ROLE[Status(d.status)])
+        for d in state.values()
+        if isinstance(d, Disbursement) and Status(d.status) in QUEUE_ROLE
+    }
+
+
+def expected_cash(ledger: Ledger) -> dict[str, int]:
+    """day -> net movement of cash:rkud (debits in, credits out) from the postings."""
+    net: dict[str, int] = defaultdict(int)
+    for event in all_events(ledger):
+        for leg in postings_for(event):
+            if leg.account == "cash:rkud":
+                day = event.at.astimezone(ZONE).date().isoformat()
+                net[day] += leg.amount if leg.side == "D" else -leg.amount
+    return {d: v for d, v in net.items()}
+
+
+def projected_lines(
+    db: ReadDatabase, pemda: str, year: int, as_of: date | None = None
+) -> dict[str, tuple[int, int, int]]:
+    from projections.queries import lra_lines
+
+    frame = lra_lines(db, pemda, year, as_of)
+    return {
+        r["line_id"]: (r["anggaran"], r["committed"], r["realisasi"])
+        for r in frame.iter_rows(named=True)
+    }
+
+
+def projected_payments(db: ReadDatabase) -> dict[str, tuple[Any, ...]]:
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT disbursement_id, status, gross, net, spp_number, sp2d_number, version"
+            " FROM proj_payment"
+        )
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def projected_queue(db: ReadDatabase) -> dict[str, tuple[str, str]]:
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall("SELECT disbursement_id, status, role FROM proj_queue")
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def projected_cash(db: ReadDatabase) -> dict[str, int]:
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT day, receipts_in + returns_in - payments_out - refunds_out FROM proj_cash_day"
+        )
+    return {str(d): int(v) for d, v in rows}
+
+
+def tables(db: ReadDatabase) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model table, sorted: for comparing two builds."""
+    names = ("proj_lra_line", "proj_lra_movement", "proj_vendor", "proj_payment", "proj_receipt",
+             "proj_cash_day", "proj_queue")  # fmt: skip
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    with db.transaction(write=False) as cursor:
+        for name in names:
+            rows = cursor.fetchall(f"SELECT * FROM {name}")
+            found[name] = sorted(rows, key=repr)
+    return found
+
+
+def assert_models_match(ledger: Ledger, db: ReadDatabase, pemda: str, year: int) -> None:
+    assert projected_lines(db, pemda, year) == expected_lines(ledger)
+    assert projected_payments(db) == expected_payments(ledger)
+    assert projected_queue(db) == expected_queue(ledger)
+    cash = expected_cash(ledger)
+    projected = projected_cash(db)
+    assert {d: v for d, v in projected.items() if v} == {d: v for d, v in cash.items() if v}
