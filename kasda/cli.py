@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     sign.add_argument("--out", type=Path, help="also write the signed checkpoint to this file")
     sub.add_parser("signing-key", help="make an Ed25519 key pair for checkpoints")
     sub.add_parser("keygen", help="print a new AES-256 key for KASDA_CIPHER_KEY")
+    from kasda import lra
+
+    lra.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "keygen":
         from ledger.cipher import new_key
@@ -82,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             from kasda import integrity
 
             return integrity.run(args)
+        if args.command == "lra":
+            return lra.run_lra(args)
+        if args.command == "project":
+            return lra.run_project(args)
         if args.command in ("replay", "history"):
             from kasda import reports
             from ledger.application import Ledger

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 from uuid import UUID
 
+from kasda.lra import year_summary
 from ledger import commands as c
 from ledger import ids
 from ledger.application import CommandResult, Ledger, Outcome
@@ -1047,6 +1048,46 @@ class DemoYear:
 
         self._budget_events()
         self._demonstrations()
+        self._receipts()
+
+    # Income: taxes and retribusi paid by QRIS, virtual account or at the BPD's teller.
+    CHANNELS = (("midtrans:qris", 70), ("midtrans:bank_transfer", 0), ("teller:bjb", 0))
+
+    def _receipts(self) -> None:
+        """Receipts on every income line, a few each month, realising 80-98% of its target.
+        Their own random stream, so the spending plan is the same with or without them."""
+        rng = random.Random(self.seed * 7919 + 1)
+        for line in (x for x in self.lines if x.rekening is None):
+            target = line.pagu * rng.randint(80, 98) // 100
+            days = sorted(rng.sample(range(1, self.last_day + 1), 36))
+            weights = [rng.randint(1, 10) for _ in days]
+            for n, (day, weight) in enumerate(zip(days, weights, strict=True)):
+                gross = million_down(target * weight // sum(weights)) or 1_000_000
+                channel, permil = rng.choice(self.CHANNELS)
+                if line.code.startswith("4.2"):  # DAU/DAK: transferred by the centre, no fee
+                    channel, permil = "rkud:transfer_pusat", 0
+                # QRIS takes 0.7% (MDR); a virtual account a flat Rp 4,000; the teller nothing.
+                fee = gross * permil // 10_000 if permil else 4_000 if "bank" in channel else 0
+                reference = f"{line.code}-{YEAR}-{n + 1:04d}"
+                self.add(
+                    day, Slot.BANK, partial(self._receipt, line, channel, reference, gross, fee)
+                )
+
+    def _receipt(
+        self, line: Line, channel: str, reference: str, gross: int, fee: int, _l: Ledger, key: str
+    ) -> c.Command:
+        return c.RecordRevenue(
+            idempotency_key=key,
+            actor=self.gateways[0],
+            pemda=PEMDA,
+            year=YEAR,
+            line=line.ref,
+            channel=channel,
+            reference=reference,
+            payer=f"Wajib pajak {reference}",
+            gross=gross,
+            fee=fee,
+        )
 
     def add(
         self, day: int, slot: int, build: Build, expect: Expect = None, *, key: str = ""
@@ -1624,6 +1665,7 @@ def run_demo(
                 file=out,
             )
             print(format_totals(read_totals(ledger)), file=out)
+            year_summary(url, PEMDA, YEAR, out)
             return 0
     finally:
         ledger.close()
@@ -1631,6 +1673,7 @@ def run_demo(
     totals, report = build_demo(url, seed, lifecycles)
     print(f"seed {seed}, {count(lifecycles)} planned lifecycles\n", file=out)
     print(format_totals(totals, report), file=out)
+    year_summary(url, PEMDA, YEAR, out)
     out.flush()
     print(f"(built and read back in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
     return 0

@@ -1,0 +1,244 @@
+"""``kasda lra`` and ``kasda project``: the budget realisation report, and the projector that keeps
+the read models current.
+
+The report is rendered here, at the edge: rupiah with Indonesian thousands separators in the
+table, plain integers in CSV, JSON and XLSX, and the percentage from integer basis points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+import polars as pl
+
+from ledger.application import Ledger
+from ledger.errors import InvalidInput
+from projections import queries as q
+from projections.runner import Progress, Projector
+
+COLUMNS = ("kode", "uraian", "anggaran", "committed", "realisasi", "lebih_kurang", "persen")
+SIDE_TITLES = {
+    "pendapatan": "PENDAPATAN",
+    "belanja": "BELANJA",
+    "penerimaan_pembiayaan": "PENERIMAAN PEMBIAYAAN",
+    "pengeluaran_pembiayaan": "PENGELUARAN PEMBIAYAAN",
+}
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def add_parsers(sub: Any) -> None:
+    report = sub.add_parser("lra", help="budget realisation report (LRA), now or as of a day")
+    report.add_argument("--pemda", default="32.73", help="Kemendagri region code (default 32.73)")
+    report.add_argument("--year", type=int, default=2026)
+    report.add_argument("--as-of", type=_day, help="end of this day in the pemda's time zone")
+    report.add_argument("--level", choices=list(q.LEVELS), default="skpd")
+    report.add_argument("--format", choices=["table", "csv", "json", "xlsx"], default="table")
+    report.add_argument("--out", type=Path, help="write to this file (required for xlsx)")
+    project = sub.add_parser("project", help="bring the read models up to date")
+    project.add_argument("--rebuild", action="store_true", help="drop them and project from 0")
+    project.add_argument("--follow", action="store_true", help="keep following new events")
+
+
+def persen(bp: int) -> str:
+    return f"{bp // 100}.{bp % 100:02d}"
+
+
+def rupiah(amount: int) -> str:
+    """Indonesian style: 1.234.567, and (1.234.567) for a negative amount."""
+    digits = f"{abs(amount):,}".replace(",", ".")
+    return f"({digits})" if amount < 0 else digits
+
+
+def run_lra(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    if args.format == "xlsx" and args.out is None:
+        raise InvalidInput("--format xlsx needs --out FILE.xlsx")
+    ledger = Ledger()
+    try:
+        projector = Projector(ledger)
+        try:
+            projector.catch_up()
+            lines = q.lra_lines(projector.db, args.pemda, args.year, args.as_of)
+        finally:
+            projector.close()
+    finally:
+        ledger.close()
+    if lines.is_empty():
+        raise InvalidInput(
+            f"no APBD {args.year} of pemda {args.pemda} in the store"
+            + (f" as of {args.as_of}" if args.as_of else "")
+        )
+    report = q.rollup(lines, args.level)
+    totals = q.lra_totals(lines)
+    title = f"LRA pemda {args.pemda} TA {args.year}, per {args.level}, " + (
+        f"s.d. {args.as_of.isoformat()}" if args.as_of else "posisi terkini"
+    )
+    if args.format == "xlsx":
+        write_xlsx(report, totals, title, args.out)
+        print(f"wrote {args.out}", file=out)
+        return 0
+    text = {"table": render_table, "csv": render_csv, "json": render_json}[args.format](
+        report, totals, title
+    )
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}", file=out)
+    else:
+        out.write(text)
+    return 0
+
+
+def _rows(report: pl.DataFrame) -> list[dict[str, Any]]:
+    return [{**r, "persen": persen(r["persen_bp"])} for r in report.iter_rows(named=True)]
+
+
+def render_table(report: pl.DataFrame, totals: dict[str, int], title: str) -> str:
+    buffer = io.StringIO()
+    buffer.write(f"{title}\n")
+    header = ("Kode", "Uraian", "Anggaran", "Realisasi", "Lebih/(Kurang)", "%")
+    widths = (24, 40, 20, 20, 20, 7)
+    line = "  ".join(
+        h.ljust(w) if i < 2 else h.rjust(w)
+        for i, (h, w) in enumerate(zip(header, widths, strict=True))
+    )
+    side = None
+    for row in _rows(report):
+        if row["side"] != side:
+            side = row["side"]
+            buffer.write(f"\n{SIDE_TITLES[side]}\n{line}\n")
+        cells = (
+            row["kode"][:24], row["uraian"][:40], rupiah(row["anggaran"]),
+            rupiah(row["realisasi"]), rupiah(row["lebih_kurang"]), row["persen"],
+        )  # fmt: skip
+        buffer.write(
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + "\n"
+        )
+    buffer.write("\n" + summary(totals))
+    return buffer.getvalue()
+
+
+def summary(totals: dict[str, int]) -> str:
+    """The closing block of the LRA: each side, surplus/defisit, pembiayaan netto, SiLPA."""
+    rows = [
+        ("Pendapatan", "pendapatan"),
+        ("Belanja", "belanja"),
+        ("Surplus/(Defisit)", "surplus_defisit"),
+        ("Penerimaan pembiayaan", "penerimaan_pembiayaan"),
+        ("Pengeluaran pembiayaan", "pengeluaran_pembiayaan"),
+        ("Pembiayaan netto", "pembiayaan_netto"),
+        ("SiLPA", "silpa"),
+    ]
+    text = f"{'':26}{'Anggaran':>22}{'Realisasi':>22}{'%':>9}\n"
+    for label, key in rows:
+        anggaran, realisasi = totals[f"{key}_anggaran"], totals[f"{key}_realisasi"]
+        bp = (realisasi * 20_000 + anggaran) // (anggaran * 2) if anggaran > 0 else 0
+        shown = persen(bp) if key in ("pendapatan", "belanja") else ""
+        text += f"{label:26}{rupiah(anggaran):>22}{rupiah(realisasi):>22}{shown:>9}\n"
+    return text
+
+
+def render_csv(report: pl.DataFrame, totals: dict[str, int], title: str) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["side", *COLUMNS])
+    for row in _rows(report):
+        writer.writerow([row["side"], *(row[c] for c in COLUMNS)])
+    return buffer.getvalue()
+
+
+def render_json(report: pl.DataFrame, totals: dict[str, int], title: str) -> str:
+    rows = [{"side": r["side"], **{c: r[c] for c in COLUMNS}} for r in _rows(report)]
+    return json.dumps({"title": title, "rows": rows, "totals": totals}, indent=2) + "\n"
+
+
+def write_xlsx(report: pl.DataFrame, totals: dict[str, int], title: str, path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "LRA"
+    sheet.append([title])
+    sheet.append(["Sisi", "Kode", "Uraian", "Anggaran", "Committed", "Realisasi",
+                  "Lebih/(Kurang)", "%"])  # fmt: skip
+    for row in _rows(report):
+        sheet.append([SIDE_TITLES[row["side"]], *(row[c] for c in COLUMNS)])
+    for cells in sheet.iter_rows(min_row=3, min_col=4, max_col=7):
+        for cell in cells:
+            cell.number_format = "#,##0"
+    totals_sheet = book.create_sheet("Ringkasan")
+    totals_sheet.append(["Pos", "Rupiah"])
+    for key, value in totals.items():
+        totals_sheet.append([key, value])
+    book.save(path)
+
+
+def year_summary(url: str, pemda: str, year: int, out: TextIO) -> None:
+    """The LRA of a fiscal year at the level of kelompok akun, with its closing block."""
+    ledger = Ledger(url)
+    try:
+        projector = Projector(ledger)
+        try:
+            done = projector.catch_up()
+            lines = q.lra_lines(projector.db, pemda, year)
+        finally:
+            projector.close()
+    finally:
+        ledger.close()
+    title = f"Laporan Realisasi Anggaran pemda {pemda} TA {year} (per kelompok akun)"
+    out.write("\n" + render_table(q.rollup(lines, "kelompok"), q.lra_totals(lines), title))
+    print(
+        f"(read models: {done.facts:,} events projected in {done.seconds:.2f} s; "
+        f"`kasda lra --level skpd|program|kegiatan|subkegiatan|rekening` for more)",
+        file=out,
+    )
+
+
+def run_project(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    ledger = Ledger()
+    try:
+        projector = Projector(ledger)
+        try:
+            done = projector.rebuild() if args.rebuild else projector.catch_up()
+            _report(done, projector.position(), out)
+            if args.follow:
+                stop = threading.Event()
+                try:
+                    projector.follow(
+                        stop, on_progress=lambda p: _report(p, projector.position(), out)
+                    )
+                except KeyboardInterrupt:
+                    stop.set()
+        finally:
+            projector.close()
+    finally:
+        ledger.close()
+    return 0
+
+
+def _report(done: Progress, position: int, out: TextIO) -> None:
+    print(
+        f"projected {done.facts:,} events over {done.positions:,} positions in "
+        f"{done.seconds:.2f} s ({done.rate:,.0f} positions/s); at position {position:,}",
+        file=out,
+        flush=True,
+    )
