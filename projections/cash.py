@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from projections.db import Cursor
-from projections.model import ReadModel
+from projections.model import ReadModel, insert_rows
 from projections.source import Fact
 
 COLUMNS = ("receipts_in", "returns_in", "payments_out", "refunds_out")
@@ -74,11 +74,12 @@ class CashModel(ReadModel):
             totals[column] += amount
             totals["movements"] += 1
         columns = (*COLUMNS, "movements")
-        cursor.executemany(
-            f"INSERT INTO proj_cash_day (pemda, day, {', '.join(columns)}) "  # noqa: S608
-            f"VALUES (?, ?, {', '.join('?' * len(columns))}) ON CONFLICT (pemda, day) DO UPDATE SET "
+        insert_rows(
+            cursor,
+            "proj_cash_day",
+            [{"pemda": p, "day": d, **{c: t[c] for c in columns}} for (p, d), t in days.items()],
+            "ON CONFLICT (pemda, day) DO UPDATE SET "
             + ", ".join(f"{c} = proj_cash_day.{c} + excluded.{c}" for c in columns),
-            [(p, d, *(t[c] for c in columns)) for (p, d), t in days.items()],
         )
         self.pending.clear()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from projections.db import Cursor
-from projections.model import ReadModel, RowChanges
+from projections.model import ReadModel, RowChanges, insert_rows
 from projections.source import Fact
 
 QUANTITIES = ("pagu", "committed", "realised", "revenue")
@@ -97,17 +97,15 @@ class LraModel(ReadModel):
     def flush(self, cursor: Cursor) -> None:
         self.lines.flush(cursor)
         rows = [
-            (line, day, q["pagu"], q["committed"], q["realised"], q["revenue"])
+            {"line_id": line, "day": day, **{k: q[k] for k in QUANTITIES}}
             for (line, day), q in self.moves.items()
         ]
-        cursor.executemany(
-            "INSERT INTO proj_lra_movement (line_id, day, pagu, committed, realised, revenue) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (line_id, day) DO UPDATE SET "
-            "pagu = proj_lra_movement.pagu + excluded.pagu, "
-            "committed = proj_lra_movement.committed + excluded.committed, "
-            "realised = proj_lra_movement.realised + excluded.realised, "
-            "revenue = proj_lra_movement.revenue + excluded.revenue",
+        insert_rows(
+            cursor,
+            "proj_lra_movement",
             rows,
+            "ON CONFLICT (line_id, day) DO UPDATE SET "
+            + ", ".join(f"{k} = proj_lra_movement.{k} + excluded.{k}" for k in QUANTITIES),
         )
         self.moves.clear()
 

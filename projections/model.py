@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from projections.db import Cursor
 from projections.source import Fact
@@ -79,40 +79,68 @@ class RowChanges:
         self.adds.clear()
 
     def flush(self, cursor: Cursor) -> None:
-        _insert_rows(cursor, self.table, list(self.new.values()))
-        # Group updates by the columns they touch so each shape is one executemany.
-        shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Sequence[Any]]] = defaultdict(
+        insert_rows(cursor, self.table, list(self.new.values()))
+        # Group updates by the columns they touch so each shape is one statement.
+        shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = defaultdict(
             list
         )
         for key in set(self.sets) | set(self.adds):
             sets = self.sets.get(key, {})
             adds = self.adds.get(key, {})
-            shape = (tuple(sorted(sets)), tuple(sorted(adds)))
-            shapes[shape].append([sets[c] for c in shape[0]] + [adds[c] for c in shape[1]] + [key])
-        for (set_columns, add_columns), rows in shapes.items():
-            assignments = [f"{c} = ?" for c in set_columns] + [
-                f"{c} = {c} + ?" for c in add_columns
-            ]
-            cursor.executemany(
-                f"UPDATE {self.table} SET {', '.join(assignments)} WHERE {self.key} = ?",  # noqa: S608
-                rows,
+            shapes[(tuple(sorted(sets)), tuple(sorted(adds)))].append(
+                {**sets, **adds, self.key: key}
             )
+        for (set_columns, add_columns), rows in shapes.items():
+            update_rows(cursor, self.table, self.key, set_columns, add_columns, rows)
         self.clear()
 
 
-def _insert_rows(cursor: Cursor, table: str, rows: list[dict[str, Any]]) -> None:
-    shapes: dict[tuple[str, ...], list[Sequence[Any]]] = defaultdict(list)
+def insert_rows(
+    cursor: Cursor, table: str, rows: list[dict[str, Any]], on_conflict: str = ""
+) -> None:
+    """Insert ``rows`` (dicts of column values); rows of one shape go in as one statement."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        columns = tuple(sorted(row))
-        shapes[columns].append([row[c] for c in columns])
-    for columns, values in shapes.items():
-        cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(columns))})",
-            values,
+        shapes[tuple(sorted(row))].append(row)
+    for columns, group in shapes.items():
+        names = ", ".join(columns)
+        if cursor.db.kind == "postgres":
+            # One round trip per shape: the rows travel as one JSON array and PostgreSQL casts
+            # each field to its column's type (an executemany would be one statement per row).
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608
+                f"FROM jsonb_populate_recordset(NULL::{table}, ?::jsonb) {on_conflict}",
+                (orjson.dumps(group).decode(),),
+            )
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(columns))}) {on_conflict}",
+                [[row[c] for c in columns] for row in group],
+            )
+
+
+def update_rows(
+    cursor: Cursor,
+    table: str,
+    key: str,
+    set_columns: tuple[str, ...],
+    add_columns: tuple[str, ...],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Set ``set_columns`` and add to ``add_columns`` of the rows named by ``key``."""
+    if cursor.db.kind == "postgres":
+        assignments = [f"{c} = r.{c}" for c in set_columns]
+        assignments += [f"{c} = t.{c} + r.{c}" for c in add_columns]
+        cursor.execute(
+            f"UPDATE {table} AS t SET {', '.join(assignments)} "  # noqa: S608
+            f"FROM jsonb_populate_recordset(NULL::{table}, ?::jsonb) AS r "
+            f"WHERE t.{key} = r.{key}",
+            (orjson.dumps(rows).decode(),),
         )
-
-
-def iso(moment: datetime) -> str:
-    """A moment as sortable text: always UTC, always microseconds."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+        return
+    assignments = [f"{c} = ?" for c in set_columns] + [f"{c} = {c} + ?" for c in add_columns]
+    cursor.executemany(
+        f"UPDATE {table} SET {', '.join(assignments)} WHERE {key} = ?",  # noqa: S608
+        [[row[c] for c in (*set_columns, *add_columns)] + [row[key]] for row in rows],
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ledger.roles import Role
 from projections.db import Cursor
-from projections.model import ReadModel, RowChanges, iso
+from projections.model import ReadModel, RowChanges
 from projections.source import Fact
 
 WAITING_FOR: dict[str, tuple[Role, str]] = {
@@ -46,7 +46,7 @@ class QueueModel(ReadModel):
     def apply(self, fact: Fact) -> None:
         if not fact.name.startswith("Disbursement."):
             return
-        key, at = fact.aggregate_id, iso(fact.at)
+        key, at = fact.aggregate_id, fact.stamp
         status = fact.name.split(".")[1].lower()
         waiting = WAITING_FOR.get(status)
         if fact.name == "Disbursement.Requested":
@@ -80,9 +80,14 @@ class QueueModel(ReadModel):
     def flush(self, cursor: Cursor) -> None:
         # Leave first: a row that left is never updated again in the same batch (its
         # disbursement is terminal), and a row inserted in this batch was dropped in ``apply``.
-        cursor.executemany(
-            "DELETE FROM proj_queue WHERE disbursement_id = ?", [(k,) for k in self.leaving]
-        )
+        if self.leaving and cursor.db.kind == "postgres":
+            cursor.execute(
+                "DELETE FROM proj_queue WHERE disbursement_id = ANY(?)", (list(self.leaving),)
+            )
+        else:
+            cursor.executemany(
+                "DELETE FROM proj_queue WHERE disbursement_id = ?", [(k,) for k in self.leaving]
+            )
         self.leaving.clear()
         self.items.flush(cursor)
 

@@ -12,13 +12,13 @@ events no projection needs still moves the position on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from psycopg.rows import tuple_row
 
 from ledger.application import Ledger
@@ -72,8 +72,9 @@ class Fact:
     version: int
     name: str  # "Disbursement.Settled"
     body: dict[str, Any]  # the stored JSON, amounts as int
-    at: datetime  # the ledger clock's stamp (UTC)
+    at: datetime  # the ledger clock's stamp
     day: date  # ``at`` as a calendar date where the pemda is
+    stamp: str  # ``at`` as sortable text: UTC, ISO 8601, microseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ class EventSource:
         )
         self._cipher = ledger.mapper.cipher
         self._compressor = ledger.mapper.compressor
-        self._moments: dict[str, tuple[datetime, date]] = {}
+        self._moments: dict[str, tuple[datetime, date, str]] = {}
 
     def head(self) -> int:
         return self.ledger.recorder.max_notification_id() or 0
@@ -157,19 +158,25 @@ class EventSource:
             data = self._cipher.decrypt(data)
         if self._compressor is not None:
             data = self._compressor.decompress(data)
-        body = json.loads(data)
-        at, day = self._moment(body["at"]["_data_"])
+        body = orjson.loads(data)
+        at, day, stamp = self._moment(body["at"]["_data_"])
         name = topic[topic.index(":") + 1 :]
-        return Fact(int(position), _uuid_text(originator_id), int(version), name, body, at, day)
+        return Fact(
+            int(position), _uuid_text(originator_id), int(version), name, body, at, day, stamp
+        )
 
-    def _moment(self, iso: str) -> tuple[datetime, date]:
+    def _moment(self, iso: str) -> tuple[datetime, date, str]:
         # Events of one command share one stamp: parse each distinct stamp once.
         found = self._moments.get(iso)
         if found is None:
             if len(self._moments) > 100_000:
                 self._moments.clear()
             at = datetime.fromisoformat(iso)
-            found = self._moments[iso] = (at, at.astimezone(self.zone).date())
+            found = self._moments[iso] = (
+                at,
+                at.astimezone(self.zone).date(),
+                at.astimezone(UTC).isoformat(timespec="microseconds"),
+            )
         return found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from projections.db import Cursor
-from projections.model import ReadModel, RowChanges, iso
+from projections.model import ReadModel, RowChanges
 from projections.source import Fact
 
 # The moment column each disbursement event stamps.
@@ -77,7 +77,7 @@ class StatementModel(ReadModel):
             self._receipt(fact)
 
     def _payment(self, fact: Fact) -> None:
-        b, key, at = fact.body, fact.aggregate_id, iso(fact.at)
+        b, key, at = fact.body, fact.aggregate_id, fact.stamp
         event = fact.name
         if event == "Disbursement.Requested":
             row = {
@@ -131,7 +131,7 @@ class StatementModel(ReadModel):
         self.payments.set(key, **changes)
 
     def _vendor(self, fact: Fact) -> None:
-        b, key, at = fact.body, fact.aggregate_id, iso(fact.at)
+        b, key, at = fact.body, fact.aggregate_id, fact.stamp
         match fact.name:
             case "Vendor.Registered":
                 account = b["bank_account"]
@@ -167,7 +167,7 @@ class StatementModel(ReadModel):
                 self.vendors.set(key, active=1)
 
     def _receipt(self, fact: Fact) -> None:
-        b, key, at = fact.body, fact.aggregate_id, iso(fact.at)
+        b, key, at = fact.body, fact.aggregate_id, fact.stamp
         if fact.name == "Revenue.Received":
             self.receipts.insert(
                 key,
