@@ -29,6 +29,9 @@ class ReadDatabase:
     """One connection, used by one thread: the projection runner or one query."""
 
     def __init__(self, ledger: Ledger) -> None:
+        from projections.sealing import Sealer
+
+        self.sealer = Sealer(ledger)
         module = ledger.env.get("PERSISTENCE_MODULE", "")
         self.kind = "postgres" if module.endswith("postgres") else "sqlite"
         self._sqlite: sqlite3.Connection | None = None

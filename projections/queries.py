@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from ledger.errors import InvalidInput
+from ledger.vendor import normalise_npwp
 from projections.db import ReadDatabase
 from projections.queues import WAITING_FOR
 
@@ -214,15 +215,19 @@ def _page(limit: int, offset: int) -> tuple[int, int]:
 
 
 def vendor(db: ReadDatabase, pemda: str, npwp: str) -> dict[str, Any] | None:
+    npwp = normalise_npwp(npwp)
     columns = ("vendor_id", "npwp", "name", "kind", "bank_code", "account_number",
                "account_holder", "active", "registered_at", "account_changed_at",
                "account_changes")  # fmt: skip
     with db.transaction(write=False) as cursor:
         row = cursor.fetchone(
             f"SELECT {', '.join(columns)} FROM proj_vendor WHERE pemda = ? AND npwp = ?",  # noqa: S608
-            (pemda, npwp),
+            (pemda, db.sealer.index(npwp)),
         )
-    return None if row is None else dict(zip(columns, row, strict=True))
+    if row is None:
+        return None
+    found = {c: db.sealer.open(v) for c, v in zip(columns, row, strict=True)}
+    return found | {"npwp": npwp}
 
 
 def vendor_statement(
@@ -236,9 +241,10 @@ def vendor_statement(
     offset: int = 0,
 ) -> pl.DataFrame:
     """Every payment to the vendor with NPWP ``npwp``, newest request first."""
+    npwp = normalise_npwp(npwp)
     limit, offset = _page(limit, offset)
     where: list[str] = ["v.pemda = ?", "v.npwp = ?"]
-    params: list[Any] = [pemda, npwp]
+    params: list[Any] = [pemda, db.sealer.index(npwp)]
     if year is not None:
         where.append("p.year = ?")
         params.append(year)
@@ -252,7 +258,8 @@ def vendor_statement(
             "ORDER BY p.requested_at DESC, p.disbursement_id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-    return _frame(rows, PAYMENT_COLUMNS)
+    opened = [tuple(db.sealer.open(v) for v in row) for row in rows]
+    return _frame(opened, PAYMENT_COLUMNS)
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> pl.DataFrame:

@@ -81,7 +81,12 @@ class Projector:
         self.db = ReadDatabase(ledger)
         self.source = EventSource(ledger, self.timezone)
         # Order matters: the cash model looks up the pemda of payments the statements wrote.
-        self.models: list[ReadModel] = [StatementModel(), LraModel(), CashModel(), QueueModel()]
+        self.models: list[ReadModel] = [
+            StatementModel(self.db.sealer),
+            LraModel(),
+            CashModel(),
+            QueueModel(),
+        ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
         self._position: int | None = None
         self.setup()

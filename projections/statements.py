@@ -2,7 +2,8 @@
 references; the vendor register as it stands; and every income receipt.
 
 ``proj_payment`` has one row per disbursement (SPP), updated as it moves through its life;
-``proj_vendor`` one row per vendor; ``proj_receipt`` one row per income receipt.
+``proj_vendor`` one row per vendor; ``proj_receipt`` one row per income receipt. Names, account
+numbers, NPWP and free text are sealed when the store is encrypted (``projections.sealing``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 
 from projections.db import Cursor
 from projections.model import ReadModel, RowChanges
+from projections.sealing import Sealer
 from projections.source import Fact
 
 # The moment column each disbursement event stamps.
@@ -32,7 +34,8 @@ class StatementModel(ReadModel):
     name = "statements"
     tables = ("proj_vendor", "proj_payment", "proj_receipt")
 
-    def __init__(self) -> None:
+    def __init__(self, sealer: Sealer) -> None:
+        self.sealer = sealer
         self.vendors = RowChanges("proj_vendor", "vendor_id")
         self.payments = RowChanges("proj_payment", "disbursement_id")
         self.receipts = RowChanges("proj_receipt", "revenue_id")
@@ -92,8 +95,8 @@ class StatementModel(ReadModel):
                 "deductions": sum(d["amount"] for d in b["deductions"]),
                 "net": b["net"],
                 "deduction_detail": json.dumps(b["deductions"], sort_keys=True),
-                "description": b["description"],
-                "documents": json.dumps(b["documents"], sort_keys=True),
+                "description": self.sealer.seal(b["description"]),
+                "documents": self.sealer.seal(json.dumps(b["documents"], sort_keys=True)),
                 "attempts": 0,
                 "requested_at": at,
                 "updated_at": at,
@@ -116,8 +119,8 @@ class StatementModel(ReadModel):
                 changes.update(
                     sp2d_number=b["sp2d_number"],
                     bank_code=account["bank_code"],
-                    account_number=account["number"],
-                    account_holder=account["holder"],
+                    account_number=self.sealer.seal(account["number"]),
+                    account_holder=self.sealer.seal(account["holder"]),
                 )
             case "Disbursement.Sent":
                 changes.update(gateway=b["gateway"], gateway_reference=b["reference"])
@@ -140,12 +143,12 @@ class StatementModel(ReadModel):
                     {
                         "vendor_id": key,
                         "pemda": b["pemda"],
-                        "npwp": b["npwp"],
-                        "name": b["name"],
+                        "npwp": self.sealer.index(b["npwp"]),
+                        "name": self.sealer.seal(b["name"]),
                         "kind": b["kind"],
                         "bank_code": account["bank_code"],
-                        "account_number": account["number"],
-                        "account_holder": account["holder"],
+                        "account_number": self.sealer.seal(account["number"]),
+                        "account_holder": self.sealer.seal(account["holder"]),
                         "active": 1,
                         "registered_at": at,
                         "account_changes": 0,
@@ -156,8 +159,8 @@ class StatementModel(ReadModel):
                 self.vendors.set(
                     key,
                     bank_code=account["bank_code"],
-                    account_number=account["number"],
-                    account_holder=account["holder"],
+                    account_number=self.sealer.seal(account["number"]),
+                    account_holder=self.sealer.seal(account["holder"]),
                     account_changed_at=at,
                 )
                 self.vendors.add(key, account_changes=1)
@@ -178,7 +181,7 @@ class StatementModel(ReadModel):
                     "line_id": b["line_id"],
                     "channel": b["channel"],
                     "reference": b["reference"],
-                    "payer": b["payer"],
+                    "payer": self.sealer.seal(b["payer"]),
                     "gross": b["gross"],
                     "fee": b["fee"],
                     "net": b["net"],
