@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -403,3 +405,29 @@ def test_bad_query_arguments_are_domain_errors(ledger: Ledger) -> None:
             q.vendor_statement(projector.db, f.PEMDA, f.NPWP_DIGITS, limit=0)
     finally:
         projector.close()
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgres"], indirect=True)
+def test_follow_keeps_the_read_models_current(ledger_url: str) -> None:
+    """A follower (polling SQLite, LISTEN/NOTIFY on PostgreSQL) sees new events without being asked."""
+    ledger, story = _history(ledger_url, 13, 20)
+    projector = Projector(ledger)
+    stop = threading.Event()
+    follower = threading.Thread(target=projector.follow, args=(stop,), kwargs={"interval": 0.05})
+    follower.start()
+    try:
+        story.run(60)
+        head = ledger.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + 30
+        while projector.position() < head and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert projector.position() == head
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+    assert not follower.is_alive()
+    try:
+        assert_models_match(ledger, projector.db, f.PEMDA, f.YEAR)
+    finally:
+        projector.close()
+        ledger.close()
