@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
@@ -59,7 +58,8 @@ class Progress:
     facts: int = 0  # events applied to the read models
     batches: int = 0
     seconds: float = 0.0
-    lags: list[float] = field(default_factory=list)  # per batch: commit time - newest event stamp
+    # Per batch: (position reached, wall-clock time.time() just after its commit).
+    commits: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -174,9 +174,7 @@ class Projector:
             progress.positions += page.upto - start
             progress.facts += len(page.facts)
             progress.batches += 1
-            if page.facts:
-                newest = max(f.at for f in page.facts)
-                progress.lags.append((datetime.now(UTC) - newest).total_seconds())
+            progress.commits.append((page.upto, time.time()))
         return page.upto - start
 
     def catch_up(self) -> Progress:
