@@ -68,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     from kasda import lra
 
     lra.add_parsers(sub)
+    from kasda import gateway_sim
+
+    gateway_sim.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "gateway-sim":
+        return gateway_sim.run(args)
     if args.command == "keygen":
         from ledger.cipher import new_key
 

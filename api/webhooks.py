@@ -1,0 +1,74 @@
+"""``POST /webhooks/midtrans`` (payments) and ``POST /webhooks/iris`` (payouts).
+
+The app puts the ``Ledger`` at ``app.state.ledger`` and a ``gateways.config.GatewaySettings`` at
+``app.state.gateway_settings``; ``app.state.receipt_gateway`` may hold a ``ReceiptGateway`` (else a
+``MidtransReceipts`` on those settings is made once). Signatures are verified on the raw body; the
+work (ledger, status query) runs in the thread pool. See ``gateways.webhooks`` for the answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from gateways.config import GatewaySettings
+from gateways.port import ReceiptGateway
+from gateways.receipts import MidtransReceipts
+from gateways.webhooks import WebhookResponse, handle_iris, handle_midtrans
+from ledger.application import Ledger
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def _parts(request: Request) -> tuple[Ledger, GatewaySettings] | None:
+    state: Any = request.app.state
+    ledger = getattr(state, "ledger", None)
+    settings = getattr(state, "gateway_settings", None)
+    if not isinstance(ledger, Ledger) or not isinstance(settings, GatewaySettings):
+        return None
+    return ledger, settings
+
+
+def _receipts(request: Request, settings: GatewaySettings) -> ReceiptGateway:
+    state: Any = request.app.state
+    found = getattr(state, "receipt_gateway", None)
+    if found is None:
+        found = MidtransReceipts(settings)
+        state.receipt_gateway = found
+    gateway: ReceiptGateway = found
+    return gateway
+
+
+def _json(response: WebhookResponse) -> JSONResponse:
+    headers = {"Retry-After": "30"} if response.status == 503 else None
+    return JSONResponse(response.body, status_code=response.status, headers=headers)
+
+
+_NOT_READY = WebhookResponse(
+    503, {"error": "ledger or gateway settings not configured yet, retry later"}
+)
+
+
+@router.post("/iris", summary="Iris payout notification (Iris-Signature)")
+async def iris_notification(request: Request) -> JSONResponse:
+    raw = await request.body()
+    parts = _parts(request)
+    if parts is None:
+        return _json(_NOT_READY)
+    ledger, settings = parts
+    headers = dict(request.headers)
+    return _json(await run_in_threadpool(handle_iris, ledger, settings, raw, headers))
+
+
+@router.post("/midtrans", summary="Midtrans payment notification (signature_key)")
+async def midtrans_notification(request: Request) -> JSONResponse:
+    raw = await request.body()
+    parts = _parts(request)
+    if parts is None:
+        return _json(_NOT_READY)
+    ledger, settings = parts
+    receipts = _receipts(request, settings)
+    return _json(await run_in_threadpool(handle_midtrans, ledger, settings, raw, receipts))
