@@ -238,3 +238,22 @@ class ReverseRevenue(Command):
     channel: str
     reference: str
     reason: str
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RecordReconciliation(Command):
+    """The outcome of one reconciliation run of the RKUD (see ``reconciliation/``)."""
+
+    business_date: str  # ISO date the statements cover
+    inputs: tuple[dict[str, Any], ...]  # {"name", "kind", "sha256", "rows"} per input file
+    counts: dict[str, int]  # lines per status, e.g. {"matched": 9_812, "unmatched_bank": 2}
+    exceptions: tuple[dict[str, Any], ...]  # {"id", "status", "amount", "reference", "detail"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolveReconciliationException(Command):
+    run_id: UUID
+    exception_id: str
+    resolution: str  # one of ledger.reconciliation.RESOLUTIONS
+    reason: str

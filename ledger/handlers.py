@@ -5,8 +5,10 @@ changed nothing; the application verifies that and refuses to record a half-appl
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -29,9 +31,10 @@ from ledger.errors import (
     PaguExceeded,
     VendorNotPayable,
 )
-from ledger.fields import MAX_NAME, document_number, fiscal_year, text
+from ledger.fields import MAX_NAME, MAX_NUMBER, document_number, fiscal_year, text
 from ledger.money import parse_deductions, require_non_negative_rupiah, require_rupiah
 from ledger.receipts import DocumentNumber
+from ledger.reconciliation import ReconciliationRun
 from ledger.revenue import Revenue
 from ledger.roles import Actor
 from ledger.vendor import BankAccount, Vendor, VendorKind, normalise_npwp
@@ -560,6 +563,120 @@ def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
     return {"id": str(revenue.id), "version": revenue.version}
 
 
+# -- reconciliation ----------------------------------------------------------------------------
+MAX_RECONCILIATION_INPUTS = 32
+MAX_RECONCILIATION_EXCEPTIONS = 50_000
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _business_date(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise InvalidInput(f"business date must be an ISO date (YYYY-MM-DD), got {value!r}")
+
+
+def _reconciliation_inputs(raw: Any) -> list[dict[str, Any]]:
+    if not isinstance(raw, (tuple, list)) or not 1 <= len(raw) <= MAX_RECONCILIATION_INPUTS:
+        raise InvalidInput(f"a run names 1..{MAX_RECONCILIATION_INPUTS} input files")
+    inputs = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise InvalidInput(
+                f"an input is described by name, kind, sha256 and rows, got {item!r}"
+            )
+        digest = item.get("sha256")
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise InvalidInput(
+                f"input {item.get('name')!r}: sha256 must be 64 lowercase hex digits"
+            )
+        inputs.append(
+            {
+                "name": text(item.get("name"), "input name", max_length=MAX_NAME),
+                "kind": text(item.get("kind"), "input kind", max_length=32),
+                "sha256": digest,
+                "rows": require_non_negative_rupiah(item.get("rows"), "input rows"),
+            }
+        )
+    return inputs
+
+
+def _reconciliation_exceptions(raw: Any) -> list[dict[str, Any]]:
+    if not isinstance(raw, (tuple, list)):
+        raise InvalidInput("exceptions must be a list")
+    if len(raw) > MAX_RECONCILIATION_EXCEPTIONS:
+        raise LimitExceeded(
+            f"at most {MAX_RECONCILIATION_EXCEPTIONS} exceptions per run, got {len(raw)}"
+        )
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in raw:
+        if not isinstance(item, dict):
+            raise InvalidInput(f"an exception is a mapping, got {item!r}")
+        exception_id = text(item.get("id"), "exception id", max_length=MAX_NUMBER)
+        if exception_id in seen:
+            raise InvalidInput(f"exception id {exception_id} appears twice")
+        seen.add(exception_id)
+        found.append(
+            {
+                "id": exception_id,
+                "status": text(item.get("status"), "exception status", max_length=32),
+                "amount": require_non_negative_rupiah(item.get("amount"), "exception amount"),
+                "reference": text(
+                    item.get("reference"), "reference", max_length=MAX_NAME, required=False
+                ),
+                "detail": text(item.get("detail"), "detail", required=False),
+            }
+        )
+    return found
+
+
+def record_reconciliation(cmd: c.RecordReconciliation, uow: UnitOfWork) -> Result:
+    cmd.actor.require(roles.RECONCILE, "record a reconciliation run")
+    business_date = _business_date(cmd.business_date)
+    inputs = _reconciliation_inputs(cmd.inputs)
+    if not isinstance(cmd.counts, dict) or not all(
+        isinstance(k, str) and type(v) is int and v >= 0 for k, v in cmd.counts.items()
+    ):
+        raise InvalidInput("counts must map a status to a non-negative integer")
+    counts = {text(k, "status", max_length=32): v for k, v in cmd.counts.items()}
+    exceptions = _reconciliation_exceptions(cmd.exceptions)
+    digest = hashlib.sha256("".join(sorted(i["sha256"] for i in inputs)).encode()).hexdigest()
+    run_id = ids.reconciliation_run_id(cmd.pemda, business_date, digest)
+    if uow.exists(run_id):
+        raise AlreadyExists(
+            f"the reconciliation of {business_date} over these inputs is already recorded"
+        )
+    run = ReconciliationRun(
+        pemda=cmd.pemda,
+        business_date=business_date,
+        inputs=inputs,
+        inputs_digest=digest,
+        counts=counts,
+        exceptions=exceptions,
+        **stamp(cmd.actor, uow.at),
+    )
+    uow.add(run)
+    return {"id": str(run.id), "exceptions": len(exceptions)}
+
+
+def resolve_reconciliation_exception(
+    cmd: c.ResolveReconciliationException, uow: UnitOfWork
+) -> Result:
+    cmd.actor.require(roles.RESOLVE_EXCEPTION, "resolve a reconciliation exception")
+    if not isinstance(cmd.run_id, UUID):
+        raise InvalidInput(f"run id must be a UUID, got {cmd.run_id!r}")
+    run = uow.find(cmd.run_id, ReconciliationRun)
+    if run is None or run.pemda != cmd.pemda:
+        raise NotFound(f"no reconciliation run {cmd.run_id}")
+    exception_id = text(cmd.exception_id, "exception id", max_length=MAX_NUMBER)
+    reason = text(cmd.reason, "resolution reason")
+    run.resolve(exception_id, cmd.resolution, reason, stamp(cmd.actor, uow.at))
+    return {"id": str(run.id), "open": len(run.open_exceptions)}
+
+
 Handler = Callable[[Any, UnitOfWork], Result]
 
 HANDLERS: dict[type[c.Command], Handler] = {
@@ -584,4 +701,6 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordTransferReturned: record_transfer_returned,
     c.RecordRevenue: record_revenue,
     c.ReverseRevenue: reverse_revenue,
+    c.RecordReconciliation: record_reconciliation,
+    c.ResolveReconciliationException: resolve_reconciliation_exception,
 }

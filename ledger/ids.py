@@ -41,3 +41,7 @@ def document_number_id(pemda: str, year: int, kind: str, number: str) -> UUID:
 
 def revenue_id(pemda: str, year: int, channel: str, reference: str) -> UUID:
     return _id("revenue", pemda, year, channel, reference)
+
+
+def reconciliation_run_id(pemda: str, business_date: str, inputs_digest: str) -> UUID:
+    return _id("reconciliation", pemda, business_date, inputs_digest)

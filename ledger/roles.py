@@ -54,3 +54,6 @@ BUDGET_ADMIN = frozenset({Role.BPKAD_ADMIN})
 VENDOR_ADMIN = frozenset({Role.BPKAD_ADMIN})
 # Income is reported by the gateway adapter, or entered by BPKAD for receipts outside it.
 REVENUE = frozenset({Role.GATEWAY, Role.BPKAD_ADMIN})
+# BPKAD reconciles the RKUD; a Kuasa BUD may also close a difference (e.g. a re-issued SP2D).
+RECONCILE = frozenset({Role.BPKAD_ADMIN})
+RESOLVE_EXCEPTION = frozenset({Role.BPKAD_ADMIN, Role.KUASA_BUD})
