@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     from kasda import lra
 
     lra.add_parsers(sub)
+    from kasda import serve
+
+    serve.add_parsers(sub)
     from kasda import gateway_sim
 
     gateway_sim.add_parser(sub)
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(new_key())
         return 0
     try:
+        if args.command in serve.COMMANDS:
+            return serve.run(args)
         if args.command == "demo":
             from kasda.demo import run_demo
 

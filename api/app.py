@@ -1,0 +1,121 @@
+"""The kasda HTTP API: one FastAPI application per process.
+
+``create_app(settings)`` builds it; the ``Ledger`` is opened once at start-up (lifespan) and kept on
+``app.state.ledger``, with the catalog that serves list routes (``app.state.catalog``), the token
+verifier (``app.state.verifier``) and the gateway settings (``app.state.gateway_settings``) that
+the webhooks router reads. ``kasda serve`` runs ``create_app_from_env`` under uvicorn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api import problems
+from api.auth import TokenVerifier
+from api.catalog import Catalog
+from api.routes import ROUTERS
+from api.settings import ApiSettings
+from api.writer import BatchWriter
+from ledger.application import Ledger
+
+DESCRIPTION = """
+kasda: the cashless payment and e-budgeting ledger of a pemda.
+
+* **Authentication**: `Authorization: Bearer <JWT>` with claims `sub`, `role`, `pemda` (and `npwp`
+  for vendors). Each route names the roles that may call it in `x-kasda-roles`.
+* **Tenants**: every route is under `/pemda/{pemda}`; another pemda's routes answer 404.
+* **Idempotency**: every POST needs an `Idempotency-Key` header. The same key and body returns the
+  first response (with `Idempotent-Replayed: true`); the same key with another body is a 422.
+* **Errors**: RFC 9457 `application/problem+json` with the broken `rule`.
+"""
+
+
+def _webhooks_router() -> APIRouter | None:
+    """The gateway webhooks (``api/webhooks.py``, written separately), if present."""
+    try:
+        module = importlib.import_module("api.webhooks")
+    except ModuleNotFoundError as error:
+        if error.name != "api.webhooks":
+            raise
+        return None
+    router = getattr(module, "router", None)
+    return router if isinstance(router, APIRouter) else None
+
+
+def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAPI:
+    """The application. ``ledger`` (tests) is used instead of opening ``settings.database_url``;
+    the caller then closes it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Fewer threads than anyio's 40: routes are short and CPU-bound between two queries, and
+        # a crowd of threads starves the event loop (and the requests waiting in it) of the GIL.
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        if ledger is not None:  # given by the caller, who closes it
+            yield
+            return
+        opened = Ledger(settings.database_url, env=settings.ledger_env or None)
+        _attach(app, opened)
+        try:
+            yield
+        finally:
+            opened.close()
+
+    app = FastAPI(
+        title="kasda",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+    app.state.gateway_settings = settings.gateway_settings
+    if ledger is not None:
+        _attach(app, ledger)
+    problems.install(app)
+
+    @app.get("/healthz", tags=["session"], summary="Liveness (no authentication)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in ROUTERS:
+        app.include_router(router)
+    webhooks = _webhooks_router()
+    if webhooks is not None:
+        app.include_router(webhooks)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _attach(app: FastAPI, ledger: Ledger) -> None:
+    app.state.ledger = ledger
+    app.state.writer = BatchWriter(ledger)
+    app.state.catalog = Catalog(ledger)
+    app.state.catalog.catch_up()
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = problems.fix_openapi(schema)
+        return app.openapi_schema
+
+    return build
+
+
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory of ``kasda serve``: settings from the environment."""
+    return create_app(ApiSettings.from_env())

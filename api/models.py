@@ -1,0 +1,319 @@
+"""Pydantic models of the HTTP edge only: request bodies and response documents.
+
+Money is an integer number of rupiah: ``StrictInt`` refuses floats, booleans and strings with a 422
+before the ledger sees them (the ledger checks again). Everything else the ledger validates itself
+(codes, NPWP, document numbers, limits) and refuses with a problem naming its rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from ledger.fields import MAX_NAME, MAX_NUMBER, MAX_TEXT, MAX_YEAR, MIN_YEAR
+from ledger.money import MAX_AMOUNT as MAX_RUPIAH
+
+T = TypeVar("T")
+
+Rupiah = Annotated[StrictInt, Field(ge=1, le=MAX_RUPIAH, examples=[100_000_000])]
+RupiahOrZero = Annotated[StrictInt, Field(ge=0, le=MAX_RUPIAH, examples=[0])]
+Year = Annotated[StrictInt, Field(ge=MIN_YEAR, le=MAX_YEAR, examples=[2026])]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME)]
+Number = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NUMBER)]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+SKPD = "1.01.0.00.0.00.01.0000"
+SUB_KEGIATAN = "1.01.01.2.02.0001"
+REKENING = "5.1.02.02.01.0055"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- budget ------------------------------------------------------------------------------------
+class LineRefIn(Body):
+    skpd: Code = Field(examples=[SKPD])
+    sub_kegiatan: Code | None = Field(examples=[SUB_KEGIATAN])
+    rekening: Code = Field(examples=[REKENING])
+
+
+class LineSpecIn(LineRefIn):
+    uraian: Name = Field(examples=["Belanja Jasa Iklan/Reklame, Film, dan Pemotretan"])
+    pagu: RupiahOrZero = Field(examples=[1_000_000_000])
+
+
+class AmendmentIn(Body):
+    """APBD-P: a Perda number and the lines it sets (new pagu) or adds."""
+
+    document: Number = Field(examples=["PERDA-1-2025"])
+    lines: list[LineSpecIn] = Field(min_length=1, max_length=20_000)
+
+
+class AdoptIn(AmendmentIn):
+    """APBD: the fiscal year, the Perda number and every line with its pagu."""
+
+    year: Year
+
+
+class ShiftIn(Body):
+    document: Number = Field(examples=["PERKADA-12-2026"])
+    from_line: LineRefIn
+    to_line: LineRefIn
+    amount: Rupiah
+
+
+class LineReasonIn(Body):
+    line: LineRefIn
+    reason: Text = Field(examples=["menunggu hasil reviu APIP"])
+
+
+# -- vendors -----------------------------------------------------------------------------------
+class BankAccountIn(Body):
+    bank_code: StrictStr = Field(max_length=8, examples=["110"])
+    account_number: StrictStr = Field(max_length=32, examples=["0012345678"])
+    account_holder: Name = Field(examples=["PT Pikiran Rakyat Bandung"])
+
+
+class RegisterVendorIn(BankAccountIn):
+    npwp: StrictStr = Field(max_length=32, examples=["01.234.567.8-901.000"])
+    name: Name = Field(examples=["PT Pikiran Rakyat Bandung"])
+    kind: StrictStr = Field(max_length=16, examples=["media"])
+
+
+class ChangeBankAccountIn(BankAccountIn):
+    reason: Text = Field(examples=["rekening lama ditutup"])
+
+
+class ReasonIn(Body):
+    reason: Text = Field(examples=["dokumen tidak lengkap"])
+
+
+# -- disbursements -----------------------------------------------------------------------------
+class DeductionIn(Body):
+    code: StrictStr = Field(max_length=16, examples=["PPH23"])
+    amount: Rupiah = Field(examples=[2_000_000])
+
+
+class RequestDisbursementIn(Body):
+    """SPP-LS: pay a registered vendor from one spending line."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "year": 2026,
+                    "spp_number": "SPP/0001/LS/2026",
+                    "line": {"skpd": SKPD, "sub_kegiatan": SUB_KEGIATAN, "rekening": REKENING},
+                    "vendor_npwp": "01.234.567.8-901.000",
+                    "gross": 100_000_000,
+                    "deductions": [{"code": "PPH23", "amount": 2_000_000}],
+                    "description": "Publikasi kegiatan",
+                    "documents": {"contract": "KONTRAK/01/2026"},
+                }
+            ]
+        }
+    )
+
+    year: Year
+    spp_number: Number = Field(examples=["SPP/0001/LS/2026"])
+    line: LineRefIn
+    vendor_npwp: StrictStr = Field(max_length=32, examples=["01.234.567.8-901.000"])
+    gross: Rupiah
+    deductions: list[DeductionIn] = Field(default_factory=list, max_length=16)
+    description: Text = Field(examples=["Publikasi kegiatan"])
+    documents: dict[StrictStr, StrictStr] = Field(
+        default_factory=dict, max_length=16, examples=[{"contract": "KONTRAK/01/2026"}]
+    )
+
+
+class ApproveIn(Body):
+    spm_number: Number = Field(examples=["SPM/0001/LS/2026"])
+
+
+class AuthoriseIn(Body):
+    sp2d_number: Number = Field(examples=["SP2D/0001/LS/2026"])
+
+
+class TransferSentIn(Body):
+    gateway: Name = Field(max_length=32, examples=["iris"])
+    reference: Number = Field(examples=["IRIS-0001"])
+
+
+class SettlementIn(Body):
+    bank_reference: Number = Field(examples=["BANK-0001"])
+
+
+# -- income ------------------------------------------------------------------------------------
+class RevenueIn(Body):
+    year: Year
+    line: LineRefIn
+    channel: Name = Field(max_length=32, examples=["midtrans:qris"])
+    reference: Number = Field(examples=["ORDER-0001"])
+    payer: Name = Field(examples=["Wajib pajak 3273..."])
+    gross: Rupiah
+    fee: RupiahOrZero = 0
+
+
+class ReverseRevenueIn(Body):
+    year: Year
+    channel: Name = Field(max_length=32, examples=["midtrans:qris"])
+    reference: Number = Field(examples=["ORDER-0001"])
+    reason: Text = Field(examples=["chargeback"])
+
+
+# -- responses ---------------------------------------------------------------------------------
+class CommandOut(BaseModel):
+    """What an accepted command returns; a retry with the same Idempotency-Key returns it again."""
+
+    command: str = Field(examples=["RequestDisbursement"])
+    idempotency_key: str = Field(examples=["4f9c1e52-spp-0001"])
+    id: str = Field(examples=["ffd8757a-93ba-563d-82b2-af0d416a8d56"])
+    result: dict[str, Any] = Field(examples=[{"id": "ffd8757a-...", "status": "requested"}])
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="items matching the filters")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null on the last page")
+
+
+class BudgetOut(BaseModel):
+    id: UUID
+    pemda: str
+    year: int
+    documents: list[str]
+    lines: int
+    total_pagu: int
+    amendments: int
+    shifts: int
+
+
+class BudgetAsOfOut(BaseModel):
+    """The APBD as it stood at a past moment or event position, with its lines (paged)."""
+
+    as_of: datetime | None
+    position: int | None
+    budget: BudgetOut
+    disbursements_by_status: dict[str, int]
+    lines: Page[LineOut]
+
+
+class LineOut(BaseModel):
+    id: UUID
+    skpd: str
+    sub_kegiatan: str | None
+    rekening: str
+    uraian: str
+    pagu: int
+    committed: int
+    realised: int
+    available: int
+    blocked: bool
+
+
+class BankAccountOut(BaseModel):
+    bank_code: str
+    number: str
+    holder: str
+
+
+class VendorOut(BaseModel):
+    id: UUID
+    npwp: str
+    name: str
+    kind: str
+    active: bool
+    bank_account: BankAccountOut | None = None
+    version: int | None = None
+
+
+class DeductionOut(BaseModel):
+    code: str
+    amount: int
+
+
+class DisbursementRowOut(BaseModel):
+    id: UUID
+    year: int
+    spp_number: str
+    status: str
+    skpd: str
+    line_id: UUID
+    vendor_id: UUID
+    vendor_npwp: str | None
+    gross: int
+    net: int
+    requested_at: datetime
+
+
+class DisbursementOut(BaseModel):
+    id: UUID
+    pemda: str
+    year: int
+    spp_number: str
+    status: str
+    line_id: UUID
+    vendor_id: UUID
+    gross: int
+    deductions: list[DeductionOut]
+    net: int
+    description: str
+    documents: dict[str, str]
+    spm_number: str | None
+    sp2d_number: str | None
+    bank_account: BankAccountOut | None
+    performers: dict[str, str]
+    attempts: int
+    requested_at: datetime
+    authorised_at: datetime | None
+    settled_at: datetime | None
+    version: int
+
+
+class HistoryEntryOut(BaseModel):
+    version: int
+    event: str
+    at: datetime
+    actor_id: str
+    actor_role: str
+    details: dict[str, Any]
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    events: int
+    head_position: int
+    head_hash: str
+    checkpoints: int
+    seconds: float
+    problem_position: int | None
+    problem: str | None
+
+
+class ExportEventOut(BaseModel):
+    position: int
+    aggregate_id: UUID
+    aggregate_type: str
+    event: str
+    version: int
+    body: dict[str, Any]
+
+
+class ExportPageOut(BaseModel):
+    items: list[ExportEventOut]
+    after: int
+    next_after: int | None = Field(description="pass as 'after' for the next page; null at the end")
+
+
+class PrincipalOut(BaseModel):
+    user_id: str
+    role: str
+    pemda: str
+    npwp: str | None

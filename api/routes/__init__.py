@@ -1,0 +1,17 @@
+"""One router per area. To add a route area: write ``api/routes/<area>.py`` with a ``router`` and
+list it in ``ROUTERS`` below (``create_app`` includes them in order)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import audit, budgets, disbursements, me, revenue, vendors
+
+ROUTERS: list[APIRouter] = [
+    me.router,
+    budgets.router,
+    vendors.router,
+    disbursements.router,
+    revenue.router,
+    audit.router,
+]

@@ -1,0 +1,19 @@
+"""Who am I: the token's user, role and pemda, as the API understood them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api import auth
+from api.auth import Principal
+from api.models import PrincipalOut
+from api.problems import responses
+
+router = APIRouter(prefix="/pemda/{pemda}", tags=["session"], responses=responses(401, 404))
+
+
+@router.get("/me", summary="The authenticated user", openapi_extra=auth.ANYONE.doc)
+def me(who: Annotated[Principal, Depends(auth.ANYONE)]) -> PrincipalOut:
+    return PrincipalOut(user_id=who.user_id, role=who.role.value, pemda=who.pemda, npwp=who.npwp)

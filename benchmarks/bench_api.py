@@ -1,0 +1,478 @@
+"""Latency and throughput of the HTTP API under mixed traffic, on PostgreSQL, over loopback.
+
+The script starts ``kasda serve`` (uvicorn, ``--workers`` processes) on 127.0.0.1 against a fresh
+PostgreSQL schema, seeds a small world through the API (an APBD of ``LINES`` lines, a few vendors,
+``--seed-payments`` requested payments to read), then drives open-loop traffic at ``--rate``
+requests per second for ``--duration`` seconds (plus ``--warmup`` seconds not counted) with an async
+httpx client, and stops by itself. Requests are scheduled at fixed times; each latency is measured
+from its scheduled time (so a server that falls behind is charged for the queue it causes), and the
+time from the actual send is reported too.
+
+Routes are a list: add a read route with one line in ``ROUTES`` (e.g. the LRA once it exists).
+
+    .venv/bin/python benchmarks/bench_api.py                       # 500 req/s, 20 s, 2 workers
+    .venv/bin/python benchmarks/bench_api.py --rate 250 --workers 3 --duration 30
+
+``KASDA_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``) names the server.
+The schema is dropped afterwards. The load generator shares the machine's CPUs with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from api.auth import make_token
+from api.settings import ApiSettings
+from api.testing import NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR, vendor_body
+from ledger.roles import Role
+from ledger.store import postgres_test_url
+
+T = TypeVar("T")
+LINES = 50
+VENDORS = 5
+
+
+@dataclass
+class World:
+    """What the routes need: ids to read, and tokens."""
+
+    tokens: dict[Role, str]
+    disbursements: list[str] = field(default_factory=list)
+    run: str = field(default_factory=lambda: secrets.token_hex(3))
+
+    def pick(self, i: int) -> str:
+        return self.disbursements[(i * 7919) % len(self.disbursements)]
+
+
+Request = tuple[str, str, dict[str, Any] | None]  # method, path, JSON body
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    kind: str  # "read" or "write"
+    weight: float  # share of the traffic (normalised over all routes)
+    role: Role
+    build: Callable[[World, int], Request]
+
+
+def rekening(n: int) -> str:
+    return f"5.1.02.02.01.{1 + n % LINES:04d}"
+
+
+def npwp(n: int) -> str:
+    return f"01{n % VENDORS:013d}"
+
+
+def request_payment(world: World, i: int) -> Request:
+    body = {
+        "year": YEAR,
+        "spp_number": f"B{world.run}-{i}",
+        "line": {"skpd": SKPD, "sub_kegiatan": SUB_KEGIATAN, "rekening": rekening(i)},
+        "vendor_npwp": npwp(i),
+        "gross": 1_000_000 + i % 1000,
+        "deductions": [{"code": "PPH23", "amount": 20_000}],
+        "description": "Belanja jasa publikasi",
+        "documents": {"contract": f"KONTRAK/{i}"},
+    }
+    return "POST", f"/pemda/{PEMDA}/disbursements", body
+
+
+ROUTES: list[Route] = [
+    Route(
+        "disbursement",
+        "read",
+        0.5,
+        Role.AUDITOR,
+        lambda w, i: ("GET", f"/pemda/{PEMDA}/disbursements/{w.pick(i)}", None),
+    ),
+    Route(
+        "history",
+        "read",
+        0.3,
+        Role.AUDITOR,
+        lambda w, i: ("GET", f"/pemda/{PEMDA}/disbursements/{w.pick(i)}/history", None),
+    ),
+    # Route("lra", "read", 0.3, Role.AUDITOR, lambda w, i: ("GET", f"/pemda/{PEMDA}/lra/{YEAR}", None)),
+    Route("request", "write", 0.2, Role.PPTK, request_payment),
+    # Calibration only (--only me / --only healthz): the cost of the HTTP stack and of the token.
+    Route("me", "read", 0.0, Role.AUDITOR, lambda w, i: ("GET", f"/pemda/{PEMDA}/me", None)),
+    Route("healthz", "read", 0.0, Role.AUDITOR, lambda w, i: ("GET", "/healthz", None)),
+]
+
+
+@dataclass
+class Sample:
+    route: str
+    status: int
+    latency: float  # from the scheduled time
+    service: float  # from the actual send
+    measured: bool
+
+
+# -- the server --------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "kasda.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"kasda serve exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("kasda serve did not answer within 60 s")
+
+
+def seed(base: str, world: World, payments: int) -> None:
+    admin = {"Authorization": f"Bearer {world.tokens[Role.BPKAD_ADMIN]}"}
+    pptk = {"Authorization": f"Bearer {world.tokens[Role.PPTK]}"}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        lines = [
+            {
+                "skpd": SKPD,
+                "sub_kegiatan": SUB_KEGIATAN,
+                "rekening": rekening(n),
+                "uraian": f"Belanja {n}",
+                "pagu": 10**14,
+            }
+            for n in range(LINES)
+        ]
+        adopt = {"year": YEAR, "document": "PERDA-1-2025", "lines": lines}
+        _ok(
+            client.post(
+                f"/pemda/{PEMDA}/budgets",
+                json=adopt,
+                headers={**admin, "Idempotency-Key": "seed-adopt"},
+            )
+        )
+        for n in range(VENDORS):
+            _ok(
+                client.post(
+                    f"/pemda/{PEMDA}/vendors",
+                    json=vendor_body(npwp(n), f"PT Vendor {n}"),
+                    headers={**admin, "Idempotency-Key": f"seed-vendor-{n}"},
+                )
+            )
+        for i in range(payments):
+            _, path, body = request_payment(world, -1 - i)
+            answer = _ok(
+                client.post(path, json=body, headers={**pptk, "Idempotency-Key": f"seed-spp-{i}"})
+            )
+            world.disbursements.append(answer["id"])
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 300:
+        raise SystemExit(f"seeding failed: {response.status_code} {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# -- the load ----------------------------------------------------------------------------------
+class Connection:
+    """One keep-alive HTTP/1.1 connection, written and parsed by hand: at these rates a general
+    client (httpx) costs more CPU than the server's route, on the same two cores."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def request(self, method: str, path: str, headers: bytes, body: bytes | None) -> int:
+        payload = body or b""
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(payload)}\r\n"
+        ).encode()
+        if body is not None:
+            head += b"Content-Type: application/json\r\n"
+        self.writer.write(head + headers + b"\r\n" + payload)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def drive(
+    port: int,
+    world: World,
+    rate: float,
+    duration: float,
+    warmup: float,
+    max_requests: int,
+    connections: int,
+    only: list[str] | None = None,
+) -> tuple[list[Sample], float]:
+    rng = random.Random(2026)
+    routes = [r for r in ROUTES if only is None or r.name in only]
+    weights = [r.weight if only is None else 1.0 for r in routes]
+    auth = {r.name: f"Authorization: Bearer {world.tokens[r.role]}\r\n".encode() for r in ROUTES}
+    samples: list[Sample] = []
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await Connection.open(port))
+
+    async def one(route: Route, i: int, scheduled: float, measured: bool) -> None:
+        method, path, body = route.build(world, i)
+        headers = auth[route.name]
+        if method == "POST":
+            headers += f"Idempotency-Key: bench-{world.run}-{i}\r\n".encode()
+        data = json.dumps(body).encode() if body is not None else None
+        connection = await idle.get()  # waiting for a free connection counts in the latency
+        sent = time.perf_counter()
+        try:
+            status = await connection.request(method, path, headers, data)
+            idle.put_nowait(connection)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            status = 0
+            connection.close()
+            idle.put_nowait(await Connection.open(port))
+        done = time.perf_counter()
+        samples.append(Sample(route.name, status, done - scheduled, done - sent, measured))
+
+    tasks: list[asyncio.Task[None]] = []
+    start = time.perf_counter()
+    total = min(max_requests, int((warmup + duration) * rate))
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        route = rng.choices(routes, weights)[0]
+        measured = scheduled - start >= warmup
+        tasks.append(asyncio.create_task(one(route, i, scheduled, measured)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start - warmup
+    while not idle.empty():
+        idle.get_nowait().close()
+    return samples, elapsed
+
+
+def run_loop(work: Coroutine[Any, Any, T]) -> T:
+    """Run the load generator on uvloop when it is installed (it costs less CPU per request)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(work)
+    return uvloop.run(work)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(samples: list[Sample], elapsed: float) -> list[dict[str, Any]]:
+    measured = [s for s in samples if s.measured]
+    rows = []
+    groups: dict[str, list[Sample]] = {"all": measured}
+    for route in ROUTES:
+        groups[route.name] = [s for s in measured if s.route == route.name]
+    for name, group in groups.items():
+        if not group:
+            continue
+        latencies = [s.latency * 1000 for s in group]
+        service = [s.service * 1000 for s in group]
+        rows.append(
+            {
+                "route": name,
+                "requests": len(group),
+                "errors": sum(1 for s in group if not 200 <= s.status < 300),
+                "per_s": len(group) / elapsed,
+                "p50_ms": quantile(latencies, 0.50),
+                "p90_ms": quantile(latencies, 0.90),
+                "p99_ms": quantile(latencies, 0.99),
+                "max_ms": max(latencies),
+                "service_p50_ms": quantile(service, 0.50),
+                "service_p99_ms": quantile(service, 0.99),
+            }
+        )
+    return rows
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants (the uvicorn workers), from /proc."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (OSError, IndexError, ValueError):
+        return total
+    return total + sum(cpu_seconds(int(child)) for child in children)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds not counted")
+    parser.add_argument("--max-requests", type=int, default=100_000, help="stop after this many")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--seed-payments", type=int, default=300, help="payments to read")
+    parser.add_argument(
+        "--only", action="append", help="send only this route (repeatable), e.g. --only request"
+    )
+    parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    base_url = postgres_test_url()
+    schema = f"bench_api_{uuid.uuid4().hex[:10]}"
+    separator = "&" if "?" in base_url else "?"
+    secret = secrets.token_urlsafe(48)
+    env = {
+        **os.environ,
+        "KASDA_DATABASE_URL": f"{base_url}{separator}schema={schema}",
+        "KASDA_JWT_SECRET": secret,
+    }
+    config = ApiSettings(database_url=env["KASDA_DATABASE_URL"], jwt_secret=secret)
+    tokens = {
+        role: make_token(
+            config,
+            sub=USERS[role],
+            role=role,
+            pemda=PEMDA,
+            npwp=NPWP if role is Role.VENDOR else None,
+        )
+        for role in Role
+    }
+    world = World(tokens)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    before = machine()
+    server = start_server(env, port, args.workers)
+    try:
+        started = time.perf_counter()
+        seed(base, world, args.seed_payments)
+        print(f"seeded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        server_cpu = cpu_seconds(server.pid)
+        own_cpu = time.process_time()
+        samples, elapsed = run_loop(
+            drive(
+                port,
+                world,
+                args.rate,
+                args.duration,
+                args.warmup,
+                args.max_requests,
+                args.connections,
+                args.only,
+            )
+        )
+        server_cpu = cpu_seconds(server.pid) - server_cpu
+        own_cpu = time.process_time() - own_cpu
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        with psycopg.connect(base_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    rows = report(samples, elapsed)
+    print(f"machine: {before}")
+    print(
+        f"target {args.rate:.0f} req/s for {args.duration:.0f} s (+{args.warmup:.0f} s warm-up), "
+        f"{args.workers} workers, PostgreSQL, loopback"
+    )
+    print(
+        f"{'route':<14}{'requests':>9}{'errors':>7}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}"
+        f"{'p99 ms':>8}{'max ms':>8}{'svc p50':>8}{'svc p99':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['route']:<14}{r['requests']:>9}{r['errors']:>7}{r['per_s']:>8.0f}"
+            f"{r['p50_ms']:>8.1f}{r['p90_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['max_ms']:>8.0f}"
+            f"{r['service_p50_ms']:>8.1f}{r['service_p99_ms']:>8.1f}"
+        )
+    sent = len(samples)
+    print(
+        f"CPU per request (warm-up included): server workers {server_cpu / sent * 1000:.2f} ms, "
+        f"load generator {own_cpu / sent * 1000:.2f} ms"
+    )
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": before,
+                    "args": vars(args) | {"json": None},
+                    "rows": rows,
+                    "server_cpu_ms_per_request": server_cpu / sent * 1000,
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

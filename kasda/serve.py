@@ -1,0 +1,105 @@
+# ruff: noqa: T201 - a command line prints
+"""``kasda serve`` (the HTTP API under uvicorn), ``kasda token`` and ``kasda users`` (local demo
+tokens signed with ``KASDA_JWT_SECRET``, or the development key file ``kasda-jwt.key``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ledger.roles import Role
+
+COMMANDS = ("serve", "token", "users")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the HTTP API (default http://127.0.0.1:8000)")
+    serve.add_argument("--host", default=DEFAULT_HOST, help="interface (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    token = sub.add_parser("token", help="print a signed JWT for one user (local key)")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--pemda", default="32.73", help="Kemendagri region code (default 32.73)")
+    token.add_argument("--sub", help="user id (default: a demo user of the role)")
+    token.add_argument("--npwp", help="the vendor's NPWP (role vendor only)")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 hours)")
+    users = sub.add_parser("users", help="print a demo user and token for every role")
+    users.add_argument("--pemda", default="32.73", help="Kemendagri region code (default 32.73)")
+    users.add_argument("--npwp", default="012345678901000", help="NPWP of the demo vendor user")
+    users.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 hours)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from api.settings import ApiSettings
+
+    try:  # checks the keys (makes the development key file once) and the gateway settings
+        settings = ApiSettings.from_env()
+    except ValueError as error:  # gateways.config.ConfigError
+        print(f"kasda: {error}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "token":
+        if args.ttl < 1:
+            print("kasda: --ttl must be at least 1 second", file=sys.stderr)
+            return 2
+        role = Role(args.role)
+        print(_token(settings, role, args.pemda, args.sub, args.npwp, args.ttl))
+        return 0
+    print(f'# demo users of pemda {args.pemda}; use as: curl -H "Authorization: Bearer $TOKEN"')
+    for role in Role:
+        npwp = args.npwp if role is Role.VENDOR else None
+        print(f"# {role.value}: {_demo_user(role)}")
+        token = _token(settings, role, args.pemda, None, npwp, args.ttl)
+        print(f"KASDA_TOKEN_{role.name}={token}")
+    return 0
+
+
+def _demo_user(role: Role) -> str:
+    from api.testing import USERS
+
+    return USERS[role]
+
+
+def _token(
+    settings: object, role: Role, pemda: str, sub: str | None, npwp: str | None, ttl: int
+) -> str:
+    from api.auth import make_token
+    from api.settings import ApiSettings
+    from ledger.errors import InvalidInput
+    from ledger.fields import pemda_code
+
+    assert isinstance(settings, ApiSettings)
+    if settings.jwt_secret is None:
+        raise InvalidInput("tokens are issued by the identity provider when KASDA_JWKS_URL is set")
+    if role is Role.VENDOR and not npwp:
+        raise InvalidInput("a vendor token needs --npwp")
+    return make_token(
+        settings,
+        sub=sub or _demo_user(role),
+        role=role,
+        pemda=pemda_code(pemda),
+        npwp=npwp,
+        ttl_seconds=ttl,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.workers < 1:
+        print("kasda: --workers must be at least 1", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "api.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+    )
+    return 0

@@ -1,0 +1,108 @@
+"""``kasda token``, ``kasda users`` and ``kasda serve`` (a real uvicorn process on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from api.auth import TokenVerifier
+from api.settings import ApiSettings
+from kasda.cli import main
+from ledger.roles import Role
+
+SECRET = "s" * 48
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("KASDA_JWT_SECRET", SECRET)
+    monkeypatch.setenv("KASDA_DATABASE_URL", f"sqlite:///{tmp_path / 'kasda.db'}")
+    return tmp_path
+
+
+def test_token_is_accepted_by_the_api(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "--role", "ppk", "--pemda", "32.04", "--sub", "ppk.x"]) == 0
+    raw = capsys.readouterr().out.strip()
+    who = TokenVerifier(ApiSettings.from_env()).verify(raw)
+    assert (who.user_id, who.role, who.pemda) == ("ppk.x", Role.PPK, "32.04")
+    assert jwt.get_unverified_header(raw)["alg"] == "HS256"
+
+
+def test_users_prints_a_token_per_role(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["users"]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("KASDA_TOKEN_")]
+    assert len(lines) == len(Role)
+    verifier = TokenVerifier(ApiSettings.from_env())
+    roles = {verifier.verify(x.split("=", 1)[1]).role for x in lines}
+    assert roles == set(Role)
+
+
+def test_bad_arguments_are_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "--role", "vendor"]) == 2  # a vendor token needs its NPWP
+    assert "npwp" in capsys.readouterr().err
+    assert main(["token", "--role", "ppk", "--pemda", "Bandung"]) == 2
+    with pytest.raises(SystemExit):
+        main(["token", "--role", "king"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_runs_the_api_with_workers(env: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kasda.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        env=dict(os.environ),
+        cwd=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):  # up to 30 s for the workers to start
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "kasda serve exited"
+            time.sleep(0.1)
+        token = subprocess.run(
+            [sys.executable, "-m", "kasda.cli", "token", "--role", "auditor"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ),
+            cwd=env,
+        ).stdout.strip()
+        me = httpx.get(f"{base}/pemda/32.73/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["role"] == "auditor"
+        assert httpx.get(f"{base}/pemda/32.73/me").status_code == 401
+        docs = httpx.get(f"{base}/docs")
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        spec = httpx.get(f"{base}/openapi.json").json()
+        assert "/pemda/{pemda}/disbursements" in spec["paths"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -1,0 +1,291 @@
+"""Tenancy and roles, for every route of the application x every role.
+
+Routes are discovered from the OpenAPI document, so a new route is covered as soon as it exists (a
+POST route needs a sample body below). Two pemda share one SQLite store, each with the same kind of
+world (an APBD, two vendors with the same NPWPs, two payments). For each route and role:
+
+- a token of the other pemda gets 404 (``tenant_scope``);
+- a role the route does not name in ``x-kasda-roles`` gets 403 (``role_not_permitted``);
+- an allowed role is never refused at the edge, and never gets a 5xx;
+- an allowed role of pemda B, on B's own routes with pemda A's ids, gets 404 and changes nothing;
+- nothing any role of pemda B reads contains an id of pemda A.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.testing import (
+    GOODS,
+    INCOME,
+    OTHER_NPWP,
+    OTHER_PEMDA,
+    PEMDA,
+    YEAR,
+    adopt_body,
+    bearer,
+    build_world,
+    expect,
+    get,
+    line,
+    request_body,
+    settings,
+    vendor_body,
+)
+from ledger import ids
+from ledger.roles import Role
+
+SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
+    "/budgets": adopt_body(),
+    "/budgets/{year}/amendments": {
+        "document": "PERDA-P-1",
+        "lines": [{**line(GOODS), "uraian": "Belanja ATK", "pagu": 900_000_000}],
+    },
+    "/budgets/{year}/shifts": {
+        "document": "PERKADA-1",
+        "from_line": line(GOODS),
+        "to_line": line(),
+        "amount": 1_000_000,
+    },
+    "/budgets/{year}/blocks": {"line": line(GOODS), "reason": "reviu"},
+    "/budgets/{year}/unblocks": {"line": line(GOODS), "reason": "reviu selesai"},
+    "/vendors": vendor_body("013333333333000", "CV Baru"),
+    "/vendors/{npwp}/bank-account": {
+        "bank_code": "008",
+        "account_number": "1234567890",
+        "account_holder": "CV Media Priangan",
+        "reason": "rekening baru",
+    },
+    "/vendors/{npwp}/deactivate": {"reason": "tidak aktif"},
+    "/vendors/{npwp}/reactivate": {"reason": "aktif kembali"},
+    "/disbursements": request_body("SPP-T", gross=1_000_000),
+    "/disbursements/{disbursement_id}/verify": None,
+    "/disbursements/{disbursement_id}/approve": {"spm_number": "SPM-T"},
+    "/disbursements/{disbursement_id}/authorise": {"sp2d_number": "SP2D-T"},
+    "/disbursements/{disbursement_id}/reject": {"reason": "tidak lengkap"},
+    "/disbursements/{disbursement_id}/cancel": {"reason": "batal"},
+    "/disbursements/{disbursement_id}/transfer/sent": {"gateway": "iris", "reference": "R-1"},
+    "/disbursements/{disbursement_id}/transfer/settled": {"bank_reference": "B-1"},
+    "/disbursements/{disbursement_id}/transfer/failed": {"reason": "rekening tutup"},
+    "/disbursements/{disbursement_id}/transfer/returned": {"reason": "nama beda"},
+    "/revenues": {
+        "year": YEAR,
+        "line": line(INCOME),
+        "channel": "teller",
+        "reference": "T-1",
+        "payer": "Hotel",
+        "gross": 1_000_000,
+    },
+    "/revenues/reversals": {
+        "year": YEAR,
+        "channel": "teller",
+        "reference": "T-1",
+        "reason": "salah input",
+    },
+}
+
+
+# Query parameters a GET route needs to answer 200.
+SAMPLE_QUERIES: dict[str, dict[str, str]] = {
+    "/budgets/{year}/as-of": {"at": "2100-01-01T00:00:00+07:00"},
+}
+
+
+def _operations() -> list[tuple[str, str, frozenset[Role]]]:
+    schema = create_app(settings("memory://")).openapi()
+    found = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if "x-kasda-roles" in operation:
+                roles = frozenset(Role(r) for r in operation["x-kasda-roles"])
+                found.append((method, path.removeprefix("/pemda/{pemda}"), roles))
+    return found
+
+
+OPERATIONS = _operations()
+
+
+class World:
+    def __init__(self, client: TestClient, config: ApiSettings) -> None:
+        self.client = client
+        self.config = config
+        self.a = build_world(client, config, pemda=PEMDA)
+        self.b = build_world(client, config, pemda=OTHER_PEMDA)
+        self.a_ids = {self.a["disbursement_id"], self.a["other_vendor_disbursement_id"]}
+        self.a_ids |= {self.a["line_id"], str(ids.budget_id(PEMDA, YEAR))}
+        self.a_ids |= {str(ids.vendor_id(PEMDA, n)) for n in (self.a["npwp"], OTHER_NPWP)}
+
+    def call(
+        self,
+        method: str,
+        template: str,
+        role: Role,
+        *,
+        token_pemda: str,
+        path_pemda: str,
+        params_of: dict[str, str],
+        key: str,
+    ) -> Any:
+        values = {"year": str(YEAR), **params_of}
+        path = template
+        for name, value in values.items():
+            path = path.replace("{" + name + "}", value)
+        assert "{" not in path, f"add a sample value for a path parameter of {template}"
+        headers = bearer(self.config, role, pemda=token_pemda)
+        url = f"/pemda/{path_pemda}{path}"
+        if method == "get":
+            return self.client.get(url, headers=headers, params=SAMPLE_QUERIES.get(template))
+        assert template in SAMPLE_BODIES, f"add a sample body for POST {template}"
+        headers["Idempotency-Key"] = key
+        return self.client.post(url, json=SAMPLE_BODIES[template], headers=headers)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    path = tmp_path_factory.mktemp("tenancy") / "kasda.db"
+    config = settings(f"sqlite:///{path}")
+    with TestClient(create_app(config)) as client:
+        yield World(client, config)
+
+
+def _rule(response: Any) -> str | None:
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        rule: str = response.json()["rule"]
+        return rule
+    return None
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "allowed"),
+    OPERATIONS,
+    ids=[f"{m.upper()} {t or '/'}" for m, t, _ in OPERATIONS],
+)
+def test_every_route_for_every_role(
+    world: World, method: str, template: str, allowed: frozenset[Role]
+) -> None:
+    before = expect(
+        get(
+            world.client, world.config, Role.AUDITOR, f"/disbursements/{world.a['disbursement_id']}"
+        ),
+        200,
+    )
+    for role in Role:
+        tag = f"{role.value}-{method}-{template}"
+        # 1. another pemda's token: the pemda does not exist for it
+        foreign = world.call(
+            method,
+            template,
+            role,
+            token_pemda=OTHER_PEMDA,
+            path_pemda=PEMDA,
+            params_of=world.a,
+            key=f"x-{tag}",
+        )
+        assert (foreign.status_code, _rule(foreign)) == (404, "tenant_scope"), (tag, foreign.text)
+        # 2. this pemda: roles the route does not name are refused; the others are let through
+        own = world.call(
+            method,
+            template,
+            role,
+            token_pemda=PEMDA,
+            path_pemda=PEMDA,
+            params_of=world.a,
+            key=f"o-{tag}",
+        )
+        assert own.status_code < 500, (tag, own.text)
+        if role not in allowed:
+            assert (own.status_code, _rule(own)) == (403, "role_not_permitted"), (tag, own.text)
+            continue
+        assert own.status_code != 401 and _rule(own) not in ("role_not_permitted", "tenant_scope")
+        if method == "get" and role is not Role.VENDOR:
+            assert own.status_code == 200, (tag, own.text)
+        # 3. pemda B's user, on B's routes, naming A's things: nothing there
+        reach = world.call(
+            method,
+            template,
+            role,
+            token_pemda=OTHER_PEMDA,
+            path_pemda=OTHER_PEMDA,
+            params_of=world.a,
+            key=f"r-{tag}",
+        )
+        assert reach.status_code < 500, (tag, reach.text)
+        names_an_a_id = any("{" + p + "}" in template for p in ("disbursement_id", "line_id"))
+        if names_an_a_id:
+            assert reach.status_code in (404, 422), (tag, reach.text)
+        # (an id the caller sent may be echoed back in the problem; nothing else of A's)
+        echoed = {v for k, v in world.a.items() if "{" + k + "}" in template}
+        for a_id in world.a_ids - echoed:
+            assert a_id not in reach.text, (tag, "leaks", a_id)
+        # and B's own reads never show A's ids either
+        if method == "get":
+            theirs = world.call(
+                method,
+                template,
+                role,
+                token_pemda=OTHER_PEMDA,
+                path_pemda=OTHER_PEMDA,
+                params_of=world.b,
+                key=f"b-{tag}",
+            )
+            assert theirs.status_code < 500
+            for a_id in world.a_ids:
+                assert a_id not in theirs.text, (tag, "leaks", a_id)
+    if method == "post" and "{disbursement_id}" in template:
+        # B's attempts on A's payment changed nothing of it (A's own allowed call may have).
+        after = expect(
+            get(
+                world.client,
+                world.config,
+                Role.AUDITOR,
+                f"/disbursements/{world.a['disbursement_id']}",
+            ),
+            200,
+        )
+        assert after["pemda"] == before["pemda"] == PEMDA
+
+
+def test_a_vendor_sees_only_its_own_payments(world: World) -> None:
+    client, config = world.client, world.config
+    mine, theirs = world.a["disbursement_id"], world.a["other_vendor_disbursement_id"]
+    listed = expect(get(client, config, Role.VENDOR, "/disbursements", params={"limit": 500}), 200)
+    assert {x["id"] for x in listed["items"]} == {mine}
+    asked_for_other = expect(
+        get(client, config, Role.VENDOR, "/disbursements", params={"vendor": OTHER_NPWP}), 200
+    )
+    assert asked_for_other["items"] == []
+    for path in (
+        f"/disbursements/{theirs}",
+        f"/disbursements/{theirs}/history",
+        f"/vendors/{OTHER_NPWP}",
+    ):
+        response = get(client, config, Role.VENDOR, path)
+        assert (response.status_code, _rule(response)) == (404, "not_found"), path
+    for path in (
+        f"/disbursements/{mine}",
+        f"/disbursements/{mine}/history",
+        f"/vendors/{world.a['npwp']}",
+    ):
+        assert get(client, config, Role.VENDOR, path).status_code == 200, path
+    # the same NPWP's token in the other pemda sees that pemda's payments only
+    other = expect(get(client, config, Role.VENDOR, "/disbursements", pemda=OTHER_PEMDA), 200)
+    assert {x["id"] for x in other["items"]} == {world.b["disbursement_id"]}
+
+
+def test_every_route_with_roles_is_under_a_pemda() -> None:
+    schema = create_app(settings("memory://")).openapi()
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if path == "/healthz" or path.startswith("/webhooks"):
+                continue
+            assert path.startswith("/pemda/{pemda}"), path
+            assert "x-kasda-roles" in operation, (method, path)
+            assert "bearer" in str(operation.get("security", "")).lower() or operation.get(
+                "security"
+            ), (method, path)
