@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     from kasda import gateway_sim
 
     gateway_sim.add_parser(sub)
+    from kasda import reconcile
+
+    reconcile.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "gateway-sim":
         return gateway_sim.run(args)
@@ -85,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in serve.COMMANDS:
             return serve.run(args)
+        if args.command == "reconcile":
+            return reconcile.run(args)
         if args.command == "demo":
             from kasda.demo import run_demo
 

@@ -1,0 +1,501 @@
+"""The matching engine: statement lines (bank and gateway) against ledger lines, in passes, on Polars
+(LazyFrames for the joins and windows; dense scatter/gather by row position for the results) with no
+Python loop over rows.
+
+1. **reference**: the line's reference equals an SP2D number, payout reference or order id (joined on a
+   64-bit hash; a pair counts only if a second, independently seeded hash agrees too). Per ledger line
+   and source, the first candidate (right amount first, then earliest date, then file order) is the
+   match (``matched`` or ``amount_mismatch``); every further one is a ``duplicate`` (debited twice). A
+   bank credit naming a disbursement is its return (``returned``).
+2. **amount_account**: bank debits left over, against disbursements left over, on equal amount and
+   beneficiary account with the bank date in ``[expected_on, expected_on + window_days]``. One-to-one
+   by ranking: within one (amount, account) the n-th bank line in date order pairs with the n-th ledger
+   line in date order, so one bank line never meets two ledger lines.
+3. **batch**: gateway rows grouped by ``batch_id`` (payouts: sum of amount + fee; settlements: sum of
+   gross - fee) against bank lines whose reference is the batch id; equal sums match, other sums are
+   ``amount_mismatch``, a second bank line for one batch is a ``duplicate``.
+4. **classify** the rest: bank fee and interest lines ``fee``; bank returns ``returned``; other bank
+   and gateway lines ``unmatched_bank``; gateway rows whose batch is not on the statement yet
+   ``timing``; ledger lines ``timing`` when expected within ``window_days`` before the end of the
+   period (in transit across the cut-off), else ``unmatched_ledger``.
+
+Every input line ends with exactly one status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from reconciliation.schema import STATUS_ENUM, STATUSES
+
+SEED = 0x6B61_7364_61  # "kasda": the join key
+SEED2 = 0x7265_636F_6E  # "recon": the independent check of a key match
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    period_end: date  # the last day the statement covers (the cut-off)
+    window_days: int = 3  # a bank line may follow the ledger date by this many days
+
+
+class Result:
+    """Both sides with a status per line. ``statement_rows`` / ``ledger_rows`` are the inputs plus
+    ``status``, ``match_pass`` and the position of the matching line on the other side
+    (``ledger_row`` / ``statement_row``); ``statement`` and ``ledger`` add the readable links
+    (``ledger_id``; ``matched_file`` and ``matched_line_no``), built on first use."""
+
+    def __init__(self, statement_rows: pl.DataFrame, ledger_rows: pl.DataFrame) -> None:
+        self.statement_rows = statement_rows
+        self.ledger_rows = ledger_rows
+        self._statement: pl.DataFrame | None = None
+        self._ledger: pl.DataFrame | None = None
+
+    @property
+    def statement(self) -> pl.DataFrame:
+        """STATEMENT + status, match_pass, ledger_row, matched_batch, ledger_id."""
+        if self._statement is None:
+            ids = self.ledger_rows["ledger_id"]
+            self._statement = self.statement_rows.with_columns(
+                ledger_id=ids.gather(self.statement_rows["ledger_row"])
+            )
+        return self._statement
+
+    @property
+    def ledger(self) -> pl.DataFrame:
+        """LEDGER (its ``status`` renamed ``ledger_status``) + status, match_pass, statement_row,
+        matched_file, matched_line_no."""
+        if self._ledger is None:
+            rows = self.ledger_rows["statement_row"]
+            self._ledger = self.ledger_rows.with_columns(
+                matched_file=self.statement_rows["file"].gather(rows),
+                matched_line_no=self.statement_rows["line_no"].gather(rows),
+            )
+        return self._ledger
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Lines per status, for the statement side and the ledger side."""
+        out: dict[str, dict[str, int]] = {}
+        for side, frame in (("statement", self.statement_rows), ("ledger", self.ledger_rows)):
+            grouped = frame.group_by("status").len()
+            out[side] = {str(k): int(n) for k, n in grouped.iter_rows()}
+        return out
+
+
+_CODE = {name: i for i, name in enumerate(STATUSES)}
+_PASSES = ("reference", "amount_account", "batch", "classify")
+_PASS = {name: i for i, name in enumerate(_PASSES)}
+PASS_ENUM = pl.Enum(list(_PASSES))
+_REF_KINDS = ["transfer", "return", "payout", "settlement"]
+
+
+def _keys(column: str, prefix: str) -> dict[str, pl.Expr]:
+    """Two independent 64-bit hashes of a canonical (trimmed, upper-case) text reference: joins use
+    the first, and a pair only counts when the second agrees too (a false match needs both to collide,
+    about 2^-128). Null for a missing or empty reference."""
+    text = pl.col(column)
+    present = text.is_not_null() & (text != "")
+    return {
+        f"{prefix}1": pl.when(present).then(text.hash(SEED)),
+        f"{prefix}2": pl.when(present).then(text.hash(SEED2)),
+    }
+
+
+def _lit(status: str) -> pl.Expr:
+    return pl.lit(_CODE[status], pl.UInt8)
+
+
+def _rank(frame: pl.LazyFrame, group: list[str], order: list[pl.Expr]) -> pl.LazyFrame:
+    """Add ``rank`` (0, 1, ...) within each group in ``order``. Most groups have one row: those get 0
+    from a cheap hash check, and only the rows of larger groups are ranked with a window."""
+    key = pl.col(group[0]) if len(group) == 1 else pl.struct(group).hash(SEED)
+    marked = frame.with_columns(_many=key.is_duplicated())
+    single = marked.filter(~pl.col("_many")).with_columns(rank=pl.lit(0, pl.Int64))
+    many = marked.filter(pl.col("_many")).with_columns(
+        rank=pl.int_range(pl.len(), dtype=pl.Int64).over(group, order_by=order)
+    )
+    return pl.concat([single, many], how="vertical").drop("_many")
+
+
+def _once(index: pl.Series, n: int) -> pl.Series:
+    """True where a dense row index (0..n-1) occurs only once in ``index``: a counting pass, no hashing."""
+    values = index.to_numpy()
+    return pl.Series(np.bincount(values, minlength=n)[values] == 1)
+
+
+def _prepare(statement: pl.DataFrame, ledger: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Slim frames of what the passes use; text becomes hashes and flags once. ``packed`` holds a
+    statement line's amount and flags in one integer (amount * 8 + gateway + 2 credit + 4 return),
+    ``lpacked`` a ledger line's net and flags (net * 4 + receipt + 2 credit), so pass 1 fetches
+    them in one gather each."""
+    s = (
+        statement.lazy()
+        .select(
+            sid=pl.int_range(pl.len(), dtype=pl.UInt32),
+            gateway=pl.col("source") == "gateway",
+            credit=pl.col("direction") == "C",
+            by_reference=pl.col("kind").is_in(_REF_KINDS),
+            is_return=pl.col("kind") == "return",
+            is_transfer=pl.col("kind") == "transfer",
+            is_fee=pl.col("kind").is_in(["fee", "interest"]),
+            value_date="value_date",
+            amount="amount",
+            fee="fee",
+            **_keys("reference", "r"),
+        )
+        .with_columns(
+            packed=pl.col("amount").cast(pl.UInt64) * 8
+            + pl.col("gateway").cast(pl.UInt64)
+            + 2 * pl.col("credit").cast(pl.UInt64)
+            + 4 * pl.col("is_return").cast(pl.UInt64)
+        )
+    )
+    lg = (
+        ledger.lazy()
+        .select(
+            lid=pl.int_range(pl.len(), dtype=pl.UInt32),
+            receipt=pl.col("kind") == "receipt",
+            lcredit=pl.col("direction") == "C",
+            net="net",
+            expect_gateway=pl.when(pl.col("kind") == "receipt")
+            .then(pl.col("gross"))
+            .otherwise(pl.col("net")),
+            expected_on=pl.coalesce("sent_on", "authorised_on", "settled_on"),
+            **_keys("sp2d_number", "s"),
+            **_keys("payout_reference", "p"),
+            **_keys("order_id", "o"),
+        )
+        .with_columns(
+            lpacked=pl.col("net").cast(pl.UInt64) * 4
+            + pl.col("receipt").cast(pl.UInt64)
+            + 2 * pl.col("lcredit").cast(pl.UInt64)
+        )
+    )
+    prepared = pl.collect_all([s, lg])
+    # Inputs concatenated from several files arrive in chunks; the slim frames are made contiguous
+    # once, so every later gather and scatter by position is a plain array access.
+    return prepared[0].rechunk(), prepared[1].rechunk()
+
+
+def _ledger_keys(lg: pl.DataFrame) -> pl.LazyFrame:
+    """(key1, key2, lid) of every SP2D number, payout reference and order id."""
+    parts = [
+        lg.lazy()
+        .select("lid", key1=pl.col(f"{p}1"), key2=pl.col(f"{p}2"))
+        .filter(pl.col("key1").is_not_null())
+        for p in ("s", "p", "o")
+    ]
+    return pl.concat(parts, how="vertical")
+
+
+def pass_reference(s: pl.DataFrame, lg: pl.DataFrame) -> pl.DataFrame:
+    """Pass 1: (sid, lid, gateway, link_return, primary, status code) for each statement line that
+    names a ledger line. The join carries only the keys; the other facts are gathered by position."""
+    pairs = (
+        s.lazy()
+        .filter(pl.col("by_reference") & pl.col("r1").is_not_null())
+        .select("sid", "r1", "r2")
+        .join(_ledger_keys(lg), left_on="r1", right_on="key1", how="inner")
+        .filter(pl.col("r2") == pl.col("key2"))
+        .select("sid", "lid")
+        .collect()
+    )
+    # One ledger line per statement line: only if a reference is written on two ledger lines does
+    # a statement line meet two; it then names the first of them.
+    once = _once(pairs["sid"], s.height)
+    if not once.all():
+        first = pairs.filter(~once).filter(pl.int_range(pl.len()).over("sid", order_by="lid") == 0)
+        pairs = pl.concat([pairs.filter(once), first])
+    sid, lid = pairs["sid"], pairs["lid"]
+    facts = pl.DataFrame(
+        [
+            sid,
+            lid,
+            s["packed"].gather(sid),
+            lg["lpacked"].gather(lid),
+            lg["expect_gateway"].gather(lid),
+        ]
+    ).select(
+        "sid",
+        "lid",
+        gateway=pl.col("packed") % 2 == 1,
+        credit=pl.col("packed") // 2 % 2 == 1,
+        is_return=pl.col("packed") // 4 % 2 == 1,
+        amount=(pl.col("packed") // 8).cast(pl.Int64),
+        receipt=pl.col("lpacked") % 2 == 1,
+        lcredit=pl.col("lpacked") // 2 % 2 == 1,
+        net=(pl.col("lpacked") // 4).cast(pl.Int64),
+        expect_gateway="expect_gateway",
+    )
+    link_return = ~pl.col("receipt") & ~pl.col("gateway") & pl.col("credit")
+    normal = (pl.col("credit") == pl.col("lcredit")) & ~pl.col("is_return")
+    expected = pl.when(pl.col("gateway")).then(pl.col("expect_gateway")).otherwise(pl.col("net"))
+    linked = facts.filter(link_return | normal).select(
+        "sid", "lid", "gateway", link_return=link_return, amount_ok=pl.col("amount") == expected
+    )
+    # Per ledger line, source and kind of link, the first candidate is the match: the right amount
+    # first, then the earliest, then file order. Ledger lines with one candidate skip the window.
+    once = _once(linked["lid"], lg.height)
+    single = linked.filter(once).with_columns(rank=pl.lit(0, pl.Int64))
+    many = linked.filter(~once)
+    many = many.with_columns(value_date=s["value_date"].gather(many["sid"])).with_columns(
+        rank=pl.int_range(pl.len(), dtype=pl.Int64).over(
+            ["lid", "gateway", "link_return"],
+            order_by=[~pl.col("amount_ok"), pl.col("value_date"), pl.col("sid")],
+        )
+    )
+    return pl.concat([single, many.drop("value_date")]).select(
+        "sid",
+        "lid",
+        "gateway",
+        "link_return",
+        primary=pl.col("rank") == 0,
+        status=pl.when(pl.col("rank") > 0)
+        .then(_lit("duplicate"))
+        .when(pl.col("link_return"))
+        .then(_lit("returned"))
+        .when(pl.col("amount_ok"))
+        .then(_lit("matched"))
+        .otherwise(_lit("amount_mismatch")),
+    )
+
+
+def _mask(n: int, indices: pl.Series) -> pl.Series:
+    """A dense boolean column of ``n`` rows, true at ``indices``."""
+    return pl.zeros(n, pl.Boolean, eager=True).scatter(indices, True)
+
+
+def pass_amount_account(
+    s: pl.DataFrame,
+    lg: pl.DataFrame,
+    statement_accounts: pl.Series,
+    ledger_accounts: pl.Series,
+    p1: pl.DataFrame,
+    window_days: int,
+) -> pl.DataFrame:
+    """Pass 2: (sid, lid) pairs of leftover bank debits and disbursements with equal amount and
+    account, the bank date within the window, paired one-to-one by rank."""
+    taken_s = _mask(s.height, p1["sid"])
+    primary = p1.filter(pl.col("primary") & ~pl.col("link_return"))
+    taken_l = _mask(lg.height, primary["lid"])
+    account = pl.col("account").str.replace_all(r"[\s.\-]", "")
+    bank = (
+        s.lazy()
+        .with_columns(account=statement_accounts, taken=taken_s)
+        .filter(
+            ~pl.col("taken")
+            & ~pl.col("gateway")
+            & ~pl.col("credit")
+            & pl.col("is_transfer")
+            & pl.col("account").is_not_null()
+        )
+        .select("sid", "value_date", "amount", acct=account.hash(SEED))
+    )
+    ledger = (
+        lg.lazy()
+        .with_columns(account=ledger_accounts, taken=taken_l)
+        .filter(~pl.col("taken") & ~pl.col("receipt") & pl.col("account").is_not_null())
+        .select("lid", "expected_on", amount="net", acct=account.hash(SEED))
+    )
+    bank = _rank(bank, ["amount", "acct"], [pl.col("value_date"), pl.col("sid")])
+    ledger = _rank(ledger, ["amount", "acct"], [pl.col("expected_on"), pl.col("lid")])
+    return (
+        bank.join(ledger, on=["amount", "acct", "rank"], how="inner")
+        .filter(
+            (pl.col("value_date") >= pl.col("expected_on"))
+            & (pl.col("value_date") <= pl.col("expected_on") + timedelta(days=window_days))
+        )
+        .select("sid", "lid")
+        .collect()
+    )
+
+
+def pass_batch(
+    s: pl.DataFrame, batch_ids: pl.Series, p1: pl.DataFrame, p2: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Pass 3: bank lines against gateway batches. Returns (sid, batch_id, status code) of the bank
+    lines that name a batch, and for every statement line the status code its batch gives a gateway
+    row matched to the ledger (``matched`` / ``amount_mismatch``; ``timing`` when the batch is not on
+    the statement; null for lines without a batch)."""
+    gateway = (
+        s.lazy()
+        .with_columns(batch_id=batch_ids)
+        .filter(pl.col("gateway") & pl.col("batch_id").is_not_null())
+        .select("sid", "credit", "amount", "fee", "batch_id", **_keys("batch_id", "b"))
+    ).collect()
+    batches = (
+        gateway.lazy()
+        .group_by("b1", "b2", "credit")
+        .agg(
+            batch_id=pl.col("batch_id").first(),
+            total=pl.when(pl.col("credit"))
+            .then(pl.col("amount") - pl.col("fee"))
+            .otherwise(pl.col("amount") + pl.col("fee"))
+            .sum(),
+        )
+    )
+    taken = _mask(s.height, pl.concat([p1["sid"], p2["sid"]]))
+    bank = (
+        s.lazy()
+        .with_columns(taken=taken)
+        .filter(
+            ~pl.col("taken")
+            & ~pl.col("gateway")
+            & pl.col("is_transfer")
+            & pl.col("r1").is_not_null()
+        )
+        .select("sid", "credit", "value_date", "amount", "r1", "r2")
+    )
+    pairs = bank.join(
+        batches, left_on=["r1", "r2", "credit"], right_on=["b1", "b2", "credit"], how="inner"
+    ).with_columns(amount_ok=pl.col("amount") == pl.col("total"))
+    ranked = _rank(
+        pairs, ["r1", "credit"], [~pl.col("amount_ok"), pl.col("value_date"), pl.col("sid")]
+    )
+    decided = ranked.with_columns(
+        status=pl.when(pl.col("rank") > 0)
+        .then(_lit("duplicate"))
+        .when(pl.col("amount_ok"))
+        .then(_lit("matched"))
+        .otherwise(_lit("amount_mismatch"))
+    ).collect()
+    found = decided.filter(pl.col("rank") == 0).select(
+        b1="r1", b2="r2", credit="credit", batch_status="status"
+    )
+    rows = gateway.join(found, on=["b1", "b2", "credit"], how="left").select(
+        "sid", status=pl.coalesce("batch_status", _lit("timing"))
+    )
+    row_status = pl.repeat(None, s.height, dtype=pl.UInt8, eager=True)
+    row_status.scatter(rows["sid"], rows["status"])
+    return decided.select("sid", "batch_id", "status"), row_status
+
+
+def reconcile(
+    statement: pl.DataFrame | pl.LazyFrame,
+    ledger: pl.DataFrame | pl.LazyFrame,
+    params: Params,
+    progress: Progress | None = None,
+) -> Result:
+    """Run every pass and classify every line of both sides."""
+    say = progress or (lambda _message: None)
+    st = statement.collect() if isinstance(statement, pl.LazyFrame) else statement
+    ld = ledger.collect() if isinstance(ledger, pl.LazyFrame) else ledger
+    say(f"preparing {st.height} statement lines and {ld.height} ledger lines")
+    s, lg = _prepare(st, ld)
+    say("pass 1: references")
+    p1 = pass_reference(s, lg)
+    say("pass 2: amount + account within the date window")
+    p2 = pass_amount_account(
+        s, lg, st["counterparty_account"], ld["beneficiary_account"], p1, params.window_days
+    )
+    say("pass 3: gateway batches")
+    p3, batch_of_row = pass_batch(s, st["batch_id"], p1, p2)
+    say("classifying")
+    s_status, s_pass, s_lid, s_batch = _classify_statement(s, p1, p2, p3, batch_of_row)
+    l_status, l_pass, l_sid = _classify_ledger(lg, p1, p2, batch_of_row, params)
+    statuses = pl.Series(STATUSES, dtype=STATUS_ENUM)
+    passes = pl.Series(_PASSES, dtype=PASS_ENUM)
+    statement_rows = st.with_columns(
+        status=statuses.gather(s_status),
+        match_pass=passes.gather(s_pass),
+        ledger_row=s_lid,
+        matched_batch=s_batch,
+    )
+    ledger_rows = ld.rename({"status": "ledger_status"}).with_columns(
+        status=statuses.gather(l_status),
+        match_pass=passes.gather(l_pass),
+        statement_row=l_sid,
+    )
+    say("done")
+    return Result(statement_rows, ledger_rows)
+
+
+def _decided(links: pl.DataFrame, batch_of_row: pl.Series) -> pl.Series:
+    """Status codes of pass-1 links: a gateway row matched to the ledger is only ``matched`` when its
+    batch is on the statement with the right total."""
+    batch = batch_of_row.gather(links["sid"])
+    return links.select(
+        pl.when(pl.col("gateway") & (pl.col("status") == _CODE["matched"]))
+        .then(pl.coalesce(batch, _lit("matched")))
+        .otherwise(pl.col("status"))
+    ).to_series()
+
+
+def _classify_statement(
+    s: pl.DataFrame, p1: pl.DataFrame, p2: pl.DataFrame, p3: pl.DataFrame, batch_of_row: pl.Series
+) -> tuple[pl.Series, pl.Series, pl.Series, pl.Series]:
+    """Dense per-line columns in statement order: status code, pass code, lid, matched batch. The
+    default comes from the line's kind; each pass then writes over the lines it decided, the
+    strongest pass last."""
+    n = s.height
+    status = s.select(
+        pl.when(~pl.col("gateway") & pl.col("is_fee"))
+        .then(_lit("fee"))
+        .when(~pl.col("gateway") & pl.col("is_return"))
+        .then(_lit("returned"))
+        .otherwise(_lit("unmatched_bank"))
+    ).to_series()
+    passed = pl.repeat(_PASS["classify"], n, dtype=pl.UInt8, eager=True)
+    lid = pl.repeat(None, n, dtype=pl.UInt32, eager=True)
+    batch = pl.repeat(None, n, dtype=pl.String, eager=True)
+    status.scatter(p3["sid"], p3["status"])
+    passed.scatter(p3["sid"], _PASS["batch"])
+    batch.scatter(p3["sid"], p3["batch_id"])
+    status.scatter(p2["sid"], _CODE["matched"])
+    passed.scatter(p2["sid"], _PASS["amount_account"])
+    lid.scatter(p2["sid"], p2["lid"])
+    status.scatter(p1["sid"], _decided(p1, batch_of_row))
+    passed.scatter(p1["sid"], _PASS["reference"])
+    lid.scatter(p1["sid"], p1["lid"])
+    return status, passed, lid, batch
+
+
+def _classify_ledger(
+    lg: pl.DataFrame, p1: pl.DataFrame, p2: pl.DataFrame, batch_of_row: pl.Series, params: Params
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Dense per-line columns in ledger order: status code, pass code, sid of the matching line.
+    Unmatched lines are ``timing`` when expected within the window before the cut-off; links are
+    then written weakest first (amount + account, gateway row, bank line, return)."""
+    n = lg.height
+    cutoff = params.period_end - timedelta(days=params.window_days)
+    status = lg.select(
+        pl.when(pl.col("expected_on") > cutoff)
+        .then(_lit("timing"))
+        .otherwise(_lit("unmatched_ledger"))
+    ).to_series()
+    passed = pl.repeat(_PASS["classify"], n, dtype=pl.UInt8, eager=True)
+    sid = pl.repeat(None, n, dtype=pl.UInt32, eager=True)
+    status.scatter(p2["lid"], _CODE["matched"])
+    passed.scatter(p2["lid"], _PASS["amount_account"])
+    sid.scatter(p2["lid"], p2["sid"])
+    primary = p1.filter(pl.col("primary"))
+    # Weakest first, so a bank line wins over a gateway row and a return over both; within each
+    # group a ledger line appears once (pass 1 ranks per ledger line, source and kind of link).
+    for links in (
+        primary.filter(pl.col("gateway")),
+        primary.filter(~pl.col("gateway") & ~pl.col("link_return")),
+        primary.filter(pl.col("link_return")),
+    ):
+        status.scatter(links["lid"], _decided(links, batch_of_row))
+        passed.scatter(links["lid"], _PASS["reference"])
+        sid.scatter(links["lid"], links["sid"])
+    return status, passed, sid
+
+
+def scope_ledger(
+    ledger: pl.DataFrame | pl.LazyFrame, period_start: date, period_end: date
+) -> pl.LazyFrame:
+    """The ledger lines a statement of ``[period_start, period_end]`` should account for: money
+    that moved or may move (not failed or cancelled), expected by the end of the period, and not
+    already settled before the period began (those were on an earlier statement)."""
+    expected = pl.coalesce("sent_on", "authorised_on", "settled_on")
+    return ledger.lazy().filter(
+        ~pl.col("status").is_in(["failed", "cancelled"])
+        & (expected <= period_end)
+        & ~(pl.col("settled_on").is_not_null() & (pl.col("settled_on") < period_start))
+    )

@@ -1,0 +1,188 @@
+"""ISO 20022 camt.053 (BankToCustomerStatement), any version (namespaces are ignored).
+
+One canonical line per ``Ntry``: ``Amt`` (dot decimal, e.g. ``98000000.00``), ``CdtDbtInd``
+(``DBIT``/``CRDT``), ``RvslInd`` (true: a return), ``ValDt/Dt`` (else ``BookgDt/Dt``),
+``AcctSvcrRef`` (bank_ref), ``NtryDtls/TxDtls/Refs/EndToEndId`` (the reference, unless
+``NOTPROVIDED``), ``RmtInf/Ustrd`` or ``AddtlNtryInf`` (the remark; its first token is the reference
+when there is no EndToEndId), the counterparty account (``CdtrAcct`` for a debit, ``DbtrAcct`` for a
+credit: ``Id/Othr/Id`` or ``Id/IBAN``) and bank (``ClrSysMmbId/MmbId`` or ``BICFI`` of the agent),
+and ``BkTxCd`` sub-family ``CHRG`` (fee) or ``INTR`` (interest).
+
+Parsed with the standard library's expat (no external entities are fetched), so each entry keeps the
+line it starts on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from xml.parsers import expat
+
+import polars as pl
+
+from reconciliation.amounts import first_bad, parse_amount_column
+from reconciliation.errors import StatementError
+from reconciliation.readers.common import kind_of, reference_of
+from reconciliation.schema import STATEMENT
+
+# Path suffix inside an Ntry -> field. The first match wins for each field.
+_FIELDS: list[tuple[tuple[str, ...], str]] = [
+    (("Ntry", "Amt"), "amount_text"),
+    (("Ntry", "CdtDbtInd"), "cdi"),
+    (("Ntry", "RvslInd"), "reversal"),
+    (("ValDt", "Dt"), "value_date"),
+    (("ValDt", "DtTm"), "value_date"),
+    (("BookgDt", "Dt"), "booking_date"),
+    (("Ntry", "AcctSvcrRef"), "bank_ref"),
+    (("Refs", "EndToEndId"), "end_to_end"),
+    (("RmtInf", "Ustrd"), "ustrd"),
+    (("Ntry", "AddtlNtryInf"), "addtl"),
+    (("CdtrAcct", "Id", "Othr", "Id"), "creditor_account"),
+    (("CdtrAcct", "Id", "IBAN"), "creditor_account"),
+    (("DbtrAcct", "Id", "Othr", "Id"), "debtor_account"),
+    (("DbtrAcct", "Id", "IBAN"), "debtor_account"),
+    (("CdtrAgt", "FinInstnId", "ClrSysMmbId", "MmbId"), "creditor_bank"),
+    (("CdtrAgt", "FinInstnId", "BICFI"), "creditor_bank"),
+    (("DbtrAgt", "FinInstnId", "ClrSysMmbId", "MmbId"), "debtor_bank"),
+    (("DbtrAgt", "FinInstnId", "BICFI"), "debtor_bank"),
+    (("BkTxCd", "Domn", "Fmly", "SubFmlyCd"), "subfamily"),
+]
+_COLUMNS = sorted({name for _, name in _FIELDS} | {"line_no"})
+# Last element name -> the (suffix, field) pairs ending in it, so most elements cost one dict lookup.
+_BY_LAST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _suffix, _field in _FIELDS:
+    _BY_LAST.setdefault(_suffix[-1], []).append((_suffix, _field))
+
+
+class _Collector:
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+        self.stack: list[str] = []
+        self.text = ""
+        self.entry: dict[str, Any] | None = None
+        self.entries: list[dict[str, Any]] = []
+        self.root: str | None = None
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        local = name.rpartition("}")[2]
+        if self.root is None:
+            self.root = local
+        self.stack.append(local)
+        self.text = ""
+        if local == "Ntry":
+            self.entry = {"line_no": self.parser.CurrentLineNumber}
+
+    def data(self, chunk: str) -> None:
+        self.text += chunk
+
+    def end(self, name: str) -> None:
+        local = self.stack.pop()
+        entry = self.entry
+        if entry is None:
+            return
+        if local == "Ntry":
+            self.entries.append(entry)
+            self.entry = None
+            return
+        candidates = _BY_LAST.get(local)
+        if candidates:
+            stack = self.stack
+            for suffix, field in candidates:
+                # the suffix ends with ``local``, which was just popped off the stack
+                head = suffix[:-1]
+                if field not in entry and tuple(stack[len(stack) - len(head) :]) == head:
+                    entry[field] = self.text.strip()
+                    break
+        self.text = ""
+
+
+def read_camt053(path: Path) -> pl.DataFrame:
+    where = str(path)
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True  # one data call per text node
+    collector = _Collector(parser)
+    parser.StartElementHandler = collector.start
+    parser.EndElementHandler = collector.end
+    parser.CharacterDataHandler = collector.data
+    try:
+        with path.open("rb") as handle:
+            parser.ParseFile(handle)
+    except OSError as error:
+        raise StatementError(path, 0, f"cannot read the file: {error.strerror or error}") from None
+    except expat.ExpatError as error:
+        raise StatementError(
+            path,
+            error.lineno,
+            f"not well-formed XML: {expat.errors.messages.get(error.code, error)}",
+        ) from None
+    if collector.root != "Document":
+        raise StatementError(
+            path, 1, f"root element is {collector.root!r}, expected Document (camt.053)"
+        )
+    raw = pl.DataFrame(
+        {c: [e.get(c) for e in collector.entries] for c in _COLUMNS},
+        schema={c: (pl.Int64 if c == "line_no" else pl.String) for c in _COLUMNS},
+    )
+    if raw.height == 0:
+        return pl.DataFrame(schema=STATEMENT)
+    first_bad(
+        raw,
+        ~pl.col("cdi").is_in(["DBIT", "CRDT"]) | pl.col("cdi").is_null(),
+        where,
+        pl.format("CdtDbtInd {} is not DBIT or CRDT", pl.col("cdi")),
+    )
+    amount = parse_amount_column(raw, "amount_text", "en", where)
+    first_bad(
+        raw.with_columns(amount_text=amount),
+        pl.col("amount_text") <= 0,
+        where,
+        pl.lit("Amt is zero"),
+    )
+    date_text = pl.coalesce("value_date", "booking_date").str.slice(0, 10)
+    value_date = date_text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    first_bad(
+        raw, value_date.is_null(), where, pl.format("entry date {} is not YYYY-MM-DD", date_text)
+    )
+    debit = pl.col("cdi") == "DBIT"
+    remark = pl.coalesce("ustrd", "addtl")
+    reversal = pl.col("reversal").fill_null("").str.to_lowercase() == "true"
+    subfamily = pl.col("subfamily").fill_null("")
+    kind = (
+        pl.when(reversal)
+        .then(pl.lit("return"))
+        .when(subfamily == "CHRG")
+        .then(pl.lit("fee"))
+        .when(subfamily == "INTR")
+        .then(pl.lit("interest"))
+        .otherwise(kind_of(remark))
+    )
+    end_to_end = pl.col("end_to_end").str.strip_chars().str.to_uppercase()
+    out = (
+        raw.with_columns(amount=amount)
+        .select(
+            source=pl.lit("bank"),
+            file=pl.lit(where),
+            line_no=pl.col("line_no"),
+            value_date=value_date,
+            direction=pl.when(debit).then(pl.lit("D")).otherwise(pl.lit("C")),
+            amount=pl.col("amount"),
+            fee=pl.lit(0, pl.Int64),
+            kind=kind,
+            reference=pl.when(end_to_end.is_not_null() & (end_to_end != "NOTPROVIDED")).then(
+                end_to_end
+            ),
+            remark=remark,
+            counterparty_account=pl.when(debit)
+            .then(pl.col("creditor_account"))
+            .otherwise(pl.col("debtor_account")),
+            counterparty_bank=pl.when(debit)
+            .then(pl.col("creditor_bank"))
+            .otherwise(pl.col("debtor_bank")),
+            bank_ref=pl.col("bank_ref"),
+            batch_id=pl.lit(None, pl.String),
+        )
+        .with_columns(
+            reference=pl.coalesce("reference", reference_of(pl.col("remark"), pl.col("kind")))
+        )
+    )
+    return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items())

@@ -1,0 +1,205 @@
+"""``kasda reconcile`` end to end on files: the report, the exit codes, the nightly run."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from openpyxl import load_workbook
+
+from kasda.cli import main
+from ledger.application import Ledger
+from reconciliation.generate import (
+    Truth,
+    generate,
+    write_bpd_csv,
+    write_camt053,
+    write_midtrans,
+    write_mt940,
+)
+from reconciliation.readers.ledger import WIB
+from tests import factory as f
+from tests.conftest import FixedClock
+
+
+@pytest.fixture(scope="module")
+def truth() -> Truth:
+    return generate(1_500, seed=21)
+
+
+def files(truth: Truth, folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "csv": folder / "rkud.csv",
+        "mt940": folder / "rkud.sta",
+        "payouts": folder / "payouts.csv",
+        "settlements": folder / "settlements.csv",
+        "ledger": folder / "ledger.parquet",
+    }
+    write_bpd_csv(truth.bank, paths["csv"])
+    write_mt940(truth.bank, paths["mt940"])
+    write_midtrans(truth.gateway, paths["payouts"], paths["settlements"])
+    truth.ledger_input().write_parquet(paths["ledger"])
+    return paths
+
+
+def args(truth: Truth, paths: dict[str, Path], out: Path, bank: str = "csv") -> list[str]:
+    since = truth.period_end - timedelta(days=14)
+    return [
+        "reconcile",
+        "--date",
+        truth.period_end.isoformat(),
+        "--since",
+        since.isoformat(),
+        "--bank",
+        str(paths[bank]),
+        "--gateway",
+        str(paths["payouts"]),
+        "--gateway",
+        str(paths["settlements"]),
+        "--ledger",
+        str(paths["ledger"]),
+        "--out",
+        str(out),
+    ]
+
+
+@pytest.mark.parametrize("bank", ["csv", "mt940"])
+def test_a_run_writes_every_line_with_its_status(
+    truth: Truth, tmp_path: Path, capsys: pytest.CaptureFixture[str], bank: str
+) -> None:
+    paths = files(truth, tmp_path / "in")
+    out = tmp_path / "out"
+    assert main(args(truth, paths, out, bank)) == 0
+    statement = pl.read_parquet(out / "statement.parquet")
+    ledger = pl.read_parquet(out / "ledger.parquet")
+    assert statement.height == truth.bank.height + truth.gateway.height
+    assert ledger.height == truth.ledger.height
+    # The statement files are in file order: bank lines, then the two gateway reports.
+    expected = pl.concat(
+        [
+            truth.bank["expected_status"],
+            truth.gateway.filter(pl.col("kind") == "payout")["expected_status"],
+            truth.gateway.filter(pl.col("kind") == "settlement")["expected_status"],
+        ]
+    )
+    assert statement["status"].cast(pl.String).to_list() == expected.to_list()
+    assert ledger["status"].cast(pl.String).to_list() == truth.ledger["expected_status"].to_list()
+    csv = pl.read_csv(out / "statement.csv", infer_schema=False)
+    assert csv.height == statement.height
+    assert csv["status"].to_list() == expected.to_list()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["statement"]["unmatched_bank"] == (expected == "unmatched_bank").sum()
+    assert [i["role"] for i in summary["inputs"]] == ["bank", "gateway", "gateway", "ledger"]
+    assert all(len(i["sha256"]) == 64 for i in summary["inputs"])
+    page = (out / "summary.html").read_text(encoding="utf-8")
+    assert "unmatched_bank" in page and "PENARIKAN" in page
+    book = load_workbook(out / "summary.xlsx", read_only=True)
+    rows = {r[0]: r for r in book["ringkasan"].iter_rows(values_only=True) if r and r[0]}
+    assert rows["unmatched_bank"][1] == summary["counts"]["statement"]["unmatched_bank"]
+    assert rows["unmatched_ledger"][3] == summary["counts"]["ledger"]["unmatched_ledger"]
+    first = next(book["statement exceptions"].iter_rows(min_row=2, values_only=True))
+    assert first[0] == "unmatched_bank"
+    captured = capsys.readouterr()
+    assert "statement: matched=" in captured.out
+    assert "pass 1: references" in captured.err
+
+
+def test_a_bad_line_exits_2_with_file_and_line(
+    truth: Truth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = files(truth, tmp_path / "in")
+    lines = paths["csv"].read_text(encoding="utf-8").splitlines()
+    lines[4] = lines[4].replace(",00;", ",50;", 1)
+    paths["csv"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(args(truth, paths, out)) == 2
+    err = capsys.readouterr().err
+    assert f"{paths['csv']}:5: " in err
+    assert "fraction of a rupiah" in err
+    assert not (out / "statement.parquet").exists()
+
+
+def test_missing_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reconcile", "--date", "2026-11-21", "--out", str(tmp_path)]) == 2
+    assert "--bank" in capsys.readouterr().err
+
+
+def test_nightly_reconciles_yesterday_from_the_inbox_against_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    yesterday = datetime.now(WIB).date() - timedelta(days=1)
+    db = tmp_path / "kasda.db"
+    ledger = Ledger(f"sqlite:///{db}", clock=FixedClock())
+    try:
+        f.adopt(ledger)
+        f.register_vendor(ledger)
+        for command in (
+            f.request("SPP-1"),
+            f.verify("SPP-1"),
+            f.approve("SPP-1"),
+            f.authorise("SPP-1"),
+        ):
+            ledger.execute(command)
+    finally:
+        ledger.close()
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    (inbox / "bank").mkdir(parents=True)
+    (inbox / "gateway").mkdir()
+    stamp = yesterday.strftime("%d/%m/%Y")
+    (inbox / "bank" / f"rkud-{yesterday.isoformat()}.csv").write_text(
+        "tanggal;keterangan;debet;kredit;saldo;no_referensi;rekening_lawan;bank_lawan\n"
+        f"{stamp};SP2D/SPP-1 PT PIKIRAN RAKYAT;98.000.000,00;0,00;;FT1;0012345678;110\n"
+        f"{stamp};TRF 0099887766 TANPA SP2D;5.000.000,00;0,00;;FT2;0099887766;008\n",
+        encoding="utf-8",
+    )
+    (inbox / "bank" / "rkud-1999-01-01.csv").write_text("not for tonight\n", encoding="utf-8")
+    monkeypatch.setenv("KASDA_RECON_INBOX", str(inbox))
+    monkeypatch.setenv("KASDA_RECON_OUT", str(out))
+    monkeypatch.setenv("KASDA_DATABASE_URL", f"sqlite:///{db}")
+    assert main(["reconcile", "--nightly", "--window", "100000"]) == 0
+    report = pl.read_parquet(out / yesterday.isoformat() / "statement.parquet")
+    assert report["status"].cast(pl.String).to_list() == ["matched", "unmatched_bank"]
+    assert "unmatched_bank=1" in capsys.readouterr().out
+
+
+def test_nightly_without_configuration_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KASDA_RECON_INBOX", raising=False)
+    assert main(["reconcile", "--nightly"]) == 2
+    assert "KASDA_RECON_INBOX" in capsys.readouterr().err
+
+
+def test_an_unknown_csv_profile_exits_2(
+    truth: Truth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = files(truth, tmp_path / "in")
+    assert main([*args(truth, paths, tmp_path / "out"), "--profile", "bni"]) == 2
+    assert "unknown CSV profile 'bni'" in capsys.readouterr().err
+
+
+def test_a_camt053_statement_runs_the_same(truth: Truth, tmp_path: Path) -> None:
+    paths = files(truth, tmp_path / "in")
+    paths["camt"] = tmp_path / "in" / "rkud.xml"
+    write_camt053(truth.bank, paths["camt"])
+    out = tmp_path / "out"
+    assert main(args(truth, paths, out, "camt")) == 0
+    statement = pl.read_parquet(out / "statement.parquet")
+    bank = statement.filter(pl.col("source") == "bank")
+    assert bank["status"].cast(pl.String).to_list() == truth.bank["expected_status"].to_list()
+
+
+def test_a_bad_profile_file_exits_2(
+    truth: Truth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = files(truth, tmp_path / "in")
+    profiles = tmp_path / "banks.toml"
+    profiles.write_text(
+        '[profiles.bni]\ncolumns = ["a"]\nroles = {}\ncolour = "blue"\n', encoding="utf-8"
+    )
+    assert main([*args(truth, paths, tmp_path / "out"), "--profiles", str(profiles)]) == 2
+    assert "CSV profile 'bni'" in capsys.readouterr().err
