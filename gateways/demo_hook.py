@@ -8,6 +8,7 @@ files for reconciliation. ``DemoGateway`` does the same step by step and also co
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,11 +17,14 @@ from pathlib import Path
 from types import TracebackType
 
 from gateways.config import GatewaySettings
+from gateways.facts import Applied, apply
 from gateways.iris import IrisClient
 from gateways.payouts import PayoutResult, PayoutService
 from gateways.port import ReceiptOrder
 from gateways.receipts import MidtransReceipts, ReceiptService
+from gateways.signatures import iris_signature
 from gateways.simulator import SIM_KEYS, Faults, Simulator
+from gateways.webhooks import WebhookResponse, handle_iris
 from ledger.application import CommandResult, Ledger
 
 CHANNELS = ("qris", "bank_transfer", "snap")
@@ -44,12 +48,31 @@ class DemoGateway:
         seed: int = 2026,
         fail_accounts: frozenset[str] = frozenset(),
         return_accounts: frozenset[str] = frozenset(),
+        fail_references: frozenset[str] = frozenset(),
         clock: Callable[[], datetime] | None = None,
+        instant_payouts: bool = True,
+        resend_failed: bool = False,
     ) -> None:
+        """``fail_references``: payouts that fail at the bank whatever their account.
+        ``instant_payouts=False``: an approved payout stays "processed" until ``finish_payouts``
+        (the bank's run later in the day). ``resend_failed``: ``pay_all`` pays FAILED
+        disbursements again, as a new attempt under a new reference."""
         self.ledger = ledger
-        faults = Faults(fail_accounts=set(fail_accounts), return_accounts=set(return_accounts))
-        self.sim = Simulator(seed=seed, clock=clock or ledger.clock, faults=faults)
+        faults = Faults(
+            fail_accounts=set(fail_accounts),
+            return_accounts=set(return_accounts),
+            fail_references=set(fail_references),
+        )
+        self.sim = Simulator(
+            seed=seed,
+            clock=clock or ledger.clock,
+            faults=faults,
+            instant_payouts=instant_payouts,
+        )
+        self.settings = GatewaySettings.for_simulator(self.sim.url)
+        self.resend_failed = resend_failed
         self._iris: IrisClient | None = None
+        self._service: PayoutService | None = None
 
     def __enter__(self) -> DemoGateway:
         self.sim.start()
@@ -59,6 +82,8 @@ class DemoGateway:
             SIM_KEYS.approver_key,
             timeout_seconds=10.0,
         )
+        # One service for the whole run: it follows the disbursement events from where it was.
+        self._service = PayoutService(self.ledger, self._iris, resend_failed=self.resend_failed)
         return self
 
     def __exit__(
@@ -72,21 +97,47 @@ class DemoGateway:
         self.sim.stop()
 
     def pay_all(self, pemda: str | None = None) -> DemoPayments:
-        assert self._iris is not None, "use DemoGateway as a context manager"
-        results = PayoutService(self.ledger, self._iris).pay_all(pemda)
+        results = self.service.pay_all(pemda)
         outcomes = Counter(r.outcome.value for r in results)
         paid = {r.reference for r in results if r.outcome.value == "settled"}
         total = sum(p.amount for p in self.sim.payouts() if p.reference_no in paid)
         return DemoPayments(results, dict(outcomes), total)
 
-    def collect(self, orders: Sequence[ReceiptOrder]) -> list[CommandResult]:
-        """Bill each order (QRIS, VA and Snap in turn), let the citizen pay, record the income."""
-        receipts = ReceiptService(
-            self.ledger, MidtransReceipts(GatewaySettings.for_simulator(self.sim.url))
-        )
+    @property
+    def service(self) -> PayoutService:
+        assert self._service is not None, "use DemoGateway as a context manager"
+        return self._service
+
+    def finish_payouts(self, pemda: str | None = None) -> list[PayoutResult]:
+        """The bank's run: every processed payout completes (or fails); the poller records it."""
+        self.sim.gateway.process_payouts()
+        return self.service.sync(pemda)
+
+    def bank_return(self, reference: str, code: str = "returned") -> Applied:
+        """The beneficiary bank sends a completed payout back; the ledger learns it from Iris."""
+        assert self._iris is not None, "use DemoGateway as a context manager"
+        self.sim.gateway.bank_return(reference, code)
+        return apply(self.ledger, self._iris.get_payout(reference))
+
+    def notify_iris(self, reference: str) -> WebhookResponse:
+        """Deliver Iris's signed notification of the payout's current status to
+        ``gateways.webhooks``, as the gateway would (and may, more than once)."""
+        body = self.sim.payout(reference).document()
+        raw = json.dumps(body).encode()
+        signature = iris_signature(raw, SIM_KEYS.merchant_key)
+        return handle_iris(self.ledger, self.settings, raw, {"Iris-Signature": signature})
+
+    def collect(
+        self, orders: Sequence[ReceiptOrder], channels: Sequence[str] | None = None
+    ) -> list[CommandResult]:
+        """Bill each order (on ``channels``, one each, or QRIS, VA and Snap in turn), let the
+        citizen pay, record the income."""
+        if channels is not None and len(channels) != len(orders):
+            raise ValueError("one channel per order")
+        receipts = ReceiptService(self.ledger, MidtransReceipts(self.settings))
         recorded = []
         for index, order in enumerate(orders):
-            channel = CHANNELS[index % len(CHANNELS)]
+            channel = CHANNELS[index % len(CHANNELS)] if channels is None else channels[index]
             receipts.bill(order, channel)
             self.sim.pay(order.order_id, "qris" if channel == "snap" else "")
             result = receipts.record(order.order_id)

@@ -5,8 +5,21 @@ kegiatan x kode rekening, income lines too), a vendor registry with media compan
 every role, and over a thousand LS disbursements driven through their whole life by the ledger's own
 commands, on a simulated clock that walks the working days of 2026 (WIB). Every rule stays on: the
 demo also shows the ledger refusing what it must refuse (a blocked line, an SPP over the pagu, the maker
-verifying their own SPP, a payment to a changed bank account, ...), and gateway notifications delivered
-twice coming back as idempotent replays.
+verifying their own SPP, a vendor that is blacklisted, ...).
+
+Money leaves the RKUD through the Midtrans-compatible simulator (``gateways.simulator``), in-process on
+the demo's clock: at every working day's SEND slot the authorised SP2Ds are paid through Iris by the
+payout service (``gateways.payouts``: derived reference, account validation, maker-checker, facts
+recorded once); at the BANK slot the bank runs the day's payouts, Iris notifies ``gateways.webhooks`` of
+each and the ledger records it settled or failed (the service's poller catches what a notification
+missed). The stories are the simulator's faults: payouts that fail (sent again the next day, or the
+SP2D withdrawn), payouts the vendor's bank sends back, a payout the service refuses to send because the
+vendor's account changed after the SP2D, and Iris notifications delivered twice that record nothing the
+second time. The gateway's and the bank's daily files of the year (payout and settlement reports, RKUD
+statement as MT940 and CSV) can be written for reconciliation. Income paid by QRIS or virtual account
+is billed at the simulator through ``midtransclient`` (Core API), paid there and recorded from its
+status by ``gateways.receipts``; central transfers (4.2) and teller payments, which pass no gateway,
+are recorded directly.
 
 The same seed gives the same store contents and the same printed numbers. Run twice on the same store,
 the demo does not build the year again: it says so and prints the totals that are in the store.
@@ -23,11 +36,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
-from itertools import groupby
 from pathlib import Path
 from typing import Any, TextIO, cast
 from uuid import UUID
 
+from gateways.demo_hook import DemoGateway, write_daily_files
+from gateways.facts import GATEWAY_ACTOR, Verdict
+from gateways.payouts import Outcome as PayoutOutcome
+from gateways.payouts import PayoutResult
+from gateways.port import ReceiptOrder
+from gateways.references import payout_reference
 from kasda.lra import year_summary
 from ledger import commands as c
 from ledger import ids
@@ -36,7 +54,6 @@ from ledger.codes import is_spending
 from ledger.disbursement import SP2D_WITHOUT_TRANSFER, Status
 from ledger.errors import (
     AlreadyExists,
-    BankAccountChanged,
     DomainError,
     LineBlocked,
     NotFound,
@@ -556,12 +573,10 @@ class Lifecycle:
     verifier: Actor
     approver: Actor
     authoriser: Actor
-    gateway: Actor
     note: str = ""
     spp: str = ""
     spm: str = ""
     sp2d: str = ""
-    transfers: int = 0
     verify_day: int = -1
     documents: dict[str, str] = field(default_factory=dict)
 
@@ -663,45 +678,9 @@ class Lifecycle:
             idempotency_key=key, actor=actor, pemda=PEMDA, disbursement_id=self.id, reason=reason
         )
 
-    def send(self, _ledger: Ledger, key: str) -> c.Command:
-        self.plan.transfer_seq += 1
-        self.transfers = self.plan.transfer_seq
-        iris = self.gateway.user_id.endswith("iris")
-        return c.RecordTransferSent(
-            idempotency_key=key,
-            actor=self.gateway,
-            pemda=PEMDA,
-            disbursement_id=self.id,
-            gateway="iris" if iris else "bjb-h2h",
-            reference=f"{'IRS' if iris else 'H2H'}{YEAR}{self.transfers:07d}",
-        )
-
-    def settle(self, _ledger: Ledger, key: str) -> c.Command:
-        return c.RecordSettlement(
-            idempotency_key=key,
-            actor=self.gateway,
-            pemda=PEMDA,
-            disbursement_id=self.id,
-            bank_reference=f"BJB{self.plan.clock.now:%Y%m%d}{self.transfers:07d}",
-        )
-
-    def fail(self, _ledger: Ledger, key: str, *, reason: str) -> c.Command:
-        return c.RecordTransferFailed(
-            idempotency_key=key,
-            actor=self.gateway,
-            pemda=PEMDA,
-            disbursement_id=self.id,
-            reason=reason,
-        )
-
-    def return_(self, _ledger: Ledger, key: str, *, reason: str) -> c.Command:
-        return c.RecordTransferReturned(
-            idempotency_key=key,
-            actor=self.gateway,
-            pemda=PEMDA,
-            disbursement_id=self.id,
-            reason=reason,
-        )
+    def reference(self, attempt: int = 1) -> str:
+        """The payout reference of transfer ``attempt`` (known once the SPP is numbered)."""
+        return payout_reference(self.id, attempt)
 
     def duplicate(self, _ledger: Ledger, key: str, *, of: Lifecycle) -> c.Command:
         """The SPP of ``of`` keyed in a second time, under a new idempotency key."""
@@ -745,6 +724,10 @@ class BuildReport:
     batches: int = 0
     replays: int = 0
     refused: Counter[str] = field(default_factory=Counter)
+    payouts: Counter[str] = field(default_factory=Counter)  # outcome at the gateway -> count
+    blocked: int = 0  # payouts the payout service refused to send, as planned
+    receipts: int = 0  # income billed, paid and collected at the gateway simulator
+    files: list[Path] = field(default_factory=list)  # the gateway's and the bank's daily files
 
 
 class DemoError(RuntimeError):
@@ -802,7 +785,16 @@ class DemoYear:
         self.actions: list[Action] = []
         self.lifecycles: list[Lifecycle] = []
         self.sp2d_seq = 0
-        self.transfer_seq = 0
+        # What happens at the gateway and the bank, played by the simulator's faults.
+        self.fail_first: list[Lifecycle] = []  # their first payout fails at the bank
+        self.blocked_payouts: list[Lifecycle] = []  # the service must refuse to pay them
+        self.returns: dict[int, list[Lifecycle]] = {}  # day -> payouts the bank sends back
+        self.notified_twice: dict[int, list[Lifecycle]] = {}  # day -> settled, notified twice
+        self.in_flight: list[str] = []  # payouts sent today, awaiting the bank's run
+        self.receipt_orders: dict[
+            int, list[tuple[ReceiptOrder, str]]
+        ] = {}  # day -> (order, channel)
+        self.receipt_seq = 0
         self._serial = 0
         self._users()
         self._skpds()
@@ -826,7 +818,7 @@ class DemoYear:
         self._names = iter(FIRST_NAMES * 4)
         self.admins = [self._actor("bpkad.admin", Role.BPKAD_ADMIN) for _ in range(2)]
         self.kuasa_bud = [self._actor("bpkad.kuasabud", Role.KUASA_BUD) for _ in range(3)]
-        self.gateways = [Actor("gateway.iris", Role.GATEWAY), Actor("gateway.bjb", Role.GATEWAY)]
+        self.gateways = [GATEWAY_ACTOR]
 
     def _actor(self, prefix: str, role: Role) -> Actor:
         return Actor(f"{prefix}.{next(self._names)}", role)
@@ -947,7 +939,6 @@ class DemoYear:
             verifier=rng.choice(skpd.ppk),
             approver=rng.choice(skpd.pa),
             authoriser=rng.choice(self.kuasa_bud),
-            gateway=self.gateways[0] if rng.random() < 0.7 else self.gateways[1],
         )
         if planned:
             line.planned.append(lc)
@@ -1066,6 +1057,21 @@ class DemoYear:
                 channel, permil = rng.choice(self.CHANNELS)
                 if line.code.startswith("4.2"):  # DAU/DAK: transferred by the centre, no fee
                     channel, permil = "rkud:transfer_pusat", 0
+                elif channel.startswith("midtrans:"):  # billed and paid at the simulator
+                    self.receipt_seq += 1
+                    order = ReceiptOrder(
+                        order_id=f"KSD-{YEAR}-{line.code}-{self.receipt_seq:05d}",
+                        amount=gross,
+                        payer=f"Wajib pajak {line.code}-{n + 1:04d}",
+                        pemda=PEMDA,
+                        year=YEAR,
+                        skpd=line.ref.skpd,
+                        sub_kegiatan=line.ref.sub_kegiatan,
+                        rekening=line.ref.rekening,
+                    )
+                    kind = channel.partition(":")[2]
+                    self.receipt_orders.setdefault(day, []).append((order, kind))
+                    continue
                 # QRIS takes 0.7% (MDR); a virtual account a flat Rp 4,000; the teller nothing.
                 fee = gross * permil // 10_000 if permil else 4_000 if "bank" in channel else 0
                 reference = f"{line.code}-{YEAR}-{n + 1:04d}"
@@ -1163,37 +1169,31 @@ class DemoYear:
             add(sp2d_day, Slot.SEND, partial(lc.cancel, actor=admin, reason=reason))
             return
         if o == "account_changed":
-            # The vendor's new account arrives after the SP2D: the ledger refuses to pay the old
-            # one, BPKAD withdraws the SP2D and the work is paid on a new SPP.
-            nxt = sp2d_day + 1
-            add(nxt, Slot.ADMIN, partial(self.change_account, vendor=lc.vendor))
-            add(nxt, Slot.SEND, lc.send, BankAccountChanged)
+            # The vendor's new account arrives after the SP2D: the payout service refuses to pay
+            # the old one, BPKAD withdraws the SP2D and the work is paid on a new SPP.
+            add(sp2d_day, Slot.SP2D, partial(self.change_account, vendor=lc.vendor))
+            self.blocked_payouts.append(lc)
             reason = "SP2D ditarik: rekening rekanan berubah setelah SP2D terbit"
-            add(nxt, Slot.BANK, partial(lc.cancel, actor=admin, reason=reason))
-            self._followup(lc, nxt + 1, " (penerbitan ulang ke rekening baru)")
+            add(sp2d_day, Slot.BANK, partial(lc.cancel, actor=admin, reason=reason))
+            self._followup(lc, sp2d_day + 1, " (penerbitan ulang ke rekening baru)")
             return
-        add(sp2d_day, Slot.SEND, lc.send)
-        bank_day = sp2d_day + rng.choice((0, 0, 0, 1))
+        # Paid through the gateway at the SEND slot of ``sp2d_day``, settled (or failed) at the
+        # bank's run the same afternoon; a failed disbursement is paid again the next working day.
         if o == "fail_resend":
-            reason = "Bank penerima tidak merespons (timeout)"
-            add(bank_day, Slot.BANK, partial(lc.fail, reason=reason))
-            add(bank_day + 1, Slot.SEND, lc.send)
-            add(bank_day + 1, Slot.BANK, lc.settle)
+            self.fail_first.append(lc)
             return
         if o == "fail_cancel":
-            add(bank_day, Slot.BANK, partial(lc.fail, reason="Rekening tujuan sudah ditutup"))
-            nxt = bank_day + 1
+            self.fail_first.append(lc)
+            nxt = sp2d_day + 1
             add(nxt, Slot.ADMIN, partial(self.change_account, vendor=lc.vendor))
             reason = "SP2D dibatalkan: transfer gagal, rekening rekanan ditutup"
             add(nxt, Slot.SPM, partial(lc.cancel, actor=admin, reason=reason))
             self._followup(lc, nxt + 1, " (penerbitan ulang ke rekening baru)")
             return
-        key = add(bank_day, Slot.BANK, lc.settle)
-        if rng.random() < 0.02:  # the gateway delivers its notification twice
-            add(bank_day + 1, Slot.BANK, lc.settle, "replay", key=key)
-        if o == "returned":
-            reason = "Retur: nama pemilik rekening tidak sesuai"
-            add(bank_day + rng.randint(2, 5), Slot.BANK, partial(lc.return_, reason=reason))
+        if rng.random() < 0.02:  # Iris delivers its notification of the settlement twice
+            self.notified_twice.setdefault(sp2d_day, []).append(lc)
+        if o == "returned":  # the vendor's bank sends the money back a few days later
+            self.returns.setdefault(sp2d_day + rng.randint(2, 5), []).append(lc)
 
     def _blocked_story(self) -> None:
         """Blokir: a works line is blocked for an Inspektorat review while an SPM waits for its
@@ -1395,28 +1395,114 @@ class DemoYear:
         )
 
     # -- playing the year through the ledger ---------------------------------------------------
-    def run(self, ledger: Ledger) -> BuildReport:
+    def run(self, ledger: Ledger, files_dir: Path | None = None) -> BuildReport:
         """Execute every planned command, one batch per working day and time slot, on the
-        simulated clock; raise ``DemoError`` if the ledger answers anything but what was planned."""
+        simulated clock, paying through an in-process simulator at every SEND slot and letting
+        the bank run at every BANK slot; raise ``DemoError`` if the ledger or the gateway answers
+        anything but what was planned. With ``files_dir``, write the year's daily files there."""
         if ledger.clock is not self.clock:
             raise ValueError("run the ledger on the demo's clock: Ledger(url, clock=plan.clock)")
         report = BuildReport()
         built: dict[str, c.Command] = {}  # a retry sends exactly the command it retries
-        ordered = sorted(self.actions, key=lambda a: (a.day, a.slot, a.seq))
-        for (day, slot), group in groupby(ordered, key=lambda a: (a.day, a.slot)):
-            actions = list(group)
-            self.clock.now = self.at(day, slot)
-            commands = []
-            for action in actions:
-                if action.key not in built:
-                    built[action.key] = action.build(ledger, action.key)
-                commands.append(built[action.key])
-            outcomes = ledger.execute_batch(commands)
-            report.batches += 1
-            report.commands += len(commands)
-            for action, command, outcome in zip(actions, commands, outcomes, strict=True):
-                _check(action, command, outcome, report)
+        planned: dict[tuple[int, int], list[Action]] = {}
+        for action in sorted(self.actions, key=lambda a: (a.day, a.slot, a.seq)):
+            planned.setdefault((action.day, action.slot), []).append(action)
+        gateway_slots = {(d, s) for d in range(len(self.days)) for s in (Slot.SEND, Slot.BANK)}
+        with DemoGateway(
+            ledger, seed=self.seed, clock=self.clock, instant_payouts=False, resend_failed=True
+        ) as gateway:
+            for day, slot in sorted(planned.keys() | gateway_slots):
+                self.clock.now = self.at(day, slot)
+                actions = planned.get((day, slot), [])
+                if actions:
+                    commands = []
+                    for action in actions:
+                        if action.key not in built:
+                            built[action.key] = action.build(ledger, action.key)
+                        commands.append(built[action.key])
+                    outcomes = ledger.execute_batch(commands)
+                    report.batches += 1
+                    report.commands += len(commands)
+                    for action, command, outcome in zip(actions, commands, outcomes, strict=True):
+                        _check(action, command, outcome, report)
+                if slot == Slot.SEND:
+                    self._send(gateway, report)
+                elif slot == Slot.BANK:
+                    self._bank(gateway, day, report)
+                    self._collect(gateway, day, report)
+            if files_dir is not None:
+                report.files = _write_files(gateway, files_dir)
         return report
+
+    def _send(self, gateway: DemoGateway, report: BuildReport) -> None:
+        """Pay every authorised (or failed) SP2D through Iris; the planned failures are armed."""
+        gateway.sim.faults.fail_references.update(
+            lc.reference() for lc in self.fail_first if lc.spp
+        )
+        refused = {lc.id for lc in self.blocked_payouts if lc.spp}
+        for result in gateway.service.pay_all(PEMDA):
+            if result.outcome is PayoutOutcome.BLOCKED and result.disbursement_id in refused:
+                report.blocked += 1
+            elif result.outcome is PayoutOutcome.SENT:
+                self.in_flight.append(result.reference)
+            else:
+                raise _gateway_error("pay", result)
+
+    def _bank(self, gateway: DemoGateway, day: int, report: BuildReport) -> None:
+        """The bank runs the day's payouts; Iris notifies the webhook of each (some twice), the
+        poller records whatever a notification did not."""
+        gateway.sim.gateway.process_payouts()
+        twice = {lc.reference() for lc in self.notified_twice.get(day, [])}
+        for reference in self.in_flight:
+            answer = gateway.notify_iris(reference)
+            if answer.status != 200 or answer.body.get("result") != Verdict.RECORDED:
+                raise DemoError(f"Iris notification of {reference}: {answer}")
+            report.payouts[str(answer.body["status"])] += 1
+            if reference in twice:
+                again = gateway.notify_iris(reference)
+                if again.status != 200 or again.body.get("result") != Verdict.NOTHING_NEW:
+                    raise DemoError(f"Iris notification of {reference} delivered twice: {again}")
+                report.replays += 1
+        self.in_flight.clear()
+        for result in gateway.service.sync(PEMDA):
+            if result.outcome not in (PayoutOutcome.SETTLED, PayoutOutcome.FAILED):
+                raise _gateway_error("sync", result)
+            report.payouts[result.outcome.value] += 1
+        for lc in self.returns.get(day, []):
+            applied = gateway.bank_return(lc.reference())
+            if applied.verdict is not Verdict.RECORDED or applied.status != Status.RETURNED:
+                raise DemoError(f"return of {lc.sp2d}: {applied}")
+            report.payouts["returned"] += 1
+
+    def _collect(self, gateway: DemoGateway, day: int, report: BuildReport) -> None:
+        """The day's taxes and fees billed by QRIS or virtual account at the simulator (Core API
+        through ``midtransclient``), paid there, and recorded from Midtrans's status."""
+        due = self.receipt_orders.get(day, [])
+        if not due:
+            return
+        orders, channels = [o for o, _ in due], [kind for _, kind in due]
+        recorded = gateway.collect(orders, channels)
+        if len(recorded) != len(orders) or any(r.replayed for r in recorded):
+            raise DemoError(f"receipts of working day {day}: {len(recorded)} of {len(orders)}")
+        report.receipts += len(recorded)
+
+
+def _gateway_error(step: str, result: PayoutResult) -> DemoError:
+    return DemoError(
+        f"{step} SP2D {result.sp2d_number} ({result.reference}): {result.outcome} {result.detail}"
+    )
+
+
+DAILY_FILES = ("payouts-*.csv", "settlements-*.csv", "rkud-*.sta", "rkud-*.csv")
+
+
+def _write_files(gateway: DemoGateway, folder: Path) -> list[Path]:
+    """The year's daily files, replacing those of an earlier build."""
+    if folder.is_dir():
+        for pattern in DAILY_FILES:
+            for old in folder.glob(pattern):
+                old.unlink()
+    return write_daily_files(gateway.sim, folder)
 
 
 def _check(action: Action, command: c.Command, outcome: Outcome, report: BuildReport) -> None:
@@ -1597,7 +1683,13 @@ def format_totals(totals: Totals, report: BuildReport | None = None) -> str:
             f"This run: {count(report.commands)} commands in {count(report.batches)} batches "
             "(one per working day and time of day)",
             f"  refused by the ledger's rules, as planned: {sum(report.refused.values())} ({refused})",
-            f"  gateway notifications delivered twice, answered from their receipt: {report.replays}",
+            "  paid through the gateway simulator (Iris): "
+            + ", ".join(f"{outcome} {n}" for outcome, n in sorted(report.payouts.items())),
+            f"  payouts the payout service refused to send, as planned: {report.blocked}",
+            f"  income billed by QRIS or virtual account and paid at the simulator: "
+            f"{count(report.receipts)}",
+            f"  Iris notifications delivered twice, nothing recorded the second time: "
+            f"{report.replays}",
         ]
     return "\n".join(out)
 
@@ -1616,16 +1708,22 @@ def demo_exists(ledger: Ledger) -> bool:
     return True
 
 
+def files_folder(path: Path) -> Path:
+    """Where the demo writes the gateway's and the bank's daily files: beside the SQLite file."""
+    return path.parent / "kasda-demo-files"
+
+
 def build_demo(
-    url: str, seed: int, lifecycles: int = DEFAULT_LIFECYCLES
+    url: str, seed: int, lifecycles: int = DEFAULT_LIFECYCLES, *, files_dir: Path | None = None
 ) -> tuple[Totals, BuildReport]:
-    """Build the demo year in a store that does not hold it yet, and read its totals back."""
+    """Build the demo year in a store that does not hold it yet, and read its totals back;
+    with ``files_dir``, write the year's daily files of the gateway and the bank there."""
     plan = DemoYear(seed, lifecycles)
     ledger = Ledger(url, clock=plan.clock)
     try:
         if demo_exists(ledger):
             raise DemoError(f"the store at {url} already holds APBD {YEAR} of pemda {PEMDA}")
-        report = plan.run(ledger)
+        report = plan.run(ledger, files_dir)
         return read_totals(ledger), report
     finally:
         ledger.close()
@@ -1670,9 +1768,16 @@ def run_demo(
     finally:
         ledger.close()
     started = time.perf_counter()
-    totals, report = build_demo(url, seed, lifecycles)
+    files_dir = files_folder(path) if path is not None else None
+    totals, report = build_demo(url, seed, lifecycles, files_dir=files_dir)
     print(f"seed {seed}, {count(lifecycles)} planned lifecycles\n", file=out)
     print(format_totals(totals, report), file=out)
+    if files_dir is not None:
+        print(
+            f"\nThe gateway's and the bank's daily files (payouts, settlements, RKUD statement "
+            f"MT940 + CSV), {count(len(report.files))} files: {files_dir}",
+            file=out,
+        )
     year_summary(url, PEMDA, YEAR, out)
     out.flush()
     print(f"(built and read back in {time.perf_counter() - started:.1f} s)", file=sys.stderr)

@@ -3,6 +3,7 @@ ledger's aggregates and double entry say, and the same seed builds the same year
 
 from __future__ import annotations
 
+import csv
 import io
 from collections import Counter, defaultdict
 from datetime import date, timedelta
@@ -12,6 +13,7 @@ from uuid import UUID
 
 import pytest
 
+from gateways.references import payout_reference
 from kasda.cli import main as cli
 from kasda.demo import (
     PEMDA,
@@ -21,6 +23,7 @@ from kasda.demo import (
     DemoYear,
     Totals,
     build_demo,
+    files_folder,
     format_totals,
     read_totals,
     run_demo,
@@ -161,7 +164,7 @@ def check_the_story(events: list[Any], *, full_scale: bool = False) -> None:
     if full_scale:  # every SKPD has paid someone
         assert len(roles["pptk"]) >= 30 and len(roles["ppk"]) >= 15 and len(roles["pa_kpa"]) >= 15
         assert len(roles["bendahara"]) >= 10 and len(roles["kuasa_bud"]) == 3
-        assert len(roles["gateway"]) == 2
+        assert roles["gateway"] == {"gateway.iris", "gateway.midtrans"}  # payouts, receipts
     assert len(roles["bpkad_admin"]) == 2
     everyone = [user for users in roles.values() for user in users]
     assert len([u for u, n in Counter(everyone).items() if n > 1]) == 1  # only the Plt. PPTK
@@ -219,8 +222,89 @@ def test_the_demo_year_at_full_scale(tmp_path: Path) -> None:
     check_the_story(events, full_scale=True)
     text = out.getvalue()
     assert format_totals(totals) in text
-    assert "refused by the ledger's rules, as planned: 8" in text
+    assert "refused by the ledger's rules, as planned: 7" in text
+    assert "payouts the payout service refused to send, as planned: 1" in text
     assert f"Rp {totals.pagu:,}".replace(",", ".") in text
+    check_the_money_went_through_the_simulator(url, tmp_path, text)
+
+
+def read_rows(folder: Path, pattern: str) -> list[dict[str, str]]:
+    rows = []
+    for path in sorted(folder.glob(pattern)):
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows += list(csv.DictReader(handle))
+    return rows
+
+
+def check_the_money_went_through_the_simulator(url: str, tmp_path: Path, text: str) -> None:
+    """Every transfer the ledger knows is a payout at the simulator under its derived reference,
+    and the gateway's and the bank's daily files of the year are written beside the database."""
+    folder = files_folder(tmp_path / "kasda.db")
+    assert f"files: {folder}" in text
+    files = sorted(folder.iterdir())
+    kinds = Counter(f.name.split("-", 1)[0] + f.suffix for f in files)
+    days = kinds["payouts.csv"]
+    assert days >= 200
+    assert kinds == {
+        "payouts.csv": days,
+        "settlements.csv": days,
+        "rkud.sta": days,
+        "rkud.csv": days,
+    }
+    assert all(f.stat().st_size > 0 for f in files)
+    payouts = {row["reference_no"]: row for row in read_rows(folder, "payouts-*.csv")}
+    ledger = Ledger(url)
+    try:
+        events = all_events(ledger)
+        sent = [
+            e
+            for e in events
+            if type(e).__qualname__ in ("Disbursement.Sent", "Disbursement.Failed")
+        ]
+        ids = {UUID(str(e.originator_id)) for e in sent}
+        disbursements = [ledger.disbursement(i) for i in ids]
+    finally:
+        ledger.close()
+    names = Counter(type(e).__qualname__ for e in events)
+    settled, failed = names["Disbursement.Settled"], names["Disbursement.Failed"]
+    returned = names["Disbursement.Returned"]
+    # One payout per transfer attempt, as the simulator answered them: each completed (some of
+    # them sent back later by the bank) or failed, and nothing else.
+    assert names["Disbursement.Sent"] == settled + failed == sum(d.attempts for d in disbursements)
+    line = f"paid through the gateway simulator (Iris): failed {failed}, returned {returned}, "
+    assert f"{line}settled {settled}\n" in text
+    assert failed >= 10 and returned >= 5
+    # The gateway's payout reports list every payout that completed (money moved), under the
+    # reference derived from the disbursement and its attempt; a failed attempt moved nothing.
+    assert len(payouts) == settled
+    for d in disbursements:
+        for attempt in range(1, d.attempts):  # sent again: the earlier attempts failed
+            assert payout_reference(d.id, attempt) not in payouts
+        if d.status in (Status.SETTLED, Status.RETURNED):
+            assert d.gateway_reference == payout_reference(d.id, d.attempts)
+            row = payouts[d.gateway_reference]
+            assert row["status"] == "completed"
+            assert row["beneficiary_account"] == (d.bank_account or {}).get("number")
+            assert row["amount"] == f"{d.net}.00"
+    assert any(d.attempts > 1 and d.status == Status.SETTLED for d in disbursements)
+    # Income paid by QRIS or virtual account went through the simulator too: each receipt the
+    # ledger holds from Midtrans is in the gateway's settlement report, with the same gross and fee.
+    settlements = {row["order_id"]: row for row in read_rows(folder, "settlements-*.csv")}
+    from_midtrans = [
+        e
+        for e in events
+        if type(e).__qualname__ == "Revenue.Received" and e.channel.startswith("midtrans:")
+    ]
+    assert len(settlements) == len(from_midtrans) >= 100
+    assert f"paid at the simulator: {len(from_midtrans)}\n" in text
+    assert {e.channel for e in from_midtrans} == {"midtrans:qris", "midtrans:bank_transfer"}
+    for e in from_midtrans:
+        row = settlements[e.reference]
+        assert (row["gross_amount"], row["fee"]) == (f"{e.gross}.00", f"{e.fee}.00")
+        assert e.channel == f"midtrans:{row['payment_type']}"
+    # The bank's statement of the RKUD shows the day's payout batches leaving it.
+    statements = [f.read_text(encoding="utf-8") for f in files if f.suffix == ".sta"]
+    assert sum(1 for text in statements if "IRIS" in text) >= 200
 
 
 def test_a_small_year_has_every_story_too(tmp_path: Path) -> None:
@@ -229,12 +313,16 @@ def test_a_small_year_has_every_story_too(tmp_path: Path) -> None:
     assert report.refused == {
         "committed_plus_realised_within_pagu": 1,
         "no_commitment_on_blocked_line": 2,
-        "payment_to_account_as_at_sp2d": 1,
         "payment_to_registered_vendor_only": 1,
         "separation_of_duties": 1,
         "step_requires_role": 1,
         "unique_identity": 1,
     }
+    assert report.blocked == 1  # the payout service would not pay the vendor's old account
+    assert report.payouts["failed"] >= 2 and report.payouts["returned"] >= 1
+    assert report.payouts["settled"] >= totals.disbursements["settled"]
+    assert report.files == []  # no daily files unless asked for
+    assert report.receipts >= 1
     assert totals.disbursement_count >= 60
     check_the_story(check_against_the_ledger(url, totals))
 
@@ -294,7 +382,8 @@ def test_fresh_refuses_to_touch_anything_but_an_sqlite_file() -> None:
 @pytest.mark.postgres
 def test_the_demo_on_postgresql(pg_schema_url: str) -> None:
     totals, report = build_demo(pg_schema_url, seed=2026, lifecycles=80)
-    assert sum(report.refused.values()) == 8
+    assert sum(report.refused.values()) == 7
+    assert report.blocked == 1 and report.payouts["settled"] > 0
     assert totals == build_demo_totals_again(pg_schema_url)
     check_the_story(check_against_the_ledger(pg_schema_url, totals))
 
@@ -308,8 +397,9 @@ def build_demo_totals_again(url: str) -> Totals:
 
 
 def test_report_mentions_replays_and_batches() -> None:
-    report = BuildReport(commands=10, batches=2, replays=1)
+    report = BuildReport(commands=10, batches=2, replays=1, blocked=1)
     report.refused["unique_identity"] += 1
+    report.payouts.update({"settled": 5, "failed": 1})
     totals = Totals(
         skpd=1,
         spending_lines=1,
@@ -337,3 +427,6 @@ def test_report_mentions_replays_and_batches() -> None:
     assert "Rp 1.234.567" in text
     assert "10 commands in 2 batches" in text
     assert "unique_identity 1" in text
+    assert "paid through the gateway simulator (Iris): failed 1, settled 5" in text
+    assert "refused to send, as planned: 1" in text
+    assert "delivered twice, nothing recorded the second time: 1" in text

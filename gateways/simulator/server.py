@@ -258,7 +258,10 @@ class Gateway:
 
     def _finish(self, payout: SimPayout) -> None:
         s = self.state
-        if payout.beneficiary_account in s.faults.fail_accounts:
+        if (
+            payout.beneficiary_account in s.faults.fail_accounts
+            or payout.reference_no in s.faults.fail_references
+        ):
             payout.error_code = "account_closed"
             s.iris_balance += payout.amount + payout.fee  # nothing moved, nothing charged
             payout.fee = 0
