@@ -55,7 +55,7 @@ class CashModel(ReadModel):
         if column is None:
             return
         amount = fact.body["net"] if name.startswith("Revenue.") else fact.body["amount"]
-        self.pending.append((fact.aggregate_id, fact.day.isoformat(), column, amount))
+        self.pending.append((fact.aggregate_id, fact.day, column, amount))
 
     def flush(self, cursor: Cursor) -> None:
         unknown = sorted({a for a, _, _, _ in self.pending if a not in self.pemda_of})

@@ -49,7 +49,7 @@ class LraModel(ReadModel):
             pending[quantity] += amount
 
     def apply(self, fact: Fact) -> None:
-        b, line, day = fact.body, fact.aggregate_id, fact.day.isoformat()
+        b, line, day = fact.body, fact.aggregate_id, fact.day
         match fact.name:
             case "BudgetLine.Allocated":
                 self.lines.insert(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,7 +73,7 @@ class Fact:
     name: str  # "Disbursement.Settled"
     body: dict[str, Any]  # the stored JSON, amounts as int
     at: datetime  # the ledger clock's stamp
-    day: date  # ``at`` as a calendar date where the pemda is
+    day: str  # ``at`` as a calendar date where the pemda is, ISO ``YYYY-MM-DD``
     stamp: str  # ``at`` as sortable text: UTC, ISO 8601, microseconds
 
 
@@ -98,7 +98,8 @@ class EventSource:
         )
         self._cipher = ledger.mapper.cipher
         self._compressor = ledger.mapper.compressor
-        self._moments: dict[str, tuple[datetime, date, str]] = {}
+        self._moments: dict[str, tuple[datetime, str, str]] = {}
+        self._ids: dict[Any, str] = {}  # an aggregate's events come in runs: format its id once
 
     def head(self) -> int:
         return self.ledger.recorder.max_notification_id() or 0
@@ -161,11 +162,14 @@ class EventSource:
         body = orjson.loads(data)
         at, day, stamp = self._moment(body["at"]["_data_"])
         name = topic[topic.index(":") + 1 :]
-        return Fact(
-            int(position), _uuid_text(originator_id), int(version), name, body, at, day, stamp
-        )
+        aggregate_id = self._ids.get(originator_id)
+        if aggregate_id is None:
+            if len(self._ids) > 100_000:
+                self._ids.clear()
+            aggregate_id = self._ids[originator_id] = _uuid_text(originator_id)
+        return Fact(int(position), aggregate_id, int(version), name, body, at, day, stamp)
 
-    def _moment(self, iso: str) -> tuple[datetime, date, str]:
+    def _moment(self, iso: str) -> tuple[datetime, str, str]:
         # Events of one command share one stamp: parse each distinct stamp once.
         found = self._moments.get(iso)
         if found is None:
@@ -174,7 +178,7 @@ class EventSource:
             at = datetime.fromisoformat(iso)
             found = self._moments[iso] = (
                 at,
-                at.astimezone(self.zone).date(),
+                at.astimezone(self.zone).date().isoformat(),
                 at.astimezone(UTC).isoformat(timespec="microseconds"),
             )
         return found
