@@ -14,7 +14,12 @@ from enum import StrEnum
 from uuid import UUID
 
 from gateways.port import Payout, PayoutStatus
-from gateways.references import parse_reference, payout_reference, reference_channel
+from gateways.references import (
+    MAX_ATTEMPT,
+    parse_reference,
+    payout_reference,
+    reference_channel,
+)
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.disbursement import Disbursement, Status
@@ -66,6 +71,7 @@ def plan(d: Disbursement, payout: Payout, actor: Actor = GATEWAY_ACTOR) -> list[
     recorded = d.gateway_reference == ref
     current = recorded or (
         d.status in (Status.AUTHORISED, Status.FAILED)
+        and d.attempts < MAX_ATTEMPT
         and ref == payout_reference(d.id, d.attempts + 1)
     )
     if not current:
@@ -86,8 +92,23 @@ def plan(d: Disbursement, payout: Payout, actor: Actor = GATEWAY_ACTOR) -> list[
     )
     out: list[c.Command] = []
     if not recorded:
+        if gateway_status is PayoutStatus.REJECTED:
+            # The approver refused it before any money moved: a fact of its own, which moves the
+            # attempt on (the next payout gets a new reference) and leaves the SP2D payable.
+            why = payout.error_code or "rejected by the approver"
+            return [
+                c.RecordTransferRejected(
+                    idempotency_key=f"iris:{ref}:rejected",
+                    gateway="iris",
+                    reference=ref,
+                    reason=f"iris: payout {ref} rejected before sending ({why})",
+                    actor=actor,
+                    pemda=d.pemda,
+                    disbursement_id=d.id,
+                )
+            ]
         if not moved:
-            return []  # queued or rejected before approval: no money left the RKUD
+            return []  # queued: no money left the RKUD yet
         out.append(
             c.RecordTransferSent(
                 idempotency_key=f"iris:{ref}:sent",
@@ -156,7 +177,8 @@ def apply(ledger: Ledger, payout: Payout, actor: Actor = GATEWAY_ACTOR) -> Appli
             log.error("payout mismatch: %s", error)
             return Applied(Verdict.MISMATCH, detail=str(error))
         if not commands:
-            stale = d.gateway_reference not in (None, payout.reference)
+            latest = d.references[-1] if d.references else None  # the last attempt, sent or refused
+            stale = latest not in (None, payout.reference)
             verdict = Verdict.STALE if stale else Verdict.NOTHING_NEW
             return Applied(verdict, status=str(d.status))
         outcomes = ledger.execute_batch(commands)

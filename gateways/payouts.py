@@ -13,7 +13,9 @@ For each authorised disbursement:
    reference, so the webhook and the poller never record anything twice.
 
 When the gateway cannot say whether a payout exists the disbursement is left alone (``UNRESOLVED``)
-and the next run starts again at step 2.
+and the next run starts again at step 2. A payout the approver rejected is a ledger fact
+(``TransferRejected``: no money moved, the SP2D stays payable, the attempt moves on), so the next
+run creates a new payout under the next attempt's reference (``REJECTED``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from gateways.port import (
 )
 from gateways.references import (
     IRIS_BANKS,
+    MAX_ATTEMPT,
     beneficiary_alias,
     payout_reference,
     reference_channel,
@@ -76,7 +79,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     RETURNED = "returned"
     AWAITING_APPROVAL = "awaiting_approval"  # created, approval did not go through this run
-    REJECTED = "rejected"  # the approver refused it at the gateway: a person must decide
+    REJECTED = "rejected"  # the approver refused it: TransferRejected recorded, next run retries
     SKIPPED = "skipped"  # not payable now (status)
     BLOCKED = "blocked"  # must not be paid: account changed, vendor inactive, unknown bank
     INVALID_ACCOUNT = "invalid_account"  # the bank says the account does not exist
@@ -171,6 +174,9 @@ class PayoutService:
     def pay(self, disbursement_id: UUID) -> PayoutResult:
         d = self.ledger.disbursement(disbursement_id)
         payable = {Status.AUTHORISED} | ({Status.FAILED} if self.resend_failed else set())
+        if d.attempts >= MAX_ATTEMPT:
+            detail = f"{d.attempts} transfer attempts; no reference left for another"
+            return self._result(d, "", Outcome.BLOCKED, detail)
         ref = payout_reference(d.id, d.attempts + 1)
         if d.status not in payable:
             return self._result(d, ref, Outcome.SKIPPED, f"disbursement is {d.status}")
@@ -205,10 +211,22 @@ class PayoutService:
         if payout.status is PayoutStatus.QUEUED:
             return self._result(d, ref, Outcome.AWAITING_APPROVAL, "approval pending")
         if payout.status is PayoutStatus.REJECTED:
-            # The checker said no. Not retried: the SP2D stays authorised until a person cancels
-            # it (or the ledger gains a fact for a rejected attempt, see docs/gateways.md).
-            return self._result(d, ref, Outcome.REJECTED, "payout rejected by the approver")
+            return self._rejected(d, ref, payout)
         return self._record(d, ref, payout)
+
+    def _rejected(self, d: Disbursement, ref: str, payout: Payout) -> PayoutResult:
+        """The checker said no before any money moved: recorded as ``TransferRejected`` (the same
+        command and key as the webhook's), which moves the attempt on. The SP2D stays authorised
+        (or failed): the next run creates a new payout under the next reference, for the approver
+        to decide again, unless a person cancels the SP2D meanwhile."""
+        try:
+            applied: Applied = apply(self.ledger, payout, self.actor)
+        except DomainError as error:
+            log.error("ledger refused the rejection of payout %s: %s", ref, error)
+            return self._result(d, ref, Outcome.ERROR, f"{error.rule}: {error}")
+        log.warning("payout %s rejected by the approver (%s)", ref, applied.verdict.value)
+        fresh = self.ledger.disbursement(d.id)
+        return self._result(fresh, ref, Outcome.REJECTED, "payout rejected by the approver")
 
     def sync(
         self, pemda: str | None = None, *, include_settled: bool = False

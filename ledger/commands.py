@@ -216,6 +216,16 @@ class RecordTransferReturned(DisbursementCommand):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecordTransferRejected(DisbursementCommand):
+    """The gateway refused a transfer attempt before any money moved (e.g. the payout's approver
+    rejected it); the SP2D stays payable and the next attempt gets a new reference."""
+
+    gateway: str
+    reference: str
+    reason: str
+
+
 # -- income ------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class RecordRevenue(Command):

@@ -2,6 +2,7 @@
 
     requested (SPP) -> verified (PPK) -> approved (SPM) -> authorised (SP2D) -> sent -> settled
                                                                                    \\-> failed -> sent (resend)
+    authorised | failed -> authorised | failed (the gateway refused an attempt before any money moved)
     settled -> returned (the bank bounced it)
     requested | verified | approved -> rejected (with reason, by the step's own role)
     requested | verified | approved | authorised | failed -> cancelled (no money with the vendor)
@@ -95,7 +96,8 @@ class Disbursement(Aggregate):
         self.bank_account: dict[str, str] | None = None
         self.vendor_version: int | None = None
         self.gateway_reference: str | None = None
-        self.attempts = 0
+        self.attempts = 0  # transfer attempts: sent, or refused by the gateway before sending
+        self.references: list[str] = []  # every gateway reference used, sent or refused
         self.requested_at = at
         self.authorised_at: datetime | None = None
         self.settled_at: datetime | None = None
@@ -153,6 +155,22 @@ class Disbursement(Aggregate):
     def check_send(self, actor: Actor) -> None:
         self._require_status("send", Status.AUTHORISED, Status.FAILED)
         actor.require(roles.GATEWAY, "send")
+
+    def check_transfer_rejected(self, actor: Actor) -> None:
+        """The gateway refused an attempt before any money moved (e.g. the Iris approver said no):
+        only while no transfer is under way (authorised, or the last one failed)."""
+        self._require_status(
+            "record a transfer refused by the gateway for", Status.AUTHORISED, Status.FAILED
+        )
+        actor.require(roles.GATEWAY, "record a refused transfer")
+
+    def check_new_reference(self, reference: str) -> None:
+        """A refused attempt is a new attempt: not a reference this disbursement already used."""
+        if reference in self.references or reference == self.gateway_reference:
+            raise InvalidTransition(
+                f"SPP {self.spp_number}: transfer {reference} was already sent or refused; a "
+                "refused attempt is a new attempt with a reference of its own"
+            )
 
     def check_settle(self, actor: Actor) -> None:
         self._require_status("settle", Status.SENT)
@@ -234,6 +252,22 @@ class Disbursement(Aggregate):
         self.status = Status.SENT
         self.gateway_reference = reference
         self.attempts += 1
+        self.references.append(reference)
+
+    # No money left the RKUD: the status stays (authorised or failed), the payable stays open, and
+    # the attempt number moves on so that the next attempt gets a reference of its own.
+    @event("TransferRejected")
+    def record_transfer_rejected(
+        self,
+        gateway: str,
+        reference: str,
+        reason: str,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.attempts += 1
+        self.references.append(reference)
 
     @event("Settled")
     def record_settled(

@@ -517,6 +517,21 @@ def record_transfer_returned(cmd: c.RecordTransferReturned, uow: UnitOfWork) -> 
     return _done(d)
 
 
+def record_transfer_rejected(cmd: c.RecordTransferRejected, uow: UnitOfWork) -> Result:
+    """The gateway refused an attempt before sending it: a fact with no money in it (no postings);
+    the SP2D stays authorised (or failed) and the attempt number moves on."""
+    d = _get_disbursement(uow, cmd)
+    d.check_transfer_rejected(cmd.actor)
+    gateway = text(cmd.gateway, "gateway", max_length=32)
+    reference = document_number(cmd.reference, "gateway reference")
+    reason = text(cmd.reason, "rejection reason")
+    d.check_new_reference(reference)
+    d.record_transfer_rejected(
+        gateway=gateway, reference=reference, reason=reason, **stamp(cmd.actor, uow.at)
+    )
+    return _done(d)
+
+
 # -- income ------------------------------------------------------------------------------------
 def record_revenue(cmd: c.RecordRevenue, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REVENUE, "record income")
@@ -699,6 +714,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordSettlement: record_settlement,
     c.RecordTransferFailed: record_transfer_failed,
     c.RecordTransferReturned: record_transfer_returned,
+    c.RecordTransferRejected: record_transfer_rejected,
     c.RecordRevenue: record_revenue,
     c.ReverseRevenue: reverse_revenue,
     c.RecordReconciliation: record_reconciliation,

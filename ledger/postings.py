@@ -106,6 +106,8 @@ def postings_for(event: Any) -> list[Leg]:
             return _move(IN_TRANSIT, f"vendor_payable:{event.vendor_id}", event.amount)
         case "Disbursement.Returned":
             return _move(CASH, f"vendor_payable:{event.vendor_id}", event.amount)
+        case "Disbursement.TransferRejected":
+            return []  # refused by the gateway before sending: nothing left the RKUD
         case "Revenue.Received":
             return _receipt(event)
         case "Revenue.Reversed":

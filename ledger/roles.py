@@ -17,7 +17,7 @@ class Role(StrEnum):
     PA_KPA = "pa_kpa"  # pengguna / kuasa pengguna anggaran: signs the SPM
     KUASA_BUD = "kuasa_bud"  # BPKAD: issues the SP2D
     BPKAD_ADMIN = "bpkad_admin"  # budget administration: APBD, APBD-P, pergeseran, blokir, vendors
-    GATEWAY = "gateway"  # the payment adapter: reports sent/settled/failed/returned
+    GATEWAY = "gateway"  # the payment adapter: reports sent/settled/failed/returned/refused
     AUDITOR = "auditor"  # reads everything, writes nothing
     VENDOR = "vendor"  # reads its own payments
 

@@ -6,6 +6,9 @@ returned, rejected or cancelled:
     requested  -> PPK verifies                  verified -> PA/KPA approves (SPM)
     approved   -> Kuasa BUD authorises (SP2D)   authorised -> the gateway sends the transfer
     sent       -> the gateway confirms it       failed -> Kuasa BUD decides: resend or cancel
+
+A transfer the gateway refused before sending (``TransferRejected``) leaves the status as it was
+(authorised or failed), so the disbursement stays in its queue, since the same moment.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ WAITING_FOR: dict[str, tuple[Role, str]] = {
     "sent": (Role.GATEWAY, "settle"),
     "failed": (Role.KUASA_BUD, "resend or cancel"),
 }
+
+# Disbursement events that change no status: the disbursement waits where it waited.
+_STATUS_UNCHANGED = frozenset({"Disbursement.TransferRejected"})
 
 
 class QueueModel(ReadModel):
@@ -44,7 +50,7 @@ class QueueModel(ReadModel):
         ]
 
     def apply(self, fact: Fact) -> None:
-        if not fact.name.startswith("Disbursement."):
+        if not fact.name.startswith("Disbursement.") or fact.name in _STATUS_UNCHANGED:
             return
         key, at = fact.aggregate_id, fact.stamp
         status = fact.name.split(".")[1].lower()

@@ -48,6 +48,7 @@ PROJECTED = frozenset(
         "Disbursement.Settled",
         "Disbursement.Failed",
         "Disbursement.Returned",
+        "Disbursement.TransferRejected",
         "Disbursement.Rejected",
         "Disbursement.Cancelled",
         "Revenue.Received",

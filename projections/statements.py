@@ -104,6 +104,12 @@ class StatementModel(ReadModel):
             }
             self.payments.insert(key, row)
             return
+        if event == "Disbursement.TransferRejected":
+            # Refused by the gateway before sending: the status stays (authorised or failed), the
+            # attempt number moves on, and the reason is the latest word on the payment.
+            self.payments.set(key, reason=b["reason"], updated_at=at, version=fact.version)
+            self.payments.add(key, attempts=1)
+            return
         status = event.split(".")[1].lower()
         changes: dict[str, object] = {
             "status": status,

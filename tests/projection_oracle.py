@@ -68,6 +68,7 @@ def expected_payments(ledger: Ledger) -> dict[str, tuple[Any, ...]]:
             d.spp_number,
             getattr(d, "sp2d_number", None),
             d.version,
+            d.attempts,  # transfers sent plus attempts the gateway refused (TransferRejected)
         )
         for d in state.values()
         if isinstance(d, Disbursement)
@@ -109,8 +110,8 @@ def projected_lines(
 def projected_payments(db: ReadDatabase) -> dict[str, tuple[Any, ...]]:
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
-            "SELECT disbursement_id, status, gross, net, spp_number, sp2d_number, version"
-            " FROM proj_payment"
+            "SELECT disbursement_id, status, gross, net, spp_number, sp2d_number, version,"
+            " attempts FROM proj_payment"
         )
     return {r[0]: tuple(r[1:]) for r in rows}
 

@@ -430,3 +430,24 @@ def test_report_mentions_replays_and_batches() -> None:
     assert "paid through the gateway simulator (Iris): failed 1, settled 5" in text
     assert "refused to send, as planned: 1" in text
     assert "delivered twice, nothing recorded the second time: 1" in text
+
+
+def test_the_demo_package_keeps_every_name_and_reads_in_one_sitting() -> None:
+    """``kasda.demo`` was one module; as a package it still offers every name it had, and no
+    module of it is longer than one sitting's reading."""
+    import importlib
+
+    import kasda.demo as package
+
+    names = set(package.__all__)
+    assert {"run_demo", "build_demo", "DemoYear", "read_totals", "count", "rupiah"} <= names
+    for name in names:
+        assert getattr(package, name) is not None, name
+    folder = Path(package.__file__).parent
+    modules = sorted(p for p in folder.glob("*.py"))
+    assert len(modules) > 5
+    for path in modules:
+        importlib.import_module(
+            f"kasda.demo.{path.stem}" if path.stem != "__init__" else "kasda.demo"
+        )
+        assert len(path.read_text().splitlines()) <= 250, path.name

@@ -412,7 +412,9 @@ def test_crash_and_rerun_on_every_store(ledger_url: str, sim: Simulator) -> None
         ledger.close()
 
 
-def test_payout_rejected_by_the_checker_is_not_retried(ledger: Ledger, sim: Simulator) -> None:
+def test_payout_rejected_by_the_checker_is_recorded_and_a_new_attempt_pays(
+    ledger: Ledger, sim: Simulator
+) -> None:
     authorise(ledger, "S1")
     checker = iris_client(sim)
 
@@ -420,13 +422,66 @@ def test_payout_rejected_by_the_checker_is_not_retried(ledger: Ledger, sim: Simu
         checker.reject_payouts([payout.reference], "nilai kontrak belum sesuai")
 
     [result] = service(ledger, sim, hooks=Hooks(after_create=reject)).pay_all()
-    assert result.outcome is Outcome.REJECTED
-    assert sim.payout(result.reference).status == "rejected"
-    [again] = service(ledger, sim).pay_all()
-    assert again.outcome is Outcome.REJECTED
-    assert status_of(ledger, "S1") == "authorised"
-    assert sim.state.create_calls == 1
+    first = payout_reference(did("S1"), 1)
+    assert (result.outcome, result.reference) == (Outcome.REJECTED, first)
+    assert sim.payout(first).status == "rejected"
+    d = ledger.disbursement(did("S1"))
+    assert (d.status, d.attempts, d.gateway_reference) == (Status.AUTHORISED, 1, None)
+    [again] = service(ledger, sim).pay_all()  # a new attempt, a new payout for the checker
+    assert (again.outcome, again.reference) == (Outcome.SETTLED, payout_reference(did("S1"), 2))
+    assert sim.state.create_calls == 2
+    assert [type(e).__name__ for e in ledger.history(did("S1"))][4:] == [
+        "TransferRejected",
+        "Sent",
+        "Settled",
+    ]
     checker.close()
+
+
+def test_approver_rejection_is_a_ledger_fact_and_a_later_run_pays_exactly_once(
+    ledger: Ledger, sim: Simulator
+) -> None:
+    authorise(ledger, "S1")
+    authorise(ledger, "S2", 50_000_000, npwp=VENDOR_B_NPWP)
+    first = payout_reference(did("S1"), 1)
+    sim.faults.reject_references.add(first)  # the approver rejects S1's first payout
+    results = {r.spp_number: r for r in service(ledger, sim).pay_all()}
+    assert results["S1"].outcome is Outcome.REJECTED
+    assert results["S2"].outcome is Outcome.SETTLED
+    assert sim.payout(first).status == "rejected"
+    [fact] = [e for e in ledger.history(did("S1")) if type(e).__name__ == "TransferRejected"]
+    assert (fact.gateway, fact.reference, fact.actor_id) == ("iris", first, "gateway.iris")
+    assert fact.actor_role == "gateway"
+    assert status_of(ledger, "S1") == "authorised"
+    # Replaying the rejection (the webhook, or a poller coming second) records nothing.
+    replay = ledger.execute(
+        c.RecordTransferRejected(
+            idempotency_key=f"iris:{first}:rejected",
+            actor=GATEWAY_ACTOR,
+            pemda=f.PEMDA,
+            disbursement_id=did("S1"),
+            gateway="iris",
+            reference=first,
+            reason=fact.reason,
+        )
+    )
+    assert replay.replayed
+    # A later run pays S1 under attempt 2, exactly once; the rejected payout is never approved.
+    [paid] = service(ledger, sim).pay_all()
+    second = payout_reference(did("S1"), 2)
+    assert (paid.spp_number, paid.outcome, paid.reference) == ("S1", Outcome.SETTLED, second)
+    assert service(ledger, sim).pay_all() == []
+    statuses = {p.reference_no: p.status for p in sim.payouts()}
+    assert len(statuses) == 3  # S1 twice (rejected, then paid), S2 once
+    assert (statuses[first], statuses[second]) == ("rejected", "completed")
+    d = ledger.disbursement(did("S1"))
+    assert (d.status, d.attempts, d.gateway_reference) == (Status.SETTLED, 2, second)
+    names = [type(e).__name__ for e in ledger.history(did("S1"))]
+    assert (names.count("TransferRejected"), names.count("Sent"), names.count("Settled")) == (
+        1,
+        1,
+        1,
+    )
 
 
 def test_wrong_approver_key_leaves_the_payout_waiting(ledger: Ledger, sim: Simulator) -> None:

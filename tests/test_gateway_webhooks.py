@@ -190,6 +190,43 @@ def test_failed_then_resent_ignores_notifications_of_the_old_attempt(
     assert status_of(ledger, "S1") == "settled"
 
 
+def test_rejected_payout_is_recorded_once_and_the_next_attempt_pays(
+    ledger: Ledger, sim: Simulator, settings: GatewaySettings
+) -> None:
+    d = authorise(ledger, "S1")
+    first = payout_reference(d.id, 1)
+    client = TestClient(webhook_app(ledger, settings))
+    answer = post_iris(client, iris_note(first, "rejected", d.net)).json()
+    assert (answer["result"], answer["recorded"]) == ("recorded", ["RecordTransferRejected"])
+    assert answer["status"] == "authorised"
+    for late in ("rejected", "queued"):  # a duplicate, an older status: nothing more
+        assert post_iris(client, iris_note(first, late, d.net)).json()["result"] == "nothing_new"
+    assert kinds(ledger, "S1")[-1] == "TransferRejected"
+    assert ledger.disbursement(d.id).attempts == 1
+    # The poller pays under the next attempt; a late notification of the first one is stale.
+    [paid] = PayoutService(ledger, iris_client(sim)).pay_all()
+    assert (paid.outcome, paid.reference) == (Outcome.SETTLED, payout_reference(d.id, 2))
+    assert post_iris(client, iris_note(first, "rejected", d.net)).json()["result"] == "stale"
+    assert kinds(ledger, "S1")[-3:] == ["TransferRejected", "Sent", "Settled"]
+
+
+def test_approver_rejection_notified_while_the_poller_records_it_is_recorded_once(
+    ledger: Ledger, sim: Simulator, settings: GatewaySettings
+) -> None:
+    d = authorise(ledger, "S1")
+    first = payout_reference(d.id, 1)
+    sim.faults.reject_references.add(first)
+    with serve(webhook_app(ledger, settings)) as base:
+        sim.set_webhooks(iris=base + "/webhooks/iris")
+        [result] = PayoutService(ledger, iris_client(sim)).pay_all()
+        sim.flush()
+    assert result.outcome is Outcome.REJECTED
+    delivered = [n.delivered_status for n in sim.gateway.notifications]
+    assert delivered and all(code == 200 for code in delivered)
+    assert kinds(ledger, "S1").count("TransferRejected") == 1
+    assert status_of(ledger, "S1") == "authorised"
+
+
 def test_store_down_answers_503_and_loses_nothing(settings: GatewaySettings) -> None:
     ledger = FlakyStoreLedger("memory://", clock=FixedClock())
     f.adopt(ledger)

@@ -62,6 +62,7 @@ CANDIDATES = {
     "settle": [USERS[7]],
     "fail": [USERS[7]],
     "return": [USERS[7]],
+    "refuse": [USERS[7]],  # the gateway refused the transfer before sending (TransferRejected)
     "reject": _CHECKERS,
     "cancel": [REQUESTERS[0], REQUESTERS[1], USERS[8], USERS[3], USERS[5]],
 }
@@ -69,12 +70,23 @@ NEXT_STEPS = {
     Status.REQUESTED: ["verify", "verify", "reject", "cancel"],
     Status.VERIFIED: ["approve", "approve", "reject"],
     Status.APPROVED: ["authorise", "authorise", "reject", "cancel"],
-    Status.AUTHORISED: ["send", "send", "cancel"],
+    Status.AUTHORISED: ["send", "send", "refuse", "cancel"],
     Status.SENT: ["settle", "fail"],
-    Status.FAILED: ["send", "cancel"],
+    Status.FAILED: ["send", "refuse", "cancel"],
     Status.SETTLED: ["return"],
 }
-STEPS = ["verify", "approve", "authorise", "send", "settle", "fail", "return", "reject", "cancel"]
+STEPS = [
+    "verify",
+    "approve",
+    "authorise",
+    "send",
+    "settle",
+    "fail",
+    "return",
+    "refuse",
+    "reject",
+    "cancel",
+]
 COMMITTED = {Status.REQUESTED, Status.VERIFIED, Status.APPROVED}
 REALISED = {Status.AUTHORISED, Status.SENT, Status.SETTLED, Status.FAILED, Status.RETURNED}
 
@@ -101,6 +113,10 @@ def _step(step: str, spp: str, actor: Actor, key: str, n: int) -> c.Command:
             return c.RecordTransferFailed(**common, reason="bank offline")
         case "return":
             return c.RecordTransferReturned(**common, reason="rekening ditutup")
+        case "refuse":
+            return c.RecordTransferRejected(
+                **common, gateway="iris", reference=f"IRIS/{key}", reason="ditolak approver"
+            )
         case "reject":
             return c.RejectDisbursement(**common, reason="dokumen kurang")
         case _:

@@ -133,6 +133,7 @@ CANDIDATES: dict[str, list[Actor]] = {
     "settle": [GATEWAY],
     "fail": [GATEWAY],
     "return": [GATEWAY],
+    "refuse": [GATEWAY],  # the gateway refused the transfer before sending (TransferRejected)
     "reject": [BUDI_PPK, EKO_PPK, ANI_PPK, CITRA_PA, BUDI_PA, DEDI_BUD, CITRA_BUD],
     "cancel": [ANI_PPTK, GITA, ADMIN, DEDI_ADMIN, DEDI_BUD, CITRA_BUD],
 }
@@ -140,12 +141,23 @@ NEXT_STEPS: dict[Status, list[str]] = {
     Status.REQUESTED: ["verify", "verify", "verify", "reject", "cancel"],
     Status.VERIFIED: ["approve", "approve", "approve", "reject", "cancel"],
     Status.APPROVED: ["authorise", "authorise", "authorise", "reject", "cancel"],
-    Status.AUTHORISED: ["send", "send", "send", "cancel"],
+    Status.AUTHORISED: ["send", "send", "send", "refuse", "cancel"],
     Status.SENT: ["settle", "fail"],
-    Status.FAILED: ["send", "send", "cancel"],
+    Status.FAILED: ["send", "send", "refuse", "cancel"],
     Status.SETTLED: ["return"],
 }
-STEPS = ["verify", "approve", "authorise", "send", "settle", "fail", "return", "reject", "cancel"]
+STEPS = [
+    "verify",
+    "approve",
+    "authorise",
+    "send",
+    "settle",
+    "fail",
+    "return",
+    "refuse",
+    "reject",
+    "cancel",
+]
 COMMITTED = frozenset({Status.REQUESTED, Status.VERIFIED, Status.APPROVED})
 REALISED = frozenset(
     {Status.AUTHORISED, Status.SENT, Status.SETTLED, Status.FAILED, Status.RETURNED}
@@ -164,6 +176,8 @@ STEP_RULES: dict[str, tuple[frozenset[Status], frozenset[Role]]] = {
     "settle": (frozenset({Status.SENT}), frozenset({Role.GATEWAY})),
     "fail": (frozenset({Status.SENT}), frozenset({Role.GATEWAY})),
     "return": (frozenset({Status.SETTLED}), frozenset({Role.GATEWAY})),
+    # Refused before sending: no money moved, the status stays, the attempt moves on.
+    "refuse": (frozenset({Status.AUTHORISED, Status.FAILED}), frozenset({Role.GATEWAY})),
 }
 NEW_STATUS = {
     "verify": Status.VERIFIED,
@@ -243,6 +257,7 @@ class DisbursementM:
     vendor_version: int | None = None
     attempts: int = 0
     version: int = 1
+    references: list[str] = field(default_factory=list)  # every attempt's, sent or refused
 
 
 def _account(vendor: int, number: str) -> dict[str, str]:
@@ -494,6 +509,8 @@ class Model:
                 raise Refused(VendorNotPayable)
             if vendor.account != d.account:
                 raise Refused(BankAccountChanged)
+        if isinstance(cmd, c.RecordTransferRejected) and cmd.reference in d.references:
+            raise Refused(InvalidTransition)  # an attempt is refused once, and never after sending
         # Every check passed: the facts.
         if isinstance(cmd, c.ApproveSpm):
             self.claimed.add(("SPM", cmd.spm_number))
@@ -508,8 +525,9 @@ class Model:
             line.committed -= d.gross
             line.realised += d.gross
             events += 2
-        elif isinstance(cmd, c.RecordTransferSent):
+        elif isinstance(cmd, (c.RecordTransferSent, c.RecordTransferRejected)):
             d.attempts += 1
+            d.references.append(cmd.reference)
         elif step in ("reject", "cancel"):
             if d.status in COMMITTED:
                 del line.open[str(d.id)]
@@ -519,7 +537,7 @@ class Model:
             events += 1
         if step in ("verify", "approve", "authorise", "reject"):
             d.performers[step] = cmd.actor.user_id
-        d.status = NEW_STATUS[step]
+        d.status = NEW_STATUS.get(step, d.status)
         d.version += 1
         return {"id": str(d.id), "status": d.status.value, "version": d.version}, events
 
@@ -543,6 +561,9 @@ class Model:
 
     def record_transfer_returned(self, cmd: c.RecordTransferReturned) -> tuple[dict[str, Any], int]:
         return self._step(cmd, "return")
+
+    def record_transfer_rejected(self, cmd: c.RecordTransferRejected) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "refuse")
 
     def reject_disbursement(self, cmd: c.RejectDisbursement) -> tuple[dict[str, Any], int]:
         return self._step(cmd, "reject")
@@ -828,6 +849,13 @@ class LedgerModelMachine(RuleBasedStateMachine):
                 return c.RecordTransferFailed(**common, reason="bank offline")
             case "return":
                 return c.RecordTransferReturned(**common, reason="rekening ditutup")
+            case "refuse":
+                return c.RecordTransferRejected(
+                    **common,
+                    gateway="iris",
+                    reference=f"IRIS/{next(self.numbers)}",
+                    reason="ditolak",
+                )
             case "reject":
                 return c.RejectDisbursement(**common, reason="dokumen kurang")
             case _:
@@ -1177,6 +1205,12 @@ def _commands(ops: list[tuple[Any, ...]]) -> list[c.Command]:
                         out.append(c.RecordTransferFailed(**common, reason="offline"))
                     case "return":
                         out.append(c.RecordTransferReturned(**common, reason="ditutup"))
+                    case "refuse":
+                        out.append(
+                            c.RecordTransferRejected(
+                                **common, gateway="iris", reference=key, reason="ditolak"
+                            )
+                        )
                     case "reject":
                         out.append(c.RejectDisbursement(**common, reason="kurang"))
                     case _:
@@ -1313,6 +1347,16 @@ _payloads = st.one_of(
         disbursement_id=_maybe(f.disbursement_id("SPP-V")),
         gateway=_maybe("iris"),
         reference=_maybe("IRIS/1"),
+    ),
+    st.builds(
+        c.RecordTransferRejected,
+        idempotency_key=st.just("fuzz"),
+        actor=_maybe(GATEWAY),
+        pemda=st.just(PEMDA),
+        disbursement_id=_maybe(f.disbursement_id("SPP-V")),
+        gateway=_maybe("iris"),
+        reference=_maybe("IRIS/1"),
+        reason=_maybe("ditolak"),
     ),
     st.builds(
         c.BlockLine,

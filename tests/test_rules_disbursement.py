@@ -17,6 +17,7 @@ from ledger.disbursement import Disbursement, Status
 from ledger.errors import (
     AlreadyExists,
     DomainError,
+    IdempotencyKeyReused,
     InvalidInput,
     InvalidTransition,
     NotFound,
@@ -453,6 +454,201 @@ def test_rejected_and_cancelled_are_terminal(ledger: Ledger, end: str) -> None:
         f.send("SPP-1"),
     ):
         refused_unchanged(ledger, "SPP-1", command, InvalidTransition, LIFECYCLE_RULE)
+
+
+# -- a transfer the gateway refused before sending (TransferRejected) -----------------------------
+def transfer_rejected(
+    spp: str,
+    reference: str,
+    actor: Actor = f.GATEWAY,
+    key: str | None = None,
+    reason: str = "iris: payout rejected by the approver",
+) -> c.RecordTransferRejected:
+    return c.RecordTransferRejected(
+        idempotency_key=key or f.key("rejected"),
+        actor=actor,
+        pemda=f.PEMDA,
+        disbursement_id=f.disbursement_id(spp),
+        gateway="iris",
+        reference=reference,
+        reason=reason,
+    )
+
+
+def test_a_refused_transfer_leaves_the_sp2d_payable_and_moves_the_attempt_on(
+    ledger: Ledger,
+) -> None:
+    from ledger.postings import postings_for, trial_balance
+
+    setup(ledger)
+    before = run_to(ledger, "SPP-1", "authorise")
+    balance_before = trial_balance(all_events(ledger))
+    line_before = budget_line(ledger)
+    ledger.execute(transfer_rejected("SPP-1", "IRIS-SPP-1-01"))
+    d = disbursement(ledger, "SPP-1")
+    assert (d.status, d.attempts, d.gateway_reference) == (Status.AUTHORISED, 1, None)
+    assert d.version == before.version + 1
+    fact = ledger.history(d.id)[-1]
+    assert type(fact).__qualname__ == "Disbursement.TransferRejected"
+    assert (fact.gateway, fact.reference, fact.reason) == (
+        "iris",
+        "IRIS-SPP-1-01",
+        "iris: payout rejected by the approver",
+    )
+    assert (fact.actor_id, fact.actor_role) == (f.GATEWAY.user_id, "gateway")
+    # Nothing left the RKUD: no postings, the trial balance and the line are as they were.
+    assert postings_for(fact) == []
+    assert trial_balance(all_events(ledger)) == balance_before
+    line = budget_line(ledger)
+    assert (line.version, line.realised, line.committed) == (
+        line_before.version,
+        line_before.realised,
+        line_before.committed,
+    )
+    # The next attempt is a new one, and pays.
+    ledger.execute(f.send("SPP-1", reference="IRIS-SPP-1-02"))
+    ledger.execute(f.settle("SPP-1"))
+    d = disbursement(ledger, "SPP-1")
+    assert (d.status, d.attempts, d.gateway_reference) == (Status.SETTLED, 2, "IRIS-SPP-1-02")
+    assert event_names(ledger.history(d.id))[3:] == [
+        "Disbursement.Authorised",
+        "Disbursement.TransferRejected",
+        "Disbursement.Sent",
+        "Disbursement.Settled",
+    ]
+
+
+def test_a_refused_resend_leaves_the_failed_transfer_failed_and_cancellable(
+    ledger: Ledger,
+) -> None:
+    from ledger.postings import is_balanced, postings_for, trial_balance
+
+    setup(ledger)
+    run_to(ledger, "SPP-1", "send")
+    ledger.execute(f.fail("SPP-1"))
+    ledger.execute(transfer_rejected("SPP-1", "IRIS-SPP-1-02"))
+    d = disbursement(ledger, "SPP-1")
+    assert (d.status, d.attempts, d.gateway_reference) == (Status.FAILED, 2, "IRIS-SPP-1")
+    ledger.execute(f.cancel("SPP-1"))
+    assert disbursement(ledger, "SPP-1").status == Status.CANCELLED
+    events = all_events(ledger)
+    assert all(is_balanced(postings_for(e)) for e in events if postings_for(e))
+    balance = trial_balance(events)
+    assert balance[f"vendor_payable:{d.vendor_id}"] == 0
+    assert balance["cash_in_transit"] == 0
+    assert balance[f"expenditure:{d.line_id}"] == 0
+
+
+def test_only_the_gateway_records_a_refused_transfer(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "authorise")
+    for actor in (f.BUD, f.PPK, f.ADMIN, Actor("auditor", Role.AUDITOR)):
+        command = transfer_rejected("SPP-1", "IRIS-SPP-1-01", actor)
+        refused_unchanged(ledger, "SPP-1", command, RoleNotPermitted, ROLE_RULE)
+
+
+def test_a_refused_transfer_only_while_no_transfer_is_under_way(ledger: Ledger) -> None:
+    setup(ledger)
+    spp = "SPP-1"
+
+    def refused_here(target: str = spp) -> None:
+        command = transfer_rejected(target, "IRIS-X")
+        refused_unchanged(ledger, target, command, InvalidTransition, LIFECYCLE_RULE)
+
+    for name, command in steps(spp).items():
+        ledger.execute(command)
+        if name != "authorise":  # requested, verified, approved; sent, settled
+            refused_here()
+    ledger.execute(f.return_(spp))
+    refused_here()
+    for end in ("rejected", "cancelled"):
+        other = f"SPP-{end}"
+        ledger.execute(f.request(other, GROSS))
+        ledger.execute(f.reject(other, f.PPK) if end == "rejected" else f.cancel(other))
+        refused_here(other)
+
+
+def test_a_refused_transfer_is_a_new_attempt_with_its_own_reference(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "send")  # sent as IRIS-SPP-1
+    ledger.execute(f.fail("SPP-1"))
+    command = transfer_rejected("SPP-1", "IRIS-SPP-1")  # the reference that was sent
+    refused_unchanged(ledger, "SPP-1", command, InvalidTransition, LIFECYCLE_RULE)
+    ledger.execute(transfer_rejected("SPP-1", "IRIS-SPP-1-02"))
+    again = transfer_rejected("SPP-1", "IRIS-SPP-1-02")  # the same refusal under another key
+    refused_unchanged(ledger, "SPP-1", again, InvalidTransition, LIFECYCLE_RULE)
+    for bad in (
+        transfer_rejected("SPP-1", "IRIS-SPP-1-03", reason="  "),
+        transfer_rejected("SPP-1", ""),
+    ):
+        refused_unchanged(ledger, "SPP-1", bad, InvalidInput, "invalid_input")
+    assert disbursement(ledger, "SPP-1").attempts == 2
+
+
+def test_a_refused_transfer_replayed_returns_the_first_result_and_appends_nothing(
+    ledger: Ledger,
+) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "authorise")
+    command = transfer_rejected("SPP-1", "IRIS-SPP-1-01", key="iris:IRIS-SPP-1-01:rejected")
+    first = ledger.execute(command)
+    assert not first.replayed
+    after_first = last_notification_id(ledger)
+    again = ledger.execute(command)
+    assert again.replayed and again.data == first.data
+    assert last_notification_id(ledger) == after_first
+    d = disbursement(ledger, "SPP-1")
+    assert (d.status, d.attempts) == (Status.AUTHORISED, 1)
+    # The key belongs to that command: another command under it is refused.
+    other = dataclasses.replace(command, reason="another reason")
+    refused(ledger, other, IdempotencyKeyReused, "idempotency_key_reused_with_other_command")
+
+
+def test_another_pemda_cannot_record_a_refused_transfer(ledger: Ledger) -> None:
+    setup(ledger)
+    run_to(ledger, "SPP-1", "authorise")
+    command = dataclasses.replace(transfer_rejected("SPP-1", "IRIS-SPP-1-01"), pemda="32.04")
+    refused_unchanged(ledger, "SPP-1", command, NotFound, NotFound.rule)
+
+
+def test_read_models_keep_a_refused_transfer_payable_and_count_the_attempt(
+    ledger: Ledger,
+) -> None:
+    from projections.runner import Projector
+    from tests.projection_oracle import assert_models_match
+
+    setup(ledger)
+    run_to(ledger, "SPP-1", "authorise")
+    ledger.execute(transfer_rejected("SPP-1", "IRIS-SPP-1-01"))
+    projector = Projector(ledger, batch=5)
+    key = str(f.disbursement_id("SPP-1"))
+    try:
+        projector.catch_up()
+        assert_models_match(ledger, projector.db, f.PEMDA, f.YEAR)
+        with projector.db.transaction(write=False) as cursor:
+            payment = cursor.fetchall(
+                "SELECT status, attempts, gateway_reference FROM proj_payment"
+                " WHERE disbursement_id = ?",
+                (key,),
+            )
+            queue = cursor.fetchall(
+                "SELECT status, role FROM proj_queue WHERE disbursement_id = ?", (key,)
+            )
+        assert [tuple(r) for r in payment] == [("authorised", 1, None)]
+        assert [tuple(r) for r in queue] == [("authorised", "gateway")]
+        ledger.execute(f.send("SPP-1", reference="IRIS-SPP-1-02"))
+        ledger.execute(f.settle("SPP-1"))
+        projector.catch_up()
+        assert_models_match(ledger, projector.db, f.PEMDA, f.YEAR)
+        with projector.db.transaction(write=False) as cursor:
+            payment = cursor.fetchall(
+                "SELECT status, attempts, gateway_reference FROM proj_payment"
+                " WHERE disbursement_id = ?",
+                (key,),
+            )
+        assert [tuple(r) for r in payment] == [("settled", 2, "IRIS-SPP-1-02")]
+    finally:
+        projector.close()
 
 
 # -- unique numbers ----------------------------------------------------------------------------

@@ -232,6 +232,9 @@ class Gateway:
                 payout = s.payouts[ref]
                 if payout.status != "queued":
                     continue  # approving twice changes nothing
+                if ref in s.faults.reject_references:
+                    self._move(payout, "rejected")  # the checker said no instead
+                    continue
                 payout.approved_by = "approver"
                 payout.fee = s.payout_fee
                 s.iris_balance -= payout.amount + payout.fee

@@ -51,6 +51,7 @@ class Faults:
     invalid_accounts: set[str] = field(default_factory=set)  # account validation says no
     fail_accounts: set[str] = field(default_factory=set)  # payouts to these fail
     fail_references: set[str] = field(default_factory=set)  # these payouts fail
+    reject_references: set[str] = field(default_factory=set)  # the approver rejects these
     return_accounts: set[str] = field(default_factory=set)  # complete, then come back (failed)
     account_names: dict[str, str] = field(default_factory=dict)  # account -> holder name
     injected: int = 0  # faults handed out so far

@@ -1,0 +1,187 @@
+"""Payment lifecycles: each disbursement's SPP, checks, SP2D and payout, and every way a life
+can end besides "settled" (rejected, cancelled, failed and sent again, returned, re-issued)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from kasda.demo.admin import AdminCommands
+from kasda.demo.chart import AMOUNTS
+from kasda.demo.lifecycle import Lifecycle
+from kasda.demo.pemda import MONTH_WEIGHTS
+from kasda.demo.world import Line, Slot, Vendor
+from ledger.errors import SeparationOfDuties
+from ledger.roles import Actor, Role
+
+# Why things go wrong, as written in the commands.
+REJECT_REASONS = {
+    "verify": (
+        "Dokumen tidak lengkap: BAST belum ditandatangani",
+        "Faktur tidak sesuai dengan nilai kontrak",
+        "Kode rekening tidak sesuai dengan DPA",
+    ),
+    "approve": ("Nilai SPM melebihi sisa anggaran kas bulan berjalan", "Kontrak belum didaftarkan"),
+    "authorise": (
+        "Nama rekening penerima tidak sesuai dengan NPWP rekanan",
+        "Potongan pajak belum sesuai ketentuan",
+    ),
+}
+CANCEL_REASONS = (
+    "Kontrak diputus oleh PPK",
+    "Kegiatan ditunda ke tahun anggaran berikutnya",
+    "Pekerjaan belum selesai, pembayaran ditunda",
+)
+# A vendor whose bank account changes, or who is blacklisted, has nothing in flight across that day.
+VENDOR_QUIET_DAYS = 30
+
+
+class Payments(AdminCommands):
+    """Payment lifecycles: who pays whom, when, and how each life ends."""
+
+    # -- lifecycles ------------------------------------------------------------------------------
+    def _gross(self, category: str) -> int:
+        low, high, _w = AMOUNTS[category]
+        value = low * (high / low) ** self.rng.random()
+        return max(1_000_000, int(value) // 1_000 * 1_000)
+
+    def _request_day(self, latest: int | None = None) -> int:
+        first = self.day_of(1, 12)
+        latest = self.last_day if latest is None else latest
+        while True:
+            month = self.rng.choices(range(1, 13), weights=MONTH_WEIGHTS)[0]
+            days = [i for i, d in enumerate(self.days) if d.month == month and first <= i <= latest]
+            if days:
+                return self.rng.choice(days)
+
+    def _lifecycle(
+        self,
+        line: Line,
+        day: int,
+        outcome: str = "settled",
+        *,
+        gross: int | None = None,
+        planned: bool = True,
+    ) -> Lifecycle:
+        """A disbursement of ``line`` requested on ``day``; ``planned=False`` for a probe that the
+        ledger is meant to refuse (it spends nothing)."""
+        skpd, rng = line.skpd, self.rng
+        vendor = rng.choice(self.pool[line.category])
+        if not self._vendor_free(vendor, day):
+            vendor = self._other_vendor(vendor)
+        lc = Lifecycle(
+            plan=self,
+            line=line,
+            vendor=vendor,
+            gross=gross or self._gross(line.category),
+            day=day,
+            outcome=outcome,
+            maker=line.pptk if rng.random() < 0.8 else skpd.bendahara,
+            verifier=rng.choice(skpd.ppk),
+            approver=rng.choice(skpd.pa),
+            authoriser=rng.choice(self.kuasa_bud),
+        )
+        if planned:
+            line.planned.append(lc)
+            self.lifecycles.append(lc)
+        return lc
+
+    def _vendor_free(self, vendor: Vendor, day: int) -> bool:
+        """False if a payment to ``vendor`` starting on ``day`` could meet its blacklisting."""
+        deactivated = getattr(self, "deactivated", None)
+        return vendor is not deactivated or day < self.deactivate_day - VENDOR_QUIET_DAYS
+
+    def _other_vendor(self, vendor: Vendor) -> Vendor:
+        return next(
+            v for v in self.pool[vendor.category]
+            if v is not vendor and id(v) not in self.switching
+            and v is not getattr(self, "deactivated", None)
+        )  # fmt: skip
+
+    def _step(self) -> int:
+        """Working days a step waits for the next one (the rules allow two)."""
+        return self.rng.choice((0, 1, 1, 2))
+
+    def _followup(self, lc: Lifecycle, day: int, note: str) -> None:
+        """A new SPP for the same work after a rejection or a withdrawn SP2D."""
+        again = self._lifecycle(lc.line, day, gross=lc.gross)
+        again.vendor, again.maker, again.note = lc.vendor, lc.maker, note
+        again.documents = dict(lc.documents)  # same contract, invoice and BAST
+        self._schedule(again)
+
+    def _schedule(self, lc: Lifecycle) -> None:
+        """The commands of one lifecycle up to its SPM (``_from_sp2d`` does the rest)."""
+        rng, o, add = self.rng, lc.outcome, self.add
+        add(lc.day, Slot.REQUEST, lc.request)
+        lc.verify_day = verify_day = lc.day + self._step()
+        if o == "reject_verify":
+            reason = rng.choice(REJECT_REASONS["verify"])
+            add(verify_day, Slot.VERIFY, partial(lc.reject, actor=lc.verifier, reason=reason))
+            if rng.random() < 0.6:
+                self._followup(lc, verify_day + rng.randint(2, 8), " (pengajuan ulang)")
+            return
+        if o == "cancel_requested":
+            reason = rng.choice(CANCEL_REASONS)
+            add(verify_day, Slot.VERIFY, partial(lc.cancel, actor=lc.maker, reason=reason))
+            return
+        if lc is getattr(self, "plt", None):  # the acting PPTK may not verify their own SPP
+            wrong = Actor(lc.maker.user_id, Role.PPK)
+            add(verify_day, Slot.VERIFY, partial(lc.verify, actor=wrong), SeparationOfDuties)
+        add(verify_day, Slot.VERIFY, lc.verify)
+        spm_day = verify_day + self._step()
+        if o == "reject_approve":
+            reason = rng.choice(REJECT_REASONS["approve"])
+            add(spm_day, Slot.SPM, partial(lc.reject, actor=lc.approver, reason=reason))
+            if rng.random() < 0.6:
+                self._followup(lc, spm_day + rng.randint(2, 8), " (pengajuan ulang)")
+            return
+        if o == "cancel_verified":
+            reason = rng.choice(CANCEL_REASONS)
+            add(spm_day, Slot.SPM, partial(lc.cancel, actor=lc.maker, reason=reason))
+            return
+        add(spm_day, Slot.SPM, lc.approve)
+        if o != "blocked":  # the blokir story issues its SP2D itself
+            self._from_sp2d(lc, spm_day + self._step())
+
+    def _from_sp2d(self, lc: Lifecycle, sp2d_day: int) -> None:
+        rng, o, admin, add = self.rng, lc.outcome, self.admins[0], self.add
+        if o == "reject_authorise":
+            reason = rng.choice(REJECT_REASONS["authorise"])
+            add(sp2d_day, Slot.SP2D, partial(lc.reject, actor=lc.authoriser, reason=reason))
+            if rng.random() < 0.6:
+                self._followup(lc, sp2d_day + rng.randint(2, 8), " (pengajuan ulang)")
+            return
+        if o == "cancel_approved":
+            reason = rng.choice(CANCEL_REASONS)
+            add(sp2d_day, Slot.SP2D, partial(lc.cancel, actor=lc.maker, reason=reason))
+            return
+        add(sp2d_day, Slot.SP2D, lc.authorise)
+        if o == "cancel_authorised":
+            reason = "SP2D ditarik: rekanan mengajukan keberatan atas potongan pajak"
+            add(sp2d_day, Slot.SEND, partial(lc.cancel, actor=admin, reason=reason))
+            return
+        if o == "account_changed":
+            # The vendor's new account arrives after the SP2D: the payout service refuses to pay
+            # the old one, BPKAD withdraws the SP2D and the work is paid on a new SPP.
+            add(sp2d_day, Slot.SP2D, partial(self.change_account, vendor=lc.vendor))
+            self.blocked_payouts.append(lc)
+            reason = "SP2D ditarik: rekening rekanan berubah setelah SP2D terbit"
+            add(sp2d_day, Slot.BANK, partial(lc.cancel, actor=admin, reason=reason))
+            self._followup(lc, sp2d_day + 1, " (penerbitan ulang ke rekening baru)")
+            return
+        # Paid through the gateway at the SEND slot of ``sp2d_day``, settled (or failed) at the
+        # bank's run the same afternoon; a failed disbursement is paid again the next working day.
+        if o == "fail_resend":
+            self.fail_first.append(lc)
+            return
+        if o == "fail_cancel":
+            self.fail_first.append(lc)
+            nxt = sp2d_day + 1
+            add(nxt, Slot.ADMIN, partial(self.change_account, vendor=lc.vendor))
+            reason = "SP2D dibatalkan: transfer gagal, rekening rekanan ditutup"
+            add(nxt, Slot.SPM, partial(lc.cancel, actor=admin, reason=reason))
+            self._followup(lc, nxt + 1, " (penerbitan ulang ke rekening baru)")
+            return
+        if rng.random() < 0.02:  # Iris delivers its notification of the settlement twice
+            self.notified_twice.setdefault(sp2d_day, []).append(lc)
+        if o == "returned":  # the vendor's bank sends the money back a few days later
+            self.returns.setdefault(sp2d_day + rng.randint(2, 5), []).append(lc)
