@@ -8,6 +8,13 @@ prepare + pass 1 (references) + pass 2 (amount + account, one-to-one by rank) + 
 classification of every line of both sides. The three must agree on the count of every status, and
 Polars must agree with the planted ground truth line for line. Target: 10M x 10M in <= 10 s on 2
 cores, faster than DuckDB.
+
+    .venv/bin/python benchmarks/bench_reconcile.py --rows 10000000 --partitions 0,4,16
+
+Partitioned runs (``reconciliation.partitioned``) against the in-memory run, each in a fresh process
+from the same canonical Parquet inputs on disk: time (reading the inputs included) and peak RSS
+(``VmHWM``), with the load average; the statuses of every line must be the same for every N
+(0 = in memory).
 """
 
 from __future__ import annotations
@@ -337,7 +344,91 @@ def table(counts: Counts) -> str:
     )
 
 
+PROBE = "--probe"
+
+
+def _hwm_kib() -> int:
+    status = Path("/proc/self/status").read_text(encoding="ascii")
+    return int(next(x for x in status.splitlines() if x.startswith("VmHWM:")).split()[1])
+
+
+def probe(folder: Path, partitions: int) -> int:
+    """One run in this (fresh) process; prints seconds, peak RSS and a digest of every status."""
+    from reconciliation.partitioned import reconcile_files
+
+    params = Params(period_end=date(2026, 11, 21), window_days=3)
+    before = _hwm_kib()
+    start = time.perf_counter()
+    if partitions == 0:
+        result = reconcile(
+            pl.read_parquet(folder / "statement.parquet"),
+            pl.read_parquet(folder / "ledger.parquet"),
+            params,
+        )
+        s_codes = result.statement_rows["status"].to_physical()
+        l_codes = result.ledger_rows["status"].to_physical()
+    else:
+        s_dense, l_dense = reconcile_files(
+            folder / "statement.parquet",
+            folder / "ledger.parquet",
+            params,
+            partitions,
+            folder / f"work-{partitions}",
+        )
+        s_codes, l_codes = s_dense["status"], l_dense["status"]
+    elapsed = time.perf_counter() - start
+    digest = pl.concat([s_codes.cast(pl.UInt8), l_codes.cast(pl.UInt8)]).hash(7).sum()
+    print(f"{elapsed:.3f} {_hwm_kib()} {before} {digest}")
+    return 0
+
+
+def run_partitions(rows: int, variants: list[int]) -> int:
+    """The in-memory run and partitioned runs, each in a fresh process, on the same files."""
+    import os
+    import subprocess
+
+    start = time.perf_counter()
+    truth = generate(rows, seed=7, period_end=date(2026, 11, 21))
+    lines = truth.bank.height + truth.gateway.height
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        truth.statement().write_parquet(folder / "statement.parquet")
+        truth.ledger_input().write_parquet(folder / "ledger.parquet")
+        ledger_lines = truth.ledger.height
+        del truth
+        gc.collect()
+        print(
+            f"{lines:,} statement lines and {ledger_lines:,} ledger lines written to Parquet in "
+            f"{time.perf_counter() - start:.1f} s (not timed)"
+        )
+        digests = set()
+        for n in variants:
+            load = os.getloadavg()
+            done = subprocess.run(
+                [sys.executable, __file__, PROBE, str(folder), str(n)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            seconds, peak, base, digest = done.stdout.split()
+            digests.add(digest)
+            after = os.getloadavg()
+            label = "in memory" if n == 0 else f"{n} partitions"
+            print(
+                f"{label:14s} {float(seconds):7.2f} s  peak RSS {int(peak) / 1024**2:6.2f} GiB "
+                f"({(int(peak) - int(base)) / 1024**2:5.2f} GiB above the interpreter)  "
+                f"load avg {load[0]:.2f} -> {after[0]:.2f}"
+            )
+    if len(digests) != 1:
+        print("the runs DISAGREE on the statuses")
+        return 1
+    print("every run gives the same status to every line")
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == PROBE:
+        return probe(Path(sys.argv[2]), int(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--rows", type=int, default=1_000_000, help="ledger lines (about as many statement lines)"
@@ -350,8 +441,14 @@ def main() -> int:
         "--pandas-max", type=int, default=1_000_000, help="skip pandas above this many rows"
     )
     parser.add_argument("--engines", default="polars,duckdb,pandas")
+    parser.add_argument(
+        "--partitions",
+        help="comma-separated partition counts to compare instead of the engines (0 = in memory)",
+    )
     args = parser.parse_args()
     rows = 100_000 if args.quick else args.rows
+    if args.partitions:
+        return run_partitions(rows, [int(n) for n in args.partitions.split(",")])
     repeat = 1 if args.quick else args.repeat
     engines = args.engines.split(",")
     start = time.perf_counter()

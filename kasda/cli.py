@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve.run(args)
         if args.command == "reconcile":
             return reconcile.run(args)
+        if args.command == "reconcile-resolve":
+            return reconcile.resolve(args)
         if args.command == "demo":
             from kasda.demo import run_demo
 

@@ -1,18 +1,29 @@
-"""``kasda reconcile``: match a day's RKUD statement and gateway reports against the ledger and write
-the report. Exit 0 on a completed run (exceptions found or not), 2 on unreadable input
-(``file:line: reason``), 1 when the event store is unavailable."""
+"""``kasda reconcile``: match a day's RKUD statement and gateway reports against the ledger, write the
+report and record the run in the ledger (``RecordReconciliation``: inputs' SHA-256, counts, every
+exception); ``kasda reconcile-resolve`` closes one exception with a reason. Exit 0 on a completed run
+(exceptions found or not, recorded now or already), 2 on unreadable input (``file:line: reason``),
+bad arguments or a refused command, 1 when the event store is unavailable."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
+
+from ledger.errors import InvalidInput, NotFound
 
 # Polars and the readers are imported by ``run`` only, so every other ``kasda`` command starts fast.
 WIB = timezone(timedelta(hours=7))
+# The identity that records nightly runs unless --actor names the BPKAD user.
+DEFAULT_ACTOR = "bpkad-reconcile"
+DEFAULT_ROLE = "bpkad_admin"
+DEFAULT_PEMDA = "32.73"
 
 
 def _day(text: str) -> date:
@@ -53,6 +64,67 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--window", type=int, default=3, help="days a bank line may follow the ledger (default 3)"
     )
+    _identity(parser)
+    parser.add_argument(
+        "--pemda",
+        help="Kemendagri region code of the run: only its ledger lines are reconciled and the run "
+        f"is recorded for it (default: the one pemda in the store, else {DEFAULT_PEMDA})",
+    )
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="write the report only; record nothing in the ledger (trying files out)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="match in N partitions on disk (bounded memory); 0 = in memory, or --memory-limit",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=_size,
+        help="choose --partitions for this much memory, e.g. 2G or 512M (partitioned if needed)",
+    )
+    resolve = subparsers.add_parser(
+        "reconcile-resolve", help="resolve one exception of a recorded reconciliation run"
+    )
+    resolve.add_argument("--run", required=True, help="the run id printed by kasda reconcile")
+    resolve.add_argument(
+        "--exception", required=True, help="the exception id (exceptions.csv of the report)"
+    )
+    resolve.add_argument(
+        "--resolution",
+        required=True,
+        help="explained | corrected | recovered | written_off | escalated",
+    )
+    resolve.add_argument("--reason", required=True, help="why; name the document or authority")
+    _identity(resolve)
+
+
+def _identity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database", help="event store URL (default $KASDA_DATABASE_URL, else sqlite:///kasda.db)"
+    )
+    parser.add_argument(
+        "--actor",
+        default=DEFAULT_ACTOR,
+        help=f"user id recorded as the one who acts (default {DEFAULT_ACTOR})",
+    )
+    parser.add_argument(
+        "--role", default=DEFAULT_ROLE, help=f"the actor's role (default {DEFAULT_ROLE})"
+    )
+
+
+def _size(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    raw = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if raw and raw[-1] in units:
+            return int(float(raw[:-1]) * units[raw[-1]])
+        return int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size like 2G or 512M: {text!r}") from None
 
 
 def _err(text: str) -> None:
@@ -85,17 +157,21 @@ def _nightly(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _actor(args: argparse.Namespace, allowed: frozenset[Any], step: str) -> Any:
+    """The acting user, checked against the roles of the step before any work is done."""
+    from ledger.roles import Actor, Role
+
+    try:
+        role = Role(args.role)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"unknown role {args.role!r} (one of {names})") from None
+    actor = Actor(args.actor, role)
+    actor.require(allowed, step)
+    return actor
+
+
 def run(args: argparse.Namespace) -> int:
-    import polars as pl
-
-    from reconciliation.errors import StatementError
-    from reconciliation.matching import Params, reconcile, scope_ledger
-    from reconciliation.readers import read_bank_statement, read_gateway_report
-    from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
-    from reconciliation.readers.ledger import read_ledger_parquet
-    from reconciliation.report import Input, Summary, sha256_of, summarise, write_report
-    from reconciliation.schema import STATEMENT, STATUSES
-
     say = _Clock()
     if args.nightly:
         problem = _nightly(args)
@@ -108,56 +184,258 @@ def run(args: argparse.Namespace) -> int:
     if args.window < 0:
         _err("kasda reconcile: --window must not be negative")
         return 2
-    end: date = args.date
-    start: date = args.since or end
-    if start > end:
+    if args.partitions < 0:
+        _err("kasda reconcile: --partitions must not be negative")
+        return 2
+    if args.since is not None and args.since > args.date:
         _err("kasda reconcile: --since is after --date")
         return 2
+    from ledger import roles
+
+    # A role that may not record is refused before anything is read or written.
+    actor = None if args.no_record else _actor(args, roles.RECONCILE, "record a reconciliation run")
+    with contextlib.ExitStack() as stack:
+        work = None
+        if args.partitions > 1 or args.memory_limit is not None:
+            # A partitioned run keeps its inputs and intermediate files here until the report is out.
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            folder = tempfile.TemporaryDirectory(prefix="kasda-recon-", dir=args.out.parent)
+            work = Path(stack.enter_context(folder))
+        return _run(args, actor, work, say)
+
+
+def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -> int:
+    import polars as pl
+
+    from reconciliation.errors import StatementError
+    from reconciliation.matching import LazyResult, Params, Result, reconcile, scope_ledger
+    from reconciliation.readers import read_bank_statement, read_gateway_report
+    from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
+    from reconciliation.readers.ledger import read_ledger_parquet
+    from reconciliation.record import exception_count, ledger_digest
+    from reconciliation.report import Input, Summary, sha256_of, summarise, write_report
+    from reconciliation.schema import STATEMENT, STATUSES
+
+    end: date = args.date
+    start: date = args.since or end
+    parts: list[pl.DataFrame] = []
+    files: list[Path] = []  # a partitioned run: each input in canonical Parquet, read once
+    inputs: list[Input] = []
+    sources = [("bank", p) for p in args.bank] + [("gateway", p) for p in args.gateway]
     try:
         profiles = load_profiles(args.profiles) if args.profiles else DEFAULT_PROFILES
-        parts: list[pl.DataFrame] = []
-        inputs: list[Input] = []
-        for path in args.bank:
-            say(f"reading bank statement {path}")
-            frame = read_bank_statement(path, args.profile, profiles)
-            parts.append(frame)
-            inputs.append(Input("bank", str(path), sha256_of(path), frame.height))
-        for path in args.gateway:
-            say(f"reading gateway report {path}")
-            frame = read_gateway_report(path)
-            parts.append(frame)
-            inputs.append(Input("gateway", str(path), sha256_of(path), frame.height))
+        for k, (role, path) in enumerate(sources):
+            what = "bank statement" if role == "bank" else "gateway report"
+            say(f"reading {what} {path}")
+            if role == "bank":
+                frame = read_bank_statement(path, args.profile, profiles)
+            else:
+                frame = read_gateway_report(path)
+            inputs.append(Input(role, str(path), sha256_of(path), frame.height))
+            if work is None:
+                parts.append(frame)
+            else:
+                files.append(work / f"input-{k}.parquet")
+                frame.write_parquet(files[-1])
+            del frame
         if args.ledger is not None:
+            args.pemda = args.pemda or DEFAULT_PEMDA
             say(f"reading ledger {args.ledger}")
             ledger = read_ledger_parquet(args.ledger)
-            inputs.append(Input("ledger", str(args.ledger), sha256_of(args.ledger), ledger.height))
+            ledger_input = Input("ledger", str(args.ledger), sha256_of(args.ledger), ledger.height)
         else:
             from ledger.application import Ledger
-            from reconciliation.readers.ledger import ledger_frame
+            from reconciliation.readers.ledger import ledger_frames
+            from reconciliation.schema import empty_ledger
 
             say("reading the ledger from the event store")
-            store = Ledger()
+            store = Ledger(args.database)
             try:
-                ledger = ledger_frame(store)
+                frames = ledger_frames(store)
             finally:
                 store.close()
-            inputs.append(Input("ledger", "KASDA_DATABASE_URL", "", ledger.height))
+            if args.pemda is None and len(frames) > 1:
+                pemdas = ", ".join(sorted(frames))
+                _err(f"kasda reconcile: the store holds pemdas {pemdas}: name one with --pemda")
+                return 2
+            if args.pemda is None:
+                args.pemda = next(iter(frames), DEFAULT_PEMDA)
+            ledger = frames.get(args.pemda, empty_ledger())
+            del frames
+            ledger_input = Input("ledger", "KASDA_DATABASE_URL", "", ledger.height)
     except (StatementError, ValueError, OSError) as error:
         # StatementError is path:line: reason already; a bad profile file is a ValueError.
         _err(str(error) if isinstance(error, StatementError) else f"kasda reconcile: {error}")
         return 2
-    statement = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=STATEMENT)
+    twice = {i.sha256 for i in inputs if [j.sha256 for j in inputs].count(i.sha256) > 1}
+    if twice:
+        names = ", ".join(i.path for i in inputs if i.sha256 in twice)
+        _err(f"kasda reconcile: the same file is given twice: {names}")
+        return 2
     scoped = scope_ledger(ledger, start, end).collect()
+    if not ledger_input.sha256:  # the store: the digest of the lines this run saw
+        ledger_input = Input("ledger", ledger_input.path, ledger_digest(scoped), ledger.height)
+    inputs.append(ledger_input)
+    del ledger
+    lines = sum(i.lines for i in inputs[:-1])
     say(
-        f"{statement.height} statement lines, {scoped.height} of {ledger.height} ledger lines in the period"
+        f"{lines} statement lines, {scoped.height} of {ledger_input.lines} ledger lines in the period"
     )
     params = Params(period_end=end, window_days=args.window)
-    result = reconcile(statement, scoped, params, progress=say)
+    result: Result | LazyResult
+    partitions = args.partitions
+    if work is not None and not partitions:
+        from reconciliation.partitioned import partitions_for
+
+        partitions = partitions_for(lines + scoped.height, args.memory_limit)
+        say(f"--memory-limit {args.memory_limit}: {partitions} partition(s)")
+    if work is not None and partitions > 1:
+        from reconciliation.partitioned import lazy_result, reconcile_files
+
+        ledger_file = work / "ledger.parquet"
+        scoped.write_parquet(ledger_file)
+        del scoped
+        dense = reconcile_files(files, ledger_file, params, partitions, work, progress=say)
+        say("writing every line with its status")
+        result = lazy_result(files, ledger_file, dense, work, partitions)
+    else:
+        if files:
+            parts = [pl.read_parquet(files)]
+        statement = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=STATEMENT)
+        del parts
+        result = reconcile(statement, scoped, params, progress=say)
     summary = summarise(result, Summary(start, end, args.window, inputs))
+    found = exception_count(summary)
+    record = None
+    limit = 0
+    if actor is not None:
+        from ledger.handlers import MAX_RECONCILIATION_EXCEPTIONS
+
+        limit = MAX_RECONCILIATION_EXCEPTIONS
+        if found <= limit:
+            from reconciliation.record import RecordError, build, parameters_input
+
+            try:
+                extra = [parameters_input(start, end, args.window, args.profile)]
+                record = build(result, summary, extra)
+            except RecordError as error:
+                _err(f"kasda reconcile: cannot record the run: {error}")
+                return 2
     written = write_report(result, summary, args.out)
+    if record is not None:
+        pl.DataFrame(
+            list(record.exceptions),
+            schema={
+                "id": pl.String,
+                "status": pl.String,
+                "amount": pl.Int64,
+                "reference": pl.String,
+                "detail": pl.String,
+            },
+        ).write_csv(args.out / "exceptions.csv")
+        written.append(args.out / "exceptions.csv")
     say(f"report written to {args.out} ({len(written)} files)")
     for side in ("statement", "ledger"):
         counts = summary.counts[side]
         shown = ", ".join(f"{s}={counts[s]}" for s in STATUSES if counts[s])
         sys.stdout.write(f"{side}: {shown or 'no lines'}\n")
+    if actor is None:
+        return 0
+    if record is None:
+        _err(
+            f"kasda reconcile: {found} exceptions, the ledger records at most {limit} per run: "
+            f"NOTHING RECORDED. The report is in {args.out}; check that the files are the right "
+            "ones, or reconcile fewer days."
+        )
+        return 2
+    return _record(args, actor, record, say)
+
+
+def _record(args: argparse.Namespace, actor: Any, record: Any, say: _Clock) -> int:
+    """Record the run once: the same pemda, day, inputs and parameters are "already recorded"."""
+    import json
+
+    from ledger import ids
+    from ledger.application import Ledger
+    from ledger.commands import RecordReconciliation
+    from ledger.errors import AlreadyExists
+    from ledger.reconciliation import ReconciliationRun
+
+    run_id = ids.reconciliation_run_id(args.pemda, record.business_date, record.inputs_digest)
+    store = Ledger(args.database)
+    try:
+        try:
+            known = store.aggregate(run_id, ReconciliationRun)
+        except NotFound:
+            known = None
+        if known is None:
+            say(f"recording run {run_id} ({len(record.exceptions)} exceptions)")
+            command = RecordReconciliation(
+                idempotency_key=f"reconcile:{args.pemda}:{record.business_date}:{record.inputs_digest}",
+                actor=actor,
+                pemda=args.pemda,
+                business_date=record.business_date,
+                inputs=record.inputs,
+                counts=record.counts,
+                exceptions=record.exceptions,
+            )
+            try:
+                fresh = not store.execute(command).replayed
+            except AlreadyExists:  # another process recorded it a moment ago
+                fresh = False
+        else:
+            fresh = False
+    finally:
+        store.close()
+    (args.out / "run.json").write_text(
+        json.dumps({"run_id": str(run_id), "recorded_now": fresh}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    if fresh:
+        sys.stdout.write(f"recorded run {run_id}: {len(record.exceptions)} exceptions\n")
+    else:
+        sys.stdout.write(
+            f"already recorded: run {run_id} (same pemda, date, inputs and parameters); "
+            "nothing new written\n"
+        )
+    return 0
+
+
+def resolve(args: argparse.Namespace) -> int:
+    """``kasda reconcile-resolve``: close one exception of a recorded run, with a reason."""
+    from uuid import UUID
+
+    from ledger import roles
+    from ledger.application import Ledger
+    from ledger.commands import ResolveReconciliationException
+    from ledger.reconciliation import ReconciliationRun
+
+    try:
+        run_id = UUID(args.run)
+    except ValueError:
+        raise InvalidInput(f"--run must be a run id (UUID), got {args.run!r}") from None
+    actor = _actor(args, roles.RESOLVE_EXCEPTION, "resolve a reconciliation exception")
+    store = Ledger(args.database)
+    try:
+        run = store.aggregate(run_id, ReconciliationRun)
+        result = store.execute(
+            ResolveReconciliationException(
+                idempotency_key=f"resolve:{run_id}:{args.exception}",
+                actor=actor,
+                pemda=run.pemda,
+                run_id=run_id,
+                exception_id=args.exception,
+                resolution=args.resolution,
+                reason=args.reason,
+            )
+        )
+    finally:
+        store.close()
+    if result.replayed:
+        sys.stdout.write(f"already resolved: {args.exception} of run {run_id}\n")
+    else:
+        sys.stdout.write(
+            f"resolved {args.exception} of run {run_id} as {args.resolution}; "
+            f"{result.data['open']} exception(s) still open\n"
+        )
     return 0

@@ -87,6 +87,15 @@ class Result:
         return out
 
 
+class LazyResult:
+    """A result too large to hold: every line with its status, in Parquet files the frames scan.
+    ``statement`` / ``ledger`` have the columns of ``Result.statement`` / ``Result.ledger``."""
+
+    def __init__(self, statement: pl.LazyFrame, ledger: pl.LazyFrame) -> None:
+        self.statement = self.statement_rows = statement
+        self.ledger = self.ledger_rows = ledger
+
+
 _CODE = {name: i for i, name in enumerate(STATUSES)}
 _PASSES = ("reference", "amount_account", "batch", "classify")
 _PASS = {name: i for i, name in enumerate(_PASSES)}
@@ -220,7 +229,24 @@ def pass_reference(s: pl.DataFrame, lg: pl.DataFrame) -> pl.DataFrame:
             lg["lpacked"].gather(lid),
             lg["expect_gateway"].gather(lid),
         ]
-    ).select(
+    )
+    return link_status(
+        facts,
+        lambda linked: _once(linked["lid"], lg.height),
+        lambda many: s["value_date"].gather(many["sid"]),
+    )
+
+
+def link_status(
+    facts: pl.DataFrame,
+    once_of: Callable[[pl.DataFrame], pl.Series],
+    value_dates: Callable[[pl.DataFrame], pl.Series],
+) -> pl.DataFrame:
+    """Pass 1 after the join: from (sid, lid, packed, lpacked, expect_gateway) pairs, the link kind,
+    the rank per ledger line, source and kind, and the status code of each pair. ``once_of`` says
+    which links are the only one of their ledger line; ``value_dates`` gives the value date of the
+    statement line of each of the other links."""
+    facts = facts.select(
         "sid",
         "lid",
         gateway=pl.col("packed") % 2 == 1,
@@ -240,10 +266,10 @@ def pass_reference(s: pl.DataFrame, lg: pl.DataFrame) -> pl.DataFrame:
     )
     # Per ledger line, source and kind of link, the first candidate is the match: the right amount
     # first, then the earliest, then file order. Ledger lines with one candidate skip the window.
-    once = _once(linked["lid"], lg.height)
+    once = once_of(linked)
     single = linked.filter(once).with_columns(rank=pl.lit(0, pl.Int64))
     many = linked.filter(~once)
-    many = many.with_columns(value_date=s["value_date"].gather(many["sid"])).with_columns(
+    many = many.with_columns(value_date=value_dates(many)).with_columns(
         rank=pl.int_range(pl.len(), dtype=pl.Int64).over(
             ["lid", "gateway", "link_return"],
             order_by=[~pl.col("amount_ok"), pl.col("value_date"), pl.col("sid")],
@@ -302,6 +328,12 @@ def pass_amount_account(
         .filter(~pl.col("taken") & ~pl.col("receipt") & pl.col("account").is_not_null())
         .select("lid", "expected_on", amount="net", acct=account.hash(SEED))
     )
+    return pair_amount_account(bank, ledger, window_days)
+
+
+def pair_amount_account(bank: pl.LazyFrame, ledger: pl.LazyFrame, window_days: int) -> pl.DataFrame:
+    """Pass 2 on its candidates: bank (sid, value_date, amount, acct) against ledger (lid,
+    expected_on, amount, acct); the n-th of each (amount, acct) in date order pair up, in window."""
     bank = _rank(bank, ["amount", "acct"], [pl.col("value_date"), pl.col("sid")])
     ledger = _rank(ledger, ["amount", "acct"], [pl.col("expected_on"), pl.col("lid")])
     return (
@@ -328,17 +360,6 @@ def pass_batch(
         .filter(pl.col("gateway") & pl.col("batch_id").is_not_null())
         .select("sid", "credit", "amount", "fee", "batch_id", **_keys("batch_id", "b"))
     ).collect()
-    batches = (
-        gateway.lazy()
-        .group_by("b1", "b2", "credit")
-        .agg(
-            batch_id=pl.col("batch_id").first(),
-            total=pl.when(pl.col("credit"))
-            .then(pl.col("amount") - pl.col("fee"))
-            .otherwise(pl.col("amount") + pl.col("fee"))
-            .sum(),
-        )
-    )
     taken = _mask(s.height, pl.concat([p1["sid"], p2["sid"]]))
     bank = (
         s.lazy()
@@ -350,6 +371,27 @@ def pass_batch(
             & pl.col("r1").is_not_null()
         )
         .select("sid", "credit", "value_date", "amount", "r1", "r2")
+    )
+    decided, rows = batch_core(gateway, bank)
+    row_status = pl.repeat(None, s.height, dtype=pl.UInt8, eager=True)
+    row_status.scatter(rows["sid"], rows["status"])
+    return decided.select("sid", "batch_id", "status"), row_status
+
+
+def batch_core(gateway: pl.DataFrame, bank: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pass 3 on its candidates: gateway rows (sid, credit, amount, fee, batch_id, b1, b2) against
+    bank lines (sid, credit, value_date, amount, r1, r2). Returns the decided bank lines (sid,
+    batch_id, status, ...) and each gateway row's batch status (sid, status)."""
+    batches = (
+        gateway.lazy()
+        .group_by("b1", "b2", "credit")
+        .agg(
+            batch_id=pl.col("batch_id").first(),
+            total=pl.when(pl.col("credit"))
+            .then(pl.col("amount") - pl.col("fee"))
+            .otherwise(pl.col("amount") + pl.col("fee"))
+            .sum(),
+        )
     )
     pairs = bank.join(
         batches, left_on=["r1", "r2", "credit"], right_on=["b1", "b2", "credit"], how="inner"
@@ -370,9 +412,7 @@ def pass_batch(
     rows = gateway.join(found, on=["b1", "b2", "credit"], how="left").select(
         "sid", status=pl.coalesce("batch_status", _lit("timing"))
     )
-    row_status = pl.repeat(None, s.height, dtype=pl.UInt8, eager=True)
-    row_status.scatter(rows["sid"], rows["status"])
-    return decided.select("sid", "batch_id", "status"), row_status
+    return decided, rows
 
 
 def reconcile(

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from reconciliation.matching import Result
+from reconciliation.matching import LazyResult, Result
 from reconciliation.schema import STATUSES
 
 # The exceptions an auditor reads first, most important first.
@@ -66,28 +66,38 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def summarise(result: Result, summary: Summary) -> Summary:
+AnyResult = Result | LazyResult
+
+
+def summarise(result: AnyResult, summary: Summary) -> Summary:
     """Fill the counts and rupiah totals per status of both sides."""
     for side, frame, money in (
         ("statement", result.statement_rows, "amount"),
         ("ledger", result.ledger_rows, "net"),
     ):
-        grouped = frame.group_by("status").agg(n=pl.len(), total=pl.col(money).sum())
+        grouped = (
+            frame.lazy().group_by("status").agg(n=pl.len(), total=pl.col(money).sum()).collect()
+        )
         found = {str(s): (int(n), int(t)) for s, n, t in grouped.iter_rows()}
         summary.counts[side] = {s: found.get(s, (0, 0))[0] for s in STATUSES}
         summary.amounts[side] = {s: found.get(s, (0, 0))[1] for s in STATUSES}
     return summary
 
 
-def write_report(result: Result, summary: Summary, out: Path) -> list[Path]:
-    """Write the report files into ``out`` (created if needed) and return their paths."""
+def write_report(result: AnyResult, summary: Summary, out: Path) -> list[Path]:
+    """Write the report files into ``out`` (created if needed) and return their paths. A
+    ``LazyResult`` is streamed to the files, never held whole."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, frame in (("statement", result.statement), ("ledger", result.ledger)):
         parquet = out / f"{name}.parquet"
-        frame.write_parquet(parquet)
         csv = out / f"{name}.csv"
-        frame.with_columns(pl.col("status").cast(pl.String)).write_csv(csv)
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(parquet)
+            _csv_in_slices(pl.scan_parquet(parquet), csv)
+        else:
+            frame.write_parquet(parquet)
+            frame.with_columns(pl.col("status").cast(pl.String)).write_csv(csv)
         written += [parquet, csv]
     summary_json = out / "summary.json"
     summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
@@ -98,7 +108,21 @@ def write_report(result: Result, summary: Summary, out: Path) -> list[Path]:
     return [*written, summary_json, page, book]
 
 
-def _exceptions(result: Result) -> tuple[pl.DataFrame, pl.DataFrame]:
+_SLICE = 100_000
+
+
+def _csv_in_slices(frame: pl.LazyFrame, path: Path) -> None:
+    """The CSV of a large result, a slice of rows at a time (``sink_csv`` held far more)."""
+    rows = frame.select(pl.len()).collect().item()
+    with path.open("wb") as handle:
+        for start in range(0, max(rows, 1), _SLICE):
+            part = frame.slice(start, _SLICE).collect()
+            part.with_columns(pl.col("status").cast(pl.String)).write_csv(
+                handle, include_header=start == 0
+            )
+
+
+def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The first exceptions of each side, most important status first, then the largest amount."""
     order = (
         pl.col("status")
@@ -108,19 +132,23 @@ def _exceptions(result: Result) -> tuple[pl.DataFrame, pl.DataFrame]:
         )
     )
     statement = (
-        result.statement.filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
+        result.statement.lazy()
+        .filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
         .sort(order, -pl.col("amount"))
         .head(_SHOWN)
+        .collect()
     )
     ledger = (
-        result.ledger.filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
+        result.ledger.lazy()
+        .filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
         .sort(order, -pl.col("net"))
         .head(_SHOWN)
+        .collect()
     )
     return statement, ledger
 
 
-def _xlsx(result: Result, summary: Summary, path: Path) -> None:
+def _xlsx(result: AnyResult, summary: Summary, path: Path) -> None:
     """The same summary as a workbook: counts and amounts per status, then the exceptions."""
     from openpyxl import Workbook
 
@@ -184,7 +212,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html(result: Result, summary: Summary) -> str:
+def _html(result: AnyResult, summary: Summary) -> str:
     counts = [
         [
             status,

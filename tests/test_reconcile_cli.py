@@ -30,6 +30,12 @@ def truth() -> Truth:
     return generate(1_500, seed=21)
 
 
+@pytest.fixture(autouse=True)
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs are recorded in a store of the test's own, never in ./kasda.db."""
+    monkeypatch.setenv("KASDA_DATABASE_URL", f"sqlite:///{tmp_path / 'recorded.db'}")
+
+
 def files(truth: Truth, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -163,7 +169,14 @@ def test_nightly_reconciles_yesterday_from_the_inbox_against_the_store(
     assert main(["reconcile", "--nightly", "--window", "100000"]) == 0
     report = pl.read_parquet(out / yesterday.isoformat() / "statement.parquet")
     assert report["status"].cast(pl.String).to_list() == ["matched", "unmatched_bank"]
-    assert "unmatched_bank=1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "unmatched_bank=1" in printed
+    # The night is recorded in the same store, once: running it again records nothing new.
+    assert "recorded run " in printed
+    assert main(["reconcile", "--nightly", "--window", "100000"]) == 0
+    assert "already recorded" in capsys.readouterr().out
+    exceptions = pl.read_csv(out / yesterday.isoformat() / "exceptions.csv")
+    assert exceptions["id"].to_list() == [f"rkud-{yesterday.isoformat()}.csv#3"]
 
 
 def test_nightly_without_configuration_exits_2(

@@ -39,9 +39,17 @@ def _day(moment: datetime) -> date:
     return moment.astimezone(WIB).date()
 
 
-def ledger_rows(ledger: Ledger) -> list[dict[str, Any]]:
-    """One dict per disbursement that reached SP2D and per receipt, in the canonical columns."""
+def ledger_rows(ledger: Ledger, pemda: str | None = None) -> list[dict[str, Any]]:
+    """One dict per disbursement that reached SP2D and per receipt, in the canonical columns (of one
+    pemda, or of every pemda in the store)."""
+    rows, owner = _read(ledger)
+    return [row for key, row in rows.items() if pemda is None or owner.get(key) == pemda]
+
+
+def _read(ledger: Ledger) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The rows by aggregate id, and the pemda of each aggregate."""
     rows: dict[str, dict[str, Any]] = {}
+    owner: dict[str, str] = {}
     start = 1
     while True:
         page = ledger.recorder.select_notifications(start=start, limit=_PAGE)
@@ -50,11 +58,13 @@ def ledger_rows(ledger: Ledger) -> list[dict[str, Any]]:
             if not topic.startswith((_DISBURSEMENT, _REVENUE)):
                 continue
             name = topic.rsplit(".", 1)[-1]
-            if topic.startswith(_DISBURSEMENT) and name not in _STATUS:
+            if topic.startswith(_DISBURSEMENT) and name not in _STATUS and name != "Requested":
                 continue
             event: Any = ledger.mapper.to_domain_event(notification)
             key = str(event.originator_id)
-            if name == "Authorised":
+            if name == "Requested":  # only its pemda: the row starts at the SP2D
+                owner[key] = event.pemda
+            elif name == "Authorised":
                 rows[key] = {
                     "ledger_id": key,
                     "kind": "disbursement",
@@ -73,6 +83,7 @@ def ledger_rows(ledger: Ledger) -> list[dict[str, Any]]:
                     "status": "authorised",
                 }
             elif name == "Received":
+                owner[key] = event.pemda
                 rows[key] = {
                     "ledger_id": key,
                     "kind": "receipt",
@@ -105,7 +116,7 @@ def ledger_rows(ledger: Ledger) -> list[dict[str, Any]]:
         if len(page) < _PAGE:
             break
         start = page[-1].id + 1
-    return list(rows.values())
+    return rows, owner
 
 
 def normalise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -116,12 +127,26 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def ledger_frame(ledger: Ledger) -> pl.DataFrame:
-    """The canonical ledger frame of a live store (cancelled SP2Ds are left out: no money moves)."""
-    frame = pl.DataFrame(ledger_rows(ledger), schema=LEDGER)
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=LEDGER)
     return validate_ledger(
         normalise(frame.filter(pl.col("status") != "cancelled")), "<ledger store>"
     )
+
+
+def ledger_frame(ledger: Ledger, pemda: str | None = None) -> pl.DataFrame:
+    """The canonical ledger frame of a live store (cancelled SP2Ds are left out: no money moves), of
+    one pemda or of all."""
+    return _frame(ledger_rows(ledger, pemda))
+
+
+def ledger_frames(ledger: Ledger) -> dict[str, pl.DataFrame]:
+    """The canonical ledger frame of each pemda in the store (one pass over the log)."""
+    rows, owner = _read(ledger)
+    by_pemda: dict[str, list[dict[str, Any]]] = {}
+    for key, row in rows.items():
+        by_pemda.setdefault(owner.get(key, ""), []).append(row)
+    return {pemda: _frame(found) for pemda, found in by_pemda.items()}
 
 
 def read_ledger_parquet(path: Path) -> pl.DataFrame:

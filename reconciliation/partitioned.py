@@ -1,0 +1,516 @@
+"""Partitioned reconciliation: the same passes and the same result as ``matching.reconcile``, line for
+line, with inputs on disk (canonical Parquet, scanned lazily) and each pass run in ``n`` partitions.
+
+No single key keeps every possible match inside one partition: pass 1 joins on references, pass 2 on
+(amount, account), pass 3 on the batch id. So each pass is partitioned on its own key, and what a pass
+decided is carried forward to the next in small dense per-line columns (status, pass, link: about 8
+bytes a line on each side), never in the inputs:
+
+1. **reference**, in two steps. (a) Partition ``k`` holds the statement lines whose reference hashes to
+   ``k`` and the ledger keys (SP2D number, payout reference, order id) hashing to ``k``: every pair of
+   a reference and a ledger key is inside one partition, and so are all the candidates of one
+   statement line (it has one reference), so "one ledger line per statement line" is decided there.
+   The pairs go to disk bucketed by ledger line. (b) Bucket ``j`` holds every candidate of the ledger
+   lines ``lid % n == j``, across all their keys, so the ranking per ledger line, source and kind
+   (match, then duplicates) is decided there.
+2. **amount + account**: partitioned on the account's hash. An (amount, account) group, which is
+   where the ranks live, never spans two partitions. Lines taken by pass 1 are left out through the
+   dense columns.
+3. **batches**: gateway rows on the hash of their batch id, bank lines on the hash of their
+   reference: a batch and the bank lines naming it are in one partition, and so are all the bank
+   lines of one (reference, direction), which is where the duplicates are ranked.
+
+Classification is then done on the dense columns: a gateway row matched in pass 1 takes its batch's
+status, and so does a ledger line whose match is a gateway row. Each pass writes its candidates once
+from the slim files into ``n`` bucket folders (``_Buckets``), so a partition reads only its own rows.
+``lazy_result`` then writes every line with its status in ``n`` slices. Memory: the dense columns
+plus one partition of one pass (or one slice), whatever the size of the inputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+from reconciliation.matching import (
+    _CODE,
+    _PASS,
+    _PASSES,
+    _REF_KINDS,
+    PASS_ENUM,
+    SEED,
+    LazyResult,
+    Params,
+    Progress,
+    Result,
+    _keys,
+    _lit,
+    batch_core,
+    link_status,
+    pair_amount_account,
+)
+from reconciliation.schema import STATUS_ENUM, STATUSES
+
+# Peak of an in-memory run, per input line (both sides, inputs included), measured at 10M lines a
+# side (docs/benchmarks.md); a partitioned run keeps ~16 bytes a line and 1/n of the rest.
+BYTES_PER_LINE = 450
+DENSE_BYTES_PER_LINE = 24
+BASE_BYTES = 400 << 20  # the interpreter, Polars and its thread pools
+MAX_PARTITIONS = 256
+
+
+def partitions_for(lines: int, memory_limit: int) -> int:
+    """The number of partitions that should keep a run of ``lines`` (both sides) under the limit:
+    1 (in memory) when it fits."""
+    budget = memory_limit - BASE_BYTES - DENSE_BYTES_PER_LINE * lines
+    if BYTES_PER_LINE * lines <= budget:
+        return 1
+    if budget <= 0:
+        return MAX_PARTITIONS
+    return min(MAX_PARTITIONS, max(2, -(-BYTES_PER_LINE * lines // budget)))
+
+
+def _account_key(column: str) -> pl.Expr:
+    account = pl.col(column)
+    return pl.when(account.is_not_null()).then(account.str.replace_all(r"[\s.\-]", "").hash(SEED))
+
+
+def slim_statement(statement: pl.LazyFrame) -> pl.LazyFrame:
+    """What the passes read of a statement line (as ``matching._prepare``, plus the partition keys
+    and the status the line has if no pass takes it)."""
+    gateway = pl.col("source") == "gateway"
+    is_fee = pl.col("kind").is_in(["fee", "interest"])
+    is_return = pl.col("kind") == "return"
+    return statement.with_row_index("sid").select(
+        "sid",
+        gateway=gateway,
+        credit=pl.col("direction") == "C",
+        by_reference=pl.col("kind").is_in(_REF_KINDS),
+        is_transfer=pl.col("kind") == "transfer",
+        has_batch=pl.col("batch_id").is_not_null(),
+        value_date="value_date",
+        amount="amount",
+        fee="fee",
+        acct=_account_key("counterparty_account"),
+        packed=pl.col("amount").cast(pl.UInt64) * 8
+        + gateway.cast(pl.UInt64)
+        + 2 * (pl.col("direction") == "C").cast(pl.UInt64)
+        + 4 * is_return.cast(pl.UInt64),
+        default=pl.when(~gateway & is_fee)
+        .then(_lit("fee"))
+        .when(~gateway & is_return)
+        .then(_lit("returned"))
+        .otherwise(_lit("unmatched_bank")),
+        **_keys("reference", "r"),
+        **_keys("batch_id", "b"),
+    )
+
+
+def slim_ledger(ledger: pl.LazyFrame, params: Params) -> pl.LazyFrame:
+    cutoff = params.period_end - timedelta(days=params.window_days)
+    expected_on = pl.coalesce("sent_on", "authorised_on", "settled_on")
+    receipt = pl.col("kind") == "receipt"
+    return ledger.with_row_index("lid").select(
+        "lid",
+        receipt=receipt,
+        net="net",
+        expected_on=expected_on,
+        expect_gateway=pl.when(receipt).then(pl.col("gross")).otherwise(pl.col("net")),
+        acct=pl.when(~receipt).then(_account_key("beneficiary_account")),
+        lpacked=pl.col("net").cast(pl.UInt64) * 4
+        + receipt.cast(pl.UInt64)
+        + 2 * (pl.col("direction") == "C").cast(pl.UInt64),
+        default=pl.when(expected_on > cutoff)
+        .then(_lit("timing"))
+        .otherwise(_lit("unmatched_ledger")),
+        **_keys("sp2d_number", "s"),
+        **_keys("payout_reference", "p"),
+        **_keys("order_id", "o"),
+    )
+
+
+class _State:
+    """The dense per-line columns carried from pass to pass."""
+
+    def __init__(self, s_default: pl.Series, s_gateway: pl.Series, l_default: pl.Series) -> None:
+        ns, nl = len(s_default), len(l_default)
+        self.s_status = s_default.rechunk()
+        self.s_pass = pl.repeat(_PASS["classify"], ns, dtype=pl.UInt8, eager=True)
+        self.s_lid = pl.repeat(None, ns, dtype=pl.UInt32, eager=True)
+        self.s_gateway = s_gateway.rechunk()
+        self.batch_of_row = pl.repeat(None, ns, dtype=pl.UInt8, eager=True)
+        self.l_status = l_default.rechunk()
+        self.l_pass = pl.repeat(_PASS["classify"], nl, dtype=pl.UInt8, eager=True)
+        self.l_sid = pl.repeat(None, nl, dtype=pl.UInt32, eager=True)
+        self.l_taken = pl.zeros(nl, pl.Boolean, eager=True)
+
+    def untaken_statement(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(self.s_pass.gather(frame["sid"]) == _PASS["classify"])
+
+
+class _Buckets:
+    """The candidates of one side of one pass, written once (one streaming pass over the slim file)
+    into ``n`` folders by key; each partition then reads only its own folder."""
+
+    def __init__(self, frame: pl.LazyFrame, key: pl.Expr, n: int, folder: Path) -> None:
+        self.schema = frame.collect_schema()
+        self.folder = folder
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        frame.with_columns(_part=(key % n).cast(pl.UInt32)).sink_parquet(
+            pl.PartitionBy(folder, key="_part", include_key=False), mkdir=True
+        )
+
+    def get(self, k: int) -> pl.DataFrame:
+        files = sorted((self.folder / f"_part={k}").glob("*.parquet"))
+        if not files:
+            return pl.DataFrame(schema=self.schema)
+        return pl.read_parquet(files, hive_partitioning=False)
+
+    def drop(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def reconcile_files(
+    statement: Path | list[Path],
+    ledger: Path,
+    params: Params,
+    partitions: int,
+    work: Path,
+    progress: Progress | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Run every pass in ``partitions`` partitions over canonical Parquet inputs (scanned, never
+    loaded whole). Returns the dense results: (status, match_pass, ledger_row) per statement line and
+    (status, match_pass, statement_row) per ledger line, in input order."""
+    say = progress or (lambda _message: None)
+    n = max(1, partitions)
+    work.mkdir(parents=True, exist_ok=True)
+    s_path, l_path = work / "statement-slim.parquet", work / "ledger-slim.parquet"
+    say(f"writing the slim inputs to {work}")
+    slim_statement(pl.scan_parquet(statement)).sink_parquet(s_path)
+    slim_ledger(pl.scan_parquet(ledger), params).sink_parquet(l_path)
+    slim_s, slim_l = pl.scan_parquet(s_path), pl.scan_parquet(l_path)
+    first = slim_s.select("default", "gateway").collect()
+    state = _State(
+        first["default"], first["gateway"], slim_l.select("default").collect()["default"]
+    )
+    del first
+
+    say(f"pass 1: references, {n} partition(s)")
+    lines = _Buckets(
+        slim_s.filter(pl.col("by_reference") & pl.col("r1").is_not_null()).select(
+            "sid", "r1", "r2", "packed", "value_date"
+        ),
+        pl.col("r1"),
+        n,
+        work / "p1-statement",
+    )
+    keys = _Buckets(
+        pl.concat(
+            [
+                slim_l.select(
+                    "lid", "lpacked", "expect_gateway", key1=pl.col(f"{p}1"), key2=pl.col(f"{p}2")
+                ).filter(pl.col("key1").is_not_null())
+                for p in ("s", "p", "o")
+            ],
+            how="vertical",
+        ),
+        pl.col("key1"),
+        n,
+        work / "p1-ledger",
+    )
+    pairs_dir = work / "pairs"
+    shutil.rmtree(pairs_dir, ignore_errors=True)
+    for k in range(n):
+        pairs = (
+            lines.get(k)
+            .lazy()
+            .join(keys.get(k).lazy(), left_on="r1", right_on="key1", how="inner")
+            .filter(pl.col("r2") == pl.col("key2"))
+            .select("sid", "lid", "packed", "lpacked", "expect_gateway", "value_date")
+            .collect()
+        )
+        many = pairs["sid"].is_duplicated()
+        if many.any():
+            first_lid = pairs.filter(many).filter(
+                pl.int_range(pl.len()).over("sid", order_by="lid") == 0
+            )
+            pairs = pl.concat([pairs.filter(~many), first_lid])
+        for bucket, part in _buckets(pairs, n):
+            folder = pairs_dir / str(bucket)
+            folder.mkdir(parents=True, exist_ok=True)
+            part.write_parquet(folder / f"{k}.parquet")
+        del pairs
+    lines.drop()
+    keys.drop()
+    for j in range(n):
+        folder = pairs_dir / str(j)
+        if not folder.exists():
+            continue
+        facts = pl.read_parquet(folder / "*.parquet")
+        links = link_status(facts.drop("value_date"), _only_link, _dates_from(facts))
+        state.s_status.scatter(links["sid"], links["status"])
+        state.s_pass.scatter(links["sid"], _PASS["reference"])
+        state.s_lid.scatter(links["sid"], links["lid"])
+        primary = links.filter(pl.col("primary"))
+        for group in (
+            primary.filter(pl.col("gateway")),
+            primary.filter(~pl.col("gateway") & ~pl.col("link_return")),
+            primary.filter(pl.col("link_return")),
+        ):
+            state.l_status.scatter(group["lid"], group["status"])
+            state.l_pass.scatter(group["lid"], _PASS["reference"])
+            state.l_sid.scatter(group["lid"], group["sid"])
+        taken = primary.filter(~pl.col("link_return"))["lid"]
+        state.l_taken.scatter(taken, True)
+        del facts, links
+    shutil.rmtree(pairs_dir, ignore_errors=True)
+
+    say(f"pass 2: amount + account within the date window, {n} partition(s)")
+    debits = _Buckets(
+        slim_s.filter(
+            ~pl.col("gateway")
+            & ~pl.col("credit")
+            & pl.col("is_transfer")
+            & pl.col("acct").is_not_null()
+        ).select("sid", "value_date", "amount", "acct"),
+        pl.col("acct"),
+        n,
+        work / "p2-statement",
+    )
+    payments = _Buckets(
+        slim_l.filter(pl.col("acct").is_not_null()).select(
+            "lid", "expected_on", amount="net", acct="acct"
+        ),
+        pl.col("acct"),
+        n,
+        work / "p2-ledger",
+    )
+    for k in range(n):
+        bank = state.untaken_statement(debits.get(k))
+        ledger_lines = payments.get(k)
+        ledger_lines = ledger_lines.filter(~state.l_taken.gather(ledger_lines["lid"]))
+        found = pair_amount_account(bank.lazy(), ledger_lines.lazy(), params.window_days)
+        state.s_status.scatter(found["sid"], _CODE["matched"])
+        state.s_pass.scatter(found["sid"], _PASS["amount_account"])
+        state.s_lid.scatter(found["sid"], found["lid"])
+        # A ledger line with a return link keeps it (a return is stronger than anything else).
+        free = found.filter(state.l_pass.gather(found["lid"]) != _PASS["reference"])
+        state.l_status.scatter(free["lid"], _CODE["matched"])
+        state.l_pass.scatter(free["lid"], _PASS["amount_account"])
+        state.l_sid.scatter(free["lid"], free["sid"])
+    debits.drop()
+    payments.drop()
+
+    say(f"pass 3: gateway batches, {n} partition(s)")
+    rows_of = _Buckets(
+        slim_s.filter(pl.col("gateway") & pl.col("has_batch")).select(
+            "sid", "credit", "amount", "fee", "b1", "b2", batch_id=pl.lit(None, pl.String)
+        ),
+        pl.col("b1").fill_null(0),
+        n,
+        work / "p3-gateway",
+    )
+    named = _Buckets(
+        slim_s.filter(
+            ~pl.col("gateway") & pl.col("is_transfer") & pl.col("r1").is_not_null()
+        ).select("sid", "credit", "value_date", "amount", "r1", "r2"),
+        pl.col("r1"),
+        n,
+        work / "p3-bank",
+    )
+    for k in range(n):
+        bank = state.untaken_statement(named.get(k))
+        decided, rows = batch_core(rows_of.get(k), bank.lazy())
+        state.s_status.scatter(decided["sid"], decided["status"])
+        state.s_pass.scatter(decided["sid"], _PASS["batch"])
+        state.batch_of_row.scatter(rows["sid"], rows["status"])
+    rows_of.drop()
+    named.drop()
+
+    say("classifying")
+    return _finish(state)
+
+
+def _only_link(linked: pl.DataFrame) -> pl.Series:
+    return ~linked["lid"].is_duplicated()
+
+
+def _dates_from(facts: pl.DataFrame) -> Callable[[pl.DataFrame], pl.Series]:
+    """The value date of each link's statement line (a statement line has one link at most)."""
+    dates = facts.select("sid", "value_date")
+
+    def value_dates(many: pl.DataFrame) -> pl.Series:
+        found = many.select("sid").join(dates, on="sid", how="left", maintain_order="left")
+        return found["value_date"]
+
+    return value_dates
+
+
+def _buckets(pairs: pl.DataFrame, n: int) -> list[tuple[int, pl.DataFrame]]:
+    if n == 1:
+        return [(0, pairs)]
+    bucket = (pairs["lid"] % n).alias("_bucket")
+    parts = pairs.with_columns(bucket).partition_by("_bucket", as_dict=True, include_key=False)
+    return [(int(key[0]), part) for key, part in parts.items()]
+
+
+def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A gateway row matched in pass 1 is only ``matched`` when its batch is on the statement with the
+    right total; a ledger line whose match is such a row takes the same status."""
+    matched = _CODE["matched"]
+    statement = pl.DataFrame(
+        {
+            "code": state.s_status,
+            "pass": state.s_pass,
+            "ledger_row": state.s_lid,
+            "gateway": state.s_gateway,
+            "batch": state.batch_of_row,
+        }
+    ).select(
+        status=pl.when(
+            (pl.col("pass") == _PASS["reference"]) & pl.col("gateway") & (pl.col("code") == matched)
+        )
+        .then(pl.coalesce("batch", pl.lit(matched, pl.UInt8)))
+        .otherwise(pl.col("code")),
+        match_pass=pl.col("pass"),
+        ledger_row="ledger_row",
+    )
+    sid = state.l_sid
+    ledger = pl.DataFrame(
+        {
+            "code": state.l_status,
+            "pass": state.l_pass,
+            "statement_row": sid,
+            "via_gateway": state.s_gateway.gather(sid),
+            "batch": state.batch_of_row.gather(sid),
+        }
+    ).select(
+        status=pl.when(
+            (pl.col("pass") == _PASS["reference"])
+            & pl.col("via_gateway").fill_null(False)
+            & (pl.col("code") == matched)
+        )
+        .then(pl.coalesce("batch", pl.lit(matched, pl.UInt8)))
+        .otherwise(pl.col("code")),
+        match_pass=pl.col("pass"),
+        statement_row="statement_row",
+    )
+    return statement, ledger
+
+
+def attach(
+    statement: pl.DataFrame, ledger: pl.DataFrame, dense: tuple[pl.DataFrame, pl.DataFrame]
+) -> Result:
+    """The ``Result`` of ``matching.reconcile`` from the inputs and the dense columns."""
+    s_dense, l_dense = dense
+    statuses = pl.Series(STATUSES, dtype=STATUS_ENUM)
+    passes = pl.Series(_PASSES, dtype=PASS_ENUM)
+    statement_rows = statement.with_columns(
+        status=statuses.gather(s_dense["status"]),
+        match_pass=passes.gather(s_dense["match_pass"]),
+        ledger_row=s_dense["ledger_row"],
+        matched_batch=pl.when(s_dense["match_pass"] == _PASS["batch"]).then(pl.col("reference")),
+    )
+    ledger_rows = ledger.rename({"status": "ledger_status"}).with_columns(
+        status=statuses.gather(l_dense["status"]),
+        match_pass=passes.gather(l_dense["match_pass"]),
+        statement_row=l_dense["statement_row"],
+    )
+    return Result(statement_rows, ledger_rows)
+
+
+def lazy_result(
+    statement: Path | list[Path],
+    ledger: Path,
+    dense: tuple[pl.DataFrame, pl.DataFrame],
+    work: Path,
+    chunks: int = 1,
+) -> LazyResult:
+    """The lines of ``Result.statement`` / ``Result.ledger`` written to Parquet in ``work`` in
+    ``chunks`` slices of rows, and scanned: the report streams from them. Each slice fetches the
+    links it needs (ledger id; matched file and line) from the other side with a filtered scan, so no
+    step holds a whole side."""
+    s_dense, l_dense = dense
+    s_scan, l_scan = pl.scan_parquet(statement), pl.scan_parquet(ledger)
+    s_files = _slices(
+        s_scan,
+        s_dense,
+        l_scan.select("ledger_id"),
+        "ledger_row",
+        chunks,
+        work / "statement-lines",
+        lambda frame: frame.with_columns(
+            matched_batch=pl.when(pl.col("match_pass") == "batch").then(pl.col("reference"))
+        ),
+    )
+    l_files = _slices(
+        l_scan.rename({"status": "ledger_status"}),
+        l_dense,
+        s_scan.select(matched_file="file", matched_line_no="line_no"),
+        "statement_row",
+        chunks,
+        work / "ledger-lines",
+        lambda frame: frame,
+    )
+    return LazyResult(pl.scan_parquet(s_files), pl.scan_parquet(l_files))
+
+
+def _slices(
+    lines: pl.LazyFrame,
+    dense: pl.DataFrame,
+    other: pl.LazyFrame,
+    link: str,
+    chunks: int,
+    folder: Path,
+    finish: Callable[[pl.DataFrame], pl.DataFrame],
+) -> list[Path]:
+    codes = pl.Series(STATUSES, dtype=STATUS_ENUM)
+    passes = pl.Series(_PASSES, dtype=PASS_ENUM)
+    folder.mkdir(parents=True, exist_ok=True)
+    step = max(1, -(-dense.height // max(1, chunks)))
+    files: list[Path] = []
+    for c, start in enumerate(range(0, max(dense.height, 1), step)):
+        part = dense.slice(start, step)
+        wanted = part[link].drop_nulls().unique()
+        found = (
+            other.with_row_index(link).filter(pl.col(link).is_in(wanted.implode())).collect()
+            if wanted.len()
+            else other.with_row_index(link).head(0).collect()
+        )
+        frame = (
+            lines.slice(start, step)
+            .collect()
+            .with_columns(
+                status=codes.gather(part["status"]),
+                match_pass=passes.gather(part["match_pass"]),
+                **{link: part[link]},
+            )
+        )
+        frame = finish(frame).join(found, on=link, how="left", maintain_order="left")
+        files.append(folder / f"{c:05d}.parquet")
+        frame.write_parquet(files[-1])
+    return files
+
+
+def reconcile_partitioned(
+    statement: pl.DataFrame,
+    ledger: pl.DataFrame,
+    params: Params,
+    partitions: int,
+    work: Path,
+    progress: Progress | None = None,
+) -> Result:
+    """``matching.reconcile`` in partitions: the frames go to Parquet in ``work`` and the passes read
+    them back one partition at a time."""
+    work.mkdir(parents=True, exist_ok=True)
+    statement.write_parquet(work / "statement.parquet")
+    ledger.write_parquet(work / "ledger.parquet")
+    dense = reconcile_files(
+        work / "statement.parquet", work / "ledger.parquet", params, partitions, work, progress
+    )
+    return attach(statement, ledger, dense)
