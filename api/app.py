@@ -1,7 +1,8 @@
 """The kasda HTTP API: one FastAPI application per process.
 
 ``create_app(settings)`` builds it; the ``Ledger`` is opened once at start-up (lifespan) and kept on
-``app.state.ledger``, with the catalog that serves list routes (``app.state.catalog``), the token
+``app.state.ledger``, with the catalog that serves list routes (``app.state.catalog``), the read
+models that serve the reports (``app.state.read_models``, kept current by a projector thread), the token
 verifier (``app.state.verifier``) and the gateway settings (``app.state.gateway_settings``) that
 the webhooks router reads. ``kasda serve`` runs ``create_app_from_env`` under uvicorn.
 """
@@ -20,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 from api import problems
 from api.auth import TokenVerifier
 from api.catalog import Catalog
+from api.readmodels import ReadModels
 from api.routes import ROUTERS
 from api.settings import ApiSettings
 from api.writer import BatchWriter
@@ -59,13 +61,21 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
         # a crowd of threads starves the event loop (and the requests waiting in it) of the GIL.
         to_thread.current_default_thread_limiter().total_tokens = settings.threads
         if ledger is not None:  # given by the caller, who closes it
-            yield
+            # Reads catch up on demand even without the follower, so the app keeps answering
+            # (e.g. to schemathesis over ASGI) after this lifespan ends.
+            app.state.read_models.start()
+            try:
+                yield
+            finally:
+                app.state.read_models.stop()
             return
         opened = Ledger(settings.database_url, env=settings.ledger_env or None)
         _attach(app, opened)
+        app.state.read_models.start()
         try:
             yield
         finally:
+            app.state.read_models.close()
             opened.close()
 
     app = FastAPI(
@@ -99,6 +109,8 @@ def _attach(app: FastAPI, ledger: Ledger) -> None:
     app.state.writer = BatchWriter(ledger)
     app.state.catalog = Catalog(ledger)
     app.state.catalog.catch_up()
+    # The read models live in the same database as the events (projections/db.py).
+    app.state.read_models = ReadModels(ledger)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -1,13 +1,13 @@
-"""A small in-process index of what the list routes list: disbursements and vendors per pemda, and
-which pemda owns every aggregate (for the export route).
+"""A small in-process index of what the list routes list: disbursements, vendors and reconciliation
+runs per pemda, and which pemda owns every aggregate (for the export route).
 
 It follows the ledger's notification log (the gap-free application sequence) and catches up before
 every read, so a list always includes what was recorded before the request, by any worker. Only
 creation events are decoded; later facts of a disbursement or vendor are read from their topic.
 The index is rebuilt from the log at start-up; it holds a few small values per aggregate.
 
-The projections (``projections/``) are the long-term home of richer read models (LRA, statements,
-queues); this index only serves the API's own lists.
+The projections (``projections/``, served by ``api/readmodels.py``) hold the richer read models (LRA,
+statements, cash, queues); this index only serves the API's own lists.
 """
 
 from __future__ import annotations
@@ -64,6 +64,24 @@ class VendorRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RunRow:
+    """A reconciliation run: what its list shows without loading the aggregate."""
+
+    id: UUID
+    pemda: str
+    business_date: str
+    exceptions: int
+    resolved: int
+    recorded_at: datetime
+    recorded_by: str
+    position: int
+
+    @property
+    def open(self) -> int:
+        return self.exceptions - self.resolved
+
+
+@dataclass(frozen=True, slots=True)
 class Owned:
     """An aggregate's pemda and type."""
 
@@ -79,6 +97,7 @@ class Catalog:
     disbursements: dict[str, dict[UUID, DisbursementRow]] = field(default_factory=dict)
     vendors: dict[str, dict[UUID, VendorRow]] = field(default_factory=dict)
     skpd_of_line: dict[UUID, str] = field(default_factory=dict)
+    runs: dict[str, dict[UUID, RunRow]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def catch_up(self) -> int:
@@ -107,6 +126,8 @@ class Catalog:
             self._disbursement_moved(originator, _STATUS_OF_EVENT.get(name))
         elif name in ("Vendor.Deactivated", "Vendor.Reactivated"):
             self._vendor_active(originator, name == "Vendor.Reactivated")
+        elif name == "ReconciliationRun.ExceptionResolved":
+            self._run_resolved(originator)
 
     def _created(self, name: str, originator: UUID, event: Any, position: int) -> None:
         if name == "BudgetLine.Allocated":
@@ -114,6 +135,17 @@ class Catalog:
         elif name == "Vendor.Registered":
             self.vendors.setdefault(event.pemda, {})[originator] = VendorRow(
                 originator, event.pemda, event.npwp, event.name, event.kind, True, position
+            )
+        elif name == "ReconciliationRun.Recorded":
+            self.runs.setdefault(event.pemda, {})[originator] = RunRow(
+                id=originator,
+                pemda=event.pemda,
+                business_date=event.business_date,
+                exceptions=len(event.exceptions),
+                resolved=0,
+                recorded_at=event.at,
+                recorded_by=event.actor_id,
+                position=position,
             )
         elif name == "Disbursement.Requested":
             line_id = UUID(event.line_id)
@@ -150,6 +182,17 @@ class Catalog:
         if row is not None:
             rows[originator] = replace(row, active=active)
 
+    def _run_resolved(self, originator: UUID) -> None:
+        # An exception is resolved at most once (the aggregate refuses a second time), so a
+        # count is enough to tell open runs from closed ones.
+        owner = self.owners.get(originator)
+        if owner is None:
+            return
+        rows = self.runs.get(owner.pemda, {})
+        row = rows.get(originator)
+        if row is not None:
+            rows[originator] = replace(row, resolved=row.resolved + 1)
+
     # -- reads (call catch_up first) -----------------------------------------------------------
     def disbursements_of(self, pemda: str) -> list[DisbursementRow]:
         with self._lock:
@@ -158,6 +201,14 @@ class Catalog:
     def vendors_of(self, pemda: str) -> list[VendorRow]:
         with self._lock:
             return sorted(self.vendors.get(pemda, {}).values(), key=lambda r: r.position)
+
+    def runs_of(self, pemda: str) -> list[RunRow]:
+        with self._lock:
+            return sorted(self.runs.get(pemda, {}).values(), key=lambda r: r.position)
+
+    def run(self, pemda: str, run_id: UUID) -> RunRow | None:
+        with self._lock:
+            return self.runs.get(pemda, {}).get(run_id)
 
     def npwp_of(self, pemda: str, vendor_id: UUID) -> str | None:
         with self._lock:

@@ -7,8 +7,8 @@ before the ledger sees them (the ledger checks again). Everything else the ledge
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
@@ -317,3 +317,196 @@ class PrincipalOut(BaseModel):
     role: str
     pemda: str
     npwp: str | None
+
+
+# -- read models (projections) ------------------------------------------------------------------
+class LraRowOut(BaseModel):
+    """One row of the LRA at the chosen level. Rupiah are integers; the percentage is given in
+    basis points (``persen_bp``, 8512 = 85.12%) and as text (``persen``), never as a float."""
+
+    side: str = Field(examples=["belanja"])
+    kode: str = Field(examples=["5.1.02"])
+    uraian: str
+    anggaran: int
+    committed: int
+    realisasi: int
+    sisa: int = Field(description="anggaran - committed - realisasi (negative: income over target)")
+    lebih_kurang: int = Field(
+        description="realisasi - anggaran for income, anggaran - realisasi for spending"
+    )
+    persen_bp: int = Field(description="realisasi / anggaran in basis points, rounded half up")
+    persen: str = Field(examples=["85.12"])
+    lines: int = Field(description="budget lines rolled into this row")
+
+
+class LraOut(BaseModel):
+    pemda: str
+    year: int
+    level: str
+    as_of: date | None = Field(description="end of this day in the pemda's time zone; null: now")
+    position: int = Field(description="the projection position this report reflects")
+    rows: Page[LraRowOut]
+    totals: dict[str, int] = Field(
+        description="each side's anggaran and realisasi, surplus_defisit, pembiayaan_netto, silpa"
+    )
+
+
+class StatementPaymentOut(BaseModel):
+    disbursement_id: UUID
+    year: int
+    spp_number: str
+    spm_number: str | None
+    sp2d_number: str | None
+    status: str
+    gross: int
+    deductions: int
+    net: int
+    description: str
+    line_id: UUID
+    bank_code: str | None
+    account_number: str | None
+    account_holder: str | None
+    gateway: str | None
+    gateway_reference: str | None
+    bank_reference: str | None
+    attempts: int
+    reason: str | None
+    requested_at: datetime
+    authorised_at: datetime | None
+    sent_at: datetime | None
+    settled_at: datetime | None
+    failed_at: datetime | None
+    returned_at: datetime | None
+    rejected_at: datetime | None
+    cancelled_at: datetime | None
+    updated_at: datetime
+
+
+class StatementTotalsOut(BaseModel):
+    """Sums over every payment matching the filters (not only this page)."""
+
+    payments: int
+    gross: int
+    deductions: int
+    net: int
+    settled_net: int = Field(description="net of the payments that reached the vendor")
+
+
+class VendorStatementOut(BaseModel):
+    vendor: VendorOut
+    position: int = Field(description="the projection position this statement reflects")
+    totals: StatementTotalsOut
+    payments: Page[StatementPaymentOut]
+
+
+class CashDayOut(BaseModel):
+    day: date
+    receipts_in: int
+    returns_in: int
+    payments_out: int
+    refunds_out: int
+    net: int
+    closing_balance: int = Field(description="running sum of net from the first recorded day")
+    movements: int
+
+
+class CashPositionOut(BaseModel):
+    start: date | None
+    end: date | None
+    position: int = Field(description="the projection position this answer reflects")
+    days: Page[CashDayOut]
+
+
+class QueueSizesOut(BaseModel):
+    position: int = Field(description="the projection position this answer reflects")
+    sizes: dict[str, int] = Field(examples=[{"ppk": 3, "pa_kpa": 1, "kuasa_bud": 0, "gateway": 2}])
+
+
+class QueueItemOut(BaseModel):
+    disbursement_id: UUID
+    spp_number: str
+    status: str
+    step: str = Field(examples=["verify"])
+    role: str
+    gross: int
+    since: datetime = Field(description="when it began to wait for this role")
+    requested_at: datetime
+    line_id: UUID
+    vendor_id: UUID
+    year: int
+
+
+class QueueOut(BaseModel):
+    role: str
+    position: int = Field(description="the projection position this answer reflects")
+    items: Page[QueueItemOut]
+
+
+# -- reconciliation ------------------------------------------------------------------------------
+Sha256 = Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$", examples=["0" * 64])]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_RUPIAH)]
+IsoDate = Annotated[StrictStr, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-03-31"])]
+
+
+class ReconciliationInputIn(Body):
+    name: Name = Field(examples=["rkud-2026-03-31.sta"])
+    kind: StrictStr = Field(min_length=1, max_length=32, examples=["mt940"])
+    sha256: Sha256
+    rows: Count = Field(examples=[412])
+
+
+class ReconciliationExceptionIn(Body):
+    id: Number = Field(examples=["EX-2026-03-31-0001"])
+    status: StrictStr = Field(min_length=1, max_length=32, examples=["unmatched_bank"])
+    amount: Count = Field(examples=[2_500_000])
+    reference: StrictStr | None = Field(default=None, max_length=MAX_NAME, examples=["BANK-1"])
+    detail: StrictStr | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class RecordReconciliationIn(Body):
+    """One reconciliation run: the business day, every input file, counts and exceptions."""
+
+    business_date: IsoDate
+    inputs: list[ReconciliationInputIn] = Field(min_length=1, max_length=32)
+    counts: dict[Annotated[StrictStr, Field(min_length=1, max_length=32)], Count] = Field(
+        max_length=64, examples=[{"matched": 410, "unmatched_bank": 2}]
+    )
+    exceptions: list[ReconciliationExceptionIn] = Field(default_factory=list, max_length=50_000)
+
+
+class ResolveExceptionIn(Body):
+    resolution: Literal["explained", "corrected", "recovered", "written_off", "escalated"]
+    reason: Text = Field(examples=["dana dalam perjalanan, masuk 1 April (rekening koran)"])
+
+
+class ResolutionOut(BaseModel):
+    resolution: str
+    reason: str
+    by: str
+
+
+class ReconciliationExceptionOut(BaseModel):
+    id: str
+    status: str
+    amount: int
+    reference: str | None
+    detail: str | None
+    resolved: bool
+    resolution: ResolutionOut | None
+
+
+class ReconciliationRunSummaryOut(BaseModel):
+    id: UUID
+    business_date: str
+    exceptions: int
+    open: int
+    resolved: int
+    recorded_at: datetime
+    recorded_by: str
+
+
+class ReconciliationRunOut(ReconciliationRunSummaryOut):
+    inputs: list[dict[str, Any]]
+    counts: dict[str, int]
+    version: int
+    items: Page[ReconciliationExceptionOut] = Field(description="its exceptions, filtered, paged")

@@ -8,7 +8,8 @@ httpx client, and stops by itself. Requests are scheduled at fixed times; each l
 from its scheduled time (so a server that falls behind is charged for the queue it causes), and the
 time from the actual send is reported too.
 
-Routes are a list: add a read route with one line in ``ROUTES`` (e.g. the LRA once it exists).
+Routes are a list: add a read route with one line in ``ROUTES``. The mix: 50% reads of a payment,
+20% of its history, 10% LRA (read models), 20% requests for payment.
 
     .venv/bin/python benchmarks/bench_api.py                       # 500 req/s, 20 s, 2 workers
     .venv/bin/python benchmarks/bench_api.py --rate 250 --workers 3 --duration 30
@@ -58,6 +59,7 @@ class World:
     tokens: dict[Role, str]
     disbursements: list[str] = field(default_factory=list)
     run: str = field(default_factory=lambda: secrets.token_hex(3))
+    lra_freshness: str = "latest"
 
     def pick(self, i: int) -> str:
         return self.disbursements[(i * 7919) % len(self.disbursements)]
@@ -108,16 +110,34 @@ ROUTES: list[Route] = [
     Route(
         "history",
         "read",
-        0.3,
+        0.2,
         Role.AUDITOR,
         lambda w, i: ("GET", f"/pemda/{PEMDA}/disbursements/{w.pick(i)}/history", None),
     ),
-    # Route("lra", "read", 0.3, Role.AUDITOR, lambda w, i: ("GET", f"/pemda/{PEMDA}/lra/{YEAR}", None)),
+    # The LRA per rekening (all LINES lines) from the read models. With freshness=latest (the
+    # API's default) each read waits for the projection to include the writes of the mix
+    # (read-your-writes); with recent it answers from what the follower has (api/readmodels.py).
+    Route(
+        "lra",
+        "read",
+        0.1,
+        Role.AUDITOR,
+        lambda w, i: (
+            "GET",
+            f"/pemda/{PEMDA}/lra?year={YEAR}&level=rekening&freshness={w.lra_freshness}",
+            None,
+        ),
+    ),
     Route("request", "write", 0.2, Role.PPTK, request_payment),
     # Calibration only (--only me / --only healthz): the cost of the HTTP stack and of the token.
     Route("me", "read", 0.0, Role.AUDITOR, lambda w, i: ("GET", f"/pemda/{PEMDA}/me", None)),
     Route("healthz", "read", 0.0, Role.AUDITOR, lambda w, i: ("GET", "/healthz", None)),
 ]
+
+
+# The mix before the LRA route existed (50% payment, 30% history, 20% write), kept so that the
+# two can be compared under the same conditions: --mix old.
+OLD_MIX = {"disbursement": 0.5, "history": 0.3, "lra": 0.0, "request": 0.2}
 
 
 @dataclass
@@ -256,10 +276,11 @@ async def drive(
     max_requests: int,
     connections: int,
     only: list[str] | None = None,
+    mix: dict[str, float] | None = None,
 ) -> tuple[list[Sample], float]:
     rng = random.Random(2026)
     routes = [r for r in ROUTES if only is None or r.name in only]
-    weights = [r.weight if only is None else 1.0 for r in routes]
+    weights = [1.0 if only is not None else (mix or {}).get(r.name, r.weight) for r in routes]
     auth = {r.name: f"Authorization: Bearer {world.tokens[r.role]}\r\n".encode() for r in ROUTES}
     samples: list[Sample] = []
     idle: asyncio.Queue[Connection] = asyncio.Queue()
@@ -384,6 +405,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", help="send only this route (repeatable), e.g. --only request"
     )
+    parser.add_argument(
+        "--mix",
+        choices=["lra", "old"],
+        default="lra",
+        help="lra: 50%% payment, 20%% history, 10%% LRA, 20%% write; old: 50/30/0/20 (no LRA)",
+    )
+    parser.add_argument(
+        "--lra-freshness",
+        choices=["latest", "recent"],
+        default="latest",
+        help="the LRA route's freshness parameter (latest: read-your-writes)",
+    )
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
@@ -408,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for role in Role
     }
-    world = World(tokens)
+    world = World(tokens, lra_freshness=args.lra_freshness)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     before = machine()
@@ -429,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.max_requests,
                 args.connections,
                 args.only,
+                OLD_MIX if args.mix == "old" else None,
             )
         )
         server_cpu = cpu_seconds(server.pid) - server_cpu
@@ -442,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {before}")
     print(
         f"target {args.rate:.0f} req/s for {args.duration:.0f} s (+{args.warmup:.0f} s warm-up), "
-        f"{args.workers} workers, PostgreSQL, loopback"
+        f"{args.workers} workers, PostgreSQL, loopback, mix {args.mix}, "
+        f"LRA freshness {args.lra_freshness}"
     )
     print(
         f"{'route':<14}{'requests':>9}{'errors':>7}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}"

@@ -376,11 +376,14 @@ class Ledger(Application[UUID]):
 
     def budget_lines(self, pemda: str, year: int) -> list[BudgetLine]:
         budget = self.budget(pemda, year)
-        found: dict[UUID, Aggregate] = self._load_fresh([UUID(i) for i in budget.line_ids])
-        for line in found.values():
-            self._cache.put(line)
-        # Callers get copies: the cached originals belong to the next unit of work.
-        return [cast("BudgetLine", deepcopy(found[UUID(i)])) for i in budget.line_ids]
+        # The cache is not shared between threads (see execute_batch): a read from an API thread
+        # must not put lines into it while a batch on another thread reads or replaces them.
+        with self._write_lock:
+            found: dict[UUID, Aggregate] = self._load_fresh([UUID(i) for i in budget.line_ids])
+            for line in found.values():
+                self._cache.put(line)
+            # Callers get copies: the cached originals belong to the next unit of work.
+            return [cast("BudgetLine", deepcopy(found[UUID(i)])) for i in budget.line_ids]
 
     def vendor(self, vendor_id: UUID) -> Vendor:
         return self.aggregate(vendor_id, Vendor)

@@ -142,6 +142,11 @@ class Projector:
             self._position = 0 if row is None else int(row[0])
         return self._position
 
+    def refresh(self) -> None:
+        """Forget the cached position: another projector may have moved it (the next step would
+        otherwise fold a range it then loses at the compare-and-set)."""
+        self._position = None
+
     def step(self, progress: Progress | None = None) -> int:
         """Project one range of positions. Returns how many positions it moved past (0: none new)."""
         start = self.position()

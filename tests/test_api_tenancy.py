@@ -34,6 +34,7 @@ from api.testing import (
     expect,
     get,
     line,
+    post,
     request_body,
     settings,
     vendor_body,
@@ -82,6 +83,16 @@ SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
         "payer": "Hotel",
         "gross": 1_000_000,
     },
+    "/reconciliation/runs": {
+        "business_date": "2026-04-30",
+        "inputs": [{"name": "rkud-0430.sta", "kind": "mt940", "sha256": "b" * 64, "rows": 2}],
+        "counts": {"matched": 1, "unmatched_bank": 1},
+        "exceptions": [{"id": "EX-T", "status": "unmatched_bank", "amount": 1_000}],
+    },
+    "/reconciliation/runs/{run_id}/exceptions/{exception_id}/resolve": {
+        "resolution": "explained",
+        "reason": "dana dalam perjalanan",
+    },
     "/revenues/reversals": {
         "year": YEAR,
         "channel": "teller",
@@ -94,6 +105,18 @@ SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
 # Query parameters a GET route needs to answer 200.
 SAMPLE_QUERIES: dict[str, dict[str, str]] = {
     "/budgets/{year}/as-of": {"at": "2100-01-01T00:00:00+07:00"},
+    "/lra": {"year": str(YEAR), "level": "rekening"},
+    "/vendors/{vendor_id}/statement": {"requested_from": "2000-01-01T00:00:00+07:00"},
+    "/cash-position": {"from": "2000-01-01", "to": "2100-12-31"},
+    "/queues/{role}": {"limit": "500"},
+    "/reconciliation/runs": {"state": "open"},
+    "/reconciliation/runs/{run_id}": {"limit": "500"},
+}
+RUN_BODY: dict[str, Any] = {
+    "business_date": "2026-03-31",
+    "inputs": [{"name": "rkud-0331.sta", "kind": "mt940", "sha256": "a" * 64, "rows": 3}],
+    "counts": {"matched": 2, "unmatched_bank": 1},
+    "exceptions": [{"id": "EX-1", "status": "unmatched_bank", "amount": 5_000}],
 }
 
 
@@ -115,11 +138,33 @@ class World:
     def __init__(self, client: TestClient, config: ApiSettings) -> None:
         self.client = client
         self.config = config
-        self.a = build_world(client, config, pemda=PEMDA)
-        self.b = build_world(client, config, pemda=OTHER_PEMDA)
+        self.a = self._world(PEMDA)
+        self.b = self._world(OTHER_PEMDA)
         self.a_ids = {self.a["disbursement_id"], self.a["other_vendor_disbursement_id"]}
-        self.a_ids |= {self.a["line_id"], str(ids.budget_id(PEMDA, YEAR))}
+        self.a_ids |= {self.a["line_id"], str(ids.budget_id(PEMDA, YEAR)), self.a["run_id"]}
         self.a_ids |= {str(ids.vendor_id(PEMDA, n)) for n in (self.a["npwp"], OTHER_NPWP)}
+
+    def _world(self, pemda: str) -> dict[str, str]:
+        """The common world, a reconciliation run with one exception, and the path values of
+        the read-model routes (a vendor by id, a queue's role)."""
+        found = build_world(self.client, self.config, pemda=pemda)
+        recorded = expect(
+            post(
+                self.client,
+                self.config,
+                Role.BPKAD_ADMIN,
+                "/reconciliation/runs",
+                RUN_BODY,
+                pemda=pemda,
+            ),
+            201,
+        )
+        return found | {
+            "vendor_id": str(ids.vendor_id(pemda, found["npwp"])),
+            "role": "ppk",
+            "run_id": recorded["id"],
+            "exception_id": "EX-1",
+        }
 
     def call(
         self,
@@ -216,7 +261,9 @@ def test_every_route_for_every_role(
             key=f"r-{tag}",
         )
         assert reach.status_code < 500, (tag, reach.text)
-        names_an_a_id = any("{" + p + "}" in template for p in ("disbursement_id", "line_id"))
+        names_an_a_id = any(
+            "{" + p + "}" in template for p in ("disbursement_id", "line_id", "vendor_id", "run_id")
+        )
         if names_an_a_id:
             assert reach.status_code in (404, 422), (tag, reach.text)
         # (an id the caller sent may be echoed back in the problem; nothing else of A's)

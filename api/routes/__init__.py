@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, budgets, disbursements, me, revenue, vendors
+from api.routes import audit, budgets, disbursements, me, reconciliation, reports, revenue, vendors
 
 ROUTERS: list[APIRouter] = [
     me.router,
@@ -14,4 +14,6 @@ ROUTERS: list[APIRouter] = [
     disbursements.router,
     revenue.router,
     audit.router,
+    reports.router,
+    reconciliation.router,
 ]

@@ -1,0 +1,290 @@
+"""The read models (``projections/``) as the API serves them: kept current, read by many requests.
+
+Freshness. Every read answers on models that include everything recorded before the request, by any
+worker (read-your-writes, as the catalog gives for the lists). ``ReadModels.read`` reads the log's
+head and the projection's position (two indexed one-row queries) and, if the models are there
+already, runs the query in the same hop to a worker thread. Otherwise the request waits, in the event
+loop and holding no worker thread, for the projector thread to reach that head; concurrent waiters
+share one catch-up. The projector thread (``start``/``stop``, from the app's lifespan) also catches up
+every ``interval`` seconds, so that the gap a request meets is usually none. Outside the lifespan (no
+thread), a request projects the gap itself in a worker thread.
+
+Several workers may all project: ``Projector.step`` moves ``proj_position`` by compare-and-set in the
+same transaction as the rows, so a range is applied exactly once, and a worker that lost the race
+re-reads the position and carries on.
+
+Threads. One ``Projector`` per worker, used under a lock. Queries run on connections of their own
+from a small pool (a ``ReadDatabase`` is one connection for one thread), so reads do not wait for a
+projection in progress; SQLite (WAL) and PostgreSQL both let them read the last committed state.
+An in-memory ledger's read models live in a shared-cache in-memory SQLite database, where a reader
+and a writer on two connections fail with "table is locked" instead of waiting: there, queries use
+the projector's own connection under the same lock.
+
+Position. ``read`` reports the projection position its answer reflects: it reads the position
+before and after the query and retries if a projector committed in between (the position and the
+rows move together in one transaction, so an unchanged position means an unchanged state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from anyio import to_thread
+
+from api.problems import ProblemError
+from ledger.application import Ledger
+from ledger.errors import DomainError
+from projections.db import ReadDatabase
+from projections.runner import NAME, ProjectionConflict, Projector
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+POSITION_HEADER = "X-Kasda-Projection-Position"
+FOLLOW_INTERVAL = 0.5  # seconds between the follower's catch-ups
+_READ_ATTEMPTS = 4
+ANSWERS = 256  # answers kept by key (``read(key=...)``); all are dropped when full
+
+
+def _position(db: ReadDatabase) -> int:
+    with db.transaction(write=False) as cursor:
+        row = cursor.fetchone("SELECT position FROM proj_position WHERE name = ?", (NAME,))
+    return 0 if row is None else int(row[0])
+
+
+class ReadModels:
+    def __init__(self, ledger: Ledger, *, interval: float = FOLLOW_INTERVAL) -> None:
+        self.ledger = ledger
+        self.interval = interval
+        self._lock = threading.Lock()  # the projector and, in memory, its connection
+        self.projector = Projector(ledger)
+        if self.projector.db.kind == "postgres":
+            # The read models are derived data: the log is the durable record, and a projection
+            # commit moves its rows and its position together. Not waiting for the WAL flush of
+            # each projection commit is therefore safe (a crash loses whole projection
+            # transactions, and the next catch-up projects them again from the log), and it takes
+            # an fsync out of every read that has to catch up. Session-level, this connection only.
+            with self.projector.db.transaction() as cursor:
+                cursor.execute("SET synchronous_commit TO OFF")
+        module = ledger.env.get("PERSISTENCE_MODULE", "")
+        path = ledger.env.get("SQLITE_DBNAME", "")
+        self._single = module.endswith("popo") or (
+            self.projector.db.kind == "sqlite" and (not path or ":memory:" in path)
+        )
+        self._idle: queue.SimpleQueue[ReadDatabase] = queue.SimpleQueue()
+        self._opened: list[ReadDatabase] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Readers waiting for a position: (target, their event loop, their future).
+        self._wake = threading.Condition()
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._wanted = 0  # the highest position a reader waits for
+        self._reached = 0  # the highest position known to be projected
+        self._answers: dict[Hashable, tuple[int, Any]] = {}  # key -> (position, answer)
+
+    # -- keeping current ------------------------------------------------------------------------
+    def head(self) -> int:
+        return int(self.ledger.recorder.max_notification_id() or 0)
+
+    def catch_up(self, upto: int | None = None) -> int:
+        """Project at least up to ``upto`` (default: the log's head now); the position reached."""
+        target = self.head() if upto is None else upto
+        with self._connection() as db:
+            reached = _position(db)
+        if reached < target:
+            with self._lock:
+                if self.projector.position() < reached:
+                    # Another worker projected past what this projector last saw: without this,
+                    # its next step would fold a range only to lose the compare-and-set.
+                    self.projector.refresh()
+                # Step only up to the target: under a steady stream of writes a full catch_up
+                # would chase the newest events and keep its waiters waiting.
+                while self.projector.position() < target:
+                    try:
+                        if not self.projector.step():
+                            break
+                    except ProjectionConflict:
+                        continue  # the other worker applied that range; the position was re-read
+                reached = max(reached, self.projector.position())
+        self._release(reached)
+        return reached
+
+    def start(self) -> None:
+        """Project in a background thread until ``stop``: every ``interval`` seconds, and at once
+        whenever a reader waits (``wait_for``)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow, name="kasda-projector", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            with self._wake:
+                if self._wanted <= self._reached and not self._stop.is_set():
+                    self._wake.wait(self.interval)
+            if self._stop.is_set():
+                break
+            try:
+                self.catch_up()
+            except Exception as error:  # the database went away: tell the waiters, keep going
+                log.exception("projection follower: catch-up failed; retrying")
+                self._fail(error)
+                self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self._fail(RuntimeError("the projection follower stopped"))
+
+    def close(self) -> None:
+        self.stop()
+        while True:
+            try:
+                self._idle.get_nowait()
+            except queue.Empty:
+                break
+        for db in self._opened:
+            db.close()
+        self._opened.clear()
+        self.projector.close()
+
+    # -- waiting (event loop side) --------------------------------------------------------------
+    async def wait_for(self, target: int) -> None:
+        """Return once the models reached ``target``. The follower thread does the projecting,
+        so a waiting request holds no worker thread, and concurrent waiters share one catch-up."""
+        if self._reached >= target:
+            return
+        if self._thread is None:  # no follower (outside the lifespan): project in a thread
+            await to_thread.run_sync(self.catch_up, target)
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        with self._wake:
+            if self._reached >= target:
+                return
+            self._waiters.append((target, loop, waiter))
+            self._wanted = max(self._wanted, target)
+            self._wake.notify()
+        await waiter
+
+    def _release(self, reached: int) -> None:
+        with self._wake:
+            self._reached = max(self._reached, reached)
+            ready = [w for w in self._waiters if w[0] <= self._reached]
+            self._waiters = [w for w in self._waiters if w[0] > self._reached]
+        for _, loop, waiter in ready:
+            loop.call_soon_threadsafe(_settle, waiter, None)
+
+    def _fail(self, error: BaseException) -> None:
+        with self._wake:
+            failed, self._waiters = self._waiters, []
+        problem = ProblemError(
+            503,
+            "store_unavailable",
+            f"the read models could not be brought up to date ({type(error).__name__}); retry",
+            headers={"Retry-After": "1"},
+        )
+        for _, loop, waiter in failed:
+            loop.call_soon_threadsafe(_settle, waiter, problem)
+
+    # -- reading --------------------------------------------------------------------------------
+    @contextmanager
+    def _connection(self) -> Iterator[ReadDatabase]:
+        if self._single:
+            with self._lock:
+                yield self.projector.db
+            return
+        try:
+            db = self._idle.get_nowait()
+        except queue.Empty:
+            db = ReadDatabase(self.ledger)
+            self._opened.append(db)
+        try:
+            yield db
+        except DomainError:
+            self._idle.put(db)  # a refusal of the input: the connection is fine
+            raise
+        except BaseException:
+            # The connection may be broken (the server went away): do not hand it out again.
+            self._opened.remove(db)
+            db.close()
+            raise
+        self._idle.put(db)
+
+    def _query(
+        self, query: Callable[[ReadDatabase], T], upto: int | None, key: Hashable | None
+    ) -> tuple[T, int] | int:
+        """``query``'s answer and the position it reflects; or, if the models have not reached
+        ``upto`` (default: the log's head now), that target instead of an answer."""
+        target = self.head() if upto is None else upto
+        with self._connection() as db:
+            before = _position(db)
+            self._release(before)
+            if before < target:
+                return target
+            if key is not None:
+                # The models change only when the position moves: an answer computed at this
+                # position is still the answer (a report polled with no new events costs a lookup).
+                hit = self._answers.get(key)
+                if hit is not None and hit[0] == before:
+                    return hit[1], before
+            for _ in range(_READ_ATTEMPTS):
+                answer = query(db)
+                after = _position(db)
+                if after == before:
+                    if key is not None:
+                        if len(self._answers) >= ANSWERS:
+                            self._answers.clear()
+                        self._answers[key] = (after, answer)
+                    return answer, after
+                before = after
+            # Projectors kept committing during the query: the answer reflects at least this.
+            return query(db), before
+
+    async def read(
+        self,
+        query: Callable[[ReadDatabase], T],
+        *,
+        key: Hashable | None = None,
+        latest: bool = True,
+    ) -> tuple[T, int]:
+        """``query``'s answer on models that include everything recorded before this call, and
+        the projection position that answer reflects. ``query`` runs in a worker thread; put the
+        CPU work of the answer in it too, to keep it off the event loop. Usually one thread hop:
+        the follower keeps the models close to the head. With a ``key`` (everything the answer
+        depends on besides the models), the answer is kept and given again while the position
+        has not moved; it must then not be changed by the caller. ``latest=False`` answers from
+        what the models hold now, without waiting for the head."""
+        if not latest:
+            # What the models hold now (the follower keeps them within about ``interval``):
+            # no wait, and no projection step forced by this read.
+            recent = await to_thread.run_sync(self._query, query, 0, key)
+            assert not isinstance(recent, int)
+            return recent
+        found = await to_thread.run_sync(self._query, query, None, key)
+        if isinstance(found, int):
+            await self.wait_for(found)
+            found = await to_thread.run_sync(self._query, query, found, key)
+            if isinstance(found, int):  # cannot happen: the position only moves forward
+                raise ProblemError(503, "store_unavailable", "the read models moved back; retry")
+        return found
+
+
+def _settle(waiter: asyncio.Future[None], problem: BaseException | None) -> None:
+    if waiter.done():  # the request was cancelled (the client went away)
+        return
+    if problem is None:
+        waiter.set_result(None)
+    else:
+        waiter.set_exception(problem)

@@ -1,0 +1,407 @@
+"""Reads of the projections (``projections/``): the LRA, a vendor's statement, the RKUD's cash
+position by day and the approval queues.
+
+Every answer is computed on read models that include everything recorded before the request
+(``freshness=latest``, the default) or on what they hold now (``recent``), see ``api/readmodels.py``,
+and names the projection position it reflects, in the body (``position``) and in the header
+``X-Kasda-Projection-Position``. Query parameters are validated at the edge (a
+level, role or date that does not exist, a limit out of range: 422) before any SQL runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AwareDatetime
+
+from api import auth
+from api.auth import Principal
+from api.deps import CatalogDep, Limit, Offset, page
+from api.models import (
+    CashDayOut,
+    CashPositionOut,
+    LraOut,
+    LraRowOut,
+    Page,
+    QueueItemOut,
+    QueueOut,
+    QueueSizesOut,
+    StatementPaymentOut,
+    StatementTotalsOut,
+    VendorOut,
+    VendorStatementOut,
+)
+from api.problems import responses
+from api.readmodels import POSITION_HEADER, ReadModels
+from ledger import ids
+from ledger.errors import InvalidInput, NotFound
+from ledger.fields import MAX_YEAR, MIN_YEAR
+from ledger.roles import Role
+from ledger.vendor import normalise_npwp
+from projections import queries as q
+from projections.db import ReadDatabase
+
+router = APIRouter(
+    prefix="/pemda/{pemda}", tags=["reports"], responses=responses(401, 403, 404, 422)
+)
+
+Reader = Annotated[Principal, Depends(auth.READ_BOOKS)]
+PaymentReader = Annotated[Principal, Depends(auth.READ_PAYMENTS)]
+QUEUE_READERS = auth.Allow(*auth.OFFICIALS, Role.GATEWAY)
+QueueReader = Annotated[Principal, Depends(QUEUE_READERS)]
+
+LevelName = Literal[
+    "skpd", "program", "kegiatan", "subkegiatan", "akun", "kelompok", "jenis", "objek",
+    "rincian", "rekening",
+]  # fmt: skip
+QueueRole = Literal["ppk", "pa_kpa", "kuasa_bud", "gateway"]
+QUEUE_ROLES: tuple[str, ...] = ("ppk", "pa_kpa", "kuasa_bud", "gateway")
+PaymentStatus = Literal[
+    "requested", "verified", "approved", "authorised", "sent", "settled", "failed", "returned",
+    "rejected", "cancelled",
+]  # fmt: skip
+MAX_DAY_LIMIT = 500
+Freshness = Annotated[
+    Literal["latest", "recent"],
+    Query(
+        description="latest: include everything recorded before this request (waits for the "
+        "projection to reach it); recent: what the read models hold now, at most about 0.5 s "
+        "behind, without waiting. The answer names its position either way."
+    ),
+]
+
+
+POSITIONED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the answer, with the projection position it reflects",
+        "headers": {
+            POSITION_HEADER: {
+                "description": "the position in the ledger's log that this answer reflects",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        },
+    }
+}
+
+
+async def read_models(request: Request) -> ReadModels:
+    # async: FastAPI would run a plain function in the thread pool, a thread hop per request.
+    models: ReadModels = request.app.state.read_models
+    return models
+
+
+ReadModelsDep = Annotated[ReadModels, Depends(read_models)]
+
+
+def _persen(bp: int) -> str:
+    return f"{bp // 100}.{bp % 100:02d}"
+
+
+# -- LRA ---------------------------------------------------------------------------------------
+@router.get(
+    "/lra",
+    summary="Budget realisation report (LRA) at any level, now or as of a day",
+    responses=POSITIONED,
+    openapi_extra=auth.READ_BOOKS.doc,
+)
+async def lra(
+    who: Reader,
+    models: ReadModelsDep,
+    response: Response,
+    year: Annotated[int, Query(ge=MIN_YEAR, le=MAX_YEAR, description="fiscal year")],
+    level: Annotated[LevelName, Query(description="rows per this level")] = "skpd",
+    as_of: Annotated[
+        date | None, Query(description="end of this day in the pemda's time zone; absent: now")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    freshness: Freshness = "latest",
+) -> LraOut:
+    def build(db: ReadDatabase) -> tuple[list[LraRowOut], dict[str, int]]:
+        # In the worker thread with the query: Polars and the row models are CPU work.
+        lines = q.lra_lines(db, who.pemda, year, as_of)
+        if lines.is_empty():
+            raise NotFound(
+                f"no APBD {year} of pemda {who.pemda}" + (f" as of {as_of}" if as_of else "")
+            )
+        rows = [
+            LraRowOut(
+                side=r["side"],
+                kode=r["kode"],
+                uraian=r["uraian"],
+                anggaran=r["anggaran"],
+                committed=r["committed"],
+                realisasi=r["realisasi"],
+                sisa=r["anggaran"] - r["committed"] - r["realisasi"],
+                lebih_kurang=r["lebih_kurang"],
+                persen_bp=r["persen_bp"],
+                persen=_persen(r["persen_bp"]),
+                lines=r["lines"],
+            )
+            for r in q.rollup(lines, level).iter_rows(named=True)
+        ]
+        return rows, q.lra_totals(lines)
+
+    (rows, totals), position = await models.read(
+        build, key=("lra", who.pemda, year, level, as_of), latest=freshness == "latest"
+    )
+    response.headers[POSITION_HEADER] = str(position)
+    return LraOut(
+        pemda=who.pemda,
+        year=year,
+        level=level,
+        as_of=as_of,
+        position=position,
+        rows=page(rows, limit, offset),
+        totals=totals,
+    )
+
+
+# -- vendor statement --------------------------------------------------------------------------
+VendorRef = Annotated[
+    str,
+    Path(
+        max_length=40,
+        description="the vendor's id (UUID) or its NPWP (15 or 16 digits, dots and dashes allowed)",
+        examples=["012345678901000"],
+    ),
+]
+_STATEMENT_COLUMNS = (
+    "disbursement_id", "year", "spp_number", "spm_number", "sp2d_number", "status", "gross",
+    "deductions", "net", "description", "line_id", "bank_code", "account_number",
+    "account_holder", "gateway", "gateway_reference", "bank_reference", "attempts", "reason",
+    "requested_at", "authorised_at", "sent_at", "settled_at", "failed_at", "returned_at",
+    "rejected_at", "cancelled_at", "updated_at",
+)  # fmt: skip
+_VENDOR_COLUMNS = ("vendor_id", "npwp", "name", "kind", "active")
+
+
+def _vendor_id(pemda: str, ref: str) -> UUID:
+    """The vendor a path names: its UUID, or the id its NPWP has in this pemda."""
+    try:
+        return UUID(ref)
+    except ValueError:
+        return ids.vendor_id(pemda, normalise_npwp(ref))
+
+
+def _stamp(moment: datetime) -> str:
+    # The projections store moments as UTC ISO text with microseconds: compare in that form.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _statement(
+    db: ReadDatabase,
+    pemda: str,
+    vendor_id: UUID,
+    where: list[str],
+    params: list[Any],
+    limit: int,
+    offset: int,
+) -> tuple[dict[str, Any] | None, dict[str, int], list[StatementPaymentOut]]:
+    """The vendor row, the sums over the matching payments and one page of them, in one read
+    transaction (one snapshot on PostgreSQL's repeatable reads is not needed: the caller checks
+    the projection position around the whole read)."""
+    key = str(vendor_id)
+    clause = " AND ".join(["p.pemda = ?", "p.vendor_id = ?", *where])
+    args = [pemda, key, *params]
+    with db.transaction(write=False) as cursor:
+        vendor = cursor.fetchone(
+            f"SELECT {', '.join(_VENDOR_COLUMNS)} FROM proj_vendor"  # noqa: S608
+            " WHERE vendor_id = ? AND pemda = ?",
+            (key, pemda),
+        )
+        if vendor is None:
+            return None, {}, []
+        sums = cursor.fetchone(
+            "SELECT COUNT(*), COALESCE(SUM(p.gross), 0), COALESCE(SUM(p.deductions), 0),"  # noqa: S608
+            " COALESCE(SUM(p.net), 0),"
+            " COALESCE(SUM(CASE WHEN p.status = 'settled' THEN p.net ELSE 0 END), 0)"
+            f" FROM proj_payment p WHERE {clause}",
+            args,
+        )
+        rows = cursor.fetchall(
+            f"SELECT {', '.join('p.' + c for c in _STATEMENT_COLUMNS)} FROM proj_payment p"  # noqa: S608
+            f" WHERE {clause} ORDER BY p.requested_at DESC, p.disbursement_id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+    sealer = db.sealer
+    found = {c: sealer.open(v) for c, v in zip(_VENDOR_COLUMNS, vendor, strict=True)}
+    assert sums is not None
+    totals = dict(
+        zip(("payments", "gross", "deductions", "net", "settled_net"), map(int, sums), strict=True)
+    )
+    payments = [
+        StatementPaymentOut.model_validate(
+            {c: sealer.open(v) for c, v in zip(_STATEMENT_COLUMNS, row, strict=True)}
+        )
+        for row in rows
+    ]
+    return found, totals, payments
+
+
+@router.get(
+    "/vendors/{vendor_id}/statement",
+    summary="A vendor's statement: every payment to it (a vendor sees only its own)",
+    responses=POSITIONED,
+    openapi_extra=auth.READ_PAYMENTS.doc,
+)
+async def vendor_statement(
+    vendor_id: VendorRef,
+    who: PaymentReader,
+    models: ReadModelsDep,
+    catalog: CatalogDep,
+    response: Response,
+    status: Annotated[
+        PaymentStatus | None, Query(description="only payments in this status")
+    ] = None,
+    year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="fiscal year")] = None,
+    requested_from: Annotated[
+        AwareDatetime | None, Query(description="requested at or after (ISO 8601 with a zone)")
+    ] = None,
+    requested_to: Annotated[
+        AwareDatetime | None, Query(description="requested before (ISO 8601 with a zone)")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    freshness: Freshness = "latest",
+) -> VendorStatementOut:
+    wanted = _vendor_id(who.pemda, vendor_id)
+    absent = NotFound(f"no vendor {vendor_id} in pemda {who.pemda}")
+    if who.role is Role.VENDOR and wanted != who.vendor_id:
+        raise absent  # another vendor: as if it did not exist, so nothing leaks
+    if requested_from is not None and requested_to is not None and requested_from > requested_to:
+        raise InvalidInput("requested_from must not be after requested_to")
+    where: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        where.append("p.status = ?")
+        params.append(status)
+    if year is not None:
+        where.append("p.year = ?")
+        params.append(year)
+    if requested_from is not None:
+        where.append("p.requested_at >= ?")
+        params.append(_stamp(requested_from))
+    if requested_to is not None:
+        where.append("p.requested_at < ?")
+        params.append(_stamp(requested_to))
+    (vendor, totals, payments), position = await models.read(
+        lambda db: _statement(db, who.pemda, wanted, where, params, limit, offset),
+        latest=freshness == "latest",
+    )
+    if vendor is None:
+        raise absent
+    response.headers[POSITION_HEADER] = str(position)
+    items = payments
+    after = offset + len(items)
+    return VendorStatementOut(
+        vendor=VendorOut(
+            id=vendor["vendor_id"],
+            # The read model keeps only a keyed hash of the NPWP when sealed; the catalog has it.
+            npwp=catalog.npwp_of(who.pemda, wanted) or vendor["npwp"],
+            name=vendor["name"],
+            kind=vendor["kind"],
+            active=bool(vendor["active"]),
+        ),
+        position=position,
+        totals=StatementTotalsOut(**totals),
+        payments=Page[StatementPaymentOut](
+            items=items,
+            total=totals["payments"],
+            limit=limit,
+            offset=offset,
+            next_offset=after if after < totals["payments"] else None,
+        ),
+    )
+
+
+# -- cash position -----------------------------------------------------------------------------
+@router.get(
+    "/cash-position",
+    summary="The RKUD's cash position by day: in, out, net and closing balance",
+    responses=POSITIONED,
+    openapi_extra=auth.READ_BOOKS.doc,
+)
+async def cash_position(
+    who: Reader,
+    models: ReadModelsDep,
+    response: Response,
+    start: Annotated[date | None, Query(alias="from", description="first day (YYYY-MM-DD)")] = None,
+    end: Annotated[date | None, Query(alias="to", description="last day (YYYY-MM-DD)")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_DAY_LIMIT, description=f"days per page, 1..{MAX_DAY_LIMIT}")
+    ] = 366,
+    offset: Offset = 0,
+    freshness: Freshness = "latest",
+) -> CashPositionOut:
+    if start is not None and end is not None and start > end:
+        raise InvalidInput(f"from ({start}) must not be after to ({end})")
+
+    def build(db: ReadDatabase) -> list[CashDayOut]:
+        frame = q.cash_position(db, who.pemda, start=start, end=end)
+        return [CashDayOut.model_validate(r) for r in frame.iter_rows(named=True)]
+
+    days, position = await models.read(build, latest=freshness == "latest")
+    response.headers[POSITION_HEADER] = str(position)
+    return CashPositionOut(start=start, end=end, position=position, days=page(days, limit, offset))
+
+
+# -- approval queues ---------------------------------------------------------------------------
+@router.get(
+    "/queues",
+    summary="How many payments wait for each role",
+    responses=POSITIONED,
+    openapi_extra=QUEUE_READERS.doc,
+)
+async def queue_sizes(
+    who: QueueReader, models: ReadModelsDep, response: Response, freshness: Freshness = "latest"
+) -> QueueSizesOut:
+    sizes, position = await models.read(
+        lambda db: q.queue_sizes(db, who.pemda), latest=freshness == "latest"
+    )
+    response.headers[POSITION_HEADER] = str(position)
+    return QueueSizesOut(position=position, sizes={r: sizes.get(r, 0) for r in QUEUE_ROLES})
+
+
+def _queue(
+    db: ReadDatabase, pemda: str, role: str, limit: int, offset: int
+) -> tuple[int, list[QueueItemOut]]:
+    total = q.queue_sizes(db, pemda).get(role, 0)
+    frame = q.approval_queue(db, pemda, role, limit=limit, offset=offset)
+    return total, [QueueItemOut.model_validate(r) for r in frame.iter_rows(named=True)]
+
+
+@router.get(
+    "/queues/{role}",
+    summary="What waits for one role, oldest first",
+    responses=POSITIONED,
+    openapi_extra=QUEUE_READERS.doc,
+)
+async def queue(
+    role: Annotated[QueueRole, Path(description="the role the payments wait for")],
+    who: QueueReader,
+    models: ReadModelsDep,
+    response: Response,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    freshness: Freshness = "latest",
+) -> QueueOut:
+    (total, items), position = await models.read(
+        lambda db: _queue(db, who.pemda, role, limit, offset), latest=freshness == "latest"
+    )
+    after = offset + len(items)
+    response.headers[POSITION_HEADER] = str(position)
+    return QueueOut(
+        role=role,
+        position=position,
+        items=Page[QueueItemOut](
+            items=items,
+            total=total,
+            limit=limit,
+            offset=offset,
+            next_offset=after if after < total else None,
+        ),
+    )

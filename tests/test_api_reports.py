@@ -1,0 +1,570 @@
+"""The read-model routes (LRA, vendor statement, cash position, approval queues) end to end, on a
+real SQLite file and a real PostgreSQL schema.
+
+The ledger's clock is set by the test, so that the facts fall on known days of the pemda's time zone
+(Asia/Jakarta): the APBD and two requests on 2 January, a payment settled and an income received on
+10 February, more requests on 5 March. Each report is checked against ``projections.queries`` run
+by a separate ledger and projector on the same database, and against a recomputation from the
+ledger's own aggregates.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.readmodels import POSITION_HEADER
+from api.routes import reports
+from api.settings import ApiSettings
+from api.testing import (
+    GOODS,
+    INCOME,
+    NPWP,
+    OTHER_NPWP,
+    OTHER_PEMDA,
+    PEMDA,
+    YEAR,
+    build_world,
+    expect,
+    get,
+    line,
+    post,
+    request_body,
+    settings,
+)
+from ledger import ids
+from ledger.application import Ledger
+from ledger.roles import Role
+from projections import queries as q
+from projections.queues import WAITING_FOR
+from projections.runner import Projector
+from tests.conftest import make_url
+
+WIB = timezone(timedelta(hours=7))
+PROBLEM = "application/problem+json"
+
+
+class Clock:
+    """The ledger's clock: one second per reading, from a day the test chooses (09:00 WIB)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(YEAR, 1, 2, 9, 0, tzinfo=WIB)
+
+    def to(self, day: date) -> None:
+        self.now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=WIB)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@dataclass
+class Api:
+    client: TestClient
+    config: ApiSettings
+    url: str
+    clock: Clock
+    ledger: Ledger
+
+    def get(self, role: Role, path: str, **kw: Any) -> Any:
+        return get(self.client, self.config, role, path, **kw)
+
+    def ok(self, role: Role, path: str, **kw: Any) -> dict[str, Any]:
+        return expect(self.get(role, path, **kw), 200)
+
+    def post(self, role: Role, path: str, body: dict[str, Any] | None = None) -> Any:
+        return post(self.client, self.config, role, path, body)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    url = make_url(str(request.param), tmp_path, request)
+    config = settings(url)
+    clock = Clock()
+    ledger = Ledger(url, clock=clock)
+    app = create_app(config, ledger=ledger)
+    try:
+        with TestClient(app) as client:
+            yield Api(client, config, url, clock, ledger)
+    finally:
+        app.state.read_models.close()
+        ledger.close()
+
+
+def pay(api: Api, disbursement_id: str, n: int) -> None:
+    steps = [
+        (Role.PPK, "verify", None),
+        (Role.PA_KPA, "approve", {"spm_number": f"SPM-{n}"}),
+        (Role.KUASA_BUD, "authorise", {"sp2d_number": f"SP2D-{n}"}),
+        (Role.GATEWAY, "transfer/sent", {"gateway": "iris", "reference": f"IRIS-{n}"}),
+        (Role.GATEWAY, "transfer/settled", {"bank_reference": f"BANK-{n}"}),
+    ]
+    for role, step, body in steps:
+        expect(api.post(role, f"/disbursements/{disbursement_id}/{step}", body), 200)
+
+
+def revenue(api: Api, reference: str, gross: int) -> None:
+    body = {
+        "year": YEAR,
+        "line": line(INCOME),
+        "channel": "teller",
+        "reference": reference,
+        "payer": "Hotel Savoy Homann",
+        "gross": gross,
+    }
+    expect(api.post(Role.GATEWAY, "/revenues", body), 201)
+
+
+@pytest.fixture
+def year(api: Api) -> dict[str, str]:
+    """2 Jan: APBD, SPP-1 and SPP-2 (100M each, media line). 10 Feb: SPP-1 settled, 25M income.
+    5 Mar: SPP-3..SPP-6 (3M each, 1M net, goods line) to the first vendor."""
+    world = build_world(api.client, api.config)
+    api.clock.to(date(YEAR, 2, 10))
+    pay(api, world["disbursement_id"], 1)
+    revenue(api, "T-1", 25_000_000)
+    api.clock.to(date(YEAR, 3, 5))
+    for n in range(3, 7):
+        expect(
+            api.post(
+                Role.PPTK,
+                "/disbursements",
+                request_body(f"SPP-{n}", gross=3_000_000, rekening=GOODS),
+            ),
+            201,
+        )
+    return world
+
+
+def queries_lra(url: str, level: str, as_of: date | None = None) -> list[dict[str, Any]]:
+    """The LRA as ``projections.queries`` gives it, from a ledger and projector of its own."""
+    ledger = Ledger(url)
+    try:
+        projector = Projector(ledger)
+        try:
+            projector.catch_up()
+            return list(
+                q.lra(projector.db, PEMDA, YEAR, level=level, as_of=as_of).iter_rows(named=True)
+            )
+        finally:
+            projector.close()
+    finally:
+        ledger.close()
+
+
+def recomputed(
+    api: Api, level: str, revenue_by_rekening: dict[str, int]
+) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(side, kode) -> (anggaran, committed, realisasi), from the ledger's own budget lines."""
+    segments = {"akun": 1, "kelompok": 2, "jenis": 3, "objek": 4, "rincian": 5, "rekening": None}
+    lines = api.ok(Role.AUDITOR, f"/budgets/{YEAR}/lines", params={"limit": 500})["items"]
+    rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for x in lines:
+        rekening = x["rekening"]
+        side = "pendapatan" if rekening.startswith("4") else "belanja"
+        if level == "skpd":
+            kode = x["skpd"]
+        else:
+            n = segments[level]
+            kode = rekening if n is None else ".".join(rekening.split(".")[:n])
+        row = rows[(side, kode)]
+        row[0] += x["pagu"]
+        row[1] += x["committed"]
+        row[2] += x["realised"] + revenue_by_rekening.get(rekening, 0)
+    return {k: (a, c, r) for k, (a, c, r) in rows.items()}
+
+
+def basis_points(part: int, whole: int) -> int:
+    return (part * 20_000 + whole) // (whole * 2) if whole > 0 else 0
+
+
+@pytest.mark.parametrize("level", ["skpd", "akun", "kelompok", "objek", "rekening"])
+def test_lra_equals_the_queries_and_a_recomputation(
+    api: Api, year: dict[str, str], level: str
+) -> None:
+    response = api.get(Role.PA_KPA, "/lra", params={"year": YEAR, "level": level})
+    body = expect(response, 200)
+    assert int(response.headers[POSITION_HEADER]) == body["position"]
+    # Read-your-writes: the answer includes every event recorded before the request.
+    assert body["position"] >= (api.ledger.recorder.max_notification_id() or 0)
+    rows = body["rows"]["items"]
+    assert body["rows"]["total"] == len(rows)
+    expected = queries_lra(api.url, level)
+    keys = ("side", "kode", "uraian", "anggaran", "committed", "realisasi", "lebih_kurang",
+            "persen_bp", "lines")  # fmt: skip
+    assert [{k: r[k] for k in keys} for r in rows] == [{k: r[k] for k in keys} for r in expected]
+    again = recomputed(api, level, {INCOME: 25_000_000})
+    assert {
+        (r["side"], r["kode"]): (r["anggaran"], r["committed"], r["realisasi"]) for r in rows
+    } == again
+    for r in rows:
+        assert r["sisa"] == r["anggaran"] - r["committed"] - r["realisasi"]
+        assert r["persen_bp"] == basis_points(r["realisasi"], r["anggaran"])
+        assert r["persen"] == f"{r['persen_bp'] // 100}.{r['persen_bp'] % 100:02d}"
+        assert all(type(r[k]) is int for k in ("anggaran", "committed", "realisasi", "sisa"))
+    totals = body["totals"]
+    assert totals["pendapatan_realisasi"] == 25_000_000
+    assert totals["belanja_realisasi"] == 100_000_000
+    assert totals["surplus_defisit_realisasi"] == 25_000_000 - 100_000_000
+
+
+def test_lra_as_of_a_day(api: Api, year: dict[str, str]) -> None:
+    def report(as_of: str) -> dict[tuple[str, str], tuple[int, int]]:
+        body = api.ok(
+            Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening", "as_of": as_of}
+        )
+        assert body["as_of"] == as_of
+        expected = queries_lra(api.url, "rekening", date.fromisoformat(as_of))
+        assert [(r["kode"], r["realisasi"], r["committed"]) for r in body["rows"]["items"]] == [
+            (r["kode"], r["realisasi"], r["committed"]) for r in expected
+        ]
+        return {(r["kode"], "c"): (r["committed"], r["realisasi"]) for r in body["rows"]["items"]}
+
+    media = "5.1.02.02.01.0055"
+    # 31 January: both requests committed, nothing paid, no income yet
+    jan = report("2026-01-31")
+    assert jan[(media, "c")] == (200_000_000, 0)
+    assert jan[(INCOME, "c")] == (0, 0)
+    assert jan[(GOODS, "c")] == (0, 0)
+    # 28 February: SPP-1 settled (committed moves to realised), the income received
+    feb = report("2026-02-28")
+    assert feb[(media, "c")] == (100_000_000, 100_000_000)
+    assert feb[(INCOME, "c")] == (0, 25_000_000)
+    # after 5 March: the goods requests are committed; as of a late day equals now
+    late = report("2026-12-31")
+    assert late[(GOODS, "c")] == (12_000_000, 0)
+    now = api.ok(Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening"})
+    assert {
+        (r["kode"], "c"): (r["committed"], r["realisasi"]) for r in now["rows"]["items"]
+    } == late
+    # before the APBD existed: there is no report
+    before = api.get(Role.AUDITOR, "/lra", params={"year": YEAR, "as_of": "2026-01-01"})
+    assert before.status_code == 404 and before.json()["rule"] == "not_found"
+
+
+def test_lra_pages_and_refuses_bad_input(api: Api, year: dict[str, str]) -> None:
+    full = api.ok(Role.PPK, "/lra", params={"year": YEAR, "level": "rekening"})["rows"]
+    seen: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        got = api.ok(
+            Role.PPK,
+            "/lra",
+            params={"year": YEAR, "level": "rekening", "limit": 1, "offset": offset},
+        )["rows"]
+        assert got["total"] == full["total"] == 3
+        seen.extend(got["items"])
+        offset = got["next_offset"]
+    assert seen == full["items"]
+    for params in (
+        {"year": YEAR, "level": "kabupaten"},
+        {"year": YEAR, "limit": 501},
+        {"year": YEAR, "limit": 0},
+        {"year": YEAR, "offset": -1},
+        {"year": 10**12},
+        {"year": "tahun"},
+        {},
+        {"year": YEAR, "as_of": "2026-13-01"},
+        {"year": YEAR, "as_of": "kemarin"},
+    ):
+        response = api.get(Role.PPK, "/lra", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.headers["content-type"].startswith(PROBLEM)
+    assert api.get(Role.PPK, "/lra", params={"year": YEAR + 1}).status_code == 404
+    for role in (Role.VENDOR, Role.GATEWAY):
+        assert api.get(role, "/lra", params={"year": YEAR}).status_code == 403
+
+
+def test_vendor_statement_filters_pages_and_totals(api: Api, year: dict[str, str]) -> None:
+    path = f"/vendors/{NPWP}/statement"
+    body = api.ok(Role.BENDAHARA, path)
+    assert body["vendor"]["npwp"] == NPWP
+    assert body["vendor"]["id"] == str(ids.vendor_id(PEMDA, NPWP))
+    payments = body["payments"]["items"]
+    assert [p["spp_number"] for p in payments] == ["SPP-6", "SPP-5", "SPP-4", "SPP-3", "SPP-1"]
+    assert body["totals"] == {
+        "payments": 5,
+        "gross": 112_000_000,
+        "deductions": 5 * 2_000_000,
+        "net": 102_000_000,
+        "settled_net": 98_000_000,
+    }
+    settled = api.ok(Role.AUDITOR, path, params={"status": "settled"})["payments"]["items"]
+    assert [(p["spp_number"], p["sp2d_number"], p["bank_reference"]) for p in settled] == [
+        ("SPP-1", "SP2D-1", "BANK-1")
+    ]
+    march = api.ok(Role.AUDITOR, path, params={"requested_from": "2026-03-01T00:00:00+07:00"})
+    assert march["totals"]["payments"] == 4
+    january = api.ok(
+        Role.AUDITOR,
+        path,
+        params={
+            "requested_from": "2026-01-01T00:00:00+07:00",
+            "requested_to": "2026-02-01T00:00:00+07:00",
+        },
+    )
+    assert [p["spp_number"] for p in january["payments"]["items"]] == ["SPP-1"]
+    # paging: every payment exactly once, in the same order
+    seen: list[str] = []
+    offset: int | None = 0
+    while offset is not None:
+        got = api.ok(Role.AUDITOR, path, params={"limit": 2, "offset": offset})["payments"]
+        assert got["total"] == 5
+        seen.extend(p["spp_number"] for p in got["items"])
+        offset = got["next_offset"]
+    assert seen == [p["spp_number"] for p in payments]
+    # by id as well as by NPWP
+    by_id = api.ok(Role.AUDITOR, f"/vendors/{ids.vendor_id(PEMDA, NPWP)}/statement")
+    assert by_id["payments"] == body["payments"]
+    for params in (
+        {"status": "paid"},
+        {"limit": 10_000},
+        {"requested_from": "2026-03-01T00:00:00"},  # no zone
+        {
+            "requested_from": "2026-03-02T00:00:00+07:00",
+            "requested_to": "2026-03-01T00:00:00+07:00",
+        },
+        {"year": 0},
+    ):
+        response = api.get(Role.AUDITOR, path, params=params)
+        assert response.status_code == 422, (params, response.text)
+    assert api.get(Role.AUDITOR, "/vendors/not-an-npwp/statement").status_code == 422
+    unknown = api.get(Role.AUDITOR, "/vendors/011111111111000/statement")
+    assert unknown.status_code == 404
+
+
+def test_a_vendor_sees_only_its_own_statement(api: Api, year: dict[str, str]) -> None:
+    own = api.ok(Role.VENDOR, f"/vendors/{NPWP}/statement", npwp=NPWP)
+    assert own["totals"]["payments"] == 5
+    assert api.ok(Role.VENDOR, f"/vendors/{ids.vendor_id(PEMDA, NPWP)}/statement", npwp=NPWP)
+    other_id = ids.vendor_id(PEMDA, OTHER_NPWP)
+    refused = [
+        api.get(Role.VENDOR, f"/vendors/{ref}/statement", npwp=NPWP)
+        for ref in (OTHER_NPWP, str(other_id))
+    ]
+    unknown = api.get(Role.VENDOR, "/vendors/011111111111000/statement", npwp=NPWP)
+    for response in (*refused, unknown):
+        # the same answer as a vendor that does not exist: nothing says the other one does
+        assert response.status_code == 404, response.text
+        assert response.json()["rule"] == "not_found"
+        assert "SPP-2" not in response.text and "Priangan" not in response.text
+    theirs = api.ok(Role.VENDOR, f"/vendors/{OTHER_NPWP}/statement", npwp=OTHER_NPWP)
+    assert [p["spp_number"] for p in theirs["payments"]["items"]] == ["SPP-2"]
+    # the same NPWP's token in another pemda: no such vendor there, nothing of this pemda's
+    foreign = get(
+        api.client, api.config, Role.VENDOR, f"/vendors/{NPWP}/statement", pemda=OTHER_PEMDA
+    )
+    assert foreign.status_code == 404 and "SPP-1" not in foreign.text
+
+
+def test_cash_position_by_day(api: Api, year: dict[str, str]) -> None:
+    response = api.get(Role.KUASA_BUD, "/cash-position")
+    body = expect(response, 200)
+    days = {d["day"]: d for d in body["days"]["items"]}
+    assert days["2026-02-10"]["payments_out"] == 98_000_000
+    assert days["2026-02-10"]["receipts_in"] == 25_000_000
+    assert days["2026-02-10"]["closing_balance"] == 25_000_000 - 98_000_000
+    ledger = Ledger(api.url)
+    try:
+        projector = Projector(ledger)
+        try:
+            projector.catch_up()
+            frame = q.cash_position(projector.db, PEMDA)
+        finally:
+            projector.close()
+    finally:
+        ledger.close()
+    assert [(d["day"], d["net"], d["closing_balance"]) for d in body["days"]["items"]] == [
+        (r["day"].isoformat(), r["net"], r["closing_balance"]) for r in frame.iter_rows(named=True)
+    ]
+    outside = api.ok(
+        Role.AUDITOR, "/cash-position", params={"from": "2026-03-01", "to": "2026-03-31"}
+    )
+    assert outside["days"]["items"] == []
+    assert (
+        api.get(
+            Role.AUDITOR, "/cash-position", params={"from": "2026-03-02", "to": "2026-03-01"}
+        ).status_code
+        == 422
+    )
+    assert api.get(Role.AUDITOR, "/cash-position", params={"from": "2026-02-30"}).status_code == 422
+    assert api.get(Role.AUDITOR, "/cash-position", params={"limit": 100_000}).status_code == 422
+
+
+def test_queues_oldest_first_and_read_your_writes(api: Api, year: dict[str, str]) -> None:
+    sizes = api.ok(Role.PPK, "/queues")["sizes"]
+    assert sizes == {"ppk": 5, "pa_kpa": 0, "kuasa_bud": 0, "gateway": 0}
+    queue = api.ok(Role.PPK, "/queues/ppk")["items"]
+    assert [x["spp_number"] for x in queue["items"]] == [
+        "SPP-2",
+        "SPP-3",
+        "SPP-4",
+        "SPP-5",
+        "SPP-6",
+    ]
+    assert queue["total"] == 5
+    first = api.ok(Role.PPK, "/queues/ppk", params={"limit": 2, "offset": 4})["items"]
+    assert ([x["spp_number"] for x in first["items"]], first["next_offset"]) == (["SPP-6"], None)
+    # a verification moves SPP-3 to PA/KPA's queue, visible in the very next read
+    spp3 = str(ids.disbursement_id(PEMDA, YEAR, "SPP-3"))
+    expect(api.post(Role.PPK, f"/disbursements/{spp3}/verify"), 200)
+    response = api.get(Role.PA_KPA, "/queues/pa_kpa")
+    after = expect(response, 200)
+    assert [x["disbursement_id"] for x in after["items"]["items"]] == [spp3]
+    assert after["position"] == api.ledger.recorder.max_notification_id()
+    assert api.get(Role.PPK, "/queues/vendor").status_code == 422
+    assert api.get(Role.VENDOR, "/queues").status_code == 403
+    assert api.ok(Role.GATEWAY, "/queues/gateway")["items"]["items"] == []
+
+
+def test_two_workers_project_the_same_models_once(api: Api, year: dict[str, str]) -> None:
+    """A second app (another worker) on the same database: both catch up on demand, each range is
+    applied once, and both answer the same LRA as the recomputation."""
+    config = api.config
+    ledger = Ledger(api.url, clock=api.clock)
+    app = create_app(config, ledger=ledger)
+    try:
+        with TestClient(app) as other:
+            for n in range(7, 12):
+                expect(
+                    post(
+                        other,
+                        config,
+                        Role.PPTK,
+                        "/disbursements",
+                        request_body(f"SPP-{n}", gross=3_000_000),
+                    ),
+                    201,
+                )
+                mine = api.ok(Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening"})
+                theirs = expect(
+                    get(
+                        other,
+                        config,
+                        Role.AUDITOR,
+                        "/lra",
+                        params={"year": YEAR, "level": "rekening"},
+                    ),
+                    200,
+                )
+                assert mine["rows"] == theirs["rows"]
+            again = recomputed(api, "rekening", {INCOME: 25_000_000})
+            assert {
+                (r["side"], r["kode"]): (r["anggaran"], r["committed"], r["realisasi"])
+                for r in mine["rows"]["items"]
+            } == again
+    finally:
+        app.state.read_models.close()
+        ledger.close()
+
+
+def test_reports_of_a_fresh_store(api: Api) -> None:
+    assert api.get(Role.AUDITOR, "/lra", params={"year": YEAR}).status_code == 404
+    assert api.ok(Role.AUDITOR, "/cash-position")["days"]["items"] == []
+    assert api.ok(Role.AUDITOR, "/queues")["sizes"] == {
+        "ppk": 0,
+        "pa_kpa": 0,
+        "kuasa_bud": 0,
+        "gateway": 0,
+    }
+    assert api.get(Role.AUDITOR, f"/vendors/{NPWP}/statement").status_code == 404
+
+
+def test_statement_of_an_encrypted_store(tmp_path: Path) -> None:
+    """Sealed read models (KASDA_CIPHER_KEY): the statement shows the vendor's name and NPWP in
+    clear, though the table holds only ciphertext and a keyed hash of the NPWP."""
+    url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    config = settings(
+        url, ledger_env={"KASDA_CIPHER_KEY": base64.b64encode(os.urandom(32)).decode()}
+    )
+    with TestClient(create_app(config)) as client:
+        build_world(client, config)
+        body = expect(get(client, config, Role.VENDOR, f"/vendors/{NPWP}/statement"), 200)
+        assert (body["vendor"]["npwp"], body["vendor"]["name"]) == (
+            NPWP,
+            "PT Pikiran Rakyat Bandung",
+        )
+        assert [p["spp_number"] for p in body["payments"]["items"]] == ["SPP-1"]
+        assert body["payments"]["items"][0]["description"] == "Publikasi kegiatan"
+    with sqlite3.connect(tmp_path / "kasda.db") as raw:
+        stored = raw.execute("SELECT npwp, name FROM proj_vendor").fetchall()
+    assert stored and all(npwp != NPWP and not name.startswith("PT") for npwp, name in stored)
+
+
+def test_recent_answers_without_waiting_and_catches_up(api: Api, year: dict[str, str]) -> None:
+    """``freshness=recent`` answers from what the models hold (the follower keeps them within about
+    half a second); ``latest`` (the default) includes every event recorded before the request."""
+    spp = str(ids.disbursement_id(PEMDA, YEAR, "SPP-4"))
+    expect(api.post(Role.PPK, f"/disbursements/{spp}/verify"), 200)
+    head = api.ledger.recorder.max_notification_id() or 0
+    recent = api.get(Role.PA_KPA, "/queues/pa_kpa", params={"freshness": "recent"})
+    assert recent.status_code == 200
+    assert 0 <= int(recent.headers[POSITION_HEADER]) <= head
+    deadline = time.monotonic() + 10
+    while int(recent.headers[POSITION_HEADER]) < head:
+        assert time.monotonic() < deadline, "the follower did not catch up"
+        time.sleep(0.05)
+        recent = api.get(Role.PA_KPA, "/queues/pa_kpa", params={"freshness": "recent"})
+    assert [x["disbursement_id"] for x in recent.json()["items"]["items"]] == [spp]
+    for path, params in (("/lra", {"year": YEAR}), ("/cash-position", {}), ("/queues", {})):
+        assert (
+            api.get(Role.AUDITOR, path, params={**params, "freshness": "recent"}).status_code == 200
+        )
+        refused = api.get(Role.AUDITOR, path, params={**params, "freshness": "stale"})
+        assert refused.status_code == 422, refused.text
+
+
+def test_lra_answer_is_kept_while_the_position_stands(api: Api, year: dict[str, str]) -> None:
+    first = api.get(Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening"})
+    again = api.get(Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening"})
+    assert first.json() == again.json()
+    expect(api.post(Role.PPTK, "/disbursements", request_body("SPP-K", gross=3_000_000)), 201)
+    after = expect(api.get(Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening"}), 200)
+    assert after["position"] > first.json()["position"]
+    media = {r["kode"]: r["committed"] for r in after["rows"]["items"]}["5.1.02.02.01.0055"]
+    before = {r["kode"]: r["committed"] for r in first.json()["rows"]["items"]}["5.1.02.02.01.0055"]
+    assert media == before + 3_000_000
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/lra", {"year": YEAR}),
+        (f"/vendors/{NPWP}/statement", {}),
+        ("/cash-position", {}),
+        ("/queues", {}),
+        ("/queues/ppk", {}),
+    ],
+)
+def test_recent_does_not_wait_latest_does(
+    api: Api, year: dict[str, str], path: str, params: dict[str, Any]
+) -> None:
+    models = api.client.app.state.read_models  # type: ignore[attr-defined]
+    expect(api.get(Role.AUDITOR, path, params=params), 200)  # the models are at the head
+    models.stop()  # no follower: nothing projects unless a request asks for the latest
+    expect(api.post(Role.PPTK, "/disbursements", request_body("SPP-R", gross=3_000_000)), 201)
+    head = api.ledger.recorder.max_notification_id() or 0
+    recent = api.get(Role.AUDITOR, path, params={**params, "freshness": "recent"})
+    assert recent.status_code == 200
+    assert int(recent.headers[POSITION_HEADER]) < head
+    latest = api.get(Role.AUDITOR, path, params=params)
+    assert latest.status_code == 200
+    assert int(latest.headers[POSITION_HEADER]) == head
+
+
+def test_the_edge_names_every_level_and_queue_the_read_models_have() -> None:
+    assert set(get_args(reports.LevelName)) == set(q.LEVELS)
+    assert set(get_args(reports.QueueRole)) == set(reports.QUEUE_ROLES)
+    assert set(reports.QUEUE_ROLES) == {role.value for role, _ in WAITING_FOR.values()}
