@@ -148,6 +148,12 @@ class SettlementIn(Body):
     bank_reference: Number = Field(examples=["BANK-0001"])
 
 
+class TransferRejectedIn(Body):
+    gateway: Name = Field(max_length=32, examples=["iris"])
+    reference: Number = Field(examples=["IRIS-0002"])
+    reason: Text = Field(examples=["ditolak oleh approver Iris"])
+
+
 # -- income ------------------------------------------------------------------------------------
 class RevenueIn(Body):
     year: Year

@@ -103,6 +103,45 @@ def test_a_payment_from_spp_to_settlement(api: tuple[TestClient, ApiSettings]) -
     assert media["available"] == 1_000_000_000 - 200_000_000
 
 
+def test_a_gateway_refusal_keeps_the_sp2d_payable(api: tuple[TestClient, ApiSettings]) -> None:
+    """The gateway refusing an attempt is a fact with no money in it: the SP2D stays authorised,
+    the refused reference cannot be sent, and a new attempt under a new reference pays once."""
+    client, config = api
+    world = build_world(client, config)
+    d = world["disbursement_id"]
+    for role, step, body in [
+        (Role.PPK, "verify", None),
+        (Role.PA_KPA, "approve", {"spm_number": "SPM-R"}),
+        (Role.KUASA_BUD, "authorise", {"sp2d_number": "SP2D-R"}),
+    ]:
+        expect(post(client, config, role, f"/disbursements/{d}/{step}", body), 200)
+    refusal = {"gateway": "iris", "reference": "IRIS-R-01", "reason": "ditolak approver"}
+    path = f"/disbursements/{d}/transfer/rejected"
+    answer = expect(post(client, config, Role.GATEWAY, path, refusal), 200)
+    assert answer["result"]["status"] == "authorised"
+    # only the gateway records what the gateway said
+    problem(
+        post(client, config, Role.KUASA_BUD, f"/disbursements/{d}/transfer/rejected", refusal),
+        403,
+        "role_not_permitted",
+    )
+    # the refused reference is spent: it can be neither refused again nor sent
+    again = {**refusal, "reason": "lagi"}
+    problem(
+        post(client, config, Role.GATEWAY, f"/disbursements/{d}/transfer/rejected", again),
+        409,
+        "disbursement_lifecycle",
+    )
+    sent = {"gateway": "iris", "reference": "IRIS-R-02"}
+    answer = expect(
+        post(client, config, Role.GATEWAY, f"/disbursements/{d}/transfer/sent", sent), 200
+    )
+    assert answer["result"]["status"] == "sent"
+    history = expect(get(client, config, Role.AUDITOR, f"/disbursements/{d}/history"), 200)
+    events = [e["event"] for e in history["items"]]
+    assert events[-2:] == ["TransferRejected", "Sent"]
+
+
 def test_reject_with_reason_and_cancel(api: tuple[TestClient, ApiSettings]) -> None:
     client, config = api
     world = build_world(client, config)

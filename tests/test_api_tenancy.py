@@ -75,6 +75,11 @@ SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
     "/disbursements/{disbursement_id}/transfer/settled": {"bank_reference": "B-1"},
     "/disbursements/{disbursement_id}/transfer/failed": {"reason": "rekening tutup"},
     "/disbursements/{disbursement_id}/transfer/returned": {"reason": "nama beda"},
+    "/disbursements/{disbursement_id}/transfer/rejected": {
+        "gateway": "iris",
+        "reference": "R-2",
+        "reason": "ditolak",
+    },
     "/revenues": {
         "year": YEAR,
         "line": line(INCOME),

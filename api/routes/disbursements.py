@@ -30,6 +30,7 @@ from api.models import (
     ReasonIn,
     RequestDisbursementIn,
     SettlementIn,
+    TransferRejectedIn,
     TransferSentIn,
 )
 from api.problems import responses
@@ -264,6 +265,32 @@ async def transfer_returned(
     response: Response,
 ) -> CommandOut:
     command = _step(who, key, disbursement_id, c.RecordTransferReturned, reason=body.reason)
+    return await run(writer, command, response)
+
+
+@router.post(
+    "/{disbursement_id}/transfer/rejected",
+    summary="The gateway refused this attempt before any money moved (the SP2D stays payable)",
+    openapi_extra=auth.GATEWAY.doc,
+    responses=WRITE,
+)
+async def transfer_rejected(
+    disbursement_id: UUID,
+    body: TransferRejectedIn,
+    who: Gateway,
+    key: IdempotencyKey,
+    writer: WriterDep,
+    response: Response,
+) -> CommandOut:
+    command = _step(
+        who,
+        key,
+        disbursement_id,
+        c.RecordTransferRejected,
+        gateway=body.gateway,
+        reference=body.reference,
+        reason=body.reason,
+    )
     return await run(writer, command, response)
 
 
