@@ -77,8 +77,10 @@ WriterDep = Annotated[BatchWriter, Depends(_writer)]
 async def run(writer: BatchWriter, command: Command, response: Response) -> CommandOut:
     """Execute ``command`` (group-committed with others waiting). The body is built only from what
     the receipt holds (command name, key, result), so a retry answers exactly as the first call
-    did; it only adds a header."""
-    result = await writer.execute(command)
+    did, but for ``position`` (the log's head after this call's batch, at or after the first call's
+    events); it only adds a header."""
+    written = await writer.execute(command)
+    result = written.result
     if result.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return CommandOut(
@@ -86,4 +88,5 @@ async def run(writer: BatchWriter, command: Command, response: Response) -> Comm
         idempotency_key=result.idempotency_key,
         id=result.id,
         result=result.data,
+        position=written.position,
     )

@@ -174,12 +174,20 @@ class ReverseRevenueIn(Body):
 
 # -- responses ---------------------------------------------------------------------------------
 class CommandOut(BaseModel):
-    """What an accepted command returns; a retry with the same Idempotency-Key returns it again."""
+    """What an accepted command returns; a retry with the same Idempotency-Key returns it again
+    (with a ``position`` at least as high)."""
 
     command: str = Field(examples=["RequestDisbursement"])
     idempotency_key: str = Field(examples=["4f9c1e52-spp-0001"])
     id: str = Field(examples=["ffd8757a-93ba-563d-82b2-af0d416a8d56"])
     result: dict[str, Any] = Field(examples=[{"id": "ffd8757a-...", "status": "requested"}])
+    position: int = Field(
+        ge=0,
+        description="a position in the ledger's event log at or after this command's events (the "
+        "log's head once its batch committed; for a retry, the head then). Pass it as `after` to a "
+        "report (`GET /lra?after=...`) to read your own write: the answer then includes it.",
+        examples=[48213],
+    )
 
 
 class Page(BaseModel, Generic[T]):

@@ -1,13 +1,18 @@
 """The read models (``projections/``) as the API serves them: kept current, read by many requests.
 
-Freshness. Every read answers on models that include everything recorded before the request, by any
-worker (read-your-writes, as the catalog gives for the lists). ``ReadModels.read`` reads the log's
-head and the projection's position (two indexed one-row queries) and, if the models are there
-already, runs the query in the same hop to a worker thread. Otherwise the request waits, in the event
-loop and holding no worker thread, for the projector thread to reach that head; concurrent waiters
-share one catch-up. The projector thread (``start``/``stop``, from the app's lifespan) also catches up
-every ``interval`` seconds, so that the gap a request meets is usually none. Outside the lifespan (no
-thread), a request projects the gap itself in a worker thread.
+Freshness. A read answers on one of three states of the models. ``recent`` (the routes' default):
+what the models hold now, without waiting; the follower keeps them within about ``interval`` of the
+head, and the answer names its position. ``after=<position>`` (read-your-writes): at least up to a
+position that a write returned (``CommandOut.position``, see ``api/writer.py``), so the answer
+includes that write; only a read that meets models behind that position waits. ``latest``: models
+that include everything recorded before the request, by any worker. ``ReadModels.read`` reads the
+projection's position (and, for ``latest``, the log's head: two indexed one-row queries) and, if the
+models are there already, runs the query in the same hop to a worker thread. Otherwise the request
+waits, in the event loop and holding no worker thread, for the projector thread to reach its target;
+concurrent waiters share one catch-up. A target beyond the log's head is refused at once (422
+``position_not_recorded``), never waited for. The projector thread (``start``/``stop``, from the
+app's lifespan) also catches up every ``interval`` seconds, so that the gap a request meets is
+usually none. Outside the lifespan (no thread), a request projects the gap itself in a worker thread.
 
 Several workers may all project: ``Projector.step`` moves ``proj_position`` by compare-and-set in the
 same transaction as the rows, so a range is applied exactly once, and a worker that lost the race
@@ -223,34 +228,60 @@ class ReadModels:
         self._idle.put(db)
 
     def _query(
-        self, query: Callable[[ReadDatabase], T], upto: int | None, key: Hashable | None
+        self,
+        query: Callable[[ReadDatabase], T],
+        upto: int,
+        key: Hashable | None,
+        latest: bool = False,
     ) -> tuple[T, int] | int:
         """``query``'s answer and the position it reflects; or, if the models have not reached
-        ``upto`` (default: the log's head now), that target instead of an answer."""
-        target = self.head() if upto is None else upto
+        ``upto`` (with ``latest``: nor the log's head now), that target instead of an answer. A
+        target beyond the log's head is refused (422 ``position_not_recorded``): it may never
+        be reached."""
+        head = self.head() if latest else None
+        target = upto if head is None else max(head, upto)
         with self._connection() as db:
             before = _position(db)
             self._release(before)
-            if before < target:
-                return target
-            if key is not None:
-                # The models change only when the position moves: an answer computed at this
-                # position is still the answer (a report polled with no new events costs a lookup).
-                hit = self._answers.get(key)
-                if hit is not None and hit[0] == before:
-                    return hit[1], before
-            for _ in range(_READ_ATTEMPTS):
-                answer = query(db)
-                after = _position(db)
-                if after == before:
-                    if key is not None:
-                        if len(self._answers) >= ANSWERS:
-                            self._answers.clear()
-                        self._answers[key] = (after, answer)
-                    return answer, after
-                before = after
-            # Projectors kept committing during the query: the answer reflects at least this.
-            return query(db), before
+            if before >= target:
+                return self._answer(db, query, before, key)
+        # Not there yet. Raised out of the connection's block, which would drop the connection.
+        if head is None or head < target:
+            head = self.head()  # read now: a write that answered before this call is in it
+        if target > head:
+            raise ProblemError(
+                422,
+                "position_not_recorded",
+                f"after={target} is beyond the head of the ledger's log ({head}): use a "
+                "position that a write (CommandOut.position) or a report returned",
+            )
+        return target
+
+    def _answer(
+        self,
+        db: ReadDatabase,
+        query: Callable[[ReadDatabase], T],
+        before: int,
+        key: Hashable | None,
+    ) -> tuple[T, int]:
+        if key is not None:
+            # The models change only when the position moves: an answer computed at this
+            # position is still the answer (a report polled with no new events costs a lookup).
+            hit = self._answers.get(key)
+            if hit is not None and hit[0] == before:
+                return hit[1], before
+        for _ in range(_READ_ATTEMPTS):
+            answer = query(db)
+            after = _position(db)
+            if after == before:
+                if key is not None:
+                    if len(self._answers) >= ANSWERS:
+                        self._answers.clear()
+                    self._answers[key] = (after, answer)
+                return answer, after
+            before = after
+        # Projectors kept committing during the query: the answer reflects at least this.
+        return query(db), before
 
     async def read(
         self,
@@ -258,21 +289,24 @@ class ReadModels:
         *,
         key: Hashable | None = None,
         latest: bool = True,
+        after: int | None = None,
     ) -> tuple[T, int]:
-        """``query``'s answer on models that include everything recorded before this call, and
-        the projection position that answer reflects. ``query`` runs in a worker thread; put the
-        CPU work of the answer in it too, to keep it off the event loop. Usually one thread hop:
-        the follower keeps the models close to the head. With a ``key`` (everything the answer
-        depends on besides the models), the answer is kept and given again while the position
-        has not moved; it must then not be changed by the caller. ``latest=False`` answers from
-        what the models hold now, without waiting for the head."""
-        if not latest:
-            # What the models hold now (the follower keeps them within about ``interval``):
-            # no wait, and no projection step forced by this read.
-            recent = await to_thread.run_sync(self._query, query, 0, key)
-            assert not isinstance(recent, int)
-            return recent
-        found = await to_thread.run_sync(self._query, query, None, key)
+        """``query``'s answer and the projection position that answer reflects. ``query`` runs
+        in a worker thread; put the CPU work of the answer in it too, to keep it off the event
+        loop. With a ``key`` (everything the answer depends on besides the models), the answer is
+        kept and given again while the position has not moved; it must then not be changed by
+        the caller.
+
+        Which state: with ``latest``, models that include everything recorded before this call
+        (usually one thread hop: the follower keeps the models close to the head). Otherwise what
+        the models hold now, without waiting for the head and forcing no projection step; with
+        ``after``, though, at least up to that position (read-your-writes with a position a write
+        returned), waiting for the projection if it is not there yet. A target beyond the log's
+        head is a 422 (``position_not_recorded``), never a wait."""
+        # Without ``latest`` and ``after``: what the models hold now (the follower keeps them
+        # within about ``interval``), no wait and no projection step forced by this read.
+        upto = 0 if after is None else after
+        found = await to_thread.run_sync(self._query, query, upto, key, latest)
         if isinstance(found, int):
             await self.wait_for(found)
             found = await to_thread.run_sync(self._query, query, found, key)

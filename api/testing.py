@@ -151,7 +151,8 @@ def expect(response: httpx.Response, status: int) -> dict[str, Any]:
 def build_world(
     client: httpx.Client | Any, config: ApiSettings, *, pemda: str = PEMDA
 ) -> dict[str, str]:
-    """An APBD, two vendors and a requested payment to each: the ids, by name."""
+    """An APBD, two vendors and a requested payment to each: the ids, by name, and ``position``:
+    the last write's position in the log (for a report's ``after``, to read these writes)."""
     admin = Role.BPKAD_ADMIN
     expect(post(client, config, admin, "/budgets", adopt_body(), pemda=pemda), 201)
     expect(post(client, config, admin, "/vendors", vendor_body(), pemda=pemda), 201)
@@ -179,4 +180,5 @@ def build_world(
         "line_id": lines["items"][0]["id"],
         "npwp": NPWP,
         "other_npwp": OTHER_NPWP,
+        "position": str(theirs["position"]),
     }

@@ -6,11 +6,19 @@ Alone, a command is written at once, as a batch of one. Under load, writes queue
 The ledger runs a batch exactly as if its commands had been sent one by one: later ones see the
 effects of earlier ones, a refused command changes nothing, and a retried key is answered from its
 receipt, even within one batch.
+
+Position. After a batch commits, the writer reads the log's head once (``max_notification_id``, one
+indexed query) and gives it to every outcome of the batch: a position at or after every event the
+batch recorded, which the API returns as ``CommandOut.position`` (a consistency token: a report read
+with ``after=<position>`` includes the write). A command answered from its receipt (a retry) gets
+the head too, which is at or after the events of its first execution.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from anyio import to_thread
 
@@ -21,24 +29,45 @@ from ledger.errors import DomainError
 MAX_BATCH = 256
 
 
+@dataclass(frozen=True)
+class Written:
+    """A command's result and a position in the log at or after its events."""
+
+    result: CommandResult
+    position: int
+
+
 class BatchWriter:
     def __init__(self, ledger: Ledger, max_batch: int = MAX_BATCH) -> None:
         self.ledger = ledger
         self.max_batch = max_batch
-        self._pending: list[tuple[Command, asyncio.Future[Outcome]]] = []
+        self._pending: list[tuple[Command, asyncio.Future[tuple[Outcome, int]]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
-    async def execute(self, command: Command) -> CommandResult:
-        """The command's result; its ``DomainError`` is raised."""
+    async def execute(self, command: Command) -> Written:
+        """The command's result and the log's head after its batch committed; its
+        ``DomainError`` is raised."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Outcome] = loop.create_future()
+        future: asyncio.Future[tuple[Outcome, int]] = loop.create_future()
         self._pending.append((command, future))
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain())
-        outcome = await asyncio.shield(future)  # a client that leaves does not cancel the batch
+        # A client that leaves does not cancel the batch.
+        outcome, position = await asyncio.shield(future)
         if isinstance(outcome, DomainError):
             raise outcome
-        return outcome
+        return Written(outcome, position)
+
+    def _write(self, commands: Sequence[Command]) -> tuple[list[Outcome], int]:
+        """In a worker thread: the batch, then the log's head (read after the commit, so at or
+        after every event of the batch). No head is read when every command was refused. Should
+        that read fail (the store went away just after the commit), the batch's callers get the
+        error (503) though their commands were recorded: a retry with the same key answers from
+        the receipts, with a position."""
+        outcomes = self.ledger.execute_batch(commands)
+        if not any(isinstance(outcome, CommandResult) for outcome in outcomes):
+            return outcomes, 0
+        return outcomes, int(self.ledger.recorder.max_notification_id() or 0)
 
     async def _drain(self) -> None:
         while self._pending:
@@ -46,7 +75,7 @@ class BatchWriter:
             del self._pending[: self.max_batch]
             commands = [command for command, _ in batch]
             try:
-                outcomes = await to_thread.run_sync(self.ledger.execute_batch, commands)
+                outcomes, position = await to_thread.run_sync(self._write, commands)
             except Exception as error:  # e.g. the store is unavailable: every waiter hears it
                 for _, future in batch:
                     if not future.done():
@@ -54,4 +83,4 @@ class BatchWriter:
                 continue
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
-                    future.set_result(outcome)
+                    future.set_result((outcome, position))

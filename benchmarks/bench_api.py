@@ -13,6 +13,11 @@ Routes are a list: add a read route with one line in ``ROUTES``. The mix: 50% re
 
     .venv/bin/python benchmarks/bench_api.py                       # 500 req/s, 20 s, 2 workers
     .venv/bin/python benchmarks/bench_api.py --rate 250 --workers 3 --duration 30
+    .venv/bin/python benchmarks/bench_api.py --lra-freshness after   # read-your-writes client
+
+The LRA is read with the API's default freshness (``recent``) unless ``--lra-freshness`` says
+``latest``, ``recent`` or ``after``: the last passes ``after=<position>`` with the position of the
+most recent write answer the load generator has seen (a client that reads its own writes).
 
 ``KASDA_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``) names the server.
 The schema is dropped afterwards. The load generator shares the machine's CPUs with the server.
@@ -59,7 +64,8 @@ class World:
     tokens: dict[Role, str]
     disbursements: list[str] = field(default_factory=list)
     run: str = field(default_factory=lambda: secrets.token_hex(3))
-    lra_freshness: str = "latest"
+    lra_freshness: str | None = None  # None: the API's default; "after": read-your-writes
+    position: int = 0  # the highest position a write answer gave (CommandOut.position)
 
     def pick(self, i: int) -> str:
         return self.disbursements[(i * 7919) % len(self.disbursements)]
@@ -99,6 +105,21 @@ def request_payment(world: World, i: int) -> Request:
     return "POST", f"/pemda/{PEMDA}/disbursements", body
 
 
+def lra_path(world: World) -> str:
+    path = f"/pemda/{PEMDA}/lra?year={YEAR}&level=rekening"
+    if world.lra_freshness == "after":
+        return f"{path}&after={world.position}"
+    if world.lra_freshness is not None:
+        return f"{path}&freshness={world.lra_freshness}"
+    return path
+
+
+def saw_write(world: World, body: bytes) -> None:
+    """Keep the position of a write's answer, for ``after`` (only in that mode: parsing costs)."""
+    if world.lra_freshness == "after":
+        world.position = max(world.position, int(json.loads(body)["position"]))
+
+
 ROUTES: list[Route] = [
     Route(
         "disbursement",
@@ -114,20 +135,11 @@ ROUTES: list[Route] = [
         Role.AUDITOR,
         lambda w, i: ("GET", f"/pemda/{PEMDA}/disbursements/{w.pick(i)}/history", None),
     ),
-    # The LRA per rekening (all LINES lines) from the read models. With freshness=latest (the
-    # API's default) each read waits for the projection to include the writes of the mix
-    # (read-your-writes); with recent it answers from what the follower has (api/readmodels.py).
-    Route(
-        "lra",
-        "read",
-        0.1,
-        Role.AUDITOR,
-        lambda w, i: (
-            "GET",
-            f"/pemda/{PEMDA}/lra?year={YEAR}&level=rekening&freshness={w.lra_freshness}",
-            None,
-        ),
-    ),
+    # The LRA per rekening (all LINES lines) from the read models. The API's default (recent)
+    # answers from what the follower has; freshness=latest waits for the projection to include
+    # every write of the mix; after=<position> only for the writes this client saw answered
+    # (api/readmodels.py).
+    Route("lra", "read", 0.1, Role.AUDITOR, lambda w, i: ("GET", lra_path(w), None)),
     Route("request", "write", 0.2, Role.PPTK, request_payment),
     # Calibration only (--only me / --only healthz): the cost of the HTTP stack and of the token.
     Route("me", "read", 0.0, Role.AUDITOR, lambda w, i: ("GET", f"/pemda/{PEMDA}/me", None)),
@@ -221,6 +233,7 @@ def seed(base: str, world: World, payments: int) -> None:
                 client.post(path, json=body, headers={**pptk, "Idempotency-Key": f"seed-spp-{i}"})
             )
             world.disbursements.append(answer["id"])
+            world.position = max(world.position, int(answer["position"]))
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
@@ -244,7 +257,10 @@ class Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
-    async def request(self, method: str, path: str, headers: bytes, body: bytes | None) -> int:
+    async def request(
+        self, method: str, path: str, headers: bytes, body: bytes | None
+    ) -> tuple[int, bytes]:
+        """The status and the body."""
         payload = body or b""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(payload)}\r\n"
@@ -260,8 +276,7 @@ class Connection:
             name, _, value = line.partition(b":")
             if name.lower() == b"content-length":
                 length = int(value)
-        await self.reader.readexactly(length)
-        return status
+        return status, await self.reader.readexactly(length)
 
     def close(self) -> None:
         self.writer.close()
@@ -296,8 +311,10 @@ async def drive(
         connection = await idle.get()  # waiting for a free connection counts in the latency
         sent = time.perf_counter()
         try:
-            status = await connection.request(method, path, headers, data)
+            status, answer = await connection.request(method, path, headers, data)
             idle.put_nowait(connection)
+            if route.kind == "write" and 200 <= status < 300:
+                saw_write(world, answer)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             status = 0
             connection.close()
@@ -413,9 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--lra-freshness",
-        choices=["latest", "recent"],
-        default="latest",
-        help="the LRA route's freshness parameter (latest: read-your-writes)",
+        choices=["latest", "recent", "after"],
+        default=None,
+        help="the LRA route's freshness: absent, the API's default (recent); latest: everything "
+        "recorded before each read; after: after=<the position of the most recent write answer "
+        "seen> (read-your-writes)",
     )
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
@@ -477,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"target {args.rate:.0f} req/s for {args.duration:.0f} s (+{args.warmup:.0f} s warm-up), "
         f"{args.workers} workers, PostgreSQL, loopback, mix {args.mix}, "
-        f"LRA freshness {args.lra_freshness}"
+        f"LRA freshness {args.lra_freshness or 'default (recent)'}"
     )
     print(
         f"{'route':<14}{'requests':>9}{'errors':>7}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}"

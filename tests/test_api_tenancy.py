@@ -125,24 +125,29 @@ RUN_BODY: dict[str, Any] = {
 }
 
 
-def _operations() -> list[tuple[str, str, frozenset[Role]]]:
+def _operations() -> tuple[list[tuple[str, str, frozenset[Role]]], frozenset[str]]:
+    """Every operation with its roles, and the read-model routes (those with ``after``)."""
     schema = create_app(settings("memory://")).openapi()
     found = []
+    positioned = set()
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             if "x-kasda-roles" in operation:
                 roles = frozenset(Role(r) for r in operation["x-kasda-roles"])
                 found.append((method, path.removeprefix("/pemda/{pemda}"), roles))
-    return found
+                if any(p["name"] == "freshness" for p in operation.get("parameters", [])):
+                    positioned.add(path.removeprefix("/pemda/{pemda}"))
+    return found, frozenset(positioned)
 
 
-OPERATIONS = _operations()
+OPERATIONS, READ_MODEL_ROUTES = _operations()
 
 
 class World:
     def __init__(self, client: TestClient, config: ApiSettings) -> None:
         self.client = client
         self.config = config
+        self.position = 0  # the last write's position: read-model routes read with ``after``
         self.a = self._world(PEMDA)
         self.b = self._world(OTHER_PEMDA)
         self.a_ids = {self.a["disbursement_id"], self.a["other_vendor_disbursement_id"]}
@@ -164,6 +169,7 @@ class World:
             ),
             201,
         )
+        self.position = max(self.position, int(found["position"]), recorded["position"])
         return found | {
             "vendor_id": str(ids.vendor_id(pemda, found["npwp"])),
             "role": "ppk",
@@ -190,7 +196,10 @@ class World:
         headers = bearer(self.config, role, pemda=token_pemda)
         url = f"/pemda/{path_pemda}{path}"
         if method == "get":
-            return self.client.get(url, headers=headers, params=SAMPLE_QUERIES.get(template))
+            params = dict(SAMPLE_QUERIES.get(template, {}))
+            if template in READ_MODEL_ROUTES:  # read-your-writes: the world's writes included
+                params["after"] = str(self.position)
+            return self.client.get(url, headers=headers, params=params)
         assert template in SAMPLE_BODIES, f"add a sample body for POST {template}"
         headers["Idempotency-Key"] = key
         return self.client.post(url, json=SAMPLE_BODIES[template], headers=headers)
@@ -341,3 +350,9 @@ def test_every_route_with_roles_is_under_a_pemda() -> None:
             assert "bearer" in str(operation.get("security", "")).lower() or operation.get(
                 "security"
             ), (method, path)
+
+
+def test_the_read_model_routes_take_a_position() -> None:
+    assert {"/lra", "/vendors/{vendor_id}/statement", "/cash-position", "/queues"} < (
+        READ_MODEL_ROUTES
+    )

@@ -572,9 +572,17 @@ def check_exactly_once(w: World, references: dict[int, str]) -> None:
 def check_reports(w: World, references: dict[int, str]) -> None:
     paid = [p for p in PAYMENTS if p.paid]
     open_ = [p for p in PAYMENTS if not p.paid]
+    # The last writes came through the gateway (payouts, webhooks), which answer no position:
+    # the first report asks for the latest state, and the others for at least its position.
     lra = expect(
-        w.get(Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening", "limit": 500}), 200
+        w.get(
+            Role.AUDITOR,
+            "/lra",
+            params={"year": YEAR, "level": "rekening", "limit": 500, "freshness": "latest"},
+        ),
+        200,
     )
+    seen = {"after": lra["position"]}
     rows = {r["kode"]: r for r in lra["rows"]["items"]}
     for rekening in (MEDIA, GOODS):
         realisasi = sum(p.gross for p in paid if p.rekening == rekening)
@@ -606,7 +614,12 @@ def check_reports(w: World, references: dict[int, str]) -> None:
     for npwp in ACCOUNTS:
         mine = [p for p in PAYMENTS if p.npwp == npwp]
         statement = expect(
-            w.get(Role.VENDOR, f"/vendors/{npwp}/statement", npwp=npwp, params={"limit": 500}),
+            w.get(
+                Role.VENDOR,
+                f"/vendors/{npwp}/statement",
+                npwp=npwp,
+                params={"limit": 500, **seen},
+            ),
             200,
         )
         assert statement["totals"] == {
@@ -637,17 +650,23 @@ def check_reports(w: World, references: dict[int, str]) -> None:
                 )
         listed = expect(w.get(Role.VENDOR, "/disbursements", npwp=npwp), 200)
         assert sorted(i["spp_number"] for i in listed["items"]) == sorted(p.spp for p in mine)
-        by_id = w.get(Role.VENDOR, f"/vendors/{statement['vendor']['id']}/statement", npwp=npwp)
+        by_id = w.get(
+            Role.VENDOR, f"/vendors/{statement['vendor']['id']}/statement", npwp=npwp, params=seen
+        )
         assert expect(by_id, 200)["totals"] == statement["totals"]
         # another vendor's token does not see it (404, not 403), the auditor does
         other = OTHER_NPWP if npwp == NPWP else NPWP
-        problem(w.get(Role.VENDOR, f"/vendors/{npwp}/statement", npwp=other), 404, "not_found")
-        expect(w.get(Role.AUDITOR, f"/vendors/{npwp}/statement"), 200)
+        problem(
+            w.get(Role.VENDOR, f"/vendors/{npwp}/statement", npwp=other, params=seen),
+            404,
+            "not_found",
+        )
+        expect(w.get(Role.AUDITOR, f"/vendors/{npwp}/statement", params=seen), 200)
 
     # who waits for whom: only the verified SPP, for the PA/KPA
-    sizes = expect(w.get(Role.KUASA_BUD, "/queues"), 200)["sizes"]
+    sizes = expect(w.get(Role.KUASA_BUD, "/queues", params=seen), 200)["sizes"]
     assert {role: size for role, size in sizes.items() if size} == {"pa_kpa": len(open_)}, sizes
-    queue = expect(w.get(Role.PA_KPA, "/queues/pa_kpa"), 200)
+    queue = expect(w.get(Role.PA_KPA, "/queues/pa_kpa", params=seen), 200)
     assert [(i["spp_number"], i["step"], i["gross"]) for i in queue["items"]["items"]] == [
         (p.spp, "approve", p.gross) for p in open_
     ]
@@ -655,7 +674,7 @@ def check_reports(w: World, references: dict[int, str]) -> None:
     for status in ("settled", "returned", "verified"):
         matching = [p for p in PAYMENTS if p.npwp == OTHER_NPWP and p.status == status]
         filtered = w.get(
-            Role.AUDITOR, f"/vendors/{OTHER_NPWP}/statement", params={"status": status}
+            Role.AUDITOR, f"/vendors/{OTHER_NPWP}/statement", params={"status": status, **seen}
         )
         assert expect(filtered, 200)["totals"] == {
             "payments": len(matching),
@@ -670,15 +689,15 @@ def check_reports(w: World, references: dict[int, str]) -> None:
         problem(w.client.get(f"/pemda/{PEMDA}{path}", headers=foreign), 404, "tenant_scope")
 
     # the same LRA as of the end of DAY; none the day before (no APBD yet)
-    params = {"year": YEAR, "level": "rekening", "limit": 500, "as_of": DAY.isoformat()}
+    params = {"year": YEAR, "level": "rekening", "limit": 500, "as_of": DAY.isoformat(), **seen}
     assert expect(w.get(Role.AUDITOR, "/lra", params=params), 200)["rows"] == lra["rows"]
     params["as_of"] = (DAY - timedelta(days=1)).isoformat()
     problem(w.get(Role.AUDITOR, "/lra", params=params), 404, "not_found")
-    skpd = expect(w.get(Role.PPK, "/lra", params={"year": YEAR, "level": "skpd"}), 200)
+    skpd = expect(w.get(Role.PPK, "/lra", params={"year": YEAR, "level": "skpd", **seen}), 200)
     [belanja] = [r for r in skpd["rows"]["items"] if r["side"] == "belanja"]
     assert (belanja["kode"], belanja["realisasi"]) == (SKPD, spent)
 
-    cash = expect(w.get(Role.AUDITOR, "/cash-position"), 200)
+    cash = expect(w.get(Role.AUDITOR, "/cash-position", params=seen), 200)
     days = cash["days"]["items"]
     net_out = sum(p.net for p in paid)
     back = sum(p.net for p in paid if p.fate == "returned")
@@ -937,7 +956,10 @@ def next_day(w: World) -> None:
 
     paid = [p for p in PAYMENTS if p.paid]
     day_one = sum(p.net for p in paid if p.fate == "returned") - sum(p.net for p in paid)
-    cash = expect(w.get(Role.AUDITOR, "/cash-position"), 200)
+    # read-your-writes: the receipt's position, as its answer gave it
+    mine = {"after": first["position"]}
+    cash = expect(w.get(Role.AUDITOR, "/cash-position", params=mine), 200)
+    assert cash["position"] >= first["position"]
     assert [
         (d["day"], d["receipts_in"], d["net"], d["closing_balance"]) for d in cash["days"]["items"]
     ] == [
@@ -946,7 +968,9 @@ def next_day(w: World) -> None:
     ]
     later = expect(
         w.get(
-            Role.AUDITOR, "/cash-position", params={"from": (DAY + timedelta(days=1)).isoformat()}
+            Role.AUDITOR,
+            "/cash-position",
+            params={"from": (DAY + timedelta(days=1)).isoformat(), **mine},
         ),
         200,
     )
@@ -954,7 +978,10 @@ def next_day(w: World) -> None:
         ((DAY + timedelta(days=1)).isoformat(), day_one + gross - fee)
     ]
     lra = expect(
-        w.get(Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening", "limit": 500}), 200
+        w.get(
+            Role.AUDITOR, "/lra", params={"year": YEAR, "level": "rekening", "limit": 500, **mine}
+        ),
+        200,
     )
     [income] = [r for r in lra["rows"]["items"] if r["kode"] == INCOME]
     assert (income["side"], income["anggaran"], income["realisasi"], income["lebih_kurang"]) == (
@@ -965,7 +992,7 @@ def next_day(w: World) -> None:
     )
     assert income["persen_bp"] == gross * 10_000 // PAGU[INCOME]  # 10 %: exact
     # the day before, as it stood then: no income yet
-    as_of = {"year": YEAR, "level": "rekening", "limit": 500, "as_of": DAY.isoformat()}
+    as_of = {"year": YEAR, "level": "rekening", "limit": 500, "as_of": DAY.isoformat(), **mine}
     [then] = [
         r
         for r in expect(w.get(Role.AUDITOR, "/lra", params=as_of), 200)["rows"]["items"]
@@ -1068,8 +1095,8 @@ def check_chain_and_projections(w: World) -> None:
     verified = expect(w.get(Role.AUDITOR, "/verify"), 200)
     assert verified["ok"] is True, verified
     assert verified["problem_position"] is None
-    # bring the app's read models to the head (a report answers read-your-writes)
-    expect(w.get(Role.AUDITOR, "/cash-position"), 200)
+    # bring the app's read models to the head (freshness=latest: everything recorded before)
+    expect(w.get(Role.AUDITOR, "/cash-position", params={"freshness": "latest"}), 200)
     reader = Ledger(w.url)
     projector = Projector(reader)
     try:
@@ -1121,14 +1148,23 @@ def another_worker(w: World) -> None:
     app = create_app(config, ledger=ledger)
     try:
         with TestClient(app) as client:
+            head = 0
             for key, (role, path, body, status, answer) in w.first.items():
                 replay = post(client, config, role, path, body, key=key)
-                assert (replay.status_code, replay.json()) == (status, answer), path
+                # The first answer; its position is the log's head now, past the first one's.
+                again = replay.json()
+                assert (replay.status_code, {**again, "position": 0}) == (
+                    status,
+                    {**answer, "position": 0},
+                ), path
+                assert again["position"] >= answer["position"], path
                 assert replay.headers.get("Idempotent-Replayed") == "true"
+                head = max(head, again["position"])
+            # A position this worker returned is good on the other one too (one log).
             for path, params in (
                 ("/disbursements", {"limit": 500}),
-                ("/lra", {"year": YEAR, "level": "rekening", "limit": 500}),
-                ("/cash-position", {}),
+                ("/lra", {"year": YEAR, "level": "rekening", "limit": 500, "after": head}),
+                ("/cash-position", {"after": head}),
                 ("/reconciliation/runs", {}),
             ):
                 mine = expect(get(client, config, Role.AUDITOR, path, params=params), 200)

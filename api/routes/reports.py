@@ -1,10 +1,13 @@
 """Reads of the projections (``projections/``): the LRA, a vendor's statement, the RKUD's cash
 position by day and the approval queues.
 
-Every answer is computed on read models that include everything recorded before the request
-(``freshness=latest``, the default) or on what they hold now (``recent``), see ``api/readmodels.py``,
-and names the projection position it reflects, in the body (``position``) and in the header
-``X-Kasda-Projection-Position``. Query parameters are validated at the edge (a
+Every answer is computed on what the read models hold now (``freshness=recent``, the default: no
+wait, at most about 0.5 s behind), on models that include at least a position a write returned
+(``after=<CommandOut.position>``: read-your-writes) or on models that include everything recorded
+before the request (``freshness=latest``), see ``api/readmodels.py``. Each answer names the
+projection position it reflects, in the body (``position``) and in the header
+``X-Kasda-Projection-Position``. ``after`` beyond the log's head is a 422 (``position_not_recorded``).
+Query parameters are validated at the edge (a
 level, role or date that does not exist, a limit out of range: 422) before any SQL runs.
 """
 
@@ -67,9 +70,23 @@ MAX_DAY_LIMIT = 500
 Freshness = Annotated[
     Literal["latest", "recent"],
     Query(
-        description="latest: include everything recorded before this request (waits for the "
-        "projection to reach it); recent: what the read models hold now, at most about 0.5 s "
-        "behind, without waiting. The answer names its position either way."
+        description="recent (default): what the read models hold now, at most about 0.5 s "
+        "behind, without waiting; latest: include everything recorded before this request "
+        "(waits for the projection to reach the log's head; with `after` too, latest wins as the "
+        "stronger). The answer names its position either way."
+    ),
+]
+MAX_POSITION = 2**62
+After = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="read-your-writes: include at least everything up to this position of the "
+        "event log (the `position` a write returned, or a report's), waiting for the projection "
+        "if it is not there yet. A position beyond the log's head is a 422 "
+        "(`position_not_recorded`).",
+        examples=[48213],
     ),
 ]
 
@@ -118,7 +135,8 @@ async def lra(
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
-    freshness: Freshness = "latest",
+    freshness: Freshness = "recent",
+    after: After = None,
 ) -> LraOut:
     def build(db: ReadDatabase) -> tuple[list[LraRowOut], dict[str, int]]:
         # In the worker thread with the query: Polars and the row models are CPU work.
@@ -146,7 +164,7 @@ async def lra(
         return rows, q.lra_totals(lines)
 
     (rows, totals), position = await models.read(
-        build, key=("lra", who.pemda, year, level, as_of), latest=freshness == "latest"
+        build, key=("lra", who.pemda, year, level, as_of), latest=freshness == "latest", after=after
     )
     response.headers[POSITION_HEADER] = str(position)
     return LraOut(
@@ -266,7 +284,8 @@ async def vendor_statement(
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
-    freshness: Freshness = "latest",
+    freshness: Freshness = "recent",
+    after: After = None,
 ) -> VendorStatementOut:
     wanted = _vendor_id(who.pemda, vendor_id)
     absent = NotFound(f"no vendor {vendor_id} in pemda {who.pemda}")
@@ -291,12 +310,13 @@ async def vendor_statement(
     (vendor, totals, payments), position = await models.read(
         lambda db: _statement(db, who.pemda, wanted, where, params, limit, offset),
         latest=freshness == "latest",
+        after=after,
     )
     if vendor is None:
         raise absent
     response.headers[POSITION_HEADER] = str(position)
     items = payments
-    after = offset + len(items)
+    following = offset + len(items)
     return VendorStatementOut(
         vendor=VendorOut(
             id=vendor["vendor_id"],
@@ -313,7 +333,7 @@ async def vendor_statement(
             total=totals["payments"],
             limit=limit,
             offset=offset,
-            next_offset=after if after < totals["payments"] else None,
+            next_offset=following if following < totals["payments"] else None,
         ),
     )
 
@@ -335,7 +355,8 @@ async def cash_position(
         int, Query(ge=1, le=MAX_DAY_LIMIT, description=f"days per page, 1..{MAX_DAY_LIMIT}")
     ] = 366,
     offset: Offset = 0,
-    freshness: Freshness = "latest",
+    freshness: Freshness = "recent",
+    after: After = None,
 ) -> CashPositionOut:
     if start is not None and end is not None and start > end:
         raise InvalidInput(f"from ({start}) must not be after to ({end})")
@@ -344,7 +365,7 @@ async def cash_position(
         frame = q.cash_position(db, who.pemda, start=start, end=end)
         return [CashDayOut.model_validate(r) for r in frame.iter_rows(named=True)]
 
-    days, position = await models.read(build, latest=freshness == "latest")
+    days, position = await models.read(build, latest=freshness == "latest", after=after)
     response.headers[POSITION_HEADER] = str(position)
     return CashPositionOut(start=start, end=end, position=position, days=page(days, limit, offset))
 
@@ -357,10 +378,14 @@ async def cash_position(
     openapi_extra=QUEUE_READERS.doc,
 )
 async def queue_sizes(
-    who: QueueReader, models: ReadModelsDep, response: Response, freshness: Freshness = "latest"
+    who: QueueReader,
+    models: ReadModelsDep,
+    response: Response,
+    freshness: Freshness = "recent",
+    after: After = None,
 ) -> QueueSizesOut:
     sizes, position = await models.read(
-        lambda db: q.queue_sizes(db, who.pemda), latest=freshness == "latest"
+        lambda db: q.queue_sizes(db, who.pemda), latest=freshness == "latest", after=after
     )
     response.headers[POSITION_HEADER] = str(position)
     return QueueSizesOut(position=position, sizes={r: sizes.get(r, 0) for r in QUEUE_ROLES})
@@ -387,12 +412,15 @@ async def queue(
     response: Response,
     limit: Limit = 100,
     offset: Offset = 0,
-    freshness: Freshness = "latest",
+    freshness: Freshness = "recent",
+    after: After = None,
 ) -> QueueOut:
     (total, items), position = await models.read(
-        lambda db: _queue(db, who.pemda, role, limit, offset), latest=freshness == "latest"
+        lambda db: _queue(db, who.pemda, role, limit, offset),
+        latest=freshness == "latest",
+        after=after,
     )
-    after = offset + len(items)
+    following = offset + len(items)
     response.headers[POSITION_HEADER] = str(position)
     return QueueOut(
         role=role,
@@ -402,6 +430,6 @@ async def queue(
             total=total,
             limit=limit,
             offset=offset,
-            next_offset=after if after < total else None,
+            next_offset=following if following < total else None,
         ),
     )
