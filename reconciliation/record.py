@@ -2,9 +2,13 @@
 parameters that decide its outcome, the count of lines per status and every exception (every line of
 either side that is not ``matched``), each with a compact, stable id:
 
-- a statement line: ``<file name>#<line number>`` (``rkud-2026-11-21.sta#412``); the file's SHA-256
-  prefix replaces the name when two inputs share a name or the id would pass 64 characters;
-- a ledger line: ``ledger#<ledger id>`` (the disbursement or receipt aggregate id).
+- a statement line: ``<file name>:<line number>`` (``rkud-2026-11-21.sta:412``, as compilers name
+  a line); the file's SHA-256 prefix replaces the name when two inputs share a name or the id would
+  pass 64 characters;
+- a ledger line: ``ledger:<ledger id>`` (the disbursement or receipt aggregate id).
+
+No ``#`` in an id: it goes into a URL path (the API's resolve route), where a client that forgets to
+percent-encode a ``#`` would silently cut the id at it.
 
 The same inputs and parameters give the same ids, the same digest and so the same run id: recording
 twice is a no-op. Built with Polars expressions, no loop over rows.
@@ -101,7 +105,7 @@ def exceptions_frame(result: Result | LazyResult, inputs: list[Input]) -> pl.Dat
         .select(
             id=pl.concat_str(
                 pl.col("file").replace_strict(names, default=pl.col("file")),
-                pl.lit("#"),
+                pl.lit(":"),
                 pl.col("line_no").cast(pl.String),
             ),
             status=pl.col("status").cast(pl.String),
@@ -130,7 +134,7 @@ def exceptions_frame(result: Result | LazyResult, inputs: list[Input]) -> pl.Dat
         result.ledger.lazy()
         .filter(pl.col("status") != "matched")
         .select(
-            id=pl.concat_str(pl.lit("ledger#"), pl.col("ledger_id")),
+            id=pl.concat_str(pl.lit("ledger:"), pl.col("ledger_id")),
             status=pl.col("status").cast(pl.String),
             amount="net",
             reference=pl.coalesce("sp2d_number", "order_id", "payout_reference"),

@@ -796,9 +796,9 @@ def reconcile(w: World, references: dict[int, str]) -> None:
     [retur] = [r for r in statement_rows if r["status"] == "returned"]
     assert (int(retur["amount"]), retur["direction"]) == (returned[0].net, "C")
     assert retur["ledger_id"] == w.ids[returned[0].n]
-    planted_id = f"{statement.name}#{planted_line}"
-    retur_id = f"{statement.name}#{retur['line_no']}"
-    ledger_id = f"ledger#{w.ids[returned[0].n]}"
+    planted_id = f"{statement.name}:{planted_line}"
+    retur_id = f"{statement.name}:{retur['line_no']}"
+    ledger_id = f"ledger:{w.ids[returned[0].n]}"
     exceptions = {r["id"]: r for r in read_csv(out / "exceptions.csv")}
     assert {i: (r["status"], int(r["amount"])) for i, r in exceptions.items()} == {
         planted_id: ("unmatched_bank", PLANTED_AMOUNT),
@@ -838,7 +838,7 @@ def reconcile(w: World, references: dict[int, str]) -> None:
     assert run["counts"]["ledger.matched"] == len(paid) - len(returned)
 
     def resolve_path(exception_id: str) -> str:
-        return f"{path}/exceptions/{quote(exception_id, safe='')}/resolve"  # "#" is encoded
+        return f"{path}/exceptions/{quote(exception_id, safe='')}/resolve"  # ids are file names
 
     resolve = resolve_path(planted_id)
     body = {"resolution": "escalated", "reason": "debit tanpa SP2D, dilaporkan ke Inspektorat"}

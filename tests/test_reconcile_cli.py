@@ -176,7 +176,7 @@ def test_nightly_reconciles_yesterday_from_the_inbox_against_the_store(
     assert main(["reconcile", "--nightly", "--window", "100000"]) == 0
     assert "already recorded" in capsys.readouterr().out
     exceptions = pl.read_csv(out / yesterday.isoformat() / "exceptions.csv")
-    assert exceptions["id"].to_list() == [f"rkud-{yesterday.isoformat()}.csv#3"]
+    assert exceptions["id"].to_list() == [f"rkud-{yesterday.isoformat()}.csv:3"]
 
 
 def test_nightly_without_configuration_exits_2(

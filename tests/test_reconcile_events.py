@@ -54,11 +54,11 @@ def expected_exceptions(out: Path) -> dict[str, str]:
     statement = pl.read_parquet(out / "statement.parquet").filter(pl.col("status") != "matched")
     ledger = pl.read_parquet(out / "ledger.parquet").filter(pl.col("status") != "matched")
     found = {
-        f"{Path(file).name}#{line}": str(status)
+        f"{Path(file).name}:{line}": str(status)
         for file, line, status in statement.select("file", "line_no", "status").iter_rows()
     }
     found.update(
-        {f"ledger#{i}": str(s) for i, s in ledger.select("ledger_id", "status").iter_rows()}
+        {f"ledger:{i}": str(s) for i, s in ledger.select("ledger_id", "status").iter_rows()}
     )
     return found
 
@@ -90,7 +90,7 @@ def test_a_run_is_recorded_once_with_every_exception_and_resolved_with_a_reason(
     assert "side=bank file=rkud.csv line=" in duplicate["detail"]
     assert " ledger=" in duplicate["detail"]
     missing = next(e for e in run.exceptions.values() if e["status"] == "unmatched_ledger")
-    assert missing["amount"] > 0 and missing["id"].startswith("ledger#")
+    assert missing["amount"] > 0 and missing["id"].startswith("ledger:")
     exported = pl.read_csv(out / "exceptions.csv", infer_schema=False)
     assert set(exported["id"]) == set(wanted)
 
@@ -152,8 +152,8 @@ def test_refusals_write_nothing(
     # exist is not found.
     assert main([*base, "--exception", eid, "--resolution", "explained", "--role", "auditor"]) == 2
     assert "step_requires_role" in capsys.readouterr().err
-    assert main([*base, "--exception", "nope.csv#1", "--resolution", "explained"]) == 2
-    assert "has no exception 'nope.csv#1'" in capsys.readouterr().err
+    assert main([*base, "--exception", "nope.csv:1", "--resolution", "explained"]) == 2
+    assert "has no exception 'nope.csv:1'" in capsys.readouterr().err
     assert main([*base, "--exception", eid, "--resolution", "forgotten"]) == 2
     assert "resolution must be one of" in capsys.readouterr().err
     other = ["reconcile-resolve", "--run", "00000000-0000-0000-0000-000000000001"]
