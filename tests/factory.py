@@ -90,6 +90,27 @@ def register_vendor(
     )
 
 
+def change_account(
+    number: str = "9876543210",
+    *,
+    bank_code: str = "008",
+    holder: str = "PT Pikiran Rakyat Bandung",
+    reason: str = "surat permohonan vendor no. 12/2026",
+    actor: Actor = ADMIN,
+    npwp: str = NPWP,
+) -> c.ChangeVendorBankAccount:
+    return c.ChangeVendorBankAccount(
+        idempotency_key=key("bank"),
+        actor=actor,
+        pemda=PEMDA,
+        npwp=npwp,
+        bank_code=bank_code,
+        account_number=number,
+        account_holder=holder,
+        reason=reason,
+    )
+
+
 def request(
     spp: str,
     gross: int = 100_000_000,

@@ -352,18 +352,7 @@ def test_invalid_account_is_never_paid(ledger: Ledger, sim: Simulator) -> None:
 
 def test_account_changed_after_sp2d_is_blocked(ledger: Ledger, sim: Simulator) -> None:
     authorise(ledger, "S1")
-    ledger.execute(
-        c.ChangeVendorBankAccount(
-            idempotency_key=f.key("acct"),
-            actor=f.ADMIN,
-            pemda=f.PEMDA,
-            npwp=f.NPWP,
-            bank_code="110",
-            account_number="0055555555",
-            account_holder="PT Pikiran Rakyat Bandung",
-            reason="rekening baru",
-        )
-    )
+    ledger.execute(f.change_account("0055555555", bank_code="110", reason="rekening baru"))
     [result] = service(ledger, sim).pay_all()
     assert result.outcome is Outcome.BLOCKED
     assert sim.payouts() == []
@@ -502,18 +491,7 @@ def test_account_changed_between_create_and_approve_is_not_approved(
     authorise(ledger, "S1")
 
     def change_account(payout: Payout) -> None:
-        ledger.execute(
-            c.ChangeVendorBankAccount(
-                idempotency_key=f.key("acct"),
-                actor=f.ADMIN,
-                pemda=f.PEMDA,
-                npwp=f.NPWP,
-                bank_code="110",
-                account_number="0055555555",
-                account_holder="PT Pikiran Rakyat Bandung",
-                reason="rekening baru",
-            )
-        )
+        ledger.execute(f.change_account("0055555555", bank_code="110", reason="rekening baru"))
         raise Crash(payout.reference)
 
     with pytest.raises(Crash):

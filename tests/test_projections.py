@@ -150,16 +150,7 @@ class History:
                 reference=rng.choice(self.receipts),
                 reason="chargeback",
             )
-        return c.ChangeVendorBankAccount(
-            idempotency_key=f.key("acct"),
-            actor=f.ADMIN,
-            pemda=f.PEMDA,
-            npwp=f.NPWP,
-            bank_code="008",
-            account_number=str(rng.randrange(10**9, 10**10)),
-            account_holder="PT Pikiran Rakyat Bandung",
-            reason="surat vendor",
-        )
+        return f.change_account(str(rng.randrange(10**9, 10**10)), reason="surat vendor")
 
 
 def _history(ledger_url: str, seed: int, steps: int) -> tuple[Ledger, History]:

@@ -331,14 +331,10 @@ def test_a_failed_transfer_may_be_cancelled_and_its_sp2d_reversed(ledger: Ledger
     ledger.execute(f.fail("SPP-1"))
     # The vendor changed account: the failed payment cannot be resent, so BPKAD withdraws it.
     ledger.execute(
-        c.ChangeVendorBankAccount(
-            idempotency_key=f.key("acct"),
-            actor=f.ADMIN,
-            pemda=f.PEMDA,
-            npwp=f.NPWP,
+        f.change_account(
+            "9988776655",
             bank_code="002",
-            account_number="9988776655",
-            account_holder="PT Pikiran Rakyat",
+            holder="PT Pikiran Rakyat",
             reason="rekening lama ditutup",
         )
     )

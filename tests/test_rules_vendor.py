@@ -53,25 +53,7 @@ def register(
     )
 
 
-def change_account(
-    number: str = "9876543210",
-    *,
-    bank_code: str = "008",
-    holder: str = "PT Pikiran Rakyat Bandung",
-    reason: str = "surat permohonan vendor no. 12/2026",
-    actor: Actor = f.ADMIN,
-    npwp: str = f.NPWP,
-) -> c.ChangeVendorBankAccount:
-    return c.ChangeVendorBankAccount(
-        idempotency_key=f.key("bank"),
-        actor=actor,
-        pemda=f.PEMDA,
-        npwp=npwp,
-        bank_code=bank_code,
-        account_number=number,
-        account_holder=holder,
-        reason=reason,
-    )
+change_account = f.change_account
 
 
 def deactivate(reason: str = "masuk daftar hitam LKPP") -> c.DeactivateVendor:
