@@ -8,11 +8,13 @@ computed from money; formatting it is the edge's job.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
 
+from ledger import ids
 from ledger.errors import InvalidInput
 from ledger.vendor import normalise_npwp
 from projections.db import ReadDatabase
@@ -233,6 +235,86 @@ def vendor(db: ReadDatabase, pemda: str, npwp: str) -> dict[str, Any] | None:
     return found | {"npwp": npwp}
 
 
+STATEMENT_TOTALS = ("payments", "gross", "deductions", "net", "settled_net")
+STATEMENT_VENDOR = ("vendor_id", "npwp", "name", "kind", "active")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A vendor's statement: the vendor, the sums over every payment that matches the filters, and
+    one page of those payments (columns ``PAYMENT_COLUMNS``), newest request first."""
+
+    vendor: dict[str, Any]
+    totals: dict[str, int]
+    payments: list[dict[str, Any]]
+
+
+def statement(
+    db: ReadDatabase,
+    pemda: str,
+    vendor_id: str,
+    *,
+    year: int | None = None,
+    status: str | None = None,
+    requested_from: datetime | None = None,
+    requested_to: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Statement | None:
+    """The statement of the vendor ``vendor_id`` of ``pemda`` (None if it has no such vendor), read
+    in one transaction. ``requested_from`` is inclusive, ``requested_to`` exclusive."""
+    limit, offset = _page(limit, offset)
+    where = ["p.pemda = ?", "p.vendor_id = ?"]
+    params: list[Any] = [pemda, vendor_id]
+    if year is not None:
+        where.append("p.year = ?")
+        params.append(year)
+    if status is not None:
+        where.append("p.status = ?")
+        params.append(status)
+    if requested_from is not None:
+        where.append("p.requested_at >= ?")
+        params.append(_stamp(requested_from))
+    if requested_to is not None:
+        where.append("p.requested_at < ?")
+        params.append(_stamp(requested_to))
+    clause = " AND ".join(where)
+    with db.transaction(write=False) as cursor:
+        vendor_row = cursor.fetchone(
+            f"SELECT {', '.join(STATEMENT_VENDOR)} FROM proj_vendor"  # noqa: S608
+            " WHERE vendor_id = ? AND pemda = ?",
+            (vendor_id, pemda),
+        )
+        if vendor_row is None:
+            return None
+        sums = cursor.fetchone(
+            "SELECT COUNT(*), COALESCE(SUM(p.gross), 0), COALESCE(SUM(p.deductions), 0),"  # noqa: S608
+            " COALESCE(SUM(p.net), 0),"
+            " COALESCE(SUM(CASE WHEN p.status = 'settled' THEN p.net ELSE 0 END), 0)"
+            f" FROM proj_payment p WHERE {clause}",
+            params,
+        )
+        rows = cursor.fetchall(
+            f"SELECT {', '.join('p.' + c for c in PAYMENT_COLUMNS)} FROM proj_payment p"  # noqa: S608
+            f" WHERE {clause} ORDER BY p.requested_at DESC, p.disbursement_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+    assert sums is not None  # an aggregate without GROUP BY always has its row
+    sealer = db.sealer
+    return Statement(
+        vendor={c: sealer.open(v) for c, v in zip(STATEMENT_VENDOR, vendor_row, strict=True)},
+        totals=dict(zip(STATEMENT_TOTALS, map(int, sums), strict=True)),
+        payments=[
+            {c: sealer.open(v) for c, v in zip(PAYMENT_COLUMNS, row, strict=True)} for row in rows
+        ],
+    )
+
+
+def _stamp(moment: datetime) -> str:
+    # Moments are stored as UTC ISO text with microseconds (projections/source.py): compare so.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def vendor_statement(
     db: ReadDatabase,
     pemda: str,
@@ -244,25 +326,10 @@ def vendor_statement(
     offset: int = 0,
 ) -> pl.DataFrame:
     """Every payment to the vendor with NPWP ``npwp``, newest request first."""
-    npwp = normalise_npwp(npwp)
-    limit, offset = _page(limit, offset)
-    where: list[str] = ["v.pemda = ?", "v.npwp = ?"]
-    params: list[Any] = [pemda, db.sealer.index(npwp)]
-    if year is not None:
-        where.append("p.year = ?")
-        params.append(year)
-    if status is not None:
-        where.append("p.status = ?")
-        params.append(status)
-    with db.transaction(write=False) as cursor:
-        rows = cursor.fetchall(
-            f"SELECT {', '.join('p.' + c for c in PAYMENT_COLUMNS)} FROM proj_payment p "  # noqa: S608
-            f"JOIN proj_vendor v ON v.vendor_id = p.vendor_id WHERE {' AND '.join(where)} "
-            "ORDER BY p.requested_at DESC, p.disbursement_id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-    opened = [tuple(db.sealer.open(v) for v in row) for row in rows]
-    return _frame(opened, PAYMENT_COLUMNS)
+    vendor_id = str(ids.vendor_id(pemda, normalise_npwp(npwp)))
+    found = statement(db, pemda, vendor_id, year=year, status=status, limit=limit, offset=offset)
+    payments = [] if found is None else found.payments
+    return _frame([tuple(p.values()) for p in payments], PAYMENT_COLUMNS)
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> pl.DataFrame:

@@ -13,7 +13,7 @@ level, role or date that does not exist, a limit out of range: 422) before any S
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -187,14 +187,6 @@ VendorRef = Annotated[
         examples=["012345678901000"],
     ),
 ]
-_STATEMENT_COLUMNS = (
-    "disbursement_id", "year", "spp_number", "spm_number", "sp2d_number", "status", "gross",
-    "deductions", "net", "description", "line_id", "bank_code", "account_number",
-    "account_holder", "gateway", "gateway_reference", "bank_reference", "attempts", "reason",
-    "requested_at", "authorised_at", "sent_at", "settled_at", "failed_at", "returned_at",
-    "rejected_at", "cancelled_at", "updated_at",
-)  # fmt: skip
-_VENDOR_COLUMNS = ("vendor_id", "npwp", "name", "kind", "active")
 
 
 def _vendor_id(pemda: str, ref: str) -> UUID:
@@ -203,61 +195,6 @@ def _vendor_id(pemda: str, ref: str) -> UUID:
         return UUID(ref)
     except ValueError:
         return ids.vendor_id(pemda, normalise_npwp(ref))
-
-
-def _stamp(moment: datetime) -> str:
-    # The projections store moments as UTC ISO text with microseconds: compare in that form.
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _statement(
-    db: ReadDatabase,
-    pemda: str,
-    vendor_id: UUID,
-    where: list[str],
-    params: list[Any],
-    limit: int,
-    offset: int,
-) -> tuple[dict[str, Any] | None, dict[str, int], list[StatementPaymentOut]]:
-    """The vendor row, the sums over the matching payments and one page of them, in one read
-    transaction (one snapshot on PostgreSQL's repeatable reads is not needed: the caller checks
-    the projection position around the whole read)."""
-    key = str(vendor_id)
-    clause = " AND ".join(["p.pemda = ?", "p.vendor_id = ?", *where])
-    args = [pemda, key, *params]
-    with db.transaction(write=False) as cursor:
-        vendor = cursor.fetchone(
-            f"SELECT {', '.join(_VENDOR_COLUMNS)} FROM proj_vendor"  # noqa: S608
-            " WHERE vendor_id = ? AND pemda = ?",
-            (key, pemda),
-        )
-        if vendor is None:
-            return None, {}, []
-        sums = cursor.fetchone(
-            "SELECT COUNT(*), COALESCE(SUM(p.gross), 0), COALESCE(SUM(p.deductions), 0),"  # noqa: S608
-            " COALESCE(SUM(p.net), 0),"
-            " COALESCE(SUM(CASE WHEN p.status = 'settled' THEN p.net ELSE 0 END), 0)"
-            f" FROM proj_payment p WHERE {clause}",
-            args,
-        )
-        rows = cursor.fetchall(
-            f"SELECT {', '.join('p.' + c for c in _STATEMENT_COLUMNS)} FROM proj_payment p"  # noqa: S608
-            f" WHERE {clause} ORDER BY p.requested_at DESC, p.disbursement_id LIMIT ? OFFSET ?",
-            [*args, limit, offset],
-        )
-    sealer = db.sealer
-    found = {c: sealer.open(v) for c, v in zip(_VENDOR_COLUMNS, vendor, strict=True)}
-    assert sums is not None
-    totals = dict(
-        zip(("payments", "gross", "deductions", "net", "settled_net"), map(int, sums), strict=True)
-    )
-    payments = [
-        StatementPaymentOut.model_validate(
-            {c: sealer.open(v) for c, v in zip(_STATEMENT_COLUMNS, row, strict=True)}
-        )
-        for row in rows
-    ]
-    return found, totals, payments
 
 
 @router.get(
@@ -293,29 +230,28 @@ async def vendor_statement(
         raise absent  # another vendor: as if it did not exist, so nothing leaks
     if requested_from is not None and requested_to is not None and requested_from > requested_to:
         raise InvalidInput("requested_from must not be after requested_to")
-    where: list[str] = []
-    params: list[Any] = []
-    if status is not None:
-        where.append("p.status = ?")
-        params.append(status)
-    if year is not None:
-        where.append("p.year = ?")
-        params.append(year)
-    if requested_from is not None:
-        where.append("p.requested_at >= ?")
-        params.append(_stamp(requested_from))
-    if requested_to is not None:
-        where.append("p.requested_at < ?")
-        params.append(_stamp(requested_to))
-    (vendor, totals, payments), position = await models.read(
-        lambda db: _statement(db, who.pemda, wanted, where, params, limit, offset),
-        latest=freshness == "latest",
-        after=after,
-    )
-    if vendor is None:
+
+    def build(db: ReadDatabase) -> tuple[q.Statement | None, list[StatementPaymentOut]]:
+        # In the worker thread with the query: validating a page of rows is CPU work.
+        found = q.statement(
+            db,
+            who.pemda,
+            str(wanted),
+            year=year,
+            status=status,
+            requested_from=requested_from,
+            requested_to=requested_to,
+            limit=limit,
+            offset=offset,
+        )
+        payments = [] if found is None else found.payments
+        return found, [StatementPaymentOut.model_validate(p) for p in payments]
+
+    (found, items), position = await models.read(build, latest=freshness == "latest", after=after)
+    if found is None:
         raise absent
     response.headers[POSITION_HEADER] = str(position)
-    items = payments
+    vendor, totals = found.vendor, found.totals
     following = offset + len(items)
     return VendorStatementOut(
         vendor=VendorOut(
