@@ -46,7 +46,7 @@ from api.problems import ProblemError
 from ledger.application import Ledger
 from ledger.errors import DomainError
 from projections.db import ReadDatabase
-from projections.runner import NAME, ProjectionConflict, Projector
+from projections.runner import NAME, Projector
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +108,9 @@ class ReadModels:
                     # Another worker projected past what this projector last saw: without this,
                     # its next step would fold a range only to lose the compare-and-set.
                     self.projector.refresh()
-                # Step only up to the target: under a steady stream of writes a full catch_up
-                # would chase the newest events and keep its waiters waiting.
-                while self.projector.position() < target:
-                    try:
-                        if not self.projector.step():
-                            break
-                    except ProjectionConflict:
-                        continue  # the other worker applied that range; the position was re-read
+                # Only up to the target: under a steady stream of writes, catching up to the
+                # head would chase the newest events and keep its waiters waiting.
+                self.projector.catch_up(upto=target)
                 reached = max(reached, self.projector.position())
         self._release(reached)
         return reached

@@ -186,9 +186,11 @@ class Projector:
             progress.commits.append((page.upto, time.time()))
         return page.upto - start
 
-    def catch_up(self) -> Progress:
-        """Project everything recorded so far. A range another projector applied first is not
-        applied again: this one re-reads the position and carries on from there.
+    def catch_up(self, upto: int | None = None) -> Progress:
+        """Project everything recorded so far, or only until the position reaches ``upto`` (a
+        reader waiting for one write need not wait for every write that came after it). A range
+        another projector applied first is not applied again: this one re-reads the position and
+        carries on from there.
 
         While a page is folded and written, the next one is read on a second thread: the two
         round trips to the database overlap with the folding (psycopg and sqlite3 let go of the
@@ -204,6 +206,8 @@ class Projector:
         try:
             while True:
                 start = self.position()
+                if upto is not None and start >= upto:
+                    break
                 if ahead is not None and ahead_from == start:
                     page = ahead.result()
                 else:
@@ -211,7 +215,8 @@ class Projector:
                         wait([ahead])  # one reader at a time: the source is not shared
                     page = self.source.page(start, self.batch)
                 ahead = None
-                if page.upto < page.head:  # more behind this page: read it while this one folds
+                more = page.upto < page.head and (upto is None or page.upto < upto)
+                if more:  # more behind this page: read it while this one folds
                     pool = pool or ThreadPoolExecutor(1, thread_name_prefix="kasda-read-ahead")
                     ahead_from = page.upto
                     ahead = pool.submit(self.source.page, page.upto, self.batch)

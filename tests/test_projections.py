@@ -177,6 +177,32 @@ def test_read_models_equal_a_recomputation_from_the_events(ledger_url: str) -> N
         ledger.close()
 
 
+def test_catch_up_to_a_position_stops_there_and_resumes(ledger_url: str) -> None:
+    """``catch_up(upto=N)`` (what a reader waiting for one write uses) stops at the first batch
+    boundary at or past N, and a later catch-up carries on to the same tables as one full pass."""
+    clock = SteppedClock()
+    ledger = Ledger(ledger_url, clock=clock)
+    story = History(ledger, clock, random.Random(11))
+    story.start()
+    story.run(60)
+    head = ledger.recorder.max_notification_id() or 0
+    projector = Projector(ledger, batch=17)
+    try:
+        target = head // 2
+        projector.catch_up(upto=target)
+        reached = projector.position()
+        assert target <= reached < target + 17 and reached < head
+        projector.catch_up()
+        assert projector.position() == head
+        assert_models_match(ledger, projector.db, f.PEMDA, f.YEAR)
+        incremental = tables(projector.db)
+        projector.rebuild()
+        assert tables(projector.db) == incremental
+    finally:
+        projector.close()
+        ledger.close()
+
+
 def test_incremental_equals_rebuild_and_every_past_day_equals_replay(ledger_url: str) -> None:
     clock = SteppedClock()
     ledger = Ledger(ledger_url, clock=clock)
