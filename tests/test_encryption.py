@@ -22,6 +22,7 @@ from ledger.errors import InvalidInput
 from ledger.store import env_for_url
 from projections import queries as q
 from projections.runner import Projector
+from reconciliation.readers.ledger import ledger_frame
 from tests import factory as f
 from tests.conftest import FixedClock, postgres_url
 
@@ -72,6 +73,9 @@ def _project(url: str) -> None:
         assert statement["account_number"].to_list() == [ACCOUNT]  # unsealed on the way out
         found = q.vendor(projector.db, f.PEMDA, f.NPWP)
         assert found is not None and found["name"] == NAME
+        # Reconciliation reads its ledger side from the read models: the account in clear.
+        [paid] = ledger_frame(ledger, f.PEMDA).iter_rows(named=True)
+        assert (paid["beneficiary_account"], paid["status"]) == (ACCOUNT, "settled")
     finally:
         projector.close()
         ledger.close()

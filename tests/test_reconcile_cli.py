@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from kasda.cli import main
+from kasda.reconcile import WIB
 from ledger.application import Ledger
 from reconciliation.generate import (
     Truth,
@@ -20,7 +21,6 @@ from reconciliation.generate import (
     write_midtrans,
     write_mt940,
 )
-from reconciliation.readers.ledger import WIB
 from tests import factory as f
 from tests.conftest import FixedClock
 

@@ -1,122 +1,117 @@
 """The ledger's own side: every SP2D disbursement and every receipt of income, as canonical rows.
 
-From a live store (``ledger_frame``): the ``Disbursement`` and ``Revenue`` events of the notification
-log, in order. A disbursement row takes the SP2D number, net and the vendor's bank account recorded at
-``Authorised``, the gateway reference of the last ``Sent``, and the date of ``Settled``; its status
-is the last money event's. A receipt row takes ``Received`` (order id, gross, fee, net, date) and
-becomes ``reversed`` on ``Reversed``. Dates are WIB calendar dates of the events' ``at``.
+From a live store (``ledger_frame``/``ledger_frames``): the read models (``projections/``), brought
+up to date first, so a nightly run reads one row per payment instead of replaying the whole log. A
+disbursement row is a ``proj_payment`` row that reached the SP2D: its number, gross, net and the
+vendor's bank account recorded at ``Authorised``, the gateway reference of the last ``Sent``, the
+days of ``Authorised``, the last ``Sent`` and ``Settled``, and its status (the last money event's:
+a transfer the gateway refused changes none). A receipt row is a ``proj_receipt`` row (order id,
+gross, fee, net, the day it was received; ``reversed`` after ``Reversed``). Days are calendar days in
+the pemda's time zone (``KASDA_TIMEZONE``), as in every report.
 
 From a file (``read_ledger_parquet``): a Parquet file already in the canonical ledger schema.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from ledger.application import Ledger
+from projections.db import ReadDatabase
+from projections.runner import Projector
 from reconciliation.errors import StatementError
 from reconciliation.schema import LEDGER, validate_ledger
 
-WIB = timezone(timedelta(hours=7))
-_PAGE = 5_000
-_DISBURSEMENT = "ledger.disbursement:Disbursement."
-_REVENUE = "ledger.revenue:Revenue."
-_STATUS = {
-    "Authorised": "authorised",
-    "Sent": "sent",
-    "Settled": "settled",
-    "Failed": "failed",
-    "Returned": "returned",
-    "Cancelled": "cancelled",
-}
+_PAYMENTS = (
+    "SELECT disbursement_id, pemda, sp2d_number, gateway_reference, gross, net, bank_code,"
+    " account_number, authorised_at, sent_at, settled_at, status FROM proj_payment"
+    " WHERE sp2d_number IS NOT NULL AND status <> 'cancelled'"
+)
+_RECEIPTS = (
+    "SELECT revenue_id, pemda, reference, gross, fee, net, received_at, status FROM proj_receipt"
+)
+_ORDER = ("authorised_on", "ledger_id")  # a stable row order: ties in matching are ranked by it
 
 
-def _day(moment: datetime) -> date:
-    return moment.astimezone(WIB).date()
+def _day(column: str, zone: str) -> pl.Expr:
+    """A stored moment (UTC ISO text) as the calendar day where the pemda is."""
+    return (
+        pl.col(column)
+        .str.to_datetime(time_unit="us", time_zone="UTC")
+        .dt.convert_time_zone(zone)
+        .dt.date()
+    )
 
 
-def ledger_rows(ledger: Ledger, pemda: str | None = None) -> list[dict[str, Any]]:
-    """One dict per disbursement that reached SP2D and per receipt, in the canonical columns (of one
-    pemda, or of every pemda in the store)."""
-    rows, owner = _read(ledger)
-    return [row for key, row in rows.items() if pemda is None or owner.get(key) == pemda]
+def _read(db: ReadDatabase, zone: str) -> pl.DataFrame:
+    """Every SP2D disbursement and receipt of the store, with its pemda, in canonical columns."""
+    with db.transaction(write=False) as cursor:
+        payments = cursor.fetchall(_PAYMENTS)
+        receipts = cursor.fetchall(_RECEIPTS)
+    # The only sealed column read here is the account number (names and free text are not).
+    payment_columns = ["ledger_id", "pemda", "sp2d_number", "payout_reference", "gross", "net",
+                       "beneficiary_bank", "beneficiary_account", "authorised_at", "sent_at",
+                       "settled_at", "status"]  # fmt: skip
+    paid = pl.DataFrame(
+        [(*row[:7], db.sealer.open(row[7]), *row[8:]) for row in payments],
+        schema={c: pl.Int64 if c in ("gross", "net") else pl.String for c in payment_columns},
+        orient="row",
+    ).select(
+        pl.col("ledger_id").cast(pl.String),
+        "pemda",
+        kind=pl.lit("disbursement"),
+        direction=pl.lit("D"),
+        sp2d_number="sp2d_number",
+        payout_reference="payout_reference",
+        order_id=pl.lit(None, pl.String),
+        gross="gross",
+        fee=pl.lit(0, pl.Int64),
+        net="net",
+        beneficiary_bank="beneficiary_bank",
+        beneficiary_account="beneficiary_account",
+        authorised_on=_day("authorised_at", zone),
+        sent_on=_day("sent_at", zone),
+        settled_on=_day("settled_at", zone),
+        status="status",
+    )
+    receipt_columns = ["ledger_id", "pemda", "order_id", "gross", "fee", "net", "received_at",
+                       "status"]  # fmt: skip
+    received = pl.DataFrame(
+        receipts,
+        schema={
+            c: pl.Int64 if c in ("gross", "fee", "net") else pl.String for c in receipt_columns
+        },
+        orient="row",
+    ).select(
+        pl.col("ledger_id").cast(pl.String),
+        "pemda",
+        kind=pl.lit("receipt"),
+        direction=pl.lit("C"),
+        sp2d_number=pl.lit(None, pl.String),
+        payout_reference=pl.lit(None, pl.String),
+        order_id="order_id",
+        gross="gross",
+        fee="fee",
+        net="net",
+        beneficiary_bank=pl.lit(None, pl.String),
+        beneficiary_account=pl.lit(None, pl.String),
+        authorised_on=_day("received_at", zone),
+        sent_on=_day("received_at", zone),
+        settled_on=_day("received_at", zone),
+        status="status",
+    )
+    return pl.concat([paid, received]).sort(_ORDER)
 
 
-def _read(ledger: Ledger) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """The rows by aggregate id, and the pemda of each aggregate."""
-    rows: dict[str, dict[str, Any]] = {}
-    owner: dict[str, str] = {}
-    start = 1
-    while True:
-        page = ledger.recorder.select_notifications(start=start, limit=_PAGE)
-        for notification in page:
-            topic = notification.topic
-            if not topic.startswith((_DISBURSEMENT, _REVENUE)):
-                continue
-            name = topic.rsplit(".", 1)[-1]
-            if topic.startswith(_DISBURSEMENT) and name not in _STATUS and name != "Requested":
-                continue
-            event: Any = ledger.mapper.to_domain_event(notification)
-            key = str(event.originator_id)
-            if name == "Requested":  # only its pemda: the row starts at the SP2D
-                owner[key] = event.pemda
-            elif name == "Authorised":
-                rows[key] = {
-                    "ledger_id": key,
-                    "kind": "disbursement",
-                    "direction": "D",
-                    "sp2d_number": event.sp2d_number,
-                    "payout_reference": None,
-                    "order_id": None,
-                    "gross": event.gross,
-                    "fee": 0,
-                    "net": event.net,
-                    "beneficiary_bank": event.bank_account.get("bank_code"),
-                    "beneficiary_account": event.bank_account.get("number"),
-                    "authorised_on": _day(event.at),
-                    "sent_on": None,
-                    "settled_on": None,
-                    "status": "authorised",
-                }
-            elif name == "Received":
-                owner[key] = event.pemda
-                rows[key] = {
-                    "ledger_id": key,
-                    "kind": "receipt",
-                    "direction": "C",
-                    "sp2d_number": None,
-                    "payout_reference": None,
-                    "order_id": event.reference,
-                    "gross": event.gross,
-                    "fee": event.fee,
-                    "net": event.net,
-                    "beneficiary_bank": None,
-                    "beneficiary_account": None,
-                    "authorised_on": _day(event.at),
-                    "sent_on": _day(event.at),
-                    "settled_on": _day(event.at),
-                    "status": "received",
-                }
-            elif key in rows:
-                row = rows[key]
-                if name == "Reversed":
-                    row["status"] = "reversed"
-                    continue
-                row["status"] = _STATUS[name]
-                if name == "Sent":
-                    row["payout_reference"] = event.reference
-                    row["sent_on"] = _day(event.at)
-                    row["settled_on"] = None
-                elif name == "Settled":
-                    row["settled_on"] = _day(event.at)
-        if len(page) < _PAGE:
-            break
-        start = page[-1].id + 1
-    return rows, owner
+def _rows(ledger: Ledger) -> pl.DataFrame:
+    projector = Projector(ledger)
+    try:
+        projector.catch_up()  # the models hold everything recorded before this run
+        return _read(projector.db, projector.timezone)
+    finally:
+        projector.close()
 
 
 def normalise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -127,26 +122,21 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    frame = pl.DataFrame(rows, schema=LEDGER)
-    return validate_ledger(
-        normalise(frame.filter(pl.col("status") != "cancelled")), "<ledger store>"
-    )
+def _frame(rows: pl.DataFrame) -> pl.DataFrame:
+    return validate_ledger(normalise(rows.select(LEDGER.names())), "<ledger store>")
 
 
 def ledger_frame(ledger: Ledger, pemda: str | None = None) -> pl.DataFrame:
     """The canonical ledger frame of a live store (cancelled SP2Ds are left out: no money moves), of
     one pemda or of all."""
-    return _frame(ledger_rows(ledger, pemda))
+    rows = _rows(ledger)
+    return _frame(rows if pemda is None else rows.filter(pl.col("pemda") == pemda))
 
 
 def ledger_frames(ledger: Ledger) -> dict[str, pl.DataFrame]:
-    """The canonical ledger frame of each pemda in the store (one pass over the log)."""
-    rows, owner = _read(ledger)
-    by_pemda: dict[str, list[dict[str, Any]]] = {}
-    for key, row in rows.items():
-        by_pemda.setdefault(owner.get(key, ""), []).append(row)
-    return {pemda: _frame(found) for pemda, found in by_pemda.items()}
+    """The canonical ledger frame of each pemda in the store (one read of the read models)."""
+    rows = _rows(ledger)
+    return {str(p): _frame(part) for (p,), part in rows.partition_by("pemda", as_dict=True).items()}
 
 
 def read_ledger_parquet(path: Path) -> pl.DataFrame:
