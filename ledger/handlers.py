@@ -5,7 +5,6 @@ changed nothing; the application verifies that and refuses to record a half-appl
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -34,7 +33,7 @@ from ledger.errors import (
 from ledger.fields import MAX_NAME, MAX_NUMBER, document_number, fiscal_year, text
 from ledger.money import parse_deductions, require_non_negative_rupiah, require_rupiah
 from ledger.receipts import DocumentNumber
-from ledger.reconciliation import ReconciliationRun
+from ledger.reconciliation import ReconciliationRun, inputs_digest
 from ledger.revenue import Revenue
 from ledger.roles import Actor
 from ledger.vendor import BankAccount, Vendor, VendorKind, normalise_npwp
@@ -658,7 +657,7 @@ def record_reconciliation(cmd: c.RecordReconciliation, uow: UnitOfWork) -> Resul
         raise InvalidInput("counts must map a status to a non-negative integer")
     counts = {text(k, "status", max_length=32): v for k, v in cmd.counts.items()}
     exceptions = _reconciliation_exceptions(cmd.exceptions)
-    digest = hashlib.sha256("".join(sorted(i["sha256"] for i in inputs)).encode()).hexdigest()
+    digest = inputs_digest(i["sha256"] for i in inputs)
     run_id = ids.reconciliation_run_id(cmd.pemda, business_date, digest)
     if uow.exists(run_id):
         raise AlreadyExists(

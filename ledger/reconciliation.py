@@ -12,6 +12,8 @@ doubling the exceptions; a run over corrected files is a new run.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,6 +33,12 @@ RESOLUTIONS = frozenset(
         "escalated",  # handed to the inspectorate / APIP: stays an open audit finding elsewhere
     }
 )
+
+
+def inputs_digest(sha256s: Iterable[str]) -> str:
+    """One digest of a run's inputs, whatever their order: a run's id is derived from it, so the
+    same day over the same inputs is recorded once."""
+    return hashlib.sha256("".join(sorted(sha256s)).encode()).hexdigest()
 
 
 class ReconciliationRun(Aggregate):

@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from ledger.reconciliation import inputs_digest
 from reconciliation.matching import LazyResult, Result
 from reconciliation.report import Input, Summary
 from reconciliation.schema import STATUSES
@@ -84,11 +85,6 @@ def inputs_of(summary: Summary) -> list[dict[str, Any]]:
         }
         for i in summary.inputs
     ]
-
-
-def digest_of(inputs: list[dict[str, Any]]) -> str:
-    """As ``ledger.handlers.record_reconciliation`` computes it (the run id is derived from it)."""
-    return hashlib.sha256("".join(sorted(i["sha256"] for i in inputs)).encode()).hexdigest()
 
 
 def exception_count(summary: Summary) -> int:
@@ -193,5 +189,5 @@ def build(result: Result | LazyResult, summary: Summary, extra: list[dict[str, A
         inputs=tuple(inputs),
         counts=counts,
         exceptions=tuple(exceptions.to_dicts()),
-        inputs_digest=digest_of(inputs),
+        inputs_digest=inputs_digest(i["sha256"] for i in inputs),
     )
