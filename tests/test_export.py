@@ -19,7 +19,7 @@ from ledger.application import Ledger
 from ledger.disbursement import Disbursement
 from ledger.errors import InvalidInput
 from ledger.integrity import event_digest
-from ledger.verify import checkpoint, new_signing_key, signing_key
+from ledger.verify import Checkpoint, checkpoint, new_signing_key, signing_key, verify
 from tests import factory as f
 from tests.conftest import FixedClock
 
@@ -292,7 +292,7 @@ def test_a_rechained_export_is_caught_only_by_the_signed_anchor(
 ) -> None:
     _, out, public = exported
     anchor = _anchor_file(out, tmp_path)
-    signed = export.Checkpoint.from_json(anchor.read_text())
+    signed = Checkpoint.from_json(anchor.read_text())
     rows = _rows(out)
     forged = _forge(rows)
     (out / "events.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in forged))
@@ -342,11 +342,10 @@ def test_an_anchor_also_in_the_export_is_counted_once(
     exported: tuple[Ledger, Path, str], tmp_path: Path
 ) -> None:
     ledger, out, public = exported
-    signed = export.Checkpoint.from_json(_anchor_file(out, tmp_path).read_text())
+    signed = Checkpoint.from_json(_anchor_file(out, tmp_path).read_text())
     report = verify_export(out, anchors=[signed, signed], trusted_key=public)
     assert report.ok, report.problem
     assert report.checkpoints == 1
-    from ledger.verify import verify
 
     stored = verify(ledger, anchors=[signed], trusted_key=public)
     assert stored.ok and stored.checkpoints == 1
