@@ -358,11 +358,14 @@ class LraOut(BaseModel):
     year: int
     level: str
     as_of: date | None = Field(description="end of this day in the pemda's time zone; null: now")
+    skpd: str | None = Field(description="the one SKPD reported (normalised code); null: all")
+    skpd_uraian: str | None = Field(description="that SKPD's name, from kasda's code list")
     position: int = Field(description="the projection position this report reflects")
     rows: Page[LraRowOut]
     totals: dict[str, int] = Field(
         description="each side's anggaran and realisasi, surplus_defisit, pembiayaan_netto, silpa"
     )
+    catatan: str = Field(description="the sign convention of lebih_kurang")
 
 
 class StatementPaymentOut(BaseModel):

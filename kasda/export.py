@@ -13,18 +13,23 @@ DIR holds:
 The export streams a page (``PAGE`` events) at a time; Parquet is written as one part per page, then
 joined by Polars' streaming engine, so memory does not grow with the store.
 
-The verifier needs only these files and the BPKAD public key: it recomputes every digest and link from
-the stored bytes and checks them against the chain and the signed checkpoints.
+The verifier needs only these files and the BPKAD public key. It walks events.jsonl and
+events.parquet each on its own, recomputing every digest and link from the rows' own values, so that
+every value an auditor may read from either file is bound to the signed checkpoints; the manifest's
+hashes are only a first check (an editor can re-hash them). Files it does not know are refused.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +45,7 @@ from ledger.verify import (
     Checkpoint,
     Problem,
     Report,
+    by_position,
     forged_checkpoint,
     load_checkpoints,
     stored_links,
@@ -216,7 +222,14 @@ def body_matches_state(body: Any, state: bytes) -> bool | None:
 def verify_export(
     folder: Path, *, anchors: list[Checkpoint] | None = None, trusted_key: str | None = None
 ) -> Report:
-    """Verify an export offline: file hashes, every digest and link, the head, the checkpoints."""
+    """Verify an export offline: every file an auditor may read is bound to the signed chain.
+
+    ``events.jsonl`` and ``events.parquet`` are each walked on their own: every row's digest is
+    recomputed from its stored bytes, every link from the previous one, the decoded body and the
+    derived columns are compared with those bytes, and the chain must reach each signed checkpoint
+    (from ``checkpoints.json`` and ``anchors``). The manifest's SHA-256s are a quick first check
+    only: an editor can re-hash them, but not re-sign a checkpoint.
+    """
     started = time.perf_counter()
     report = Report()
     try:
@@ -230,64 +243,171 @@ def _verify_export(
 ) -> Report:
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
-        for name, digest in manifest["files"].items():
-            if _sha256(folder / name) != digest:
-                report.problem = Problem(0, f"{name} differs from the manifest's SHA-256")
-                return report
+        listed = manifest["files"]
+        if not isinstance(listed, dict) or set(listed) != set(FILES):
+            raise ValueError(f"the manifest must list exactly {', '.join(FILES)}")
         stored = [
             Checkpoint.from_json(json.dumps(c))
             for c in json.loads((folder / "checkpoints.json").read_text())
         ]
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise InvalidInput(f"{folder} is not a complete kasda export: {error}") from None
-    wanted = {c.position: c for c in [*stored, *anchors]}
-    report.problem = forged_checkpoint(wanted.values(), trusted_key)
+    # A file verify does not check is a file nobody should trust: refuse it rather than let an
+    # auditor read it next to verified ones.
+    strangers = sorted(p.name for p in folder.iterdir() if p.name not in (*FILES, "manifest.json"))
+    if strangers:
+        report.problem = Problem(
+            0,
+            f"{', '.join(strangers)} is not part of a kasda export and nothing vouches for it: "
+            "move it out of the folder",
+        )
+        return report
+    for name in FILES:
+        if _sha256(folder / name) != listed[name]:
+            report.problem = Problem(0, f"{name} differs from the manifest's SHA-256")
+            return report
+    wanted = by_position([*stored, *anchors])
+    report.problem = forged_checkpoint(itertools.chain.from_iterable(wanted.values()), trusted_key)
     if report.problem is not None:
         return report
-    previous = GENESIS
-    with (folder / "events.jsonl").open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            row = json.loads(line)
-            position = row["position"]
-            state = base64.b64decode(row["state_b64"])
-            digest = event_digest(row["aggregate_id"], row["version"], row["topic"], state)
-            expected = chain_next(previous, position, digest)
-            if body_matches_state(row["body"], state) is False:
-                report.problem = Problem(
-                    position,
-                    f"line {number}: the decoded body differs from the stored bytes",
-                    row["aggregate_id"],
-                    row["version"],
-                    row["topic"],
-                )
-                return report
-            if digest.hex() != row["digest"] or expected.hex() != row["chain_hash"]:
-                report.problem = Problem(
-                    position,
-                    f"line {number} does not match its chain link: altered, moved or removed",
-                    row["aggregate_id"],
-                    row["version"],
-                    row["topic"],
-                )
-                return report
-            anchor = wanted.get(position)
-            if anchor is not None:
-                del wanted[position]
-            if anchor is not None and anchor.chain_hash != expected.hex():
-                report.problem = Problem(position, "chain differs from the signed checkpoint")
-                return report
-            previous = expected
-            report.events += 1
-            report.head_position = position
-    report.head_hash = previous.hex()
-    if report.head_hash != manifest.get("chain_head") or report.events != manifest.get("events"):
-        report.problem = Problem(
-            report.head_position, "the events do not end where the manifest says"
+    walks = [
+        _walk("events.jsonl", _jsonl_rows(folder / "events.jsonl"), wanted),
+        _walk("events.parquet", _parquet_rows(folder / "events.parquet"), wanted),
+    ]
+    for walk in walks:
+        if walk.problem is not None:
+            report.problem, report.events = walk.problem, walk.events
+            return report
+    jsonl = walks[0]
+    report.events, report.head_position, report.head_hash = jsonl.events, jsonl.last, jsonl.head
+    report.checkpoints = jsonl.checkpoints
+    for walk in walks:
+        said = (
+            manifest.get("events"),
+            manifest.get("first_position"),
+            manifest.get("last_position"),
+            manifest.get("chain_head"),
         )
-    elif wanted:
-        missing = min(wanted)
-        report.problem = Problem(
-            missing, f"a signed checkpoint covers position {missing}, beyond the export"
+        if said != (walk.events, walk.first, walk.last, walk.head):
+            report.problem = Problem(
+                walk.last, f"{walk.source}: the events do not end where the manifest says"
+            )
+            return report
+    if jsonl.encrypted:
+        report.notes.append(
+            f"{jsonl.encrypted:,} event bodies are encrypted: their decoded 'body' could not be "
+            "compared with the stored bytes (decrypt state_b64 with the key to check it)"
         )
-    report.checkpoints = len(stored) + len(anchors) - len(wanted)
     return report
+
+
+def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            yield json.loads(line)
+
+
+def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The Parquet rows a page at a time (memory does not grow with the export)."""
+    schema = dict(pl.read_parquet_schema(path))
+    if schema != SCHEMA:
+        raise _Malformed(f"its columns are {schema}, not the export's {SCHEMA}")
+    frame = pl.scan_parquet(path)
+    offset = 0
+    while True:
+        page = frame.slice(offset, PAGE).collect()
+        for row in page.iter_rows(named=True):
+            yield {**row, "body": json.loads(row["body"])}
+        if page.height < PAGE:
+            return
+        offset += PAGE
+
+
+class _Malformed(ValueError):
+    """A file or row that does not have the export's shape."""
+
+
+@dataclass
+class _Walk:
+    source: str
+    events: int = 0
+    first: int = 0
+    last: int = 0
+    head: str = GENESIS.hex()
+    checkpoints: int = 0
+    encrypted: int = 0
+    problem: Problem | None = None
+
+
+def _walk(source: str, rows: Iterator[dict[str, Any]], signed: dict[int, set[Checkpoint]]) -> _Walk:
+    """Recompute the chain over one file's rows and hold it to the signed checkpoints."""
+    walk, wanted = _Walk(source), {p: set(at) for p, at in signed.items()}
+    previous, position = GENESIS, 0
+    try:
+        for row in rows:
+            position, link, what, encrypted = _check_row(row, previous, wanted)
+            if what is not None:
+                walk.problem = Problem(
+                    position,
+                    f"{source} row {walk.events + 1}: {what}",
+                    row["aggregate_id"],
+                    row["version"],
+                    row["topic"],
+                )
+                return walk
+            walk.encrypted += encrypted
+            previous = link
+            walk.events += 1
+            walk.first, walk.last, walk.head = walk.first or position, position, link.hex()
+    except (_Malformed, ValueError, KeyError, TypeError) as error:
+        walk.problem = Problem(
+            position, f"{source} row {walk.events + 1}: not in the export's format: {error}"
+        )
+        return walk
+    if wanted:
+        missing = min(wanted)
+        walk.problem = Problem(
+            missing, f"{source}: a signed checkpoint covers position {missing}, beyond the export"
+        )
+    walk.checkpoints = sum(len(at) for at in signed.values()) - sum(
+        len(at) for at in wanted.values()
+    )
+    return walk
+
+
+def _state(row: dict[str, Any]) -> bytes:
+    return base64.b64decode(row["state_b64"], validate=True)
+
+
+def _check_row(
+    row: dict[str, Any], previous: bytes, wanted: dict[int, set[Checkpoint]]
+) -> tuple[int, bytes, str | None, bool]:
+    """(position, recomputed link, what is wrong or None, body encrypted) for one row of either
+    file.
+
+    Every field is covered: position, aggregate id, version, topic and stored bytes by the digest
+    and the link; digest and chain_hash by recomputing them; aggregate_type and event by the topic;
+    the body by the stored bytes (unless they are encrypted).
+    """
+    if set(row) != set(SCHEMA):
+        raise _Malformed(f"its fields are {sorted(row)}, not {sorted(SCHEMA)}")
+    position, version = row["position"], row["version"]
+    if type(position) is not int or type(version) is not int or not 0 < position < 1 << 63:
+        raise _Malformed("position and version must be integers")
+    if not 0 <= version < 1 << 63:
+        raise _Malformed("version out of range")
+    state = _state(row)
+    digest = event_digest(row["aggregate_id"], version, row["topic"], state)
+    link = chain_next(previous, position, digest)
+    kind, _, name = str(row["topic"]).rpartition(":")[2].rpartition(".")
+    matches = body_matches_state(row["body"], state)
+    what = None
+    if matches is False:
+        what = "the decoded body differs from the stored bytes"
+    elif (row["aggregate_type"], row["event"]) != (kind, name):
+        what = "aggregate_type or event differs from the event's topic"
+    elif digest.hex() != row["digest"] or link.hex() != row["chain_hash"]:
+        what = "does not match its chain link: altered, moved or removed"
+    elif any(signed.chain_hash != link.hex() for signed in wanted.pop(position, ())):
+        what = "chain differs from the signed checkpoint"
+    return position, link, what, matches is None

@@ -60,4 +60,6 @@ def _print(report: Report) -> int:
         f"{report.checkpoints} signed checkpoint(s); chain head {report.head_hash} "
         f"({report.seconds:.2f} s, {rate:,.0f} events/s)"
     )
+    for note in report.notes:
+        print(f"  note: {note}")
     return 0

@@ -20,7 +20,9 @@ from typing import Any, TextIO
 import polars as pl
 
 from ledger.application import Ledger
+from ledger.codes import normalise_skpd
 from ledger.errors import InvalidInput
+from projections import nomenclature
 from projections import queries as q
 from projections.runner import Progress, Projector
 
@@ -46,6 +48,9 @@ def add_parsers(sub: Any) -> None:
     report.add_argument("--year", type=int, default=2026)
     report.add_argument("--as-of", type=_day, help="end of this day in the pemda's time zone")
     report.add_argument("--level", choices=list(q.LEVELS), default="skpd")
+    report.add_argument(
+        "--skpd", help="only this SKPD's lines (its code, e.g. 1.01.0.00.0.00.01.0000)"
+    )
     report.add_argument("--format", choices=["table", "csv", "json", "xlsx"], default="table")
     report.add_argument("--out", type=Path, help="write to this file (required for xlsx)")
     project = sub.add_parser("project", help="bring the read models up to date")
@@ -72,27 +77,31 @@ def run_lra(args: argparse.Namespace, out: TextIO | None = None) -> int:
         projector = Projector(ledger)
         try:
             projector.catch_up()
-            lines = q.lra_lines(projector.db, args.pemda, args.year, args.as_of)
+            lines = q.lra_lines(projector.db, args.pemda, args.year, args.as_of, skpd=args.skpd)
         finally:
             projector.close()
     finally:
         ledger.close()
+    skpd = normalise_skpd(args.skpd) if args.skpd is not None else None
     if lines.is_empty():
         raise InvalidInput(
             f"no APBD {args.year} of pemda {args.pemda} in the store"
+            + (f" with lines of SKPD {skpd}" if skpd else "")
             + (f" as of {args.as_of}" if args.as_of else "")
         )
     report = q.rollup(lines, args.level)
     totals = q.lra_totals(lines)
-    title = f"LRA pemda {args.pemda} TA {args.year}, per {args.level}, " + (
+    jumlah = q.lra_jumlah(lines)
+    unit = f"SKPD {skpd} {nomenclature.uraian('skpd', skpd)}, " if skpd else ""
+    title = f"LRA pemda {args.pemda} TA {args.year}, {unit}per {args.level}, " + (
         f"s.d. {args.as_of.isoformat()}" if args.as_of else "posisi terkini"
     )
     if args.format == "xlsx":
-        write_xlsx(report, totals, title, args.out)
+        write_xlsx(report, jumlah, totals, title, args.out)
         print(f"wrote {args.out}", file=out)
         return 0
     text = {"table": render_table, "csv": render_csv, "json": render_json}[args.format](
-        report, totals, title
+        report, jumlah, totals, title
     )
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
@@ -103,23 +112,26 @@ def run_lra(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _rows(report: pl.DataFrame) -> list[dict[str, Any]]:
-    return [{**r, "persen": persen(r["persen_bp"])} for r in report.iter_rows(named=True)]
+    return [
+        {**r, "persen": "" if r["persen_bp"] is None else persen(r["persen_bp"])}
+        for r in report.iter_rows(named=True)
+    ]
 
 
-def render_table(report: pl.DataFrame, totals: dict[str, int], title: str) -> str:
+def render_table(
+    report: pl.DataFrame, jumlah: pl.DataFrame, totals: dict[str, int], title: str
+) -> str:
     buffer = io.StringIO()
-    buffer.write(f"{title}\n")
+    buffer.write(f"{title}\n{q.SIGN_NOTE}\n")
     header = ("Kode", "Uraian", "Anggaran", "Realisasi", "Lebih/(Kurang)", "%")
     widths = (24, 40, 20, 20, 20, 7)
     line = "  ".join(
         h.ljust(w) if i < 2 else h.rjust(w)
         for i, (h, w) in enumerate(zip(header, widths, strict=True))
     )
-    side = None
-    for row in _rows(report):
-        if row["side"] != side:
-            side = row["side"]
-            buffer.write(f"\n{SIDE_TITLES[side]}\n{line}\n")
+    by_side = {r["side"]: r for r in _rows(jumlah) if r["side"] != "ringkasan"}
+
+    def write(row: dict[str, Any]) -> None:
         cells = (
             row["kode"][:24], row["uraian"][:40], rupiah(row["anggaran"]),
             rupiah(row["realisasi"]), rupiah(row["lebih_kurang"]), row["persen"],
@@ -131,6 +143,17 @@ def render_table(report: pl.DataFrame, totals: dict[str, int], title: str) -> st
             )
             + "\n"
         )
+
+    side = None
+    for row in _rows(report):
+        if row["side"] != side:
+            if side is not None:
+                write(by_side[side])
+            side = row["side"]
+            buffer.write(f"\n{SIDE_TITLES[side]}\n{line}\n")
+        write(row)
+    if side is not None:
+        write(by_side[side])
     buffer.write("\n" + summary(totals))
     return buffer.getvalue()
 
@@ -155,22 +178,48 @@ def summary(totals: dict[str, int]) -> str:
     return text
 
 
-def render_csv(report: pl.DataFrame, totals: dict[str, int], title: str) -> str:
+def render_csv(
+    report: pl.DataFrame, jumlah: pl.DataFrame, totals: dict[str, int], title: str
+) -> str:
+    """The rows, then the totals rows (side ``jumlah`` for each side's sum, ``ringkasan`` for
+    surplus/(defisit), pembiayaan netto and SiLPA; empty kode). The sign convention of
+    lebih_kurang is ``projections.queries.SIGN_NOTE`` (docs/architecture.md)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["side", *COLUMNS])
     for row in _rows(report):
         writer.writerow([row["side"], *(row[c] for c in COLUMNS)])
+    for row in _rows(jumlah):
+        side = "ringkasan" if row["side"] == "ringkasan" else "jumlah"
+        writer.writerow([side, *("" if row[c] is None else row[c] for c in COLUMNS)])
     return buffer.getvalue()
 
 
-def render_json(report: pl.DataFrame, totals: dict[str, int], title: str) -> str:
+def render_json(
+    report: pl.DataFrame, jumlah: pl.DataFrame, totals: dict[str, int], title: str
+) -> str:
     rows = [{"side": r["side"], **{c: r[c] for c in COLUMNS}} for r in _rows(report)]
-    return json.dumps({"title": title, "rows": rows, "totals": totals}, indent=2) + "\n"
+    sums = [{"side": r["side"], **{c: r[c] for c in COLUMNS}} for r in _rows(jumlah)]
+    return (
+        json.dumps(
+            {
+                "title": title,
+                "catatan": q.SIGN_NOTE,
+                "rows": rows,
+                "jumlah": sums,
+                "totals": totals,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
-def write_xlsx(report: pl.DataFrame, totals: dict[str, int], title: str, path: Path) -> None:
+def write_xlsx(
+    report: pl.DataFrame, jumlah: pl.DataFrame, totals: dict[str, int], title: str, path: Path
+) -> None:
     from openpyxl import Workbook
+    from openpyxl.styles import Font
 
     book = Workbook()
     sheet = book.active
@@ -181,9 +230,15 @@ def write_xlsx(report: pl.DataFrame, totals: dict[str, int], title: str, path: P
                   "Lebih/(Kurang)", "%"])  # fmt: skip
     for row in _rows(report):
         sheet.append([SIDE_TITLES[row["side"]], *(row[c] for c in COLUMNS)])
+    for row in _rows(jumlah):
+        sheet.append(["", *(row[c] for c in COLUMNS)])
+        for cell in sheet[sheet.max_row]:
+            cell.font = Font(bold=True)
     for cells in sheet.iter_rows(min_row=3, min_col=4, max_col=7):
         for cell in cells:
-            cell.number_format = "#,##0"
+            cell.number_format = "#,##0;(#,##0)"
+    sheet.append([])
+    sheet.append([q.SIGN_NOTE])
     totals_sheet = book.create_sheet("Ringkasan")
     totals_sheet.append(["Pos", "Rupiah"])
     for key, value in totals.items():
@@ -204,7 +259,10 @@ def year_summary(url: str, pemda: str, year: int, out: TextIO) -> None:
     finally:
         ledger.close()
     title = f"Laporan Realisasi Anggaran pemda {pemda} TA {year} (per kelompok akun)"
-    out.write("\n" + render_table(q.rollup(lines, "kelompok"), q.lra_totals(lines), title))
+    out.write(
+        "\n"
+        + render_table(q.rollup(lines, "kelompok"), q.lra_jumlah(lines), q.lra_totals(lines), title)
+    )
     print(
         f"(read models: {done.facts:,} events projected in {done.seconds:.2f} s; "
         f"`kasda lra --level skpd|program|kegiatan|subkegiatan|rekening` for more)",

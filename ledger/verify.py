@@ -14,6 +14,7 @@ sha256 and the database, not of JSON.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
 from collections.abc import Iterable, Iterator
@@ -192,6 +193,15 @@ def _event_problem(position: int, what: str, row: tuple[Any, ...]) -> Problem:
     return Problem(position, what, name, row[2], _as_text(row[3]))
 
 
+def by_position(checkpoints: Iterable[Checkpoint]) -> dict[int, set[Checkpoint]]:
+    """The distinct checkpoints at each position: the same checkpoint found in the store (or an
+    export) and given as an anchor is one checkpoint, checked and counted once."""
+    found: dict[int, set[Checkpoint]] = {}
+    for signed in checkpoints:
+        found.setdefault(signed.position, set()).add(signed)
+    return found
+
+
 def forged_checkpoint(checkpoints: Iterable[Checkpoint], trusted_key: str | None) -> Problem | None:
     """The first checkpoint whose signature does not hold (under ``trusted_key`` if given)."""
     for signed in checkpoints:
@@ -208,8 +218,9 @@ def verify(
     started = time.perf_counter()
     report = Report()
     stored = load_checkpoints(ledger)
-    wanted = {c.position: c for c in [*stored, *(anchors or [])]}
-    report.problem = forged_checkpoint(wanted.values(), trusted_key)
+    wanted = by_position([*stored, *(anchors or [])])
+    distinct = sum(len(at) for at in wanted.values())
+    report.problem = forged_checkpoint(itertools.chain.from_iterable(wanted.values()), trusted_key)
     if report.problem is not None:
         return _done(report, started)
     previous = GENESIS
@@ -237,10 +248,7 @@ def verify(
                 event,
             )
             break
-        checkpoint = wanted.get(position)
-        if checkpoint is not None:
-            del wanted[position]
-        if checkpoint is not None and checkpoint.chain_hash != link.hex():
+        if any(signed.chain_hash != link.hex() for signed in wanted.pop(position, ())):
             report.problem = Problem(
                 position, "chain differs from the signed checkpoint at this position"
             )
@@ -249,7 +257,7 @@ def verify(
         report.events += 1
         report.head_position = position
     report.head_hash = previous.hex()
-    report.checkpoints = len(stored) + len(anchors or []) - len(wanted)
+    report.checkpoints = distinct - sum(len(at) for at in wanted.values())
     if report.problem is None and wanted:
         missing = min(wanted)
         report.problem = Problem(

@@ -15,8 +15,10 @@ from typing import Any
 import polars as pl
 
 from ledger import ids
+from ledger.codes import normalise_skpd
 from ledger.errors import InvalidInput
 from ledger.vendor import normalise_npwp
+from projections import nomenclature
 from projections.db import ReadDatabase
 from projections.queues import WAITING_FOR
 
@@ -36,22 +38,24 @@ LEVELS = {
     "rekening": ("rekening", "rekening", None),
 }
 SIDES = ("pendapatan", "belanja", "penerimaan_pembiayaan", "pengeluaran_pembiayaan")
-# Names of the top of the chart of accounts (Permendagri 90/2019, lampiran akun); deeper levels
-# carry their own uraian on the lines.
-ACCOUNT_NAMES = {
-    "4": "PENDAPATAN DAERAH",
-    "4.1": "Pendapatan Asli Daerah (PAD)",
-    "4.2": "Pendapatan Transfer",
-    "4.3": "Lain-lain Pendapatan Daerah yang Sah",
-    "5": "BELANJA DAERAH",
-    "5.1": "Belanja Operasi",
-    "5.2": "Belanja Modal",
-    "5.3": "Belanja Tidak Terduga",
-    "5.4": "Belanja Transfer",
-    "6": "PEMBIAYAAN DAERAH",
-    "6.1": "Penerimaan Pembiayaan",
-    "6.2": "Pengeluaran Pembiayaan",
-}
+INCOME_SIDES = ("pendapatan", "penerimaan_pembiayaan")
+# The sign of lebih/(kurang), written beside every rendering of the report.
+SIGN_NOTE = (
+    "Lebih/(Kurang): pendapatan dan penerimaan pembiayaan = realisasi - anggaran; belanja dan "
+    "pengeluaran pembiayaan = anggaran - realisasi; surplus/(defisit), pembiayaan netto dan SiLPA "
+    "= realisasi - anggaran. Positif: pendapatan melampaui target, belanja di bawah pagu; angka "
+    "dalam kurung negatif."
+)
+# The totals rows (jumlah) below the report: (side or "ringkasan", key, uraian).
+JUMLAH = (
+    ("pendapatan", "pendapatan", "JUMLAH PENDAPATAN"),
+    ("belanja", "belanja", "JUMLAH BELANJA"),
+    ("ringkasan", "surplus_defisit", "SURPLUS/(DEFISIT)"),
+    ("penerimaan_pembiayaan", "penerimaan_pembiayaan", "JUMLAH PENERIMAAN PEMBIAYAAN"),
+    ("pengeluaran_pembiayaan", "pengeluaran_pembiayaan", "JUMLAH PENGELUARAN PEMBIAYAAN"),
+    ("ringkasan", "pembiayaan_netto", "PEMBIAYAAN NETTO"),
+    ("ringkasan", "silpa", "SISA LEBIH PEMBIAYAAN ANGGARAN (SiLPA)"),
+)
 
 LINE_SCHEMA = {
     "line_id": pl.Utf8,
@@ -79,27 +83,39 @@ def _side() -> pl.Expr:
     )
 
 
-def lra_lines(db: ReadDatabase, pemda: str, year: int, as_of: date | None = None) -> pl.DataFrame:
+def lra_lines(
+    db: ReadDatabase,
+    pemda: str,
+    year: int,
+    as_of: date | None = None,
+    *,
+    skpd: str | None = None,
+) -> pl.DataFrame:
     """Every budget line with anggaran, committed and realisasi, now or at the end of ``as_of``
-    (a calendar day in the pemda's time zone)."""
+    (a calendar day in the pemda's time zone); only one SKPD's lines if ``skpd`` is given (its
+    code, normalised here: ``InvalidCode`` if it is not one)."""
+    only: str = ""
+    params: tuple[str, ...] = ()  # the filter is a fixed text; the code goes in as a parameter
+    if skpd is not None:
+        only, params = " AND l.skpd = ?", (normalise_skpd(skpd),)
     with db.transaction(write=False) as cursor:
         if as_of is None:
             rows = cursor.fetchall(
-                "SELECT line_id, skpd, sub_kegiatan, rekening, uraian, blocked, pagu, committed,"
-                " realised + revenue FROM proj_lra_line WHERE pemda = ? AND year = ?"
-                " ORDER BY rekening, skpd, sub_kegiatan",
-                (pemda, year),
+                "SELECT line_id, skpd, sub_kegiatan, rekening, uraian, blocked, pagu, committed,"  # noqa: S608
+                " realised + revenue FROM proj_lra_line l WHERE pemda = ? AND year = ?"
+                f"{only} ORDER BY rekening, skpd, sub_kegiatan",
+                (pemda, year, *params),
             )
         else:
             day = as_of.isoformat()
             rows = cursor.fetchall(
-                "SELECT l.line_id, l.skpd, l.sub_kegiatan, l.rekening, l.uraian, 0,"
+                "SELECT l.line_id, l.skpd, l.sub_kegiatan, l.rekening, l.uraian, 0,"  # noqa: S608
                 " SUM(m.pagu), SUM(m.committed), SUM(m.realised) + SUM(m.revenue)"
                 " FROM proj_lra_line l JOIN proj_lra_movement m ON m.line_id = l.line_id"
                 " WHERE l.pemda = ? AND l.year = ? AND l.allocated_on <= ? AND m.day <= ?"
-                " GROUP BY l.line_id, l.skpd, l.sub_kegiatan, l.rekening, l.uraian"
+                f"{only} GROUP BY l.line_id, l.skpd, l.sub_kegiatan, l.rekening, l.uraian"
                 " ORDER BY l.rekening, l.skpd, l.sub_kegiatan",
-                (pemda, year, day, day),
+                (pemda, year, day, day, *params),
             )
     frame = pl.DataFrame(
         [(r[0], r[1], r[2], r[3], r[4], bool(r[5]), int(r[6]), int(r[7]), int(r[8])) for r in rows],
@@ -135,14 +151,17 @@ def rollup(lines: pl.DataFrame, level: str) -> pl.DataFrame:
             pl.len().alias("lines"),
         )
     )
-    # Lines carry the uraian of their own kode rekening; the top of the chart has fixed names;
-    # other groupings (SKPD, program, ...) are named by their code.
-    if source != "rekening":
-        uraian = pl.col("kode")
-    elif segments is None:
+    # Lines carry the uraian of their own kode rekening (as the budget recorded it); every other
+    # level is named from the shipped code list, with a placeholder for a code not in it.
+    if level == "rekening":
         uraian = pl.col("line_uraian")
     else:
-        uraian = pl.col("kode").replace_strict(ACCOUNT_NAMES, default=pl.col("kode"))
+        named = nomenclature.names()[level]
+        uraian = pl.col("kode").replace_strict(
+            {**named, "-": nomenclature.NO_SUB_KEGIATAN},
+            default=pl.lit(nomenclature.MISSING),
+            return_dtype=pl.String,
+        )
     spending = pl.col("side").is_in(["belanja", "pengeluaran_pembiayaan"])
     return (
         grouped.with_columns(
@@ -199,6 +218,54 @@ def lra_totals(lines: pl.DataFrame) -> dict[str, int]:
         totals[f"pembiayaan_netto_{kind}"] = netto
         totals[f"silpa_{kind}"] = surplus + netto
     return totals
+
+
+def lra_jumlah(lines: pl.DataFrame) -> pl.DataFrame:
+    """The totals rows below the report (``JUMLAH``): each side's sums, surplus/(defisit),
+    pembiayaan netto and SiLPA; the same columns as ``rollup`` (kode empty, committed and
+    persen_bp null on the derived rows). Summed from the lines, so they equal the sum of the rows
+    at any level."""
+    sums = {
+        r["side"]: r
+        for r in lines.group_by("side")
+        .agg(pl.col("committed").sum(), pl.len().alias("lines"))
+        .iter_rows(named=True)
+    }
+    totals = lra_totals(lines)
+    rows: list[dict[str, Any]] = []
+    for side, key, label in JUMLAH:
+        anggaran, realisasi = totals[f"{key}_anggaran"], totals[f"{key}_realisasi"]
+        derived = side == "ringkasan"
+        income = derived or side in INCOME_SIDES
+        rows.append(
+            {
+                "side": side,
+                "kode": "",
+                "uraian": label,
+                "anggaran": anggaran,
+                "committed": None if derived else int(sums.get(side, {}).get("committed", 0)),
+                "realisasi": realisasi,
+                "lebih_kurang": realisasi - anggaran if income else anggaran - realisasi,
+                "persen_bp": None
+                if derived
+                else ((realisasi * 20_000 + anggaran) // (anggaran * 2) if anggaran > 0 else 0),
+                "lines": 0 if derived else int(sums.get(side, {}).get("lines", 0)),
+            }
+        )
+    return pl.DataFrame(rows, schema=JUMLAH_SCHEMA, orient="row")
+
+
+JUMLAH_SCHEMA = {
+    "side": pl.String,
+    "kode": pl.String,
+    "uraian": pl.String,
+    "anggaran": pl.Int64,
+    "committed": pl.Int64,
+    "realisasi": pl.Int64,
+    "lebih_kurang": pl.Int64,
+    "persen_bp": pl.Int64,
+    "lines": pl.Int64,
+}
 
 
 # -- vendor statements ---------------------------------------------------------------------------

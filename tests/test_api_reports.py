@@ -738,3 +738,30 @@ def test_the_edge_names_every_level_and_queue_the_read_models_have() -> None:
     assert set(get_args(reports.LevelName)) == set(q.LEVELS)
     assert set(get_args(reports.QueueRole)) == set(reports.QUEUE_ROLES)
     assert set(reports.QUEUE_ROLES) == {role.value for role, _ in WAITING_FOR.values()}
+
+
+def test_lra_of_one_skpd_with_uraian_and_the_sign_note(api: Api, year: dict[str, str]) -> None:
+    from projections import nomenclature
+    from tests import factory as f
+
+    whole = api.ok(Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "level": "program"}))
+    assert whole["skpd"] is None and whole["catatan"] == q.SIGN_NOTE
+    for r in whole["rows"]["items"]:
+        assert r["uraian"] == nomenclature.uraian("program", r["kode"])
+    mine = api.ok(
+        Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "level": "program", "skpd": f.SKPD})
+    )
+    assert (mine["skpd"], mine["skpd_uraian"]) == (f.SKPD, "Dinas Pendidikan")
+    assert mine["rows"] == whole["rows"]  # the test world's lines all belong to this SKPD
+    unpadded = api.ok(
+        Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "skpd": "1.1.0.0.0.0.1.0"})
+    )
+    assert (
+        unpadded["skpd"] == f.SKPD and unpadded["rows"]["items"][0]["uraian"] == "Dinas Pendidikan"
+    )
+    other = api.get(
+        Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "skpd": "2.15.0.00.0.00.01.0000"})
+    )
+    assert other.status_code == 404 and "with lines of SKPD" in other.text
+    bad = api.get(Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "skpd": "DISHUB"}))
+    assert 400 <= bad.status_code < 500 and bad.headers["content-type"].startswith(PROBLEM)

@@ -19,7 +19,7 @@ from ledger.application import Ledger
 from ledger.disbursement import Disbursement
 from ledger.errors import InvalidInput
 from ledger.integrity import event_digest
-from ledger.verify import checkpoint, new_signing_key, signing_key
+from ledger.verify import Checkpoint, checkpoint, new_signing_key, signing_key, verify
 from tests import factory as f
 from tests.conftest import FixedClock
 
@@ -195,3 +195,179 @@ def test_the_cli_refuses_a_folder_in_use(
     fresh = tmp_path / "fresh"
     assert main(["export", "--out", str(fresh)]) == 0
     assert (fresh / "manifest.json").exists()
+
+
+# -- every file is bound to the signed chain (issue 12, part 2) --------------------------------
+def _rehash_manifest(out: Path, **changes: Any) -> None:
+    """The editor's last step: make the manifest's SHA-256s (and anything else) agree again."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name in manifest["files"]:
+        manifest["files"][name] = hashlib.sha256((out / name).read_bytes()).hexdigest()
+    manifest.update(changes)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _edit_parquet(out: Path, position: int, column: str, edit: Any) -> None:
+    """Rewrite events.parquet with Polars, one value changed, the manifest re-hashed."""
+    frame = pl.read_parquet(out / "events.parquet")
+    changed = pl.when(pl.col("position") == position).then(edit).otherwise(pl.col(column))
+    frame.with_columns(changed.alias(column)).write_parquet(out / "events.parquet")
+    _rehash_manifest(out)
+
+
+def _anchor_file(out: Path, tmp_path: Path) -> Path:
+    anchor = tmp_path / "checkpoint.json"
+    anchor.write_text(json.dumps(json.loads((out / "checkpoints.json").read_text())[-1]))
+    return anchor
+
+
+EDITS: dict[str, tuple[str, Any]] = {
+    # column -> the new value (an expression over the row)
+    "gross in the body": (
+        "body",
+        pl.col("body").str.replace('"gross": 100000001', '"gross": 190000001', literal=True),
+    ),
+    "event name": ("event", pl.lit("Rejected")),
+    "aggregate type": ("aggregate_type", pl.lit("Vendor")),
+    "stored bytes": ("state_b64", pl.col("state_b64").str.replace("=", "A")),
+    "digest": ("digest", pl.lit("00" * 32)),
+    "chain link": ("chain_hash", pl.lit("11" * 32)),
+    "position": ("position", pl.col("position") + 1_000),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_one_value_changed_in_the_parquet_fails_verify_with_the_anchor(
+    exported: tuple[Ledger, Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    edit: str,
+) -> None:
+    _, out, public = exported
+    victim = next(
+        r for r in _rows(out) if r["event"] == "Requested" and r["body"]["gross"] == 100_000_001
+    )
+    column, value = EDITS[edit]
+    _edit_parquet(out, victim["position"], column, value)
+    assert (out / "events.jsonl").read_bytes()  # the JSONL is untouched and still verifies alone
+    monkeypatch.setenv("KASDA_VERIFY_KEY", public)
+    anchor = _anchor_file(out, tmp_path)
+    assert main(["verify", "--export", str(out), "--anchor", str(anchor)]) == 1
+    row = f"events.parquet row {_rows(out).index(victim) + 1}:"
+    err = capsys.readouterr().err
+    assert row in err and f"{victim['event']} of aggregate {victim['aggregate_id']}" in err
+    problem = verify_export(out, trusted_key=public).problem
+    assert problem is not None and problem.what.startswith(row)
+    moved = 1_000 if column == "position" else 0  # the row names the position it claims
+    assert problem.position == victim["position"] + moved
+
+
+def _forge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The thorough editor: change an amount in the stored bytes of one event and recompute every
+    digest and link after it, so that the file is a consistent chain of its own."""
+    forged = [dict(r) for r in rows]
+    index = next(
+        i
+        for i, r in enumerate(rows)
+        if r["event"] == "Requested" and r["body"]["gross"] == 100_000_001
+    )
+    victim = forged[index]
+    state = base64.b64decode(victim["state_b64"]).replace(b"100000001", b"190000001")
+    assert state != base64.b64decode(victim["state_b64"])
+    victim["state_b64"] = base64.b64encode(state).decode()
+    victim["body"] = export._plain_json(json.loads(state))
+    previous = bytes.fromhex(forged[index - 1]["chain_hash"])
+    for row in forged[index:]:
+        digest = event_digest(
+            row["aggregate_id"], row["version"], row["topic"], base64.b64decode(row["state_b64"])
+        )
+        previous = hashlib.sha256(previous + row["position"].to_bytes(8, "big") + digest).digest()
+        row.update(digest=digest.hex(), chain_hash=previous.hex())
+    return forged
+
+
+def test_a_rechained_export_is_caught_only_by_the_signed_anchor(
+    exported: tuple[Ledger, Path, str], tmp_path: Path
+) -> None:
+    _, out, public = exported
+    anchor = _anchor_file(out, tmp_path)
+    signed = Checkpoint.from_json(anchor.read_text())
+    rows = _rows(out)
+    forged = _forge(rows)
+    (out / "events.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in forged))
+    parquet = pl.DataFrame(
+        [{**r, "body": json.dumps(r["body"], sort_keys=True)} for r in forged], schema=export.SCHEMA
+    )
+    parquet.write_parquet(out / "events.parquet")
+    (out / "checkpoints.json").write_text("[]\n")  # the export's own checkpoint would tell
+    _rehash_manifest(out, chain_head=forged[-1]["chain_hash"])
+    assert verify_export(out, trusted_key=public).ok  # a consistent forgery, without an anchor
+    problem = verify_export(out, anchors=[signed], trusted_key=public).problem
+    assert problem is not None and problem.position == signed.position
+    assert "signed checkpoint" in problem.what
+
+
+def test_the_parquet_alone_rechained_is_caught(exported: tuple[Ledger, Path, str]) -> None:
+    """Only the Parquet forged (JSONL intact): its chain no longer reaches the export's checkpoint."""
+    _, out, public = exported
+    rows = _rows(out)
+    forged = _forge(rows)
+    pl.DataFrame(
+        [{**r, "body": json.dumps(r["body"], sort_keys=True)} for r in forged], schema=export.SCHEMA
+    ).write_parquet(out / "events.parquet")
+    _rehash_manifest(out)
+    problem = verify_export(out, trusted_key=public).problem
+    assert problem is not None and problem.what.startswith("events.parquet")
+    assert "signed checkpoint" in problem.what
+
+
+def test_an_extra_parquet_column_or_file_is_refused(exported: tuple[Ledger, Path, str]) -> None:
+    _, out, public = exported
+    frame = pl.read_parquet(out / "events.parquet")
+    original = (out / "events.parquet").read_bytes()
+    frame.with_columns(pl.lit(0).alias("amount")).write_parquet(out / "events.parquet")
+    _rehash_manifest(out)
+    problem = verify_export(out, trusted_key=public).problem
+    assert problem is not None and "events.parquet" in problem.what and "columns" in problem.what
+    (out / "events.parquet").write_bytes(original)
+    _rehash_manifest(out)
+    assert verify_export(out, trusted_key=public).ok
+    (out / "lra.csv").write_text("kode,realisasi\n5,1\n")
+    problem = verify_export(out, trusted_key=public).problem
+    assert problem is not None and "lra.csv is not part of a kasda export" in problem.what
+
+
+def test_an_anchor_also_in_the_export_is_counted_once(
+    exported: tuple[Ledger, Path, str], tmp_path: Path
+) -> None:
+    ledger, out, public = exported
+    signed = Checkpoint.from_json(_anchor_file(out, tmp_path).read_text())
+    report = verify_export(out, anchors=[signed, signed], trusted_key=public)
+    assert report.ok, report.problem
+    assert report.checkpoints == 1
+
+    stored = verify(ledger, anchors=[signed], trusted_key=public)
+    assert stored.ok and stored.checkpoints == 1
+
+
+def test_an_encrypted_export_verifies_and_says_what_it_could_not_check(
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ledger.cipher import new_key
+
+    monkeypatch.setenv("KASDA_CIPHER_KEY", new_key())
+    ledger = Ledger(ledger_url, clock=FixedClock())
+    try:
+        f.adopt(ledger)
+        f.register_vendor(ledger)
+        export_history(ledger, tmp_path / "export")
+    finally:
+        ledger.close()
+    monkeypatch.delenv("KASDA_CIPHER_KEY")  # the auditor has no key
+    assert main(["verify", "--export", str(tmp_path / "export")]) == 0
+    said = capsys.readouterr().out
+    assert "bodies are encrypted" in said and "could not be compared" in said

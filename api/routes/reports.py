@@ -40,10 +40,12 @@ from api.models import (
 from api.problems import responses
 from api.readmodels import POSITION_HEADER, ReadModels
 from ledger import ids
+from ledger.codes import normalise_skpd
 from ledger.errors import InvalidInput, NotFound
 from ledger.fields import MAX_YEAR, MIN_YEAR
 from ledger.roles import Role
 from ledger.vendor import normalise_npwp
+from projections import nomenclature
 from projections import queries as q
 from projections.db import ReadDatabase
 
@@ -133,6 +135,14 @@ async def lra(
     as_of: Annotated[
         date | None, Query(description="end of this day in the pemda's time zone; absent: now")
     ] = None,
+    skpd: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="only this SKPD's lines (its code; unpadded segments are normalised)",
+            examples=["1.01.0.00.0.00.01.0000"],
+        ),
+    ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
     freshness: Freshness = "recent",
@@ -140,10 +150,12 @@ async def lra(
 ) -> LraOut:
     def build(db: ReadDatabase) -> tuple[list[LraRowOut], dict[str, int]]:
         # In the worker thread with the query: Polars and the row models are CPU work.
-        lines = q.lra_lines(db, who.pemda, year, as_of)
+        lines = q.lra_lines(db, who.pemda, year, as_of, skpd=unit)
         if lines.is_empty():
             raise NotFound(
-                f"no APBD {year} of pemda {who.pemda}" + (f" as of {as_of}" if as_of else "")
+                f"no APBD {year} of pemda {who.pemda}"
+                + (f" with lines of SKPD {unit}" if unit else "")
+                + (f" as of {as_of}" if as_of else "")
             )
         rows = [
             LraRowOut(
@@ -163,8 +175,12 @@ async def lra(
         ]
         return rows, q.lra_totals(lines)
 
+    unit = None if skpd is None else normalise_skpd(skpd)  # a bad code: 4xx before any read
     (rows, totals), position = await models.read(
-        build, key=("lra", who.pemda, year, level, as_of), latest=freshness == "latest", after=after
+        build,
+        key=("lra", who.pemda, year, level, as_of, unit),
+        latest=freshness == "latest",
+        after=after,
     )
     response.headers[POSITION_HEADER] = str(position)
     return LraOut(
@@ -172,9 +188,12 @@ async def lra(
         year=year,
         level=level,
         as_of=as_of,
+        skpd=unit,
+        skpd_uraian=None if unit is None else nomenclature.uraian("skpd", unit),
         position=position,
         rows=page(rows, limit, offset),
         totals=totals,
+        catatan=q.SIGN_NOTE,
     )
 
 
