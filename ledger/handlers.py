@@ -337,6 +337,11 @@ def _get_disbursement(uow: UnitOfWork, cmd: c.DisbursementCommand) -> Disburseme
     # A disbursement of another pemda does not exist for this one: no cross-tenant reach.
     if found is None or found.pemda != cmd.pemda:
         raise NotFound(f"no disbursement {cmd.disbursement_id} in pemda {cmd.pemda}")
+    if cmd.actor.skpd is not None:
+        # An SKPD's officials act on their own SKPD's payments only; checked before anything else
+        # of the payment (its status, its performers) is looked at, so nothing of it leaks.
+        skpd = uow.get(UUID(found.line_id), BudgetLine).skpd
+        cmd.actor.require_skpd(skpd, f"disbursement {cmd.disbursement_id}")
     return found
 
 
@@ -357,6 +362,8 @@ def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     deductions = parse_deductions(cmd.deductions, gross)
     description = text(cmd.description, "description")
     documents = _documents(cmd.documents)
+    # The SKPD is part of the line's key: refuse another SKPD's line before looking it up.
+    cmd.actor.require_skpd(_line_key(cmd.line).skpd, "the budget line")
     line = _get_line(uow, cmd.pemda, year, cmd.line)
     if not is_spending(line.rekening):
         raise InvalidInput(f"line {line.key} is an income line; nothing is paid out of it")

@@ -121,13 +121,13 @@ def test_one_user_never_performs_two_steps(ledger: Ledger, first: str, second: s
     # Run every step before ``second``, with ``user`` (in the step's role) doing ``first``.
     for step in order[: order.index(second)]:
         if step == "request":
-            actor = Actor(user, Role.PPTK) if first == "request" else f.PPTK
+            actor = f.actor(user, Role.PPTK) if first == "request" else f.PPTK
             ledger.execute(f.request(spp, GROSS, actor=actor))
         else:
             default = {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[step]
-            actor = Actor(user, ROLE_OF_STEP[step]) if step == first else default
+            actor = f.actor(user, ROLE_OF_STEP[step]) if step == first else default
             ledger.execute(command_for(step, spp, actor))
-    error_command = command_for(second, spp, Actor(user, ROLE_OF_STEP[second]))
+    error_command = command_for(second, spp, f.actor(user, ROLE_OF_STEP[second]))
     refused_unchanged(ledger, spp, error_command, SeparationOfDuties, SOD_RULE)
     # Someone else may take the step.
     default = {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[second]
@@ -152,15 +152,15 @@ def test_one_user_may_not_perform_a_step_and_reject(
     spp = "SPP-SODR"
     user = "dual.hat"
     ledger.execute(
-        f.request(spp, GROSS, actor=Actor(user, Role.PPTK) if done == "request" else f.PPTK)
+        f.request(spp, GROSS, actor=f.actor(user, Role.PPTK) if done == "request" else f.PPTK)
     )
     if status_before in ("verified", "approved"):
-        ledger.execute(f.verify(spp, Actor(user, Role.PPK) if done == "verify" else f.PPK))
+        ledger.execute(f.verify(spp, f.actor(user, Role.PPK) if done == "verify" else f.PPK))
     if status_before == "approved":
-        ledger.execute(f.approve(spp, Actor(user, Role.PA_KPA) if done == "approve" else f.PA))
+        ledger.execute(f.approve(spp, f.actor(user, Role.PA_KPA) if done == "approve" else f.PA))
     assert disbursement(ledger, spp).status == status_before
     refused_unchanged(
-        ledger, spp, f.reject(spp, Actor(user, reject_role)), SeparationOfDuties, SOD_RULE
+        ledger, spp, f.reject(spp, f.actor(user, reject_role)), SeparationOfDuties, SOD_RULE
     )
 
 
@@ -177,9 +177,11 @@ def test_each_step_needs_its_role(ledger: Ledger) -> None:
         Role.VENDOR,
         Role.GATEWAY,
     ):
-        refused(ledger, f.request(spp, GROSS, actor=Actor("x", role)), RoleNotPermitted, ROLE_RULE)
+        refused(
+            ledger, f.request(spp, GROSS, actor=f.actor("x", role)), RoleNotPermitted, ROLE_RULE
+        )
     assert not ledger.recorder.select_events(f.disbursement_id(spp))
-    ledger.execute(f.request(spp, GROSS, actor=Actor("bendahara.eka", Role.BENDAHARA)))
+    ledger.execute(f.request(spp, GROSS, actor=f.actor("bendahara.eka", Role.BENDAHARA)))
     wrong: dict[str, list[Role]] = {
         "verify": [Role.PPTK, Role.BENDAHARA, Role.PA_KPA, Role.KUASA_BUD, Role.AUDITOR],
         "approve": [Role.PPK, Role.KUASA_BUD, Role.BPKAD_ADMIN],
@@ -188,12 +190,12 @@ def test_each_step_needs_its_role(ledger: Ledger) -> None:
     for step, roles in wrong.items():
         for role in roles:
             refused_unchanged(
-                ledger, spp, command_for(step, spp, Actor("x", role)), RoleNotPermitted, ROLE_RULE
+                ledger, spp, command_for(step, spp, f.actor("x", role)), RoleNotPermitted, ROLE_RULE
             )
         ledger.execute(
             command_for(step, spp, {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[step])
         )
-    for actor in (f.BUD, f.ADMIN, Actor("x", Role.AUDITOR)):
+    for actor in (f.BUD, f.ADMIN, f.actor("x", Role.AUDITOR)):
         refused_unchanged(ledger, spp, f.send(spp, actor), RoleNotPermitted, ROLE_RULE)
     ledger.execute(f.send(spp))
     refused_unchanged(ledger, spp, f.settle(spp, f.BUD), RoleNotPermitted, ROLE_RULE)
@@ -216,9 +218,9 @@ def test_rejection_belongs_to_the_role_of_the_pending_step(
     last = {"requested": "request", "verified": "verify", "approved": "approve"}[at]
     run_to(ledger, "SPP-R", last)
     refused_unchanged(
-        ledger, "SPP-R", f.reject("SPP-R", Actor("x", wrong)), RoleNotPermitted, ROLE_RULE
+        ledger, "SPP-R", f.reject("SPP-R", f.actor("x", wrong)), RoleNotPermitted, ROLE_RULE
     )
-    ledger.execute(f.reject("SPP-R", Actor("y", right)))
+    ledger.execute(f.reject("SPP-R", f.actor("y", right)))
     rejected = ledger.history(f.disbursement_id("SPP-R"))[-1]
     assert type(rejected).__qualname__ == "Disbursement.Rejected"
     assert (
@@ -263,7 +265,7 @@ def test_a_checker_may_not_cancel_what_they_checked(ledger: Ledger) -> None:
     refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1", f.PA), RoleNotPermitted, ROLE_RULE)
     # Whoever issued the SP2D, or verified, may not withdraw it under another hat.
     refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1", f.BUD), SeparationOfDuties, SOD_RULE)
-    verifier_as_bendahara = Actor(f.PPK.user_id, Role.BENDAHARA)
+    verifier_as_bendahara = f.actor(f.PPK.user_id, Role.BENDAHARA)
     refused_unchanged(
         ledger, "SPP-1", f.cancel("SPP-1", verifier_as_bendahara), SeparationOfDuties, SOD_RULE
     )
@@ -299,7 +301,7 @@ def test_cancel_after_sp2d_reverses_the_realisation(ledger: Ledger) -> None:
     run_to(ledger, "SPP-1", "authorise")
     line = budget_line(ledger)
     assert (line.committed, line.realised) == (0, GROSS)
-    ledger.execute(f.cancel("SPP-1", Actor("kuasabud.lain", Role.KUASA_BUD)))
+    ledger.execute(f.cancel("SPP-1", f.actor("kuasabud.lain", Role.KUASA_BUD)))
     line = budget_line(ledger)
     assert (line.committed, line.realised, line.available) == (0, 0, line.pagu)
     reversed_ = ledger.history(LINE_ID)[-1]
@@ -338,7 +340,7 @@ def test_a_failed_transfer_may_be_cancelled_and_its_sp2d_reversed(ledger: Ledger
             reason="rekening lama ditutup",
         )
     )
-    ledger.execute(f.cancel("SPP-1", Actor("bpkad.lain", Role.BPKAD_ADMIN)))
+    ledger.execute(f.cancel("SPP-1", f.actor("bpkad.lain", Role.BPKAD_ADMIN)))
     d = disbursement(ledger, "SPP-1")
     assert d.status == Status.CANCELLED
     line = budget_line(ledger)
@@ -370,16 +372,16 @@ def test_steps_out_of_order_are_invalid_transitions(ledger: Ledger) -> None:
     ):
         refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
     ledger.execute(f.verify(spp))
-    for command in (f.verify(spp, Actor("ppk.lain", Role.PPK)), f.authorise(spp), f.send(spp)):
+    for command in (f.verify(spp, f.actor("ppk.lain", Role.PPK)), f.authorise(spp), f.send(spp)):
         refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
     ledger.execute(f.approve(spp))
-    for command in (f.approve(spp, Actor("pa.lain", Role.PA_KPA), spm="SPM-X"), f.settle(spp)):
+    for command in (f.approve(spp, f.actor("pa.lain", Role.PA_KPA), spm="SPM-X"), f.settle(spp)):
         refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
     ledger.execute(f.authorise(spp))
     for command in (
         f.reject(spp, f.BUD),
-        f.reject(spp, Actor("kuasabud.lain", Role.KUASA_BUD)),
-        f.authorise(spp, Actor("kuasabud.lain", Role.KUASA_BUD), sp2d="SP2D-X"),
+        f.reject(spp, f.actor("kuasabud.lain", Role.KUASA_BUD)),
+        f.authorise(spp, f.actor("kuasabud.lain", Role.KUASA_BUD), sp2d="SP2D-X"),
         f.settle(spp),
         f.fail(spp),
         f.return_(spp),
@@ -430,7 +432,7 @@ def test_settled_may_be_returned_and_returned_is_terminal(ledger: Ledger) -> Non
         f.settle("SPP-1"),
         f.fail("SPP-1"),
         f.cancel("SPP-1"),
-        f.reject("SPP-1", Actor("y", Role.PPK)),
+        f.reject("SPP-1", f.actor("y", Role.PPK)),
     ):
         refused_unchanged(ledger, "SPP-1", command, InvalidTransition, LIFECYCLE_RULE)
 
@@ -440,7 +442,7 @@ def test_rejected_and_cancelled_are_terminal(ledger: Ledger, end: str) -> None:
     setup(ledger)
     run_to(ledger, "SPP-1", "request")
     ledger.execute(f.reject("SPP-1", f.PPK) if end == "rejected" else f.cancel("SPP-1"))
-    other_ppk = Actor("ppk.lain", Role.PPK)
+    other_ppk = f.actor("ppk.lain", Role.PPK)
     for command in (
         f.verify("SPP-1", other_ppk),
         f.approve("SPP-1"),
@@ -538,7 +540,7 @@ def test_a_refused_resend_leaves_the_failed_transfer_failed_and_cancellable(
 def test_only_the_gateway_records_a_refused_transfer(ledger: Ledger) -> None:
     setup(ledger)
     run_to(ledger, "SPP-1", "authorise")
-    for actor in (f.BUD, f.PPK, f.ADMIN, Actor("auditor", Role.AUDITOR)):
+    for actor in (f.BUD, f.PPK, f.ADMIN, f.actor("auditor", Role.AUDITOR)):
         command = transfer_rejected("SPP-1", "IRIS-SPP-1-01", actor)
         refused_unchanged(ledger, "SPP-1", command, RoleNotPermitted, ROLE_RULE)
 
@@ -821,5 +823,5 @@ def test_ids_are_natural_keys() -> None:
 )
 def test_an_actor_is_a_named_user_in_a_known_role(user_id: Any, role: Any) -> None:
     with pytest.raises(InvalidInput):
-        Actor(user_id, role)
-    assert Actor("x" * 128, Role.PPK).user_id == "x" * 128
+        Actor(user_id, role, f.SKPD)
+    assert Actor("x" * 128, Role.PPK, f.SKPD).user_id == "x" * 128

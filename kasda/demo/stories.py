@@ -95,7 +95,7 @@ class Stories(Payments):
         ]  # fmt: skip
         # A PPTK tries to verify an SPP of their unit (before the PPK does): only a PPK may.
         lc = rng.choice(normal)
-        wrong = Actor(lc.skpd.pptk[-1].user_id, Role.PPTK)
+        wrong = Actor(lc.skpd.pptk[-1].user_id, Role.PPTK, lc.skpd.code)
         self.add(lc.verify_day, Slot.REQUEST, partial(lc.verify, actor=wrong), RoleNotPermitted)
         # The same SPP keyed in again under a new idempotency key: its number is taken. The line
         # gets room for it, so that it is the number that refuses it.
