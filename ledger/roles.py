@@ -128,9 +128,10 @@ class Actor:
 
     def require_skpd(self, skpd: str, what: str) -> None:
         if not self.may_act_for(skpd):
+            # Which SKPD it belongs to is not said: that is the other SKPD's business.
             raise SkpdScope(
-                f"{self.user_id} acts as {self.role} for SKPD {self.skpd}; {what} belongs to "
-                f"SKPD {skpd}"
+                f"{self.user_id} acts as {self.role} for SKPD {self.skpd}; {what} is another "
+                "SKPD's"
             )
 
 

@@ -1,5 +1,6 @@
-"""Rules of one LS disbursement: separation of duties, the role of each step, rejection and
-cancellation, the lifecycle, unique document numbers and tenant isolation."""
+"""Rules of one LS disbursement: separation of duties (one person, however their id is spelt), the
+role of each step, the SKPD of each official, rejection and cancellation, the lifecycle, unique
+document numbers and tenant isolation."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from ledger.errors import (
     NotFound,
     RoleNotPermitted,
     SeparationOfDuties,
+    SkpdScope,
     VendorNotPayable,
 )
 from ledger.handlers import line_id_of
-from ledger.roles import Actor, Role
+from ledger.roles import REQUEST, SKPD_BOUND, Actor, Role, identity
 from tests import factory as f
 from tests.refusals import all_events, event_names, last_notification_id, refused
 
@@ -162,6 +164,173 @@ def test_one_user_may_not_perform_a_step_and_reject(
     refused_unchanged(
         ledger, spp, f.reject(spp, f.actor(user, reject_role)), SeparationOfDuties, SOD_RULE
     )
+
+
+# One person, several spellings: the identity provider's subject with a space, in capitals, with
+# look-alike dots (fullwidth full stop, one dot leader, small full stop), a zero-width space, a
+# soft hyphen, fullwidth letters.
+SPELLINGS_OF_ANI = (
+    " pptk.ani",
+    "pptk.ani\t",
+    "PPTK.ANI",
+    "Pptk.Ani",
+    "pptk\uff0eani",
+    "pptk\u2024ani",
+    "pptk\ufe52ani",
+    "pptk.a\u200bni",
+    "pptk.\u00adani",
+    "\uff50\uff50\uff54\uff4b.ani",
+)
+
+
+def test_identity_is_nfkc_casefolded_and_trimmed() -> None:
+    assert {identity(x) for x in (*SPELLINGS_OF_ANI, "pptk.ani")} == {"pptk.ani"}
+    assert identity("Straße") == identity("STRASSE") == "strasse"
+    # different people stay different
+    assert len({identity(x) for x in ("pptk.ani", "pptk.ani2", "pptk_ani", "pptkani")}) == 4
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS_OF_ANI)
+def test_separation_of_duties_knows_a_person_by_any_spelling(ledger: Ledger, spelling: str) -> None:
+    """The maker (``pptk.ani``) comes back as PPK, PA/KPA and Kuasa BUD under another spelling of
+    her id: every step, and the rejection, is refused; a checker under another spelling may not
+    cancel what they checked."""
+    setup(ledger)
+    spp = "SPP-SPELL"
+    ledger.execute(f.request(spp, GROSS))  # by f.PPTK, "pptk.ani"
+    for command in (
+        f.verify(spp, f.actor(spelling, Role.PPK)),
+        f.reject(spp, f.actor(spelling, Role.PPK)),
+    ):
+        refused_unchanged(ledger, spp, command, SeparationOfDuties, SOD_RULE)
+    ledger.execute(f.verify(spp))
+    refused_unchanged(
+        ledger, spp, f.approve(spp, f.actor(spelling, Role.PA_KPA)), SeparationOfDuties, SOD_RULE
+    )
+    ledger.execute(f.approve(spp))
+    refused_unchanged(
+        ledger,
+        spp,
+        f.authorise(spp, f.actor(spelling, Role.KUASA_BUD)),
+        SeparationOfDuties,
+        SOD_RULE,
+    )
+    # the verifier ("ppk.budi"), spelt otherwise, as a Kuasa BUD or BPKAD cancelling
+    for role in (Role.KUASA_BUD, Role.BPKAD_ADMIN):
+        refused_unchanged(
+            ledger, spp, f.cancel(spp, f.actor(" PPK.BUDI", role)), SeparationOfDuties, SOD_RULE
+        )
+    # the maker herself, spelt otherwise, may still withdraw her request
+    ledger.execute(f.cancel(spp, f.actor(spelling, Role.PPTK)))
+    assert disbursement(ledger, spp).status == Status.CANCELLED
+
+
+# -- the SKPD of each official -----------------------------------------------------------------
+OTHER_LINE = f.line_spec(skpd=f.OTHER_SKPD, sub_kegiatan="1.02.02.2.01.0004")
+
+
+def _foreign(role: Role) -> Actor:
+    """An official of another SKPD (Dinas Kesehatan) in ``role``."""
+    return f.actor(f"dinkes.{role.value}", role, f.OTHER_SKPD)
+
+
+def _scope_refused(ledger: Ledger, spp: str, command: c.Command) -> None:
+    """Refused for its SKPD, before anything else of the payment is looked at; nothing changes
+    and the refusal does not name the payment's SKPD."""
+    d = disbursement(ledger, spp)
+    line = budget_line(ledger)
+    error = refused(ledger, command, SkpdScope, "skpd_scope")
+    assert f.SKPD not in error.message
+    after = disbursement(ledger, spp)
+    assert (after.status, after.version) == (d.status, d.version)
+    assert (budget_line(ledger).version, budget_line(ledger).used) == (line.version, line.used)
+
+
+@pytest.mark.parametrize("status", ["requested", "verified", "approved", "authorised", "failed"])
+def test_an_official_of_another_skpd_touches_nothing_of_this_one(
+    ledger: Ledger, status: str
+) -> None:
+    """PPTK, bendahara, PPK and PA/KPA act for their own SKPD: every step they could take on a
+    payment of another SKPD is refused (skpd_scope), in every status, whether or not their role
+    would be the step's (the SKPD is checked first: no status or performer leaks)."""
+    f.adopt(ledger, f.MEDIA_LINE, f.GOODS_LINE, OTHER_LINE)
+    f.register_vendor(ledger)
+    spp = "SPP-DISDIK"
+    ledger.execute(f.request(spp, GROSS))
+    if status != "requested":
+        ledger.execute(f.verify(spp))
+    if status in ("approved", "authorised", "failed"):
+        ledger.execute(f.approve(spp))
+    if status in ("authorised", "failed"):
+        ledger.execute(f.authorise(spp))
+    if status == "failed":
+        ledger.execute(f.send(spp))
+        ledger.execute(f.fail(spp))
+    assert disbursement(ledger, spp).status == status
+    for role in sorted(SKPD_BOUND):
+        other = _foreign(role)
+        for command in (
+            f.verify(spp, other),
+            f.approve(spp, other, spm="SPM-X"),
+            f.reject(spp, other),
+            f.cancel(spp, other),
+            *([f.request("SPP-DINKES-X", GROSS, actor=other)] if role in REQUEST else []),
+        ):  # (a request names this SKPD's line)
+            if isinstance(command, c.RequestDisbursement):
+                before = last_notification_id(ledger)
+                error = refused(ledger, command, SkpdScope, "skpd_scope")
+                assert f.SKPD not in error.message
+                assert last_notification_id(ledger) == before
+            else:
+                _scope_refused(ledger, spp, command)
+    # pemda-wide roles are not bound: the Kuasa BUD and the gateway carry on
+    if status == "approved":
+        ledger.execute(f.authorise(spp))
+    # and the officials of the other SKPD do their own SKPD's work
+    other_spp = "SPP-DINKES"
+    ledger.execute(f.request(other_spp, GROSS, OTHER_LINE, actor=_foreign(Role.BENDAHARA)))
+    ledger.execute(f.verify(other_spp, _foreign(Role.PPK)))
+    ledger.execute(f.approve(other_spp, _foreign(Role.PA_KPA)))
+    assert disbursement(ledger, other_spp).status == Status.APPROVED
+    # ... but not this SKPD's officials on it
+    refused(ledger, f.cancel(other_spp, f.PPTK), SkpdScope, "skpd_scope")
+    refused(
+        ledger, f.reject(other_spp, f.actor("kadis.citra", Role.PA_KPA)), SkpdScope, "skpd_scope"
+    )
+
+
+def test_a_pptk_of_another_skpd_cannot_cancel_an_spp(ledger: Ledger) -> None:
+    """The finding: a PPTK of one SKPD cancelled another SKPD's SPP."""
+    f.adopt(ledger, f.MEDIA_LINE, OTHER_LINE)
+    f.register_vendor(ledger)
+    ledger.execute(f.request("SPP-1", GROSS))
+    _scope_refused(ledger, "SPP-1", f.cancel("SPP-1", _foreign(Role.PPTK)))
+    ledger.execute(f.cancel("SPP-1", f.PPTK))  # its own PPTK may
+
+
+def test_an_actor_of_an_skpd_bound_role_carries_its_skpd() -> None:
+    for role in SKPD_BOUND:
+        with pytest.raises(InvalidInput):
+            Actor("x", role)  # an official of no SKPD
+        with pytest.raises(InvalidInput):
+            Actor("x", role, "Dinas Pendidikan")
+        assert Actor("x", role, "1.1.0.0.0.0.1.0").skpd == f.SKPD  # normalised like a line's
+    for role in set(Role) - SKPD_BOUND:
+        with pytest.raises(InvalidInput):
+            Actor("x", role, f.SKPD)  # pemda-wide roles act for no single SKPD
+        assert Actor("x", role).skpd is None
+
+
+def test_the_skpd_is_not_part_of_a_commands_fingerprint() -> None:
+    """Receipts recorded before actors carried an SKPD replay as before: the fingerprint names the
+    user and role, as it always did."""
+    command = f.verify("SPP-1")
+    bare = dataclasses.replace(command, actor=Actor.__new__(Actor))
+    object.__setattr__(bare.actor, "user_id", command.actor.user_id)
+    object.__setattr__(bare.actor, "role", command.actor.role)
+    object.__setattr__(bare.actor, "skpd", None)
+    assert bare.fingerprint() == command.fingerprint()
+    assert f.verify("SPP-1", f.actor("ppk.lain", Role.PPK)).fingerprint() != command.fingerprint()
 
 
 # -- roles -------------------------------------------------------------------------------------
