@@ -356,14 +356,15 @@ def _payable_vendor(uow: UnitOfWork, vendor_id: str) -> Vendor:
 
 def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REQUEST, "request a payment (SPP)")
+    # The SKPD is part of the line's key: another SKPD's line is refused first, before the rest
+    # of the request is read and before the line is looked up.
+    cmd.actor.require_skpd(_line_key(cmd.line).skpd, "the budget line")
     year = fiscal_year(cmd.year)
     spp_number = document_number(cmd.spp_number, "SPP number")
     gross = require_rupiah(cmd.gross, "gross amount")
     deductions = parse_deductions(cmd.deductions, gross)
     description = text(cmd.description, "description")
     documents = _documents(cmd.documents)
-    # The SKPD is part of the line's key: refuse another SKPD's line before looking it up.
-    cmd.actor.require_skpd(_line_key(cmd.line).skpd, "the budget line")
     line = _get_line(uow, cmd.pemda, year, cmd.line)
     if not is_spending(line.rekening):
         raise InvalidInput(f"line {line.key} is an income line; nothing is paid out of it")
