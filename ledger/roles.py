@@ -130,8 +130,7 @@ class Actor:
         if not self.may_act_for(skpd):
             # Which SKPD it belongs to is not said: that is the other SKPD's business.
             raise SkpdScope(
-                f"{self.user_id} acts as {self.role} for SKPD {self.skpd}; {what} is another "
-                "SKPD's"
+                f"{self.user_id} acts as {self.role} for SKPD {self.skpd}; {what} is another SKPD's"
             )
 
 
