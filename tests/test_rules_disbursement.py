@@ -321,6 +321,16 @@ def test_an_actor_of_an_skpd_bound_role_carries_its_skpd() -> None:
         assert Actor("x", role).skpd is None
 
 
+@pytest.mark.parametrize("actor", [None, "ppk.budi", {"user_id": "ppk.budi", "role": "ppk"}])
+def test_a_command_without_an_actor_is_refused_by_a_rule(ledger: Ledger, actor: Any) -> None:
+    """Every rule reads the actor (the SKPD first): anything but an Actor is bad input, never a
+    crash, whatever the payment's status."""
+    setup(ledger)
+    ledger.execute(f.request("SPP-1", GROSS))
+    for command in (f.verify("SPP-1"), f.cancel("SPP-1"), f.request("SPP-2", GROSS)):
+        refused(ledger, dataclasses.replace(command, actor=actor), InvalidInput, "invalid_input")
+
+
 def test_the_skpd_is_not_part_of_a_commands_fingerprint() -> None:
     """Receipts recorded before actors carried an SKPD replay as before: the fingerprint names the
     user and role, as it always did."""
