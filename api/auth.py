@@ -1,13 +1,18 @@
 """Bearer JWT authentication and role / tenant guards.
 
 A token says who the user is (``sub``), which role they act in (``role``, a ``ledger.roles.Role``
-value), which pemda they belong to (``pemda``) and, for vendors, their NPWP (``npwp``). Tokens are
+value), which pemda they belong to (``pemda``), for the officials of a spending unit (PPTK,
+bendahara, PPK, PA/KPA) which SKPD they act for (``skpd``, its code; required for those roles and
+ignored for the pemda-wide ones) and, for vendors, their NPWP (``npwp``). Tokens are
 signed locally with HS256 (``KASDA_JWT_SECRET``) or by an external identity provider whose keys are
 published as a JWKS document (``KASDA_JWKS_URL``, with ``KASDA_JWT_ISSUER`` and
 ``KASDA_JWT_AUDIENCE``).
 
 Every route lives under ``/pemda/{pemda}``. A token for another pemda gets 404 (``tenant_scope``): the
 API does not say whether that pemda is served here. A token whose role may not use a route gets 403.
+An official of one SKPD sees and acts on its own SKPD's lines and payments only: another SKPD's
+payment or line named by id is a 403 (``skpd_scope``, the ledger's rule), and lists, queues and
+reports leave other SKPDs out (``Principal.sees``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ IDP_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 DEFAULT_TTL_SECONDS = 8 * 3600
 CACHE_SIZE = 10_000
 
-bearer = HTTPBearer(auto_error=False, description="A JWT with sub, role, pemda (and npwp)")
+bearer = HTTPBearer(auto_error=False, description="A JWT with sub, role, pemda (and skpd, or npwp)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +51,19 @@ class Principal:
     role: Role
     pemda: str
     npwp: str | None = None
+    skpd: str | None = None  # the SKPD of an SKPD-bound role (normalised code); None otherwise
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.user_id, self.role)
+        return Actor(self.user_id, self.role, self.skpd)
+
+    def sees(self, skpd: str) -> bool:
+        """Whether this user may see a line or payment of ``skpd`` (``ledger.roles``' rule)."""
+        return self.actor.may_act_for(skpd)
+
+    def require_skpd(self, skpd: str, what: str) -> None:
+        """403 ``skpd_scope`` unless this user may see a thing of ``skpd``."""
+        self.actor.require_skpd(skpd, what)
 
     @property
     def vendor_id(self) -> UUID | None:
@@ -118,7 +132,7 @@ class TokenVerifier:
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    sub, role, pemda, npwp = (claims.get(k) for k in ("sub", "role", "pemda", "npwp"))
+    sub, role, pemda, npwp, skpd = (claims.get(k) for k in ("sub", "role", "pemda", "npwp", "skpd"))
     if not isinstance(role, str):
         raise _unauthorised("the token has no role claim")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 128:
@@ -127,12 +141,17 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         parsed_role = Role(str(role))
     except ValueError:
         raise _unauthorised(f"the token's role {role!r} is not a kasda role") from None
+    bound = parsed_role in roles.SKPD_BOUND
+    if bound and skpd is None:
+        raise _unauthorised(f"a token of role {parsed_role.value} needs the skpd claim")
     try:
         tenant = pemda_code(pemda)
         vendor_npwp = normalise_npwp(npwp) if parsed_role is Role.VENDOR else None
+        # The ledger's Actor checks and normalises the SKPD code; pemda-wide roles have none.
+        actor = Actor(sub, parsed_role, skpd if bound else None)
     except DomainError as error:
         raise _unauthorised(f"invalid token claims: {error.message}") from None
-    return Principal(sub, parsed_role, tenant, vendor_npwp)
+    return Principal(sub, parsed_role, tenant, vendor_npwp, actor.skpd)
 
 
 def make_token(
@@ -142,6 +161,7 @@ def make_token(
     role: Role | str,
     pemda: str,
     npwp: str | None = None,
+    skpd: str | None = None,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
 ) -> str:
     """A locally signed token (HS256): for ``kasda token``, tests and benchmarks."""
@@ -159,6 +179,8 @@ def make_token(
     }
     if npwp is not None:
         claims["npwp"] = npwp
+    if skpd is not None:
+        claims["skpd"] = skpd
     return jwt.encode(claims, settings.jwt_secret, algorithm=LOCAL_ALGORITHM)
 
 

@@ -331,6 +331,9 @@ class PrincipalOut(BaseModel):
     role: str
     pemda: str
     npwp: str | None
+    skpd: str | None = Field(
+        default=None, description="the SKPD an official of a spending unit acts for"
+    )
 
 
 # -- read models (projections) ------------------------------------------------------------------

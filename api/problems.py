@@ -27,7 +27,7 @@ RETRY_AFTER_SECONDS = 1
 
 # Rule families -> HTTP status. Anything not named here is a 422 (the request cannot be applied).
 _FORBIDDEN: frozenset[type[errors.DomainError]] = frozenset(
-    {errors.RoleNotPermitted, errors.SeparationOfDuties}
+    {errors.RoleNotPermitted, errors.SeparationOfDuties, errors.SkpdScope}
 )
 _CONFLICT: frozenset[type[errors.DomainError]] = frozenset(
     {

@@ -11,12 +11,13 @@ import httpx
 
 from api.auth import make_token
 from api.settings import ApiSettings
-from ledger.roles import Role
+from ledger.roles import SKPD_BOUND, Role
 
 PEMDA = "32.73"  # Kota Bandung
 OTHER_PEMDA = "32.04"  # Kabupaten Bandung
 YEAR = 2026
-SKPD = "1.01.0.00.0.00.01.0000"
+SKPD = "1.01.0.00.0.00.01.0000"  # Dinas Pendidikan: the SKPD of the officials in USERS
+OTHER_SKPD = "1.02.0.00.0.00.01.0000"  # Dinas Kesehatan
 SUB_KEGIATAN = "1.01.01.2.02.0001"
 MEDIA = "5.1.02.02.01.0055"
 GOODS = "5.1.02.01.01.0024"
@@ -25,6 +26,7 @@ NPWP = "012345678901000"
 OTHER_NPWP = "019876543210000"
 
 # One user per role; the user ids differ, so no request trips separation of duties by accident.
+# The officials of a spending unit (``SKPD_BOUND``) act for ``SKPD`` unless told otherwise.
 USERS: dict[Role, str] = {
     Role.PPTK: "pptk.ani",
     Role.BENDAHARA: "bendahara.eka",
@@ -55,10 +57,18 @@ def token(
     pemda: str = PEMDA,
     user: str | None = None,
     npwp: str | None = None,
+    skpd: str = SKPD,
 ) -> str:
     if role is Role.VENDOR and npwp is None:
         npwp = NPWP
-    return make_token(config, sub=user or USERS[role], role=role, pemda=pemda, npwp=npwp)
+    return make_token(
+        config,
+        sub=user or USERS[role],
+        role=role,
+        pemda=pemda,
+        npwp=npwp,
+        skpd=skpd if role in SKPD_BOUND else None,
+    )
 
 
 def bearer(config: ApiSettings, role: Role, **kw: Any) -> dict[str, str]:
@@ -79,8 +89,9 @@ def post(
     pemda: str = PEMDA,
     key: str | None = None,
     user: str | None = None,
+    skpd: str = SKPD,
 ) -> httpx.Response:
-    headers = bearer(config, role, pemda=pemda, user=user)
+    headers = bearer(config, role, pemda=pemda, user=user, skpd=skpd)
     headers["Idempotency-Key"] = key or new_key()
     response: httpx.Response = client.post(f"/pemda/{pemda}{path}", json=body, headers=headers)
     return response
@@ -95,11 +106,12 @@ def get(
     pemda: str = PEMDA,
     params: dict[str, Any] | None = None,
     npwp: str | None = None,
+    skpd: str = SKPD,
 ) -> httpx.Response:
     response: httpx.Response = client.get(
         f"/pemda/{pemda}{path}",
         params=params,
-        headers=bearer(config, role, pemda=pemda, npwp=npwp),
+        headers=bearer(config, role, pemda=pemda, npwp=npwp, skpd=skpd),
     )
     return response
 

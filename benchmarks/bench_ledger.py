@@ -72,12 +72,12 @@ QUICK_SIZES = {1: 60, 10: 300, 100: 1_000, 500: 1_500}
 BASELINE_EVENTS = {"full": 3_000, "quick": 600}
 
 ADMIN = Actor("bench.admin", Role.BPKAD_ADMIN)
-PPTK = Actor("bench.pptk", Role.PPTK)
-PPK = Actor("bench.ppk", Role.PPK)
-PA = Actor("bench.pa", Role.PA_KPA)
+SKPD = "1.01.0.00.0.00.01.0000"
+PPTK = Actor("bench.pptk", Role.PPTK, SKPD)
+PPK = Actor("bench.ppk", Role.PPK, SKPD)
+PA = Actor("bench.pa", Role.PA_KPA, SKPD)
 BUD = Actor("bench.kuasabud", Role.KUASA_BUD)
 GATEWAY = Actor("bench.gateway", Role.GATEWAY)
-SKPD = "1.01.0.00.0.00.01.0000"
 
 
 # -- stores ----------------------------------------------------------------------------------------

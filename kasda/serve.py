@@ -25,10 +25,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     token.add_argument("--pemda", default="32.73", help="Kemendagri region code (default 32.73)")
     token.add_argument("--sub", help="user id (default: a demo user of the role)")
     token.add_argument("--npwp", help="the vendor's NPWP (role vendor only)")
+    token.add_argument(
+        "--skpd",
+        help="the SKPD code the official acts for (roles pptk, bendahara, ppk, pa_kpa only; "
+        "default: the demo's Dinas Pendidikan)",
+    )
     token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 hours)")
     users = sub.add_parser("users", help="print a demo user and token for every role")
     users.add_argument("--pemda", default="32.73", help="Kemendagri region code (default 32.73)")
     users.add_argument("--npwp", default="012345678901000", help="NPWP of the demo vendor user")
+    users.add_argument(
+        "--skpd",
+        help="SKPD code of the demo officials (pptk, bendahara, ppk, pa_kpa; default: the demo's "
+        "Dinas Pendidikan)",
+    )
     users.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 hours)")
 
 
@@ -47,13 +57,14 @@ def run(args: argparse.Namespace) -> int:
             print("kasda: --ttl must be at least 1 second", file=sys.stderr)
             return 2
         role = Role(args.role)
-        print(_token(settings, role, args.pemda, args.sub, args.npwp, args.ttl))
+        print(_token(settings, role, args.pemda, args.sub, args.npwp, args.skpd, args.ttl))
         return 0
     print(f'# demo users of pemda {args.pemda}; use as: curl -H "Authorization: Bearer $TOKEN"')
     for role in Role:
         npwp = args.npwp if role is Role.VENDOR else None
-        print(f"# {role.value}: {_demo_user(role)}")
-        token = _token(settings, role, args.pemda, None, npwp, args.ttl)
+        skpd = _skpd(role, args.skpd)
+        print(f"# {role.value}: {_demo_user(role)}" + (f" of SKPD {skpd}" if skpd else ""))
+        token = _token(settings, role, args.pemda, None, npwp, skpd, args.ttl)
         print(f"KASDA_TOKEN_{role.name}={token}")
     return 0
 
@@ -64,25 +75,47 @@ def _demo_user(role: Role) -> str:
     return USERS[role]
 
 
+def _skpd(role: Role, given: str | None) -> str | None:
+    """The SKPD of an official of a spending unit (the demo's Dinas Pendidikan unless given);
+    None for the pemda-wide roles."""
+    from api.testing import SKPD
+    from ledger.roles import SKPD_BOUND
+
+    return (given or SKPD) if role in SKPD_BOUND else None
+
+
 def _token(
-    settings: object, role: Role, pemda: str, sub: str | None, npwp: str | None, ttl: int
+    settings: object,
+    role: Role,
+    pemda: str,
+    sub: str | None,
+    npwp: str | None,
+    skpd: str | None,
+    ttl: int,
 ) -> str:
     from api.auth import make_token
     from api.settings import ApiSettings
     from ledger.errors import InvalidInput
     from ledger.fields import pemda_code
+    from ledger.roles import SKPD_BOUND, Actor
 
     assert isinstance(settings, ApiSettings)
     if settings.jwt_secret is None:
         raise InvalidInput("tokens are issued by the identity provider when KASDA_JWKS_URL is set")
     if role is Role.VENDOR and not npwp:
         raise InvalidInput("a vendor token needs --npwp")
+    if skpd is not None and role not in SKPD_BOUND:
+        raise InvalidInput(f"role {role.value} acts for the whole pemda; --skpd is for officials")
+    user = sub or _demo_user(role)
+    # The claims the API will accept: the ledger's Actor checks the user id and SKPD code.
+    actor = Actor(user, role, _skpd(role, skpd))
     return make_token(
         settings,
-        sub=sub or _demo_user(role),
+        sub=user,
         role=role,
         pemda=pemda_code(pemda),
         npwp=npwp,
+        skpd=actor.skpd,
         ttl_seconds=ttl,
     )
 

@@ -45,6 +45,7 @@ from ledger.errors import (
 from ledger.fields import idempotency_key, pemda_code
 from ledger.handlers import HANDLERS, line_id_of, stamp
 from ledger.receipts import CommandReceipt, DocumentNumber
+from ledger.roles import Actor
 from ledger.store import database_url, env_for_url, setting_up
 from ledger.vendor import Vendor, normalise_npwp
 
@@ -270,6 +271,11 @@ class Ledger(Application[UUID]):
     def _run_one(self, index: int, command: c.Command, rid: UUID | None, work: _Work) -> Outcome:
         try:
             handler = HANDLERS[type(command)]
+            # Every rule reads the actor (its role, its SKPD, who it is): never anything else.
+            if not isinstance(command.actor, Actor):
+                raise InvalidInput(
+                    f"a command's actor must be a ledger.roles.Actor, got {command.actor!r}"
+                )
             if rid is None:  # pemda or key invalid: let the validators say which
                 pemda_code(command.pemda)
                 idempotency_key(command.idempotency_key)

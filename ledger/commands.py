@@ -49,6 +49,10 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, Actor):
+        # Who and in which role; not the SKPD, which is the user's, not the request's: fingerprints
+        # of receipts recorded before actors carried an SKPD stay the same.
+        return {"user_id": value.user_id, "role": value.role.value}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -7,9 +7,11 @@
     requested | verified | approved -> rejected (with reason, by the step's own role)
     requested | verified | approved | authorised | failed -> cancelled (no money with the vendor)
 
-Separation of duties lives here because it is a rule of one disbursement: one user never performs two
+Separation of duties lives here because it is a rule of one disbursement: one person never performs two
 different human steps of it (request, verify, approve, authorise, reject). The maker may withdraw
-(cancel) their own request; a checker may not cancel what they checked.
+(cancel) their own request; a checker may not cancel what they checked. "One person" compares user ids
+as ``roles.identity`` normalises them (NFKC, case-folded, trimmed), so a second spelling of one id is
+still the same person.
 """
 
 from __future__ import annotations
@@ -112,8 +114,9 @@ class Disbursement(Aggregate):
             )
 
     def _require_distinct_user(self, actor: Actor, step: str) -> None:
+        # One person, however their id is spelt (``roles.identity``): " alice" is "ALICE".
         for done, user in self.performers.items():
-            if user == actor.user_id and done != step:
+            if actor.same_person(user) and done != step:
                 raise SeparationOfDuties(
                     f"SPP {self.spp_number}: {actor.user_id} already performed '{done}' and may "
                     f"not also '{step}'"
@@ -147,7 +150,7 @@ class Disbursement(Aggregate):
         self._require_status("cancel", *CANCELLABLE)
         actor.require(roles.CANCEL, "cancel")
         for done, user in self.performers.items():
-            if user == actor.user_id and done != "request":
+            if actor.same_person(user) and done != "request":
                 raise SeparationOfDuties(
                     f"SPP {self.spp_number}: {actor.user_id} performed '{done}' and may not cancel it"
                 )

@@ -89,3 +89,9 @@ class ConcurrencyConflict(DomainError):
     """Other writers kept changing the same aggregates; the command was not applied."""
 
     rule = "optimistic_concurrency"
+
+
+class SkpdScope(DomainError):
+    """An official of one SKPD acted on (or asked for) another SKPD's line or payment."""
+
+    rule = "skpd_scope"

@@ -337,6 +337,11 @@ def _get_disbursement(uow: UnitOfWork, cmd: c.DisbursementCommand) -> Disburseme
     # A disbursement of another pemda does not exist for this one: no cross-tenant reach.
     if found is None or found.pemda != cmd.pemda:
         raise NotFound(f"no disbursement {cmd.disbursement_id} in pemda {cmd.pemda}")
+    if cmd.actor.skpd is not None:
+        # An SKPD's officials act on their own SKPD's payments only; checked before anything else
+        # of the payment (its status, its performers) is looked at, so nothing of it leaks.
+        skpd = uow.get(UUID(found.line_id), BudgetLine).skpd
+        cmd.actor.require_skpd(skpd, f"disbursement {cmd.disbursement_id}")
     return found
 
 
@@ -351,6 +356,9 @@ def _payable_vendor(uow: UnitOfWork, vendor_id: str) -> Vendor:
 
 def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REQUEST, "request a payment (SPP)")
+    # The SKPD is part of the line's key: another SKPD's line is refused first, before the rest
+    # of the request is read and before the line is looked up.
+    cmd.actor.require_skpd(_line_key(cmd.line).skpd, "the budget line")
     year = fiscal_year(cmd.year)
     spp_number = document_number(cmd.spp_number, "SPP number")
     gross = require_rupiah(cmd.gross, "gross amount")

@@ -1,5 +1,7 @@
 """Reading the read models: the LRA at any level and any day, vendor statements, the RKUD's cash
-position, approval queues. Every function is scoped to one pemda; nothing here writes.
+position, approval queues. Every function is scoped to one pemda, and those that show an SKPD's lines
+or payments take ``skpd`` too (an official of one SKPD sees its own only, see ``ledger.roles``): a
+payment's SKPD is its budget line's (``proj_lra_line``). Nothing here writes.
 
 Results are Polars frames with integer rupiah columns (``Int64``). The percentage of realisation is
 kept in basis points (``persen_bp``, an integer: 8,512 means 85.12%) so that no float is ever
@@ -83,6 +85,18 @@ def _side() -> pl.Expr:
     )
 
 
+def _of_skpd(column: str, pemda: str, skpd: str | None) -> tuple[str, list[Any]]:
+    """A condition (and its parameters) keeping the rows whose ``column`` (a line id) is a line of
+    ``skpd`` in ``pemda``; no condition for ``skpd=None`` (a pemda-wide reader)."""
+    if skpd is None:
+        return "", []
+    return (
+        # ``column`` is one of this module's own column names, never input.
+        f" AND {column} IN (SELECT line_id FROM proj_lra_line WHERE pemda = ? AND skpd = ?)",  # noqa: S608
+        [pemda, skpd],
+    )
+
+
 def lra_lines(
     db: ReadDatabase,
     pemda: str,
@@ -126,11 +140,17 @@ def lra_lines(
 
 
 def lra(
-    db: ReadDatabase, pemda: str, year: int, *, level: str, as_of: date | None = None
+    db: ReadDatabase,
+    pemda: str,
+    year: int,
+    *,
+    level: str,
+    as_of: date | None = None,
+    skpd: str | None = None,
 ) -> pl.DataFrame:
     """The LRA rolled up to ``level``: side, kode, uraian, anggaran, committed, realisasi,
     lebih_kurang (realisasi - anggaran for income, anggaran - realisasi for spending), persen_bp."""
-    return rollup(lra_lines(db, pemda, year, as_of), level)
+    return rollup(lra_lines(db, pemda, year, as_of, skpd=skpd), level)
 
 
 def rollup(lines: pl.DataFrame, level: str) -> pl.DataFrame:
@@ -327,12 +347,18 @@ def statement(
     requested_to: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    skpd: str | None = None,
 ) -> Statement | None:
     """The statement of the vendor ``vendor_id`` of ``pemda`` (None if it has no such vendor), read
-    in one transaction. ``requested_from`` is inclusive, ``requested_to`` exclusive."""
+    in one transaction: its payments from every SKPD, or from ``skpd`` only (payments, totals).
+    ``requested_from`` is inclusive, ``requested_to`` exclusive."""
     limit, offset = _page(limit, offset)
     where = ["p.pemda = ?", "p.vendor_id = ?"]
     params: list[Any] = [pemda, vendor_id]
+    if skpd is not None:
+        condition, scope = _of_skpd("p.line_id", pemda, skpd)
+        where.append(condition.removeprefix(" AND "))
+        params.extend(scope)
     if year is not None:
         where.append("p.year = ?")
         params.append(year)
@@ -451,27 +477,37 @@ QUEUE_COLUMNS = ("disbursement_id", "spp_number", "status", "step", "role", "gro
 
 
 def approval_queue(
-    db: ReadDatabase, pemda: str, role: str, *, limit: int = 100, offset: int = 0
+    db: ReadDatabase,
+    pemda: str,
+    role: str,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    skpd: str | None = None,
 ) -> pl.DataFrame:
-    """What waits for ``role``, oldest first."""
+    """What waits for ``role`` (in ``skpd``, if given), oldest first."""
     roles = {r.value for r, _ in WAITING_FOR.values()}
     if role not in roles:
         raise InvalidInput(
             f"no queue for role {role!r}; queues exist for {', '.join(sorted(roles))}"
         )
     limit, offset = _page(limit, offset)
+    where, params = _of_skpd("line_id", pemda, skpd)
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
             f"SELECT {', '.join(QUEUE_COLUMNS)} FROM proj_queue "  # noqa: S608
-            "WHERE pemda = ? AND role = ? ORDER BY since, disbursement_id LIMIT ? OFFSET ?",
-            (pemda, role, limit, offset),
+            f"WHERE pemda = ? AND role = ?{where} ORDER BY since, disbursement_id LIMIT ? OFFSET ?",
+            [pemda, role, *params, limit, offset],
         )
     return _frame(rows, QUEUE_COLUMNS)
 
 
-def queue_sizes(db: ReadDatabase, pemda: str) -> dict[str, int]:
+def queue_sizes(db: ReadDatabase, pemda: str, *, skpd: str | None = None) -> dict[str, int]:
+    """How many payments (of ``skpd``, if given) wait for each role."""
+    where, params = _of_skpd("line_id", pemda, skpd)
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
-            "SELECT role, COUNT(*) FROM proj_queue WHERE pemda = ? GROUP BY role", (pemda,)
+            f"SELECT role, COUNT(*) FROM proj_queue WHERE pemda = ?{where} GROUP BY role",  # noqa: S608
+            [pemda, *params],
         )
     return {str(r): int(n) for r, n in rows}

@@ -9,17 +9,26 @@ from uuid import UUID
 from ledger import commands as c
 from ledger import ids
 from ledger.application import CommandResult, Ledger
-from ledger.roles import Actor, Role
+from ledger.roles import SKPD_BOUND, Actor, Role
 
 PEMDA = "32.73"  # Kota Bandung
 YEAR = 2026
 SKPD = "1.01.0.00.0.00.01.0000"  # Dinas Pendidikan
 SUB_KEGIATAN = "1.01.01.2.02.0001"
 
+OTHER_SKPD = "1.02.0.00.0.00.01.0000"  # Dinas Kesehatan
+
+
+def actor(user_id: str, role: Role, skpd: str = SKPD) -> Actor:
+    """A user in ``role``: an official of ``skpd`` (by default the one of the world here) if the
+    role is SKPD-bound, pemda-wide otherwise."""
+    return Actor(user_id, role, skpd if role in SKPD_BOUND else None)
+
+
 ADMIN = Actor("bpkad.admin", Role.BPKAD_ADMIN)
-PPTK = Actor("pptk.ani", Role.PPTK)
-PPK = Actor("ppk.budi", Role.PPK)
-PA = Actor("kadis.citra", Role.PA_KPA)
+PPTK = Actor("pptk.ani", Role.PPTK, SKPD)
+PPK = Actor("ppk.budi", Role.PPK, SKPD)
+PA = Actor("kadis.citra", Role.PA_KPA, SKPD)
 BUD = Actor("kuasabud.dedi", Role.KUASA_BUD)
 GATEWAY = Actor("gateway.iris", Role.GATEWAY)
 

@@ -20,7 +20,7 @@ from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 from api.app import create_app
 from api.auth import make_token
 from api.settings import ApiSettings, local_secret
-from api.testing import PEMDA, bearer, settings, token
+from api.testing import PEMDA, SKPD, bearer, settings, token
 from ledger.errors import InvalidInput
 from ledger.roles import Role
 
@@ -51,7 +51,16 @@ def test_me_answers_with_the_tokens_claims(local: tuple[TestClient, ApiSettings]
         "role": "vendor",
         "pemda": PEMDA,
         "npwp": "012345678901000",
+        "skpd": None,
     }
+    # an official of a spending unit: its SKPD, as the ledger normalises codes
+    raw = token(config, Role.PPK, skpd="1.1.0.0.0.0.1.0")
+    response = client.get(f"/pemda/{PEMDA}/me", headers={"Authorization": f"Bearer {raw}"})
+    assert response.json()["skpd"] == SKPD
+    # a pemda-wide role acts for every SKPD, whatever its token says
+    raw = make_token(config, sub="kb", role=Role.KUASA_BUD, pemda=PEMDA, skpd=SKPD)
+    response = client.get(f"/pemda/{PEMDA}/me", headers={"Authorization": f"Bearer {raw}"})
+    assert response.json()["skpd"] is None
 
 
 def _claims(config: ApiSettings, **changes: Any) -> dict[str, Any]:
@@ -60,6 +69,7 @@ def _claims(config: ApiSettings, **changes: Any) -> dict[str, Any]:
         "sub": "ppk.budi",
         "role": "ppk",
         "pemda": PEMDA,
+        "skpd": SKPD,
         "iss": config.issuer,
         "aud": config.audience,
         "iat": now,
@@ -84,6 +94,10 @@ def _claims(config: ApiSettings, **changes: Any) -> dict[str, Any]:
         {"pemda": "Bandung"},
         {"role": "vendor"},  # a vendor without its NPWP
         {"role": "vendor", "npwp": "123"},
+        {"skpd": None},  # an official of a spending unit without its SKPD
+        {"role": "pptk", "skpd": None},
+        {"skpd": "Dinas Pendidikan"},
+        {"skpd": 1},
     ],
 )
 def test_bad_claims_are_401(local: tuple[TestClient, ApiSettings], changes: dict[str, Any]) -> None:

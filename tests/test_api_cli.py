@@ -15,8 +15,9 @@ import pytest
 
 from api.auth import TokenVerifier
 from api.settings import ApiSettings
+from api.testing import SKPD
 from kasda.cli import main
-from ledger.roles import Role
+from ledger.roles import SKPD_BOUND, Role
 
 SECRET = "s" * 48
 
@@ -33,7 +34,11 @@ def test_token_is_accepted_by_the_api(env: Path, capsys: pytest.CaptureFixture[s
     raw = capsys.readouterr().out.strip()
     who = TokenVerifier(ApiSettings.from_env()).verify(raw)
     assert (who.user_id, who.role, who.pemda) == ("ppk.x", Role.PPK, "32.04")
+    assert who.skpd == SKPD  # an official of the demo's Dinas Pendidikan unless told otherwise
     assert jwt.get_unverified_header(raw)["alg"] == "HS256"
+    assert main(["token", "--role", "pa_kpa", "--skpd", "1.2.0.0.0.0.1.0"]) == 0
+    who = TokenVerifier(ApiSettings.from_env()).verify(capsys.readouterr().out.strip())
+    assert (who.role, who.skpd) == (Role.PA_KPA, "1.02.0.00.0.00.01.0000")
 
 
 def test_users_prints_a_token_per_role(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,14 +46,19 @@ def test_users_prints_a_token_per_role(env: Path, capsys: pytest.CaptureFixture[
     lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("KASDA_TOKEN_")]
     assert len(lines) == len(Role)
     verifier = TokenVerifier(ApiSettings.from_env())
-    roles = {verifier.verify(x.split("=", 1)[1]).role for x in lines}
-    assert roles == set(Role)
+    found = {(w.role, w.skpd) for w in (verifier.verify(x.split("=", 1)[1]) for x in lines)}
+    # the officials of a spending unit carry their SKPD; the pemda-wide roles none
+    assert found == {(r, SKPD if r in SKPD_BOUND else None) for r in Role}
 
 
 def test_bad_arguments_are_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["token", "--role", "vendor"]) == 2  # a vendor token needs its NPWP
     assert "npwp" in capsys.readouterr().err
     assert main(["token", "--role", "ppk", "--pemda", "Bandung"]) == 2
+    assert main(["token", "--role", "ppk", "--skpd", "Dinas Pendidikan"]) == 2
+    assert "SKPD code" in capsys.readouterr().err
+    assert main(["token", "--role", "kuasa_bud", "--skpd", SKPD]) == 2  # a pemda-wide role
+    assert "whole pemda" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["token", "--role", "king"])
 

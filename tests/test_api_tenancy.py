@@ -9,6 +9,12 @@ world (an APBD, two vendors with the same NPWPs, two payments). For each route a
 - an allowed role is never refused at the edge, and never gets a 5xx;
 - an allowed role of pemda B, on B's own routes with pemda A's ids, gets 404 and changes nothing;
 - nothing any role of pemda B reads contains an id of pemda A.
+
+Within pemda A, a second SKPD (Dinas Kesehatan) has a line and a payment of its own. For each route
+and each SKPD-bound role (PPTK, bendahara, PPK, PA/KPA) of that other SKPD, naming the first SKPD's
+things: every write is refused (403 ``skpd_scope``), a payment or line named by id is refused the
+same way, every read answers without a single id (or the code) of the first SKPD, and nothing of the
+first SKPD changes.
 """
 
 from __future__ import annotations
@@ -24,9 +30,13 @@ from api.settings import ApiSettings
 from api.testing import (
     GOODS,
     INCOME,
+    MEDIA,
+    NPWP,
     OTHER_NPWP,
     OTHER_PEMDA,
+    OTHER_SKPD,
     PEMDA,
+    SKPD,
     YEAR,
     adopt_body,
     bearer,
@@ -40,7 +50,7 @@ from api.testing import (
     vendor_body,
 )
 from ledger import ids
-from ledger.roles import Role
+from ledger.roles import SKPD_BOUND, Role
 
 SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
     "/budgets": adopt_body(),
@@ -153,6 +163,42 @@ class World:
         self.a_ids = {self.a["disbursement_id"], self.a["other_vendor_disbursement_id"]}
         self.a_ids |= {self.a["line_id"], str(ids.budget_id(PEMDA, YEAR)), self.a["run_id"]}
         self.a_ids |= {str(ids.vendor_id(PEMDA, n)) for n in (self.a["npwp"], OTHER_NPWP)}
+        self.dinkes = self._other_skpd()
+        # Everything of SKPD (Dinas Pendidikan) in pemda A that an official of OTHER_SKPD must
+        # never see: its payments and its lines.
+        lines = expect(
+            get(client, config, Role.BPKAD_ADMIN, f"/budgets/{YEAR}/lines", params={"skpd": SKPD}),
+            200,
+        )
+        self.skpd_ids = {self.a["disbursement_id"], self.a["other_vendor_disbursement_id"]}
+        self.skpd_ids |= {x["id"] for x in lines["items"]}
+
+    def _other_skpd(self) -> dict[str, str]:
+        """A line of OTHER_SKPD in pemda A (APBD-P) and a payment on it to the first vendor, by
+        that SKPD's PPTK."""
+        dinkes_line = {"skpd": OTHER_SKPD, "sub_kegiatan": "1.02.02.2.01.0004", "rekening": MEDIA}
+        admin, pptk = Role.BPKAD_ADMIN, Role.PPTK
+        amended = {
+            "document": "PERDA-P-DINKES",
+            "lines": [{**dinkes_line, "uraian": "Belanja Jasa Iklan", "pagu": 500_000_000}],
+        }
+        expect(post(self.client, self.config, admin, f"/budgets/{YEAR}/amendments", amended), 200)
+        body = {**request_body("SPP-DINKES-1"), "line": dinkes_line}
+        paid = expect(
+            post(self.client, self.config, pptk, "/disbursements", body, skpd=OTHER_SKPD), 201
+        )
+        self.position = max(self.position, paid["position"])
+        lines = expect(
+            get(
+                self.client,
+                self.config,
+                admin,
+                f"/budgets/{YEAR}/lines",
+                params={"skpd": OTHER_SKPD},
+            ),
+            200,
+        )
+        return {"disbursement_id": paid["id"], "line_id": lines["items"][0]["id"]}
 
     def _world(self, pemda: str) -> dict[str, str]:
         """The common world, a reconciliation run with one exception, and the path values of
@@ -187,13 +233,14 @@ class World:
         path_pemda: str,
         params_of: dict[str, str],
         key: str,
+        skpd: str = SKPD,
     ) -> Any:
         values = {"year": str(YEAR), **params_of}
         path = template
         for name, value in values.items():
             path = path.replace("{" + name + "}", value)
         assert "{" not in path, f"add a sample value for a path parameter of {template}"
-        headers = bearer(self.config, role, pemda=token_pemda)
+        headers = bearer(self.config, role, pemda=token_pemda, skpd=skpd)
         url = f"/pemda/{path_pemda}{path}"
         if method == "get":
             params = dict(SAMPLE_QUERIES.get(template, {}))
@@ -261,7 +308,8 @@ def test_every_route_for_every_role(
         if role not in allowed:
             assert (own.status_code, _rule(own)) == (403, "role_not_permitted"), (tag, own.text)
             continue
-        assert own.status_code != 401 and _rule(own) not in ("role_not_permitted", "tenant_scope")
+        assert own.status_code != 401
+        assert _rule(own) not in ("role_not_permitted", "tenant_scope", "skpd_scope"), tag
         if method == "get" and role is not Role.VENDOR:
             assert own.status_code == 200, (tag, own.text)
         # 3. pemda B's user, on B's routes, naming A's things: nothing there
@@ -312,11 +360,122 @@ def test_every_route_for_every_role(
         assert after["pemda"] == before["pemda"] == PEMDA
 
 
+def _fingerprint(world: World) -> list[Any]:
+    """What SKPD's payments and lines are: their versions and statuses (read by an auditor)."""
+    client, config = world.client, world.config
+    found: list[Any] = []
+    for key in ("disbursement_id", "other_vendor_disbursement_id"):
+        d = expect(get(client, config, Role.AUDITOR, f"/disbursements/{world.a[key]}"), 200)
+        found.append((d["id"], d["status"], d["version"]))
+    lines = expect(get(client, config, Role.AUDITOR, f"/budgets/{YEAR}/lines"), 200)
+    found.extend(sorted((x["id"], x["committed"], x["realised"]) for x in lines["items"]))
+    return found
+
+
+NAMES_AN_SKPD_THING = ("{disbursement_id}", "{line_id}")
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "allowed"),
+    OPERATIONS,
+    ids=[f"{m.upper()} {t or '/'}" for m, t, _ in OPERATIONS],
+)
+def test_every_route_for_an_official_of_another_skpd(
+    world: World, method: str, template: str, allowed: frozenset[Role]
+) -> None:
+    before = _fingerprint(world)
+    for role in sorted(SKPD_BOUND & allowed):
+        tag = f"{role.value}-{method}-{template}"
+        response = world.call(
+            method,
+            template,
+            role,
+            token_pemda=PEMDA,
+            path_pemda=PEMDA,
+            params_of=world.a,
+            key=f"s-{tag}",
+            skpd=OTHER_SKPD,
+        )
+        assert response.status_code < 500, (tag, response.text)
+        if method == "post" or any(p in template for p in NAMES_AN_SKPD_THING):
+            # every write an official may send touches an SKPD's payment or line
+            assert (response.status_code, _rule(response)) == (403, "skpd_scope"), (
+                tag,
+                response.text,
+            )
+        else:
+            assert response.status_code == 200, (tag, response.text)
+        echoed = {v for k, v in world.a.items() if "{" + k + "}" in template}
+        for skpd_id in world.skpd_ids - echoed:
+            assert skpd_id not in response.text, (tag, "leaks", skpd_id)
+        assert SKPD not in response.text, (tag, "names the other SKPD")
+    assert _fingerprint(world) == before
+
+
+def test_an_official_sees_its_own_skpd_only(world: World) -> None:
+    client, config = world.client, world.config
+    mine, theirs = world.dinkes["disbursement_id"], world.a["disbursement_id"]
+    after = {"after": world.position}
+    for role in sorted(SKPD_BOUND):
+
+        def read(
+            path: str,
+            params: dict[str, Any] | None = None,
+            skpd: str = OTHER_SKPD,
+            role: Role = role,
+        ) -> Any:
+            return expect(
+                get(client, config, role, path, params={**after, **(params or {})}, skpd=skpd),
+                200,
+            )
+
+        listed = read("/disbursements", {"limit": 500})
+        assert {x["id"] for x in listed["items"]} == {mine}, role
+        assert read("/disbursements", {"skpd": SKPD})["items"] == []
+        assert {x["skpd"] for x in read(f"/budgets/{YEAR}/lines")["items"]} == {OTHER_SKPD}
+        assert {
+            x["skpd"]
+            for x in read(f"/budgets/{YEAR}/as-of", {"at": "2100-01-01T00:00:00+07:00"})["lines"][
+                "items"
+            ]
+        } == {OTHER_SKPD}
+        lra = read("/lra", {"year": YEAR, "level": "skpd"})
+        assert [r["kode"] for r in lra["rows"]["items"]] == [OTHER_SKPD]
+        assert read("/lra", {"year": YEAR, "skpd": OTHER_SKPD})["skpd"] == OTHER_SKPD
+        foreign_lra = get(
+            client,
+            config,
+            role,
+            "/lra",
+            params={**after, "year": YEAR, "skpd": SKPD},
+            skpd=OTHER_SKPD,
+        )
+        assert (foreign_lra.status_code, _rule(foreign_lra)) == (403, "skpd_scope"), role
+        statement = read(f"/vendors/{NPWP}/statement")
+        assert [p["disbursement_id"] for p in statement["payments"]["items"]] == [mine]
+        assert statement["totals"]["payments"] == 1
+        assert read("/queues")["sizes"]["ppk"] == 1  # the other SKPD's request waits
+        assert [x["disbursement_id"] for x in read("/queues/ppk")["items"]["items"]] == [mine]
+        assert read("/me", skpd=OTHER_SKPD)["skpd"] == OTHER_SKPD
+        # and the first SKPD's officials do not see the other SKPD's payment
+        first = read("/disbursements", {"limit": 500}, skpd=SKPD)
+        assert mine not in {x["id"] for x in first["items"]} and theirs in {
+            x["id"] for x in first["items"]
+        }
+        refused = get(client, config, role, f"/disbursements/{mine}", skpd=SKPD)
+        assert (refused.status_code, _rule(refused)) == (403, "skpd_scope")
+    # pemda-wide roles see every SKPD
+    for role in (Role.KUASA_BUD, Role.BPKAD_ADMIN, Role.AUDITOR):
+        listed = expect(get(client, config, role, "/disbursements", params={"limit": 500}), 200)
+        assert {mine, theirs} <= {x["id"] for x in listed["items"]}
+
+
 def test_a_vendor_sees_only_its_own_payments(world: World) -> None:
     client, config = world.client, world.config
     mine, theirs = world.a["disbursement_id"], world.a["other_vendor_disbursement_id"]
     listed = expect(get(client, config, Role.VENDOR, "/disbursements", params={"limit": 500}), 200)
-    assert {x["id"] for x in listed["items"]} == {mine}
+    # its payments from every SKPD: a vendor is not bound to one
+    assert {x["id"] for x in listed["items"]} == {mine, world.dinkes["disbursement_id"]}
     asked_for_other = expect(
         get(client, config, Role.VENDOR, "/disbursements", params={"vendor": OTHER_NPWP}), 200
     )

@@ -25,7 +25,7 @@ from ledger.errors import (
     VendorNotPayable,
 )
 from ledger.handlers import line_id_of
-from ledger.roles import Actor, Role
+from ledger.roles import Role
 from tests import factory as f
 from tests.refusals import event_names, last_notification_id
 
@@ -54,7 +54,7 @@ def test_good_commands_are_recorded_and_bad_ones_get_their_error(ledger: Ledger)
     batch: list[c.Command] = [
         f.request("SPP-1", 500_000_000),  # good
         f.request("SPP-2", 400_000_001, deductions=()),  # over the pagu left after SPP-1
-        f.verify("SPP-0", Actor(f.PPTK.user_id, Role.PPK)),  # the maker verifying
+        f.verify("SPP-0", f.actor(f.PPTK.user_id, Role.PPK)),  # the maker verifying
         f.request("SPP-3", 1_000, npwp="3273010101800001", deductions=()),  # unknown vendor
         f.request("SPP-4", 400_000_000, deductions=()),  # good: exactly what is left
         f.approve("SPP-9"),  # no such disbursement
@@ -173,7 +173,7 @@ def test_rules_hold_across_commands_of_one_batch(ledger: Ledger) -> None:
             f.request("SPP-1", 600_000_000),
             f.request("SPP-2", 600_000_000),  # the first already committed in this batch
             f.verify("SPP-1"),
-            f.approve("SPP-1", Actor(f.PPK.user_id, Role.PA_KPA)),  # the verifier approving
+            f.approve("SPP-1", f.actor(f.PPK.user_id, Role.PA_KPA)),  # the verifier approving
             block,
             f.request("SPP-3", 1_000, deductions=()),  # the line was blocked in this batch
         ]
@@ -286,7 +286,7 @@ def test_refused_transition_in_a_batch_leaves_the_earlier_change(ledger: Ledger)
     setup(ledger)
     ledger.execute(f.request("SPP-1"))
     outcomes = ledger.execute_batch(
-        [f.verify("SPP-1"), f.verify("SPP-1", Actor("ppk.2", Role.PPK))]
+        [f.verify("SPP-1"), f.verify("SPP-1", f.actor("ppk.2", Role.PPK))]
     )
     assert isinstance(outcomes[0], CommandResult)
     assert isinstance(outcomes[1], InvalidTransition)

@@ -44,7 +44,7 @@ from tests.conftest import FixedClock
 
 GROSS = 10_000_000
 CONFLICT = "ConcurrencyConflict"
-EKA = Actor("bendahara.eka", Role.BENDAHARA)
+EKA = f.actor("bendahara.eka", Role.BENDAHARA)
 # Per store: how often the writers' ledgers had to read again and redo a batch (a real race).
 RETRIES: dict[str, int] = {}
 TIMEOUT = 120  # seconds a writer may take before the test gives up on it
@@ -391,7 +391,7 @@ def test_one_spp_or_spm_number_under_different_keys_is_issued_once_on_postgres(
         "dewi": [
             f.approve(
                 f"SPP/x/{i}",
-                actor=Actor("kpa.dewi", Role.PA_KPA),
+                actor=f.actor("kpa.dewi", Role.PA_KPA),
                 spm=f"SPM/{i // 2}",
                 idempotency_key=f"dewi-{i}",
             )
@@ -425,7 +425,7 @@ def test_checkers_racing_on_the_same_disbursements_each_step_happens_once_on_pos
         ledger.close()
     checkers = {
         user: [
-            f.verify(f"SPP/v/{i}", actor=Actor(user, Role.PPK), idempotency_key=f"{user}-{i}")
+            f.verify(f"SPP/v/{i}", actor=f.actor(user, Role.PPK), idempotency_key=f"{user}-{i}")
             for i in range(10)
         ]
         for user in ("ppk.budi", "ppk.eko")

@@ -59,6 +59,7 @@ from api.testing import (
     NPWP,
     OTHER_NPWP,
     OTHER_PEMDA,
+    OTHER_SKPD,
     PEMDA,
     SKPD,
     SUB_KEGIATAN,
@@ -345,6 +346,20 @@ def take_through_approvals(w: World) -> None:
         w.post(Role.PPK, f"/disbursements/{d}/verify", user=USERS[Role.PPTK]),
         403,
         "separation_of_duties",
+    )
+    # ... nor under another spelling of her id (a space, capitals, a fullwidth dot)
+    for spelling in (" " + USERS[Role.PPTK], USERS[Role.PPTK].upper(), "pptk\uff0eani"):
+        problem(
+            w.post(Role.PPK, f"/disbursements/{d}/verify", user=spelling),
+            403,
+            "separation_of_duties",
+        )
+    # officials of another SKPD of the pemda neither verify nor withdraw this SKPD's SPP
+    problem(w.post(Role.PPK, f"/disbursements/{d}/verify", skpd=OTHER_SKPD), 403, "skpd_scope")
+    problem(
+        w.post(Role.PPTK, f"/disbursements/{d}/cancel", {"reason": "x"}, skpd=OTHER_SKPD),
+        403,
+        "skpd_scope",
     )
     for p in PAYMENTS:
         d = w.ids[p.n]

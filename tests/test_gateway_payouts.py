@@ -23,7 +23,7 @@ from gateways.simulator import SIM_KEYS, Simulator
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.disbursement import Status
-from ledger.roles import Actor, Role
+from ledger.roles import Role
 from tests import factory as f
 from tests.test_gateway_support import (
     VENDOR_B_NPWP,
@@ -507,7 +507,7 @@ def test_one_service_follows_new_sp2d_and_other_writers(ledger: Ledger, sim: Sim
     assert [r.outcome for r in payer.pay_all()] == [Outcome.SETTLED]
     authorise(ledger, "S2")
     authorise(ledger, "S3")
-    ledger.execute(f.cancel("S3", actor=Actor("kuasabud.eko", Role.KUASA_BUD)))
+    ledger.execute(f.cancel("S3", actor=f.actor("kuasabud.eko", Role.KUASA_BUD)))
     [second] = payer.pay_all()  # S2 only: S1 is settled, S3 cancelled meanwhile
     assert second.spp_number == "S2" and second.outcome is Outcome.SETTLED
     ledger.execute(f.return_("S1"))  # another writer (e.g. the webhook) records a return

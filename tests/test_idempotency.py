@@ -15,7 +15,7 @@ from ledger.disbursement import Status
 from ledger.errors import IdempotencyKeyReused, InvalidInput, PaguExceeded
 from ledger.handlers import line_id_of
 from ledger.receipts import CommandReceipt
-from ledger.roles import Actor, Role
+from ledger.roles import Role
 from tests import factory as f
 from tests.conftest import FixedClock
 from tests.refusals import last_notification_id, refused
@@ -77,7 +77,7 @@ def test_same_key_with_a_different_body_is_refused(ledger: Ledger) -> None:
         f.request("SPP-1", 100_000_000, idempotency_key="spp-key", deductions=()),
         f.request("SPP-1", 100_000_000, idempotency_key="spp-key", actor=f.ADMIN),
         f.request(
-            "SPP-1", 100_000_000, idempotency_key="spp-key", actor=Actor("pptk.lain", Role.PPTK)
+            "SPP-1", 100_000_000, idempotency_key="spp-key", actor=f.actor("pptk.lain", Role.PPTK)
         ),
         dataclasses.replace(f.request("SPP-1", idempotency_key="spp-key"), description="lain"),
         f.verify("SPP-1", idempotency_key="spp-key"),

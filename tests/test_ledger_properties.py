@@ -41,18 +41,18 @@ LINE_IDS = [line_id_of(f.PEMDA, f.YEAR, spec) for spec in LINES]
 VENDORS = [f.NPWP, "02.345.678.9-012.000"]
 # Few users, each holding one role, so the same person often tries two steps of one payment.
 USERS = [
-    Actor("ani", Role.PPTK),
-    Actor("budi", Role.PPK),
-    Actor("citra", Role.PA_KPA),
-    Actor("dedi", Role.KUASA_BUD),
-    Actor("eko", Role.PPK),
-    Actor("fitri", Role.KUASA_BUD),
-    Actor("ani", Role.PPK),  # ani again, now acting as PPK: separation of duties must stop her
-    Actor("gateway", Role.GATEWAY),
-    Actor("admin", Role.BPKAD_ADMIN),
-    Actor("audit", Role.AUDITOR),
+    f.actor("ani", Role.PPTK),
+    f.actor("budi", Role.PPK),
+    f.actor("citra", Role.PA_KPA),
+    f.actor("dedi", Role.KUASA_BUD),
+    f.actor("eko", Role.PPK),
+    f.actor("fitri", Role.KUASA_BUD),
+    f.actor("ani", Role.PPK),  # ani again, now acting as PPK: separation of duties must stop her
+    f.actor("gateway", Role.GATEWAY),
+    f.actor("admin", Role.BPKAD_ADMIN),
+    f.actor("audit", Role.AUDITOR),
 ]
-REQUESTERS = [Actor("ani", Role.PPTK), Actor("gita", Role.BENDAHARA)]
+REQUESTERS = [f.actor("ani", Role.PPTK), f.actor("gita", Role.BENDAHARA)]
 _CHECKERS = [USERS[1], USERS[2], USERS[3], USERS[4], USERS[5], USERS[6]]
 CANDIDATES = {
     "verify": [USERS[1], USERS[4], USERS[6]],

@@ -14,7 +14,7 @@ from ledger.application import Ledger
 from ledger.disbursement import Disbursement, Status
 from ledger.handlers import line_id_of
 from ledger.postings import Leg, credit, debit, is_balanced, postings_for, trial_balance
-from ledger.roles import Actor, Role
+from ledger.roles import Role
 from tests import factory as f
 from tests.refusals import all_events
 
@@ -102,7 +102,7 @@ def scenario(ledger: Ledger) -> None:
     run(
         ledger,
         *through("SPP-REJ-S", 13_000_000, "approve"),
-        f.reject("SPP-REJ-S", Actor("kb.2", Role.KUASA_BUD)),
+        f.reject("SPP-REJ-S", f.actor("kb.2", Role.KUASA_BUD)),
     )
     run(ledger, *through("SPP-CAN-R", 14_000_000, "request"), f.cancel("SPP-CAN-R"))
     run(ledger, *through("SPP-CAN-S", 15_000_000, "authorise"), f.cancel("SPP-CAN-S"))

@@ -93,20 +93,20 @@ NPWPS = [f.NPWP, "02.345.678.9-012.000", "0345678901230000"]  # vendor 2 registe
 VENDOR_IDS = [ids.vendor_id(PEMDA, normalise_npwp(n)) for n in NPWPS]
 ACCOUNTS = ["0012345670", "0012345671", "0099999999"]
 
-ANI_PPTK = Actor("ani", Role.PPTK)
-GITA = Actor("gita", Role.BENDAHARA)
-BUDI_PPK = Actor("budi", Role.PPK)
-EKO_PPK = Actor("eko", Role.PPK)
-ANI_PPK = Actor("ani", Role.PPK)  # ani again: may not verify her own SPP
-CITRA_PA = Actor("citra", Role.PA_KPA)
-BUDI_PA = Actor("budi", Role.PA_KPA)  # budi again: may not approve what he verified
-DEDI_BUD = Actor("dedi", Role.KUASA_BUD)
-CITRA_BUD = Actor("citra", Role.KUASA_BUD)
-GATEWAY = Actor("gateway", Role.GATEWAY)
-ADMIN = Actor("admin", Role.BPKAD_ADMIN)
-DEDI_ADMIN = Actor("dedi", Role.BPKAD_ADMIN)  # may cancel, unless he authorised the SP2D himself
-AUDITOR = Actor("audit", Role.AUDITOR)
-VENDOR_USER = Actor("pt.vendor", Role.VENDOR)
+ANI_PPTK = f.actor("ani", Role.PPTK)
+GITA = f.actor("gita", Role.BENDAHARA)
+BUDI_PPK = f.actor("budi", Role.PPK)
+EKO_PPK = f.actor("eko", Role.PPK)
+ANI_PPK = f.actor("ani", Role.PPK)  # ani again: may not verify her own SPP
+CITRA_PA = f.actor("citra", Role.PA_KPA)
+BUDI_PA = f.actor("budi", Role.PA_KPA)  # budi again: may not approve what he verified
+DEDI_BUD = f.actor("dedi", Role.KUASA_BUD)
+CITRA_BUD = f.actor("citra", Role.KUASA_BUD)
+GATEWAY = f.actor("gateway", Role.GATEWAY)
+ADMIN = f.actor("admin", Role.BPKAD_ADMIN)
+DEDI_ADMIN = f.actor("dedi", Role.BPKAD_ADMIN)  # may cancel, unless he authorised the SP2D himself
+AUDITOR = f.actor("audit", Role.AUDITOR)
+VENDOR_USER = f.actor("pt.vendor", Role.VENDOR)
 EVERYONE = [
     ANI_PPTK,
     GITA,

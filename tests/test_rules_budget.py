@@ -152,7 +152,7 @@ def test_another_year_or_pemda_is_another_budget(ledger: Ledger) -> None:
 def test_only_bpkad_admin_adopts_the_budget(ledger: Ledger, role: Role) -> None:
     command = c.AdoptBudget(
         idempotency_key=f.key("adopt"),
-        actor=Actor("someone", role),
+        actor=f.actor("someone", role),
         pemda=f.PEMDA,
         year=f.YEAR,
         document="PERDA-1-2025",
@@ -286,7 +286,7 @@ def test_amendment_that_changes_nothing_is_refused(ledger: Ledger) -> None:
 @pytest.mark.parametrize("role", [Role.PPTK, Role.KUASA_BUD, Role.PA_KPA])
 def test_only_bpkad_admin_amends_the_budget(ledger: Ledger, role: Role) -> None:
     setup(ledger)
-    refused(ledger, amend(NEW, actor=Actor("x", role)), RoleNotPermitted, ROLE_RULE)
+    refused(ledger, amend(NEW, actor=f.actor("x", role)), RoleNotPermitted, ROLE_RULE)
 
 
 # -- pergeseran --------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def test_shift_needs_two_different_existing_lines(ledger: Ledger) -> None:
 @pytest.mark.parametrize("role", [Role.PPTK, Role.PPK, Role.KUASA_BUD])
 def test_only_bpkad_admin_shifts_pagu(ledger: Ledger, role: Role) -> None:
     setup(ledger)
-    refused(ledger, shift(1, actor=Actor("x", role)), RoleNotPermitted, ROLE_RULE)
+    refused(ledger, shift(1, actor=f.actor("x", role)), RoleNotPermitted, ROLE_RULE)
 
 
 # -- blokir ------------------------------------------------------------------------------------
@@ -394,7 +394,7 @@ def test_block_twice_unblock_unblocked_and_empty_reason_are_refused(ledger: Ledg
 @pytest.mark.parametrize("role", [Role.PPTK, Role.PPK, Role.PA_KPA, Role.KUASA_BUD])
 def test_only_bpkad_admin_blocks_and_unblocks(ledger: Ledger, role: Role) -> None:
     setup(ledger)
-    refused(ledger, block(actor=Actor("x", role)), RoleNotPermitted, ROLE_RULE)
+    refused(ledger, block(actor=f.actor("x", role)), RoleNotPermitted, ROLE_RULE)
     ledger.execute(block())
-    refused(ledger, unblock(actor=Actor("x", role)), RoleNotPermitted, ROLE_RULE)
+    refused(ledger, unblock(actor=f.actor("x", role)), RoleNotPermitted, ROLE_RULE)
     assert line(ledger, SMALL).blocked

@@ -1,5 +1,6 @@
-"""Rules of one LS disbursement: separation of duties, the role of each step, rejection and
-cancellation, the lifecycle, unique document numbers and tenant isolation."""
+"""Rules of one LS disbursement: separation of duties (one person, however their id is spelt), the
+role of each step, the SKPD of each official, rejection and cancellation, the lifecycle, unique
+document numbers and tenant isolation."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from ledger.errors import (
     NotFound,
     RoleNotPermitted,
     SeparationOfDuties,
+    SkpdScope,
     VendorNotPayable,
 )
 from ledger.handlers import line_id_of
-from ledger.roles import Actor, Role
+from ledger.roles import REQUEST, SKPD_BOUND, Actor, Role, identity
 from tests import factory as f
 from tests.refusals import all_events, event_names, last_notification_id, refused
 
@@ -121,13 +123,13 @@ def test_one_user_never_performs_two_steps(ledger: Ledger, first: str, second: s
     # Run every step before ``second``, with ``user`` (in the step's role) doing ``first``.
     for step in order[: order.index(second)]:
         if step == "request":
-            actor = Actor(user, Role.PPTK) if first == "request" else f.PPTK
+            actor = f.actor(user, Role.PPTK) if first == "request" else f.PPTK
             ledger.execute(f.request(spp, GROSS, actor=actor))
         else:
             default = {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[step]
-            actor = Actor(user, ROLE_OF_STEP[step]) if step == first else default
+            actor = f.actor(user, ROLE_OF_STEP[step]) if step == first else default
             ledger.execute(command_for(step, spp, actor))
-    error_command = command_for(second, spp, Actor(user, ROLE_OF_STEP[second]))
+    error_command = command_for(second, spp, f.actor(user, ROLE_OF_STEP[second]))
     refused_unchanged(ledger, spp, error_command, SeparationOfDuties, SOD_RULE)
     # Someone else may take the step.
     default = {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[second]
@@ -152,16 +154,193 @@ def test_one_user_may_not_perform_a_step_and_reject(
     spp = "SPP-SODR"
     user = "dual.hat"
     ledger.execute(
-        f.request(spp, GROSS, actor=Actor(user, Role.PPTK) if done == "request" else f.PPTK)
+        f.request(spp, GROSS, actor=f.actor(user, Role.PPTK) if done == "request" else f.PPTK)
     )
     if status_before in ("verified", "approved"):
-        ledger.execute(f.verify(spp, Actor(user, Role.PPK) if done == "verify" else f.PPK))
+        ledger.execute(f.verify(spp, f.actor(user, Role.PPK) if done == "verify" else f.PPK))
     if status_before == "approved":
-        ledger.execute(f.approve(spp, Actor(user, Role.PA_KPA) if done == "approve" else f.PA))
+        ledger.execute(f.approve(spp, f.actor(user, Role.PA_KPA) if done == "approve" else f.PA))
     assert disbursement(ledger, spp).status == status_before
     refused_unchanged(
-        ledger, spp, f.reject(spp, Actor(user, reject_role)), SeparationOfDuties, SOD_RULE
+        ledger, spp, f.reject(spp, f.actor(user, reject_role)), SeparationOfDuties, SOD_RULE
     )
+
+
+# One person, several spellings: the identity provider's subject with a space, in capitals, with
+# look-alike dots (fullwidth full stop, one dot leader, small full stop), a zero-width space, a
+# soft hyphen, fullwidth letters.
+SPELLINGS_OF_ANI = (
+    " pptk.ani",
+    "pptk.ani\t",
+    "PPTK.ANI",
+    "Pptk.Ani",
+    "pptk\uff0eani",
+    "pptk\u2024ani",
+    "pptk\ufe52ani",
+    "pptk.a\u200bni",
+    "pptk.\u00adani",
+    "\uff50\uff50\uff54\uff4b.ani",
+)
+
+
+def test_identity_is_nfkc_casefolded_and_trimmed() -> None:
+    assert {identity(x) for x in (*SPELLINGS_OF_ANI, "pptk.ani")} == {"pptk.ani"}
+    assert identity("Straße") == identity("STRASSE") == "strasse"
+    # different people stay different
+    assert len({identity(x) for x in ("pptk.ani", "pptk.ani2", "pptk_ani", "pptkani")}) == 4
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS_OF_ANI)
+def test_separation_of_duties_knows_a_person_by_any_spelling(ledger: Ledger, spelling: str) -> None:
+    """The maker (``pptk.ani``) comes back as PPK, PA/KPA and Kuasa BUD under another spelling of
+    her id: every step, and the rejection, is refused; a checker under another spelling may not
+    cancel what they checked."""
+    setup(ledger)
+    spp = "SPP-SPELL"
+    ledger.execute(f.request(spp, GROSS))  # by f.PPTK, "pptk.ani"
+    for command in (
+        f.verify(spp, f.actor(spelling, Role.PPK)),
+        f.reject(spp, f.actor(spelling, Role.PPK)),
+    ):
+        refused_unchanged(ledger, spp, command, SeparationOfDuties, SOD_RULE)
+    ledger.execute(f.verify(spp))
+    refused_unchanged(
+        ledger, spp, f.approve(spp, f.actor(spelling, Role.PA_KPA)), SeparationOfDuties, SOD_RULE
+    )
+    ledger.execute(f.approve(spp))
+    refused_unchanged(
+        ledger,
+        spp,
+        f.authorise(spp, f.actor(spelling, Role.KUASA_BUD)),
+        SeparationOfDuties,
+        SOD_RULE,
+    )
+    # the verifier ("ppk.budi"), spelt otherwise, as a Kuasa BUD or BPKAD cancelling
+    for role in (Role.KUASA_BUD, Role.BPKAD_ADMIN):
+        refused_unchanged(
+            ledger, spp, f.cancel(spp, f.actor(" PPK.BUDI", role)), SeparationOfDuties, SOD_RULE
+        )
+    # the maker herself, spelt otherwise, may still withdraw her request
+    ledger.execute(f.cancel(spp, f.actor(spelling, Role.PPTK)))
+    assert disbursement(ledger, spp).status == Status.CANCELLED
+
+
+# -- the SKPD of each official -----------------------------------------------------------------
+OTHER_LINE = f.line_spec(skpd=f.OTHER_SKPD, sub_kegiatan="1.02.02.2.01.0004")
+
+
+def _foreign(role: Role) -> Actor:
+    """An official of another SKPD (Dinas Kesehatan) in ``role``."""
+    return f.actor(f"dinkes.{role.value}", role, f.OTHER_SKPD)
+
+
+def _scope_refused(ledger: Ledger, spp: str, command: c.Command) -> None:
+    """Refused for its SKPD, before anything else of the payment is looked at; nothing changes
+    and the refusal does not name the payment's SKPD."""
+    d = disbursement(ledger, spp)
+    line = budget_line(ledger)
+    error = refused(ledger, command, SkpdScope, "skpd_scope")
+    assert f.SKPD not in error.message
+    after = disbursement(ledger, spp)
+    assert (after.status, after.version) == (d.status, d.version)
+    assert (budget_line(ledger).version, budget_line(ledger).used) == (line.version, line.used)
+
+
+@pytest.mark.parametrize("status", ["requested", "verified", "approved", "authorised", "failed"])
+def test_an_official_of_another_skpd_touches_nothing_of_this_one(
+    ledger: Ledger, status: str
+) -> None:
+    """PPTK, bendahara, PPK and PA/KPA act for their own SKPD: every step they could take on a
+    payment of another SKPD is refused (skpd_scope), in every status, whether or not their role
+    would be the step's (the SKPD is checked first: no status or performer leaks)."""
+    f.adopt(ledger, f.MEDIA_LINE, f.GOODS_LINE, OTHER_LINE)
+    f.register_vendor(ledger)
+    spp = "SPP-DISDIK"
+    ledger.execute(f.request(spp, GROSS))
+    if status != "requested":
+        ledger.execute(f.verify(spp))
+    if status in ("approved", "authorised", "failed"):
+        ledger.execute(f.approve(spp))
+    if status in ("authorised", "failed"):
+        ledger.execute(f.authorise(spp))
+    if status == "failed":
+        ledger.execute(f.send(spp))
+        ledger.execute(f.fail(spp))
+    assert disbursement(ledger, spp).status == status
+    for role in sorted(SKPD_BOUND):
+        other = _foreign(role)
+        for command in (
+            f.verify(spp, other),
+            f.approve(spp, other, spm="SPM-X"),
+            f.reject(spp, other),
+            f.cancel(spp, other),
+            *([f.request("SPP-DINKES-X", GROSS, actor=other)] if role in REQUEST else []),
+        ):  # (a request names this SKPD's line)
+            if isinstance(command, c.RequestDisbursement):
+                before = last_notification_id(ledger)
+                error = refused(ledger, command, SkpdScope, "skpd_scope")
+                assert f.SKPD not in error.message
+                assert last_notification_id(ledger) == before
+            else:
+                _scope_refused(ledger, spp, command)
+    # pemda-wide roles are not bound: the Kuasa BUD and the gateway carry on
+    if status == "approved":
+        ledger.execute(f.authorise(spp))
+    # and the officials of the other SKPD do their own SKPD's work
+    other_spp = "SPP-DINKES"
+    ledger.execute(f.request(other_spp, GROSS, OTHER_LINE, actor=_foreign(Role.BENDAHARA)))
+    ledger.execute(f.verify(other_spp, _foreign(Role.PPK)))
+    ledger.execute(f.approve(other_spp, _foreign(Role.PA_KPA)))
+    assert disbursement(ledger, other_spp).status == Status.APPROVED
+    # ... but not this SKPD's officials on it
+    refused(ledger, f.cancel(other_spp, f.PPTK), SkpdScope, "skpd_scope")
+    refused(
+        ledger, f.reject(other_spp, f.actor("kadis.citra", Role.PA_KPA)), SkpdScope, "skpd_scope"
+    )
+
+
+def test_a_pptk_of_another_skpd_cannot_cancel_an_spp(ledger: Ledger) -> None:
+    """The finding: a PPTK of one SKPD cancelled another SKPD's SPP."""
+    f.adopt(ledger, f.MEDIA_LINE, OTHER_LINE)
+    f.register_vendor(ledger)
+    ledger.execute(f.request("SPP-1", GROSS))
+    _scope_refused(ledger, "SPP-1", f.cancel("SPP-1", _foreign(Role.PPTK)))
+    ledger.execute(f.cancel("SPP-1", f.PPTK))  # its own PPTK may
+
+
+def test_an_actor_of_an_skpd_bound_role_carries_its_skpd() -> None:
+    for role in SKPD_BOUND:
+        with pytest.raises(InvalidInput):
+            Actor("x", role)  # an official of no SKPD
+        with pytest.raises(InvalidInput):
+            Actor("x", role, "Dinas Pendidikan")
+        assert Actor("x", role, "1.1.0.0.0.0.1.0").skpd == f.SKPD  # normalised like a line's
+    for role in set(Role) - SKPD_BOUND:
+        with pytest.raises(InvalidInput):
+            Actor("x", role, f.SKPD)  # pemda-wide roles act for no single SKPD
+        assert Actor("x", role).skpd is None
+
+
+@pytest.mark.parametrize("actor", [None, "ppk.budi", {"user_id": "ppk.budi", "role": "ppk"}])
+def test_a_command_without_an_actor_is_refused_by_a_rule(ledger: Ledger, actor: Any) -> None:
+    """Every rule reads the actor (the SKPD first): anything but an Actor is bad input, never a
+    crash, whatever the payment's status."""
+    setup(ledger)
+    ledger.execute(f.request("SPP-1", GROSS))
+    for command in (f.verify("SPP-1"), f.cancel("SPP-1"), f.request("SPP-2", GROSS)):
+        refused(ledger, dataclasses.replace(command, actor=actor), InvalidInput, "invalid_input")
+
+
+def test_the_skpd_is_not_part_of_a_commands_fingerprint() -> None:
+    """Receipts recorded before actors carried an SKPD replay as before: the fingerprint names the
+    user and role, as it always did."""
+    command = f.verify("SPP-1")
+    bare = dataclasses.replace(command, actor=Actor.__new__(Actor))
+    object.__setattr__(bare.actor, "user_id", command.actor.user_id)
+    object.__setattr__(bare.actor, "role", command.actor.role)
+    object.__setattr__(bare.actor, "skpd", None)
+    assert bare.fingerprint() == command.fingerprint()
+    assert f.verify("SPP-1", f.actor("ppk.lain", Role.PPK)).fingerprint() != command.fingerprint()
 
 
 # -- roles -------------------------------------------------------------------------------------
@@ -177,9 +356,11 @@ def test_each_step_needs_its_role(ledger: Ledger) -> None:
         Role.VENDOR,
         Role.GATEWAY,
     ):
-        refused(ledger, f.request(spp, GROSS, actor=Actor("x", role)), RoleNotPermitted, ROLE_RULE)
+        refused(
+            ledger, f.request(spp, GROSS, actor=f.actor("x", role)), RoleNotPermitted, ROLE_RULE
+        )
     assert not ledger.recorder.select_events(f.disbursement_id(spp))
-    ledger.execute(f.request(spp, GROSS, actor=Actor("bendahara.eka", Role.BENDAHARA)))
+    ledger.execute(f.request(spp, GROSS, actor=f.actor("bendahara.eka", Role.BENDAHARA)))
     wrong: dict[str, list[Role]] = {
         "verify": [Role.PPTK, Role.BENDAHARA, Role.PA_KPA, Role.KUASA_BUD, Role.AUDITOR],
         "approve": [Role.PPK, Role.KUASA_BUD, Role.BPKAD_ADMIN],
@@ -188,12 +369,12 @@ def test_each_step_needs_its_role(ledger: Ledger) -> None:
     for step, roles in wrong.items():
         for role in roles:
             refused_unchanged(
-                ledger, spp, command_for(step, spp, Actor("x", role)), RoleNotPermitted, ROLE_RULE
+                ledger, spp, command_for(step, spp, f.actor("x", role)), RoleNotPermitted, ROLE_RULE
             )
         ledger.execute(
             command_for(step, spp, {"verify": f.PPK, "approve": f.PA, "authorise": f.BUD}[step])
         )
-    for actor in (f.BUD, f.ADMIN, Actor("x", Role.AUDITOR)):
+    for actor in (f.BUD, f.ADMIN, f.actor("x", Role.AUDITOR)):
         refused_unchanged(ledger, spp, f.send(spp, actor), RoleNotPermitted, ROLE_RULE)
     ledger.execute(f.send(spp))
     refused_unchanged(ledger, spp, f.settle(spp, f.BUD), RoleNotPermitted, ROLE_RULE)
@@ -216,9 +397,9 @@ def test_rejection_belongs_to_the_role_of_the_pending_step(
     last = {"requested": "request", "verified": "verify", "approved": "approve"}[at]
     run_to(ledger, "SPP-R", last)
     refused_unchanged(
-        ledger, "SPP-R", f.reject("SPP-R", Actor("x", wrong)), RoleNotPermitted, ROLE_RULE
+        ledger, "SPP-R", f.reject("SPP-R", f.actor("x", wrong)), RoleNotPermitted, ROLE_RULE
     )
-    ledger.execute(f.reject("SPP-R", Actor("y", right)))
+    ledger.execute(f.reject("SPP-R", f.actor("y", right)))
     rejected = ledger.history(f.disbursement_id("SPP-R"))[-1]
     assert type(rejected).__qualname__ == "Disbursement.Rejected"
     assert (
@@ -263,7 +444,7 @@ def test_a_checker_may_not_cancel_what_they_checked(ledger: Ledger) -> None:
     refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1", f.PA), RoleNotPermitted, ROLE_RULE)
     # Whoever issued the SP2D, or verified, may not withdraw it under another hat.
     refused_unchanged(ledger, "SPP-1", f.cancel("SPP-1", f.BUD), SeparationOfDuties, SOD_RULE)
-    verifier_as_bendahara = Actor(f.PPK.user_id, Role.BENDAHARA)
+    verifier_as_bendahara = f.actor(f.PPK.user_id, Role.BENDAHARA)
     refused_unchanged(
         ledger, "SPP-1", f.cancel("SPP-1", verifier_as_bendahara), SeparationOfDuties, SOD_RULE
     )
@@ -299,7 +480,7 @@ def test_cancel_after_sp2d_reverses_the_realisation(ledger: Ledger) -> None:
     run_to(ledger, "SPP-1", "authorise")
     line = budget_line(ledger)
     assert (line.committed, line.realised) == (0, GROSS)
-    ledger.execute(f.cancel("SPP-1", Actor("kuasabud.lain", Role.KUASA_BUD)))
+    ledger.execute(f.cancel("SPP-1", f.actor("kuasabud.lain", Role.KUASA_BUD)))
     line = budget_line(ledger)
     assert (line.committed, line.realised, line.available) == (0, 0, line.pagu)
     reversed_ = ledger.history(LINE_ID)[-1]
@@ -338,7 +519,7 @@ def test_a_failed_transfer_may_be_cancelled_and_its_sp2d_reversed(ledger: Ledger
             reason="rekening lama ditutup",
         )
     )
-    ledger.execute(f.cancel("SPP-1", Actor("bpkad.lain", Role.BPKAD_ADMIN)))
+    ledger.execute(f.cancel("SPP-1", f.actor("bpkad.lain", Role.BPKAD_ADMIN)))
     d = disbursement(ledger, "SPP-1")
     assert d.status == Status.CANCELLED
     line = budget_line(ledger)
@@ -370,16 +551,16 @@ def test_steps_out_of_order_are_invalid_transitions(ledger: Ledger) -> None:
     ):
         refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
     ledger.execute(f.verify(spp))
-    for command in (f.verify(spp, Actor("ppk.lain", Role.PPK)), f.authorise(spp), f.send(spp)):
+    for command in (f.verify(spp, f.actor("ppk.lain", Role.PPK)), f.authorise(spp), f.send(spp)):
         refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
     ledger.execute(f.approve(spp))
-    for command in (f.approve(spp, Actor("pa.lain", Role.PA_KPA), spm="SPM-X"), f.settle(spp)):
+    for command in (f.approve(spp, f.actor("pa.lain", Role.PA_KPA), spm="SPM-X"), f.settle(spp)):
         refused_unchanged(ledger, spp, command, InvalidTransition, LIFECYCLE_RULE)
     ledger.execute(f.authorise(spp))
     for command in (
         f.reject(spp, f.BUD),
-        f.reject(spp, Actor("kuasabud.lain", Role.KUASA_BUD)),
-        f.authorise(spp, Actor("kuasabud.lain", Role.KUASA_BUD), sp2d="SP2D-X"),
+        f.reject(spp, f.actor("kuasabud.lain", Role.KUASA_BUD)),
+        f.authorise(spp, f.actor("kuasabud.lain", Role.KUASA_BUD), sp2d="SP2D-X"),
         f.settle(spp),
         f.fail(spp),
         f.return_(spp),
@@ -430,7 +611,7 @@ def test_settled_may_be_returned_and_returned_is_terminal(ledger: Ledger) -> Non
         f.settle("SPP-1"),
         f.fail("SPP-1"),
         f.cancel("SPP-1"),
-        f.reject("SPP-1", Actor("y", Role.PPK)),
+        f.reject("SPP-1", f.actor("y", Role.PPK)),
     ):
         refused_unchanged(ledger, "SPP-1", command, InvalidTransition, LIFECYCLE_RULE)
 
@@ -440,7 +621,7 @@ def test_rejected_and_cancelled_are_terminal(ledger: Ledger, end: str) -> None:
     setup(ledger)
     run_to(ledger, "SPP-1", "request")
     ledger.execute(f.reject("SPP-1", f.PPK) if end == "rejected" else f.cancel("SPP-1"))
-    other_ppk = Actor("ppk.lain", Role.PPK)
+    other_ppk = f.actor("ppk.lain", Role.PPK)
     for command in (
         f.verify("SPP-1", other_ppk),
         f.approve("SPP-1"),
@@ -538,7 +719,7 @@ def test_a_refused_resend_leaves_the_failed_transfer_failed_and_cancellable(
 def test_only_the_gateway_records_a_refused_transfer(ledger: Ledger) -> None:
     setup(ledger)
     run_to(ledger, "SPP-1", "authorise")
-    for actor in (f.BUD, f.PPK, f.ADMIN, Actor("auditor", Role.AUDITOR)):
+    for actor in (f.BUD, f.PPK, f.ADMIN, f.actor("auditor", Role.AUDITOR)):
         command = transfer_rejected("SPP-1", "IRIS-SPP-1-01", actor)
         refused_unchanged(ledger, "SPP-1", command, RoleNotPermitted, ROLE_RULE)
 
@@ -821,5 +1002,5 @@ def test_ids_are_natural_keys() -> None:
 )
 def test_an_actor_is_a_named_user_in_a_known_role(user_id: Any, role: Any) -> None:
     with pytest.raises(InvalidInput):
-        Actor(user_id, role)
-    assert Actor("x" * 128, Role.PPK).user_id == "x" * 128
+        Actor(user_id, role, f.SKPD)
+    assert Actor("x" * 128, Role.PPK, f.SKPD).user_id == "x" * 128

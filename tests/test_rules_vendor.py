@@ -152,7 +152,7 @@ def test_a_vendor_is_registered_once_whatever_the_npwp_spelling(ledger: Ledger) 
 
 @pytest.mark.parametrize("role", [Role.PPTK, Role.PPK, Role.PA_KPA, Role.KUASA_BUD, Role.VENDOR])
 def test_only_bpkad_admin_registers_vendors(ledger: Ledger, role: Role) -> None:
-    refused(ledger, register(actor=Actor("x", role)), RoleNotPermitted, "step_requires_role")
+    refused(ledger, register(actor=f.actor("x", role)), RoleNotPermitted, "step_requires_role")
     assert last_notification_id(ledger) == 0
 
 
@@ -320,7 +320,7 @@ def test_bank_account_change_rules(ledger: Ledger) -> None:
     refused(ledger, change_account("12"), InvalidInput, "invalid_input")
     for role in (Role.PPTK, Role.KUASA_BUD, Role.VENDOR, Role.GATEWAY):
         refused(
-            ledger, change_account(actor=Actor("x", role)), RoleNotPermitted, "step_requires_role"
+            ledger, change_account(actor=f.actor("x", role)), RoleNotPermitted, "step_requires_role"
         )
     assert event_names(ledger.history(VENDOR_ID)) == ["Vendor.Registered"]
     # A holder name change alone is a change of account too.

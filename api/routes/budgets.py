@@ -1,4 +1,8 @@
-"""The APBD: adoption, APBD-P, pergeseran, blokir, and reading the budget and its lines."""
+"""The APBD: adoption, APBD-P, pergeseran, blokir, and reading the budget and its lines.
+
+The APBD itself (the Perda: documents and total) is read by every official; its lines are an SKPD's
+DPA, so an official of one SKPD reads its own SKPD's lines only (another's by id: 403
+``skpd_scope``)."""
 
 from __future__ import annotations
 
@@ -240,6 +244,7 @@ def list_lines(
         line
         for line in found
         if (skpd is None or line.skpd == skpd)
+        and who.sees(line.skpd)
         and (rekening is None or line.rekening.startswith(rekening))
         and (blocked is None or line.blocked == blocked)
     ]
@@ -251,6 +256,7 @@ def get_line(year: YearPath, line_id: UUID, who: Reader, ledger: LedgerDep) -> L
     line = ledger.budget_line(line_id)
     if line.pemda != who.pemda or line.year != year:
         raise NotFound(f"no budget line {line_id} in APBD {year} of pemda {who.pemda}")
+    who.require_skpd(line.skpd, f"budget line {line_id}")
     return line_out(line)
 
 
@@ -280,11 +286,19 @@ def get_budget_as_of(
     budget = state.get(ids.budget_id(who.pemda, year))
     if not isinstance(budget, Budget):
         raise NotFound(f"APBD {year} of pemda {who.pemda} was not adopted as of {at or position}")
-    lines = [state.get(UUID(i)) for i in budget.line_ids]
+    lines = [
+        line
+        for line in (state.get(UUID(i)) for i in budget.line_ids)
+        if isinstance(line, BudgetLine) and who.sees(line.skpd)
+    ]
+    visible = {str(line.id) for line in lines}  # a payment's SKPD is its line's
     statuses = Counter(
         str(Status(a.status))
         for a in state.values()
-        if isinstance(a, Disbursement) and a.pemda == who.pemda and a.year == year
+        if isinstance(a, Disbursement)
+        and a.pemda == who.pemda
+        and a.year == year
+        and a.line_id in visible
     )
     return BudgetAsOfOut(
         as_of=at,
@@ -300,7 +314,5 @@ def get_budget_as_of(
             shifts=budget.shifts,
         ),
         disbursements_by_status=dict(sorted(statuses.items())),
-        lines=page(
-            [line_out(line) for line in lines if isinstance(line, BudgetLine)], limit, offset
-        ),
+        lines=page([line_out(line) for line in lines], limit, offset),
     )

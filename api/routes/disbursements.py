@@ -2,7 +2,9 @@
 gateway's transfer facts, and reading payments and their history.
 
 A vendor user sees only the payments to its own NPWP; a payment of another vendor (or another
-pemda) does not exist for it (404).
+pemda) does not exist for it (404). An official of one SKPD sees and acts on its own SKPD's payments
+only: the list leaves the others out, and one named by id is a 403 (``skpd_scope``), the refusal the
+ledger gives a write.
 """
 
 from __future__ import annotations
@@ -338,6 +340,8 @@ def list_disbursements(
     rows = catalog.disbursements_of(who.pemda)
     if who.vendor_id is not None:  # a vendor user: its own payments only
         rows = [r for r in rows if r.vendor_id == who.vendor_id]
+    if who.skpd is not None:  # an SKPD's official: its own SKPD's payments only
+        rows = [r for r in rows if who.sees(r.skpd)]
     if vendor is not None:
         wanted = ids.vendor_id(who.pemda, normalise_npwp(vendor))
         rows = [r for r in rows if r.vendor_id == wanted]
@@ -371,7 +375,15 @@ def visible_disbursement(
         d = ledger_history.aggregate_as_of(ledger, disbursement_id, Disbursement, as_of=at)
     if d.pemda != who.pemda or (who.vendor_id is not None and d.vendor_id != str(who.vendor_id)):
         raise NotFound(f"no disbursement {disbursement_id} in pemda {who.pemda}")
+    require_skpd_of_line(ledger, who, d.line_id, f"disbursement {disbursement_id}")
     return d
+
+
+def require_skpd_of_line(ledger: Ledger, who: Principal, line_id: str, what: str) -> None:
+    """403 ``skpd_scope`` if ``who`` is an official of another SKPD than the line's (a payment's
+    SKPD is its line's). Reads the line only for an SKPD-bound user."""
+    if who.skpd is not None:
+        who.require_skpd(ledger.budget_line(UUID(line_id)).skpd, what)
 
 
 @router.get(
@@ -435,6 +447,7 @@ def get_history(
         or (vendor_id is not None and first.get("vendor_id") != str(vendor_id))
     ):
         raise NotFound(f"no disbursement {disbursement_id} in pemda {who.pemda}")
+    require_skpd_of_line(ledger, who, str(first["line_id"]), f"disbursement {disbursement_id}")
     out = [
         HistoryEntryOut(
             version=e.version,

@@ -1,4 +1,4 @@
-"""Who am I: the token's user, role and pemda, as the API understood them."""
+"""Who am I: the token's user, role, pemda and SKPD (or NPWP), as the API understood them."""
 
 from __future__ import annotations
 
@@ -16,4 +16,6 @@ router = APIRouter(prefix="/pemda/{pemda}", tags=["session"], responses=response
 
 @router.get("/me", summary="The authenticated user", openapi_extra=auth.ANYONE.doc)
 def me(who: Annotated[Principal, Depends(auth.ANYONE)]) -> PrincipalOut:
-    return PrincipalOut(user_id=who.user_id, role=who.role.value, pemda=who.pemda, npwp=who.npwp)
+    return PrincipalOut(
+        user_id=who.user_id, role=who.role.value, pemda=who.pemda, npwp=who.npwp, skpd=who.skpd
+    )

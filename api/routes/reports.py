@@ -9,6 +9,10 @@ projection position it reflects, in the body (``position``) and in the header
 ``X-Kasda-Projection-Position``. ``after`` beyond the log's head is a 422 (``position_not_recorded``).
 Query parameters are validated at the edge (a
 level, role or date that does not exist, a limit out of range: 422) before any SQL runs.
+
+An official of one SKPD (PPTK, bendahara, PPK, PA/KPA) reads its own SKPD only: the LRA of its lines,
+the payments of its SKPD in a vendor's statement (and their totals), its SKPD's queues. The RKUD's
+cash position is the treasury's, one account for the whole pemda, and is the same for every reader.
 """
 
 from __future__ import annotations
@@ -176,6 +180,10 @@ async def lra(
         return rows, q.lra_totals(lines)
 
     unit = None if skpd is None else normalise_skpd(skpd)  # a bad code: 4xx before any read
+    if who.skpd is not None:  # an SKPD-bound official reads its own SKPD's LRA, and only that
+        if unit is not None:
+            who.require_skpd(unit, "the LRA")
+        unit = who.skpd
     (rows, totals), position = await models.read(
         build,
         key=("lra", who.pemda, year, level, as_of, unit),
@@ -262,6 +270,7 @@ async def vendor_statement(
             requested_to=requested_to,
             limit=limit,
             offset=offset,
+            skpd=who.skpd,
         )
         payments = [] if found is None else found.payments
         return found, [StatementPaymentOut.model_validate(p) for p in payments]
@@ -340,17 +349,19 @@ async def queue_sizes(
     after: After = None,
 ) -> QueueSizesOut:
     sizes, position = await models.read(
-        lambda db: q.queue_sizes(db, who.pemda), latest=freshness == "latest", after=after
+        lambda db: q.queue_sizes(db, who.pemda, skpd=who.skpd),
+        latest=freshness == "latest",
+        after=after,
     )
     response.headers[POSITION_HEADER] = str(position)
     return QueueSizesOut(position=position, sizes={r: sizes.get(r, 0) for r in QUEUE_ROLES})
 
 
 def _queue(
-    db: ReadDatabase, pemda: str, role: str, limit: int, offset: int
+    db: ReadDatabase, who: Principal, role: str, limit: int, offset: int
 ) -> tuple[int, list[QueueItemOut]]:
-    total = q.queue_sizes(db, pemda).get(role, 0)
-    frame = q.approval_queue(db, pemda, role, limit=limit, offset=offset)
+    total = q.queue_sizes(db, who.pemda, skpd=who.skpd).get(role, 0)
+    frame = q.approval_queue(db, who.pemda, role, limit=limit, offset=offset, skpd=who.skpd)
     return total, [QueueItemOut.model_validate(r) for r in frame.iter_rows(named=True)]
 
 
@@ -371,7 +382,7 @@ async def queue(
     after: After = None,
 ) -> QueueOut:
     (total, items), position = await models.read(
-        lambda db: _queue(db, who.pemda, role, limit, offset),
+        lambda db: _queue(db, who, role, limit, offset),
         latest=freshness == "latest",
         after=after,
     )

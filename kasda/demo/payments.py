@@ -124,7 +124,7 @@ class Payments(AdminCommands):
             add(verify_day, Slot.VERIFY, partial(lc.cancel, actor=lc.maker, reason=reason))
             return
         if lc is getattr(self, "plt", None):  # the acting PPTK may not verify their own SPP
-            wrong = Actor(lc.maker.user_id, Role.PPK)
+            wrong = Actor(lc.maker.user_id, Role.PPK, lc.skpd.code)
             add(verify_day, Slot.VERIFY, partial(lc.verify, actor=wrong), SeparationOfDuties)
         add(verify_day, Slot.VERIFY, lc.verify)
         spm_day = verify_day + self._step()

@@ -20,23 +20,28 @@ class People(YearState):
         self.kuasa_bud = [self._actor("bpkad.kuasabud", Role.KUASA_BUD) for _ in range(3)]
         self.gateways = [GATEWAY_ACTOR]
 
-    def _actor(self, prefix: str, role: Role) -> Actor:
-        return Actor(f"{prefix}.{next(self._names)}", role)
+    def _actor(self, prefix: str, role: Role, skpd: str | None = None) -> Actor:
+        """A user: an official of ``skpd`` (its officials act for it only), or pemda-wide."""
+        return Actor(f"{prefix}.{next(self._names)}", role, skpd)
 
     def _skpds(self) -> None:
         self.skpds: list[Skpd] = []
         for spec in SKPDS:
-            unit = spec.short.lower()
+            unit, code = spec.short.lower(), spec.code
             self.skpds.append(
                 Skpd(
                     spec=spec,
-                    pptk=[self._actor(f"{unit}.pptk", Role.PPTK) for _ in range(spec.size + 1)],
-                    bendahara=self._actor(f"{unit}.bendahara", Role.BENDAHARA),
+                    pptk=[
+                        self._actor(f"{unit}.pptk", Role.PPTK, code) for _ in range(spec.size + 1)
+                    ],
+                    bendahara=self._actor(f"{unit}.bendahara", Role.BENDAHARA, code),
                     ppk=[
-                        self._actor(f"{unit}.ppk", Role.PPK) for _ in range(max(1, spec.size - 1))
+                        self._actor(f"{unit}.ppk", Role.PPK, code)
+                        for _ in range(max(1, spec.size - 1))
                     ],
                     pa=[
-                        self._actor(f"{unit}.pa", Role.PA_KPA) for _ in range(1 + (spec.size == 3))
+                        self._actor(f"{unit}.pa", Role.PA_KPA, code)
+                        for _ in range(1 + (spec.size == 3))
                     ],
                 )
             )

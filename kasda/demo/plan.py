@@ -90,7 +90,7 @@ class Plan(Income):
         plt_skpd = next(s for s in self.skpds if len(s.ppk) >= 2)
         plt_line = next(x for x in eligible if x.skpd is plt_skpd and x.special == "")
         self.plt = self._lifecycle(plt_line, self.day_of(3, 2))
-        self.plt.maker = Actor(plt_skpd.ppk[0].user_id, Role.PPTK)
+        self.plt.maker = Actor(plt_skpd.ppk[0].user_id, Role.PPTK, plt_skpd.code)
         self.plt.verifier = plt_skpd.ppk[1]
         self.plt.note = " (SPP oleh Plt. PPTK)"
 

@@ -12,6 +12,7 @@ from ledger.errors import (
     LineBlocked,
     PaguExceeded,
     RoleNotPermitted,
+    SkpdScope,
     VendorNotPayable,
 )
 from ledger.roles import Actor, Role
@@ -95,8 +96,12 @@ class Stories(Payments):
         ]  # fmt: skip
         # A PPTK tries to verify an SPP of their unit (before the PPK does): only a PPK may.
         lc = rng.choice(normal)
-        wrong = Actor(lc.skpd.pptk[-1].user_id, Role.PPTK)
+        wrong = Actor(lc.skpd.pptk[-1].user_id, Role.PPTK, lc.skpd.code)
         self.add(lc.verify_day, Slot.REQUEST, partial(lc.verify, actor=wrong), RoleNotPermitted)
+        # A PPTK of another unit tries to withdraw that SPP: officials act for their own SKPD.
+        stranger = next(s for s in self.skpds if s is not lc.skpd).pptk[0]
+        withdraw = partial(lc.cancel, actor=stranger, reason="SPP ganda")
+        self.add(lc.verify_day, Slot.REQUEST, withdraw, SkpdScope)
         # The same SPP keyed in again under a new idempotency key: its number is taken. The line
         # gets room for it, so that it is the number that refuses it.
         original = rng.choice([x for x in normal if x is not lc])
