@@ -264,7 +264,9 @@ def _get_vendor(uow: UnitOfWork, pemda: str, npwp: Any) -> Vendor:
     number = normalise_npwp(npwp)
     vendor = uow.find(ids.vendor_id(pemda, number), Vendor)
     if vendor is None:
-        raise VendorNotPayable(f"no vendor with NPWP {number} is registered in pemda {pemda}")
+        # Nothing to change: the vendor named is not there (404). Paying an unregistered vendor
+        # is another matter, a conflict with the registry (``_payable_vendor``, 409).
+        raise NotFound(f"no vendor with NPWP {number} is registered in pemda {pemda}")
     return vendor
 
 
@@ -360,9 +362,11 @@ def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     line = _get_line(uow, cmd.pemda, year, cmd.line)
     if not is_spending(line.rekening):
         raise InvalidInput(f"line {line.key} is an income line; nothing is paid out of it")
-    vendor = _get_vendor(uow, cmd.pemda, cmd.vendor_npwp)
-    if not vendor.active:
-        raise VendorNotPayable(f"vendor {vendor.name} ({vendor.npwp}) is deactivated")
+    npwp = normalise_npwp(cmd.vendor_npwp)
+    vendor_id = ids.vendor_id(cmd.pemda, npwp)
+    if not uow.exists(vendor_id):
+        raise VendorNotPayable(f"no vendor with NPWP {npwp} is registered in pemda {cmd.pemda}")
+    vendor = _payable_vendor(uow, str(vendor_id))
     line.check_commit(gross)
     disbursement_id = ids.disbursement_id(cmd.pemda, year, spp_number)
     if uow.exists(disbursement_id):

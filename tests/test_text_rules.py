@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import commands as c
-from ledger import fields
+from ledger import fields, ids
 from ledger.application import MAX_ATTEMPTS, CommandResult, Ledger
 from ledger.errors import InvalidInput
 from ledger.roles import Actor, Role
@@ -136,7 +136,7 @@ def test_text_is_kept_in_nfc(mem: Ledger) -> None:
     ledger = mem
     decomposed = "Kafe\u0301 Priangan"  # "e" + combining acute accent
     result = ledger.execute(_vendor(name=decomposed, account_holder=decomposed))
-    vendor = ledger.vendor(f.ids.vendor_id(f.PEMDA, "019876543210000"))
+    vendor = ledger.vendor(ids.vendor_id(f.PEMDA, "019876543210000"))
     assert vendor.name == unicodedata.normalize("NFC", decomposed) == "Kaf\u00e9 Priangan"
     assert vendor.bank_account["holder"] == "Kaf\u00e9 Priangan"
     assert result.data["npwp"] == "019876543210000"
