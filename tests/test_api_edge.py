@@ -9,7 +9,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +241,7 @@ def _asgi(
         asked += 1
         return {"type": "http.request", "body": b"{}", "more_body": True}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             started.update(message)
 
@@ -360,7 +360,10 @@ def test_tokens_live_at_most_the_configured_lifetime(edge: tuple[TestClient, Api
     longest = config.max_token_lifetime_seconds
 
     def me(token: str) -> httpx.Response:
-        return client.get(f"/pemda/{PEMDA}/me", headers={"Authorization": f"Bearer {token}"})
+        answer: httpx.Response = client.get(
+            f"/pemda/{PEMDA}/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        return answer
 
     assert me(_signed(config, exp=now + longest)).status_code == 200
     for token in (
