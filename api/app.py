@@ -18,9 +18,10 @@ from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api import problems
+from api import docs, problems
 from api.auth import TokenVerifier
 from api.catalog import Catalog
+from api.edge import EdgeGuard
 from api.readmodels import ReadModels
 from api.routes import ROUTERS
 from api.settings import ApiSettings
@@ -83,6 +84,10 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Swagger UI from kasda itself (api/docs.py); FastAPI's pages would load it from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
@@ -100,8 +105,21 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
     webhooks = _webhooks_router()
     if webhooks is not None:
         app.include_router(webhooks)
+    app.include_router(docs.router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
+    _guard(app)
     return app
+
+
+def _guard(app: FastAPI) -> None:
+    """``EdgeGuard`` around the whole middleware stack, error pages included (``add_middleware``
+    would put it inside Starlette's handler of unexpected errors)."""
+    build = app.build_middleware_stack
+
+    def guarded() -> Any:
+        return EdgeGuard(build())
+
+    app.build_middleware_stack = guarded  # type: ignore[method-assign]
 
 
 def _attach(app: FastAPI, ledger: Ledger) -> None:

@@ -13,6 +13,11 @@ API does not say whether that pemda is served here. A token whose role may not u
 An official of one SKPD sees and acts on its own SKPD's lines and payments only: another SKPD's
 payment or line named by id is a 403 (``skpd_scope``, the ledger's rule), and lists, queues and
 reports leave other SKPDs out (``Principal.sees``).
+
+The token is checked before anything else about the request (``authenticate``, called by
+``api.edge.EdgeGuard`` for every ``/pemda/`` route): an unauthenticated request is a 401 even when
+its body or parameters are wrong too. A token must say when it was issued (``iat``) and expire
+(``exp``) within ``ApiSettings.max_token_lifetime_seconds`` of it.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import anyio
 import jwt
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
 
 from api.problems import ProblemError
 from api.settings import ApiSettings
 from ledger import ids, roles
-from ledger.errors import DomainError
-from ledger.fields import pemda_code
+from ledger.errors import DomainError, InvalidInput
+from ledger.fields import name, pemda_code
 from ledger.roles import Actor, Role
 from ledger.vendor import normalise_npwp
 
@@ -39,6 +45,11 @@ LOCAL_ALGORITHM = "HS256"
 IDP_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 DEFAULT_TTL_SECONDS = 8 * 3600
 CACHE_SIZE = 10_000
+# A JWT of kasda's claims is a few hundred bytes; an IdP's with groups may be a few KiB. Anything
+# longer is refused before it is decoded.
+MAX_TOKEN_LENGTH = 8 * 1024
+# Where ``authenticate`` leaves the request's principal for ``Allow`` (an ASGI scope key).
+PRINCIPAL_KEY = "kasda.principal"
 
 bearer = HTTPBearer(auto_error=False, description="A JWT with sub, role, pemda (and skpd, or npwp)")
 
@@ -122,12 +133,19 @@ class TokenVerifier:
                 audience=self.settings.audience,
                 issuer=self.settings.issuer,
                 leeway=self.settings.leeway_seconds,
-                options={"require": ["exp", "sub", "iss", "aud"]},
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.PyJWKClientError as error:
             raise _unauthorised(f"no key to check this token: {error}") from None
         except jwt.PyJWTError as error:
             raise _unauthorised(f"invalid token: {error}") from None
+        lifetime = float(claims["exp"]) - float(claims["iat"])
+        if lifetime > self.settings.max_token_lifetime_seconds:
+            # A stolen long-lived token would stay good (and cached) for that long.
+            raise _unauthorised(
+                f"the token lives {int(lifetime)} s; at most "
+                f"{self.settings.max_token_lifetime_seconds} s are accepted"
+            )
         return principal_from_claims(claims), float(claims["exp"]) + self.settings.leeway_seconds
 
 
@@ -135,8 +153,11 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     sub, role, pemda, npwp, skpd = (claims.get(k) for k in ("sub", "role", "pemda", "npwp", "skpd"))
     if not isinstance(role, str):
         raise _unauthorised("the token has no role claim")
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > 128:
-        raise _unauthorised("the token's sub must be a user id of 1 to 128 characters")
+    try:  # the text rules of every name the ledger records (the sub is the events' actor)
+        name(sub, "the token's sub", max_length=128)
+    except DomainError as error:
+        raise _unauthorised(f"invalid token claims: {error.message}") from None
+    assert isinstance(sub, str)  # name() refuses anything else
     try:
         parsed_role = Role(str(role))
     except ValueError:
@@ -167,6 +188,11 @@ def make_token(
     """A locally signed token (HS256): for ``kasda token``, tests and benchmarks."""
     if settings.jwt_secret is None:
         raise ValueError("tokens can be made only with a local secret (KASDA_JWT_SECRET)")
+    if not 1 <= ttl_seconds <= settings.max_token_lifetime_seconds:
+        raise InvalidInput(
+            f"a token lives 1..{settings.max_token_lifetime_seconds} seconds "
+            f"(KASDA_JWT_MAX_LIFETIME), not {ttl_seconds}"
+        )
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": sub,
@@ -182,6 +208,19 @@ def make_token(
     if skpd is not None:
         claims["skpd"] = skpd
     return jwt.encode(claims, settings.jwt_secret, algorithm=LOCAL_ALGORITHM)
+
+
+async def authenticate(verifier: TokenVerifier, headers: Headers) -> Principal:
+    """The principal of a request's ``Authorization: Bearer`` token; ``ProblemError`` 401."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorised("send 'Authorization: Bearer <token>'")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise _unauthorised(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
+    if verifier.needs_io:
+        return await anyio.to_thread.run_sync(verifier.verify, token)
+    return verifier.verify(token)
 
 
 PemdaPath = Annotated[
@@ -211,13 +250,11 @@ class Allow:
         pemda: PemdaPath,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise _unauthorised("send 'Authorization: Bearer <token>'")
-        verifier: TokenVerifier = request.app.state.verifier
-        if verifier.needs_io:
-            who = await anyio.to_thread.run_sync(verifier.verify, credentials.credentials)
-        else:
-            who = verifier.verify(credentials.credentials)
+        # ``credentials`` documents the scheme in OpenAPI; the edge (``api.edge``) has already
+        # authenticated the request, before its body and parameters were looked at.
+        who = request.scope.get(PRINCIPAL_KEY)
+        if not isinstance(who, Principal):
+            who = await authenticate(request.app.state.verifier, request.headers)
         if who.pemda != pemda:
             # Do not reveal whether another pemda is served by this deployment.
             raise ProblemError(404, "tenant_scope", f"no pemda {pemda} for this user")

@@ -49,6 +49,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
     422: "Unprocessable content",
     500: "Internal server error",
     503: "Service unavailable",
@@ -119,8 +120,25 @@ def problem_response(
     }
     body.update(extra or {})
     return JSONResponse(
-        jsonable_encoder(body), status_code=status, headers=headers, media_type=MEDIA_TYPE
+        _encodable(jsonable_encoder(body)),
+        status_code=status,
+        headers=headers,
+        media_type=MEDIA_TYPE,
     )
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with every lone surrogate replaced by U+FFFD: a refusal may quote the bad input
+    (a key, a name) and must still encode as UTF-8, or the refusal itself would be a 500."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    return value
 
 
 def _domain_error(request: Request, exc: Exception) -> JSONResponse:

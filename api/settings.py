@@ -15,6 +15,8 @@ DEFAULT_SECRET_FILE = "kasda-jwt.key"  # noqa: S105 - a file name, not a secret
 LOCAL_ISSUER = "kasda-local"
 DEFAULT_AUDIENCE = "kasda"
 MIN_SECRET_BYTES = 32
+DEFAULT_MAX_TOKEN_LIFETIME = 12 * 3600  # a working day and then some
+MAX_TOKEN_LIFETIME_LIMIT = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +33,8 @@ class ApiSettings:
     issuer: str = LOCAL_ISSUER
     audience: str = DEFAULT_AUDIENCE
     leeway_seconds: int = 30
+    # Tokens whose exp - iat is longer are refused (KASDA_JWT_MAX_LIFETIME, seconds).
+    max_token_lifetime_seconds: int = DEFAULT_MAX_TOKEN_LIFETIME
     threads: int = 4  # per worker process, for the (blocking) ledger calls of routes
     # Read by the gateway webhooks router (``request.app.state.gateway_settings``).
     gateway_settings: Any = None
@@ -41,6 +45,11 @@ class ApiSettings:
             raise InvalidInput("set KASDA_JWT_SECRET (local tokens) or KASDA_JWKS_URL (an IdP)")
         if self.jwks_url is None and len((self.jwt_secret or "").encode()) < MIN_SECRET_BYTES:
             raise InvalidInput(f"KASDA_JWT_SECRET must have at least {MIN_SECRET_BYTES} bytes")
+        if not 60 <= self.max_token_lifetime_seconds <= MAX_TOKEN_LIFETIME_LIMIT:
+            raise InvalidInput(
+                f"KASDA_JWT_MAX_LIFETIME must be 60..{MAX_TOKEN_LIFETIME_LIMIT} seconds, "
+                f"got {self.max_token_lifetime_seconds}"
+            )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ApiSettings:
@@ -58,6 +67,7 @@ class ApiSettings:
                 audience=audience,
                 gateway_settings=gateway_settings(env),
                 threads=_threads(env),
+                max_token_lifetime_seconds=_max_lifetime(env),
             )
         return cls(
             database_url=env.get("KASDA_DATABASE_URL") or database_url(),
@@ -66,6 +76,7 @@ class ApiSettings:
             audience=env.get("KASDA_JWT_AUDIENCE") or DEFAULT_AUDIENCE,
             gateway_settings=gateway_settings(env),
             threads=_threads(env),
+            max_token_lifetime_seconds=_max_lifetime(env),
         )
 
 
@@ -73,6 +84,13 @@ def _threads(env: dict[str, str]) -> int:
     raw = env.get("KASDA_API_THREADS", "4")
     if not raw.isdigit() or not 1 <= int(raw) <= 256:
         raise InvalidInput(f"KASDA_API_THREADS must be an integer in 1..256, got {raw!r}")
+    return int(raw)
+
+
+def _max_lifetime(env: dict[str, str]) -> int:
+    raw = env.get("KASDA_JWT_MAX_LIFETIME", str(DEFAULT_MAX_TOKEN_LIFETIME))
+    if not raw.isdigit():
+        raise InvalidInput(f"KASDA_JWT_MAX_LIFETIME must be a number of seconds, got {raw!r}")
     return int(raw)
 
 

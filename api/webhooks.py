@@ -2,7 +2,9 @@
 
 The app puts the ``Ledger`` at ``app.state.ledger`` and a ``gateways.config.GatewaySettings`` at
 ``app.state.gateway_settings``; ``app.state.receipt_gateway`` may hold a ``ReceiptGateway`` (else a
-``MidtransReceipts`` on those settings is made once). Signatures are verified on the raw body; the
+``MidtransReceipts`` on those settings is made once), and ``app.state.payout_gateway`` a
+``PayoutGateway`` (else an ``IrisClient``), which confirms an Iris notification that does not name
+the beneficiary account. Signatures are verified on the raw body; the
 work (ledger, status query) runs in the thread pool. See ``gateways.webhooks`` for the answers.
 """
 
@@ -15,7 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from gateways.config import GatewaySettings
-from gateways.port import ReceiptGateway
+from gateways.iris import IrisClient
+from gateways.port import PayoutGateway, ReceiptGateway
 from gateways.receipts import MidtransReceipts
 from gateways.webhooks import WebhookResponse, handle_iris, handle_midtrans
 from ledger.application import Ledger
@@ -42,6 +45,23 @@ def _receipts(request: Request, settings: GatewaySettings) -> ReceiptGateway:
     return gateway
 
 
+def _payouts(request: Request, settings: GatewaySettings) -> PayoutGateway | None:
+    """Iris, to confirm a notification (``app.state.payout_gateway``, else one made once from the
+    settings); None without Iris keys."""
+    state: Any = request.app.state
+    found = getattr(state, "payout_gateway", None)
+    if found is None and settings.iris_creator_key:
+        found = IrisClient(
+            settings.iris_base_url,
+            settings.iris_creator_key,
+            settings.iris_approver_key,
+            timeout_seconds=settings.timeout_seconds,
+        )
+        state.payout_gateway = found
+    gateway: PayoutGateway | None = found
+    return gateway
+
+
 def _json(response: WebhookResponse) -> JSONResponse:
     headers = {"Retry-After": "30"} if response.status == 503 else None
     return JSONResponse(response.body, status_code=response.status, headers=headers)
@@ -60,7 +80,8 @@ async def iris_notification(request: Request) -> JSONResponse:
         return _json(_NOT_READY)
     ledger, settings = parts
     headers = dict(request.headers)
-    return _json(await run_in_threadpool(handle_iris, ledger, settings, raw, headers))
+    payouts = _payouts(request, settings)
+    return _json(await run_in_threadpool(handle_iris, ledger, settings, raw, headers, payouts))
 
 
 @router.post("/midtrans", summary="Midtrans payment notification (signature_key)")

@@ -17,14 +17,18 @@ the head too, which is at or after the events of its first execution.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from anyio import to_thread
+from eventsourcing.persistence import PersistenceError
 
 from ledger.application import CommandResult, Ledger, Outcome
 from ledger.commands import Command
 from ledger.errors import DomainError
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
 
@@ -58,16 +62,38 @@ class BatchWriter:
             raise outcome
         return Written(outcome, position)
 
-    def _write(self, commands: Sequence[Command]) -> tuple[list[Outcome], int]:
+    def _write(self, commands: Sequence[Command]) -> tuple[list[Outcome | Exception], int]:
         """In a worker thread: the batch, then the log's head (read after the commit, so at or
         after every event of the batch). No head is read when every command was refused. Should
         that read fail (the store went away just after the commit), the batch's callers get the
         error (503) though their commands were recorded: a retry with the same key answers from
-        the receipts, with a position."""
-        outcomes = self.ledger.execute_batch(commands)
+        the receipts, with a position.
+
+        A batch that fails for any reason but the store's (which every waiter hears) is run again
+        one command at a time, so that whatever one command did wrong fails that command alone:
+        one caller's input never fails another caller's request."""
+        outcomes: list[Outcome | Exception]
+        try:
+            outcomes = list(self.ledger.execute_batch(commands))
+        except PersistenceError:
+            raise
+        except Exception:
+            if len(commands) == 1:
+                raise
+            log.exception("a batch of %d commands failed; running them one by one", len(commands))
+            outcomes = [self._alone(command) for command in commands]
         if not any(isinstance(outcome, CommandResult) for outcome in outcomes):
             return outcomes, 0
         return outcomes, int(self.ledger.recorder.max_notification_id() or 0)
+
+    def _alone(self, command: Command) -> Outcome | Exception:
+        try:
+            [outcome] = self.ledger.execute_batch([command])
+        except PersistenceError:
+            raise
+        except Exception as error:  # this command's own failure, for its caller alone
+            return error
+        return outcome
 
     async def _drain(self) -> None:
         while self._pending:
@@ -82,5 +108,9 @@ class BatchWriter:
                         future.set_exception(error)
                 continue
             for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(outcome, (CommandResult, DomainError)):
                     future.set_result((outcome, position))
+                else:
+                    future.set_exception(outcome)

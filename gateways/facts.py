@@ -57,10 +57,12 @@ def payout_mismatch(d: Disbursement, payout: Payout) -> str:
     account = (d.bank_account or {}).get("number", "")
     if payout.amount != d.net:
         return f"payout {payout.reference} is Rp {payout.amount}, SP2D {d.sp2d_number} Rp {d.net}"
-    if payout.beneficiary_account and payout.beneficiary_account != account:
+    # An account that is missing or empty is not the SP2D's either: a notification that does not
+    # say where the money went cannot settle (or send, or fail) an SP2D.
+    if not account or payout.beneficiary_account != account:
         return (
-            f"payout {payout.reference} goes to {payout.beneficiary_account}, SP2D "
-            f"{d.sp2d_number} to {account}"
+            f"payout {payout.reference} goes to {payout.beneficiary_account or 'no account'}, "
+            f"SP2D {d.sp2d_number} to {account}"
         )
     return ""
 

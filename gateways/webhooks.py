@@ -8,25 +8,36 @@ request bytes and headers and return a status code and a JSON body (``api.webhoo
 * Duplicates and out-of-order notifications change nothing twice: every ledger command carries an
   idempotency key derived from the notification, and a status that would move a disbursement
   backwards is acknowledged and ignored.
+* A body that is not one JSON object of plain text and numbers (malformed, nested deeper than
+  ``MAX_DEPTH``, lone surrogates, a bare array or string) is refused before anything else looks at
+  it (``notification_json``): 400 from Iris (after the signature), 401 to Midtrans (whose
+  signature is inside the body). ``api.edge`` has refused a body larger than ``MAX_BODY`` unread.
 * When the ledger's store (or Midtrans, for the status query) is unavailable the answer is 503: the
   gateway retries later, and since nothing was recorded nothing is lost.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import PersistenceError
 
 from gateways.config import GatewaySettings
 from gateways.facts import GATEWAY_ACTOR, Verdict, apply
 from gateways.iris import payout_from_json
-from gateways.port import GatewayError, GatewayRejected, ReceiptGateway
+from gateways.port import (
+    GatewayError,
+    GatewayRejected,
+    Payout,
+    PayoutGateway,
+    PayoutNotFound,
+    ReceiptGateway,
+)
 from gateways.receipts import (
     REVERSED,
     SETTLED,
@@ -35,6 +46,7 @@ from gateways.receipts import (
     OrderNotFound,
     ReceiptService,
 )
+from gateways.references import parse_reference
 from gateways.signatures import iris_signature, payment_signature, same
 from ledger.application import Ledger
 from ledger.errors import ConcurrencyConflict, DomainError
@@ -43,6 +55,35 @@ log = logging.getLogger(__name__)
 security = logging.getLogger("kasda.security")
 
 MAX_BODY = 64 * 1024
+# Iris and Midtrans notifications are flat objects (Midtrans nests one level, e.g. va_numbers).
+MAX_DEPTH = 8
+
+
+class NotUnderstood(ValueError):
+    """A notification body that is not a JSON object kasda can read."""
+
+
+def notification_json(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a notification, or ``NotUnderstood``. orjson refuses invalid UTF-8, lone
+    surrogates (escaped or not), NaN and nesting past 1024 without recursing in Python; the depth
+    here is bounded much lower, so nothing that later prints or walks the document can recurse."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise NotUnderstood(f"not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise NotUnderstood(f"a notification is a JSON object, not {type(body).__name__}")
+    level: list[Any] = [body]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return body
+    raise NotUnderstood(f"nested deeper than {MAX_DEPTH} levels")
 
 
 def store_errors() -> tuple[type[BaseException], ...]:
@@ -86,9 +127,16 @@ def _guard(action: Callable[[], WebhookResponse], what: str) -> WebhookResponse:
 
 
 def handle_iris(
-    ledger: Ledger, settings: GatewaySettings, raw: bytes, headers: Mapping[str, str]
+    ledger: Ledger,
+    settings: GatewaySettings,
+    raw: bytes,
+    headers: Mapping[str, str],
+    payouts: PayoutGateway | None = None,
 ) -> WebhookResponse:
-    """``POST /webhooks/iris``: a payout changed status."""
+    """``POST /webhooks/iris``: a payout changed status. A notification that does not name the
+    beneficiary account (Iris's own do not) is confirmed with ``payouts.get_payout`` first, and
+    the confirmed payout is what is recorded: money is recorded as paid only to the account the
+    SP2D names (``gateways.facts.payout_mismatch``), never on a notification's word alone."""
     if len(raw) > MAX_BODY:
         return WebhookResponse(413, {"error": "body too large"})
     given = _header(headers, "Iris-Signature")
@@ -99,15 +147,24 @@ def handle_iris(
         security.warning("forged iris notification refused: %r", raw[:200])
         return WebhookResponse(401, {"error": "invalid signature"})
     try:
-        body = json.loads(raw)
-        payout = payout_from_json(body)
+        payout = payout_from_json(notification_json(raw))
     except (ValueError, GatewayError) as error:
         log.warning("iris notification not understood: %s", error)
         return WebhookResponse(400, {"error": "notification not understood"})
 
     def act() -> WebhookResponse:
+        confirmed = payout
+        if not payout.beneficiary_account.strip() and parse_reference(payout.reference):
+            try:
+                confirmed = _confirm(payouts, payout)
+            except PayoutNotFound:
+                security.warning("iris notification for a payout iris does not know: %s", payout)
+                return WebhookResponse(404, {"error": "unknown payout"})
+            except GatewayError as error:
+                log.warning("iris status of %s unavailable: %s", payout.reference, error)
+                return WebhookResponse(503, {"error": "cannot confirm with iris, retry later"})
         try:
-            applied = apply(ledger, payout, GATEWAY_ACTOR)
+            applied = apply(ledger, confirmed, GATEWAY_ACTOR)
         except DomainError as error:
             log.error("iris notification %s refused by the ledger: %s", payout.reference, error)
             return WebhookResponse(409, {"error": error.rule, "detail": error.message})
@@ -128,6 +185,17 @@ def handle_iris(
     return _guard(act, f"iris notification {payout.reference}")
 
 
+def _confirm(payouts: PayoutGateway | None, payout: Payout) -> Payout:
+    """The payout as Iris holds it (``GatewayError`` when it cannot be asked); without a payout
+    gateway the notification stays unconfirmed, and its missing account is a mismatch."""
+    if payouts is None:
+        return payout
+    found = payouts.get_payout(payout.reference)
+    if found.reference != payout.reference:
+        raise GatewayError(f"iris answered {found.reference} for {payout.reference}")
+    return found
+
+
 def handle_midtrans(
     ledger: Ledger,
     settings: GatewaySettings,
@@ -140,12 +208,13 @@ def handle_midtrans(
     if len(raw) > MAX_BODY:
         return WebhookResponse(413, {"error": "body too large"})
     try:
-        body = json.loads(raw)
-    except ValueError:
-        security.warning("midtrans notification is not JSON: %r", raw[:200])
+        body = notification_json(raw)
+    except NotUnderstood as error:
+        # Its signature is inside the body: a body that cannot be read carries none.
+        security.warning("midtrans notification not understood (%s): %r", error, raw[:200])
         return WebhookResponse(401, {"error": "invalid notification"})
     fields = ("order_id", "status_code", "gross_amount", "signature_key")
-    if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in fields):
+    if not all(isinstance(body.get(k), str) for k in fields):
         security.warning("midtrans notification without signature fields: %r", raw[:200])
         return WebhookResponse(401, {"error": "missing signature"})
     expected = payment_signature(

@@ -78,12 +78,17 @@ Outcome = CommandResult | DomainError
 
 
 class _HalfApplied(Exception):
-    """A handler raised after triggering events: a bug in a handler, never recorded."""
+    """Commands to refuse and run the batch again without: a handler that raised after triggering
+    events (a bug in a handler, never recorded), or commands whose events cannot be stored."""
 
-    def __init__(self, index: int, error: DomainError) -> None:
-        super().__init__(index, error)
-        self.index = index
-        self.error = error
+    def __init__(self, refused: dict[int, DomainError]) -> None:
+        super().__init__(refused)
+        self.refused = refused
+
+
+# What encoding an event raises when a value cannot be stored (a lone surrogate cannot be UTF-8,
+# a number too large for JSON, a structure too deep): the fault of one command, never the store's.
+_UNSTORABLE = (ValueError, TypeError, OverflowError, RecursionError)
 
 
 @dataclass
@@ -214,15 +219,20 @@ class Ledger(Application[UUID]):
 
     def _execute_batch(self, commands: Sequence[c.Command]) -> list[Outcome]:
         doomed: dict[int, DomainError] = {}
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        # Set once a batch could not be encoded: then each command's events are encoded as it
+        # runs, so that the one that cannot be stored is refused alone and the others go ahead.
+        check_each = False
+        conflicts = 0
+        # Bounded: every pass that does not return either dooms a new command (at most
+        # len(commands) of them), turns on check_each (once) or counts a conflict.
+        while conflicts < MAX_ATTEMPTS:
             work = _Work(self, self.clock())
             try:
-                outcomes = self._run(commands, work, doomed)
+                outcomes = self._run(commands, work, doomed, check_each)
             except _HalfApplied as half:
-                log.error(
-                    "handler half-applied %s: %s", commands[half.index].command_name, half.error
-                )
-                doomed[half.index] = half.error
+                for index, error in half.refused.items():
+                    log.error("refused %s: %s", commands[index].command_name, error)
+                doomed.update(half.refused)
                 continue
             aggregates = [a for a in work.local.values() if a.pending_events]
             if not aggregates:
@@ -233,7 +243,18 @@ class Ledger(Application[UUID]):
             except IntegrityError:
                 # Someone else recorded events on one of these aggregates (or the same receipt)
                 # since we read them. Nothing of ours was written: read again and redo.
-                log.info("optimistic concurrency conflict, attempt %d of %d", attempt, MAX_ATTEMPTS)
+                conflicts += 1
+                log.info(
+                    "optimistic concurrency conflict, attempt %d of %d", conflicts, MAX_ATTEMPTS
+                )
+                continue
+            except _UNSTORABLE:
+                if check_each:  # every event was encoded once already: not the input's fault
+                    raise
+                log.warning(
+                    "a batch of %d commands cannot be encoded; finding which", len(commands)
+                )
+                check_each = True
                 continue
             self._keep(work)
             return outcomes
@@ -244,7 +265,11 @@ class Ledger(Application[UUID]):
         return [conflict for _ in commands]
 
     def _run(
-        self, commands: Sequence[c.Command], work: _Work, doomed: dict[int, DomainError]
+        self,
+        commands: Sequence[c.Command],
+        work: _Work,
+        doomed: dict[int, DomainError],
+        check_each: bool = False,
     ) -> list[Outcome]:
         receipts: list[UUID | None] = []
         direct: list[UUID] = []
@@ -261,12 +286,34 @@ class Ledger(Application[UUID]):
         work.prefetch(i for command in commands for i in _implied_ids(command, work))
 
         outcomes: list[Outcome] = []
+        unstorable: dict[int, DomainError] = {}
         for index, (command, rid) in enumerate(zip(commands, receipts, strict=True)):
             if index in doomed:
                 outcomes.append(doomed[index])
                 continue
-            outcomes.append(self._run_one(index, command, rid, work))
+            outcome = self._run_one(index, command, rid, work)
+            if check_each and isinstance(outcome, CommandResult) and not outcome.replayed:
+                problem = self._unstorable(work)
+                if problem is not None:
+                    # The events stay on the aggregates of this pass, which is thrown away; the
+                    # others still run, so one pass finds every command that cannot be stored.
+                    unstorable[index] = InvalidInput(
+                        f"{command.command_name} cannot be stored: {problem}"
+                    )
+            outcomes.append(outcome)
+        if unstorable:
+            raise _HalfApplied(unstorable)
         return outcomes
+
+    def _unstorable(self, work: _Work) -> str | None:
+        """Why the events the last command triggered cannot be encoded for the store, if so."""
+        for aggregate, held in work.touched.values():
+            for pending in aggregate.pending_events[held:]:
+                try:
+                    self.mapper.to_stored_event(pending)
+                except _UNSTORABLE as error:
+                    return f"{type(error).__name__}: {error}"
+        return None
 
     def _run_one(self, index: int, command: c.Command, rid: UUID | None, work: _Work) -> Outcome:
         try:
@@ -292,7 +339,7 @@ class Ledger(Application[UUID]):
             data = handler(command, work)
         except DomainError as error:
             if work.pending() != 0:
-                raise _HalfApplied(index, error) from error
+                raise _HalfApplied({index: error}) from error
             return error
         work.add(
             CommandReceipt(

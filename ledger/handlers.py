@@ -30,7 +30,7 @@ from ledger.errors import (
     PaguExceeded,
     VendorNotPayable,
 )
-from ledger.fields import MAX_NAME, MAX_NUMBER, document_number, fiscal_year, text
+from ledger.fields import MAX_NUMBER, document_number, fiscal_year, name, text
 from ledger.money import parse_deductions, require_non_negative_rupiah, require_rupiah
 from ledger.receipts import DocumentNumber
 from ledger.reconciliation import ReconciliationRun, inputs_digest
@@ -91,7 +91,7 @@ def _parse_lines(
         if key in seen:
             raise InvalidInput(f"line {key} appears twice in one document")
         seen.add(key)
-        uraian = text(spec.uraian, f"uraian of line {key}", max_length=MAX_NAME)
+        uraian = name(spec.uraian, f"uraian of line {key}")
         pagu = (
             require_non_negative_rupiah(spec.pagu, f"pagu of line {key}")
             if allow_zero
@@ -264,14 +264,16 @@ def _get_vendor(uow: UnitOfWork, pemda: str, npwp: Any) -> Vendor:
     number = normalise_npwp(npwp)
     vendor = uow.find(ids.vendor_id(pemda, number), Vendor)
     if vendor is None:
-        raise VendorNotPayable(f"no vendor with NPWP {number} is registered in pemda {pemda}")
+        # Nothing to change: the vendor named is not there (404). Paying an unregistered vendor
+        # is another matter, a conflict with the registry (``_payable_vendor``, 409).
+        raise NotFound(f"no vendor with NPWP {number} is registered in pemda {pemda}")
     return vendor
 
 
 def register_vendor(cmd: c.RegisterVendor, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.VENDOR_ADMIN, "register a vendor")
     npwp = normalise_npwp(cmd.npwp)
-    name = text(cmd.name, "vendor name", max_length=MAX_NAME)
+    vendor_name = name(cmd.name, "vendor name")
     try:
         kind = VendorKind(cmd.kind)
     except ValueError:
@@ -284,7 +286,7 @@ def register_vendor(cmd: c.RegisterVendor, uow: UnitOfWork) -> Result:
     vendor = Vendor(
         pemda=cmd.pemda,
         npwp=npwp,
-        name=name,
+        name=vendor_name,
         kind=kind.value,
         bank_account=account.as_dict(),
         **stamp(cmd.actor, uow.at),
@@ -325,7 +327,7 @@ def _documents(raw: Any) -> dict[str, str]:
     if len(raw) > MAX_DOCUMENTS:
         raise LimitExceeded(f"at most {MAX_DOCUMENTS} supporting documents")
     return {
-        text(k, "document kind", max_length=32): document_number(v, f"document {k}")
+        name(k, "document kind", max_length=32): document_number(v, f"document {k}")
         for k, v in raw.items()
     }
 
@@ -368,9 +370,11 @@ def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     line = _get_line(uow, cmd.pemda, year, cmd.line)
     if not is_spending(line.rekening):
         raise InvalidInput(f"line {line.key} is an income line; nothing is paid out of it")
-    vendor = _get_vendor(uow, cmd.pemda, cmd.vendor_npwp)
-    if not vendor.active:
-        raise VendorNotPayable(f"vendor {vendor.name} ({vendor.npwp}) is deactivated")
+    npwp = normalise_npwp(cmd.vendor_npwp)
+    vendor_id = ids.vendor_id(cmd.pemda, npwp)
+    if not uow.exists(vendor_id):
+        raise VendorNotPayable(f"no vendor with NPWP {npwp} is registered in pemda {cmd.pemda}")
+    vendor = _payable_vendor(uow, str(vendor_id))
     line.check_commit(gross)
     disbursement_id = ids.disbursement_id(cmd.pemda, year, spp_number)
     if uow.exists(disbursement_id):
@@ -488,7 +492,7 @@ def cancel_disbursement(cmd: c.CancelDisbursement, uow: UnitOfWork) -> Result:
 def record_transfer_sent(cmd: c.RecordTransferSent, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_send(cmd.actor)
-    gateway = text(cmd.gateway, "gateway", max_length=32)
+    gateway = name(cmd.gateway, "gateway", max_length=32)
     reference = document_number(cmd.reference, "gateway reference")
     vendor = _payable_vendor(uow, d.vendor_id)
     if vendor.bank_account != d.bank_account:
@@ -529,7 +533,7 @@ def record_transfer_rejected(cmd: c.RecordTransferRejected, uow: UnitOfWork) -> 
     the SP2D stays authorised (or failed) and the attempt number moves on."""
     d = _get_disbursement(uow, cmd)
     d.check_transfer_rejected(cmd.actor)
-    gateway = text(cmd.gateway, "gateway", max_length=32)
+    gateway = name(cmd.gateway, "gateway", max_length=32)
     reference = document_number(cmd.reference, "gateway reference")
     reason = text(cmd.reason, "rejection reason")
     d.check_new_reference(reference)
@@ -543,9 +547,9 @@ def record_transfer_rejected(cmd: c.RecordTransferRejected, uow: UnitOfWork) -> 
 def record_revenue(cmd: c.RecordRevenue, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REVENUE, "record income")
     year = fiscal_year(cmd.year)
-    channel = text(cmd.channel, "channel", max_length=32)
+    channel = name(cmd.channel, "channel", max_length=32)
     reference = document_number(cmd.reference, "receipt reference")
-    payer = text(cmd.payer, "payer", max_length=MAX_NAME)
+    payer = name(cmd.payer, "payer")
     gross = require_rupiah(cmd.gross, "gross amount")
     fee = require_non_negative_rupiah(cmd.fee, "fee")
     if fee >= gross:
@@ -575,7 +579,7 @@ def record_revenue(cmd: c.RecordRevenue, uow: UnitOfWork) -> Result:
 def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REVENUE, "reverse a receipt")
     year = fiscal_year(cmd.year)
-    channel = text(cmd.channel, "channel", max_length=32)
+    channel = name(cmd.channel, "channel", max_length=32)
     reference = document_number(cmd.reference, "receipt reference")
     reason = text(cmd.reason, "reversal reason")
     revenue = uow.find(ids.revenue_id(cmd.pemda, year, channel, reference), Revenue)
@@ -588,7 +592,7 @@ def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
 # -- reconciliation ----------------------------------------------------------------------------
 MAX_RECONCILIATION_INPUTS = 32
 MAX_RECONCILIATION_EXCEPTIONS = 50_000
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _business_date(value: Any) -> str:
@@ -610,14 +614,14 @@ def _reconciliation_inputs(raw: Any) -> list[dict[str, Any]]:
                 f"an input is described by name, kind, sha256 and rows, got {item!r}"
             )
         digest = item.get("sha256")
-        if not isinstance(digest, str) or not _SHA256.match(digest):
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
             raise InvalidInput(
                 f"input {item.get('name')!r}: sha256 must be 64 lowercase hex digits"
             )
         inputs.append(
             {
-                "name": text(item.get("name"), "input name", max_length=MAX_NAME),
-                "kind": text(item.get("kind"), "input kind", max_length=32),
+                "name": name(item.get("name"), "input name"),
+                "kind": name(item.get("kind"), "input kind", max_length=32),
                 "sha256": digest,
                 "rows": require_non_negative_rupiah(item.get("rows"), "input rows"),
             }
@@ -637,18 +641,16 @@ def _reconciliation_exceptions(raw: Any) -> list[dict[str, Any]]:
     for item in raw:
         if not isinstance(item, dict):
             raise InvalidInput(f"an exception is a mapping, got {item!r}")
-        exception_id = text(item.get("id"), "exception id", max_length=MAX_NUMBER)
+        exception_id = name(item.get("id"), "exception id", max_length=MAX_NUMBER)
         if exception_id in seen:
             raise InvalidInput(f"exception id {exception_id} appears twice")
         seen.add(exception_id)
         found.append(
             {
                 "id": exception_id,
-                "status": text(item.get("status"), "exception status", max_length=32),
+                "status": name(item.get("status"), "exception status", max_length=32),
                 "amount": require_non_negative_rupiah(item.get("amount"), "exception amount"),
-                "reference": text(
-                    item.get("reference"), "reference", max_length=MAX_NAME, required=False
-                ),
+                "reference": name(item.get("reference"), "reference", required=False),
                 "detail": text(item.get("detail"), "detail", required=False),
             }
         )
@@ -663,7 +665,7 @@ def record_reconciliation(cmd: c.RecordReconciliation, uow: UnitOfWork) -> Resul
         isinstance(k, str) and type(v) is int and v >= 0 for k, v in cmd.counts.items()
     ):
         raise InvalidInput("counts must map a status to a non-negative integer")
-    counts = {text(k, "status", max_length=32): v for k, v in cmd.counts.items()}
+    counts = {name(k, "status", max_length=32): v for k, v in cmd.counts.items()}
     exceptions = _reconciliation_exceptions(cmd.exceptions)
     digest = inputs_digest(i["sha256"] for i in inputs)
     run_id = ids.reconciliation_run_id(cmd.pemda, business_date, digest)
@@ -693,7 +695,7 @@ def resolve_reconciliation_exception(
     run = uow.find(cmd.run_id, ReconciliationRun)
     if run is None or run.pemda != cmd.pemda:
         raise NotFound(f"no reconciliation run {cmd.run_id}")
-    exception_id = text(cmd.exception_id, "exception id", max_length=MAX_NUMBER)
+    exception_id = name(cmd.exception_id, "exception id", max_length=MAX_NUMBER)
     reason = text(cmd.reason, "resolution reason")
     run.resolve(exception_id, cmd.resolution, reason, stamp(cmd.actor, uow.at))
     return {"id": str(run.id), "open": len(run.open_exceptions)}

@@ -98,6 +98,7 @@ def parse_deductions(raw: Any, gross: Rupiah) -> tuple[Deduction, ...]:
             not isinstance(code, str)
             or not code
             or len(code) > _DEDUCTION_CODE_MAX
+            or not code.isascii()
             or not code.replace("_", "").isalnum()
             or not code.isupper()
         ):

@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger import ids
 from ledger.errors import InvalidInput
-from ledger.fields import MAX_NAME, text
+from ledger.fields import name
 
 _BANK_CODE = re.compile(r"^[0-9]{3}$")
 _ACCOUNT_NUMBER = re.compile(r"^[0-9]{6,20}$")
@@ -56,7 +56,7 @@ class BankAccount:
         digits = re.sub(r"[.\-\s]", "", number)
         if not _ACCOUNT_NUMBER.match(digits):
             raise InvalidInput(f"account number {number!r} must have 6 to 20 digits")
-        return cls(bank_code, digits, text(holder, "account holder", max_length=MAX_NAME))
+        return cls(bank_code, digits, name(holder, "account holder"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BankAccount:

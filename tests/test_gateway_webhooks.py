@@ -74,13 +74,21 @@ def settings(sim: Simulator) -> GatewaySettings:
     return GatewaySettings.for_simulator(sim.url, timeout_seconds=2.0)
 
 
-def iris_note(reference: str, status: str, amount: int, error_code: str = "") -> bytes:
+ACCOUNT = "0012345678"  # f.register_vendor's account, recorded at every SP2D here
+
+
+def iris_note(
+    reference: str, status: str, amount: int, error_code: str = "", account: str | None = ACCOUNT
+) -> bytes:
+    """An Iris notification as the simulator sends it (``account=None``: without the account)."""
     body: dict[str, Any] = {
         "reference_no": reference,
         "amount": f"{amount}.00",
         "status": status,
         "updated_at": "2026-01-02T09:00:00+07:00",
     }
+    if account is not None:
+        body["beneficiary_account_number"] = account
     if error_code:
         body["error_code"] = error_code
     return json.dumps(body).encode()
@@ -443,3 +451,76 @@ def test_notifications_lost_to_an_outage_are_recovered_by_the_poller(sim: Simula
     [synced] = service.sync()
     assert synced.outcome is Outcome.SETTLED
     ledger.close()
+
+
+@pytest.mark.parametrize("account", [None, "", "   ", "0098765432"])
+def test_a_completed_notification_without_the_sp2ds_account_settles_nothing(
+    ledger: Ledger, sim: Simulator, settings: GatewaySettings, account: str | None
+) -> None:
+    """Missing or empty, the account is asked of Iris (which knows no such payout here: 404);
+    another account is a mismatch (409). Nothing is recorded either way."""
+    d = authorise(ledger, "S1")
+    client = TestClient(webhook_app(ledger, settings))
+    ref = payout_reference(d.id, 1)
+    for status in ("completed", "approved", "failed"):
+        answer = post_iris(client, iris_note(ref, status, d.net, account=account))
+        assert answer.status_code == (409 if (account or "").strip() else 404), answer.text
+    assert status_of(ledger, "S1") == "authorised"
+    assert kinds(ledger, "S1")[-1] == "Authorised"
+    # The same notification with the SP2D's account is recorded.
+    assert post_iris(client, iris_note(ref, "completed", d.net)).status_code == 200
+    assert status_of(ledger, "S1") == "settled"
+
+
+def test_a_notification_without_an_account_is_checked_against_iris(
+    ledger: Ledger, sim: Simulator, settings: GatewaySettings
+) -> None:
+    """Iris holds the payout under our reference but to another account: the notification that
+    names no account settles nothing (409), and neither does the poller."""
+    sim.state.instant_payouts = False
+    d = authorise(ledger, "S1")
+    ref = payout_reference(d.id, 1)
+    client = TestClient(webhook_app(ledger, settings))
+    [sent] = PayoutService(ledger, iris_client(sim)).pay_all()
+    assert sent.outcome is Outcome.SENT
+    sim.state.payouts[ref].beneficiary_account = "0098765432"  # changed behind kasda's back
+    sim.state.payouts[ref].status = "completed"
+    answer = post_iris(client, iris_note(ref, "completed", d.net, account=None))
+    assert answer.status_code == 409, answer.text
+    assert status_of(ledger, "S1") == "sent"
+
+
+def _deep(depth: int) -> bytes:
+    return b'{"reference_no": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HOSTILE_BODIES = {
+    "deep": _deep(20_000),
+    "deep-but-parsable": _deep(900),
+    "lone-surrogate": b'{"reference_no": "\\ud800", "order_id": "\\ud800", "status_code": "200", '
+    b'"gross_amount": "1.00", "signature_key": "\\udfff", "status": "completed", "amount": "1"}',
+    "raw-surrogate-bytes": b'{"order_id": "\xed\xa0\x80"}',
+    "array": b"[1, 2, 3]",
+    "string": b'"completed"',
+    "number": b"12",
+    "null": b"null",
+    "nan": b'{"amount": NaN}',
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+def test_hostile_bodies_are_refused_with_4xx_signed_or_not(
+    ledger: Ledger, settings: GatewaySettings, name: str
+) -> None:
+    """Deep nesting, lone surrogates and JSON that is not an object: a 4xx, never a 500, whether
+    the body is unsigned (Midtrans: the signature is inside) or correctly signed (Iris)."""
+    raw = HOSTILE_BODIES[name]
+    client = TestClient(webhook_app(ledger, settings), raise_server_exceptions=False)
+    for answer in (
+        client.post("/webhooks/midtrans", content=raw),
+        client.post("/webhooks/iris", content=raw),
+        post_iris(client, raw),
+    ):
+        assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+        answer.json()

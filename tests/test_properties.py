@@ -386,10 +386,11 @@ class Model:
         return self._block(cmd, False)
 
     # -- vendors -------------------------------------------------------------------------------
-    def _vendor(self, npwp: str) -> VendorM:
+    def _vendor(self, npwp: str, missing: type[DomainError] = NotFound) -> VendorM:
+        """A registry change of an unknown vendor is ``NotFound``; paying one, ``missing``."""
         index = NPWPS.index(npwp)
         if index not in self.vendors:
-            raise Refused(VendorNotPayable)
+            raise Refused(missing)
         return self.vendors[index]
 
     def register_vendor(self, cmd: c.RegisterVendor) -> tuple[dict[str, Any], int]:
@@ -438,7 +439,7 @@ class Model:
         line = self._line(_index_of(cmd.line))
         if not line.spending:
             raise Refused(InvalidInput)
-        vendor = self._vendor(cmd.vendor_npwp)
+        vendor = self._vendor(cmd.vendor_npwp, VendorNotPayable)
         if not vendor.active:
             raise Refused(VendorNotPayable)
         if line.blocked:

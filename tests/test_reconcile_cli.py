@@ -216,3 +216,21 @@ def test_a_bad_profile_file_exits_2(
     )
     assert main([*args(truth, paths, tmp_path / "out"), "--profiles", str(profiles)]) == 2
     assert "CSV profile 'bni'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("odd", ["\u202e", "\u200b", "\udcff"])
+def test_a_file_name_the_ledger_would_refuse_is_a_clear_cli_error(
+    truth: Truth, tmp_path: Path, capsys: pytest.CaptureFixture[str], odd: str
+) -> None:
+    """The CLI follows the ledger's text rules (``ledger.fields``): a bank file whose name holds a
+    bidi override, a zero-width space or an undecodable byte (a lone surrogate once decoded) is
+    refused with the rule and exit 2, never a traceback."""
+    paths = files(truth, tmp_path / "in")
+    renamed = paths["csv"].with_name(f"rkud{odd}.csv")
+    paths["csv"].rename(renamed)
+    paths["csv"] = renamed
+    assert main(args(truth, paths, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kasda") and "Traceback" not in err
+    if odd != "\udcff":  # that one cannot even be written into the run's outputs: refused earlier
+        assert "[invalid_input]" in err and "input name" in err

@@ -15,6 +15,7 @@ from ledger.errors import (
     AlreadyExists,
     BankAccountChanged,
     InvalidInput,
+    NotFound,
     RoleNotPermitted,
     VendorNotPayable,
 )
@@ -226,8 +227,15 @@ def test_vendor_deactivated_after_sp2d_is_not_paid(ledger: Ledger) -> None:
     assert ledger.disbursement(f.disbursement_id("SPP-1")).version == version
 
 
-def test_changing_an_unknown_vendor_is_refused(ledger: Ledger) -> None:
-    refused(ledger, change_account(npwp=OTHER_NPWP), VendorNotPayable, PAYABLE_RULE)
+def test_changing_an_unknown_vendor_is_not_found(ledger: Ledger) -> None:
+    """A registry change names a vendor that is not there: 404, as reading it would be; paying an
+    unregistered vendor is the conflict ``payment_to_registered_vendor_only`` (409)."""
+    refused(ledger, change_account(npwp=OTHER_NPWP), NotFound, "not_found")
+    for kind in (c.DeactivateVendor, c.ReactivateVendor):
+        command = kind(
+            idempotency_key=f.key("v"), actor=f.ADMIN, pemda=f.PEMDA, npwp=OTHER_NPWP, reason="x"
+        )
+        refused(ledger, command, NotFound, "not_found")
 
 
 # -- bank account ------------------------------------------------------------------------------

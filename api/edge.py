@@ -1,0 +1,173 @@
+"""The outermost layer of every answer (``EdgeGuard``, an ASGI middleware around the whole app,
+error pages included). In this order, before any route, model or dependency runs:
+
+1. **Size.** A body declared larger than its route class allows (``Content-Length``) is a 413 at
+   once, before a byte of it is read and before any token is checked.
+2. **Authentication.** Every route under ``/pemda/`` needs a valid bearer token: without one the
+   answer is 401, whatever else is wrong with the request (``api.auth.authenticate``). The
+   principal is kept in the request's scope for the route guards (``api.auth.Allow``).
+3. **Size, again, of a body sent without a length** (chunked): read up to the limit and no further
+   (413 past it), then handed to the app.
+
+And on the way out, **security headers** on every answer: ``X-Content-Type-Options: nosniff``, a
+content security policy (nothing may be loaded by an API answer; the docs page loads only kasda's
+own Swagger UI assets), ``Cache-Control: no-store`` (answers carry a tenant's data and errors;
+only the versioned static assets of the docs may be cached), no framing, no referrer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+
+from api.auth import PRINCIPAL_KEY, authenticate
+from api.problems import ProblemError, problem_response
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+KiB = 1024
+MiB = 1024 * KiB
+# The largest legitimate bodies: an APBD of 20,000 lines (about 4 MiB) and a reconciliation run of
+# 50,000 exceptions (about 10 MiB with typical details). Gateways' notifications are small.
+MAX_API_BODY = 16 * MiB
+MAX_WEBHOOK_BODY = 64 * KiB
+MAX_OTHER_BODY = 0  # /healthz, /docs, /openapi.json take no body
+
+AUTHENTICATED_PREFIX = "/pemda/"
+DOCS_ASSETS_PREFIX = "/docs/assets/"
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Swagger UI: its scripts and styles from kasda itself; it sets inline styles on elements, and
+# draws the schema's images as data: URLs.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
+
+
+def body_limit(path: str) -> int:
+    """The largest body a route class accepts, in bytes."""
+    if path.startswith(AUTHENTICATED_PREFIX):
+        return MAX_API_BODY
+    if path.startswith("/webhooks/"):
+        return MAX_WEBHOOK_BODY
+    return MAX_OTHER_BODY
+
+
+def security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    docs = path == "/docs" or path.startswith(DOCS_ASSETS_PREFIX)
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", (DOCS_CSP if docs else API_CSP).encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    if path.startswith(DOCS_ASSETS_PREFIX):
+        headers.append((b"cache-control", b"public, max-age=86400"))
+    else:
+        headers.append((b"cache-control", b"no-store"))
+    return headers
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class EdgeGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        send = _with_headers(send, security_headers(path))
+        limit = body_limit(path)
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _refuse(scope, send, 413, "body_too_large", _too_large(limit))
+            return
+        if path.startswith(AUTHENTICATED_PREFIX):
+            try:
+                scope[PRINCIPAL_KEY] = await authenticate(scope["app"].state.verifier, headers)
+            except ProblemError as error:
+                await _refuse(scope, send, error.status, error.rule, error.detail, error.headers)
+                return
+        if declared is None and "chunked" in headers.get("transfer-encoding", "").lower():
+            try:
+                receive = await _buffered(receive, limit)
+            except _TooLarge:
+                await _refuse(scope, send, 413, "body_too_large", _too_large(limit))
+                return
+        await self.app(scope, receive, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"the body is larger than this route accepts ({limit} bytes)"
+
+
+async def _buffered(receive: Receive, limit: int) -> Receive:
+    """The whole body, read without ever holding more than ``limit`` bytes, replayed."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client left: let the app hear it
+            first = message
+            break
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return first
+        return await receive()
+
+    return replay
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    names = {name for name, _ in extra}
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+            message["headers"] = kept + extra
+        await send(message)
+
+    return sending
+
+
+async def _refuse(
+    scope: Scope,
+    send: Send,
+    status: int,
+    rule: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    response = problem_response(Request(scope), status, rule, detail, headers=headers)
+
+    async def nothing() -> Message:  # the body is not read
+        return {"type": "http.disconnect"}
+
+    await response(scope, nothing, send)
