@@ -258,7 +258,7 @@ class Ledger(Application[UUID]):
     def _back_off(self, attempt: int) -> None:
         if self.retry_backoff > 0:
             ceiling = min(RETRY_BACKOFF_CAP, self.retry_backoff * 2 ** (attempt - 1))
-            time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not a secret
+            time.sleep(random.uniform(0, ceiling))
 
     def _run(
         self, commands: Sequence[c.Command], work: _Work, doomed: dict[int, DomainError]
