@@ -1,4 +1,3 @@
-# ruff: noqa: T201 - a benchmark prints
 """Contention: three writer processes request disbursements on ONE budget line at the same moment.
 
 Every request commits on the same ``BudgetLine`` aggregate, so at most one writer can append its

@@ -5,6 +5,7 @@ tokens signed with ``KASDA_JWT_SECRET``, or the development key file ``kasda-jwt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from ledger.roles import Role
@@ -110,16 +111,12 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.workers == 1:
         server = uvicorn.Server(config)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.run()
-        except KeyboardInterrupt:
-            pass
         return 0 if server.started else STARTUP_FAILURE
     supervisor = Multiprocess(config, sockets=[config.bind_socket()])
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         supervisor.run()
-    except KeyboardInterrupt:
-        pass
     failed = [p.exitcode for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
     if failed:
         print("kasda: a worker failed to start; see the log above", file=sys.stderr)

@@ -35,6 +35,7 @@ from ledger import commands as c
 from ledger import ids
 from ledger.budget import Budget, BudgetLine
 from ledger.cipher import KEY_VARIABLE, cipher_env
+from ledger.connections import retrying
 from ledger.disbursement import Disbursement
 from ledger.errors import (
     ConcurrencyConflict,
@@ -518,6 +519,9 @@ def _postgres_reader(recorder: Any) -> Callable[[list[tuple[UUID, int]]], list[S
     )
 
     def read(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
+        return retrying(lambda: read_once(pairs))  # a dropped pooled connection is replaced
+
+    def read_once(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(_INDEX_PROBES_ONLY)
             cursor.execute(statement, ([p[0] for p in pairs], [p[1] for p in pairs]))

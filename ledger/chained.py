@@ -9,13 +9,12 @@ recorder holds an exclusive lock on the events table), so the chain never forks.
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -23,10 +22,10 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.connections import (
     RETRY_ATTEMPTS,
-    RETRY_WITHIN,
     bounded,
     connect_timeout,
     is_read_only_error,
+    retrying,
     server_options,
     statement_timeout,
 )
@@ -119,20 +118,21 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Every wait bounded (ledger/connections.py). The pool is not open yet: every connection
-        # it will make waits at most the statement timeout for an answer, and the server cancels
-        # a statement running longer. (The library passes no connect timeout to its connections,
-        # only to the pool's wait for a free one.)
+    def __init__(self, datastore: PostgresDatastore, *args: Any, **kwargs: Any) -> None:
+        # Every wait bounded (ledger/connections.py), set before the library's set-up opens the
+        # pool: every connection of the pool waits at most the statement timeout for an answer,
+        # and the server cancels a statement running longer. (The library passes no connect
+        # timeout to its connections, only to the pool's wait for a free one.)
         seconds = statement_timeout()
-        pool: Any = self.datastore.pool
+        pool: Any = datastore.pool
+        assert pool.closed, "the pool must not have made connections yet"
         pool.connection_class = bounded(seconds)
         pool.kwargs = {
             **(pool.kwargs or {}),
             "connect_timeout": connect_timeout(),
             "options": server_options(seconds),
         }
+        super().__init__(datastore, *args, **kwargs)
         self.chain_table_name = chain_table_name(self.events_table_name)
         table = SQL("{}.{}").format(
             Identifier(self.datastore.schema), Identifier(self.chain_table_name)
@@ -189,12 +189,4 @@ def _again(
     recorder: ChainedPostgresApplicationRecorder, name: str, *args: Any, **kwargs: Any
 ) -> Any:
     method: Callable[..., Any] = inspect.unwrap(getattr(PostgresApplicationRecorder, name))
-    started = time.monotonic()
-    for attempt in range(1, RETRY_ATTEMPTS + 1):
-        try:
-            return method(recorder, *args, **kwargs)
-        except (InterfaceError, OperationalError):
-            if attempt == RETRY_ATTEMPTS or time.monotonic() - started > RETRY_WITHIN:
-                raise
-            time.sleep(0.02 * attempt)
-    raise AssertionError("unreachable")
+    return retrying(lambda: method(recorder, *args, **kwargs))

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator
 from functools import cache
 from typing import Any, TypeVar
 
@@ -65,6 +66,24 @@ def _seconds(name: str, default: float) -> float:
     if not 0 < value <= 3600:
         raise InvalidInput(f"{name}={text!r}: use a number of seconds in (0, 3600]")
     return value
+
+
+def retrying(call: Callable[[], T]) -> T:
+    """``call()``, tried again on a connection error while failures come fast (within
+    ``RETRY_WITHIN``): right after the server dropped the pool's connections each one fails at
+    once and the next attempt gets a new one; a failure that took a timeout is not waited for
+    again. Safe for reads, and for the library's inserts (a repeat collides on the unique key)."""
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    started = time.monotonic()
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return call()
+        except (InterfaceError, OperationalError):
+            if attempt == RETRY_ATTEMPTS or time.monotonic() - started > RETRY_WITHIN:
+                raise
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
 
 
 def server_options(statement_seconds: float) -> str:

@@ -315,21 +315,24 @@ def test_project_follow_outlives_terminated_backends(pg_schema_url: str, bounded
 
 
 @contextlib.contextmanager
-def unwritable(path: Path) -> Iterator[None]:
-    """``path`` cannot be opened for writing, even by root (immutable), then can again."""
+def unwritable(database: Path) -> Iterator[None]:
+    """The SQLite file and its WAL cannot be written, even by root (immutable), then can again."""
+    paths = [p for p in (database, Path(f"{database}-wal"), Path(f"{database}-shm")) if p.exists()]
     if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(path)], check=True)
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
         try:
             yield
         finally:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
         return
-    mode = path.stat().st_mode
-    path.chmod(0o444)
+    modes = [p.stat().st_mode for p in paths]
+    for p in paths:
+        p.chmod(0o444)
     try:
         yield
     finally:
-        path.chmod(mode)
+        for p, mode in zip(paths, modes, strict=True):
+            p.chmod(mode)
 
 
 def test_sqlite_connections_opened_read_only_are_replaced(tmp_path: Path) -> None:
