@@ -44,6 +44,7 @@ from anyio import to_thread
 
 from api.problems import ProblemError
 from ledger.application import Ledger
+from ledger.connections import Backoff
 from ledger.errors import DomainError
 from projections.db import ReadDatabase
 from projections.runner import NAME, Projector
@@ -68,15 +69,12 @@ class ReadModels:
         self.ledger = ledger
         self.interval = interval
         self._lock = threading.Lock()  # the projector and, in memory, its connection
-        self.projector = Projector(ledger)
-        if self.projector.db.kind == "postgres":
-            # The read models are derived data: the log is the durable record, and a projection
-            # commit moves its rows and its position together. Not waiting for the WAL flush of
-            # each projection commit is therefore safe (a crash loses whole projection
-            # transactions, and the next catch-up projects them again from the log), and it takes
-            # an fsync out of every read that has to catch up. Session-level, this connection only.
-            with self.projector.db.transaction() as cursor:
-                cursor.execute("SET synchronous_commit TO OFF")
+        # The read models are derived data: the log is the durable record, and a projection
+        # commit moves its rows and its position together. Not waiting for the WAL flush of each
+        # projection commit is therefore safe (a crash loses whole projection transactions, and
+        # the next catch-up projects them again from the log), and it takes an fsync out of every
+        # read that has to catch up. PostgreSQL only; set again on every new connection.
+        self.projector = Projector(ledger, session=("SET synchronous_commit TO OFF",))
         module = ledger.env.get("PERSISTENCE_MODULE", "")
         path = ledger.env.get("SQLITE_DBNAME", "")
         self._single = module.endswith("popo") or (
@@ -125,6 +123,7 @@ class ReadModels:
         self._thread.start()
 
     def _follow(self) -> None:
+        backoff = Backoff()
         while not self._stop.is_set():
             with self._wake:
                 if self._wanted <= self._reached and not self._stop.is_set():
@@ -134,9 +133,14 @@ class ReadModels:
             try:
                 self.catch_up()
             except Exception as error:  # the database went away: tell the waiters, keep going
-                log.exception("projection follower: catch-up failed; retrying")
+                # The projector's connection reconnects on its next transaction; until then,
+                # waiting readers get 503 with Retry-After at once, not a wait without end.
+                wait = backoff.next()
+                log.warning("projection follower: %s; trying again in %.1f s", error, wait)
                 self._fail(error)
-                self._stop.wait(self.interval)
+                self._stop.wait(wait)
+            else:
+                backoff.reset()
 
     def stop(self) -> None:
         self._stop.set()

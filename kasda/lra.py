@@ -282,7 +282,9 @@ def run_project(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 stop = threading.Event()
                 try:
                     projector.follow(
-                        stop, on_progress=lambda p: _report(p, projector.position(), out)
+                        stop,
+                        on_progress=lambda p: _report(p, projector.position(), out),
+                        on_error=_unavailable,
                     )
                 except KeyboardInterrupt:
                     stop.set()
@@ -291,6 +293,15 @@ def run_project(args: argparse.Namespace, out: TextIO | None = None) -> int:
     finally:
         ledger.close()
     return 0
+
+
+def _unavailable(error: Exception, wait: float) -> None:
+    """``--follow`` keeps going when the database goes away: say so, and when it tries again."""
+    print(
+        f"kasda: the event store is unavailable ({error}); trying again in {wait:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _report(done: Progress, position: int, out: TextIO) -> None:

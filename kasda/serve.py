@@ -5,6 +5,7 @@ tokens signed with ``KASDA_JWT_SECRET``, or the development key file ``kasda-jwt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from ledger.roles import Role
@@ -121,12 +122,18 @@ def _token(
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Run uvicorn; non-zero when the server could not start (e.g. the database is down), with
+    one worker or several. uvicorn's own ``run`` exits 3 then with one worker, but with several
+    its supervisor stops and ``run`` returns as after a clean shutdown: the workers' exit codes
+    are read here instead."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
 
     if args.workers < 1:
         print("kasda: --workers must be at least 1", file=sys.stderr)
         return 2
-    uvicorn.run(
+    config = uvicorn.Config(
         "api.app:create_app_from_env",
         factory=True,
         host=args.host,
@@ -135,4 +142,16 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=False,
     )
+    if args.workers == 1:
+        server = uvicorn.Server(config)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        return 0 if server.started else STARTUP_FAILURE
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    with contextlib.suppress(KeyboardInterrupt):
+        supervisor.run()
+    failed = [p.exitcode for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
+    if failed:
+        print("kasda: a worker failed to start; see the log above", file=sys.stderr)
+        return STARTUP_FAILURE
     return 0

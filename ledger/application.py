@@ -16,7 +16,9 @@ never both spend the same pagu, and a command is never applied twice.
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
@@ -33,6 +35,7 @@ from ledger import commands as c
 from ledger import ids
 from ledger.budget import Budget, BudgetLine
 from ledger.cipher import KEY_VARIABLE, cipher_env
+from ledger.connections import retrying
 from ledger.disbursement import Disbursement
 from ledger.errors import (
     ConcurrencyConflict,
@@ -55,6 +58,12 @@ A = TypeVar("A", bound=Aggregate)
 
 MAX_BATCH = 10_000
 MAX_ATTEMPTS = 8
+# After a lost race, wait a random time in [0, min(CAP, BASE * 2**(attempt-1))) seconds before the
+# next attempt ("full jitter"): writers that collided on one line then retry at different moments
+# instead of colliding again in lock-step. At most 10+20+40+80+160+250+250 ms over all 8 attempts;
+# benchmarks/bench_contention.py measures what it buys (docs/benchmarks.md).
+RETRY_BACKOFF = 0.01
+RETRY_BACKOFF_CAP = 0.25
 _PREFETCH_CHUNK = 400
 
 
@@ -182,6 +191,7 @@ class Ledger(Application[UUID]):
         clock: Callable[[], datetime] = utc_now,
         cache_size: int = 200_000,
         env: dict[str, str] | None = None,
+        retry_backoff: float = RETRY_BACKOFF,
     ) -> None:
         self.url = url or database_url()
         settings = env_for_url(self.url)
@@ -193,6 +203,8 @@ class Ledger(Application[UUID]):
         with setting_up(settings):  # one process at a time creates the tables
             super().__init__(settings)
         self.clock = clock
+        assert 0 <= retry_backoff <= RETRY_BACKOFF_CAP, retry_backoff
+        self.retry_backoff = retry_backoff  # 0: retry at once (benchmarks compare the two)
         self._cache = _AggregateCache(cache_size)
         self._write_lock = threading.RLock()
         self._select_newer = self._bulk_reader()
@@ -247,6 +259,8 @@ class Ledger(Application[UUID]):
                 log.info(
                     "optimistic concurrency conflict, attempt %d of %d", conflicts, MAX_ATTEMPTS
                 )
+                if conflicts < MAX_ATTEMPTS:
+                    self._back_off(conflicts)
                 continue
             except _UNSTORABLE:
                 if check_each:  # every event was encoded once already: not the input's fault
@@ -263,6 +277,11 @@ class Ledger(Application[UUID]):
             "retry the command with the same idempotency key"
         )
         return [conflict for _ in commands]
+
+    def _back_off(self, attempt: int) -> None:
+        if self.retry_backoff > 0:
+            ceiling = min(RETRY_BACKOFF_CAP, self.retry_backoff * 2 ** (attempt - 1))
+            time.sleep(random.uniform(0, ceiling))
 
     def _run(
         self,
@@ -553,6 +572,9 @@ def _postgres_reader(recorder: Any) -> Callable[[list[tuple[UUID, int]]], list[S
     )
 
     def read(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
+        return retrying(lambda: read_once(pairs))  # a dropped pooled connection is replaced
+
+    def read_once(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(_INDEX_PROBES_ONLY)
             cursor.execute(statement, ([p[0] for p in pairs], [p[1] for p in pairs]))

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.cipher import KEY_VARIABLE, cipher_env
+from ledger.connections import connect_timeout
 from ledger.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///kasda.db"
@@ -75,7 +76,9 @@ def _store_env(url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
+            # Bounded waits (ledger/connections.py): connect and pool wait; the statement bound is
+            # set on the pool's connections by the recorder (ledger/chained.py).
+            "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout()),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "4",
         }

@@ -12,58 +12,100 @@ An in-memory ledger (``memory://``) gets an in-memory SQLite database for its re
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import OperationalError
 from psycopg import sql
 
 from ledger.application import Ledger
+from ledger.connections import connect
 
 Row = tuple[Any, ...]
 
 
 class ReadDatabase:
-    """One connection, used by one thread: the projection runner or one query."""
+    """One connection, used by one thread: the projection runner or one query.
 
-    def __init__(self, ledger: Ledger) -> None:
+    The connection is opened on first use and opened again after it broke: a PostgreSQL server
+    that dropped it (restart, failover, ``pg_terminate_backend``) or an answer that did not come
+    within ``KASDA_DB_STATEMENT_TIMEOUT`` (``ledger.connections``); a SQLite connection that failed
+    (e.g. opened read-only while the file was unwritable). Such a failure is raised as the
+    library's ``OperationalError`` (a ``PersistenceError``: the API answers 503 with
+    ``Retry-After``); the next transaction reconnects. ``session`` statements run on every new
+    PostgreSQL connection (settings that last for the session)."""
+
+    def __init__(self, ledger: Ledger, *, session: Sequence[str] = ()) -> None:
         from projections.sealing import Sealer
 
         self.sealer = Sealer(ledger)
         module = ledger.env.get("PERSISTENCE_MODULE", "")
         self.kind = "postgres" if module.endswith("postgres") else "sqlite"
+        self._env = dict(ledger.env)
+        self._session = tuple(session)
         self._sqlite: sqlite3.Connection | None = None
         self._pg: psycopg.Connection[Row] | None = None
+        self._path = ""
+        self._in_memory = False
         if self.kind == "postgres":
-            env = ledger.env
-            self.schema = env.get("POSTGRES_SCHEMA") or "public"
-            self._pg = psycopg.connect(
-                dbname=env["POSTGRES_DBNAME"],
-                host=env["POSTGRES_HOST"],
-                port=int(env["POSTGRES_PORT"]),
-                user=env["POSTGRES_USER"],
-                password=env.get("POSTGRES_PASSWORD") or None,
-                connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
-            )
-            self._pg.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-            self._pg.commit()
+            self.schema = self._env.get("POSTGRES_SCHEMA") or "public"
         else:
             self.schema = "main"
-            path = ledger.env.get("SQLITE_DBNAME", "")
-            in_memory = module.endswith("popo") or not path or ":memory:" in path
-            if in_memory:
+            path = self._env.get("SQLITE_DBNAME", "")
+            self._in_memory = module.endswith("popo") or not path or ":memory:" in path
+            if self._in_memory:
                 # One shared in-memory database per ledger object, for every connection to it.
                 path = f"file:kasda-read-{id(ledger)}?mode=memory&cache=shared"
-            # isolation_level=None: the driver opens no transactions; ours are explicit.
-            self._sqlite = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, uri=in_memory
-            )
-            self._sqlite.execute("PRAGMA busy_timeout = 30000")
-            if not in_memory:
-                self._sqlite.execute("PRAGMA journal_mode = WAL")
-                self._sqlite.execute("PRAGMA synchronous = FULL")
+            self._path = path
+        self._connect()  # fail early (a wrong URL, a server down at start-up)
+
+    def _connect(self) -> None:
+        if self.kind == "postgres":
+            if self._pg is not None and not self._pg.closed:
+                return
+            self._pg = None
+            conn: psycopg.Connection[Row] = connect(self._env)
+            try:
+                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+                for statement in self._session:
+                    conn.execute(statement)
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+            self._pg = conn
+            return
+        if self._sqlite is not None:
+            return
+        # isolation_level=None: the driver opens no transactions; ours are explicit.
+        conn_ = sqlite3.connect(
+            self._path, isolation_level=None, check_same_thread=False, uri=self._in_memory
+        )
+        try:
+            conn_.execute("PRAGMA busy_timeout = 30000")
+            if not self._in_memory:
+                conn_.execute("PRAGMA journal_mode = WAL")
+                conn_.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn_.close()
+            raise
+        self._sqlite = conn_
+
+    def _drop(self) -> None:
+        """Close a connection that failed, so that the next transaction opens a new one. An
+        in-memory SQLite database lives only as long as a connection to it: that one is kept."""
+        if self._pg is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._pg.close()
+            self._pg = None
+        if self._sqlite is not None and not self._in_memory:
+            with contextlib.suppress(sqlite3.Error):
+                self._sqlite.close()
+            self._sqlite = None
 
     @property
     def marker(self) -> str:
@@ -80,28 +122,40 @@ class ReadDatabase:
     def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
         """A transaction; SQLite takes its write lock up front so a batch never fails half-way
         on a lock upgrade. Anything raised inside rolls everything back."""
-        if self._pg is not None:
-            with self._pg.transaction(), self._pg.cursor() as cursor:
-                yield Cursor(self, cursor)
-            return
-        assert self._sqlite is not None
-        cursor_ = self._sqlite.cursor()
-        cursor_.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield Cursor(self, cursor_)
-        except BaseException:
-            self._sqlite.rollback()
-            raise
-        else:
-            self._sqlite.commit()
-        finally:
-            cursor_.close()
+            self._connect()
+            if self._pg is not None:
+                with self._pg.transaction(), self._pg.cursor() as cursor:
+                    yield Cursor(self, cursor)
+                return
+            assert self._sqlite is not None
+            cursor_ = self._sqlite.cursor()
+            try:
+                cursor_.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield Cursor(self, cursor_)
+                except BaseException:
+                    self._sqlite.rollback()
+                    raise
+                else:
+                    self._sqlite.commit()
+            finally:
+                cursor_.close()
+        except (
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+            sqlite3.OperationalError,
+        ) as error:
+            self._drop()
+            raise OperationalError(f"read models: {error}") from error
 
     def close(self) -> None:
         if self._pg is not None:
             self._pg.close()
+            self._pg = None
         if self._sqlite is not None:
             self._sqlite.close()
+            self._sqlite = None
 
 
 class Cursor:

@@ -14,17 +14,22 @@ the library NOTIFYs on every insert, and polls as a fallback.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from psycopg import sql
 
 from ledger.application import Ledger
+from ledger.connections import Backoff, connect
 from ledger.errors import DomainError
 from projections.cash import CashModel
 from projections.db import Cursor, ReadDatabase
@@ -33,6 +38,8 @@ from projections.model import ReadModel
 from projections.queues import QueueModel
 from projections.source import EventSource, Page
 from projections.statements import StatementModel
+
+log = logging.getLogger(__name__)
 
 # Bump when a table's shape or meaning changes: stored read models of another version are rebuilt.
 VERSION = 1
@@ -75,11 +82,12 @@ class Projector:
         timezone: str | None = None,
         batch: int = BATCH,
         before_commit: Callable[[int], None] | None = None,
+        session: Sequence[str] = (),
     ) -> None:
         self.ledger = ledger
         self.timezone = timezone or configured_timezone()
         self.batch = batch
-        self.db = ReadDatabase(ledger)
+        self.db = ReadDatabase(ledger, session=session)
         self.source = EventSource(ledger, self.timezone)
         # Order matters: the cash model looks up the pemda of payments the statements wrote.
         self.models: list[ReadModel] = [
@@ -237,41 +245,56 @@ class Projector:
         *,
         interval: float = 0.2,
         on_progress: Callable[[Progress], None] | None = None,
+        on_error: Callable[[Exception, float], None] | None = None,
     ) -> None:
-        """Keep the read models current until ``stop`` is set: LISTEN on PostgreSQL, poll SQLite."""
-        listener = self._listener()
+        """Keep the read models current until ``stop`` is set: LISTEN on PostgreSQL, poll SQLite.
+
+        The database going away does not end it: a failed step (or a dropped LISTEN connection)
+        is reported to ``on_error`` with the seconds until the next attempt, which backs off
+        (``ledger.connections.Backoff``); the connections are opened again, and the models
+        catch up from their recorded position as soon as the database answers."""
+        listener: psycopg.Connection[tuple[object, ...]] | None = None
+        backoff = Backoff()
         try:
             while not stop.is_set():
-                progress = self.catch_up()
-                if progress.positions and on_progress is not None:
-                    on_progress(progress)
-                if listener is not None:
-                    for _ in listener.notifies(timeout=interval, stop_after=1):
-                        pass
-                else:
-                    stop.wait(interval)
+                try:
+                    if listener is None and self.db.kind == "postgres":
+                        # Before catching up: nothing recorded after this is missed.
+                        listener = self._listener()
+                    progress = self.catch_up()
+                    backoff.reset()
+                    if progress.positions and on_progress is not None:
+                        on_progress(progress)
+                    if listener is not None:
+                        for _ in listener.notifies(timeout=interval, stop_after=1):
+                            pass
+                    else:
+                        stop.wait(interval)
+                except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as error:
+                    if listener is not None:
+                        with contextlib.suppress(psycopg.Error):
+                            listener.close()
+                        listener = None
+                    self.refresh()
+                    wait = backoff.next()
+                    log.warning("projector: %s; trying again in %.1f s", error, wait)
+                    if on_error is not None:
+                        on_error(error, wait)
+                    stop.wait(wait)
         finally:
             if listener is not None:
                 listener.close()
 
     def _listener(self) -> psycopg.Connection[tuple[object, ...]] | None:
-        if self.db.kind != "postgres":
-            return None
-        recorder = self.ledger.recorder
-        env = self.ledger.env
-        conn = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            user=env["POSTGRES_USER"],
-            password=env.get("POSTGRES_PASSWORD") or None,
-            autocommit=True,
-        )
-        channel = getattr(recorder, "channel_name", None)
+        channel = getattr(self.ledger.recorder, "channel_name", None)
         if channel is None:
-            conn.close()
             return None
-        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        conn: psycopg.Connection[tuple[object, ...]] = connect(self.ledger.env, autocommit=True)
+        try:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ import orjson
 from psycopg.rows import tuple_row
 
 from ledger.application import Ledger
+from ledger.connections import retrying
 
 # Every event a read model uses, by the aggregate's class name and the event's name.
 PROJECTED = frozenset(
@@ -106,7 +107,8 @@ class EventSource:
         return self.ledger.recorder.max_notification_id() or 0
 
     def page(self, after: int, size: int) -> Page:
-        rows, head = self._read(after, size)
+        # A pooled connection the server dropped fails at once: read again on a new one.
+        rows, head = retrying(lambda: self._read(after, size))
         upto = min(after + size, head)
         return Page([self._fact(row) for row in rows], max(upto, after), head)
 

@@ -1,0 +1,223 @@
+"""Contention: three writer processes request disbursements on ONE budget line at the same moment.
+
+Every request commits on the same ``BudgetLine`` aggregate, so at most one writer can append its
+next version at a time; the others lose the race (the store's unique key), reload and try again,
+up to ``MAX_ATTEMPTS``; after that the caller gets ``ConcurrencyConflict`` (safe to retry, but a
+caller sees it). This measures how often that happens with the retries immediate
+(``--backoff 0``, as before issue 12) and with the random backoff (``ledger.application
+.RETRY_BACKOFF``), and what the backoff costs in throughput. The pagu is large enough for every
+request: a refusal here can only be a conflict.
+
+    .venv/bin/python benchmarks/bench_contention.py                    # both stores, both policies
+    .venv/bin/python benchmarks/bench_contention.py --requests 200 --store sqlite
+
+``KASDA_TEST_POSTGRES_URL`` names the PostgreSQL server (skipped with a message if unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing as mp
+import platform
+import tempfile
+import time
+import uuid
+from collections import Counter
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ledger import commands as c
+from ledger.application import RETRY_BACKOFF, Ledger
+from ledger.errors import DomainError
+from ledger.roles import Actor, Role
+from ledger.store import postgres_problem, postgres_test_url
+
+WRITERS = 3
+PEMDA = "32.73"
+YEAR = 2026
+NPWP = "012345678901000"
+LINE = c.LineSpec(
+    skpd="1.01.0.00.0.00.01.0000",
+    sub_kegiatan="1.01.01.2.02.0001",
+    rekening="5.1.02.02.01.0055",
+    uraian="Belanja Jasa Iklan/Reklame, Film, dan Pemotretan",
+    pagu=10**15,
+)
+ADMIN = Actor("bpkad.admin", Role.BPKAD_ADMIN)
+PPTK = Actor("pptk.ani", Role.PPTK)
+
+
+class _Retries(logging.Handler):
+    """Counts the ledger's "optimistic concurrency conflict" lines: one per lost race."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "optimistic concurrency conflict" in record.getMessage():
+            self.count += 1
+
+
+def _set_up(url: str) -> None:
+    ledger = Ledger(url)
+    try:
+        ledger.execute(
+            c.AdoptBudget(
+                idempotency_key="adopt",
+                actor=ADMIN,
+                pemda=PEMDA,
+                year=YEAR,
+                document="PERDA-1-2025",
+                lines=(LINE,),
+            )
+        )
+        ledger.execute(
+            c.RegisterVendor(
+                idempotency_key="vendor",
+                actor=ADMIN,
+                pemda=PEMDA,
+                npwp=NPWP,
+                name="PT Pikiran Rakyat Bandung",
+                kind="media",
+                bank_code="110",
+                account_number="0012345678",
+                account_holder="PT Pikiran Rakyat Bandung",
+            )
+        )
+    finally:
+        ledger.close()
+
+
+def _writer(
+    url: str, who: int, requests: int, backoff: float, barrier: Barrier, out: Queue[Any]
+) -> None:
+    try:
+        retries = _Retries()
+        logger = logging.getLogger("ledger.application")
+        logger.setLevel(logging.INFO)
+        logger.addHandler(retries)
+        ledger = Ledger(url, retry_backoff=backoff)
+        try:
+            line = c.LineRef(skpd=LINE.skpd, sub_kegiatan=LINE.sub_kegiatan, rekening=LINE.rekening)
+            outcomes: Counter[str] = Counter()
+            barrier.wait(timeout=60)
+            started = time.perf_counter()
+            for n in range(requests):
+                [outcome] = ledger.execute_batch(
+                    [
+                        c.RequestDisbursement(
+                            idempotency_key=f"w{who}-{n}",
+                            actor=PPTK,
+                            pemda=PEMDA,
+                            year=YEAR,
+                            spp_number=f"SPP-{who}-{n}",
+                            line=line,
+                            vendor_npwp=NPWP,
+                            gross=1_000_000,
+                            deductions=(),
+                            description="Publikasi kegiatan",
+                            documents={},
+                        )
+                    ]
+                )
+                outcomes[type(outcome).__name__ if isinstance(outcome, DomainError) else "ok"] += 1
+            seconds = time.perf_counter() - started
+        finally:
+            ledger.close()
+        out.put((who, outcomes, retries.count, seconds))
+    except BaseException as error:  # report, never hang the parent
+        out.put((who, error, 0, 0.0))
+
+
+def run(url: str, requests: int, backoff: float) -> dict[str, Any]:
+    _set_up(url)
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(WRITERS)
+    out: Queue[Any] = ctx.Queue()
+    processes = [
+        ctx.Process(target=_writer, args=(url, w, requests, backoff, barrier, out))
+        for w in range(WRITERS)
+    ]
+    for process in processes:
+        process.start()
+    total: Counter[str] = Counter()
+    retries = 0
+    slowest = 0.0
+    for _ in processes:
+        who, outcomes, lost, seconds = out.get(timeout=600)
+        if isinstance(outcomes, BaseException):
+            raise RuntimeError(f"writer {who} failed") from outcomes
+        total.update(outcomes)
+        retries += lost
+        slowest = max(slowest, seconds)
+    for process in processes:
+        process.join(timeout=30)
+    sent = WRITERS * requests
+    return {
+        "sent": sent,
+        "ok": total["ok"],
+        "conflicts": total["ConcurrencyConflict"],
+        "other": sent - total["ok"] - total["ConcurrencyConflict"],
+        "retries": retries,
+        "per_s": sent / slowest if slowest else 0.0,
+    }
+
+
+def _postgres_url(base: str) -> tuple[str, str]:
+    schema = f"bench_contention_{uuid.uuid4().hex[:8]}"
+    return f"{base}{'&' if '?' in base else '?'}schema={schema}", schema
+
+
+def _drop_schema(base: str, schema: str) -> None:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=150, help="per writer (default 150)")
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per row (default 2)")
+    args = parser.parse_args()
+    print(f"{platform.node()}: {platform.processor() or platform.machine()}, {mp.cpu_count()} CPUs")
+    print(f"{WRITERS} writer processes x {args.requests} requests, one budget line, batch of 1")
+    print(
+        f"{'store':9} {'backoff':>8} {'sent':>5} {'ok':>5} {'conflicts':>9} {'rate':>7} "
+        f"{'retries':>8} {'req/s':>7}"
+    )
+    stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
+    base = postgres_test_url()
+    for store in stores:
+        if store == "postgres" and (problem := postgres_problem(base)):
+            print(f"postgres: skipped ({problem})")
+            continue
+        for backoff in (0.0, RETRY_BACKOFF):
+            for _ in range(args.repeat):
+                schema = ""
+                with tempfile.TemporaryDirectory() as tmp:
+                    if store == "sqlite":
+                        url = f"sqlite:///{Path(tmp) / 'contention.db'}"
+                    else:
+                        url, schema = _postgres_url(base)
+                    try:
+                        r = run(url, args.requests, backoff)
+                    finally:
+                        if schema:
+                            _drop_schema(base, schema)
+                label = f"{backoff * 1000:.0f} ms" if backoff else "none"
+                print(
+                    f"{store:9} {label:>8} {r['sent']:>5} {r['ok']:>5} {r['conflicts']:>9} "
+                    f"{r['conflicts'] / r['sent']:>7.2%} {r['retries']:>8} {r['per_s']:>7.0f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
