@@ -121,16 +121,17 @@ def agreed_text(codes: pl.Series) -> pl.Series:
 
 
 def account_key(column: str) -> pl.Expr:
-    """A 64-bit hash of an account number without its spaces, dots and dashes; null if absent."""
-    account = pl.col(column).str.replace_all(r"[\s.\-]", "")
-    return pl.when(account.is_not_null() & (account != "")).then(account.hash(SEED))
+    """A 64-bit hash of an account number without its spaces, dots and dashes; null if absent (the
+    readers write an empty field as null)."""
+    account = pl.col(column)
+    return pl.when(account.is_not_null()).then(account.str.replace_all(r"[\s.\-]", "").hash(SEED))
 
 
 def bank_key(column: str) -> pl.Expr:
     """The 3-digit kode bank (Bank Indonesia) as a number; null when absent or written otherwise
     (a BIC, a gateway's bank name): only two kode bank are compared."""
-    code = pl.col(column).str.strip_chars()
-    return pl.when(code.str.contains(r"^\d{3}$")).then(code.cast(pl.UInt16, strict=False))
+    code = pl.col(column)
+    return pl.when(code.str.len_bytes() == 3).then(code.cast(pl.UInt16, strict=False))
 
 
 def _keys(column: str, prefix: str) -> dict[str, pl.Expr]:
