@@ -3,14 +3,19 @@
 Python loop over rows.
 
 1. **reference**: the line's reference equals an SP2D number, payout reference or order id (joined on a
-   64-bit hash; a pair counts only if a second, independently seeded hash agrees too). Per ledger line
-   and source, the first candidate (right amount first, then earliest date, then file order) is the
-   match (``matched`` or ``amount_mismatch``); every further one is a ``duplicate`` (debited twice). A
-   bank credit naming a disbursement is its return (``returned``).
-2. **amount_account**: bank debits left over, against disbursements left over, on equal amount and
-   beneficiary account with the bank date in ``[expected_on, expected_on + window_days]``. One-to-one
-   by ranking: within one (amount, account) the n-th bank line in date order pairs with the n-th ledger
-   line in date order, so one bank line never meets two ledger lines.
+   64-bit hash; a pair counts only if a second, independently seeded hash agrees too). A link is
+   ``matched`` only when the amount agrees and, where the statement line gives them, the counterparty
+   account and kode bank: another payee is ``account_mismatch`` (account substitution). Per ledger
+   line and source, the best candidate is the primary link (``matched``, ``amount_mismatch`` or
+   ``account_mismatch``); a further one is a ``duplicate`` (debited twice: same amount and payee) or
+   ``reference_reused`` (the reference on another amount). A bank credit naming a disbursement is its
+   return (``returned``).
+2. **amount_account**: bank debits left over, against disbursements no reference settled (a bank
+   link with another amount or payee leaves the disbursement open), on equal amount and beneficiary
+   account with the bank date in ``[expected_on, expected_on + window_days]``. Clusters of overlapping
+   windows pair one-to-one by rank when every line of the cluster is paid; otherwise the cluster is
+   ``ambiguous``. A disbursement paid here whose bank link had another amount makes that link
+   ``reference_reused``.
 3. **batch**: gateway rows grouped by ``batch_id`` (payouts: sum of amount + fee; settlements: sum of
    gross - fee) against bank lines whose reference is the batch id; equal sums match, other sums are
    ``amount_mismatch``, a second bank line for one batch is a ``duplicate``.
