@@ -533,6 +533,7 @@ def crowded(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                 payout_reference=draw(st.sampled_from([None, "IRIS-1", "IRIS-2"])),
                 net=draw(st.sampled_from(AMOUNTS)),
                 beneficiary_account=draw(st.sampled_from(ACCOUNTS)),
+                beneficiary_bank=draw(st.sampled_from(["110", "014"])),
                 sent_on=END - timedelta(days=draw(st.integers(0, 5))),
             )
         )
@@ -551,7 +552,8 @@ def crowded(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                 reference=draw(st.sampled_from(POOL)),
                 amount=draw(st.sampled_from(AMOUNTS)),
                 direction=draw(st.sampled_from(["D", "D", "C"])),
-                counterparty_account=draw(st.sampled_from(ACCOUNTS)),
+                counterparty_account=draw(st.sampled_from([*ACCOUNTS, None])),
+                counterparty_bank=draw(st.sampled_from(["110", "110", "014", "BJBRIDJA", None])),
                 value_date=END - timedelta(days=draw(st.integers(0, 5))),
                 batch_id=draw(st.sampled_from([None, "STL-1"])) if maker is gateway else None,
                 fee=draw(st.sampled_from([0, 500])) if maker is gateway else 0,
@@ -591,6 +593,22 @@ def test_crowded_inputs_never_match_one_line_twice(
     for row in s.filter(pl.col("status") == "duplicate").iter_rows(named=True):
         if row["ledger_id"] is not None:
             assert (row["ledger_id"], row["source"]) in primaries
-    # Pass 2 pairs are one-to-one.
-    by_amount = s.filter(pl.col("match_pass") == "amount_account")
+    # Pass 2 pairs are one-to-one (an ambiguous line names no ledger line).
+    by_amount = s.filter(
+        (pl.col("match_pass") == "amount_account") & pl.col("ledger_id").is_not_null()
+    )
     assert by_amount["ledger_id"].is_unique().all()
+    # Never a wrong payment called clean: a matched line that carries the payee carries the ledger
+    # line's (account; kode bank where both write one), and a duplicate pays the same as the
+    # matched line it duplicates.
+    payee = {r["ledger_id"]: (r["beneficiary_account"], r["beneficiary_bank"]) for r in ledger}
+    for row in s.filter(
+        pl.col("status").is_in(["matched", "duplicate"]) & pl.col("ledger_id").is_not_null()
+    ).iter_rows(named=True):
+        account, code = payee[row["ledger_id"]]
+        if row["counterparty_account"] is not None and account is not None:
+            assert row["counterparty_account"] == account, row
+        if row["counterparty_bank"] in ("110", "014"):
+            assert row["counterparty_bank"] == code, row
+        if row["status"] == "duplicate":
+            assert row["amount"] == nets[row["ledger_id"]] or row["source"] == "gateway", row
