@@ -598,12 +598,14 @@ def test_crowded_inputs_never_match_one_line_twice(
         (pl.col("match_pass") == "amount_account") & pl.col("ledger_id").is_not_null()
     )
     assert by_amount["ledger_id"].is_unique().all()
-    # Never a wrong payment called clean: a matched line that carries the payee carries the ledger
-    # line's (account; kode bank where both write one), and a duplicate pays the same as the
-    # matched line it duplicates.
+    # Never a wrong payment called clean: a matched debit that carries the payee carries the
+    # ledger line's (account; kode bank where both write one), and a duplicate debit pays the same
+    # as the matched line it duplicates. (A credit returning a transfer is not a payment.)
     payee = {r["ledger_id"]: (r["beneficiary_account"], r["beneficiary_bank"]) for r in ledger}
     for row in s.filter(
-        pl.col("status").is_in(["matched", "duplicate"]) & pl.col("ledger_id").is_not_null()
+        pl.col("status").is_in(["matched", "duplicate"])
+        & pl.col("ledger_id").is_not_null()
+        & (pl.col("direction") == "D")
     ).iter_rows(named=True):
         account, code = payee[row["ledger_id"]]
         if row["counterparty_account"] is not None and account is not None:
