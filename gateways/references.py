@@ -74,3 +74,5 @@ IRIS_BANKS: dict[str, str] = {
     "427": "bni_syr",
     "451": "bsm",  # Bank Syariah Indonesia
 }
+# Iris bank code -> kode bank (BI): what a bank statement and the ledger write for a beneficiary.
+BI_CODES: dict[str, str] = {iris: bi for bi, iris in IRIS_BANKS.items()}

@@ -273,14 +273,13 @@ def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -
         _err(f"kasda reconcile: the same file is given twice: {names}")
         return 2
     scoped = scope_ledger(ledger, start, end).collect()
-    if not ledger_input.sha256:  # the store: the digest of the lines this run saw
-        ledger_input = Input("ledger", ledger_input.path, ledger_digest(scoped), ledger.height)
-    inputs.append(ledger_input)
-    del ledger
+    # The run's ledger input is the lines of the statement period (the store's digest is theirs
+    # too), not every line of the store or file.
+    digest = ledger_input.sha256 or ledger_digest(scoped)
+    inputs.append(Input("ledger", ledger_input.path, digest, scoped.height))
     lines = sum(i.lines for i in inputs[:-1])
-    say(
-        f"{lines} statement lines, {scoped.height} of {ledger_input.lines} ledger lines in the period"
-    )
+    say(f"{lines} statement lines, {scoped.height} of {ledger.height} ledger lines in the period")
+    del ledger
     params = Params(period_end=end, window_days=args.window)
     result: Result | LazyResult
     partitions = args.partitions

@@ -40,9 +40,17 @@ def first_bad(frame: pl.DataFrame, mask: pl.Expr, path: str, reason: pl.Expr) ->
 
 
 def parse_amount_column(
-    frame: pl.DataFrame, column: str, style: Style, path: str, *, allow_empty: bool = False
+    frame: pl.DataFrame,
+    column: str,
+    style: Style,
+    path: str,
+    *,
+    allow_empty: bool = False,
+    field: str | None = None,
 ) -> pl.Series:
-    """The column as Int64 rupiah. Empty cells are null if ``allow_empty``, else refused."""
+    """The column as Int64 rupiah. Empty cells are null if ``allow_empty``, else refused. An error
+    names ``field``, the field as written in the file (``Amt``, ``:61: amount``), else the column."""
+    name = field or column
     pattern, thousands, decimal = _FORMATS[style]
     text = pl.col(column).str.strip_chars()
     digits = text.str.replace_all(thousands, "", literal=True) if thousands else text
@@ -56,13 +64,13 @@ def parse_amount_column(
         sen=parts.struct.field("field_1").fill_null("").str.strip_chars("0"),
     )
     if not allow_empty:
-        first_bad(checked, pl.col("empty"), path, pl.lit(f"{column} is empty"))
+        first_bad(checked, pl.col("empty"), path, pl.lit(f"{name} is empty"))
     first_bad(
         checked,
         ~pl.col("empty") & ~pl.col("ok"),
         path,
         pl.format(
-            "{} {} is not a rupiah amount in the '{}' format", pl.lit(column), "text", pl.lit(style)
+            "{} {} is not a rupiah amount in the '{}' format", pl.lit(name), "text", pl.lit(style)
         ),
     )
     first_bad(
@@ -71,7 +79,7 @@ def parse_amount_column(
         path,
         pl.format(
             "{} {} has a fraction of a rupiah (sen); rupiah amounts must be whole",
-            pl.lit(column),
+            pl.lit(name),
             "text",
         ),
     )
@@ -79,7 +87,7 @@ def parse_amount_column(
         checked,
         ~pl.col("empty") & (pl.col("whole").str.len_chars() > MAX_DIGITS),
         path,
-        pl.format("{} {} is beyond 10^16 rupiah", pl.lit(column), "text"),
+        pl.format("{} {} is beyond 10^16 rupiah", pl.lit(name), "text"),
     )
     value = (
         pl.when(pl.col("empty"))

@@ -7,7 +7,11 @@ has, so the right answer is exactly one: the tests demand it line for line.
 
 Planted, per disbursement: paid with the SP2D number in the remark; paid without it (matched on
 amount + account); paid through an Iris payout batch; paid a different amount; debited twice; paid
-and returned; never paid and old (``unmatched_ledger``); never paid and recent (``timing``). Per
+and returned; never paid and old (``unmatched_ledger``); never paid and recent (``timing``); paid
+with the SP2D number and amount to another account (account substitution: ``account_mismatch``);
+paid, plus another debit reusing its SP2D number on another amount (``reference_reused``), with
+the real payment carrying the number or not; paid without the number next to a debit with no SP2D
+of the same amount, account and day (which is which is a guess: ``ambiguous``). Per
 receipt: settled in a Midtrans batch; missing from the report (old / recent). Per batch: settled
 exactly, settled with a different total, not on the statement yet. Extra: gateway rows with no
 ledger record, bank debits with no SP2D, bank fees and interest.
@@ -25,8 +29,23 @@ import polars as pl
 from reconciliation.schema import LEDGER, STATEMENT
 
 # Disbursement kinds and their shares.
-DIRECT, NOREF, PAYOUT, MISMATCH, DUPLICATE, RETURNED, OLD, RECENT = range(8)
-DISBURSEMENT_SHARES = [0.70, 0.08, 0.10, 0.03, 0.02, 0.02, 0.025, 0.025]
+(
+    DIRECT,
+    NOREF,
+    PAYOUT,
+    MISMATCH,
+    DUPLICATE,
+    RETURNED,
+    OLD,
+    RECENT,
+    SUBSTITUTED,
+    REUSED,
+    REUSED_NOREF,
+    AMBIGUOUS,
+) = range(12)
+DISBURSEMENT_SHARES = [0.66, 0.08, 0.10, 0.03, 0.02, 0.02, 0.025, 0.025, 0.01, 0.01, 0.01, 0.01]
+# Paid without the SP2D number in the remark: found by amount + account.
+_NO_REFERENCE = [NOREF, REUSED_NOREF, AMBIGUOUS]
 # Receipt kinds.
 SETTLED, MISSING_OLD, MISSING_RECENT = range(3)
 RECEIPT_SHARES = [0.92, 0.04, 0.04]
@@ -71,12 +90,21 @@ def generate(
     receipt_share: float = 0.2,
     bank_file: str = "rkud.csv",
     gateway_file: str = "midtrans.csv",
+    payee_cases: bool = True,
 ) -> Truth:
-    """About ``rows`` ledger lines and as many statement lines, with every difference planted."""
+    """About ``rows`` ledger lines and as many statement lines, with every difference planted.
+    ``payee_cases=False`` plants no account substitution, reused reference or ambiguous pair
+    (those disbursements are paid plainly): the benchmark's DuckDB and pandas versions of the
+    passes predate those checks."""
     rng = np.random.default_rng(seed)
     n_r = int(rows * receipt_share)
     n_d = max(rows - n_r, 0)
-    d = _disbursements(rng, n_d, period_end, window_days)
+    shares = list(DISBURSEMENT_SHARES)
+    if not payee_cases:
+        for kind in (SUBSTITUTED, REUSED, REUSED_NOREF, AMBIGUOUS):
+            shares[DIRECT] += shares[kind]
+            shares[kind] = 0.0
+    d = _disbursements(rng, n_d, period_end, window_days, shares)
     r = _receipts(rng, n_r, period_end, window_days, offset=n_d)
     payout_rows, payout_bank = _batches(
         rng, d.filter(pl.col("_cat") == PAYOUT), "D", period_end, n_r + n_d
@@ -134,8 +162,10 @@ def _dates(period_end: date, days_back: np.ndarray) -> pl.Series:
     )
 
 
-def _disbursements(rng: np.random.Generator, n: int, period_end: date, window: int) -> pl.DataFrame:
-    cat = _choice(rng, n, DISBURSEMENT_SHARES)
+def _disbursements(
+    rng: np.random.Generator, n: int, period_end: date, window: int, shares: list[float]
+) -> pl.DataFrame:
+    cat = _choice(rng, n, shares)
     i = np.arange(n, dtype=np.int64)
     # Sent 0..6 days before the period end; old ones at least `window` days before, recent ones after.
     back = rng.integers(0, 7, size=n)
@@ -183,6 +213,10 @@ def _disbursements(rng: np.random.Generator, n: int, period_end: date, window: i
         .then(pl.lit("amount_mismatch"))
         .when(pl.col("_cat") == RETURNED)
         .then(pl.lit("returned"))
+        .when(pl.col("_cat") == SUBSTITUTED)
+        .then(pl.lit("account_mismatch"))
+        .when(pl.col("_cat") == AMBIGUOUS)
+        .then(pl.lit("ambiguous"))
         .when(pl.col("_cat") == OLD)
         .then(pl.lit("unmatched_ledger"))
         .when(pl.col("_cat") == RECENT)
@@ -243,13 +277,30 @@ def _direct_bank(
     rng: np.random.Generator, d: pl.DataFrame, window: int, period_end: date
 ) -> pl.DataFrame:
     """Bank lines of disbursements paid straight from the RKUD (not through a batch)."""
-    paid = d.filter(pl.col("_cat").is_in([DIRECT, NOREF, MISMATCH, DUPLICATE, RETURNED]))
+    paid = d.filter(
+        pl.col("_cat").is_in(
+            [
+                DIRECT,
+                NOREF,
+                MISMATCH,
+                DUPLICATE,
+                RETURNED,
+                SUBSTITUTED,
+                REUSED,
+                REUSED_NOREF,
+                AMBIGUOUS,
+            ]
+        )
+    )
     room = (period_end - paid["sent_on"]).dt.total_days().clip(0, window).to_numpy()
     lag = np.floor(rng.random(paid.height) * (room + 1)).astype(np.int64)
     paid = paid.with_columns(
         value_date=pl.col("sent_on") + pl.duration(days=pl.lit(pl.Series(lag))),
         _delta=pl.Series(rng.integers(1, 50, size=paid.height) * 1_000),
+        # Account substitution: an account no vendor has (vendors' are below 9 * 10^9).
+        _other=pl.Series(rng.integers(9 * 10**9, 10**10 - 1, size=paid.height)).cast(pl.String),
     )
+    no_reference = pl.col("_cat").is_in(_NO_REFERENCE)
     base = paid.select(
         "value_date",
         source=pl.lit("bank"),
@@ -259,29 +310,45 @@ def _direct_bank(
         .otherwise(pl.col("net")),
         fee=pl.lit(0, pl.Int64),
         kind=pl.lit("transfer"),
-        reference=pl.when(pl.col("_cat") == NOREF)
-        .then(pl.lit("KE"))
-        .otherwise(pl.col("sp2d_number")),
-        remark=pl.when(pl.col("_cat") == NOREF)
+        # A remark without the SP2D number ("TRF KE REK ...") gives no reference: its first words
+        # are not shaped like a kasda reference.
+        reference=pl.when(no_reference).then(None).otherwise(pl.col("sp2d_number")),
+        remark=pl.when(no_reference)
         .then(pl.format("TRF KE REK {}", pl.col("beneficiary_account")))
         .otherwise(pl.format("{} PEMBAYARAN LS", pl.col("sp2d_number"))),
-        counterparty_account="beneficiary_account",
+        counterparty_account=pl.when(pl.col("_cat") == SUBSTITUTED)
+        .then(pl.col("_other"))
+        .otherwise(pl.col("beneficiary_account")),
         counterparty_bank="beneficiary_bank",
         bank_ref=pl.format("FT{}", pl.col("ledger_id")),
         expected_status=pl.when(pl.col("_cat") == MISMATCH)
         .then(pl.lit("amount_mismatch"))
+        .when(pl.col("_cat") == SUBSTITUTED)
+        .then(pl.lit("account_mismatch"))
+        .when(pl.col("_cat") == AMBIGUOUS)
+        .then(pl.lit("ambiguous"))
         .otherwise(pl.lit("matched")),
-        expected_ledger_id="ledger_id",
+        expected_ledger_id=pl.when(pl.col("_cat") == AMBIGUOUS)
+        .then(None)
+        .otherwise(pl.col("ledger_id")),
         _cat="_cat",
-    )
-    # NOREF remarks start with "TRF KE REK": the reference read from them is "REK" (lead words skipped).
-    base = base.with_columns(
-        reference=pl.when(pl.col("_cat") == NOREF)
-        .then(pl.lit("REK"))
-        .otherwise(pl.col("reference"))
+        _delta="_delta",
+        _sp2d="sp2d_number",
     )
     twice = base.filter(pl.col("_cat") == DUPLICATE).with_columns(
         bank_ref=pl.col("bank_ref") + "-2", expected_status=pl.lit("duplicate")
+    )
+    # The SP2D number of a paid disbursement on another amount, to the same account.
+    reused = base.filter(pl.col("_cat").is_in([REUSED, REUSED_NOREF])).with_columns(
+        amount=pl.col("amount") + pl.col("_delta"),
+        reference=pl.col("_sp2d"),
+        remark=pl.format("{} PEMBAYARAN LS", pl.col("_sp2d")),
+        bank_ref=pl.col("bank_ref") + "-U",
+        expected_status=pl.lit("reference_reused"),
+    )
+    # A debit with no SP2D, for the same amount, account and day as a payment without the number.
+    extra = base.filter(pl.col("_cat") == AMBIGUOUS).with_columns(
+        bank_ref=pl.col("bank_ref") + "-A"
     )
     back = base.filter(pl.col("_cat") == RETURNED).with_columns(
         direction=pl.lit("C"),
@@ -290,7 +357,11 @@ def _direct_bank(
         bank_ref=pl.col("bank_ref") + "-R",
         expected_status=pl.lit("returned"),
     )
-    return _statement(pl.concat([base, twice, back], how="vertical").drop("_cat"))
+    return _statement(
+        pl.concat([base, twice, reused, extra, back], how="vertical").drop(
+            "_cat", "_delta", "_sp2d"
+        )
+    )
 
 
 def _batches(
@@ -313,7 +384,7 @@ def _batches(
             .str.zfill(10),
             "expected_status": ["unmatched_bank"] * orphans,
         }
-    )
+    ).with_columns(_bank=pl.lit("014"))
     if direction == "D":
         rows = paid.select(
             "ledger_id",
@@ -321,6 +392,7 @@ def _batches(
             amount="net",
             _acct="beneficiary_account",
             expected_status=pl.lit("matched"),
+            _bank="beneficiary_bank",
         )
     else:
         rows = paid.select(
@@ -329,6 +401,7 @@ def _batches(
             amount="gross",
             _acct=pl.lit(None, pl.String),
             expected_status=pl.lit("matched"),
+            _bank=pl.lit(None, pl.String),
         )
     rows = pl.concat([rows, orphan], how="vertical")
     m = rows.height
@@ -371,7 +444,7 @@ def _batches(
             "{} {}", pl.lit("payout" if direction == "D" else "qris"), pl.col("reference")
         ),
         counterparty_account="_acct",
-        counterparty_bank=pl.when(pl.col("_acct").is_not_null()).then(pl.lit("014")),
+        counterparty_bank="_bank",
         bank_ref="reference",
     )
     sign = 1 if direction == "D" else -1

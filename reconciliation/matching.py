@@ -3,14 +3,19 @@
 Python loop over rows.
 
 1. **reference**: the line's reference equals an SP2D number, payout reference or order id (joined on a
-   64-bit hash; a pair counts only if a second, independently seeded hash agrees too). Per ledger line
-   and source, the first candidate (right amount first, then earliest date, then file order) is the
-   match (``matched`` or ``amount_mismatch``); every further one is a ``duplicate`` (debited twice). A
-   bank credit naming a disbursement is its return (``returned``).
-2. **amount_account**: bank debits left over, against disbursements left over, on equal amount and
-   beneficiary account with the bank date in ``[expected_on, expected_on + window_days]``. One-to-one
-   by ranking: within one (amount, account) the n-th bank line in date order pairs with the n-th ledger
-   line in date order, so one bank line never meets two ledger lines.
+   64-bit hash; a pair counts only if a second, independently seeded hash agrees too). A link is
+   ``matched`` only when the amount agrees and, where the statement line gives them, the counterparty
+   account and kode bank: another payee is ``account_mismatch`` (account substitution). Per ledger
+   line and source, the best candidate is the primary link (``matched``, ``amount_mismatch`` or
+   ``account_mismatch``); a further one is a ``duplicate`` (debited twice: same amount and payee) or
+   ``reference_reused`` (the reference on another amount). A bank credit naming a disbursement is its
+   return (``returned``).
+2. **amount_account**: bank debits left over, against disbursements no reference settled (a bank
+   link with another amount or payee leaves the disbursement open), on equal amount and beneficiary
+   account with the bank date in ``[expected_on, expected_on + window_days]``. Clusters of overlapping
+   windows pair one-to-one by rank when every line of the cluster is paid; otherwise the cluster is
+   ``ambiguous``. A disbursement paid here whose bank link had another amount makes that link
+   ``reference_reused``.
 3. **batch**: gateway rows grouped by ``batch_id`` (payouts: sum of amount + fee; settlements: sum of
    gross - fee) against bank lines whose reference is the batch id; equal sums match, other sums are
    ``amount_mismatch``, a second bank line for one batch is a ``duplicate``.
@@ -102,6 +107,37 @@ _PASS = {name: i for i, name in enumerate(_PASSES)}
 PASS_ENUM = pl.Enum(list(_PASSES))
 _REF_KINDS = ["transfer", "return", "payout", "settlement"]
 
+# Which fields of a statement line agreed with the line it was paired with, as bits of ``agreed``.
+AGREED_FIELDS = ("reference", "amount", "account", "bank", "date")
+AGREED = {name: 1 << i for i, name in enumerate(AGREED_FIELDS)}
+_AGREED_TEXT = pl.Series(
+    "agreed",
+    [
+        ",".join(f for f in AGREED_FIELDS if code & AGREED[f]) or None
+        for code in range(1 << len(AGREED_FIELDS))
+    ],
+    dtype=pl.String,
+)
+
+
+def agreed_text(codes: pl.Series) -> pl.Series:
+    """``reference,amount,account`` ... for each ``agreed`` code (null where nothing was paired)."""
+    return _AGREED_TEXT.gather(codes)
+
+
+def account_key(column: str) -> pl.Expr:
+    """A 64-bit hash of an account number without its spaces, dots and dashes; null if absent (the
+    readers write an empty field as null)."""
+    account = pl.col(column)
+    return pl.when(account.is_not_null()).then(account.str.replace_all(r"[\s.\-]", "").hash(SEED))
+
+
+def bank_key(column: str) -> pl.Expr:
+    """The 3-digit kode bank (Bank Indonesia) as a number; null when absent or written otherwise
+    (a BIC, a gateway's bank name): only two kode bank are compared."""
+    code = pl.col(column)
+    return pl.when(code.str.len_bytes() == 3).then(code.cast(pl.UInt16, strict=False))
+
 
 def _keys(column: str, prefix: str) -> dict[str, pl.Expr]:
     """Two independent 64-bit hashes of a canonical (trimmed, upper-case) text reference: joins use
@@ -155,6 +191,8 @@ def _prepare(statement: pl.DataFrame, ledger: pl.DataFrame) -> tuple[pl.DataFram
             value_date="value_date",
             amount="amount",
             fee="fee",
+            sacct=account_key("counterparty_account"),
+            sbank=bank_key("counterparty_bank"),
             **_keys("reference", "r"),
         )
         .with_columns(
@@ -175,6 +213,8 @@ def _prepare(statement: pl.DataFrame, ledger: pl.DataFrame) -> tuple[pl.DataFram
             .then(pl.col("gross"))
             .otherwise(pl.col("net")),
             expected_on=pl.coalesce("sent_on", "authorised_on", "settled_on"),
+            lacct=pl.when(pl.col("kind") != "receipt").then(account_key("beneficiary_account")),
+            lbank=bank_key("beneficiary_bank"),
             **_keys("sp2d_number", "s"),
             **_keys("payout_reference", "p"),
             **_keys("order_id", "o"),
@@ -228,6 +268,10 @@ def pass_reference(s: pl.DataFrame, lg: pl.DataFrame) -> pl.DataFrame:
             s["packed"].gather(sid),
             lg["lpacked"].gather(lid),
             lg["expect_gateway"].gather(lid),
+            s["sacct"].gather(sid),
+            lg["lacct"].gather(lid),
+            s["sbank"].gather(sid),
+            lg["lbank"].gather(lid),
         ]
     )
     return link_status(
@@ -242,10 +286,18 @@ def link_status(
     once_of: Callable[[pl.DataFrame], pl.Series],
     value_dates: Callable[[pl.DataFrame], pl.Series],
 ) -> pl.DataFrame:
-    """Pass 1 after the join: from (sid, lid, packed, lpacked, expect_gateway) pairs, the link kind,
-    the rank per ledger line, source and kind, and the status code of each pair. ``once_of`` says
-    which links are the only one of their ledger line; ``value_dates`` gives the value date of the
-    statement line of each of the other links."""
+    """Pass 1 after the join: from (sid, lid, packed, lpacked, expect_gateway, sacct, lacct, sbank,
+    lbank) pairs, the link kind, the rank per ledger line, source and kind, the status code and the
+    ``agreed`` bits of each pair. ``once_of`` says which links are the only one of their ledger line;
+    ``value_dates`` gives the value date of the statement line of each of the other links.
+
+    A link is ``matched`` only when everything the line carries agrees: the amount, and the
+    counterparty account and kode bank wherever the statement line gives them. A line that names
+    an SP2D but paid another account is ``account_mismatch`` (account substitution), never matched
+    and never a mere duplicate. Per ledger line, source and kind the best candidate is the primary
+    one (fully right, then right payee, then right amount, then the earliest, then file order);
+    every further candidate is a ``duplicate`` only if it is a second payment of the same amount to
+    the same payee, else ``reference_reused`` (the reference on another amount)."""
     facts = facts.select(
         "sid",
         "lid",
@@ -257,22 +309,45 @@ def link_status(
         lcredit=pl.col("lpacked") // 2 % 2 == 1,
         net=(pl.col("lpacked") // 4).cast(pl.Int64),
         expect_gateway="expect_gateway",
+        account_same=pl.col("sacct") == pl.col("lacct"),
+        bank_same=pl.col("sbank") == pl.col("lbank"),
     )
     link_return = ~pl.col("receipt") & ~pl.col("gateway") & pl.col("credit")
     normal = (pl.col("credit") == pl.col("lcredit")) & ~pl.col("is_return")
     expected = pl.when(pl.col("gateway")).then(pl.col("expect_gateway")).otherwise(pl.col("net"))
-    linked = facts.filter(link_return | normal).select(
-        "sid", "lid", "gateway", link_return=link_return, amount_ok=pl.col("amount") == expected
+    # Null where one side does not carry the field: not compared, so neither agreed nor different.
+    payee_ok = link_return | (
+        pl.col("account_same").fill_null(True) & pl.col("bank_same").fill_null(True)
     )
-    # Per ledger line, source and kind of link, the first candidate is the match: the right amount
-    # first, then the earliest, then file order. Ledger lines with one candidate skip the window.
+    linked = facts.filter(link_return | normal).select(
+        "sid",
+        "lid",
+        "gateway",
+        link_return=link_return,
+        amount_ok=pl.col("amount") == expected,
+        payee_ok=payee_ok,
+        agreed=(
+            pl.lit(AGREED["reference"])
+            + pl.when(pl.col("amount") == expected).then(AGREED["amount"]).otherwise(0)
+            + pl.when(pl.col("account_same")).then(AGREED["account"]).otherwise(0)
+            + pl.when(pl.col("bank_same")).then(AGREED["bank"]).otherwise(0)
+        ).cast(pl.UInt8),
+    )
+    # Per ledger line, source and kind of link, the first candidate is the primary one. Ledger
+    # lines with one candidate skip the window.
     once = once_of(linked)
     single = linked.filter(once).with_columns(rank=pl.lit(0, pl.Int64))
     many = linked.filter(~once)
     many = many.with_columns(value_date=value_dates(many)).with_columns(
         rank=pl.int_range(pl.len(), dtype=pl.Int64).over(
             ["lid", "gateway", "link_return"],
-            order_by=[~pl.col("amount_ok"), pl.col("value_date"), pl.col("sid")],
+            order_by=[
+                ~(pl.col("amount_ok") & pl.col("payee_ok")),
+                ~pl.col("payee_ok"),
+                ~pl.col("amount_ok"),
+                pl.col("value_date"),
+                pl.col("sid"),
+            ],
         )
     )
     return pl.concat([single, many.drop("value_date")]).select(
@@ -281,13 +356,29 @@ def link_status(
         "gateway",
         "link_return",
         primary=pl.col("rank") == 0,
-        status=pl.when(pl.col("rank") > 0)
-        .then(_lit("duplicate"))
-        .when(pl.col("link_return"))
-        .then(_lit("returned"))
+        status=pl.when(pl.col("link_return"))
+        .then(pl.when(pl.col("rank") > 0).then(_lit("duplicate")).otherwise(_lit("returned")))
+        .when(~pl.col("payee_ok"))
+        .then(_lit("account_mismatch"))
+        .when(pl.col("rank") > 0)
+        .then(
+            pl.when(pl.col("amount_ok")).then(_lit("duplicate")).otherwise(_lit("reference_reused"))
+        )
         .when(pl.col("amount_ok"))
         .then(_lit("matched"))
         .otherwise(_lit("amount_mismatch")),
+        agreed="agreed",
+    )
+
+
+def settled_by_reference(p1: pl.DataFrame) -> pl.DataFrame:
+    """The pass-1 links that settle their ledger line, so pass 2 leaves it out: a matched bank
+    line, or any gateway row (its batch decides). A ledger line whose only bank link has another
+    amount or payee stays open: its real payment may be a debit without the reference."""
+    return p1.filter(
+        pl.col("primary")
+        & ~pl.col("link_return")
+        & (pl.col("gateway") | (pl.col("status") == _CODE["matched"]))
     )
 
 
@@ -297,58 +388,151 @@ def _mask(n: int, indices: pl.Series) -> pl.Series:
 
 
 def pass_amount_account(
-    s: pl.DataFrame,
-    lg: pl.DataFrame,
-    statement_accounts: pl.Series,
-    ledger_accounts: pl.Series,
-    p1: pl.DataFrame,
-    window_days: int,
-) -> pl.DataFrame:
-    """Pass 2: (sid, lid) pairs of leftover bank debits and disbursements with equal amount and
-    account, the bank date within the window, paired one-to-one by rank."""
+    s: pl.DataFrame, lg: pl.DataFrame, p1: pl.DataFrame, window_days: int
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Pass 2 on the lines pass 1 left: bank debits that name no ledger line, against
+    disbursements that no reference settled (see ``pair_amount_account``)."""
     taken_s = _mask(s.height, p1["sid"])
-    primary = p1.filter(pl.col("primary") & ~pl.col("link_return"))
-    taken_l = _mask(lg.height, primary["lid"])
-    account = pl.col("account").str.replace_all(r"[\s.\-]", "")
+    taken_l = _mask(lg.height, settled_by_reference(p1)["lid"])
     bank = (
         s.lazy()
-        .with_columns(account=statement_accounts, taken=taken_s)
+        .with_columns(taken=taken_s)
         .filter(
             ~pl.col("taken")
             & ~pl.col("gateway")
             & ~pl.col("credit")
             & pl.col("is_transfer")
-            & pl.col("account").is_not_null()
+            & pl.col("sacct").is_not_null()
         )
-        .select("sid", "value_date", "amount", acct=account.hash(SEED))
+        .select("sid", "value_date", "amount", acct="sacct", sbank="sbank")
     )
     ledger = (
         lg.lazy()
-        .with_columns(account=ledger_accounts, taken=taken_l)
-        .filter(~pl.col("taken") & ~pl.col("receipt") & pl.col("account").is_not_null())
-        .select("lid", "expected_on", amount="net", acct=account.hash(SEED))
+        .with_columns(taken=taken_l)
+        .filter(~pl.col("taken") & ~pl.col("receipt") & pl.col("lacct").is_not_null())
+        .select("lid", "expected_on", amount="net", acct="lacct", lbank="lbank")
     )
     return pair_amount_account(bank, ledger, window_days)
 
 
-def pair_amount_account(bank: pl.LazyFrame, ledger: pl.LazyFrame, window_days: int) -> pl.DataFrame:
-    """Pass 2 on its candidates: bank (sid, value_date, amount, acct) against ledger (lid,
-    expected_on, amount, acct); the n-th of each (amount, acct) in date order pair up, in window."""
-    bank = _rank(bank, ["amount", "acct"], [pl.col("value_date"), pl.col("sid")])
-    ledger = _rank(ledger, ["amount", "acct"], [pl.col("expected_on"), pl.col("lid")])
-    return (
-        bank.join(ledger, on=["amount", "acct", "rank"], how="inner")
-        .filter(
-            (pl.col("value_date") >= pl.col("expected_on"))
-            & (pl.col("value_date") <= pl.col("expected_on") + timedelta(days=window_days))
+def pair_amount_account(
+    bank: pl.LazyFrame, ledger: pl.LazyFrame, window_days: int
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Pass 2 on its candidates: bank (sid, value_date, amount, acct, sbank) against ledger (lid,
+    expected_on, amount, acct, lbank). A bank line may pay a ledger line of the same amount and
+    account when its date is in ``[expected_on, expected_on + window]``.
+
+    Within one (amount, account), the ledger lines whose windows overlap form a cluster (sorted by
+    date: a gap wider than the window starts a new one), and a bank line belongs to the cluster
+    whose window holds its date. When a cluster has as many bank lines as ledger lines with a
+    candidate, and the n-th of each in date order pair within the window, every line is paid and
+    they pair so. Otherwise which line is left over is a guess (a debit without SP2D for the same
+    amount and account as a real payment): every line of the cluster is ``ambiguous`` instead of
+    one being chosen silently. A pair whose kode bank differ is ``account_mismatch``.
+
+    Returns (sid, lid, status, agreed) pairs, and the ambiguous (sid) and (lid)."""
+    window = timedelta(days=window_days)
+    group = ["amount", "acct"]
+    bank = bank.join(ledger.select(group), on=group, how="semi")
+    ledger = ledger.join(bank.select(group), on=group, how="semi")
+    ledger = (
+        ledger.sort([*group, "expected_on", "lid"])
+        .with_columns(
+            cluster=(
+                (pl.col("amount") != pl.col("amount").shift(1))
+                | (pl.col("acct") != pl.col("acct").shift(1))
+                | ((pl.col("expected_on") - pl.col("expected_on").shift(1)) > window)
+            )
+            .fill_null(True)
+            .cum_sum()
+            .cast(pl.UInt32)
         )
-        .select("sid", "lid")
+        .collect()
+        .lazy()
+    )
+    points = (
+        bank.sort("value_date")
+        .join_asof(
+            ledger.select(*group, "cluster", start="expected_on").sort("start"),
+            left_on="value_date",
+            right_on="start",
+            by=group,
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .filter(pl.col("start").is_not_null() & (pl.col("value_date") <= pl.col("start") + window))
+        .select("sid", "value_date", "sbank", "cluster")
+    )
+    contest = (
+        ledger.sort("expected_on")
+        .join_asof(
+            bank.select(*group, seen="value_date").sort("seen"),
+            left_on="expected_on",
+            right_on="seen",
+            by=group,
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .filter(pl.col("seen").is_not_null() & (pl.col("seen") <= pl.col("expected_on") + window))
+        .select("lid", "expected_on", "lbank", "cluster")
+    )
+    points = _rank(points, ["cluster"], [pl.col("value_date"), pl.col("sid")])
+    contest = _rank(contest, ["cluster"], [pl.col("expected_on"), pl.col("lid")])
+    in_window = (pl.col("value_date") >= pl.col("expected_on")) & (
+        pl.col("value_date") <= pl.col("expected_on") + window
+    )
+    found = (
+        points.join(contest, on=["cluster", "rank"], how="full", coalesce=True)
+        .with_columns(
+            good=(pl.col("sid").is_not_null() & pl.col("lid").is_not_null() & in_window)
+            .fill_null(False)
+            .all()
+            .over("cluster")
+        )
         .collect()
     )
+    near = AGREED["amount"] + AGREED["account"] + AGREED["date"]
+    bank_same = pl.col("sbank") == pl.col("lbank")
+    pairs = found.filter(pl.col("good")).select(
+        "sid",
+        "lid",
+        status=pl.when(bank_same.fill_null(True))
+        .then(_lit("matched"))
+        .otherwise(_lit("account_mismatch")),
+        agreed=(pl.lit(near) + pl.when(bank_same).then(AGREED["bank"]).otherwise(0)).cast(pl.UInt8),
+    )
+    unsure = found.filter(~pl.col("good"))
+    return pairs, unsure.select("sid").drop_nulls(), unsure.select("lid").drop_nulls()
+
+
+AMBIGUOUS_AGREED = AGREED["amount"] + AGREED["account"] + AGREED["date"]
+
+
+def reused_references(bank_mismatch: pl.Series, pairs: pl.DataFrame) -> pl.Series:
+    """Statement lines that named a ledger line with another amount, when pass 2 then found that
+    ledger line's real payment: the reference was reused on another amount, and the real debit is
+    the payment. ``bank_mismatch`` holds, per ledger line, the statement line of its primary bank
+    link if that link is an ``amount_mismatch`` (else null)."""
+    paid = pairs.filter(pl.col("status") == _CODE["matched"])["lid"]
+    return bank_mismatch.gather(paid).drop_nulls()
+
+
+def bank_mismatch_links(p1: pl.DataFrame, n: int, into: pl.Series | None = None) -> pl.Series:
+    """Per ledger line (``n`` of them), the statement line of its primary bank link when that link
+    is an ``amount_mismatch`` (see ``reused_references``); written into ``into`` if given."""
+    out = into if into is not None else pl.repeat(None, n, dtype=pl.UInt32, eager=True)
+    links = p1.filter(
+        pl.col("primary")
+        & ~pl.col("gateway")
+        & ~pl.col("link_return")
+        & (pl.col("status") == _CODE["amount_mismatch"])
+    )
+    out.scatter(links["lid"], links["sid"])
+    return out
 
 
 def pass_batch(
-    s: pl.DataFrame, batch_ids: pl.Series, p1: pl.DataFrame, p2: pl.DataFrame
+    s: pl.DataFrame, batch_ids: pl.Series, taken_sids: list[pl.Series]
 ) -> tuple[pl.DataFrame, pl.Series]:
     """Pass 3: bank lines against gateway batches. Returns (sid, batch_id, status code) of the bank
     lines that name a batch, and for every statement line the status code its batch gives a gateway
@@ -360,7 +544,7 @@ def pass_batch(
         .filter(pl.col("gateway") & pl.col("batch_id").is_not_null())
         .select("sid", "credit", "amount", "fee", "batch_id", **_keys("batch_id", "b"))
     ).collect()
-    taken = _mask(s.height, pl.concat([p1["sid"], p2["sid"]]))
+    taken = _mask(s.height, pl.concat(taken_sids))
     bank = (
         s.lazy()
         .with_columns(taken=taken)
@@ -375,7 +559,7 @@ def pass_batch(
     decided, rows = batch_core(gateway, bank)
     row_status = pl.repeat(None, s.height, dtype=pl.UInt8, eager=True)
     row_status.scatter(rows["sid"], rows["status"])
-    return decided.select("sid", "batch_id", "status"), row_status
+    return decided.select("sid", "batch_id", "status", "agreed"), row_status
 
 
 def batch_core(gateway: pl.DataFrame, bank: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -404,7 +588,11 @@ def batch_core(gateway: pl.DataFrame, bank: pl.LazyFrame) -> tuple[pl.DataFrame,
         .then(_lit("duplicate"))
         .when(pl.col("amount_ok"))
         .then(_lit("matched"))
-        .otherwise(_lit("amount_mismatch"))
+        .otherwise(_lit("amount_mismatch")),
+        agreed=(
+            pl.lit(AGREED["reference"])
+            + pl.when(pl.col("amount_ok")).then(AGREED["amount"]).otherwise(0)
+        ).cast(pl.UInt8),
     ).collect()
     found = decided.filter(pl.col("rank") == 0).select(
         b1="r1", b2="r2", credit="credit", batch_status="status"
@@ -430,14 +618,15 @@ def reconcile(
     say("pass 1: references")
     p1 = pass_reference(s, lg)
     say("pass 2: amount + account within the date window")
-    p2 = pass_amount_account(
-        s, lg, st["counterparty_account"], ld["beneficiary_account"], p1, params.window_days
-    )
+    p2, unsure_s, unsure_l = pass_amount_account(s, lg, p1, params.window_days)
+    reused = reused_references(bank_mismatch_links(p1, lg.height), p2)
     say("pass 3: gateway batches")
-    p3, batch_of_row = pass_batch(s, st["batch_id"], p1, p2)
+    p3, batch_of_row = pass_batch(s, st["batch_id"], [p1["sid"], p2["sid"], unsure_s["sid"]])
     say("classifying")
-    s_status, s_pass, s_lid, s_batch = _classify_statement(s, p1, p2, p3, batch_of_row)
-    l_status, l_pass, l_sid = _classify_ledger(lg, p1, p2, batch_of_row, params)
+    s_status, s_pass, s_lid, s_batch, s_agreed = _classify_statement(
+        s, p1, p2, unsure_s, p3, batch_of_row, reused
+    )
+    l_status, l_pass, l_sid = _classify_ledger(lg, p1, p2, unsure_l, batch_of_row, params)
     statuses = pl.Series(STATUSES, dtype=STATUS_ENUM)
     passes = pl.Series(_PASSES, dtype=PASS_ENUM)
     statement_rows = st.with_columns(
@@ -445,11 +634,13 @@ def reconcile(
         match_pass=passes.gather(s_pass),
         ledger_row=s_lid,
         matched_batch=s_batch,
+        agreed=agreed_text(s_agreed),
     )
     ledger_rows = ld.rename({"status": "ledger_status"}).with_columns(
         status=statuses.gather(l_status),
         match_pass=passes.gather(l_pass),
         statement_row=l_sid,
+        agreed=agreed_text(s_agreed.gather(l_sid)),
     )
     say("done")
     return Result(statement_rows, ledger_rows)
@@ -467,11 +658,17 @@ def _decided(links: pl.DataFrame, batch_of_row: pl.Series) -> pl.Series:
 
 
 def _classify_statement(
-    s: pl.DataFrame, p1: pl.DataFrame, p2: pl.DataFrame, p3: pl.DataFrame, batch_of_row: pl.Series
-) -> tuple[pl.Series, pl.Series, pl.Series, pl.Series]:
-    """Dense per-line columns in statement order: status code, pass code, lid, matched batch. The
-    default comes from the line's kind; each pass then writes over the lines it decided, the
-    strongest pass last."""
+    s: pl.DataFrame,
+    p1: pl.DataFrame,
+    p2: pl.DataFrame,
+    unsure: pl.DataFrame,
+    p3: pl.DataFrame,
+    batch_of_row: pl.Series,
+    reused: pl.Series,
+) -> tuple[pl.Series, pl.Series, pl.Series, pl.Series, pl.Series]:
+    """Dense per-line columns in statement order: status code, pass code, lid, matched batch,
+    agreed bits. The default comes from the line's kind; each pass then writes over the lines it
+    decided, the strongest pass last."""
     n = s.height
     status = s.select(
         pl.when(~pl.col("gateway") & pl.col("is_fee"))
@@ -483,24 +680,39 @@ def _classify_statement(
     passed = pl.repeat(_PASS["classify"], n, dtype=pl.UInt8, eager=True)
     lid = pl.repeat(None, n, dtype=pl.UInt32, eager=True)
     batch = pl.repeat(None, n, dtype=pl.String, eager=True)
+    agreed = pl.repeat(None, n, dtype=pl.UInt8, eager=True)
     status.scatter(p3["sid"], p3["status"])
     passed.scatter(p3["sid"], _PASS["batch"])
     batch.scatter(p3["sid"], p3["batch_id"])
-    status.scatter(p2["sid"], _CODE["matched"])
+    agreed.scatter(p3["sid"], p3["agreed"])
+    status.scatter(p2["sid"], p2["status"])
     passed.scatter(p2["sid"], _PASS["amount_account"])
     lid.scatter(p2["sid"], p2["lid"])
+    agreed.scatter(p2["sid"], p2["agreed"])
+    status.scatter(unsure["sid"], _CODE["ambiguous"])
+    passed.scatter(unsure["sid"], _PASS["amount_account"])
+    agreed.scatter(unsure["sid"], AMBIGUOUS_AGREED)
     status.scatter(p1["sid"], _decided(p1, batch_of_row))
     passed.scatter(p1["sid"], _PASS["reference"])
     lid.scatter(p1["sid"], p1["lid"])
-    return status, passed, lid, batch
+    agreed.scatter(p1["sid"], p1["agreed"])
+    status.scatter(reused, _CODE["reference_reused"])
+    return status, passed, lid, batch, agreed
 
 
 def _classify_ledger(
-    lg: pl.DataFrame, p1: pl.DataFrame, p2: pl.DataFrame, batch_of_row: pl.Series, params: Params
+    lg: pl.DataFrame,
+    p1: pl.DataFrame,
+    p2: pl.DataFrame,
+    unsure: pl.DataFrame,
+    batch_of_row: pl.Series,
+    params: Params,
 ) -> tuple[pl.Series, pl.Series, pl.Series]:
     """Dense per-line columns in ledger order: status code, pass code, sid of the matching line.
     Unmatched lines are ``timing`` when expected within the window before the cut-off; links are
-    then written weakest first (amount + account, gateway row, bank line, return)."""
+    then written weakest first (gateway row, bank line, the amount + account pass, return): pass 2
+    only sees ledger lines no reference settled, so its answer (the real payment, or ``ambiguous``)
+    overrides a bank line that named them with another amount or payee."""
     n = lg.height
     cutoff = params.period_end - timedelta(days=params.window_days)
     status = lg.select(
@@ -510,20 +722,26 @@ def _classify_ledger(
     ).to_series()
     passed = pl.repeat(_PASS["classify"], n, dtype=pl.UInt8, eager=True)
     sid = pl.repeat(None, n, dtype=pl.UInt32, eager=True)
-    status.scatter(p2["lid"], _CODE["matched"])
-    passed.scatter(p2["lid"], _PASS["amount_account"])
-    sid.scatter(p2["lid"], p2["sid"])
     primary = p1.filter(pl.col("primary"))
-    # Weakest first, so a bank line wins over a gateway row and a return over both; within each
-    # group a ledger line appears once (pass 1 ranks per ledger line, source and kind of link).
+    # Within each group a ledger line appears once (pass 1 ranks per ledger line, source and kind
+    # of link; pass 2 pairs one to one).
     for links in (
         primary.filter(pl.col("gateway")),
         primary.filter(~pl.col("gateway") & ~pl.col("link_return")),
-        primary.filter(pl.col("link_return")),
     ):
         status.scatter(links["lid"], _decided(links, batch_of_row))
         passed.scatter(links["lid"], _PASS["reference"])
         sid.scatter(links["lid"], links["sid"])
+    status.scatter(p2["lid"], p2["status"])
+    passed.scatter(p2["lid"], _PASS["amount_account"])
+    sid.scatter(p2["lid"], p2["sid"])
+    status.scatter(unsure["lid"], _CODE["ambiguous"])
+    passed.scatter(unsure["lid"], _PASS["amount_account"])
+    sid.scatter(unsure["lid"], None)
+    back = primary.filter(pl.col("link_return"))
+    status.scatter(back["lid"], _decided(back, batch_of_row))
+    passed.scatter(back["lid"], _PASS["reference"])
+    sid.scatter(back["lid"], back["sid"])
     return status, passed, sid
 
 

@@ -41,17 +41,23 @@ from reconciliation.matching import (
     _PASS,
     _PASSES,
     _REF_KINDS,
+    AMBIGUOUS_AGREED,
     PASS_ENUM,
-    SEED,
     LazyResult,
     Params,
     Progress,
     Result,
     _keys,
     _lit,
+    account_key,
+    agreed_text,
+    bank_key,
+    bank_mismatch_links,
     batch_core,
     link_status,
     pair_amount_account,
+    reused_references,
+    settled_by_reference,
 )
 from reconciliation.schema import STATUS_ENUM, STATUSES
 
@@ -74,11 +80,6 @@ def partitions_for(lines: int, memory_limit: int) -> int:
     return min(MAX_PARTITIONS, max(2, -(-BYTES_PER_LINE * lines // budget)))
 
 
-def _account_key(column: str) -> pl.Expr:
-    account = pl.col(column)
-    return pl.when(account.is_not_null()).then(account.str.replace_all(r"[\s.\-]", "").hash(SEED))
-
-
 def slim_statement(statement: pl.LazyFrame) -> pl.LazyFrame:
     """What the passes read of a statement line (as ``matching._prepare``, plus the partition keys
     and the status the line has if no pass takes it)."""
@@ -95,7 +96,8 @@ def slim_statement(statement: pl.LazyFrame) -> pl.LazyFrame:
         value_date="value_date",
         amount="amount",
         fee="fee",
-        acct=_account_key("counterparty_account"),
+        acct=account_key("counterparty_account"),
+        sbank=bank_key("counterparty_bank"),
         packed=pl.col("amount").cast(pl.UInt64) * 8
         + gateway.cast(pl.UInt64)
         + 2 * (pl.col("direction") == "C").cast(pl.UInt64)
@@ -120,7 +122,8 @@ def slim_ledger(ledger: pl.LazyFrame, params: Params) -> pl.LazyFrame:
         net="net",
         expected_on=expected_on,
         expect_gateway=pl.when(receipt).then(pl.col("gross")).otherwise(pl.col("net")),
-        acct=pl.when(~receipt).then(_account_key("beneficiary_account")),
+        acct=pl.when(~receipt).then(account_key("beneficiary_account")),
+        lbank=bank_key("beneficiary_bank"),
         lpacked=pl.col("net").cast(pl.UInt64) * 4
         + receipt.cast(pl.UInt64)
         + 2 * (pl.col("direction") == "C").cast(pl.UInt64),
@@ -142,11 +145,14 @@ class _State:
         self.s_pass = pl.repeat(_PASS["classify"], ns, dtype=pl.UInt8, eager=True)
         self.s_lid = pl.repeat(None, ns, dtype=pl.UInt32, eager=True)
         self.s_gateway = s_gateway.rechunk()
+        self.s_agreed = pl.repeat(None, ns, dtype=pl.UInt8, eager=True)
         self.batch_of_row = pl.repeat(None, ns, dtype=pl.UInt8, eager=True)
         self.l_status = l_default.rechunk()
         self.l_pass = pl.repeat(_PASS["classify"], nl, dtype=pl.UInt8, eager=True)
         self.l_sid = pl.repeat(None, nl, dtype=pl.UInt32, eager=True)
         self.l_taken = pl.zeros(nl, pl.Boolean, eager=True)
+        self.l_return = pl.zeros(nl, pl.Boolean, eager=True)
+        self.l_mismatch = pl.repeat(None, nl, dtype=pl.UInt32, eager=True)
 
     def untaken_statement(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.filter(self.s_pass.gather(frame["sid"]) == _PASS["classify"])
@@ -203,7 +209,7 @@ def reconcile_files(
     say(f"pass 1: references, {n} partition(s)")
     lines = _Buckets(
         slim_s.filter(pl.col("by_reference") & pl.col("r1").is_not_null()).select(
-            "sid", "r1", "r2", "packed", "value_date"
+            "sid", "r1", "r2", "packed", "value_date", sacct="acct", sbank="sbank"
         ),
         pl.col("r1"),
         n,
@@ -213,7 +219,13 @@ def reconcile_files(
         pl.concat(
             [
                 slim_l.select(
-                    "lid", "lpacked", "expect_gateway", key1=pl.col(f"{p}1"), key2=pl.col(f"{p}2")
+                    "lid",
+                    "lpacked",
+                    "expect_gateway",
+                    key1=pl.col(f"{p}1"),
+                    key2=pl.col(f"{p}2"),
+                    lacct="acct",
+                    lbank="lbank",
                 ).filter(pl.col("key1").is_not_null())
                 for p in ("s", "p", "o")
             ],
@@ -231,7 +243,18 @@ def reconcile_files(
             .lazy()
             .join(keys.get(k).lazy(), left_on="r1", right_on="key1", how="inner")
             .filter(pl.col("r2") == pl.col("key2"))
-            .select("sid", "lid", "packed", "lpacked", "expect_gateway", "value_date")
+            .select(
+                "sid",
+                "lid",
+                "packed",
+                "lpacked",
+                "expect_gateway",
+                "sacct",
+                "lacct",
+                "sbank",
+                "lbank",
+                "value_date",
+            )
             .collect()
         )
         many = pairs["sid"].is_duplicated()
@@ -256,6 +279,7 @@ def reconcile_files(
         state.s_status.scatter(links["sid"], links["status"])
         state.s_pass.scatter(links["sid"], _PASS["reference"])
         state.s_lid.scatter(links["sid"], links["lid"])
+        state.s_agreed.scatter(links["sid"], links["agreed"])
         primary = links.filter(pl.col("primary"))
         for group in (
             primary.filter(pl.col("gateway")),
@@ -265,8 +289,9 @@ def reconcile_files(
             state.l_status.scatter(group["lid"], group["status"])
             state.l_pass.scatter(group["lid"], _PASS["reference"])
             state.l_sid.scatter(group["lid"], group["sid"])
-        taken = primary.filter(~pl.col("link_return"))["lid"]
-        state.l_taken.scatter(taken, True)
+        state.l_taken.scatter(settled_by_reference(links)["lid"], True)
+        state.l_return.scatter(primary.filter(pl.col("link_return"))["lid"], True)
+        bank_mismatch_links(links, 0, into=state.l_mismatch)
         del facts, links
     shutil.rmtree(pairs_dir, ignore_errors=True)
 
@@ -277,14 +302,14 @@ def reconcile_files(
             & ~pl.col("credit")
             & pl.col("is_transfer")
             & pl.col("acct").is_not_null()
-        ).select("sid", "value_date", "amount", "acct"),
+        ).select("sid", "value_date", "amount", "acct", "sbank"),
         pl.col("acct"),
         n,
         work / "p2-statement",
     )
     payments = _Buckets(
         slim_l.filter(pl.col("acct").is_not_null()).select(
-            "lid", "expected_on", amount="net", acct="acct"
+            "lid", "expected_on", "lbank", amount="net", acct="acct"
         ),
         pl.col("acct"),
         n,
@@ -294,15 +319,28 @@ def reconcile_files(
         bank = state.untaken_statement(debits.get(k))
         ledger_lines = payments.get(k)
         ledger_lines = ledger_lines.filter(~state.l_taken.gather(ledger_lines["lid"]))
-        found = pair_amount_account(bank.lazy(), ledger_lines.lazy(), params.window_days)
-        state.s_status.scatter(found["sid"], _CODE["matched"])
+        found, unsure_s, unsure_l = pair_amount_account(
+            bank.lazy(), ledger_lines.lazy(), params.window_days
+        )
+        state.s_status.scatter(found["sid"], found["status"])
         state.s_pass.scatter(found["sid"], _PASS["amount_account"])
         state.s_lid.scatter(found["sid"], found["lid"])
+        state.s_agreed.scatter(found["sid"], found["agreed"])
+        state.s_status.scatter(unsure_s["sid"], _CODE["ambiguous"])
+        state.s_pass.scatter(unsure_s["sid"], _PASS["amount_account"])
+        state.s_agreed.scatter(unsure_s["sid"], AMBIGUOUS_AGREED)
+        state.s_status.scatter(
+            reused_references(state.l_mismatch, found), _CODE["reference_reused"]
+        )
         # A ledger line with a return link keeps it (a return is stronger than anything else).
-        free = found.filter(state.l_pass.gather(found["lid"]) != _PASS["reference"])
-        state.l_status.scatter(free["lid"], _CODE["matched"])
+        free = found.filter(~state.l_return.gather(found["lid"]))
+        state.l_status.scatter(free["lid"], free["status"])
         state.l_pass.scatter(free["lid"], _PASS["amount_account"])
         state.l_sid.scatter(free["lid"], free["sid"])
+        unsure = unsure_l.filter(~state.l_return.gather(unsure_l["lid"]))
+        state.l_status.scatter(unsure["lid"], _CODE["ambiguous"])
+        state.l_pass.scatter(unsure["lid"], _PASS["amount_account"])
+        state.l_sid.scatter(unsure["lid"], None)
     debits.drop()
     payments.drop()
 
@@ -328,6 +366,7 @@ def reconcile_files(
         decided, rows = batch_core(rows_of.get(k), bank.lazy())
         state.s_status.scatter(decided["sid"], decided["status"])
         state.s_pass.scatter(decided["sid"], _PASS["batch"])
+        state.s_agreed.scatter(decided["sid"], decided["agreed"])
         state.batch_of_row.scatter(rows["sid"], rows["status"])
     rows_of.drop()
     named.drop()
@@ -370,6 +409,7 @@ def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
             "ledger_row": state.s_lid,
             "gateway": state.s_gateway,
             "batch": state.batch_of_row,
+            "agreed": state.s_agreed,
         }
     ).select(
         status=pl.when(
@@ -379,6 +419,7 @@ def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
         .otherwise(pl.col("code")),
         match_pass=pl.col("pass"),
         ledger_row="ledger_row",
+        agreed="agreed",
     )
     sid = state.l_sid
     ledger = pl.DataFrame(
@@ -388,6 +429,7 @@ def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
             "statement_row": sid,
             "via_gateway": state.s_gateway.gather(sid),
             "batch": state.batch_of_row.gather(sid),
+            "agreed": state.s_agreed.gather(sid),
         }
     ).select(
         status=pl.when(
@@ -399,6 +441,7 @@ def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
         .otherwise(pl.col("code")),
         match_pass=pl.col("pass"),
         statement_row="statement_row",
+        agreed="agreed",
     )
     return statement, ledger
 
@@ -415,11 +458,13 @@ def attach(
         match_pass=passes.gather(s_dense["match_pass"]),
         ledger_row=s_dense["ledger_row"],
         matched_batch=pl.when(s_dense["match_pass"] == _PASS["batch"]).then(pl.col("reference")),
+        agreed=agreed_text(s_dense["agreed"]),
     )
     ledger_rows = ledger.rename({"status": "ledger_status"}).with_columns(
         status=statuses.gather(l_dense["status"]),
         match_pass=passes.gather(l_dense["match_pass"]),
         statement_row=l_dense["statement_row"],
+        agreed=agreed_text(l_dense["agreed"]),
     )
     return Result(statement_rows, ledger_rows)
 
@@ -491,7 +536,11 @@ def _slices(
                 **{link: part[link]},
             )
         )
-        frame = finish(frame).join(found, on=link, how="left", maintain_order="left")
+        frame = (
+            finish(frame)
+            .with_columns(agreed=agreed_text(part["agreed"]))
+            .join(found, on=link, how="left", maintain_order="left")
+        )
         files.append(folder / f"{c:05d}.parquet")
         frame.write_parquet(files[-1])
     return files

@@ -1,6 +1,9 @@
 """What a run records in the ledger (``RecordReconciliation``): its inputs with their SHA-256, the
-parameters that decide its outcome, the count of lines per status and every exception (every line of
-either side that is not ``matched``), each with a compact, stable id:
+parameters that decide its outcome, the count of lines per status and every exception, each with a
+compact, stable id. An exception is a line of either side that is not ``matched``, except bank
+charges and interest (classified automatically, totalled per day in the report) and a ledger line
+in ``amount_mismatch`` (its statement line's exception names it, with the amount it expected and the
+selisih):
 
 - a statement line: ``<file name>:<line number>`` (``rkud-2026-11-21.sta:412``, as compilers name
   a line); the file's SHA-256 prefix replaces the name when two inputs share a name or the id would
@@ -26,7 +29,7 @@ import polars as pl
 
 from ledger.reconciliation import inputs_digest
 from reconciliation.matching import LazyResult, Result
-from reconciliation.report import Input, Summary
+from reconciliation.report import FOLDED_INTO_STATEMENT, Input, Summary, with_selisih
 from reconciliation.schema import STATUSES
 
 MAX_ID = 64  # ledger.fields.MAX_NUMBER
@@ -87,48 +90,66 @@ def inputs_of(summary: Summary) -> list[dict[str, Any]]:
     ]
 
 
+NOT_EXCEPTIONS = {"statement": frozenset({"matched", "fee"}), "ledger": frozenset({"matched"})}
+
+
+def _not_exception(side: str) -> frozenset[str]:
+    return NOT_EXCEPTIONS[side] | (FOLDED_INTO_STATEMENT if side == "ledger" else frozenset())
+
+
 def exception_count(summary: Summary) -> int:
-    """Lines of either side that are not ``matched``: what a record of the run would hold."""
-    return sum(n for side in summary.counts.values() for s, n in side.items() if s != "matched")
+    """What a record of the run would hold (see the module's docstring), from the counts."""
+    return sum(
+        n
+        for side, counts in summary.counts.items()
+        for status, n in counts.items()
+        if status not in _not_exception(side)
+    )
 
 
 def exceptions_frame(result: Result | LazyResult, inputs: list[Input]) -> pl.DataFrame:
     """Every non-matched line of both sides: id, status, amount, reference, detail (and ``side``)."""
     names = _names(inputs)
-    statement = (
-        result.statement.lazy()
-        .filter(pl.col("status") != "matched")
-        .select(
-            id=pl.concat_str(
-                pl.col("file").replace_strict(names, default=pl.col("file")),
-                pl.lit(":"),
-                pl.col("line_no").cast(pl.String),
-            ),
-            status=pl.col("status").cast(pl.String),
-            amount="amount",
-            reference=pl.col("reference"),
-            detail=pl.concat_str(
-                pl.lit("side="),
-                pl.col("source"),
-                pl.lit(" file="),
-                pl.col("file").str.extract(r"([^/\\]*)$"),
-                pl.lit(" line="),
-                pl.col("line_no").cast(pl.String),
-                pl.lit(" direction="),
-                pl.col("direction"),
-                pl.lit(" kind="),
-                pl.col("kind"),
-                pl.lit(" pass="),
-                pl.col("match_pass").cast(pl.String),
-                pl.concat_str(pl.lit(" ledger="), pl.col("ledger_id")).fill_null(""),
-                pl.concat_str(pl.lit(" batch="), pl.col("matched_batch")).fill_null(""),
-            ),
-            side=pl.col("source"),
-        )
+    lines = result.statement.lazy().filter(
+        ~pl.col("status").cast(pl.String).is_in(list(_not_exception("statement")))
+    )
+    statement = with_selisih(lines, result).select(
+        id=pl.concat_str(
+            pl.col("file").replace_strict(names, default=pl.col("file")),
+            pl.lit(":"),
+            pl.col("line_no").cast(pl.String),
+        ),
+        status=pl.col("status").cast(pl.String),
+        amount="amount",
+        reference=pl.col("reference"),
+        detail=pl.concat_str(
+            pl.lit("side="),
+            pl.col("source"),
+            pl.lit(" file="),
+            pl.col("file").str.extract(r"([^/\\]*)$"),
+            pl.lit(" line="),
+            pl.col("line_no").cast(pl.String),
+            pl.lit(" direction="),
+            pl.col("direction"),
+            pl.lit(" kind="),
+            pl.col("kind"),
+            pl.lit(" pass="),
+            pl.col("match_pass").cast(pl.String),
+            pl.concat_str(pl.lit(" ledger="), pl.col("ledger_id")).fill_null(""),
+            pl.concat_str(pl.lit(" batch="), pl.col("matched_batch")).fill_null(""),
+            pl.concat_str(
+                pl.lit(" expected="),
+                pl.col("expected").cast(pl.String),
+                pl.lit(" selisih="),
+                pl.col("selisih").cast(pl.String),
+            ).fill_null(""),
+            pl.concat_str(pl.lit(" agreed="), pl.col("agreed")).fill_null(""),
+        ),
+        side=pl.col("source"),
     )
     ledger = (
         result.ledger.lazy()
-        .filter(pl.col("status") != "matched")
+        .filter(~pl.col("status").cast(pl.String).is_in(list(_not_exception("ledger"))))
         .select(
             id=pl.concat_str(pl.lit("ledger:"), pl.col("ledger_id")),
             status=pl.col("status").cast(pl.String),

@@ -1,6 +1,11 @@
 """The report of a run: every line with its status (Parquet and CSV, one pair per side), a one-page
 HTML summary, the same summary as an XLSX workbook, and a JSON summary (inputs with their SHA-256,
-counts and amounts per status)."""
+counts and amounts per status, bank charges per day).
+
+The data keeps the stable English status codes; the HTML and XLSX pages show each with its
+Indonesian label and a one-line explanation (``schema.STATUS_LABELS``). An amount mismatch is shown
+once, on its statement line, with what the ledger (or the batch) expected and the difference
+(selisih); bank charges and interest are classified automatically and totalled per day."""
 
 from __future__ import annotations
 
@@ -15,18 +20,23 @@ from typing import Any
 import polars as pl
 
 from reconciliation.matching import LazyResult, Result
-from reconciliation.schema import STATUSES
+from reconciliation.schema import STATUS_LABELS, STATUSES
 
-# The exceptions an auditor reads first, most important first.
+# The exceptions an auditor reads first, most important first (bank charges are not exceptions:
+# they are totalled per day).
 _PRIORITY = [
     "unmatched_bank",
+    "account_mismatch",
+    "reference_reused",
     "duplicate",
     "amount_mismatch",
+    "ambiguous",
     "unmatched_ledger",
     "returned",
     "timing",
-    "fee",
 ]
+# Ledger lines whose exception is their statement line's (which shows both and the selisih).
+FOLDED_INTO_STATEMENT = frozenset({"amount_mismatch"})
 _SHOWN = 200
 
 
@@ -46,6 +56,8 @@ class Summary:
     inputs: list[Input] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     amounts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Bank charges and interest per day: {value_date, kind, direction, lines, amount}
+    fees: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +67,7 @@ class Summary:
             "inputs": [asdict(i) for i in self.inputs],
             "counts": self.counts,
             "amounts": self.amounts,
+            "fees_per_day": self.fees,
         }
 
 
@@ -81,7 +94,79 @@ def summarise(result: AnyResult, summary: Summary) -> Summary:
         found = {str(s): (int(n), int(t)) for s, n, t in grouped.iter_rows()}
         summary.counts[side] = {s: found.get(s, (0, 0))[0] for s in STATUSES}
         summary.amounts[side] = {s: found.get(s, (0, 0))[1] for s in STATUSES}
+    fees = (
+        result.statement_rows.lazy()
+        .filter(pl.col("status") == "fee")
+        .group_by("value_date", "kind", "direction")
+        .agg(lines=pl.len(), amount=pl.col("amount").sum())
+        .sort("value_date", "kind", "direction")
+        .collect()
+    )
+    summary.fees = [
+        {**row, "value_date": row["value_date"].isoformat()} for row in fees.iter_rows(named=True)
+    ]
     return summary
+
+
+def with_selisih(lines: pl.LazyFrame, result: AnyResult) -> pl.LazyFrame:
+    """Statement ``lines`` (a subset of ``result.statement``) plus ``expected`` and ``selisih``
+    (amount - expected) on every amount mismatch: a line that named a ledger line against that
+    line's amount (net; gross for a settlement row against a receipt); a bank line of a batch
+    against the batch total; a gateway row of the right amount in a batch whose total differs, the
+    batch's difference. Null on other lines."""
+    statement = result.statement.lazy()
+    gateway = pl.col("source") == "gateway"
+    totals = (
+        statement.filter(gateway & pl.col("batch_id").is_not_null())
+        .group_by(_batch="batch_id", _dir="direction")
+        .agg(
+            _total=pl.when(pl.col("direction") == "C")
+            .then(pl.col("amount") - pl.col("fee"))
+            .otherwise(pl.col("amount") + pl.col("fee"))
+            .sum()
+        )
+    )
+    batch_lines = (
+        statement.filter(
+            (pl.col("match_pass") == "batch") & (pl.col("status") == "amount_mismatch")
+        )
+        .select(_batch="matched_batch", _dir="direction", _paid="amount")
+        .join(totals, on=["_batch", "_dir"], how="inner")
+        .select("_batch", "_dir", _batch_selisih=pl.col("_paid") - pl.col("_total"))
+    )
+    ledger = result.ledger.lazy().select("ledger_id", _lkind="kind", _lnet="net", _lgross="gross")
+    mismatch = pl.col("status") == "amount_mismatch"
+    own = (
+        pl.when(gateway & (pl.col("_lkind") == "receipt"))
+        .then(pl.col("_lgross"))
+        .otherwise(pl.col("_lnet"))
+    )
+    expected = (
+        pl.when(~mismatch)
+        .then(None)
+        .when(pl.col("match_pass") == "batch")
+        .then(pl.col("_total"))
+        .when(own.is_not_null() & (own != pl.col("amount")))
+        .then(own)
+        .when(pl.col("_batch_selisih").is_not_null())
+        .then(pl.col("amount") - pl.col("_batch_selisih"))
+        .otherwise(own)
+    )
+    batch_key = pl.when(gateway).then(pl.col("batch_id")).otherwise(pl.col("matched_batch"))
+    return (
+        lines.with_columns(_batch=batch_key, _dir="direction")
+        .join(ledger, on="ledger_id", how="left", maintain_order="left")
+        .join(totals, on=["_batch", "_dir"], how="left", maintain_order="left")
+        .join(batch_lines, on=["_batch", "_dir"], how="left", maintain_order="left")
+        .with_columns(expected=expected)
+        .with_columns(selisih=pl.col("amount") - pl.col("expected"))
+        .drop("_batch", "_dir", "_lkind", "_lnet", "_lgross", "_total", "_batch_selisih")
+    )
+
+
+def label(status: str) -> str:
+    """``Selisih jumlah (amount_mismatch)``: the Indonesian label with the code kept in the data."""
+    return f"{STATUS_LABELS[status][0]} ({status})"
 
 
 def write_report(result: AnyResult, summary: Summary, out: Path) -> list[Path]:
@@ -123,7 +208,8 @@ def _csv_in_slices(frame: pl.LazyFrame, path: Path) -> None:
 
 
 def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The first exceptions of each side, most important status first, then the largest amount."""
+    """The first exceptions of each side, most important status first, then the largest amount;
+    statement lines with their selisih, ledger lines without those their statement line shows."""
     order = (
         pl.col("status")
         .cast(pl.String)
@@ -131,16 +217,17 @@ def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
             {s: i for i, s in enumerate(_PRIORITY)}, default=len(_PRIORITY), return_dtype=pl.Int32
         )
     )
-    statement = (
+    first = (
         result.statement.lazy()
         .filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
         .sort(order, -pl.col("amount"))
         .head(_SHOWN)
-        .collect()
     )
+    statement = with_selisih(first, result).collect()
+    shown = [s for s in _PRIORITY if s not in FOLDED_INTO_STATEMENT]
     ledger = (
         result.ledger.lazy()
-        .filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
+        .filter(pl.col("status").cast(pl.String).is_in(shown))
         .sort(order, -pl.col("net"))
         .head(_SHOWN)
         .collect()
@@ -148,8 +235,86 @@ def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
     return statement, ledger
 
 
+_STATEMENT_HEADERS = [
+    "status",
+    "file:line",
+    "value date",
+    "D/C",
+    "amount",
+    "expected",
+    "selisih",
+    "ledger / batch",
+    "agreed",
+    "remark",
+]
+_LEDGER_HEADERS = ["status", "SP2D / order", "payout ref", "net", "sent on", "ledger status"]
+_COUNT_HEADERS = [
+    "status",
+    "code",
+    "meaning",
+    "statement lines",
+    "statement amount",
+    "ledger lines",
+    "ledger amount",
+]
+_FEE_HEADERS = ["day", "kind", "D/C", "lines", "amount"]
+
+
+def _statement_row(r: dict[str, Any], money: Any) -> list[Any]:
+    return [
+        label(str(r["status"])),
+        f"{r['file']}:{r['line_no']}",
+        r["value_date"],
+        r["direction"],
+        money(r["amount"]),
+        "" if r["expected"] is None else money(r["expected"]),
+        "" if r["selisih"] is None else money(r["selisih"]),
+        r["ledger_id"] or r["matched_batch"] or "",
+        r["agreed"] or "",
+        r["remark"] or "",
+    ]
+
+
+def _ledger_row(r: dict[str, Any], money: Any) -> list[Any]:
+    return [
+        label(str(r["status"])),
+        r["sp2d_number"] or r["order_id"] or r["ledger_id"],
+        r["payout_reference"] or "",
+        money(r["net"]),
+        r["sent_on"] or "",
+        r["ledger_status"],
+    ]
+
+
+def _count_rows(summary: Summary, money: Any) -> list[list[Any]]:
+    return [
+        [
+            STATUS_LABELS[status][0],
+            status,
+            STATUS_LABELS[status][1],
+            summary.counts["statement"][status],
+            money(summary.amounts["statement"][status]),
+            summary.counts["ledger"][status],
+            money(summary.amounts["ledger"][status]),
+        ]
+        for status in STATUSES
+    ]
+
+
+def _fee_rows(summary: Summary, money: Any) -> list[list[Any]]:
+    return [
+        [f["value_date"], f["kind"], f["direction"], f["lines"], money(f["amount"])]
+        for f in summary.fees
+    ]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 def _xlsx(result: AnyResult, summary: Summary, path: Path) -> None:
-    """The same summary as a workbook: counts and amounts per status, then the exceptions."""
+    """The same summary as a workbook: counts and amounts per status (with what each means), bank
+    charges per day, then the exceptions."""
     from openpyxl import Workbook
 
     book = Workbook()
@@ -158,45 +323,23 @@ def _xlsx(result: AnyResult, summary: Summary, path: Path) -> None:
     sheet.title = "ringkasan"
     sheet.append(["periode", summary.period_start.isoformat(), summary.period_end.isoformat()])
     sheet.append([])
-    sheet.append(["status", "statement lines", "statement rupiah", "ledger lines", "ledger rupiah"])
-    for status in STATUSES:
-        sheet.append(
-            [
-                status,
-                summary.counts["statement"][status],
-                summary.amounts["statement"][status],
-                summary.counts["ledger"][status],
-                summary.amounts["ledger"][status],
-            ]
-        )
+    sheet.append(_COUNT_HEADERS)
+    for row in _count_rows(summary, _same):
+        sheet.append(row)
+    sheet.append([])
+    sheet.append(["biaya dan bunga bank per hari"])
+    sheet.append(_FEE_HEADERS)
+    for row in _fee_rows(summary, _same):
+        sheet.append(row)
     statement, ledger = _exceptions(result)
     bank = book.create_sheet("statement exceptions")
-    bank.append(["status", "file", "line", "value date", "D/C", "amount", "remark"])
+    bank.append(_STATEMENT_HEADERS)
     for r in statement.iter_rows(named=True):
-        bank.append(
-            [
-                str(r["status"]),
-                r["file"],
-                r["line_no"],
-                r["value_date"],
-                r["direction"],
-                r["amount"],
-                r["remark"],
-            ]
-        )
+        bank.append(_statement_row(r, _same))
     own = book.create_sheet("ledger exceptions")
-    own.append(["status", "SP2D / order", "payout ref", "net", "sent on", "ledger status"])
+    own.append(_LEDGER_HEADERS)
     for r in ledger.iter_rows(named=True):
-        own.append(
-            [
-                str(r["status"]),
-                r["sp2d_number"] or r["order_id"] or r["ledger_id"],
-                r["payout_reference"],
-                r["net"],
-                r["sent_on"],
-                r["ledger_status"],
-            ]
-        )
+        own.append(_ledger_row(r, _same))
     book.save(path)
 
 
@@ -204,49 +347,21 @@ def _rupiah(value: int) -> str:
     return "Rp " + f"{value:,}".replace(",", ".")
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _html(result: AnyResult, summary: Summary) -> str:
-    counts = [
-        [
-            status,
-            str(summary.counts["statement"][status]),
-            _rupiah(summary.amounts["statement"][status]),
-            str(summary.counts["ledger"][status]),
-            _rupiah(summary.amounts["ledger"][status]),
-        ]
-        for status in STATUSES
-    ]
     inputs = [[i.role, i.path, str(i.lines), i.sha256] for i in summary.inputs]
     statement_exceptions, ledger_exceptions = _exceptions(result)
     statement_rows = [
-        [
-            str(r["status"]),
-            f"{r['file']}:{r['line_no']}",
-            str(r["value_date"]),
-            r["direction"],
-            _rupiah(r["amount"]),
-            r["remark"] or "",
-        ]
-        for r in statement_exceptions.iter_rows(named=True)
+        _statement_row(r, _rupiah) for r in statement_exceptions.iter_rows(named=True)
     ]
-    ledger_rows = [
-        [
-            str(r["status"]),
-            r["sp2d_number"] or r["order_id"] or r["ledger_id"],
-            r["payout_reference"] or "",
-            _rupiah(r["net"]),
-            str(r["sent_on"] or ""),
-            r["ledger_status"],
-        ]
-        for r in ledger_exceptions.iter_rows(named=True)
-    ]
+    ledger_rows = [_ledger_row(r, _rupiah) for r in ledger_exceptions.iter_rows(named=True)]
     title = f"Rekonsiliasi RKUD {summary.period_start} - {summary.period_end}"
     return f"""<!doctype html>
 <html lang="id"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -254,13 +369,17 @@ def _html(result: AnyResult, summary: Summary) -> str:
 td,th{{border:1px solid #999;padding:2px 6px;text-align:left}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>Date window: {summary.window_days} days. Money that left the RKUD with no SP2D behind it is listed
-first (<code>unmatched_bank</code>).</p>
+first (<code>unmatched_bank</code>), then payments to another account than the SP2D's.</p>
 <h2>Inputs</h2>{_table(["role", "file", "lines", "sha256"], inputs)}
 <h2>Lines per status</h2>
-{_table(["status", "statement lines", "statement amount", "ledger lines", "ledger amount"], counts)}
+{_table(_COUNT_HEADERS, _count_rows(summary, _rupiah))}
+<h2>Bank charges and interest per day (classified automatically)</h2>
+{_table(_FEE_HEADERS, _fee_rows(summary, _rupiah))}
 <h2>Statement exceptions (first {_SHOWN})</h2>
-{_table(["status", "file:line", "value date", "D/C", "amount", "remark"], statement_rows)}
+<p>An amount mismatch is one exception: its line, what the ledger line or batch expected, and the
+selisih (amount - expected). <code>agreed</code> names the fields that agreed with the line paired.</p>
+{_table(_STATEMENT_HEADERS, statement_rows)}
 <h2>Ledger exceptions (first {_SHOWN})</h2>
-{_table(["status", "SP2D / order", "payout ref", "net", "sent on", "ledger status"], ledger_rows)}
+{_table(_LEDGER_HEADERS, ledger_rows)}
 </body></html>
 """

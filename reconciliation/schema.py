@@ -53,6 +53,8 @@ LEDGER = pl.Schema(
     }
 )
 
+# Stable English codes in the data (Parquet, CSV, the recorded run); new codes are appended, so the
+# position of an old code never changes.
 STATUSES = (
     "matched",
     "amount_mismatch",
@@ -62,8 +64,53 @@ STATUSES = (
     "timing",
     "fee",
     "returned",
+    "account_mismatch",
+    "reference_reused",
+    "ambiguous",
 )
 STATUS_ENUM = pl.Enum(list(STATUSES))
+
+# What a report shows for each code: the Indonesian label and a one-line explanation.
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "matched": (
+        "Cocok",
+        "baris bank/gateway dan SP2D/penerimaan sepakat (kolom `agreed` menyebut yang sama)",
+    ),
+    "amount_mismatch": (
+        "Selisih jumlah",
+        "referensinya sama tetapi jumlahnya lain; kedua baris dan selisihnya ditampilkan",
+    ),
+    "duplicate": (
+        "Terdebet ganda",
+        "SP2D atau batch yang sama dibayar lagi, jumlah dan rekening sama",
+    ),
+    "unmatched_bank": (
+        "Tidak ada di kasda",
+        "uang bergerak di RKUD tanpa SP2D atau penerimaan di kasda",
+    ),
+    "unmatched_ledger": (
+        "Tidak ada di bank",
+        "dibayar/diterima menurut kasda tetapi tidak ada di rekening koran",
+    ),
+    "timing": (
+        "Dalam perjalanan",
+        "belum sampai di rekening koran; masih dalam jendela hari sebelum tanggal batas",
+    ),
+    "fee": ("Biaya/bunga bank", "biaya administrasi atau bunga; dijumlah per hari, otomatis"),
+    "returned": ("Retur", "transfer dikembalikan ke RKUD oleh bank penerima"),
+    "account_mismatch": (
+        "Rekening lain",
+        "dibayar ke rekening (atau bank) lain daripada penerima SP2D: periksa penggantian rekening",
+    ),
+    "reference_reused": (
+        "Referensi dipakai ulang",
+        "memakai nomor SP2D/referensi yang sudah dibayar, dengan jumlah lain",
+    ),
+    "ambiguous": (
+        "Ambigu",
+        "beberapa pasangan sama baiknya (jumlah dan rekening sama): dipilih oleh orang, bukan mesin",
+    ),
+}
 
 SOURCES = frozenset({"bank", "gateway"})
 DIRECTIONS = frozenset({"D", "C"})

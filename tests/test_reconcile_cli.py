@@ -21,6 +21,7 @@ from reconciliation.generate import (
     write_midtrans,
     write_mt940,
 )
+from reconciliation.schema import STATUS_LABELS
 from tests import factory as f
 from tests.conftest import FixedClock
 
@@ -104,14 +105,116 @@ def test_a_run_writes_every_line_with_its_status(
     page = (out / "summary.html").read_text(encoding="utf-8")
     assert "unmatched_bank" in page and "PENARIKAN" in page
     book = load_workbook(out / "summary.xlsx", read_only=True)
-    rows = {r[0]: r for r in book["ringkasan"].iter_rows(values_only=True) if r and r[0]}
-    assert rows["unmatched_bank"][1] == summary["counts"]["statement"]["unmatched_bank"]
-    assert rows["unmatched_ledger"][3] == summary["counts"]["ledger"]["unmatched_ledger"]
+    rows = {r[1]: r for r in book["ringkasan"].iter_rows(values_only=True) if r and len(r) > 1}
+    assert rows["unmatched_bank"][3] == summary["counts"]["statement"]["unmatched_bank"]
+    assert rows["unmatched_ledger"][5] == summary["counts"]["ledger"]["unmatched_ledger"]
     first = next(book["statement exceptions"].iter_rows(min_row=2, values_only=True))
-    assert first[0] == "unmatched_bank"
+    assert first[0] == "Tidak ada di kasda (unmatched_bank)"
     captured = capsys.readouterr()
     assert "statement: matched=" in captured.out
     assert "pass 1: references" in captured.err
+
+
+def test_reports_label_every_status_in_indonesian_with_what_it_means(
+    truth: Truth, tmp_path: Path
+) -> None:
+    paths = files(truth, tmp_path / "in")
+    out = tmp_path / "out"
+    assert main([*args(truth, paths, out), "--no-record"]) == 0
+    page = (out / "summary.html").read_text(encoding="utf-8")
+    book = load_workbook(out / "summary.xlsx", read_only=True)
+    rows: dict[object, tuple[object, ...]] = {}
+    for r in book["ringkasan"].iter_rows(values_only=True):  # the counts come first
+        if r and len(r) > 1:
+            rows.setdefault(r[1], r)
+    for code, (label, meaning) in STATUS_LABELS.items():
+        assert f"<td>{label}</td><td>{code}</td><td>{meaning}</td>" in page
+        assert rows[code][0] == label and rows[code][2] == meaning
+    # The data keeps the codes.
+    codes = set(pl.read_csv(out / "statement.csv", infer_schema=False)["status"])
+    assert codes <= set(STATUS_LABELS) and "account_mismatch" in codes
+
+
+def test_an_amount_mismatch_is_one_exception_with_both_lines_and_the_selisih(
+    tmp_path: Path,
+) -> None:
+    truth = generate(1_500, seed=23)  # with a batch debited with another total
+    paths = files(truth, tmp_path / "in")
+    out = tmp_path / "out"
+    assert main(args(truth, paths, out)) == 0
+    exceptions = pl.read_csv(out / "exceptions.csv", infer_schema=False)
+    statement = pl.read_parquet(out / "statement.parquet")
+    ledger = pl.read_parquet(out / "ledger.parquet")
+    # No ledger line in amount_mismatch is an exception of its own: its statement line shows it.
+    assert ledger.filter(pl.col("status") == "amount_mismatch").height > 0
+    assert exceptions.filter(
+        pl.col("id").str.starts_with("ledger:") & (pl.col("status") == "amount_mismatch")
+    ).is_empty()
+    net = dict(ledger.select("ledger_id", "net").iter_rows())
+    direct = statement.filter(
+        (pl.col("status") == "amount_mismatch")
+        & (pl.col("source") == "bank")
+        & pl.col("ledger_id").is_not_null()
+    )
+    assert direct.height > 0
+    details = dict(exceptions.select("id", "detail").iter_rows())
+    for file, line, amount, ledger_id in direct.select(
+        "file", "line_no", "amount", "ledger_id"
+    ).iter_rows():
+        detail = details[f"{Path(file).name}:{line}"]
+        assert f" ledger={ledger_id} " in detail
+        assert f" expected={net[ledger_id]} selisih={amount - net[ledger_id]} " in detail
+    # A batch debited with another total: the batch total and the selisih.
+    batch = statement.filter(
+        (pl.col("status") == "amount_mismatch") & (pl.col("match_pass") == "batch")
+    ).row(0, named=True)
+    rows = statement.filter(pl.col("batch_id") == batch["matched_batch"])
+    sign = 1 if batch["direction"] == "D" else -1
+    total = (rows["amount"] + sign * rows["fee"]).sum()
+    detail = details[f"{Path(batch['file']).name}:{batch['line_no']}"]
+    assert f" expected={total} selisih={batch['amount'] - total} " in detail
+
+
+def test_bank_charges_are_totalled_per_day_not_exceptions(truth: Truth, tmp_path: Path) -> None:
+    paths = files(truth, tmp_path / "in")
+    out = tmp_path / "out"
+    assert main(args(truth, paths, out)) == 0
+    exceptions = pl.read_csv(out / "exceptions.csv", infer_schema=False)
+    assert "fee" not in set(exceptions["status"])
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    fees = truth.bank.filter(pl.col("kind").is_in(["fee", "interest"]))
+    assert summary["counts"]["statement"]["fee"] == fees.height > 0
+    expected = (
+        fees.group_by("value_date", "kind", "direction")
+        .agg(lines=pl.len(), amount=pl.col("amount").sum())
+        .sort("value_date", "kind", "direction")
+        .with_columns(pl.col("value_date").cast(pl.String))
+        .to_dicts()
+    )
+    assert summary["fees_per_day"] == expected
+    assert "Bank charges and interest per day" in (out / "summary.html").read_text("utf-8")
+
+
+def test_the_summary_counts_the_ledger_lines_of_the_period_not_the_whole_file(
+    truth: Truth, tmp_path: Path
+) -> None:
+    paths = files(truth, tmp_path / "in")
+    old = (
+        truth.ledger_input()
+        .head(1)
+        .with_columns(
+            ledger_id=pl.lit("OLD-1"),
+            settled_on=pl.col("settled_on").dt.offset_by("-90d"),
+            sent_on=pl.col("sent_on").dt.offset_by("-90d"),
+            authorised_on=pl.col("authorised_on").dt.offset_by("-90d"),
+        )
+    )
+    pl.concat([truth.ledger_input(), old]).write_parquet(paths["ledger"])
+    out = tmp_path / "out"
+    assert main([*args(truth, paths, out), "--no-record"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    [ledger] = [i for i in summary["inputs"] if i["role"] == "ledger"]
+    assert ledger["lines"] == truth.ledger.height == pl.read_parquet(out / "ledger.parquet").height
 
 
 def test_a_bad_line_exits_2_with_file_and_line(

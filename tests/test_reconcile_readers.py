@@ -158,6 +158,19 @@ def test_midtrans_reports_read_every_row(truth: Truth, tmp_path: Path) -> None:
     assert frame.select(cols).sort("reference").equals(truth.gateway.select(cols).sort("reference"))
 
 
+def test_an_iris_bank_name_becomes_the_kode_bank_the_ledger_holds(tmp_path: Path) -> None:
+    path = tmp_path / "payouts.csv"
+    path.write_text(
+        "reference_no,batch_id,status,beneficiary_bank,beneficiary_account,amount,fee,completed_at\n"
+        "IRIS-1,IRIS20261121,completed,bjb,0012345678,1000000.00,2500.00,2026-11-21 10:00:00\n"
+        "IRIS-2,IRIS20261121,completed,BCA,0012345679,1000000.00,2500.00,2026-11-21 10:00:00\n"
+        "IRIS-3,IRIS20261121,completed,unknown_bank,0012345670,1000000.00,2500.00,2026-11-21 10:00:00\n",
+        encoding="utf-8",
+    )
+    banks = read_gateway_report(path)["counterparty_bank"].to_list()
+    assert banks == ["110", "014", "unknown_bank"]
+
+
 def test_a_csv_profile_from_toml_reads_another_bank(tmp_path: Path) -> None:
     profiles = tmp_path / "banks.toml"
     profiles.write_text(
@@ -198,7 +211,60 @@ def test_fee_interest_and_return_lines_are_recognised(tmp_path: Path) -> None:
     )
     frame = read_bank_statement(path)
     assert frame["kind"].to_list() == ["fee", "interest", "return", "transfer"]
-    assert frame["reference"].to_list() == [None, None, "32.73/00009/SP2D-LS/BUD/2026", "PT"]
+    assert frame["reference"].to_list() == [None, None, "32.73/00009/SP2D-LS/BUD/2026", None]
+
+
+REMARKS = [
+    ("CV MAJU JAYA 0012345678", None),
+    ("TRF PT ABADI", None),
+    ("TRF KE REK 0012345678", None),
+    ("PEMBAYARAN LS", None),
+    ("32.73/00001/SP2D-LS/BUD/2026 PT A", "32.73/00001/SP2D-LS/BUD/2026"),
+    ("TRF ksdabcdefghijklmnopqrstuvwxyz01 CV B", "KSDABCDEFGHIJKLMNOPQRSTUVWXYZ01"),
+    ("IRIS20261121 MIDTRANS PAYOUT", "IRIS20261121"),
+    ("PBJT-0000000007", "PBJT-0000000007"),
+]
+
+
+def test_only_a_token_shaped_like_a_kasda_reference_is_read_as_one(tmp_path: Path) -> None:
+    """The first word of free text ("CV", "PT", "TRF", "REK") is never a reference, in any format."""
+    bank = pl.DataFrame(
+        [
+            {
+                "value_date": date(2026, 11, 21),
+                "direction": "D",
+                "amount": 1_000 * (i + 1),
+                "kind": "transfer",
+                "remark": remark,
+                "bank_ref": f"FT{i}",
+                "counterparty_account": None,
+                "counterparty_bank": None,
+            }
+            for i, (remark, _) in enumerate(REMARKS)
+        ]
+    )
+    expected = [reference for _, reference in REMARKS]
+    for name, write in (
+        ("rkud.csv", write_bpd_csv),
+        ("rkud.sta", write_mt940),
+        ("rkud.xml", write_camt053),
+    ):
+        path = tmp_path / name
+        write(bank, path)
+        assert read_bank_statement(path)["reference"].to_list() == expected, name
+    # camt.053: an EndToEndId is a reference only when it has the shape of one too.
+    xml = (tmp_path / "rkud.xml").read_text(encoding="utf-8")
+    for end_to_end, reference in (("CV", None), ("NOTPROVIDED", None), ("SP2D/7", "SP2D/7")):
+        path = tmp_path / "e2e.xml"
+        path.write_text(
+            xml.replace(
+                "<RmtInf>",
+                f"<Refs><EndToEndId>{end_to_end}</EndToEndId></Refs><RmtInf>",
+                1,
+            ),
+            encoding="utf-8",
+        )
+        assert read_bank_statement(path)["reference"][0] == (reference or expected[0])
 
 
 # -- bad lines ----------------------------------------------------------------------------------
@@ -288,6 +354,26 @@ def test_mt940_lines_are_checked(tmp_path: Path, lines: list[str], line: int, wo
         refused(path, line, words)
 
 
+@pytest.mark.parametrize(
+    ("entry", "closing", "line", "words"),
+    [
+        (":61:2611211121D150000,50NTRFNONREF//B1", "849999,50", 5, ":61: amount 150000,50"),
+        (":61:2611211121D0,00NTRFNONREF//B1", "1000000,00", 5, ":61: amount is zero"),
+        (":61:2613311121D150000,00NTRFNONREF//B1", "850000,00", 5, ":61: value date 261331"),
+        (":61:2611211121D150000,00NTRFNONREF//B1", "85x,00", 7, "is not C|D YYMMDD"),
+        (":61:2611211121D150000,00NTRFNONREF//B1", "850000,5", 7, ":60F:/:62F: balance amount"),
+    ],
+)
+def test_mt940_errors_name_the_field_as_written(
+    tmp_path: Path, entry: str, closing: str, line: int, words: str
+) -> None:
+    path = tmp_path / "rkud.sta"
+    body = [entry, ":86:SP2D/1", f":62F:C261121IDR{closing}"]
+    path.write_text("\n".join(MT940_HEAD + body) + "\n", encoding="utf-8")
+    error = refused(path, line, words)
+    assert "amount_text" not in error.reason and "date_text" not in error.reason
+
+
 def test_an_mt940_remark_wrapped_at_65_characters_is_joined_back(tmp_path: Path) -> None:
     remark = "32.73/00001/SP2D-LS/BUD/2026 PEMBAYARAN PUBLIKASI KEGIATAN DINAS PENDIDIKAN REK:0012345678 BANK:110"
     chunks = [remark[i : i + 65] for i in range(0, len(remark), 65)]
@@ -316,7 +402,9 @@ def test_camt053_errors_name_their_line(truth: Truth, tmp_path: Path) -> None:
     sen = tmp_path / "sen.xml"
     sen.write_text(text.replace(".00</Amt>", ".50</Amt>", 1), encoding="utf-8")
     entry = text[: text.index("<Ntry>")].count("\n") + 1
-    refused(sen, entry, "fraction of a rupiah")
+    error = refused(sen, entry, "fraction of a rupiah")
+    assert error.reason.startswith("Amt "), error.reason  # the field as written, not a column name
+    assert "amount_text" not in error.reason
     indicator = tmp_path / "indicator.xml"
     indicator.write_text(text.replace("<CdtDbtInd>DBIT", "<CdtDbtInd>DEBIT", 1), encoding="utf-8")
     refused(indicator, entry, "CdtDbtInd")

@@ -27,7 +27,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from gateways.references import IRIS_BANKS
+from gateways.references import BI_CODES
 from gateways.simulator.state import WIB, SimPayout, SimState
 
 RKUD_BANK = "BJBRIDJA"  # BPD Jawa Barat dan Banten (BIC)
@@ -53,12 +53,9 @@ class Entry:
         return self.sign in ("C", "RD")
 
 
-_BI_CODES = {iris: bi for bi, iris in IRIS_BANKS.items()}
-
-
 def _bi_code(iris_bank: str) -> str:
     """The bank writes the counterparty's kode bank (BI), not Iris's bank name."""
-    return _BI_CODES.get(iris_bank, iris_bank)
+    return BI_CODES.get(iris_bank, iris_bank)
 
 
 def _sp2d(payout: SimPayout) -> str:

@@ -22,7 +22,7 @@ import polars as pl
 
 from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
-from reconciliation.readers.common import kind_of, reference_of
+from reconciliation.readers.common import kind_of, reference_of, shaped_reference
 from reconciliation.schema import STATEMENT
 
 # Path suffix inside an Ntry -> field. The first match wins for each field.
@@ -131,7 +131,7 @@ def read_camt053(path: Path) -> pl.DataFrame:
         where,
         pl.format("CdtDbtInd {} is not DBIT or CRDT", pl.col("cdi")),
     )
-    amount = parse_amount_column(raw, "amount_text", "en", where)
+    amount = parse_amount_column(raw, "amount_text", "en", where, field="Amt")
     first_bad(
         raw.with_columns(amount_text=amount),
         pl.col("amount_text") <= 0,
@@ -141,7 +141,10 @@ def read_camt053(path: Path) -> pl.DataFrame:
     date_text = pl.coalesce("value_date", "booking_date").str.slice(0, 10)
     value_date = date_text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
     first_bad(
-        raw, value_date.is_null(), where, pl.format("entry date {} is not YYYY-MM-DD", date_text)
+        raw,
+        value_date.is_null(),
+        where,
+        pl.format("ValDt/BookgDt Dt {} is not YYYY-MM-DD", date_text),
     )
     debit = pl.col("cdi") == "DBIT"
     remark = pl.coalesce("ustrd", "addtl")
@@ -168,9 +171,7 @@ def read_camt053(path: Path) -> pl.DataFrame:
             amount=pl.col("amount"),
             fee=pl.lit(0, pl.Int64),
             kind=kind,
-            reference=pl.when(end_to_end.is_not_null() & (end_to_end != "NOTPROVIDED")).then(
-                end_to_end
-            ),
+            reference=shaped_reference(end_to_end),
             remark=remark,
             counterparty_account=pl.when(debit)
             .then(pl.col("creditor_account"))

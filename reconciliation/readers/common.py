@@ -12,6 +12,11 @@ from reconciliation.errors import StatementError
 # Words a bank puts before the document reference in a remark; they are skipped.
 LEAD_WORDS = r"(?:TRF|TRANSFER|PEMBAYARAN|BAYAR|PB|PEMINDAHBUKUAN|RETUR|RETURN|RTR|TOLAKAN|KE|DARI)"
 REFERENCE = rf"^(?:{LEAD_WORDS}\s+)*(\S+)"
+# The shape of a kasda reference: an SP2D number (``32.73/00001/SP2D-LS/BUD/2026``), a payout
+# reference (``ksd...01``, ``IRIS-0000000042``), an order id (``PBJT-0000000007``), a batch id
+# (``IRIS20261121``): 3..64 letters, digits and ``. / _ -``, with at least one digit. The first word
+# of free text (``CV``, ``PT``, ``TRF``, ``REK``) is not one, so it is never read as a reference.
+REFERENCE_SHAPE = r"^[A-Z0-9][A-Z0-9./_\-]{2,63}$"
 RETURN = r"^(?:RETUR|RETURN|RTR|TOLAKAN)\b"
 FEE = r"^(?:BIAYA|ADM|ADMIN|PROVISI|CHARGE|FEE)\b"
 INTEREST = r"^(?:BUNGA|JASA GIRO|INTEREST|PAJAK BUNGA)\b"
@@ -103,12 +108,19 @@ def kind_of(remark: pl.Expr) -> pl.Expr:
     )
 
 
+def shaped_reference(token: pl.Expr) -> pl.Expr:
+    """The token, upper case, if it has the shape of a kasda reference (``REFERENCE_SHAPE``); else
+    null."""
+    upper = token.str.strip_chars().str.to_uppercase()
+    return pl.when(upper.str.contains(REFERENCE_SHAPE) & upper.str.contains(r"\d")).then(upper)
+
+
 def reference_of(remark: pl.Expr, kind: pl.Expr) -> pl.Expr:
-    """The document reference: the first token of the remark after the lead words (none for fees
-    and interest)."""
+    """The document reference: the first token of the remark after the lead words, when it has the
+    shape of a kasda reference (none for fees and interest)."""
     upper = remark.fill_null("").str.strip_chars().str.to_uppercase()
     return (
         pl.when(kind.is_in(["fee", "interest"]))
         .then(None)
-        .otherwise(upper.str.extract(REFERENCE, 1))
+        .otherwise(shaped_reference(upper.str.extract(REFERENCE, 1)))
     )

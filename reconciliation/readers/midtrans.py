@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from gateways.references import BI_CODES
 from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
 from reconciliation.readers.common import parse_dates, read_lines, split_fields
@@ -105,7 +106,11 @@ def _payouts(raw: pl.DataFrame, where: str) -> pl.DataFrame:
         reference=pl.col("reference_no").str.to_uppercase(),
         remark=pl.format("payout {} {}", pl.col("reference_no"), pl.col("status")),
         counterparty_account="beneficiary_account",
-        counterparty_bank="beneficiary_bank",
+        # Iris names the bank ("bca"); the ledger and the bank statements write the kode bank.
+        counterparty_bank=pl.col("beneficiary_bank")
+        .str.strip_chars()
+        .str.to_lowercase()
+        .replace_strict(BI_CODES, default=pl.col("beneficiary_bank")),
         bank_ref="reference_no",
         batch_id=pl.col("batch_id").str.to_uppercase(),
     )

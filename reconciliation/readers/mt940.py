@@ -94,14 +94,14 @@ def read_mt940(path: Path) -> pl.DataFrame:
         parts,
         value_date.is_null(),
         where,
-        pl.format("value date {} is not a date", pl.col("date_text")),
+        pl.format(":61: value date {} is not a date", pl.col("date_text")),
     )
-    amount = parse_amount_column(parts, "amount_text", "mt940", where)
+    amount = parse_amount_column(parts, "amount_text", "mt940", where, field=":61: amount")
     first_bad(
         parts.with_columns(amount_text=amount),
         pl.col("amount_text") <= 0,
         where,
-        pl.lit("amount is zero"),
+        pl.lit(":61: amount is zero"),
     )
     _check_balances(blocks, parts.with_columns(amount=amount), where)
     remark = pl.col("remark").fill_null(pl.col("customer_ref"))
@@ -142,7 +142,9 @@ def _check_balances(blocks: pl.DataFrame, entries: pl.DataFrame, where: str) -> 
         pl.format(":{}: {} is not C|D YYMMDD CCY amount", pl.col("tag"), pl.col("head")),
     )
     amounts = balances.with_columns(amount_text=pl.col("head").str.extract(_BALANCE, 4))
-    value = parse_amount_column(amounts, "amount_text", "mt940", where)
+    value = parse_amount_column(
+        amounts, "amount_text", "mt940", where, field=":60F:/:62F: balance amount"
+    )
     signed = amounts.with_columns(
         value=pl.when(pl.col("head").str.starts_with("D")).then(-value).otherwise(value)
     )
