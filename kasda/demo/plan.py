@@ -72,11 +72,13 @@ class Plan(Income):
             changed.vendor = self._other_vendor(changed.vendor)
         self.switching = {id(fail_cancel.vendor), id(changed.vendor)}
         self.deactivate_day = self.day_of(10, 15)
+        # The SPP refused for the blacklisted vendor needs a plain line of the vendor's kind.
+        plain = {x.category for x in spending if x.special == ""}
         self.deactivated = rng.choice(
             [
                 v for v in self.vendors
                 if id(v) not in self.switching and len(self.pool[v.category]) >= 3
-                and v.category != "media"
+                and v.category != "media" and v.category in plain
             ]
         )  # fmt: skip
         for lc in self.lifecycles:
@@ -109,4 +111,5 @@ class Plan(Income):
 
         self._budget_events()
         self._demonstrations()
+        self._clear_of_account_changes()
         self._receipts()

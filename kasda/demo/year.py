@@ -45,6 +45,7 @@ class DemoYear(Plan):
             int, list[tuple[ReceiptOrder, str]]
         ] = {}  # day -> (order, channel)
         self.receipt_seq = 0
+        self.account_changes: list[tuple[Lifecycle, int]] = []
         self._serial = 0
         self._users()
         self._skpds()
