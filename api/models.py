@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from ledger.fields import MAX_NAME, MAX_NUMBER, MAX_TEXT, MAX_YEAR, MIN_YEAR
+from ledger.handlers import MAX_RECONCILIATION_INPUTS
 from ledger.money import MAX_AMOUNT as MAX_RUPIAH
 
 T = TypeVar("T")
@@ -487,7 +488,7 @@ class RecordReconciliationIn(Body):
     """One reconciliation run: the business day, every input file, counts and exceptions."""
 
     business_date: IsoDate
-    inputs: list[ReconciliationInputIn] = Field(min_length=1, max_length=32)
+    inputs: list[ReconciliationInputIn] = Field(min_length=1, max_length=MAX_RECONCILIATION_INPUTS)
     counts: dict[Annotated[StrictStr, Field(min_length=1, max_length=32)], Count] = Field(
         max_length=64, examples=[{"matched": 410, "unmatched_bank": 2}]
     )

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -178,16 +178,18 @@ def pay_all(
 
 
 def write_daily_files(sim: Simulator, folder: Path, days: list[date] | None = None) -> list[Path]:
+    """The four files of each of ``days`` (default: every calendar day from the first movement to
+    the last; a day without one has its statement too, opening = closing balance)."""
+    from gateways.simulator.reports import daily_files
+
     folder.mkdir(parents=True, exist_ok=True)
+    if days is None:
+        moved = sim.state.days()
+        span = (moved[-1] - moved[0]).days + 1 if moved else 0
+        days = [moved[0] + timedelta(days=n) for n in range(span)]
     written = []
-    for day in days if days is not None else sim.state.days():
-        for name, text in (
-            (f"payouts-{day}.csv", sim.payout_report(day)),
-            (f"settlements-{day}.csv", sim.settlement_report(day)),
-            (f"rkud-{day}.sta", sim.rkud_statement(day, "mt940")),
-            (f"rkud-{day}.csv", sim.rkud_statement(day, "csv")),
-        ):
-            path = folder / name
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
+    for name, text in daily_files(sim.state, days):
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
     return written

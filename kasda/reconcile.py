@@ -48,10 +48,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--since", type=_day, help="first day of the statement period (default: --date)"
     )
     parser.add_argument(
-        "--bank", type=Path, action="append", default=[], help="statement file (repeatable)"
+        "--bank",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        help="statement files (several, a glob, or a folder: its files of the period)",
     )
     parser.add_argument(
-        "--gateway", type=Path, action="append", default=[], help="Midtrans report (repeatable)"
+        "--gateway",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        help="Midtrans reports (several, a glob, or a folder: its files of the period)",
     )
     parser.add_argument("--out", type=Path, help="report folder")
     parser.add_argument(
@@ -149,12 +159,60 @@ def _nightly(args: argparse.Namespace) -> str | None:
     day = datetime.now(WIB).date() - timedelta(days=1)
     args.date = day
     stamp = day.isoformat()
-    args.bank = sorted(p for p in (Path(inbox) / "bank").glob(f"*{stamp}*") if p.is_file())
-    args.gateway = sorted(p for p in (Path(inbox) / "gateway").glob(f"*{stamp}*") if p.is_file())
+    args.bank = _of_period(Path(inbox) / "bank", day, day)
+    args.gateway = _of_period(Path(inbox) / "gateway", day, day)
     args.out = Path(out) / stamp
     if not args.bank:
         return f"no bank statement for {stamp} in {Path(inbox) / 'bank'} (file names must contain the date)"
     return None
+
+
+def _of_period(folder: Path, start: date, end: date) -> list[Path]:
+    """The files of ``folder`` (not its subfolders) whose name contains a day of the period,
+    ``YYYY-MM-DD``, as the bank and the gateway name their daily files."""
+    if not folder.is_dir():
+        return []
+    days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and any(d in p.name for d in days)
+    )
+
+
+_WILDCARDS = frozenset("*?[")
+
+
+def _inputs(given: list[Path], role: str, start: date, end: date) -> list[Path]:
+    """The files named by ``--bank`` / ``--gateway``: files as given; a folder, its files of the
+    period; a glob the shell did not expand (quoted, or from a script), the files it matches. A
+    file given twice (the same file, by any path) is read once. Raises ``ValueError``."""
+    found: list[Path] = []
+    for path in given:
+        if path.is_dir():
+            files = _of_period(path, start, end)
+            if not files:
+                raise ValueError(
+                    f"--{role} {path}: no file of {start}..{end} in the folder "
+                    "(file names must contain the day, YYYY-MM-DD)"
+                )
+            found += files
+        elif not path.exists() and _WILDCARDS & set(str(path)):
+            anchor = Path(path.anchor) if path.is_absolute() else Path()
+            files = sorted(p for p in anchor.glob(str(path.relative_to(anchor))) if p.is_file())
+            if not files:
+                raise ValueError(f"--{role} {path}: no file matches")
+            found += files
+        else:
+            found.append(path)  # a missing file is the reader's "cannot read the file"
+    unique: dict[Path, Path] = {}
+    for path in found:
+        key = path.resolve()
+        if key in unique:
+            _err(f"kasda reconcile: {path} is given twice (as {unique[key]}); reading it once")
+        else:
+            unique[key] = path
+    return list(unique.values())
 
 
 def _actor(args: argparse.Namespace, allowed: frozenset[Any], step: str) -> Any:
@@ -218,9 +276,20 @@ def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -
 
     end: date = args.date
     start: date = args.since or end
+    try:
+        args.bank = _inputs(args.bank, "bank", start, end)
+        args.gateway = _inputs(args.gateway, "gateway", start, end)
+    except ValueError as error:
+        _err(f"kasda reconcile: {error}")
+        return 2
+    both = {p.resolve() for p in args.bank} & {p.resolve() for p in args.gateway}
+    if both:
+        _err(f"kasda reconcile: {sorted(both)[0]} is given as --bank and as --gateway")
+        return 2
     parts: list[pl.DataFrame] = []
     files: list[Path] = []  # a partitioned run: each input in canonical Parquet, read once
     inputs: list[Input] = []
+    paid_in: list[pl.Series] = []  # references of the credits: receipts they pay are in scope
     sources = [("bank", p) for p in args.bank] + [("gateway", p) for p in args.gateway]
     try:
         profiles = load_profiles(args.profiles) if args.profiles else DEFAULT_PROFILES
@@ -232,6 +301,8 @@ def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -
             else:
                 frame = read_gateway_report(path)
             inputs.append(Input(role, str(path), sha256_of(path), frame.height))
+            credits = (pl.col("direction") == "C") & ~pl.col("kind").is_in(["return", "interest"])
+            paid_in.append(frame.filter(credits)["reference"])
             if work is None:
                 parts.append(frame)
             else:
@@ -267,12 +338,13 @@ def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -
         # StatementError is path:line: reason already; a bad profile file is a ValueError.
         _err(str(error) if isinstance(error, StatementError) else f"kasda reconcile: {error}")
         return 2
-    twice = {i.sha256 for i in inputs if [j.sha256 for j in inputs].count(i.sha256) > 1}
-    if twice:
-        names = ", ".join(i.path for i in inputs if i.sha256 in twice)
-        _err(f"kasda reconcile: the same file is given twice: {names}")
-        return 2
-    scoped = scope_ledger(ledger, start, end).collect()
+    scoped = scope_ledger(
+        ledger,
+        start,
+        end,
+        paid_in=pl.concat(paid_in) if paid_in else None,
+        window_days=args.window,
+    ).collect()
     # The run's ledger input is the lines of the statement period (the store's digest is theirs
     # too), not every line of the store or file.
     digest = ledger_input.sha256 or ledger_digest(scoped)

@@ -590,7 +590,9 @@ def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
 
 
 # -- reconciliation ----------------------------------------------------------------------------
-MAX_RECONCILIATION_INPUTS = 32
+# A year of daily files, three a day (statement, payout and settlement reports), plus the ledger
+# and the parameters: ``kasda reconcile --since`` over a month or a quarter of daily files.
+MAX_RECONCILIATION_INPUTS = 1_200
 MAX_RECONCILIATION_EXCEPTIONS = 50_000
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -667,7 +669,7 @@ def record_reconciliation(cmd: c.RecordReconciliation, uow: UnitOfWork) -> Resul
         raise InvalidInput("counts must map a status to a non-negative integer")
     counts = {name(k, "status", max_length=32): v for k, v in cmd.counts.items()}
     exceptions = _reconciliation_exceptions(cmd.exceptions)
-    digest = inputs_digest(i["sha256"] for i in inputs)
+    digest = inputs_digest(inputs)
     run_id = ids.reconciliation_run_id(cmd.pemda, business_date, digest)
     if uow.exists(run_id):
         raise AlreadyExists(

@@ -13,7 +13,7 @@ doubling the exceptions; a run over corrected files is a new run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,10 +35,13 @@ RESOLUTIONS = frozenset(
 )
 
 
-def inputs_digest(sha256s: Iterable[str]) -> str:
+def inputs_digest(inputs: Iterable[Mapping[str, Any]]) -> str:
     """One digest of a run's inputs, whatever their order: a run's id is derived from it, so the
-    same day over the same inputs is recorded once."""
-    return hashlib.sha256("".join(sorted(sha256s)).encode()).hexdigest()
+    same day over the same inputs is recorded once. An input is a file: its kind (bank, gateway,
+    ledger, parameters), its name and its SHA-256 all count, so two files with equal bytes (two
+    days' empty reports) are two inputs, and the same bytes under another name are another run."""
+    keys = sorted(f"{i['kind']}\t{i['name']}\t{i['sha256']}" for i in inputs)
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
 class ReconciliationRun(Aggregate):

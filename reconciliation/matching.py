@@ -746,14 +746,35 @@ def _classify_ledger(
 
 
 def scope_ledger(
-    ledger: pl.DataFrame | pl.LazyFrame, period_start: date, period_end: date
+    ledger: pl.DataFrame | pl.LazyFrame,
+    period_start: date,
+    period_end: date,
+    *,
+    paid_in: pl.Series | None = None,
+    window_days: int = 0,
 ) -> pl.LazyFrame:
     """The ledger lines a statement of ``[period_start, period_end]`` should account for: money
     that moved or may move (not failed or cancelled), expected by the end of the period, and not
-    already settled before the period began (those were on an earlier statement)."""
+    already settled before the period began (those were on an earlier statement).
+
+    A receipt reaches the RKUD after the ledger recorded it: Midtrans pays a day's QRIS and virtual
+    account receipts into the RKUD the next day (over a weekend, later). So a receipt received up
+    to ``window_days`` before the period is in it too when a credit of the period names it
+    (``paid_in``: the references of the statement lines and settlement rows that put money in):
+    the period's settlement report lists it and the settlement batch on the statement pays it."""
     expected = pl.coalesce("sent_on", "authorised_on", "settled_on")
-    return ledger.lazy().filter(
+    in_period = (
         ~pl.col("status").is_in(["failed", "cancelled"])
         & (expected <= period_end)
         & ~(pl.col("settled_on").is_not_null() & (pl.col("settled_on") < period_start))
     )
+    if paid_in is not None and window_days > 0:
+        earliest = period_start - timedelta(days=window_days)
+        paid_late = (
+            (pl.col("kind") == "receipt")
+            & (pl.col("status") == "received")
+            & pl.col("settled_on").is_between(earliest, period_start, closed="left")
+            & pl.col("order_id").is_in(paid_in.drop_nulls().unique().implode())
+        )
+        in_period = in_period | paid_late
+    return ledger.lazy().filter(in_period)

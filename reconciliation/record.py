@@ -69,13 +69,20 @@ def ledger_digest(ledger: pl.DataFrame) -> str:
 
 
 def _names(inputs: list[Input]) -> dict[str, str]:
-    """The id prefix of each statement file: its name, or its SHA-256 prefix when not unique/short."""
+    """The id prefix of each statement file: its name, or its SHA-256 prefix when not unique/short;
+    two files with one name and the same bytes (two folders' empty reports) are told apart by the
+    order of their paths: ``<prefix>-1``, ``<prefix>-2``."""
     files = [i for i in inputs if i.role != "ledger"]
     base = [PurePath(i.path).name for i in files]
-    return {
+    names = {
         i.path: name if base.count(name) == 1 and len(name) <= MAX_ID - 12 else i.sha256[:16]
         for i, name in zip(files, base, strict=True)
     }
+    for path in sorted(names):
+        alike = sorted(p for p, n in names.items() if n == names[path])
+        if len(alike) > 1:
+            names.update({p: f"{names[p]}-{k}" for k, p in enumerate(alike, 1)})
+    return names
 
 
 def inputs_of(summary: Summary) -> list[dict[str, Any]]:
@@ -210,5 +217,5 @@ def build(result: Result | LazyResult, summary: Summary, extra: list[dict[str, A
         inputs=tuple(inputs),
         counts=counts,
         exceptions=tuple(exceptions.to_dicts()),
-        inputs_digest=inputs_digest(i["sha256"] for i in inputs),
+        inputs_digest=inputs_digest(inputs),
     )

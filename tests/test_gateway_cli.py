@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,8 @@ def test_gateway_sim_command_serves_the_sdk(tmp_path: Path) -> None:
         midtrans.charge_qris(receipt_order("CLI-1", 10_000))
         assert httpx.post(f"{url}/sim/pay/CLI-1").status_code == 200
         assert midtrans.status("CLI-1").status.value == "settlement"
-        report = httpx.get(f"{url}/sim/reports/settlements/{_today(midtrans, 'CLI-1')}")
+        # Midtrans pays it into the RKUD the next day: that day's settlement report lists it.
+        report = httpx.get(f"{url}/sim/reports/settlements/{_payout_day(midtrans, 'CLI-1')}")
         assert "CLI-1,STL" in report.text
         planned = httpx.post(
             f"{url}/sim/faults", json={"method": "GET", "path": "/v2/", "kinds": ["503"]}
@@ -62,8 +64,9 @@ def test_gateway_sim_command_serves_the_sdk(tmp_path: Path) -> None:
         process.wait(timeout=10)
 
 
-def _today(midtrans: MidtransReceipts, order_id: str) -> str:
-    return midtrans.status(order_id).settled_at[:10]
+def _payout_day(midtrans: MidtransReceipts, order_id: str) -> str:
+    settled = date.fromisoformat(midtrans.status(order_id).settled_at[:10])
+    return (settled + timedelta(days=1)).isoformat()
 
 
 def test_demo_hook_pays_everything_and_writes_the_files(tmp_path: Path) -> None:
@@ -104,8 +107,9 @@ def test_demo_gateway_pays_and_collects_on_one_simulator(tmp_path: Path) -> None
         200_000 - 4_000,  # VA flat fee
         300_000 - 2_100,  # Snap paid by QRIS
     ]
-    settlements = next(p for p in files if p.name == "settlements-2026-01-02.csv").read_text()
-    assert settlements.count("STL20260102") == 3
+    # Paid into the RKUD the next day: that day's settlement report and statement show the batch.
+    settlements = next(p for p in files if p.name == "settlements-2026-01-03.csv").read_text()
+    assert settlements.count("STL20260103") == 3 and settlements.count("2026-01-02 ") == 3
     credit = next(p for p in files if p.name == "rkud-2026-01-03.csv").read_text()
-    assert "STL20260102" in credit and "593.200,00" in credit  # one batch, net of fees
+    assert "STL20260103" in credit and "593.200,00" in credit  # one batch, net of fees
     ledger.close()

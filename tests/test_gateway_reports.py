@@ -81,13 +81,17 @@ def test_payout_report_lists_the_days_completed_payouts(world: tuple[Simulator, 
 
 
 def test_settlement_report_has_fees_and_the_batch(world: tuple[Simulator, Ledger]) -> None:
+    """The report of a day is the batch Midtrans pays into the RKUD that day: the receipts settled
+    at the gateway the day before (``settlement_time``), under the batch id of the payout day."""
     sim, _ = world
-    lines = sim.settlement_report(DAY - timedelta(days=1)).splitlines()
+    lines = sim.settlement_report(DAY).splitlines()
     assert lines[0] == "order_id,batch_id,settlement_time,payment_type,gross_amount,fee,net_amount"
     rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
     assert rows["PAJAK-A"][3:] == ["qris", "1000000.00", "7000.00", "993000.00"]
     assert rows["PAJAK-B"][3:] == ["bank_transfer", "2500000.00", "4000.00", "2496000.00"]
-    assert {r[1] for r in rows.values()} == {"STL20260330"}
+    assert {r[1] for r in rows.values()} == {"STL20260331"}
+    assert {r[2][:10] for r in rows.values()} == {"2026-03-30"}
+    assert sim.settlement_report(DAY - timedelta(days=1)).count("\n") == 1  # header only
 
 
 def test_mt940_statement_parses_and_balances(world: tuple[Simulator, Ledger]) -> None:
@@ -106,7 +110,7 @@ def test_mt940_statement_parses_and_balances(world: tuple[Simulator, Ledger]) ->
     closing = statement.data["final_closing_balance"].amount.amount
     assert opening + sum(amounts) == closing
     details = " ".join(str(t.data.get("transaction_details", "")) for t in transactions)
-    assert "IRIS20260331" in details and "STL20260330" in details and "RETUR ksd" in details
+    assert "IRIS20260331" in details and "STL20260331" in details and "RETUR ksd" in details
 
 
 def reader(module: str, name: str) -> Any:
@@ -119,7 +123,7 @@ def _write(sim: Simulator, tmp_path: Path) -> dict[str, Path]:
         "rkud.sta": sim.rkud_statement(DAY, "mt940"),
         "rkud.csv": sim.rkud_statement(DAY, "csv"),
         "payouts.csv": sim.payout_report(DAY),
-        "settlements.csv": sim.settlement_report(DAY - timedelta(days=1)),
+        "settlements.csv": sim.settlement_report(DAY),
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
@@ -135,7 +139,7 @@ def test_mt940_feeds_the_reconciliation_reader(
     assert frame.height == 5
     assert set(frame["kind"].to_list()) >= {"return", "fee", "interest", "transfer"}
     references = set(frame["reference"].drop_nulls().to_list())
-    assert {"IRIS20260331", "STL20260330"} <= references
+    assert {"IRIS20260331", "STL20260331"} <= references
 
 
 def test_csv_files_feed_the_reconciliation_readers(

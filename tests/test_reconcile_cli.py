@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -337,3 +338,76 @@ def test_a_file_name_the_ledger_would_refuse_is_a_clear_cli_error(
     assert err.startswith("kasda") and "Traceback" not in err
     if odd != "\udcff":  # that one cannot even be written into the run's outputs: refused earlier
         assert "[invalid_input]" in err and "input name" in err
+
+
+def test_inputs_are_files_equal_bytes_a_glob_and_a_folder(
+    truth: Truth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two files with the same bytes (two days' empty reports) are two inputs; ``--gateway`` takes
+    several files (a glob the shell expanded), a quoted glob or a folder (its files of the period),
+    and they are the same run; a file given twice is read once."""
+    paths = files(truth, tmp_path / "in")
+    end = truth.period_end
+    since = end - timedelta(days=14)
+    inbox = tmp_path / "gateway"
+    inbox.mkdir()
+    header = "order_id,batch_id,settlement_time,payment_type,gross_amount,fee,net_amount\n"
+    for back in (1, 2):  # two days without a settlement: two files, the same bytes
+        (inbox / f"settlements-{end - timedelta(days=back)}.csv").write_text(header)
+    (inbox / f"payouts-{end}.csv").write_bytes(paths["payouts"].read_bytes())
+    (inbox / f"settlements-{end}.csv").write_bytes(paths["settlements"].read_bytes())
+    # not of the period: the folder leaves it out (and the glob below does not match it)
+    (inbox / f"old-settlements-{end - timedelta(days=30)}.csv").write_text(header)
+    common = ["reconcile", "--date", end.isoformat(), "--since", since.isoformat()]
+    common += ["--bank", str(paths["csv"]), "--ledger", str(paths["ledger"])]
+    expanded = sorted(str(p) for p in inbox.iterdir() if not p.name.startswith("old-"))
+    assert len(expanded) == 4
+
+    def run(name: str, *gateway: str) -> dict[str, Any]:
+        assert main([*common, "--out", str(tmp_path / name), "--gateway", *gateway]) == 0
+        found: dict[str, Any] = json.loads((tmp_path / name / "run.json").read_text("utf-8"))
+        return found
+
+    first = run("expanded", *expanded)
+    assert first["recorded_now"] is True
+    summary = json.loads((tmp_path / "expanded" / "summary.json").read_text(encoding="utf-8"))
+    gateway_inputs = [i for i in summary["inputs"] if i["role"] == "gateway"]
+    assert len(gateway_inputs) == 4
+    assert len({i["sha256"] for i in gateway_inputs}) == 3  # two of them have the same bytes
+    # The same files as a folder, as a quoted glob, or with one of them twice: the same run.
+    for name, gateway in (
+        ("folder", [str(inbox)]),
+        ("glob", [str(inbox / "[ps]*.csv")]),
+        ("twice", [*expanded, expanded[0]]),
+    ):
+        capsys.readouterr()
+        again = run(name, *gateway)
+        assert again == {"run_id": first["run_id"], "recorded_now": False}, name
+    assert "given twice" in capsys.readouterr().err
+    # A folder with nothing of the period, a glob that matches nothing: exit 2, nothing read.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for nothing in (str(empty), str(inbox / "nothing-*.csv")):
+        assert main([*common, "--out", str(tmp_path / "x"), "--gateway", nothing]) == 2
+    # The same file as a statement and as a report is refused.
+    assert main([*common, "--out", str(tmp_path / "y"), "--gateway", str(paths["csv"])]) == 2
+
+
+def test_files_with_one_name_and_the_same_bytes_are_two_inputs(
+    truth: Truth, tmp_path: Path
+) -> None:
+    """Two folders' copies of one report, same name and bytes: their lines get distinct ids."""
+    paths = files(truth, tmp_path / "in")
+    copies = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        copies.append(tmp_path / folder / "payouts.csv")
+        copies[-1].write_bytes(paths["payouts"].read_bytes())
+    argv = args(truth, paths, tmp_path / "out")
+    for copy in copies:
+        argv += ["--gateway", str(copy)]
+    assert main(argv) == 0
+    exceptions = pl.read_csv(tmp_path / "out" / "exceptions.csv", infer_schema=False)
+    assert exceptions["id"].is_unique().all()
+    copied = exceptions.filter(pl.col("id").str.contains(r"^[0-9a-f]{16}-[123]:"))
+    assert copied.height > 0

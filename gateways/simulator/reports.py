@@ -4,16 +4,21 @@ the reconciliation readers take (``reconciliation/readers``; docs/gateways.md, "
 * ``payout_report(day)``: the Iris payout report (CSV), one row per payout COMPLETED that day, in
   that day's batch ``IRISyyyymmdd``: ``reference_no,batch_id,status,beneficiary_bank,
   beneficiary_account,amount,fee,completed_at``.
-* ``settlement_report(day)``: the Midtrans settlement report (CSV), one row per receipt settled that
-  day, in batch ``STLyyyymmdd``: ``order_id,batch_id,settlement_time,payment_type,gross_amount,fee,
-  net_amount``.
-* ``rkud_statement(day, fmt)``: the RKUD statement (rekening koran), MT940 or the BPD's CSV:
-  one debit per payout batch (sum of amount + fee, remark starting with the batch id; or, with
-  ``batch_payouts=False``, one debit per payout whose remark starts with the payout reference and
-  carries the SP2D number, plus one ``BIAYA TRANSFER`` line for the day's fees), one credit per
-  returned payout (remark ``RETUR <payout reference>``), ONE credit per settlement batch (the day's
-  receipts net of fees, ``settlement_lag_days`` later, remark starting with the batch id), and at
-  month end the bank's interest (``BUNGA JASA GIRO``) and admin fee (``BIAYA ADMINISTRASI``).
+* ``settlement_report(day)``: the Midtrans settlement report (CSV) of the batch Midtrans pays into
+  the RKUD that day, ``STLyyyymmdd`` (as Midtrans dates its settlement reports: by the day the
+  money is paid out). Its rows are the receipts settled at the gateway ``settlement_lag_days``
+  earlier (``settlement_time``): ``order_id,batch_id,settlement_time,payment_type,gross_amount,
+  fee,net_amount``. So the statement of a day and the reports of the same day explain each other.
+* ``rkud_statement(day, fmt)``: the RKUD statement (rekening koran), MT940 or the BPD's CSV, every
+  movement of the account that day: one debit per payout batch (sum of amount + fee, remark
+  starting with the batch id; or, with ``batch_payouts=False``, one debit per payout whose remark
+  starts with the payout reference and carries the SP2D number, plus one ``BIAYA TRANSFER`` line
+  for the day's fees), one credit per returned payout (remark ``RETUR <payout reference>``), ONE
+  credit per settlement batch (the receipts net of fees, remark starting with the batch id), one
+  credit per payment made at the bank (``bank_credit``: teller deposits, transfers from the
+  centre; remark starting with the payer's reference), and at month end the bank's interest
+  (``BUNGA JASA GIRO``) and admin fee (``BIAYA ADMINISTRASI``). A day without movement is a
+  statement too (opening = closing balance), as the bank sends one every day.
 
 Gateway CSV amounts are ``10000.00``; the BPD CSV writes ``10.000,00`` with ``;`` separators and
 ``dd/mm/yyyy`` dates; MT940 writes ``10000,00``.
@@ -135,11 +140,12 @@ def settlement_report(state: SimState, day: date) -> str:
             "net_amount",
         ]
     )
+    paid_on = day - timedelta(days=state.settlement_lag_days)
     with state.lock:
         settled = [
             o
             for o in state.orders.values()
-            if o.settled_at is not None and o.settled_at.astimezone(WIB).date() == day
+            if o.settled_at is not None and o.settled_at.astimezone(WIB).date() == paid_on
         ]
         for o in sorted(settled, key=lambda o: (o.settled_at, o.order_id)):
             writer.writerow(
@@ -201,8 +207,24 @@ def entries(state: SimState) -> list[Entry]:
                     )
                 )
         for o in state.orders.values():
-            if o.settled_at is not None:
-                receipts.setdefault(o.settled_at.astimezone(WIB).date(), []).append(o.gross - o.fee)
+            if o.settled_at is not None:  # paid into the RKUD ``lag`` days after settling
+                day = o.settled_at.astimezone(WIB).date() + lag
+                receipts.setdefault(day, []).append(o.gross - o.fee)
+        for n, credit in enumerate(state.credits):
+            day = credit.at.astimezone(WIB).date()
+            found.append(
+                Entry(
+                    day,
+                    "C",
+                    credit.amount,
+                    "TRF",
+                    credit.reference[:16],
+                    f"KRD{day:%y%m%d}{n:07d}",
+                    credit.remark,
+                    credit.counterparty_account,
+                    credit.counterparty_bank,
+                )
+            )
     for day, amounts in fees.items():
         ref = f"FEE{day:%Y%m%d}"
         found.append(
@@ -227,13 +249,13 @@ def entries(state: SimState) -> list[Entry]:
         batch = settlement_batch(day)
         found.append(
             Entry(
-                day + lag,
+                day,
                 "C",
                 sum(amounts),
                 "TRF",
                 batch,
                 batch,
-                f"{batch} MIDTRANS SETTLEMENT {len(amounts)} TRX {day:%d/%m/%Y}",
+                f"{batch} MIDTRANS SETTLEMENT {len(amounts)} TRX {day - lag:%d/%m/%Y}",
             )
         )
     found.sort(key=lambda e: (e.day, 0 if e.credit else 1, e.reference))
@@ -288,11 +310,40 @@ def day_entries(state: SimState, day: date) -> tuple[int, list[Entry], int]:
 
 def rkud_statement(state: SimState, day: date, fmt: str = "mt940") -> str:
     opening, todays, closing = day_entries(state, day)
+    return _statement(day, opening, todays, closing, fmt)
+
+
+def _statement(day: date, opening: int, todays: list[Entry], closing: int, fmt: str) -> str:
     if fmt == "csv":
         return _csv(opening, todays)
     if fmt == "mt940":
         return _mt940(day, opening, todays, closing)
     raise ValueError(f"unknown statement format {fmt!r}; mt940 or csv")
+
+
+def daily_files(state: SimState, days: list[date]) -> list[tuple[str, str]]:
+    """``(file name, text)`` of every day's four files: ``payouts-D.csv``, ``settlements-D.csv``,
+    ``rkud-D.sta`` (MT940) and ``rkud-D.csv``; the account's movements are gathered once."""
+    everything = entries(state)
+    by_day: dict[date, list[Entry]] = {}
+    for e in everything:
+        by_day.setdefault(e.day, []).append(e)
+    files: list[tuple[str, str]] = []
+    balance, done = state.opening_balance, 0  # the closing balance of everything before ``day``
+    for day in sorted(days):
+        while done < len(everything) and everything[done].day < day:
+            e = everything[done]
+            balance += e.amount if e.credit else -e.amount
+            done += 1
+        todays = by_day.get(day, [])
+        closing = balance + sum(e.amount if e.credit else -e.amount for e in todays)
+        files += [
+            (f"payouts-{day}.csv", payout_report(state, day)),
+            (f"settlements-{day}.csv", settlement_report(state, day)),
+            (f"rkud-{day}.sta", _statement(day, balance, todays, closing, "mt940")),
+            (f"rkud-{day}.csv", _statement(day, balance, todays, closing, "csv")),
+        ]
+    return files
 
 
 def _id_amount(amount: int) -> str:

@@ -28,6 +28,7 @@ from gateways.simulator.state import (
     SIM_KEYS,
     Faults,
     Notification,
+    SimCredit,
     SimKeys,
     SimOrder,
     SimPayout,
@@ -808,6 +809,19 @@ class Simulator:
     def pay(self, order_id: str, payment_type: str = "") -> dict[str, Any]:
         reply = self.gateway.pay(order_id, payment_type)
         return dict(reply.body)
+
+    def bank_credit(
+        self, reference: str, amount: int, remark: str, *, account: str = "", bank: str = ""
+    ) -> SimCredit:
+        """Money paid into the RKUD at the bank now, outside the gateway (a teller deposit, a
+        transfer from the centre): a credit on the day's statement whose remark starts with
+        ``reference`` (after a lead word such as ``TRF``)."""
+        if type(amount) is not int or amount <= 0:
+            raise ValueError(f"a credit is a positive integer number of rupiah, got {amount!r}")
+        credit = SimCredit(self.state.now(), amount, reference, remark, account, bank)
+        with self.state.lock:
+            self.state.credits.append(credit)
+        return credit
 
     def payouts(self) -> list[SimPayout]:
         with self.state.lock:

@@ -177,6 +177,19 @@ def _midtrans_time(moment: datetime) -> str:
     return moment.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S")
 
 
+@dataclass(frozen=True, slots=True)
+class SimCredit:
+    """Money paid into the RKUD at the bank, not through the gateway: a teller deposit, a transfer
+    from the centre (DAU/DAK from the RKUN). Its remark starts with the payer's reference."""
+
+    at: datetime
+    amount: int
+    reference: str
+    remark: str
+    counterparty_account: str = ""
+    counterparty_bank: str = ""
+
+
 @dataclass
 class Notification:
     url: str
@@ -205,6 +218,7 @@ class SimState:
     payouts: dict[str, SimPayout] = field(default_factory=dict)
     beneficiaries: dict[str, dict[str, str]] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
+    credits: list[SimCredit] = field(default_factory=list)  # paid in at the bank, in order
     tokens: dict[str, str] = field(default_factory=dict)  # snap token -> order id
     create_requests: int = 0  # payouts created (a replayed create does not count)
     create_calls: int = 0  # create-payout items received, replays included
@@ -235,6 +249,7 @@ class SimState:
             moments += [p.completed_at for p in self.payouts.values() if p.completed_at]
             moments += [p.returned_at for p in self.payouts.values() if p.returned_at]
             settled = [o.settled_at for o in self.orders.values() if o.settled_at]
+            moments += [c.at for c in self.credits]
         found = {m.astimezone(WIB).date() for m in moments + settled}
         found |= {m.astimezone(WIB).date() + lag for m in settled}
         return sorted(found)

@@ -13,6 +13,17 @@ from kasda.demo.world import Line, Slot, million_down
 from ledger import commands as c
 from ledger.application import Ledger
 
+# How the bank writes a payment made at the bank (not through the gateway) on the RKUD statement:
+# the payer's reference first, so that reconciliation finds the receipt it pays.
+BANK_REMARKS = {
+    "rkud:transfer_pusat": (
+        "TRF {reference} DANA TRANSFER PUSAT DARI RKUN",
+        "0000001400001",
+        "000",
+    ),
+    "teller:bjb": ("{reference} SETORAN TUNAI TELLER BJB", "", ""),
+}
+
 
 class Income(Stories):
     """Income: taxes and retribusi paid by QRIS, virtual account or at the BPD's teller."""
@@ -54,6 +65,8 @@ class Income(Stories):
                 self.add(
                     day, Slot.BANK, partial(self._receipt, line, channel, reference, gross, fee)
                 )
+                # The same money on the RKUD statement that day: paid in at the bank.
+                self.bank_credits.setdefault(day, []).append((reference, gross - fee, channel))
 
     def _receipt(
         self, line: Line, channel: str, reference: str, gross: int, fee: int, _l: Ledger, key: str

@@ -40,6 +40,7 @@ class Lifecycle:
     spm: str = ""
     sp2d: str = ""
     verify_day: int = -1
+    sp2d_day: int = -1  # the working day its SP2D is issued, once scheduled
     documents: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -66,17 +66,31 @@ class Plan(Income):
 
         # Vendors with a part to play: two change their bank account, one is blacklisted. Nothing
         # paid to them may be in flight across that change (resends after a failure especially).
+        # Each of them pays a vendor of a kind with others to turn to: a payment in flight across
+        # the change goes to another vendor of the kind (``_clear_of_account_changes``).
+        for story in ("fail_cancel", "account_changed"):
+            lc = next(x for x in self.lifecycles if x.outcome == story)
+            if len(self.pool[lc.vendor.category]) < 3:
+                other = next(
+                    x for x in self.lifecycles
+                    if x.outcome == "settled" and x.day <= late
+                    and len(self.pool[x.vendor.category]) >= 3
+                )  # fmt: skip
+                lc.outcome, other.outcome = other.outcome, lc.outcome
         fail_cancel = next(lc for lc in self.lifecycles if lc.outcome == "fail_cancel")
         changed = next(lc for lc in self.lifecycles if lc.outcome == "account_changed")
         if changed.vendor is fail_cancel.vendor:
             changed.vendor = self._other_vendor(changed.vendor)
         self.switching = {id(fail_cancel.vendor), id(changed.vendor)}
         self.deactivate_day = self.day_of(10, 15)
+        # The SPP refused for the blacklisted vendor needs a plain line of the vendor's kind.
+        plain = {x.category for x in spending if x.special == ""}
         self.deactivated = rng.choice(
             [
                 v for v in self.vendors
-                if id(v) not in self.switching and len(self.pool[v.category]) >= 3
-                and v.category != "media"
+                if id(v) not in self.switching
+                and sum(id(x) not in self.switching for x in self.pool[v.category]) >= 3
+                and v.category != "media" and v.category in plain
             ]
         )  # fmt: skip
         for lc in self.lifecycles:
@@ -109,4 +123,5 @@ class Plan(Income):
 
         self._budget_events()
         self._demonstrations()
+        self._clear_of_account_changes()
         self._receipts()

@@ -40,6 +40,9 @@ class YearState:
     in_flight: list[str]
     receipt_orders: dict[int, list[tuple[ReceiptOrder, str]]]
     receipt_seq: int
+    bank_credits: dict[int, list[tuple[str, int, str]]]  # day -> (reference, amount, channel)
+    # (the story, the day its vendor's bank account changes)
+    account_changes: list[tuple[Lifecycle, int]]
     _serial: int
     # Set by ``Plan._plan``, ``Stories._blocked_story`` and ``Stories._budget_events``, and read by
     # earlier layers (``getattr`` where they may not be set yet).

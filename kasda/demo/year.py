@@ -4,6 +4,7 @@ gateway simulator, one batch per working day and time slot."""
 from __future__ import annotations
 
 import random
+from datetime import date, timedelta
 from pathlib import Path
 
 from gateways.demo_hook import DemoGateway, write_daily_files
@@ -11,6 +12,7 @@ from gateways.facts import Verdict
 from gateways.payouts import Outcome as PayoutOutcome
 from gateways.payouts import PayoutResult
 from gateways.port import ReceiptOrder
+from kasda.demo.income import BANK_REMARKS
 from kasda.demo.lifecycle import Lifecycle
 from kasda.demo.pemda import DEFAULT_LIFECYCLES, PEMDA, YEAR
 from kasda.demo.plan import Plan
@@ -45,6 +47,8 @@ class DemoYear(Plan):
             int, list[tuple[ReceiptOrder, str]]
         ] = {}  # day -> (order, channel)
         self.receipt_seq = 0
+        self.bank_credits: dict[int, list[tuple[str, int, str]]] = {}
+        self.account_changes: list[tuple[Lifecycle, int]] = []
         self._serial = 0
         self._users()
         self._skpds()
@@ -134,7 +138,13 @@ class DemoYear(Plan):
 
     def _collect(self, gateway: DemoGateway, day: int, report: BuildReport) -> None:
         """The day's taxes and fees billed by QRIS or virtual account at the simulator (Core API
-        through ``midtransclient``), paid there, and recorded from Midtrans's status."""
+        through ``midtransclient``), paid there, and recorded from Midtrans's status; what was
+        paid in at the bank (recorded by this slot's batch) is on the RKUD statement too."""
+        for reference, amount, channel in self.bank_credits.get(day, []):
+            remark, account, bank = BANK_REMARKS[channel]
+            gateway.sim.bank_credit(
+                reference, amount, remark.format(reference=reference), account=account, bank=bank
+            )
         due = self.receipt_orders.get(day, [])
         if not due:
             return
@@ -155,12 +165,16 @@ DAILY_FILES = ("payouts-*.csv", "settlements-*.csv", "rkud-*.sta", "rkud-*.csv")
 
 
 def _write_files(gateway: DemoGateway, folder: Path) -> list[Path]:
-    """The year's daily files, replacing those of an earlier build."""
+    """The daily files of every day of the year (and of any day after it that still moved money,
+    e.g. the settlement of the last day's receipts), replacing those of an earlier build."""
     if folder.is_dir():
         for pattern in DAILY_FILES:
             for old in folder.glob(pattern):
                 old.unlink()
-    return write_daily_files(gateway.sim, folder)
+    moved = gateway.sim.state.days()
+    last = max([date(YEAR, 12, 31), *moved])
+    days = [date(YEAR, 1, 1) + timedelta(days=n) for n in range((last - date(YEAR, 1, 1)).days + 1)]
+    return write_daily_files(gateway.sim, folder, days)
 
 
 def _check(action: Action, command: c.Command, outcome: Outcome, report: BuildReport) -> None:
