@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from ledger.commands import Command
 from ledger.errors import InvalidInput
 from ledger.roles import Role
 from tests.conftest import make_url
+from tests.group_commit import post_in_one_batch
 
 PROBLEM = "application/problem+json"
 
@@ -72,50 +72,10 @@ def test_a_bad_command_in_a_group_commit_fails_alone(
     try:
         with TestClient(app) as client:
             build_world(client, config)
-        sizes: list[int] = []
-        first_running = threading.Event()
-        release = threading.Event()
-        original = ledger.execute_batch
-
-        def spy(commands: Sequence[Command]) -> Any:
-            sizes.append(len(commands))
-            if len(sizes) == 1:  # hold the first batch until every other command is waiting
-                first_running.set()
-                assert release.wait(timeout=60)
-            return original(commands)
-
-        ledger.execute_batch = spy  # type: ignore[method-assign]
         bodies = [request_body(f"SPP-G{n}", gross=10_000_000) for n in range(4)]
         bodies.insert(2, BAD_BODIES[bad])
         headers = bearer(config, Role.PPTK)
-
-        async def main() -> list[httpx.Response]:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://kasda") as http:
-
-                async def send(n: int, body: dict[str, Any]) -> httpx.Response:
-                    # httpx would refuse to encode a lone surrogate: send JSON's escapes.
-                    content = json.dumps(body).encode()  # ensure_ascii: an escape
-                    return await http.post(
-                        f"/pemda/{PEMDA}/disbursements",
-                        content=content,
-                        headers={
-                            **headers,
-                            "Idempotency-Key": f"g-{n}",
-                            "Content-Type": "application/json",
-                        },
-                    )
-
-                first = asyncio.create_task(send(0, bodies[0]))
-                await asyncio.to_thread(first_running.wait, 60)
-                rest = [asyncio.create_task(send(n, b)) for n, b in enumerate(bodies) if n]
-                writer = app.state.writer
-                while len(writer._pending) < len(rest):
-                    await asyncio.sleep(0.01)
-                release.set()
-                return [await first, *[await task for task in rest]]
-
-        answers = asyncio.run(main())
+        sizes, answers = post_in_one_batch(app, ledger, headers, bodies)
         assert sizes[0] == 1 and sizes[1] == len(bodies) - 1  # the bad one shared the batch
         assert [a.status_code for a in answers] == [201, 201, 422, 201, 201], [
             a.text for a in answers
