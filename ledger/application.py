@@ -49,6 +49,7 @@ from ledger.errors import (
 )
 from ledger.fields import idempotency_key, pemda_code
 from ledger.handlers import HANDLERS, Handler, Reads
+from ledger.invariants import check_write
 from ledger.receipts import CommandReceipt, DocumentNumber
 from ledger.retry import MAX_ATTEMPTS, RETRY_BACKOFF, back_off, check_backoff
 from ledger.roles import Actor
@@ -272,6 +273,7 @@ class Ledger(Application[UUID]):
         the invariants of all of them held."""
         if not aggregates:
             return
+        check_write(aggregates)
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         for aggregate in aggregates:
             processing_event.events.extend(aggregate.collect_events())
