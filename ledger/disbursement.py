@@ -18,16 +18,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids, roles
-from ledger.errors import InvalidTransition, SeparationOfDuties
+from ledger.errors import BankAccountChanged, InvalidTransition, SeparationOfDuties
 from ledger.money import Deduction, Rupiah
 from ledger.roles import Actor
 from ledger.stamp import Stamp
+
+if TYPE_CHECKING:
+    from ledger.vendor import Vendor
 
 
 class Status(StrEnum):
@@ -204,6 +207,17 @@ class Disbursement(Aggregate):
             raise InvalidTransition(
                 f"SPP {self.spp_number}: transfer {reference} was already sent or refused; a "
                 "refused attempt is a new attempt with a reference of its own"
+            )
+
+    def check_payee(self, vendor: Vendor) -> None:
+        """Raise unless this SP2D's money may go to ``vendor`` now: the vendor is active, and its
+        account is still the one authorised at the SP2D. The one statement of that rule: the
+        gateways ask it before any money moves, the ledger again when the transfer is recorded."""
+        vendor.check_payable()
+        if vendor.bank_account != self.bank_account:
+            raise BankAccountChanged(
+                f"SPP {self.spp_number}: vendor {vendor.name} changed bank account after SP2D "
+                f"{self.sp2d_number}; the transfer may only go to the account authorised then"
             )
 
     def check_settle(self, actor: Actor) -> None:

@@ -33,7 +33,6 @@ from ledger.codes import LineKey, is_spending
 from ledger.disbursement import Disbursement, Status
 from ledger.errors import (
     AlreadyExists,
-    BankAccountChanged,
     BudgetNotOpen,
     InvalidInput,
     LimitExceeded,
@@ -530,12 +529,10 @@ def record_transfer_sent(cmd: c.RecordTransferSent, uow: UnitOfWork) -> Result:
     d.check_send(cmd.actor)
     gateway = name(cmd.gateway, "gateway", max_length=32)
     reference = document_number(cmd.reference, "gateway reference")
-    vendor = _payable_vendor(uow, UUID(d.vendor_id), f"vendor {d.vendor_id} is not registered")
-    if vendor.bank_account != d.bank_account:
-        raise BankAccountChanged(
-            f"SPP {d.spp_number}: vendor {vendor.name} changed bank account after SP2D "
-            f"{d.sp2d_number}; the transfer may only go to the account authorised then"
-        )
+    vendor = uow.find(UUID(d.vendor_id), Vendor)
+    if vendor is None:
+        raise VendorNotPayable(f"vendor {d.vendor_id} is not registered")
+    d.check_payee(vendor)
     d.record_sent(gateway, reference, _stamp(cmd, uow))
     return _done(d)
 
