@@ -119,11 +119,10 @@ def export_batch(
         elif d.status in (Status.AUTHORISED, Status.FAILED):
             ref = payout_reference(d.id, d.attempts + 1, "bank")
             command = _sent_command(d, batch_id, ref, actor)
-            vendor = ledger.vendor(UUID(d.vendor_id))
-            if vendor.bank_account != d.bank_account or not vendor.active:
-                raise BankFileError(
-                    0, f"SP2D {d.sp2d_number}: vendor account changed or vendor inactive"
-                )
+            try:  # the ledger's rule: vendor active, account as at SP2D
+                d.check_payee(ledger.vendor(UUID(d.vendor_id)))
+            except DomainError as refused:
+                raise BankFileError(0, f"SP2D {d.sp2d_number}: {refused.message}") from None
         else:
             raise BankFileError(0, f"SP2D {d.sp2d_number or d.spp_number} is {d.status}")
         lines.append((d, ref))

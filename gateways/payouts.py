@@ -262,11 +262,12 @@ class PayoutService:
 
     # -- steps ---------------------------------------------------------------------------------
     def _request(self, d: Disbursement, ref: str) -> PayoutRequest:
-        vendor = self.ledger.vendor(UUID(d.vendor_id))
-        if not vendor.active:
-            raise _Blocked(f"vendor {vendor.name} is inactive")
-        if vendor.bank_account != d.bank_account or d.bank_account is None:
-            raise _Blocked(f"vendor {vendor.name} changed bank account after SP2D {d.sp2d_number}")
+        try:  # the ledger's rule: vendor active, account as at SP2D
+            d.check_payee(self.ledger.vendor(UUID(d.vendor_id)))
+        except DomainError as refused:
+            raise _Blocked(refused.message) from None
+        if d.bank_account is None:
+            raise _Blocked(f"SP2D {d.sp2d_number} fixed no account")
         bank = IRIS_BANKS.get(d.bank_account["bank_code"])
         if bank is None:
             raise _Blocked(f"no Iris bank code for kode bank {d.bank_account['bank_code']}")

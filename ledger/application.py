@@ -2,40 +2,42 @@
 
 Commands run in batches (a batch of one for ``execute``). For each batch the ledger
 
-1. prefetches, in one query, every aggregate the commands name and every idempotency receipt, so each
-   rule is checked against fresh state;
+1. prefetches, in one query per round, every aggregate the commands' handlers declare they read
+   (``ledger.handlers``) and every idempotency receipt, so each rule is checked against fresh state;
 2. runs each command's handler; a receipt already on record returns the first result (a retry), a
    rule broken raises a ``DomainError`` and changes nothing;
-3. appends the events of every accepted command, plus one receipt per command, in ONE transaction.
+3. asserts the invariants of what is about to be stored (``ledger.invariants``: every journal entry
+   balances, every amount within its limits), then appends the events of every accepted command,
+   plus one receipt per command, in ONE transaction.
 
 If another writer got to one of the same aggregates first, the store's unique (id, version) constraint
-rejects the whole transaction; the ledger reloads and runs the batch again (bounded), so two writers can
-never both spend the same pagu, and a command is never applied twice.
+rejects the whole transaction; the ledger reloads and runs the batch again (``ledger.retry``), so two
+writers can never both spend the same pagu, and a command is never applied twice.
+
+Where the parts live: the unit of work and the aggregate cache in ``ledger.unit_of_work``, the bulk
+reads (and their SQL) in ``ledger.bulk_reads``, the retry policy in ``ledger.retry``.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 
 from ledger import commands as c
 from ledger import ids
 from ledger.budget import Budget, BudgetLine
+from ledger.bulk_reads import events_after, load_fresh
 from ledger.cipher import KEY_VARIABLE, cipher_env
-from ledger.connections import retrying
 from ledger.disbursement import Disbursement
 from ledger.errors import (
     ConcurrencyConflict,
@@ -46,25 +48,23 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.fields import idempotency_key, pemda_code
-from ledger.handlers import HANDLERS, line_id_of, stamp
+from ledger.handlers import HANDLERS, Handler, Reads
+from ledger.invariants import check_write
 from ledger.receipts import CommandReceipt, DocumentNumber
+from ledger.retry import MAX_ATTEMPTS, RETRY_BACKOFF, back_off, check_backoff
 from ledger.roles import Actor
+from ledger.stamp import Stamp
 from ledger.store import database_url, env_for_url, setting_up
-from ledger.vendor import Vendor, normalise_npwp
+from ledger.unit_of_work import AggregateCache, BatchWork
+from ledger.vendor import Vendor
+
+__all__ = ["MAX_ATTEMPTS", "MAX_BATCH", "RETRY_BACKOFF", "CommandResult", "Ledger", "Outcome"]
 
 log = logging.getLogger(__name__)
 
 A = TypeVar("A", bound=Aggregate)
 
 MAX_BATCH = 10_000
-MAX_ATTEMPTS = 8
-# After a lost race, wait a random time in [0, min(CAP, BASE * 2**(attempt-1))) seconds before the
-# next attempt ("full jitter"): writers that collided on one line then retry at different moments
-# instead of colliding again in lock-step. At most 10+20+40+80+160+250+250 ms over all 8 attempts;
-# benchmarks/bench_contention.py measures what it buys (docs/benchmarks.md).
-RETRY_BACKOFF = 0.01
-RETRY_BACKOFF_CAP = 0.25
-_PREFETCH_CHUNK = 400
 
 
 def utc_now() -> datetime:
@@ -100,82 +100,6 @@ class _HalfApplied(Exception):
 _UNSTORABLE = (ValueError, TypeError, OverflowError, RecursionError)
 
 
-@dataclass
-class _Work:
-    """The unit of work of one batch: every aggregate it read or created, fresh as of this batch."""
-
-    ledger: Ledger
-    at: datetime
-    local: dict[UUID, Aggregate] = field(default_factory=dict)
-    absent: set[UUID] = field(default_factory=set)
-    # Aggregates handed to the running handler (the only ones it can have changed), each with the
-    # number of events it already held then: earlier commands of the batch may have left some.
-    touched: dict[UUID, tuple[Aggregate, int]] = field(default_factory=dict)
-
-    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
-        wanted = [
-            i for i in dict.fromkeys(aggregate_ids) if i not in self.local and i not in self.absent
-        ]
-        if wanted:
-            found = self.ledger._load_fresh(wanted)
-            self.local.update(found)
-            self.absent.update(i for i in wanted if i not in found)
-
-    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
-        if aggregate_id not in self.local and aggregate_id not in self.absent:
-            self.prefetch([aggregate_id])
-        found = self.local.get(aggregate_id)
-        if found is None:
-            return None
-        self.touched.setdefault(aggregate_id, (found, len(found.pending_events)))
-        if not isinstance(found, kind):
-            raise NotFound(f"{aggregate_id} is a {type(found).__name__}, not a {kind.__name__}")
-        return found
-
-    def get(self, aggregate_id: UUID, kind: type[A]) -> A:
-        found = self.find(aggregate_id, kind)
-        if found is None:
-            raise NotFound(f"no {kind.__name__} {aggregate_id}")
-        return found
-
-    def exists(self, aggregate_id: UUID) -> bool:
-        return self.find(aggregate_id, Aggregate) is not None
-
-    def add(self, aggregate: Aggregate) -> None:
-        if aggregate.id in self.local:
-            raise DomainError(f"{type(aggregate).__name__} {aggregate.id} exists already")
-        self.local[aggregate.id] = aggregate
-        self.absent.discard(aggregate.id)
-        self.touched[aggregate.id] = (aggregate, 0)  # a new aggregate is all change
-
-    def pending(self) -> int:
-        """Events triggered on aggregates handed out since the last ``touched`` reset."""
-        return sum(len(a.pending_events) - held for a, held in self.touched.values())
-
-
-class _AggregateCache:
-    """Aggregates at their last recorded version, LRU-bounded. A unit of work takes an entry out
-    (and fast-forwards it from the store); it comes back only if the batch was recorded."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._items: OrderedDict[UUID, Aggregate] = OrderedDict()
-
-    def take(self, aggregate_id: UUID) -> Aggregate | None:
-        return self._items.pop(aggregate_id, None)
-
-    def put(self, aggregate: Aggregate) -> None:
-        if self.maxsize <= 0:
-            return
-        self._items[aggregate.id] = aggregate
-        self._items.move_to_end(aggregate.id)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
 class Ledger(Application[UUID]):
     """The kasda ledger. Construct with a database URL (``KASDA_DATABASE_URL`` by default)."""
 
@@ -203,11 +127,10 @@ class Ledger(Application[UUID]):
         with setting_up(settings):  # one process at a time creates the tables
             super().__init__(settings)
         self.clock = clock
-        assert 0 <= retry_backoff <= RETRY_BACKOFF_CAP, retry_backoff
-        self.retry_backoff = retry_backoff  # 0: retry at once (benchmarks compare the two)
-        self._cache = _AggregateCache(cache_size)
+        self.retry_backoff = check_backoff(retry_backoff)  # 0: retry at once (benchmarks compare)
+        self._cache = AggregateCache(cache_size)
         self._write_lock = threading.RLock()
-        self._select_newer = self._bulk_reader()
+        self._select_newer = events_after(self.recorder, self.env.get("PERSISTENCE_MODULE", ""))
 
     # -- commands ------------------------------------------------------------------------------
     def execute(self, command: c.Command) -> CommandResult:
@@ -238,7 +161,7 @@ class Ledger(Application[UUID]):
         # Bounded: every pass that does not return either dooms a new command (at most
         # len(commands) of them), turns on check_each (once) or counts a conflict.
         while conflicts < MAX_ATTEMPTS:
-            work = _Work(self, self.clock())
+            work = BatchWork(self._load_fresh, self.clock())
             try:
                 outcomes = self._run(commands, work, doomed, check_each)
             except _HalfApplied as half:
@@ -246,21 +169,13 @@ class Ledger(Application[UUID]):
                     log.error("refused %s: %s", commands[index].command_name, error)
                 doomed.update(half.refused)
                 continue
-            aggregates = [a for a in work.local.values() if a.pending_events]
-            if not aggregates:
-                self._keep(work)
-                return outcomes
             try:
-                self._record_all(aggregates)
+                self._record_all(work.changed())
             except IntegrityError:
                 # Someone else recorded events on one of these aggregates (or the same receipt)
                 # since we read them. Nothing of ours was written: read again and redo.
                 conflicts += 1
-                log.info(
-                    "optimistic concurrency conflict, attempt %d of %d", conflicts, MAX_ATTEMPTS
-                )
-                if conflicts < MAX_ATTEMPTS:
-                    self._back_off(conflicts)
+                self._lost_race(conflicts)
                 continue
             except _UNSTORABLE:
                 if check_each:  # every event was encoded once already: not the input's fault
@@ -278,32 +193,20 @@ class Ledger(Application[UUID]):
         )
         return [conflict for _ in commands]
 
-    def _back_off(self, attempt: int) -> None:
-        if self.retry_backoff > 0:
-            ceiling = min(RETRY_BACKOFF_CAP, self.retry_backoff * 2 ** (attempt - 1))
-            time.sleep(random.uniform(0, ceiling))
+    def _lost_race(self, conflicts: int) -> None:
+        log.info("optimistic concurrency conflict, attempt %d of %d", conflicts, MAX_ATTEMPTS)
+        if conflicts < MAX_ATTEMPTS:
+            back_off(conflicts, self.retry_backoff)
 
     def _run(
         self,
         commands: Sequence[c.Command],
-        work: _Work,
+        work: BatchWork,
         doomed: dict[int, DomainError],
         check_each: bool = False,
     ) -> list[Outcome]:
-        receipts: list[UUID | None] = []
-        direct: list[UUID] = []
-        for command in commands:
-            try:
-                rid = _receipt_id(command)
-            except DomainError:
-                rid = None
-            receipts.append(rid)
-            if rid is not None:
-                direct.append(rid)
-                direct.extend(_named_ids(command))
-        work.prefetch(direct)
-        work.prefetch(i for command in commands for i in _implied_ids(command, work))
-
+        receipts = [_receipt_id(command) for command in commands]
+        _prefetch(commands, receipts, work)
         outcomes: list[Outcome] = []
         unstorable: dict[int, DomainError] = {}
         for index, (command, rid) in enumerate(zip(commands, receipts, strict=True)):
@@ -324,7 +227,7 @@ class Ledger(Application[UUID]):
             raise _HalfApplied(unstorable)
         return outcomes
 
-    def _unstorable(self, work: _Work) -> str | None:
+    def _unstorable(self, work: BatchWork) -> str | None:
         """Why the events the last command triggered cannot be encoded for the store, if so."""
         for aggregate, held in work.touched.values():
             for pending in aggregate.pending_events[held:]:
@@ -334,47 +237,43 @@ class Ledger(Application[UUID]):
                     return f"{type(error).__name__}: {error}"
         return None
 
-    def _run_one(self, index: int, command: c.Command, rid: UUID | None, work: _Work) -> Outcome:
+    def _run_one(
+        self, index: int, command: c.Command, rid: UUID | None, work: BatchWork
+    ) -> Outcome:
         try:
-            handler = HANDLERS[type(command)]
-            # Every rule reads the actor (its role, its SKPD, who it is): never anything else.
-            if not isinstance(command.actor, Actor):
-                raise InvalidInput(
-                    f"a command's actor must be a ledger.roles.Actor, got {command.actor!r}"
-                )
-            if rid is None:  # pemda or key invalid: let the validators say which
-                pemda_code(command.pemda)
-                idempotency_key(command.idempotency_key)
-                raise InvalidInput("invalid command envelope")
-        except KeyError:
-            return InvalidInput(f"unknown command {type(command).__name__}")
+            handler = _handler(command, rid)
         except DomainError as error:
             return error
+        assert rid is not None  # a command without one was refused
         receipt = work.find(rid, CommandReceipt)
         if receipt is not None:
             return _replay(receipt, command)
         work.touched = {}
         try:
-            data = handler(command, work)
+            data = handler.run(command, work)
         except DomainError as error:
             if work.pending() != 0:
                 raise _HalfApplied({index: error}) from error
             return error
         work.add(
-            CommandReceipt(
-                pemda=pemda_code(command.pemda),
-                idempotency_key=idempotency_key(command.idempotency_key),
-                command=command.command_name,
-                fingerprint=command.fingerprint(),
-                result=data,
-                **stamp(command.actor, work.at),
+            CommandReceipt.record(
+                pemda_code(command.pemda),
+                idempotency_key(command.idempotency_key),
+                command.command_name,
+                command.fingerprint(),
+                data,
+                Stamp(command.actor, work.at),
             )
         )
         return CommandResult(command.command_name, command.idempotency_key, data)
 
     def _record_all(self, aggregates: list[Aggregate]) -> None:
         """``Application.save`` without its per-object protocol checks (measurably slow at batch
-        sizes): every object here is one of our aggregates. One transaction for all events."""
+        sizes): every object here is one of our aggregates. One transaction for all events, after
+        the invariants of all of them held."""
+        if not aggregates:
+            return
+        check_write(aggregates)
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         for aggregate in aggregates:
             processing_event.events.extend(aggregate.collect_events())
@@ -382,7 +281,7 @@ class Ledger(Application[UUID]):
         recordings = self._record(processing_event)
         self._notify(recordings)
 
-    def _keep(self, work: _Work) -> None:
+    def _keep(self, work: BatchWork) -> None:
         for aggregate in work.local.values():
             # Receipts and number claims are read again only when a command is retried (then from
             # the store): caching them would make up most of the cache and slow the GC.
@@ -391,44 +290,7 @@ class Ledger(Application[UUID]):
 
     # -- reading -------------------------------------------------------------------------------
     def _load_fresh(self, aggregate_ids: list[UUID]) -> dict[UUID, Aggregate]:
-        """Current state of each aggregate that exists: cached state fast-forwarded with the
-        events recorded since, or rebuilt from its events. One query per chunk of ids."""
-        cached = {i: a for i in aggregate_ids if (a := self._cache.take(i)) is not None}
-        newer: dict[UUID, list[StoredEvent]] = {}
-        for start in range(0, len(aggregate_ids), _PREFETCH_CHUNK):
-            chunk = aggregate_ids[start : start + _PREFETCH_CHUNK]
-            pairs = [(i, cached[i].version if i in cached else 0) for i in chunk]
-            for stored in self._select_newer(pairs):
-                newer.setdefault(_as_uuid(stored.originator_id), []).append(stored)
-        found: dict[UUID, Aggregate] = {}
-        for aggregate_id in aggregate_ids:
-            events = [self.mapper.to_domain_event(s) for s in newer.get(aggregate_id, ())]
-            start_from = cached.get(aggregate_id)
-            if start_from is None and not events:
-                continue
-            aggregate: Any = start_from
-            for domain_event in events:
-                aggregate = cast("Any", domain_event).mutate(aggregate)
-            if aggregate is not None:
-                found[aggregate_id] = aggregate
-        return found
-
-    def _bulk_reader(self) -> Callable[[list[tuple[UUID, int]]], list[StoredEvent]]:
-        """A function returning, for (id, version) pairs, the stored events newer than version."""
-        recorder: Any = self.recorder
-        module = self.env.get("PERSISTENCE_MODULE", "")
-        if module.endswith("sqlite"):
-            return _sqlite_reader(recorder)
-        if module.endswith("postgres"):
-            return _postgres_reader(recorder)
-
-        def one_by_one(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
-            out: list[StoredEvent] = []
-            for aggregate_id, version in pairs:
-                out.extend(recorder.select_events(aggregate_id, gt=version or None))
-            return out
-
-        return one_by_one
+        return load_fresh(aggregate_ids, self._cache, self._select_newer, self.mapper)
 
     def aggregate(self, aggregate_id: UUID, kind: type[A], version: int | None = None) -> A:
         """Read one aggregate (optionally as of a version). Raises ``NotFound``."""
@@ -472,9 +334,60 @@ class Ledger(Application[UUID]):
         super().close()
 
 
-def _receipt_id(command: c.Command) -> UUID:
-    """Where the receipt of ``command`` lives: the same id for every retry of it."""
-    return ids.receipt_id(pemda_code(command.pemda), idempotency_key(command.idempotency_key))
+def _receipt_id(command: c.Command) -> UUID | None:
+    """Where the receipt of ``command`` lives: the same id for every retry of it (None if its
+    pemda or key is invalid: the command is refused before anything is read for it)."""
+    try:
+        return ids.receipt_id(pemda_code(command.pemda), idempotency_key(command.idempotency_key))
+    except DomainError:
+        return None
+
+
+def _handler(command: c.Command, rid: UUID | None) -> Handler:
+    """The handler of ``command``, once its envelope (type, actor, pemda, key) is valid."""
+    handler = HANDLERS.get(type(command))
+    if handler is None:
+        raise InvalidInput(f"unknown command {type(command).__name__}")
+    # Every rule reads the actor (its role, its SKPD, who it is): never anything else.
+    if not isinstance(command.actor, Actor):
+        raise InvalidInput(f"a command's actor must be a ledger.roles.Actor, got {command.actor!r}")
+    if rid is None:  # pemda or key invalid: let the validators say which
+        pemda_code(command.pemda)
+        idempotency_key(command.idempotency_key)
+        raise InvalidInput("invalid command envelope")
+    return handler
+
+
+Declared = list[tuple[c.Command, tuple[Reads, ...]]]
+
+
+def _prefetch(commands: Sequence[c.Command], receipts: list[UUID | None], work: BatchWork) -> None:
+    """Read, round by round, what each command's handler declares it reads: one query a round
+    for the whole batch (a command without a valid receipt id is refused unread)."""
+    declared: Declared = [
+        (command, HANDLERS[type(command)].reads)
+        for command, rid in zip(commands, receipts, strict=True)
+        if rid is not None and type(command) in HANDLERS
+    ]
+    work.prefetch([*(rid for rid in receipts if rid is not None), *_round(declared, 0, work)])
+    for n in range(1, max((len(reads) for _, reads in declared), default=0)):
+        work.prefetch(_round(declared, n, work))
+
+
+def _round(declared: Declared, n: int, work: BatchWork) -> list[UUID]:
+    return [
+        aggregate_id
+        for command, reads in declared
+        if n < len(reads)
+        for aggregate_id in _ids(reads[n], command, work)
+    ]
+
+
+def _ids(reads: Reads, command: c.Command, work: BatchWork) -> list[UUID]:
+    try:
+        return list(reads(command, work.loaded))
+    except Exception:  # a malformed command: its handler says what is wrong with it
+        return []
 
 
 def _replay(receipt: CommandReceipt, command: c.Command) -> Outcome:
@@ -486,106 +399,3 @@ def _replay(receipt: CommandReceipt, command: c.Command) -> Outcome:
     return CommandResult(
         command.command_name, command.idempotency_key, dict(receipt.result), replayed=True
     )
-
-
-def _named_ids(command: c.Command) -> list[UUID]:
-    """Aggregates a command names directly, so that a batch reads them all in one query."""
-    if isinstance(command, c.DisbursementCommand) and isinstance(command.disbursement_id, UUID):
-        return [command.disbursement_id]
-    if isinstance(command, c.RequestDisbursement):
-        try:
-            return [
-                line_id_of(command.pemda, command.year, command.line),
-                ids.vendor_id(command.pemda, normalise_npwp(command.vendor_npwp)),
-                ids.disbursement_id(command.pemda, command.year, str(command.spp_number).strip()),
-            ]
-        except (DomainError, TypeError, ValueError, AttributeError):
-            return []  # malformed: the handler reports it for this command alone
-    return []
-
-
-def _implied_ids(command: c.Command, work: _Work) -> list[UUID]:
-    """Aggregates a disbursement command will read, known once the disbursement is loaded."""
-    # A malformed id (not a UUID, maybe not even hashable) is the handler's to refuse.
-    if not isinstance(command, c.DisbursementCommand) or not isinstance(
-        command.disbursement_id, UUID
-    ):
-        return []
-    d = work.local.get(command.disbursement_id)
-    if not isinstance(d, Disbursement):
-        return []
-    implied = [UUID(d.line_id), UUID(d.vendor_id)]
-    number = getattr(command, "spm_number", None) or getattr(command, "sp2d_number", None)
-    if isinstance(number, str):
-        kind = "SPM" if isinstance(command, c.ApproveSpm) else "SP2D"
-        implied.append(ids.document_number_id(d.pemda, d.year, kind, number.strip()))
-    return implied
-
-
-def _as_uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)
-
-
-def _sqlite_reader(recorder: Any) -> Callable[[list[tuple[UUID, int]]], list[StoredEvent]]:
-    table = recorder.events_table_name
-
-    def read(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
-        values = ",".join("(?,?)" for _ in pairs)
-        params: list[Any] = []
-        for aggregate_id, version in pairs:
-            params.extend((aggregate_id.hex, version))
-        statement = (
-            f"WITH wanted(id, ver) AS (VALUES {values}) "  # noqa: S608 - only placeholders
-            f"SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            f"FROM wanted w JOIN {table} e "
-            f"ON e.originator_id = w.id AND e.originator_version > w.ver "
-            f"ORDER BY e.originator_id, e.originator_version"
-        )
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, params)
-            return [StoredEvent(UUID(row[0]), row[1], row[2], row[3]) for row in cursor.fetchall()]
-
-    return read
-
-
-# The bulk read must probe the (originator_id, originator_version) key once per id. Without planner
-# statistics (a new table, until autovacuum first analyses it) PostgreSQL picks a hash join over a
-# sequential scan of the whole events table instead: every batch then costs O(events stored). These
-# settings last for the read-only transaction of one read.
-_INDEX_PROBES_ONLY = (
-    "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; "
-    "SET LOCAL enable_mergejoin = off; SET LOCAL jit = off"
-)
-
-
-def _postgres_reader(recorder: Any) -> Callable[[list[tuple[UUID, int]]], list[StoredEvent]]:
-    from psycopg.sql import SQL, Identifier
-
-    statement = SQL(
-        "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-        "FROM unnest(%s::uuid[], %s::bigint[]) AS w(id, ver) "
-        "JOIN {schema}.{table} e ON e.originator_id = w.id AND e.originator_version > w.ver "
-        "ORDER BY e.originator_id, e.originator_version"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-    )
-
-    def read(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
-        return retrying(lambda: read_once(pairs))  # a dropped pooled connection is replaced
-
-    def read_once(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(_INDEX_PROBES_ONLY)
-            cursor.execute(statement, ([p[0] for p in pairs], [p[1] for p in pairs]))
-            return [
-                StoredEvent(
-                    row["originator_id"],
-                    row["originator_version"],
-                    row["topic"],
-                    bytes(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
-
-    return read

@@ -4,22 +4,35 @@ A ``BudgetLine`` is its own aggregate so that spending on different lines never 
 commitment appends to exactly one line, and the event store's optimistic concurrency on that line is
 what stops two writers from overspending it.
 
-Invariant of every line, checked before any event is triggered:
+Invariant of every line, checked by its command methods before they trigger an event (and asserted
+again on every write, ``ledger.invariants``):
     0 <= committed, 0 <= realised, committed + realised <= pagu
+
+As everywhere in kasda (the ``eventsourcing`` library's documented style): a public command method
+checks the aggregate's own rules, then calls a private ``@event`` method named for the fact, whose
+body only applies it (and runs again on every replay). ``check_*`` methods are those checks alone,
+for a handler that must ask before it changes anything (see ``ledger.handlers``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids
-from ledger.codes import LineKey
-from ledger.errors import AmendmentBelowUsage, InvalidInput, LineBlocked, PaguExceeded
-from ledger.money import Rupiah
+from ledger.codes import LineKey, is_spending
+from ledger.errors import (
+    AmendmentBelowUsage,
+    InvalidInput,
+    LimitExceeded,
+    LineBlocked,
+    PaguExceeded,
+)
+from ledger.money import MAX_TOTAL, Rupiah
+from ledger.stamp import Stamp
 
 
 class Budget(Aggregate):
@@ -29,6 +42,50 @@ class Budget(Aggregate):
     def create_id(pemda: str, year: int) -> UUID:
         return ids.budget_id(pemda, year)
 
+    @classmethod
+    def adopt(
+        cls, pemda: str, year: int, document: str, lines: Sequence[BudgetLine], by: Stamp
+    ) -> Budget:
+        total = sum(line.pagu for line in lines)
+        _check_total(total, f"APBD {year}")
+        return cls(
+            pemda=pemda,
+            year=year,
+            document=document,
+            line_ids=[str(line.id) for line in lines],
+            total_pagu=total,
+            **by.recorded(),
+        )
+
+    def amend(
+        self,
+        document: str,
+        new_line_ids: list[str],
+        changed_line_ids: list[str],
+        pagu_delta: int,
+        by: Stamp,
+    ) -> None:
+        _check_total(self.total_pagu + pagu_delta, f"APBD-P {self.year}")
+        self._amended(
+            document=document,
+            new_line_ids=new_line_ids,
+            changed_line_ids=changed_line_ids,
+            pagu_delta=pagu_delta,
+            **by.recorded(),
+        )
+
+    def shift(
+        self, document: str, from_line_id: UUID, to_line_id: UUID, amount: Rupiah, by: Stamp
+    ) -> None:
+        self._shifted(
+            document=document,
+            from_line_id=str(from_line_id),
+            to_line_id=str(to_line_id),
+            amount=amount,
+            **by.recorded(),
+        )
+
+    # -- facts ---------------------------------------------------------------------------------
     @event("Adopted")
     def __init__(
         self,
@@ -50,7 +107,7 @@ class Budget(Aggregate):
         self.shifts = 0
 
     @event("Amended")
-    def record_amendment(
+    def _amended(
         self,
         document: str,
         new_line_ids: list[str],
@@ -66,7 +123,7 @@ class Budget(Aggregate):
         self.amendments += 1
 
     @event("Shifted")
-    def record_shift(
+    def _shifted(
         self,
         document: str,
         from_line_id: str,
@@ -80,6 +137,11 @@ class Budget(Aggregate):
         self.shifts += 1
 
 
+def _check_total(total: Rupiah, what: str) -> None:
+    if total > MAX_TOTAL:
+        raise LimitExceeded(f"{what} would total {total}, above the limit of {MAX_TOTAL}")
+
+
 class BudgetLine(Aggregate):
     """One line of the DPA: SKPD x sub kegiatan x kode rekening, with its pagu and what is used of it."""
 
@@ -89,6 +151,147 @@ class BudgetLine(Aggregate):
     ) -> UUID:
         return ids.budget_line_id(pemda, year, skpd, sub_kegiatan, rekening)
 
+    @classmethod
+    def allocate(
+        cls,
+        pemda: str,
+        year: int,
+        key: LineKey,
+        uraian: str,
+        pagu: Rupiah,
+        document: str,
+        by: Stamp,
+    ) -> BudgetLine:
+        return cls(
+            pemda=pemda,
+            year=year,
+            skpd=key.skpd,
+            sub_kegiatan=key.sub_kegiatan,
+            rekening=key.rekening,
+            uraian=uraian,
+            pagu=pagu,
+            document=document,
+            **by.recorded(),
+        )
+
+    # -- derived state -------------------------------------------------------------------------
+    @property
+    def key(self) -> LineKey:
+        return LineKey(self.skpd, self.sub_kegiatan, self.rekening)
+
+    @property
+    def used(self) -> Rupiah:
+        return self.committed + self.realised
+
+    @property
+    def available(self) -> Rupiah:
+        return self.pagu - self.used
+
+    # -- rules ---------------------------------------------------------------------------------
+    def check_amend(self, new_pagu: Rupiah) -> None:
+        if new_pagu < self.used:
+            raise AmendmentBelowUsage(
+                f"line {self.key}: new pagu {new_pagu} is below committed {self.committed} "
+                f"+ realised {self.realised}"
+            )
+
+    def check_spending(self) -> None:
+        """Raise unless money may be paid out of this line (a belanja line, not an income one)."""
+        if not is_spending(self.rekening):
+            raise InvalidInput(f"line {self.key} is an income line; nothing is paid out of it")
+
+    def check_income(self) -> None:
+        """Raise unless income may be recorded on this line."""
+        if is_spending(self.rekening):
+            raise InvalidInput(
+                f"line {self.key} is a spending line; income is recorded on 4.x lines"
+            )
+
+    def check_commit(self, amount: Rupiah) -> None:
+        """Raise unless ``amount`` may be committed now."""
+        if self.blocked:
+            raise LineBlocked(
+                f"line {self.key} is blocked (blokir); nothing may be committed on it"
+            )
+        if amount > self.available:
+            raise PaguExceeded(
+                f"line {self.key}: committing {amount} would exceed the pagu {self.pagu} "
+                f"(committed {self.committed}, realised {self.realised}, available {self.available})"
+            )
+
+    def check_realise(self, disbursement_id: UUID) -> None:
+        """Raise unless the commitment of ``disbursement_id`` may be realised (its SP2D issued)."""
+        if self.blocked:
+            raise LineBlocked(f"line {self.key} is blocked (blokir); no SP2D may be issued on it")
+        self._open(disbursement_id)
+
+    def _open(self, disbursement_id: UUID) -> Rupiah:
+        """The amount of the open commitment of ``disbursement_id``; raise if there is none."""
+        try:
+            return self.open_commitments[str(disbursement_id)]
+        except KeyError:
+            raise InvalidInput(
+                f"line {self.key} holds no open commitment for disbursement {disbursement_id}"
+            ) from None
+
+    # -- commands ------------------------------------------------------------------------------
+    def amend(self, new_pagu: Rupiah, document: str, by: Stamp) -> None:
+        self.check_amend(new_pagu)
+        if new_pagu != self.pagu:
+            self._amended(
+                delta=new_pagu - self.pagu, pagu=new_pagu, document=document, **by.recorded()
+            )
+
+    def shift_out(self, amount: Rupiah, to_line_id: UUID, document: str, by: Stamp) -> None:
+        if amount > self.available:
+            raise PaguExceeded(
+                f"line {self.key}: cannot shift {amount} out, only {self.available} is available"
+            )
+        self._shifted_out(
+            amount=amount, to_line_id=str(to_line_id), document=document, **by.recorded()
+        )
+
+    def shift_in(self, amount: Rupiah, from_line_id: UUID, document: str, by: Stamp) -> None:
+        self._shifted_in(
+            amount=amount, from_line_id=str(from_line_id), document=document, **by.recorded()
+        )
+
+    def block(self, reason: str, by: Stamp) -> None:
+        if self.blocked:
+            raise InvalidInput(f"line {self.key} is already blocked")
+        self._blocked(reason=reason, **by.recorded())
+
+    def unblock(self, reason: str, by: Stamp) -> None:
+        if not self.blocked:
+            raise InvalidInput(f"line {self.key} is not blocked")
+        self._unblocked(reason=reason, **by.recorded())
+
+    def commit(self, disbursement_id: UUID, amount: Rupiah, by: Stamp) -> None:
+        self.check_spending()
+        self.check_commit(amount)
+        if str(disbursement_id) in self.open_commitments:
+            raise InvalidInput(f"disbursement {disbursement_id} already holds a commitment")
+        self._committed(disbursement_id=str(disbursement_id), amount=amount, **by.recorded())
+
+    def release(self, disbursement_id: UUID, by: Stamp) -> None:
+        amount = self._open(disbursement_id)
+        self._released(disbursement_id=str(disbursement_id), amount=amount, **by.recorded())
+
+    def realise(self, disbursement_id: UUID, by: Stamp) -> None:
+        self.check_realise(disbursement_id)
+        amount = self._open(disbursement_id)
+        self._realised(disbursement_id=str(disbursement_id), amount=amount, **by.recorded())
+
+    def reverse_realisation(self, disbursement_id: UUID, amount: Rupiah, by: Stamp) -> None:
+        if amount > self.realised:
+            raise InvalidInput(
+                f"line {self.key}: cannot reverse {amount}, realised is {self.realised}"
+            )
+        self._realisation_reversed(
+            disbursement_id=str(disbursement_id), amount=amount, **by.recorded()
+        )
+
+    # -- facts ---------------------------------------------------------------------------------
     @event("Allocated")
     def __init__(
         self,
@@ -118,101 +321,6 @@ class BudgetLine(Aggregate):
         # released or realised exactly once and for exactly the amount committed.
         self.open_commitments: dict[str, Rupiah] = {}
 
-    # -- derived state -------------------------------------------------------------------------
-    @property
-    def key(self) -> LineKey:
-        return LineKey(self.skpd, self.sub_kegiatan, self.rekening)
-
-    @property
-    def used(self) -> Rupiah:
-        return self.committed + self.realised
-
-    @property
-    def available(self) -> Rupiah:
-        return self.pagu - self.used
-
-    # -- commands ------------------------------------------------------------------------------
-    def amend(self, new_pagu: Rupiah, document: str, actor: dict[str, Any]) -> None:
-        if new_pagu < self.used:
-            raise AmendmentBelowUsage(
-                f"line {self.key}: new pagu {new_pagu} is below committed {self.committed} "
-                f"+ realised {self.realised}"
-            )
-        if new_pagu != self.pagu:
-            self._amended(delta=new_pagu - self.pagu, pagu=new_pagu, document=document, **actor)
-
-    def shift_out(
-        self, amount: Rupiah, to_line_id: UUID, document: str, actor: dict[str, Any]
-    ) -> None:
-        if amount > self.available:
-            raise PaguExceeded(
-                f"line {self.key}: cannot shift {amount} out, only {self.available} is available"
-            )
-        self._shifted_out(amount=amount, to_line_id=str(to_line_id), document=document, **actor)
-
-    def shift_in(
-        self, amount: Rupiah, from_line_id: UUID, document: str, actor: dict[str, Any]
-    ) -> None:
-        self._shifted_in(amount=amount, from_line_id=str(from_line_id), document=document, **actor)
-
-    def block(self, reason: str, actor: dict[str, Any]) -> None:
-        if self.blocked:
-            raise InvalidInput(f"line {self.key} is already blocked")
-        self._blocked(reason=reason, **actor)
-
-    def unblock(self, reason: str, actor: dict[str, Any]) -> None:
-        if not self.blocked:
-            raise InvalidInput(f"line {self.key} is not blocked")
-        self._unblocked(reason=reason, **actor)
-
-    def check_commit(self, amount: Rupiah) -> None:
-        """Raise unless ``amount`` may be committed now. Handlers call this before touching anything."""
-        if self.blocked:
-            raise LineBlocked(
-                f"line {self.key} is blocked (blokir); nothing may be committed on it"
-            )
-        if amount > self.available:
-            raise PaguExceeded(
-                f"line {self.key}: committing {amount} would exceed the pagu {self.pagu} "
-                f"(committed {self.committed}, realised {self.realised}, available {self.available})"
-            )
-
-    def commit(self, disbursement_id: UUID, amount: Rupiah, actor: dict[str, Any]) -> None:
-        self.check_commit(amount)
-        if str(disbursement_id) in self.open_commitments:
-            raise InvalidInput(f"disbursement {disbursement_id} already holds a commitment")
-        self._committed(disbursement_id=str(disbursement_id), amount=amount, **actor)
-
-    def release(self, disbursement_id: UUID, actor: dict[str, Any]) -> None:
-        amount = self._open(disbursement_id)
-        self._released(disbursement_id=str(disbursement_id), amount=amount, **actor)
-
-    def realise(self, disbursement_id: UUID, actor: dict[str, Any]) -> None:
-        amount = self._open(disbursement_id)
-        self._realised(disbursement_id=str(disbursement_id), amount=amount, **actor)
-
-    def reverse_realisation(
-        self, disbursement_id: UUID, amount: Rupiah, actor: dict[str, Any]
-    ) -> None:
-        if amount > self.realised:
-            raise InvalidInput(
-                f"line {self.key}: cannot reverse {amount}, realised is {self.realised}"
-            )
-        self._realisation_reversed(disbursement_id=str(disbursement_id), amount=amount, **actor)
-
-    def check_open(self, disbursement_id: UUID) -> Rupiah:
-        """The amount of the open commitment of ``disbursement_id``; raise if there is none."""
-        return self._open(disbursement_id)
-
-    def _open(self, disbursement_id: UUID) -> Rupiah:
-        try:
-            return self.open_commitments[str(disbursement_id)]
-        except KeyError:
-            raise InvalidInput(
-                f"line {self.key} holds no open commitment for disbursement {disbursement_id}"
-            ) from None
-
-    # -- facts ---------------------------------------------------------------------------------
     @event("Amended")
     def _amended(
         self, delta: int, pagu: Rupiah, document: str, actor_id: str, actor_role: str, at: datetime

@@ -18,15 +18,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids, roles
-from ledger.errors import InvalidTransition, SeparationOfDuties
-from ledger.money import Rupiah
+from ledger.errors import BankAccountChanged, InvalidTransition, SeparationOfDuties
+from ledger.money import Deduction, Rupiah
 from ledger.roles import Actor
+from ledger.stamp import Stamp
+
+if TYPE_CHECKING:
+    from ledger.vendor import Vendor
 
 
 class Status(StrEnum):
@@ -63,6 +67,35 @@ class Disbursement(Aggregate):
     @staticmethod
     def create_id(pemda: str, year: int, spp_number: str) -> UUID:
         return ids.disbursement_id(pemda, year, spp_number)
+
+    @classmethod
+    def request(
+        cls,
+        pemda: str,
+        year: int,
+        spp_number: str,
+        line_id: UUID,
+        vendor_id: UUID,
+        gross: Rupiah,
+        deductions: tuple[Deduction, ...],
+        description: str,
+        documents: dict[str, str],
+        by: Stamp,
+    ) -> Disbursement:
+        """An SPP: ``gross`` out of one line to one vendor, less the taxes withheld from it."""
+        return cls(
+            pemda=pemda,
+            year=year,
+            spp_number=spp_number,
+            line_id=str(line_id),
+            vendor_id=str(vendor_id),
+            gross=gross,
+            deductions=[d.as_dict() for d in deductions],
+            net=gross - sum(d.amount for d in deductions),
+            description=description,
+            documents=documents,
+            **by.recorded(),
+        )
 
     @event("Requested")
     def __init__(
@@ -126,7 +159,8 @@ class Disbursement(Aggregate):
         actor.require(allowed, step)
         self._require_distinct_user(actor, step)
 
-    # Each check_* raises without side effect; handlers run every check of a command first.
+    # Each check_* raises without side effect. The command method of each step runs its own; a
+    # handler asks first when a step changes other aggregates too (see ``ledger.handlers``).
     def check_verify(self, actor: Actor) -> None:
         self._require_status("verify", Status.REQUESTED)
         self._check_human_step(actor, "verify", roles.VERIFY)
@@ -175,6 +209,17 @@ class Disbursement(Aggregate):
                 "refused attempt is a new attempt with a reference of its own"
             )
 
+    def check_payee(self, vendor: Vendor) -> None:
+        """Raise unless this SP2D's money may go to ``vendor`` now: the vendor is active, and its
+        account is still the one authorised at the SP2D. The one statement of that rule: the
+        gateways ask it before any money moves, the ledger again when the transfer is recorded."""
+        vendor.check_payable()
+        if vendor.bank_account != self.bank_account:
+            raise BankAccountChanged(
+                f"SPP {self.spp_number}: vendor {vendor.name} changed bank account after SP2D "
+                f"{self.sp2d_number}; the transfer may only go to the account authorised then"
+            )
+
     def check_settle(self, actor: Actor) -> None:
         self._require_status("settle", Status.SENT)
         actor.require(roles.GATEWAY, "settle")
@@ -205,14 +250,75 @@ class Disbursement(Aggregate):
         """Pagu is committed (not yet realised) from SPP until SP2D."""
         return self.status in (Status.REQUESTED, Status.VERIFIED, Status.APPROVED)
 
+    # -- commands ------------------------------------------------------------------------------
+    def verify(self, by: Stamp) -> None:
+        self.check_verify(by.actor)
+        self._verified(**by.recorded())
+
+    def approve(self, spm_number: str, by: Stamp) -> None:
+        self.check_approve(by.actor)
+        self._approved(spm_number=spm_number, **by.recorded())
+
+    def authorise(
+        self, sp2d_number: str, bank_account: dict[str, str], vendor_version: int, by: Stamp
+    ) -> None:
+        """The SP2D: spending is realised, and the account the transfer goes to is fixed."""
+        self.check_authorise(by.actor)
+        self._authorised(
+            sp2d_number=sp2d_number,
+            bank_account=bank_account,
+            vendor_version=vendor_version,
+            **self.money(),
+            **by.recorded(),
+        )
+
+    def reject(self, reason: str, by: Stamp) -> None:
+        self.check_reject(by.actor)
+        step, _ = _DECIDING_STEP[self.status]
+        self._rejected(step=step, reason=reason, **by.recorded())
+
+    def cancel(self, reason: str, by: Stamp) -> None:
+        self.check_cancel(by.actor)
+        self._cancelled(
+            previous_status=Status(self.status).value,
+            reason=reason,
+            **self.money(),
+            **by.recorded(),
+        )
+
+    def record_sent(self, gateway: str, reference: str, by: Stamp) -> None:
+        self.check_send(by.actor)
+        self._sent(gateway=gateway, reference=reference, **self.transfer(), **by.recorded())
+
+    def record_transfer_rejected(
+        self, gateway: str, reference: str, reason: str, by: Stamp
+    ) -> None:
+        self.check_transfer_rejected(by.actor)
+        self.check_new_reference(reference)
+        self._transfer_rejected(
+            gateway=gateway, reference=reference, reason=reason, **by.recorded()
+        )
+
+    def record_settled(self, bank_reference: str, by: Stamp) -> None:
+        self.check_settle(by.actor)
+        self._settled(bank_reference=bank_reference, **self.transfer(), **by.recorded())
+
+    def record_failed(self, reason: str, by: Stamp) -> None:
+        self.check_fail(by.actor)
+        self._failed(reason=reason, **self.transfer(), **by.recorded())
+
+    def record_returned(self, reason: str, by: Stamp) -> None:
+        self.check_return(by.actor)
+        self._returned(reason=reason, **self.transfer(), **by.recorded())
+
     # -- facts ---------------------------------------------------------------------------------
     @event("Verified")
-    def verify(self, actor_id: str, actor_role: str, at: datetime) -> None:
+    def _verified(self, actor_id: str, actor_role: str, at: datetime) -> None:
         self.status = Status.VERIFIED
         self.performers["verify"] = actor_id
 
     @event("Approved")
-    def approve(self, spm_number: str, actor_id: str, actor_role: str, at: datetime) -> None:
+    def _approved(self, spm_number: str, actor_id: str, actor_role: str, at: datetime) -> None:
         self.status = Status.APPROVED
         self.spm_number = spm_number
         self.performers["approve"] = actor_id
@@ -220,7 +326,7 @@ class Disbursement(Aggregate):
     # Money events carry their own amounts and parties (deliberately redundant with the Requested
     # event), so postings, projections and auditors can read each fact without any other state.
     @event("Authorised")
-    def authorise_sp2d(
+    def _authorised(
         self,
         sp2d_number: str,
         bank_account: dict[str, str],
@@ -242,7 +348,7 @@ class Disbursement(Aggregate):
         self.authorised_at = at
 
     @event("Sent")
-    def record_sent(
+    def _sent(
         self,
         gateway: str,
         reference: str,
@@ -260,7 +366,7 @@ class Disbursement(Aggregate):
     # No money left the RKUD: the status stays (authorised or failed), the payable stays open, and
     # the attempt number moves on so that the next attempt gets a reference of its own.
     @event("TransferRejected")
-    def record_transfer_rejected(
+    def _transfer_rejected(
         self,
         gateway: str,
         reference: str,
@@ -273,7 +379,7 @@ class Disbursement(Aggregate):
         self.references.append(reference)
 
     @event("Settled")
-    def record_settled(
+    def _settled(
         self,
         bank_reference: str,
         vendor_id: str,
@@ -286,7 +392,7 @@ class Disbursement(Aggregate):
         self.settled_at = at
 
     @event("Failed")
-    def record_failed(
+    def _failed(
         self,
         reason: str,
         vendor_id: str,
@@ -298,7 +404,7 @@ class Disbursement(Aggregate):
         self.status = Status.FAILED
 
     @event("Returned")
-    def record_returned(
+    def _returned(
         self,
         reason: str,
         vendor_id: str,
@@ -310,12 +416,14 @@ class Disbursement(Aggregate):
         self.status = Status.RETURNED
 
     @event("Rejected")
-    def reject(self, step: str, reason: str, actor_id: str, actor_role: str, at: datetime) -> None:
+    def _rejected(
+        self, step: str, reason: str, actor_id: str, actor_role: str, at: datetime
+    ) -> None:
         self.status = Status.REJECTED
         self.performers["reject"] = actor_id
 
     @event("Cancelled")
-    def cancel(
+    def _cancelled(
         self,
         previous_status: str,
         reason: str,

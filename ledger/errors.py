@@ -95,3 +95,11 @@ class SkpdScope(DomainError):
     """An official of one SKPD acted on (or asked for) another SKPD's line or payment."""
 
     rule = "skpd_scope"
+
+
+class InvariantViolation(Exception):
+    """A write that would break the books: an unbalanced journal entry, an amount outside its
+    limits, a budget line using more than its pagu. Never the sender's fault (that is a
+    ``DomainError``, refused before any event is triggered): a bug in kasda, caught by the
+    assertions run on every write before it commits (``ledger.invariants``), so nothing of it is
+    stored."""

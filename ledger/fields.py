@@ -41,6 +41,14 @@ _NOT_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 def _checked(value: Any, what: str, max_length: int, required: bool, strict: bool) -> str:
     if value is None and not required:
         return ""
+    stripped = _stripped(value, what, max_length, required)
+    if stripped.isascii():
+        return stripped
+    return _unicode(stripped, what, max_length, strict)
+
+
+def _stripped(value: Any, what: str, max_length: int, required: bool) -> str:
+    """``value`` stripped: text, not empty if required, bounded, without control characters."""
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be text, got {type(value).__name__}")
     stripped: str = value.strip()
@@ -51,8 +59,12 @@ def _checked(value: Any, what: str, max_length: int, required: bool, strict: boo
         raise InvalidInput(f"{what} is longer than {max_length} characters")
     if _CONTROL.search(stripped):
         raise InvalidInput(f"{what} contains control characters")
-    if stripped.isascii():
-        return stripped
+    return stripped
+
+
+def _unicode(stripped: str, what: str, max_length: int, strict: bool) -> str:
+    """A text beyond ASCII: none of the characters no text may hold (and, ``strict``, nothing
+    invisible), in NFC."""
     found = _NEVER.search(stripped)
     if found:
         raise InvalidInput(f"{what} contains the character U+{ord(found.group()):04X}")

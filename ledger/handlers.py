@@ -1,14 +1,27 @@
-"""One handler per command. Each loads what it needs through the unit of work, runs every check
-(raising a typed ``DomainError``), and only then triggers events. A handler that raises has therefore
-changed nothing; the application verifies that and refuses to record a half-applied command.
+"""One handler per command, registered with ``@handles``, which also declares what it reads.
+
+A handler parses the command, loads what it needs through the unit of work, checks what spans
+several aggregates (scope, uniqueness, a vendor that must be payable, an account that must not have
+changed) and calls the aggregates' command methods, each of which checks its own rules and then
+triggers its event (``ledger.budget`` says how). A handler that raises has changed nothing: when a
+command changes several aggregates, the handler asks each one first (its ``check_*`` methods, the
+same ones its command method runs) so that no event is triggered until every rule has agreed, and
+the rules are asked in one fixed order, which decides the error a command with several faults gets.
+The application refuses to record a half-applied command all the same.
+
+``@handles(Command, *reads)`` registers a handler. ``reads`` are what the command will read, in
+rounds: functions of the command (and of what earlier rounds loaded) returning aggregate ids. The
+ledger reads each round for a whole batch in one query, so that a thousand commands do not make a
+thousand round trips; a handler finds anything it did not declare on its own, one query each.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -20,14 +33,10 @@ from ledger.codes import LineKey, is_spending
 from ledger.disbursement import Disbursement, Status
 from ledger.errors import (
     AlreadyExists,
-    AmendmentBelowUsage,
-    BankAccountChanged,
     BudgetNotOpen,
     InvalidInput,
     LimitExceeded,
-    LineBlocked,
     NotFound,
-    PaguExceeded,
     VendorNotPayable,
 )
 from ledger.fields import MAX_NUMBER, document_number, fiscal_year, name, text
@@ -35,33 +44,44 @@ from ledger.money import parse_deductions, require_non_negative_rupiah, require_
 from ledger.receipts import DocumentNumber
 from ledger.reconciliation import ReconciliationRun, inputs_digest
 from ledger.revenue import Revenue
-from ledger.roles import Actor
+from ledger.stamp import Stamp
+from ledger.unit_of_work import UnitOfWork
 from ledger.vendor import BankAccount, Vendor, VendorKind, normalise_npwp
 
 MAX_LINES_PER_COMMAND = 20_000
 MAX_DOCUMENTS = 16
 
-A = TypeVar("A", bound=Aggregate)
+C = TypeVar("C", bound=c.Command)
 Result = dict[str, Any]
+# An aggregate a batch has read already, or None (for a later round of reads).
+Loaded = Callable[[UUID], Aggregate | None]
+Reads = Callable[[Any, Loaded], Iterable[UUID]]
 
 
-class UnitOfWork(Protocol):
-    """What a handler may do with the store: read fresh aggregates and add new ones."""
-
-    at: datetime
-
-    def get(self, aggregate_id: UUID, kind: type[A]) -> A: ...
-
-    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None: ...
-
-    def add(self, aggregate: Aggregate) -> None: ...
-
-    def exists(self, aggregate_id: UUID) -> bool: ...
+@dataclass(frozen=True, slots=True)
+class Handler:
+    run: Callable[[Any, UnitOfWork], Result]
+    reads: tuple[Reads, ...] = ()
 
 
-def stamp(actor: Actor, at: datetime) -> dict[str, Any]:
-    """The who and when recorded in every event."""
-    return {"actor_id": actor.user_id, "actor_role": actor.role.value, "at": at}
+HANDLERS: dict[type[c.Command], Handler] = {}
+
+
+def handles(
+    command: type[C], *reads: Reads
+) -> Callable[[Callable[[C, UnitOfWork], Result]], Callable[[C, UnitOfWork], Result]]:
+    """Register the decorated function as the handler of ``command``, reading ``reads``."""
+
+    def register(run: Callable[[C, UnitOfWork], Result]) -> Callable[[C, UnitOfWork], Result]:
+        assert command not in HANDLERS, f"two handlers for {command.__name__}"
+        HANDLERS[command] = Handler(run, reads)
+        return run
+
+    return register
+
+
+def _stamp(cmd: c.Command, uow: UnitOfWork) -> Stamp:
+    return Stamp(cmd.actor, uow.at)
 
 
 # -- budget ------------------------------------------------------------------------------------
@@ -121,98 +141,96 @@ def _get_line(uow: UnitOfWork, pemda: str, year: int, ref: c.LineRef) -> BudgetL
     return line
 
 
+def _budget_read(cmd: c.AdoptBudget | c.AmendBudget | c.ShiftBudget, _: Loaded) -> list[UUID]:
+    return [ids.budget_id(cmd.pemda, fiscal_year(cmd.year))]
+
+
+def _amended_lines(cmd: c.AmendBudget, _: Loaded) -> list[UUID]:
+    year = fiscal_year(cmd.year)
+    return [ids.budget_id(cmd.pemda, year), *(line_id_of(cmd.pemda, year, s) for s in cmd.lines)]
+
+
+def _shifted_lines(cmd: c.ShiftBudget, loaded: Loaded) -> list[UUID]:
+    year = fiscal_year(cmd.year)
+    return [
+        *_budget_read(cmd, loaded),
+        line_id_of(cmd.pemda, year, cmd.from_line),
+        line_id_of(cmd.pemda, year, cmd.to_line),
+    ]
+
+
+def _the_line(cmd: c.BlockLine | c.UnblockLine, _: Loaded) -> list[UUID]:
+    return [line_id_of(cmd.pemda, fiscal_year(cmd.year), cmd.line)]
+
+
+@handles(c.AdoptBudget, _budget_read)
 def adopt_budget(cmd: c.AdoptBudget, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.BUDGET_ADMIN, "adopt the APBD")
     year = fiscal_year(cmd.year)
     document = document_number(cmd.document, "Perda APBD number")
     lines = _parse_lines(cmd.lines, allow_zero=False)
-    budget_id = ids.budget_id(cmd.pemda, year)
-    if uow.exists(budget_id):
+    if uow.exists(ids.budget_id(cmd.pemda, year)):
         raise AlreadyExists(
             f"APBD {year} of pemda {cmd.pemda} is already adopted; amend it instead"
         )
-    who = stamp(cmd.actor, uow.at)
+    by = _stamp(cmd, uow)
     created = [
-        BudgetLine(
-            pemda=cmd.pemda,
-            year=year,
-            skpd=key.skpd,
-            sub_kegiatan=key.sub_kegiatan,
-            rekening=key.rekening,
-            uraian=uraian,
-            pagu=pagu,
-            document=document,
-            **who,
-        )
+        BudgetLine.allocate(cmd.pemda, year, key, uraian, pagu, document, by)
         for key, uraian, pagu in lines
     ]
-    budget = Budget(
-        pemda=cmd.pemda,
-        year=year,
-        document=document,
-        line_ids=[str(line.id) for line in created],
-        total_pagu=sum(line.pagu for line in created),
-        **who,
-    )
+    budget = Budget.adopt(cmd.pemda, year, document, created, by)
     for aggregate in (budget, *created):
         uow.add(aggregate)
     return {"id": str(budget.id), "lines": len(created), "total_pagu": budget.total_pagu}
 
 
+def _amendment(
+    uow: UnitOfWork, pemda: str, year: int, lines: list[tuple[LineKey, str, int]]
+) -> tuple[list[tuple[BudgetLine, int]], list[tuple[LineKey, str, int]]]:
+    """The lines an APBD-P changes and those it adds, each line asked first whether it may."""
+    changes: list[tuple[BudgetLine, int]] = []
+    additions: list[tuple[LineKey, str, int]] = []
+    for key, uraian, pagu in lines:
+        line = uow.find(_line_id(pemda, year, key), BudgetLine)
+        if line is None:
+            if pagu == 0:
+                raise InvalidInput(f"new line {key} needs a pagu greater than zero")
+            additions.append((key, uraian, pagu))
+            continue
+        line.check_amend(pagu)
+        if pagu != line.pagu:
+            changes.append((line, pagu))
+    if not changes and not additions:
+        raise InvalidInput("the amendment changes no line")
+    return changes, additions
+
+
+@handles(c.AmendBudget, _amended_lines)
 def amend_budget(cmd: c.AmendBudget, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.BUDGET_ADMIN, "amend the APBD (APBD-P)")
     year = fiscal_year(cmd.year)
     document = document_number(cmd.document, "Perda APBD-P number")
     lines = _parse_lines(cmd.lines, allow_zero=True)
     budget = _get_budget(uow, cmd.pemda, year)
-    changes: list[tuple[BudgetLine, int]] = []
-    additions: list[tuple[LineKey, str, int]] = []
-    for key, uraian, pagu in lines:
-        line = uow.find(_line_id(cmd.pemda, year, key), BudgetLine)
-        if line is None:
-            if pagu == 0:
-                raise InvalidInput(f"new line {key} needs a pagu greater than zero")
-            additions.append((key, uraian, pagu))
-        elif pagu < line.used:
-            raise AmendmentBelowUsage(
-                f"line {key}: new pagu {pagu} is below committed {line.committed} "
-                f"+ realised {line.realised}"
-            )
-        elif pagu != line.pagu:
-            changes.append((line, pagu))
-    if not changes and not additions:
-        raise InvalidInput("the amendment changes no line")
-    who = stamp(cmd.actor, uow.at)
-    delta = 0
-    for line, pagu in changes:
-        delta += pagu - line.pagu
-        line.amend(pagu, document, who)
-    created = []
-    for key, uraian, pagu in additions:
-        line = BudgetLine(
-            pemda=cmd.pemda,
-            year=year,
-            skpd=key.skpd,
-            sub_kegiatan=key.sub_kegiatan,
-            rekening=key.rekening,
-            uraian=uraian,
-            pagu=pagu,
-            document=document,
-            **who,
-        )
-        uow.add(line)
-        created.append(line)
-        delta += pagu
-    budget.record_amendment(
+    changes, additions = _amendment(uow, cmd.pemda, year, lines)
+    by = _stamp(cmd, uow)
+    delta = sum(pagu - line.pagu for line, pagu in changes) + sum(p for _, _, p in additions)
+    # The budget first: its total is the one rule left to ask, and it asks before it triggers.
+    budget.amend(
         document=document,
-        new_line_ids=[str(line.id) for line in created],
+        new_line_ids=[str(_line_id(cmd.pemda, year, key)) for key, _, _ in additions],
         changed_line_ids=[str(line.id) for line, _ in changes],
         pagu_delta=delta,
-        **who,
+        by=by,
     )
-    return {"id": str(budget.id), "changed": len(changes), "added": len(created), "delta": delta}
+    for line, pagu in changes:
+        line.amend(pagu, document, by)
+    for key, uraian, pagu in additions:
+        uow.add(BudgetLine.allocate(cmd.pemda, year, key, uraian, pagu, document, by))
+    return {"id": str(budget.id), "changed": len(changes), "added": len(additions), "delta": delta}
 
 
+@handles(c.ShiftBudget, _shifted_lines)
 def shift_budget(cmd: c.ShiftBudget, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.BUDGET_ADMIN, "shift pagu (pergeseran)")
     year = fiscal_year(cmd.year)
@@ -228,38 +246,34 @@ def shift_budget(cmd: c.ShiftBudget, uow: UnitOfWork) -> Result:
             f"a pergeseran moves pagu between spending lines or between income lines, "
             f"not from {source.rekening} to {target.rekening}"
         )
-    if amount > source.available:
-        raise PaguExceeded(
-            f"line {source.key}: cannot shift {amount} out, only {source.available} is available"
-        )
-    who = stamp(cmd.actor, uow.at)
-    source.shift_out(amount, target.id, document, who)
-    target.shift_in(amount, source.id, document, who)
-    budget.record_shift(
-        document=document,
-        from_line_id=str(source.id),
-        to_line_id=str(target.id),
-        amount=amount,
-        **who,
-    )
+    by = _stamp(cmd, uow)
+    source.shift_out(amount, target.id, document, by)  # the one that may refuse: first
+    target.shift_in(amount, source.id, document, by)
+    budget.shift(document, source.id, target.id, amount, by)
     return {"id": str(budget.id), "from": str(source.id), "to": str(target.id), "amount": amount}
 
 
+@handles(c.BlockLine, _the_line)
 def block_line(cmd: c.BlockLine, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.BUDGET_ADMIN, "block a line (blokir)")
     line = _get_line(uow, cmd.pemda, fiscal_year(cmd.year), cmd.line)
-    line.block(text(cmd.reason, "reason"), stamp(cmd.actor, uow.at))
+    line.block(text(cmd.reason, "reason"), _stamp(cmd, uow))
     return {"id": str(line.id), "blocked": True}
 
 
+@handles(c.UnblockLine, _the_line)
 def unblock_line(cmd: c.UnblockLine, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.BUDGET_ADMIN, "unblock a line")
     line = _get_line(uow, cmd.pemda, fiscal_year(cmd.year), cmd.line)
-    line.unblock(text(cmd.reason, "reason"), stamp(cmd.actor, uow.at))
+    line.unblock(text(cmd.reason, "reason"), _stamp(cmd, uow))
     return {"id": str(line.id), "blocked": False}
 
 
 # -- vendors -----------------------------------------------------------------------------------
+def _the_vendor(cmd: Any, _: Loaded) -> list[UUID]:
+    return [ids.vendor_id(cmd.pemda, normalise_npwp(cmd.npwp))]
+
+
 def _get_vendor(uow: UnitOfWork, pemda: str, npwp: Any) -> Vendor:
     number = normalise_npwp(npwp)
     vendor = uow.find(ids.vendor_id(pemda, number), Vendor)
@@ -270,6 +284,15 @@ def _get_vendor(uow: UnitOfWork, pemda: str, npwp: Any) -> Vendor:
     return vendor
 
 
+def _payable_vendor(uow: UnitOfWork, vendor_id: UUID, missing: str) -> Vendor:
+    vendor = uow.find(vendor_id, Vendor)
+    if vendor is None:
+        raise VendorNotPayable(missing)
+    vendor.check_payable()
+    return vendor
+
+
+@handles(c.RegisterVendor, _the_vendor)
 def register_vendor(cmd: c.RegisterVendor, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.VENDOR_ADMIN, "register a vendor")
     npwp = normalise_npwp(cmd.npwp)
@@ -280,43 +303,38 @@ def register_vendor(cmd: c.RegisterVendor, uow: UnitOfWork) -> Result:
         allowed = ", ".join(k.value for k in VendorKind)
         raise InvalidInput(f"vendor kind must be one of {allowed}, got {cmd.kind!r}") from None
     account = BankAccount.parse(cmd.bank_code, cmd.account_number, cmd.account_holder)
-    vendor_id = ids.vendor_id(cmd.pemda, npwp)
-    if uow.exists(vendor_id):
+    if uow.exists(ids.vendor_id(cmd.pemda, npwp)):
         raise AlreadyExists(f"a vendor with NPWP {npwp} is already registered")
-    vendor = Vendor(
-        pemda=cmd.pemda,
-        npwp=npwp,
-        name=vendor_name,
-        kind=kind.value,
-        bank_account=account.as_dict(),
-        **stamp(cmd.actor, uow.at),
-    )
+    vendor = Vendor.register(cmd.pemda, npwp, vendor_name, kind, account, _stamp(cmd, uow))
     uow.add(vendor)
     return {"id": str(vendor.id), "npwp": npwp}
 
 
+@handles(c.ChangeVendorBankAccount, _the_vendor)
 def change_vendor_bank_account(cmd: c.ChangeVendorBankAccount, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.VENDOR_ADMIN, "change a vendor's bank account")
     account = BankAccount.parse(cmd.bank_code, cmd.account_number, cmd.account_holder)
     reason = text(cmd.reason, "reason")
     vendor = _get_vendor(uow, cmd.pemda, cmd.npwp)
-    vendor.change_bank_account(account, reason, stamp(cmd.actor, uow.at))
+    vendor.change_bank_account(account, reason, _stamp(cmd, uow))
     return {"id": str(vendor.id), "version": vendor.version}
 
 
+@handles(c.DeactivateVendor, _the_vendor)
 def deactivate_vendor(cmd: c.DeactivateVendor, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.VENDOR_ADMIN, "deactivate a vendor")
     reason = text(cmd.reason, "reason")
     vendor = _get_vendor(uow, cmd.pemda, cmd.npwp)
-    vendor.deactivate(reason, stamp(cmd.actor, uow.at))
+    vendor.deactivate(reason, _stamp(cmd, uow))
     return {"id": str(vendor.id), "active": False}
 
 
+@handles(c.ReactivateVendor, _the_vendor)
 def reactivate_vendor(cmd: c.ReactivateVendor, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.VENDOR_ADMIN, "reactivate a vendor")
     reason = text(cmd.reason, "reason")
     vendor = _get_vendor(uow, cmd.pemda, cmd.npwp)
-    vendor.reactivate(reason, stamp(cmd.actor, uow.at))
+    vendor.reactivate(reason, _stamp(cmd, uow))
     return {"id": str(vendor.id), "active": True}
 
 
@@ -330,6 +348,43 @@ def _documents(raw: Any) -> dict[str, str]:
         name(k, "document kind", max_length=32): document_number(v, f"document {k}")
         for k, v in raw.items()
     }
+
+
+def _requested(cmd: c.RequestDisbursement, _: Loaded) -> list[UUID]:
+    return [
+        line_id_of(cmd.pemda, cmd.year, cmd.line),
+        ids.vendor_id(cmd.pemda, normalise_npwp(cmd.vendor_npwp)),
+        ids.disbursement_id(cmd.pemda, cmd.year, str(cmd.spp_number).strip()),
+    ]
+
+
+def _the_disbursement(cmd: c.DisbursementCommand, _: Loaded) -> list[UUID]:
+    # A malformed id (not a UUID, maybe not even hashable) is the handler's to refuse.
+    return [cmd.disbursement_id] if isinstance(cmd.disbursement_id, UUID) else []
+
+
+def _its_parties(cmd: c.DisbursementCommand, loaded: Loaded) -> list[UUID]:
+    """The line and the vendor of the disbursement, once it is loaded."""
+    d = loaded(cmd.disbursement_id) if isinstance(cmd.disbursement_id, UUID) else None
+    return [UUID(d.line_id), UUID(d.vendor_id)] if isinstance(d, Disbursement) else []
+
+
+def _its_parties_and(kind: str, number_field: str) -> Reads:
+    """``_its_parties`` and the claim of the SPM or SP2D number the command issues."""
+
+    def reads(cmd: c.DisbursementCommand, loaded: Loaded) -> list[UUID]:
+        parties = _its_parties(cmd, loaded)
+        number = getattr(cmd, number_field)
+        if not parties or not isinstance(number, str):
+            return parties
+        d = loaded(cmd.disbursement_id)
+        assert isinstance(d, Disbursement)  # its parties were found
+        return [*parties, ids.document_number_id(d.pemda, d.year, kind, number.strip())]
+
+    return reads
+
+
+_DISBURSEMENT = (_the_disbursement, _its_parties)
 
 
 def _get_disbursement(uow: UnitOfWork, cmd: c.DisbursementCommand) -> Disbursement:
@@ -347,15 +402,7 @@ def _get_disbursement(uow: UnitOfWork, cmd: c.DisbursementCommand) -> Disburseme
     return found
 
 
-def _payable_vendor(uow: UnitOfWork, vendor_id: str) -> Vendor:
-    vendor = uow.find(UUID(vendor_id), Vendor)
-    if vendor is None:
-        raise VendorNotPayable(f"vendor {vendor_id} is not registered")
-    if not vendor.active:
-        raise VendorNotPayable(f"vendor {vendor.name} ({vendor.npwp}) is deactivated")
-    return vendor
-
-
+@handles(c.RequestDisbursement, _requested)
 def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REQUEST, "request a payment (SPP)")
     # The SKPD is part of the line's key: another SKPD's line is refused first, before the rest
@@ -368,166 +415,156 @@ def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     description = text(cmd.description, "description")
     documents = _documents(cmd.documents)
     line = _get_line(uow, cmd.pemda, year, cmd.line)
-    if not is_spending(line.rekening):
-        raise InvalidInput(f"line {line.key} is an income line; nothing is paid out of it")
+    line.check_spending()
     npwp = normalise_npwp(cmd.vendor_npwp)
-    vendor_id = ids.vendor_id(cmd.pemda, npwp)
-    if not uow.exists(vendor_id):
-        raise VendorNotPayable(f"no vendor with NPWP {npwp} is registered in pemda {cmd.pemda}")
-    vendor = _payable_vendor(uow, str(vendor_id))
+    vendor = _payable_vendor(
+        uow,
+        ids.vendor_id(cmd.pemda, npwp),
+        f"no vendor with NPWP {npwp} is registered in pemda {cmd.pemda}",
+    )
     line.check_commit(gross)
     disbursement_id = ids.disbursement_id(cmd.pemda, year, spp_number)
     if uow.exists(disbursement_id):
         raise AlreadyExists(f"SPP number {spp_number} is already used in {year}")
-    who = stamp(cmd.actor, uow.at)
-    net = gross - sum(d.amount for d in deductions)
-    disbursement = Disbursement(
+    by = _stamp(cmd, uow)
+    line.commit(disbursement_id, gross, by)
+    disbursement = Disbursement.request(
         pemda=cmd.pemda,
         year=year,
         spp_number=spp_number,
-        line_id=str(line.id),
-        vendor_id=str(vendor.id),
+        line_id=line.id,
+        vendor_id=vendor.id,
         gross=gross,
-        deductions=[d.as_dict() for d in deductions],
-        net=net,
+        deductions=deductions,
         description=description,
         documents=documents,
-        **who,
+        by=by,
     )
-    line.commit(disbursement.id, gross, who)
     uow.add(disbursement)
-    return {"id": str(disbursement.id), "status": Status(disbursement.status).value, "net": net}
+    return {
+        "id": str(disbursement.id),
+        "status": Status(disbursement.status).value,
+        "net": disbursement.net,
+    }
 
 
-def _claim_number(
-    uow: UnitOfWork, d: Disbursement, kind: str, number: str, who: dict[str, Any]
-) -> None:
+def _unclaimed(uow: UnitOfWork, d: Disbursement, kind: str, number: str) -> UUID:
+    """The id an SPM or SP2D number is claimed under; raise if it is issued already."""
     claim_id = ids.document_number_id(d.pemda, d.year, kind, number)
     if uow.exists(claim_id):
         raise AlreadyExists(f"{kind} number {number} is already issued in {d.year}")
-    uow.add(
-        DocumentNumber(
-            pemda=d.pemda,
-            year=d.year,
-            kind=kind,
-            number=number,
-            disbursement_id=str(d.id),
-            **who,
-        )
-    )
+    return claim_id
 
 
 def _done(d: Disbursement) -> Result:
     return {"id": str(d.id), "status": Status(d.status).value, "version": d.version}
 
 
+@handles(c.VerifyDisbursement, *_DISBURSEMENT)
 def verify_disbursement(cmd: c.VerifyDisbursement, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
-    d.check_verify(cmd.actor)
-    d.verify(**stamp(cmd.actor, uow.at))
+    d.verify(_stamp(cmd, uow))
     return _done(d)
 
 
+@handles(c.ApproveSpm, _the_disbursement, _its_parties_and("SPM", "spm_number"))
 def approve_spm(cmd: c.ApproveSpm, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_approve(cmd.actor)
     number = document_number(cmd.spm_number, "SPM number")
-    who = stamp(cmd.actor, uow.at)
-    _claim_number(uow, d, "SPM", number, who)
-    d.approve(spm_number=number, **who)
+    _unclaimed(uow, d, "SPM", number)
+    by = _stamp(cmd, uow)
+    uow.add(DocumentNumber.claim(d.pemda, d.year, "SPM", number, d.id, by))
+    d.approve(number, by)
     return _done(d)
 
 
+@handles(c.AuthoriseSp2d, _the_disbursement, _its_parties_and("SP2D", "sp2d_number"))
 def authorise_sp2d(cmd: c.AuthoriseSp2d, uow: UnitOfWork) -> Result:
     """Kuasa BUD issues the SP2D: spending is realised and the beneficiary account is fixed."""
     d = _get_disbursement(uow, cmd)
     d.check_authorise(cmd.actor)
     number = document_number(cmd.sp2d_number, "SP2D number")
-    vendor = _payable_vendor(uow, d.vendor_id)
+    vendor = _payable_vendor(uow, UUID(d.vendor_id), f"vendor {d.vendor_id} is not registered")
     line = uow.get(UUID(d.line_id), BudgetLine)
-    if line.blocked:
-        raise LineBlocked(f"line {line.key} is blocked (blokir); no SP2D may be issued on it")
-    line.check_open(d.id)
-    who = stamp(cmd.actor, uow.at)
-    _claim_number(uow, d, "SP2D", number, who)
-    line.realise(d.id, who)
-    d.authorise_sp2d(
-        sp2d_number=number,
-        bank_account=vendor.bank_account,
-        vendor_version=vendor.version,
-        **d.money(),
-        **who,
-    )
+    line.check_realise(d.id)
+    _unclaimed(uow, d, "SP2D", number)
+    by = _stamp(cmd, uow)
+    uow.add(DocumentNumber.claim(d.pemda, d.year, "SP2D", number, d.id, by))
+    line.realise(d.id, by)
+    d.authorise(number, vendor.bank_account, vendor.version, by)
     return _done(d)
 
 
+@handles(c.RejectDisbursement, *_DISBURSEMENT)
 def reject_disbursement(cmd: c.RejectDisbursement, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_reject(cmd.actor)
     reason = text(cmd.reason, "rejection reason")
     line = uow.get(UUID(d.line_id), BudgetLine)
-    who = stamp(cmd.actor, uow.at)
-    step = {Status.REQUESTED: "verify", Status.VERIFIED: "approve", Status.APPROVED: "authorise"}
-    line.check_open(d.id)
-    line.release(d.id, who)
-    d.reject(step=step[Status(d.status)], reason=reason, **who)
+    by = _stamp(cmd, uow)
+    line.release(d.id, by)
+    d.reject(reason, by)
     return _done(d)
 
 
+@handles(c.CancelDisbursement, *_DISBURSEMENT)
 def cancel_disbursement(cmd: c.CancelDisbursement, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_cancel(cmd.actor)
     reason = text(cmd.reason, "cancellation reason")
     line = uow.get(UUID(d.line_id), BudgetLine)
-    who = stamp(cmd.actor, uow.at)
-    previous = Status(d.status)
+    by = _stamp(cmd, uow)
     if d.commitment_open:
-        line.release(d.id, who)
+        line.release(d.id, by)
     else:  # authorised or failed: the SP2D is withdrawn, no money reached the vendor
-        line.reverse_realisation(d.id, d.gross, who)
-    d.cancel(previous_status=previous.value, reason=reason, **d.money(), **who)
+        line.reverse_realisation(d.id, d.gross, by)
+    d.cancel(reason, by)
     return _done(d)
 
 
+@handles(c.RecordTransferSent, *_DISBURSEMENT)
 def record_transfer_sent(cmd: c.RecordTransferSent, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_send(cmd.actor)
     gateway = name(cmd.gateway, "gateway", max_length=32)
     reference = document_number(cmd.reference, "gateway reference")
-    vendor = _payable_vendor(uow, d.vendor_id)
-    if vendor.bank_account != d.bank_account:
-        raise BankAccountChanged(
-            f"SPP {d.spp_number}: vendor {vendor.name} changed bank account after SP2D "
-            f"{d.sp2d_number}; the transfer may only go to the account authorised then"
-        )
-    d.record_sent(gateway=gateway, reference=reference, **d.transfer(), **stamp(cmd.actor, uow.at))
+    vendor = uow.find(UUID(d.vendor_id), Vendor)
+    if vendor is None:
+        raise VendorNotPayable(f"vendor {d.vendor_id} is not registered")
+    d.check_payee(vendor)
+    d.record_sent(gateway, reference, _stamp(cmd, uow))
     return _done(d)
 
 
+@handles(c.RecordSettlement, *_DISBURSEMENT)
 def record_settlement(cmd: c.RecordSettlement, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_settle(cmd.actor)
     reference = document_number(cmd.bank_reference, "bank reference")
-    d.record_settled(bank_reference=reference, **d.transfer(), **stamp(cmd.actor, uow.at))
+    d.record_settled(reference, _stamp(cmd, uow))
     return _done(d)
 
 
+@handles(c.RecordTransferFailed, *_DISBURSEMENT)
 def record_transfer_failed(cmd: c.RecordTransferFailed, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_fail(cmd.actor)
     reason = text(cmd.reason, "failure reason")
-    d.record_failed(reason=reason, **d.transfer(), **stamp(cmd.actor, uow.at))
+    d.record_failed(reason, _stamp(cmd, uow))
     return _done(d)
 
 
+@handles(c.RecordTransferReturned, *_DISBURSEMENT)
 def record_transfer_returned(cmd: c.RecordTransferReturned, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_return(cmd.actor)
     reason = text(cmd.reason, "return reason")
-    d.record_returned(reason=reason, **d.transfer(), **stamp(cmd.actor, uow.at))
+    d.record_returned(reason, _stamp(cmd, uow))
     return _done(d)
 
 
+@handles(c.RecordTransferRejected, *_DISBURSEMENT)
 def record_transfer_rejected(cmd: c.RecordTransferRejected, uow: UnitOfWork) -> Result:
     """The gateway refused an attempt before sending it: a fact with no money in it (no postings);
     the SP2D stays authorised (or failed) and the attempt number moves on."""
@@ -536,56 +573,58 @@ def record_transfer_rejected(cmd: c.RecordTransferRejected, uow: UnitOfWork) -> 
     gateway = name(cmd.gateway, "gateway", max_length=32)
     reference = document_number(cmd.reference, "gateway reference")
     reason = text(cmd.reason, "rejection reason")
-    d.check_new_reference(reference)
-    d.record_transfer_rejected(
-        gateway=gateway, reference=reference, reason=reason, **stamp(cmd.actor, uow.at)
-    )
+    d.record_transfer_rejected(gateway, reference, reason, _stamp(cmd, uow))
     return _done(d)
 
 
 # -- income ------------------------------------------------------------------------------------
+def _receipt_key(cmd: c.RecordRevenue | c.ReverseRevenue) -> tuple[int, str, str]:
+    """The year, channel and reference that name a receipt."""
+    return (
+        fiscal_year(cmd.year),
+        name(cmd.channel, "channel", max_length=32),
+        document_number(cmd.reference, "receipt reference"),
+    )
+
+
+def _the_receipt(cmd: c.RecordRevenue | c.ReverseRevenue, _: Loaded) -> list[UUID]:
+    return [ids.revenue_id(cmd.pemda, *_receipt_key(cmd))]
+
+
+def _received(cmd: c.RecordRevenue, loaded: Loaded) -> list[UUID]:
+    return [line_id_of(cmd.pemda, fiscal_year(cmd.year), cmd.line), *_the_receipt(cmd, loaded)]
+
+
+@handles(c.RecordRevenue, _received)
 def record_revenue(cmd: c.RecordRevenue, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REVENUE, "record income")
-    year = fiscal_year(cmd.year)
-    channel = name(cmd.channel, "channel", max_length=32)
-    reference = document_number(cmd.reference, "receipt reference")
+    year, channel, reference = _receipt_key(cmd)
     payer = name(cmd.payer, "payer")
     gross = require_rupiah(cmd.gross, "gross amount")
     fee = require_non_negative_rupiah(cmd.fee, "fee")
     if fee >= gross:
         raise InvalidInput(f"fee {fee} must be less than the gross {gross}")
     line = _get_line(uow, cmd.pemda, year, cmd.line)
-    if is_spending(line.rekening):
-        raise InvalidInput(f"line {line.key} is a spending line; income is recorded on 4.x lines")
+    line.check_income()
     revenue_id = ids.revenue_id(cmd.pemda, year, channel, reference)
     if uow.exists(revenue_id):
         raise AlreadyExists(f"receipt {channel}/{reference} is already recorded in {year}")
-    revenue = Revenue(
-        pemda=cmd.pemda,
-        year=year,
-        line_id=str(line.id),
-        channel=channel,
-        reference=reference,
-        payer=payer,
-        gross=gross,
-        fee=fee,
-        net=gross - fee,
-        **stamp(cmd.actor, uow.at),
+    revenue = Revenue.receive(
+        cmd.pemda, year, line.id, channel, reference, payer, gross, fee, _stamp(cmd, uow)
     )
     uow.add(revenue)
     return {"id": str(revenue.id), "net": revenue.net}
 
 
+@handles(c.ReverseRevenue, _the_receipt)
 def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REVENUE, "reverse a receipt")
-    year = fiscal_year(cmd.year)
-    channel = name(cmd.channel, "channel", max_length=32)
-    reference = document_number(cmd.reference, "receipt reference")
+    year, channel, reference = _receipt_key(cmd)
     reason = text(cmd.reason, "reversal reason")
     revenue = uow.find(ids.revenue_id(cmd.pemda, year, channel, reference), Revenue)
     if revenue is None:
         raise NotFound(f"no receipt {channel}/{reference} in {year}")
-    revenue.reverse(reason, **stamp(cmd.actor, uow.at))
+    revenue.reverse(reason, _stamp(cmd, uow))
     return {"id": str(revenue.id), "version": revenue.version}
 
 
@@ -606,29 +645,40 @@ def _business_date(value: Any) -> str:
     raise InvalidInput(f"business date must be an ISO date (YYYY-MM-DD), got {value!r}")
 
 
+def _reconciliation_input(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InvalidInput(f"an input is described by name, kind, sha256 and rows, got {item!r}")
+    digest = item.get("sha256")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise InvalidInput(f"input {item.get('name')!r}: sha256 must be 64 lowercase hex digits")
+    return {
+        "name": name(item.get("name"), "input name"),
+        "kind": name(item.get("kind"), "input kind", max_length=32),
+        "sha256": digest,
+        "rows": require_non_negative_rupiah(item.get("rows"), "input rows"),
+    }
+
+
 def _reconciliation_inputs(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, (tuple, list)) or not 1 <= len(raw) <= MAX_RECONCILIATION_INPUTS:
         raise InvalidInput(f"a run names 1..{MAX_RECONCILIATION_INPUTS} input files")
-    inputs = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise InvalidInput(
-                f"an input is described by name, kind, sha256 and rows, got {item!r}"
-            )
-        digest = item.get("sha256")
-        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
-            raise InvalidInput(
-                f"input {item.get('name')!r}: sha256 must be 64 lowercase hex digits"
-            )
-        inputs.append(
-            {
-                "name": name(item.get("name"), "input name"),
-                "kind": name(item.get("kind"), "input kind", max_length=32),
-                "sha256": digest,
-                "rows": require_non_negative_rupiah(item.get("rows"), "input rows"),
-            }
-        )
-    return inputs
+    return [_reconciliation_input(item) for item in raw]
+
+
+def _reconciliation_exception(item: Any, seen: set[str]) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InvalidInput(f"an exception is a mapping, got {item!r}")
+    exception_id = name(item.get("id"), "exception id", max_length=MAX_NUMBER)
+    if exception_id in seen:
+        raise InvalidInput(f"exception id {exception_id} appears twice")
+    seen.add(exception_id)
+    return {
+        "id": exception_id,
+        "status": name(item.get("status"), "exception status", max_length=32),
+        "amount": require_non_negative_rupiah(item.get("amount"), "exception amount"),
+        "reference": name(item.get("reference"), "reference", required=False),
+        "detail": text(item.get("detail"), "detail", required=False),
+    }
 
 
 def _reconciliation_exceptions(raw: Any) -> list[dict[str, Any]]:
@@ -638,56 +688,42 @@ def _reconciliation_exceptions(raw: Any) -> list[dict[str, Any]]:
         raise LimitExceeded(
             f"at most {MAX_RECONCILIATION_EXCEPTIONS} exceptions per run, got {len(raw)}"
         )
-    found: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for item in raw:
-        if not isinstance(item, dict):
-            raise InvalidInput(f"an exception is a mapping, got {item!r}")
-        exception_id = name(item.get("id"), "exception id", max_length=MAX_NUMBER)
-        if exception_id in seen:
-            raise InvalidInput(f"exception id {exception_id} appears twice")
-        seen.add(exception_id)
-        found.append(
-            {
-                "id": exception_id,
-                "status": name(item.get("status"), "exception status", max_length=32),
-                "amount": require_non_negative_rupiah(item.get("amount"), "exception amount"),
-                "reference": name(item.get("reference"), "reference", required=False),
-                "detail": text(item.get("detail"), "detail", required=False),
-            }
-        )
-    return found
+    return [_reconciliation_exception(item, seen) for item in raw]
 
 
+def _reconciliation_counts(raw: Any) -> dict[str, int]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and type(v) is int and v >= 0 for k, v in raw.items()
+    ):
+        raise InvalidInput("counts must map a status to a non-negative integer")
+    return {name(k, "status", max_length=32): v for k, v in raw.items()}
+
+
+@handles(c.RecordReconciliation)  # its id hangs on a digest of every input: found when parsed
 def record_reconciliation(cmd: c.RecordReconciliation, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.RECONCILE, "record a reconciliation run")
     business_date = _business_date(cmd.business_date)
     inputs = _reconciliation_inputs(cmd.inputs)
-    if not isinstance(cmd.counts, dict) or not all(
-        isinstance(k, str) and type(v) is int and v >= 0 for k, v in cmd.counts.items()
-    ):
-        raise InvalidInput("counts must map a status to a non-negative integer")
-    counts = {name(k, "status", max_length=32): v for k, v in cmd.counts.items()}
+    counts = _reconciliation_counts(cmd.counts)
     exceptions = _reconciliation_exceptions(cmd.exceptions)
     digest = inputs_digest(inputs)
-    run_id = ids.reconciliation_run_id(cmd.pemda, business_date, digest)
-    if uow.exists(run_id):
+    if uow.exists(ids.reconciliation_run_id(cmd.pemda, business_date, digest)):
         raise AlreadyExists(
             f"the reconciliation of {business_date} over these inputs is already recorded"
         )
-    run = ReconciliationRun(
-        pemda=cmd.pemda,
-        business_date=business_date,
-        inputs=inputs,
-        inputs_digest=digest,
-        counts=counts,
-        exceptions=exceptions,
-        **stamp(cmd.actor, uow.at),
+    run = ReconciliationRun.record(
+        cmd.pemda, business_date, inputs, digest, counts, exceptions, _stamp(cmd, uow)
     )
     uow.add(run)
     return {"id": str(run.id), "exceptions": len(exceptions)}
 
 
+def _the_run(cmd: c.ResolveReconciliationException, _: Loaded) -> list[UUID]:
+    return [cmd.run_id] if isinstance(cmd.run_id, UUID) else []
+
+
+@handles(c.ResolveReconciliationException, _the_run)
 def resolve_reconciliation_exception(
     cmd: c.ResolveReconciliationException, uow: UnitOfWork
 ) -> Result:
@@ -699,35 +735,5 @@ def resolve_reconciliation_exception(
         raise NotFound(f"no reconciliation run {cmd.run_id}")
     exception_id = name(cmd.exception_id, "exception id", max_length=MAX_NUMBER)
     reason = text(cmd.reason, "resolution reason")
-    run.resolve(exception_id, cmd.resolution, reason, stamp(cmd.actor, uow.at))
+    run.resolve(exception_id, cmd.resolution, reason, _stamp(cmd, uow))
     return {"id": str(run.id), "open": len(run.open_exceptions)}
-
-
-Handler = Callable[[Any, UnitOfWork], Result]
-
-HANDLERS: dict[type[c.Command], Handler] = {
-    c.AdoptBudget: adopt_budget,
-    c.AmendBudget: amend_budget,
-    c.ShiftBudget: shift_budget,
-    c.BlockLine: block_line,
-    c.UnblockLine: unblock_line,
-    c.RegisterVendor: register_vendor,
-    c.ChangeVendorBankAccount: change_vendor_bank_account,
-    c.DeactivateVendor: deactivate_vendor,
-    c.ReactivateVendor: reactivate_vendor,
-    c.RequestDisbursement: request_disbursement,
-    c.VerifyDisbursement: verify_disbursement,
-    c.ApproveSpm: approve_spm,
-    c.AuthoriseSp2d: authorise_sp2d,
-    c.RejectDisbursement: reject_disbursement,
-    c.CancelDisbursement: cancel_disbursement,
-    c.RecordTransferSent: record_transfer_sent,
-    c.RecordSettlement: record_settlement,
-    c.RecordTransferFailed: record_transfer_failed,
-    c.RecordTransferReturned: record_transfer_returned,
-    c.RecordTransferRejected: record_transfer_rejected,
-    c.RecordRevenue: record_revenue,
-    c.ReverseRevenue: reverse_revenue,
-    c.RecordReconciliation: record_reconciliation,
-    c.ResolveReconciliationException: resolve_reconciliation_exception,
-}

@@ -1,8 +1,10 @@
 """Money is an integer number of rupiah. Nothing here accepts a float, a Decimal or a bool.
 
-Explicit limits (TigerBeetle style): an amount lies in 1..MAX_AMOUNT. The largest APBD in Indonesia (DKI
-Jakarta) is below Rp 100 trillion; MAX_AMOUNT leaves two orders of magnitude of head-room and keeps every
-sum of a fiscal year far below 2**63, so totals are safe in PostgreSQL BIGINT and Polars Int64.
+Explicit limits (TigerBeetle style): an amount a command names lies in 1..MAX_AMOUNT, and every total of
+one APBD (its total pagu, a line's pagu grown by pergeseran, one movement of pagu) in 0..MAX_TOTAL. The
+largest APBD in Indonesia (DKI Jakarta) is below Rp 100 trillion; MAX_AMOUNT leaves two orders of
+magnitude of head-room, and MAX_TOTAL keeps every sum of a fiscal year far below 2**63, so totals are safe
+in PostgreSQL BIGINT and Polars Int64. ``ledger.invariants`` asserts both on every write.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ledger.errors import InvalidAmount, InvalidInput, LimitExceeded
 Rupiah = int
 
 MAX_AMOUNT: Rupiah = 10**16  # Rp 10 quadrillion
+MAX_TOTAL: Rupiah = 10**18  # 100 x MAX_AMOUNT; 2**63 is about 9.2 x 10**18
 MAX_DEDUCTIONS = 16
 BASIS_POINTS = 10_000
 

@@ -22,7 +22,7 @@ sum(credits). Account names are ``kind:qualifier``:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,58 +64,28 @@ def _sp2d(event: Any, *, reverse: bool = False) -> list[Leg]:
     legs = [debit(f"expenditure:{event.line_id}", event.gross)]
     legs.append(credit(f"vendor_payable:{event.vendor_id}", event.net))
     legs += [credit(f"taxes_payable:{d['code']}", d["amount"]) for d in event.deductions]
-    if reverse:
-        legs = [Leg(leg.account, "C" if leg.side == "D" else "D", leg.amount) for leg in legs]
-    return legs
+    return _reversed(legs) if reverse else legs
 
 
-def postings_for(event: Any) -> list[Leg]:
-    """The journal entry of one domain event (empty for events that move no money)."""
-    line = str(event.originator_id)
-    appropriation, commitment = f"appropriation:{line}", f"commitment:{line}"
-    realisation = f"realisation:{line}"
-    # Event classes are made by the library's @event decorator; match on their qualified names.
-    match type(event).__qualname__:
-        case "BudgetLine.Allocated":
-            return _move(APBD, appropriation, event.pagu)
-        case "BudgetLine.Amended" if event.delta >= 0:
-            return _move(APBD, appropriation, event.delta)
-        case "BudgetLine.Amended":
-            return _move(appropriation, APBD, -event.delta)
-        case "BudgetLine.ShiftedOut":
-            return _move(appropriation, SHIFT, event.amount)
-        case "BudgetLine.ShiftedIn":
-            return _move(SHIFT, appropriation, event.amount)
-        case "BudgetLine.Committed":
-            return _move(appropriation, commitment, event.amount)
-        case "BudgetLine.CommitmentReleased":
-            return _move(commitment, appropriation, event.amount)
-        case "BudgetLine.Realised":
-            return _move(commitment, realisation, event.amount)
-        case "BudgetLine.RealisationReversed":
-            return _move(realisation, appropriation, event.amount)
-        case "Disbursement.Authorised":
-            return _sp2d(event)
-        case "Disbursement.Cancelled" if event.previous_status in _SP2D_REVERSIBLE:
-            return _sp2d(event, reverse=True)
-        case "Disbursement.Sent":
-            return _move(f"vendor_payable:{event.vendor_id}", IN_TRANSIT, event.amount)
-        case "Disbursement.Settled":
-            return _move(IN_TRANSIT, CASH, event.amount)
-        case "Disbursement.Failed":
-            return _move(IN_TRANSIT, f"vendor_payable:{event.vendor_id}", event.amount)
-        case "Disbursement.Returned":
-            return _move(CASH, f"vendor_payable:{event.vendor_id}", event.amount)
-        case "Disbursement.TransferRejected":
-            return []  # refused by the gateway before sending: nothing left the RKUD
-        case "Revenue.Received":
-            return _receipt(event)
-        case "Revenue.Reversed":
-            return [
-                Leg(leg.account, "C" if leg.side == "D" else "D", leg.amount)
-                for leg in _receipt(event)
-            ]
-    return []
+def _account(kind: str, event: Any) -> str:
+    """The account of kind ``kind`` of the budget line an event belongs to."""
+    return f"{kind}:{event.originator_id}"
+
+
+def _amended(event: Any) -> list[Leg]:
+    appropriation = _account("appropriation", event)
+    if event.delta >= 0:
+        return _move(APBD, appropriation, event.delta)
+    return _move(appropriation, APBD, -event.delta)
+
+
+def _cancelled(event: Any) -> list[Leg]:
+    """A cancelled SP2D is undone; a payment cancelled before its SP2D never reached the books."""
+    return _sp2d(event, reverse=True) if event.previous_status in _SP2D_REVERSIBLE else []
+
+
+def _reversed(legs: list[Leg]) -> list[Leg]:
+    return [Leg(leg.account, "C" if leg.side == "D" else "D", leg.amount) for leg in legs]
 
 
 def _receipt(event: Any) -> list[Leg]:
@@ -124,6 +94,43 @@ def _receipt(event: Any) -> list[Leg]:
     if event.fee:
         legs.insert(1, debit("gateway_fees", event.fee))
     return legs
+
+
+# The journal entry of each event that moves money, by its class's qualified name (event classes
+# are made by the library's @event decorator). Events not named here move no money.
+_ENTRIES: dict[str, Callable[[Any], list[Leg]]] = {
+    "BudgetLine.Allocated": lambda e: _move(APBD, _account("appropriation", e), e.pagu),
+    "BudgetLine.Amended": _amended,
+    "BudgetLine.ShiftedOut": lambda e: _move(_account("appropriation", e), SHIFT, e.amount),
+    "BudgetLine.ShiftedIn": lambda e: _move(SHIFT, _account("appropriation", e), e.amount),
+    "BudgetLine.Committed": lambda e: _move(
+        _account("appropriation", e), _account("commitment", e), e.amount
+    ),
+    "BudgetLine.CommitmentReleased": lambda e: _move(
+        _account("commitment", e), _account("appropriation", e), e.amount
+    ),
+    "BudgetLine.Realised": lambda e: _move(
+        _account("commitment", e), _account("realisation", e), e.amount
+    ),
+    "BudgetLine.RealisationReversed": lambda e: _move(
+        _account("realisation", e), _account("appropriation", e), e.amount
+    ),
+    "Disbursement.Authorised": _sp2d,
+    "Disbursement.Cancelled": _cancelled,
+    "Disbursement.Sent": lambda e: _move(f"vendor_payable:{e.vendor_id}", IN_TRANSIT, e.amount),
+    "Disbursement.Settled": lambda e: _move(IN_TRANSIT, CASH, e.amount),
+    "Disbursement.Failed": lambda e: _move(IN_TRANSIT, f"vendor_payable:{e.vendor_id}", e.amount),
+    "Disbursement.Returned": lambda e: _move(CASH, f"vendor_payable:{e.vendor_id}", e.amount),
+    # Disbursement.TransferRejected: refused by the gateway before sending, nothing left the RKUD.
+    "Revenue.Received": _receipt,
+    "Revenue.Reversed": lambda e: _reversed(_receipt(e)),
+}
+
+
+def postings_for(event: Any) -> list[Leg]:
+    """The journal entry of one domain event (empty for events that move no money)."""
+    entry = _ENTRIES.get(type(event).__qualname__)
+    return entry(event) if entry is not None else []
 
 
 def is_balanced(legs: Iterable[Leg]) -> bool:

@@ -15,12 +15,32 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids
+from ledger.stamp import Stamp
 
 
 class CommandReceipt(Aggregate):
     @staticmethod
     def create_id(pemda: str, idempotency_key: str) -> UUID:
         return ids.receipt_id(pemda, idempotency_key)
+
+    @classmethod
+    def record(
+        cls,
+        pemda: str,
+        idempotency_key: str,
+        command: str,
+        fingerprint: str,
+        result: dict[str, Any],
+        by: Stamp,
+    ) -> CommandReceipt:
+        return cls(
+            pemda=pemda,
+            idempotency_key=idempotency_key,
+            command=command,
+            fingerprint=fingerprint,
+            result=result,
+            **by.recorded(),
+        )
 
     @event("Recorded")
     def __init__(
@@ -47,6 +67,19 @@ class DocumentNumber(Aggregate):
     @staticmethod
     def create_id(pemda: str, year: int, kind: str, number: str) -> UUID:
         return ids.document_number_id(pemda, year, kind, number)
+
+    @classmethod
+    def claim(
+        cls, pemda: str, year: int, kind: str, number: str, disbursement_id: UUID, by: Stamp
+    ) -> DocumentNumber:
+        return cls(
+            pemda=pemda,
+            year=year,
+            kind=kind,
+            number=number,
+            disbursement_id=str(disbursement_id),
+            **by.recorded(),
+        )
 
     @event("Claimed")
     def __init__(

@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger import ids
 from ledger.errors import InvalidInput, NotFound
+from ledger.stamp import Stamp
 
 # What may be said of an exception when it is closed.
 RESOLUTIONS = frozenset(
@@ -49,6 +50,28 @@ class ReconciliationRun(Aggregate):
     def create_id(pemda: str, business_date: str, inputs_digest: str) -> UUID:
         return ids.reconciliation_run_id(pemda, business_date, inputs_digest)
 
+    @classmethod
+    def record(
+        cls,
+        pemda: str,
+        business_date: str,
+        inputs: list[dict[str, Any]],
+        digest: str,
+        counts: dict[str, int],
+        exceptions: list[dict[str, Any]],
+        by: Stamp,
+    ) -> ReconciliationRun:
+        """A run over ``inputs`` (``digest`` is their ``inputs_digest``, which names the run)."""
+        return cls(
+            pemda=pemda,
+            business_date=business_date,
+            inputs=inputs,
+            inputs_digest=digest,
+            counts=counts,
+            exceptions=exceptions,
+            **by.recorded(),
+        )
+
     @event("Recorded")
     def __init__(
         self,
@@ -73,9 +96,7 @@ class ReconciliationRun(Aggregate):
     def open_exceptions(self) -> list[str]:
         return [i for i in self.exceptions if i not in self.resolved]
 
-    def resolve(
-        self, exception_id: str, resolution: str, reason: str, actor: dict[str, Any]
-    ) -> None:
+    def resolve(self, exception_id: str, resolution: str, reason: str, by: Stamp) -> None:
         if exception_id not in self.exceptions:
             raise NotFound(f"run {self.business_date} has no exception {exception_id!r}")
         if exception_id in self.resolved:
@@ -87,7 +108,9 @@ class ReconciliationRun(Aggregate):
             raise InvalidInput(
                 f"resolution must be one of {', '.join(sorted(RESOLUTIONS))}, got {resolution!r}"
             )
-        self._resolved(exception_id=exception_id, resolution=resolution, reason=reason, **actor)
+        self._resolved(
+            exception_id=exception_id, resolution=resolution, reason=reason, **by.recorded()
+        )
 
     @event("ExceptionResolved")
     def _resolved(

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger import ids
 from ledger.errors import InvalidInput
 from ledger.money import Rupiah
+from ledger.stamp import Stamp
 
 
 class Revenue(Aggregate):
@@ -24,6 +25,33 @@ class Revenue(Aggregate):
     @staticmethod
     def create_id(pemda: str, year: int, channel: str, reference: str) -> UUID:
         return ids.revenue_id(pemda, year, channel, reference)
+
+    @classmethod
+    def receive(
+        cls,
+        pemda: str,
+        year: int,
+        line_id: UUID,
+        channel: str,
+        reference: str,
+        payer: str,
+        gross: Rupiah,
+        fee: Rupiah,
+        by: Stamp,
+    ) -> Revenue:
+        """A receipt of ``gross``, of which the gateway kept ``fee`` (less than the gross)."""
+        return cls(
+            pemda=pemda,
+            year=year,
+            line_id=str(line_id),
+            channel=channel,
+            reference=reference,
+            payer=payer,
+            gross=gross,
+            fee=fee,
+            net=gross - fee,
+            **by.recorded(),
+        )
 
     @event("Received")
     def __init__(
@@ -52,7 +80,7 @@ class Revenue(Aggregate):
         self.net = net
         self.reversed = False
 
-    def reverse(self, reason: str, actor_id: str, actor_role: str, at: datetime) -> None:
+    def reverse(self, reason: str, by: Stamp) -> None:
         if self.reversed:
             raise InvalidInput(f"receipt {self.channel}/{self.reference} is already reversed")
         self._reversed(
@@ -61,9 +89,7 @@ class Revenue(Aggregate):
             gross=self.gross,
             fee=self.fee,
             net=self.net,
-            actor_id=actor_id,
-            actor_role=actor_role,
-            at=at,
+            **by.recorded(),
         )
 
     @event("Reversed")

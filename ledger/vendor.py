@@ -16,8 +16,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, VendorNotPayable
 from ledger.fields import name
+from ledger.stamp import Stamp
 
 _BANK_CODE = re.compile(r"^[0-9]{3}$")
 _ACCOUNT_NUMBER = re.compile(r"^[0-9]{6,20}$")
@@ -71,6 +72,48 @@ class Vendor(Aggregate):
     def create_id(pemda: str, npwp: str) -> UUID:
         return ids.vendor_id(pemda, npwp)
 
+    @classmethod
+    def register(
+        cls, pemda: str, npwp: str, name: str, kind: VendorKind, account: BankAccount, by: Stamp
+    ) -> Vendor:
+        return cls(
+            pemda=pemda,
+            npwp=npwp,
+            name=name,
+            kind=kind.value,
+            bank_account=account.as_dict(),
+            **by.recorded(),
+        )
+
+    @property
+    def account(self) -> BankAccount:
+        return BankAccount(**self.bank_account)
+
+    # -- rules ---------------------------------------------------------------------------------
+    def check_payable(self) -> None:
+        """Raise unless a payment to this vendor may go ahead (it is active)."""
+        if not self.active:
+            raise VendorNotPayable(f"vendor {self.name} ({self.npwp}) is deactivated")
+
+    # -- commands ------------------------------------------------------------------------------
+    def change_bank_account(self, new: BankAccount, reason: str, by: Stamp) -> None:
+        if new.as_dict() == self.bank_account:
+            raise InvalidInput(f"vendor {self.name}: the new bank account equals the current one")
+        self._bank_account_changed(
+            old=self.bank_account, new=new.as_dict(), reason=reason, **by.recorded()
+        )
+
+    def deactivate(self, reason: str, by: Stamp) -> None:
+        if not self.active:
+            raise InvalidInput(f"vendor {self.name} is already inactive")
+        self._deactivated(reason=reason, **by.recorded())
+
+    def reactivate(self, reason: str, by: Stamp) -> None:
+        if self.active:
+            raise InvalidInput(f"vendor {self.name} is already active")
+        self._reactivated(reason=reason, **by.recorded())
+
+    # -- facts ---------------------------------------------------------------------------------
     @event("Registered")
     def __init__(
         self,
@@ -89,25 +132,6 @@ class Vendor(Aggregate):
         self.kind = kind
         self.bank_account = dict(bank_account)
         self.active = True
-
-    @property
-    def account(self) -> BankAccount:
-        return BankAccount(**self.bank_account)
-
-    def change_bank_account(self, new: BankAccount, reason: str, actor: dict[str, Any]) -> None:
-        if new.as_dict() == self.bank_account:
-            raise InvalidInput(f"vendor {self.name}: the new bank account equals the current one")
-        self._bank_account_changed(old=self.bank_account, new=new.as_dict(), reason=reason, **actor)
-
-    def deactivate(self, reason: str, actor: dict[str, Any]) -> None:
-        if not self.active:
-            raise InvalidInput(f"vendor {self.name} is already inactive")
-        self._deactivated(reason=reason, **actor)
-
-    def reactivate(self, reason: str, actor: dict[str, Any]) -> None:
-        if self.active:
-            raise InvalidInput(f"vendor {self.name} is already active")
-        self._reactivated(reason=reason, **actor)
 
     @event("BankAccountChanged")
     def _bank_account_changed(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from ledger import commands as c
 from ledger import ids
@@ -24,7 +26,7 @@ from ledger.errors import (
     SeparationOfDuties,
     VendorNotPayable,
 )
-from ledger.handlers import line_id_of
+from ledger.handlers import HANDLERS, line_id_of
 from ledger.roles import Role
 from tests import factory as f
 from tests.refusals import event_names, last_notification_id
@@ -292,3 +294,36 @@ def test_refused_transition_in_a_batch_leaves_the_earlier_change(ledger: Ledger)
     assert isinstance(outcomes[1], InvalidTransition)
     d = ledger.disbursement(f.disbursement_id("SPP-1"))
     assert (d.status, d.performers["verify"]) == (Status.VERIFIED, f.PPK.user_id)
+
+
+def test_every_command_has_one_handler() -> None:
+    commands = {
+        value
+        for value in vars(c).values()
+        if isinstance(value, type)
+        and issubclass(value, c.Command)
+        and value not in (c.Command, c.DisbursementCommand)
+    }
+    assert commands == set(HANDLERS)
+
+
+def test_a_batch_reads_what_its_handlers_declare_in_one_query_a_round(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each handler declares what it reads (``@handles``): a batch of 40 payments reads them in
+    one query for what the commands name, and one for their lines and vendors, not 80 queries."""
+    setup(ledger)
+    spps = [f"SPP-{n}" for n in range(40)]
+    ledger.execute_batch([f.request(spp, 10_000_000) for spp in spps])
+    reads: list[int] = []
+    select_newer = ledger._select_newer
+
+    def counted(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
+        reads.append(len(pairs))
+        return select_newer(pairs)
+
+    monkeypatch.setattr(ledger, "_select_newer", counted)
+    outcomes = ledger.execute_batch([f.verify(spp) for spp in spps])
+    assert all(isinstance(o, CommandResult) for o in outcomes)
+    # 40 receipts and 40 disbursements, then the line and the vendor they share.
+    assert reads == [80, 2]

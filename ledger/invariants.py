@@ -1,0 +1,102 @@
+"""Assertions on every write, run before its transaction commits (TigerBeetle style).
+
+The rules refuse bad input before any event is triggered (a ``DomainError``). These assertions are
+the second line: cheap checks over exactly what is about to be stored, which make a corrupt write
+impossible rather than merely detectable later. Each journal entry balances (``ledger.postings``);
+every amount an event carries, and every leg of its entry, lies within its explicit limit
+(``ledger.money``); the amounts an event repeats agree (net = gross - deductions, or - fee); and every
+budget line written keeps 0 <= committed, 0 <= realised, committed + realised <= pagu. A failure
+raises ``InvariantViolation`` and the whole transaction is abandoned: nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger.budget import Budget, BudgetLine
+from ledger.errors import InvariantViolation
+from ledger.money import MAX_AMOUNT, MAX_TOTAL
+from ledger.postings import Leg, postings_for
+
+# Each money attribute an event may carry, and the range it must lie in.
+AMOUNT_LIMITS: dict[str, tuple[int, int]] = {
+    "amount": (1, MAX_AMOUNT),  # a commitment, a pergeseran, a transfer
+    "gross": (1, MAX_AMOUNT),
+    "net": (1, MAX_AMOUNT),
+    "fee": (0, MAX_AMOUNT),
+    "pagu": (0, MAX_AMOUNT),  # as an APBD or APBD-P document sets it
+    "total_pagu": (0, MAX_TOTAL),
+    "delta": (-MAX_TOTAL, MAX_TOTAL),  # a line's pagu may have grown by pergeseran
+    "pagu_delta": (-MAX_TOTAL, MAX_TOTAL),
+}
+# One leg moves at most what a whole APBD holds (an APBD-P may take a line's whole pagu).
+MAX_LEG = MAX_TOTAL
+
+
+def check_write(aggregates: Iterable[Aggregate]) -> None:
+    """Assert the invariants over the pending events of ``aggregates`` and their new state."""
+    for aggregate in aggregates:
+        for pending in aggregate.pending_events:
+            check_amounts(pending)
+            check_entry(pending, postings_for(pending))
+        if isinstance(aggregate, BudgetLine):
+            check_line(aggregate)
+        elif isinstance(aggregate, Budget):
+            _within(aggregate, "total_pagu", aggregate.total_pagu, 0, MAX_TOTAL)
+
+
+def check_amounts(event: Any) -> None:
+    """Every money attribute of ``event`` is an integer within its limit, and they agree."""
+    attributes = vars(event)
+    for attribute, (low, high) in AMOUNT_LIMITS.items():
+        if attribute in attributes:
+            _within(event, attribute, attributes[attribute], low, high)
+    withheld = 0
+    for deduction in attributes.get("deductions", ()):
+        _within(event, "deduction", deduction["amount"], 1, MAX_AMOUNT)
+        withheld += deduction["amount"]
+    if "net" in attributes and "gross" in attributes:
+        kept = attributes.get("fee", 0) + withheld
+        if attributes["net"] != attributes["gross"] - kept:
+            raise InvariantViolation(
+                f"{_name(event)}: net {attributes['net']} is not gross {attributes['gross']} "
+                f"less {kept} withheld"
+            )
+
+
+def check_entry(event: Any, legs: list[Leg]) -> None:
+    """The journal entry of ``event`` balances, each leg a positive amount within limits."""
+    total = 0
+    for leg in legs:
+        if leg.side not in ("D", "C"):
+            raise InvariantViolation(f"{_name(event)}: leg {leg} is neither debit nor credit")
+        _within(event, f"leg {leg.account}", leg.amount, 1, MAX_LEG)
+        total += leg.amount if leg.side == "D" else -leg.amount
+    if total != 0:
+        raise InvariantViolation(
+            f"{_name(event)}: journal entry does not balance (debits - credits = {total}): {legs}"
+        )
+
+
+def check_line(line: BudgetLine) -> None:
+    """0 <= committed, 0 <= realised, committed + realised <= pagu, each commitment counted once."""
+    _within(line, "pagu", line.pagu, 0, MAX_TOTAL)
+    _within(line, "committed", line.committed, 0, line.pagu)
+    _within(line, "realised", line.realised, 0, line.pagu - line.committed)
+    if line.committed != sum(line.open_commitments.values()):
+        raise InvariantViolation(
+            f"line {line.id}: committed {line.committed} is not the sum of its open commitments"
+        )
+
+
+def _within(subject: Any, what: str, value: Any, low: int, high: int) -> None:
+    # bool is an int: True must never pass as Rp 1.
+    if type(value) is not int or not low <= value <= high:
+        raise InvariantViolation(f"{_name(subject)}: {what} {value!r} is outside {low}..{high}")
+
+
+def _name(subject: Any) -> str:
+    return type(subject).__qualname__
