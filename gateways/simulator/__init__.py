@@ -4,7 +4,7 @@ a gateway and a bank send. See ``gateways.simulator.server.Simulator``.
 ``state`` holds what the gateway and the bank know; the products are ``iris.IrisPayouts`` (Iris
 payouts) and ``receipts.Receipts`` (Snap and the Core API), composed by ``gateway.Gateway`` with
 ``notifications.Notifier`` (the webhooks to kasda); ``reports`` writes the daily files;
-``routes`` and ``app`` are the HTTP layer (FastAPI), ``server`` runs it under uvicorn.
+``routes`` and ``app`` are the HTTP layer (Starlette), ``server`` runs it under uvicorn.
 """
 
 from gateways.simulator.gateway import Gateway

@@ -7,12 +7,15 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import Depends, FastAPI, Request, Response
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateways.simulator.gateway import Gateway
 from gateways.simulator.replies import ApiError, Reply
-from gateways.simulator.routes import ROUTERS, SERVED_METHODS, answer, json_body, raw_path
+from gateways.simulator.routes import ROUTES, SERVED_METHODS, answer, raw_path
 from gateways.simulator.state import SimState
 
 CONTROL_PREFIX = "/sim/"  # the simulator's own endpoints: no faults
@@ -20,20 +23,13 @@ ERRORS_BEFORE_WORK = frozenset({"500", "502", "503"})
 HELD_AFTER_WORK = frozenset({"hang", "done-500"})
 
 
-def create_app(gateway: Gateway) -> FastAPI:
-    app = FastAPI(
-        title="kasda Midtrans simulator",
-        docs_url=None,  # Midtrans has no such pages: every path is the API's
-        redoc_url=None,
-        openapi_url=None,
-        redirect_slashes=False,
-        dependencies=[Depends(json_body)],  # a body that is not JSON is refused before the key
+def create_app(gateway: Gateway) -> Starlette:
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(FaultInjection, state=gateway.state)],
+        exception_handlers={ApiError: _refused},
     )
     app.state.gateway = gateway
-    app.add_exception_handler(ApiError, _refused)
-    app.add_middleware(FaultInjection, state=gateway.state)
-    for router in ROUTERS:
-        app.include_router(router)
     return app
 
 

@@ -70,6 +70,7 @@ class Simulator:
                 lifespan="off",
                 log_config=None,  # no dictConfig of the process's logging
                 access_log=False,  # as before: requests are not logged
+                proxy_headers=False,  # clients connect directly
                 timeout_keep_alive=KEEP_ALIVE_SECONDS,
                 timeout_graceful_shutdown=GRACEFUL_STOP_SECONDS,
             )
