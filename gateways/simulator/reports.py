@@ -29,11 +29,12 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from gateways.references import BI_CODES
-from gateways.simulator.state import WIB, SimPayout, SimState
+from gateways.simulator.state import WIB, SimCredit, SimPayout, SimState
 
 RKUD_BANK = "BJBRIDJA"  # BPD Jawa Barat dan Banten (BIC)
 RKUD_ACCOUNT = "0001000100010"
@@ -164,102 +165,105 @@ def settlement_report(state: SimState, day: date) -> str:
 
 def entries(state: SimState) -> list[Entry]:
     """Every movement of the RKUD the simulation caused, in booking order."""
-    found: list[Entry] = []
     lag = timedelta(days=state.settlement_lag_days)
-    payouts: dict[date, list[int]] = {}
-    fees: dict[date, list[int]] = {}
-    receipts: dict[date, list[int]] = {}
     with state.lock:
-        for p in state.payouts.values():
-            if p.completed_at is not None and state.batch_payouts:
-                day = p.completed_at.astimezone(WIB).date()
-                payouts.setdefault(day, []).append(p.amount + p.fee)
-            elif p.completed_at is not None:  # one debit per payout, its fee in the day's fee line
-                day = p.completed_at.astimezone(WIB).date()
-                fees.setdefault(day, []).append(p.fee)
-                found.append(
-                    Entry(
-                        day,
-                        "D",
-                        p.amount,
-                        "TRF",
-                        p.reference_no[:16],
-                        f"IRS{p.reference_no[-13:].upper()}",
-                        f"{p.reference_no} {_sp2d(p)} REK:{p.beneficiary_account} "
-                        f"BANK:{_bi_code(p.beneficiary_bank)} {_clean(p.beneficiary_name)}",
-                        p.beneficiary_account,
-                        _bi_code(p.beneficiary_bank),
-                    )
-                )
-            if p.returned_at is not None:
-                found.append(
-                    Entry(
-                        p.returned_at.astimezone(WIB).date(),
-                        "RD",
-                        p.amount,
-                        "RTI",
-                        p.reference_no[:16],
-                        f"RTR{p.reference_no[-13:].upper()}",
-                        f"RETUR {p.reference_no} {_sp2d(p)} {p.error_code.upper()} "
-                        f"REK:{p.beneficiary_account} BANK:{_bi_code(p.beneficiary_bank)}",
-                        p.beneficiary_account,
-                        _bi_code(p.beneficiary_bank),
-                    )
-                )
-        for o in state.orders.values():
-            if o.settled_at is not None:  # paid into the RKUD ``lag`` days after settling
-                day = o.settled_at.astimezone(WIB).date() + lag
-                receipts.setdefault(day, []).append(o.gross - o.fee)
-        for n, credit in enumerate(state.credits):
-            day = credit.at.astimezone(WIB).date()
-            found.append(
-                Entry(
-                    day,
-                    "C",
-                    credit.amount,
-                    "TRF",
-                    credit.reference[:16],
-                    f"KRD{day:%y%m%d}{n:07d}",
-                    credit.remark,
-                    credit.counterparty_account,
-                    credit.counterparty_bank,
-                )
-            )
-    for day, amounts in fees.items():
-        ref = f"FEE{day:%Y%m%d}"
-        found.append(
-            Entry(
-                day, "D", sum(amounts), "CHG", ref, ref, f"BIAYA TRANSFER IRIS {len(amounts)} TRX"
-            )
-        )
-    for day, amounts in payouts.items():
-        batch = payout_batch(day)
-        found.append(
-            Entry(
-                day,
-                "D",
-                sum(amounts),
-                "TRF",
-                batch,
-                batch,
-                f"{batch} IRIS PAYOUT {len(amounts)} TRX MIDTRANS",
-            )
-        )
-    for day, amounts in receipts.items():
-        batch = settlement_batch(day)
-        found.append(
-            Entry(
-                day,
-                "C",
-                sum(amounts),
-                "TRF",
-                batch,
-                batch,
-                f"{batch} MIDTRANS SETTLEMENT {len(amounts)} TRX {day - lag:%d/%m/%Y}",
-            )
-        )
+        payouts = list(state.payouts.values())
+        settled = [o for o in state.orders.values() if o.settled_at is not None]
+        found = [entry for p in payouts for entry in _payout_entries(p, state.batch_payouts)]
+        found += [_bank_credit(n, credit) for n, credit in enumerate(state.credits)]
+    completed = [p for p in payouts if p.completed_at is not None]
+    if state.batch_payouts:  # one debit per day's batch, amounts and fees together
+        batches = _daily((_wib_day(p.completed_at), p.amount + p.fee) for p in completed)
+        found += [_payout_batch(day, amounts) for day, amounts in batches.items()]
+    else:  # one debit per payout (above), the day's fees in one line
+        fees = _daily((_wib_day(p.completed_at), p.fee) for p in completed)
+        found += [_fee_line(day, amounts) for day, amounts in fees.items()]
+    # Midtrans pays the receipts into the RKUD ``lag`` days after they settle.
+    receipts = _daily((_wib_day(o.settled_at) + lag, o.gross - o.fee) for o in settled)
+    found += [_settlement_batch(day, amounts, lag) for day, amounts in receipts.items()]
     found.sort(key=lambda e: (e.day, 0 if e.credit else 1, e.reference))
     return _with_month_end(state, found)
+
+
+def _wib_day(moment: datetime | None) -> date:
+    assert moment is not None
+    return moment.astimezone(WIB).date()
+
+
+def _daily(amounts: Iterable[tuple[date, int]]) -> dict[date, list[int]]:
+    """The amounts of each day, days in the order first seen."""
+    by_day: dict[date, list[int]] = {}
+    for day, amount in amounts:
+        by_day.setdefault(day, []).append(amount)
+    return by_day
+
+
+def _payout_entries(p: SimPayout, batch_payouts: bool) -> list[Entry]:
+    """A payout's own lines: its debit (when payouts are not batched) and its return."""
+    found = []
+    if p.completed_at is not None and not batch_payouts:
+        found.append(
+            Entry(
+                _wib_day(p.completed_at),
+                "D",
+                p.amount,
+                "TRF",
+                p.reference_no[:16],
+                f"IRS{p.reference_no[-13:].upper()}",
+                f"{p.reference_no} {_sp2d(p)} REK:{p.beneficiary_account} "
+                f"BANK:{_bi_code(p.beneficiary_bank)} {_clean(p.beneficiary_name)}",
+                p.beneficiary_account,
+                _bi_code(p.beneficiary_bank),
+            )
+        )
+    if p.returned_at is not None:
+        found.append(
+            Entry(
+                _wib_day(p.returned_at),
+                "RD",
+                p.amount,
+                "RTI",
+                p.reference_no[:16],
+                f"RTR{p.reference_no[-13:].upper()}",
+                f"RETUR {p.reference_no} {_sp2d(p)} {p.error_code.upper()} "
+                f"REK:{p.beneficiary_account} BANK:{_bi_code(p.beneficiary_bank)}",
+                p.beneficiary_account,
+                _bi_code(p.beneficiary_bank),
+            )
+        )
+    return found
+
+
+def _bank_credit(n: int, credit: SimCredit) -> Entry:
+    day = _wib_day(credit.at)
+    return Entry(
+        day,
+        "C",
+        credit.amount,
+        "TRF",
+        credit.reference[:16],
+        f"KRD{day:%y%m%d}{n:07d}",
+        credit.remark,
+        credit.counterparty_account,
+        credit.counterparty_bank,
+    )
+
+
+def _fee_line(day: date, fees: list[int]) -> Entry:
+    ref = f"FEE{day:%Y%m%d}"
+    return Entry(day, "D", sum(fees), "CHG", ref, ref, f"BIAYA TRANSFER IRIS {len(fees)} TRX")
+
+
+def _payout_batch(day: date, amounts: list[int]) -> Entry:
+    batch = payout_batch(day)
+    narrative = f"{batch} IRIS PAYOUT {len(amounts)} TRX MIDTRANS"
+    return Entry(day, "D", sum(amounts), "TRF", batch, batch, narrative)
+
+
+def _settlement_batch(day: date, amounts: list[int], lag: timedelta) -> Entry:
+    batch = settlement_batch(day)
+    narrative = f"{batch} MIDTRANS SETTLEMENT {len(amounts)} TRX {day - lag:%d/%m/%Y}"
+    return Entry(day, "C", sum(amounts), "TRF", batch, batch, narrative)
 
 
 def _with_month_end(state: SimState, found: list[Entry]) -> list[Entry]:
@@ -306,6 +310,17 @@ def day_entries(state: SimState, day: date) -> tuple[int, list[Entry], int]:
     todays = [e for e in everything if e.day == day]
     closing = opening + sum(e.amount if e.credit else -e.amount for e in todays)
     return opening, todays, closing
+
+
+def report(state: SimState, kind: str, day: date, fmt: str = "csv") -> str:
+    """The file ``GET /sim/reports/{kind}/{day}[.{fmt}]`` answers: ``payouts``, ``settlements``
+    (CSV whatever ``fmt``) or ``rkud`` (``fmt``: mt940 or csv)."""
+    if kind == "payouts":
+        return payout_report(state, day)
+    if kind == "settlements":
+        return settlement_report(state, day)
+    assert kind == "rkud", kind
+    return rkud_statement(state, day, fmt)
 
 
 def rkud_statement(state: SimState, day: date, fmt: str = "mt940") -> str:
