@@ -36,22 +36,28 @@ from pathlib import Path
 
 import polars as pl
 
-from reconciliation.matching import (
-    _CODE,
-    _PASS,
-    _PASSES,
-    _REF_KINDS,
+from reconciliation.expressions import (
     AMBIGUOUS_AGREED,
+    PASS_CODE,
     PASS_ENUM,
+    PASSES,
+    REFERENCE_KINDS,
+    STATUS_CODE,
+    account_key,
+    agreed_text,
+    bank_key,
+    expected_on,
+    pack_ledger,
+    pack_statement,
+    reference_keys,
+    unpaired_ledger,
+    unpaired_statement,
+)
+from reconciliation.matching import (
     LazyResult,
     Params,
     Progress,
     Result,
-    _keys,
-    _lit,
-    account_key,
-    agreed_text,
-    bank_key,
     bank_mismatch_links,
     batch_core,
     link_status,
@@ -86,11 +92,12 @@ def slim_statement(statement: pl.LazyFrame) -> pl.LazyFrame:
     gateway = pl.col("source") == "gateway"
     is_fee = pl.col("kind").is_in(["fee", "interest"])
     is_return = pl.col("kind") == "return"
+    credit = pl.col("direction") == "C"
     return statement.with_row_index("sid").select(
         "sid",
         gateway=gateway,
-        credit=pl.col("direction") == "C",
-        by_reference=pl.col("kind").is_in(_REF_KINDS),
+        credit=credit,
+        by_reference=pl.col("kind").is_in(REFERENCE_KINDS),
         is_transfer=pl.col("kind") == "transfer",
         has_batch=pl.col("batch_id").is_not_null(),
         value_date="value_date",
@@ -98,41 +105,30 @@ def slim_statement(statement: pl.LazyFrame) -> pl.LazyFrame:
         fee="fee",
         acct=account_key("counterparty_account"),
         sbank=bank_key("counterparty_bank"),
-        packed=pl.col("amount").cast(pl.UInt64) * 8
-        + gateway.cast(pl.UInt64)
-        + 2 * (pl.col("direction") == "C").cast(pl.UInt64)
-        + 4 * is_return.cast(pl.UInt64),
-        default=pl.when(~gateway & is_fee)
-        .then(_lit("fee"))
-        .when(~gateway & is_return)
-        .then(_lit("returned"))
-        .otherwise(_lit("unmatched_bank")),
-        **_keys("reference", "r"),
-        **_keys("batch_id", "b"),
+        packed=pack_statement(pl.col("amount"), gateway, credit, is_return),
+        default=unpaired_statement(gateway, is_fee, is_return),
+        **reference_keys("reference", "r"),
+        **reference_keys("batch_id", "b"),
     )
 
 
 def slim_ledger(ledger: pl.LazyFrame, params: Params) -> pl.LazyFrame:
     cutoff = params.period_end - timedelta(days=params.window_days)
-    expected_on = pl.coalesce("sent_on", "authorised_on", "settled_on")
+    expected = expected_on()
     receipt = pl.col("kind") == "receipt"
     return ledger.with_row_index("lid").select(
         "lid",
         receipt=receipt,
         net="net",
-        expected_on=expected_on,
+        expected_on=expected,
         expect_gateway=pl.when(receipt).then(pl.col("gross")).otherwise(pl.col("net")),
         acct=pl.when(~receipt).then(account_key("beneficiary_account")),
         lbank=bank_key("beneficiary_bank"),
-        lpacked=pl.col("net").cast(pl.UInt64) * 4
-        + receipt.cast(pl.UInt64)
-        + 2 * (pl.col("direction") == "C").cast(pl.UInt64),
-        default=pl.when(expected_on > cutoff)
-        .then(_lit("timing"))
-        .otherwise(_lit("unmatched_ledger")),
-        **_keys("sp2d_number", "s"),
-        **_keys("payout_reference", "p"),
-        **_keys("order_id", "o"),
+        lpacked=pack_ledger(pl.col("net"), receipt, pl.col("direction") == "C"),
+        default=unpaired_ledger(expected, cutoff),
+        **reference_keys("sp2d_number", "s"),
+        **reference_keys("payout_reference", "p"),
+        **reference_keys("order_id", "o"),
     )
 
 
@@ -142,20 +138,20 @@ class _State:
     def __init__(self, s_default: pl.Series, s_gateway: pl.Series, l_default: pl.Series) -> None:
         ns, nl = len(s_default), len(l_default)
         self.s_status = s_default.rechunk()
-        self.s_pass = pl.repeat(_PASS["classify"], ns, dtype=pl.UInt8, eager=True)
+        self.s_pass = pl.repeat(PASS_CODE["classify"], ns, dtype=pl.UInt8, eager=True)
         self.s_lid = pl.repeat(None, ns, dtype=pl.UInt32, eager=True)
         self.s_gateway = s_gateway.rechunk()
         self.s_agreed = pl.repeat(None, ns, dtype=pl.UInt8, eager=True)
         self.batch_of_row = pl.repeat(None, ns, dtype=pl.UInt8, eager=True)
         self.l_status = l_default.rechunk()
-        self.l_pass = pl.repeat(_PASS["classify"], nl, dtype=pl.UInt8, eager=True)
+        self.l_pass = pl.repeat(PASS_CODE["classify"], nl, dtype=pl.UInt8, eager=True)
         self.l_sid = pl.repeat(None, nl, dtype=pl.UInt32, eager=True)
         self.l_taken = pl.zeros(nl, pl.Boolean, eager=True)
         self.l_return = pl.zeros(nl, pl.Boolean, eager=True)
         self.l_mismatch = pl.repeat(None, nl, dtype=pl.UInt32, eager=True)
 
     def untaken_statement(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(self.s_pass.gather(frame["sid"]) == _PASS["classify"])
+        return frame.filter(self.s_pass.gather(frame["sid"]) == PASS_CODE["classify"])
 
 
 class _Buckets:
@@ -277,7 +273,7 @@ def reconcile_files(
         facts = pl.read_parquet(folder / "*.parquet")
         links = link_status(facts.drop("value_date"), _only_link, _dates_from(facts))
         state.s_status.scatter(links["sid"], links["status"])
-        state.s_pass.scatter(links["sid"], _PASS["reference"])
+        state.s_pass.scatter(links["sid"], PASS_CODE["reference"])
         state.s_lid.scatter(links["sid"], links["lid"])
         state.s_agreed.scatter(links["sid"], links["agreed"])
         primary = links.filter(pl.col("primary"))
@@ -287,7 +283,7 @@ def reconcile_files(
             primary.filter(pl.col("link_return")),
         ):
             state.l_status.scatter(group["lid"], group["status"])
-            state.l_pass.scatter(group["lid"], _PASS["reference"])
+            state.l_pass.scatter(group["lid"], PASS_CODE["reference"])
             state.l_sid.scatter(group["lid"], group["sid"])
         state.l_taken.scatter(settled_by_reference(links)["lid"], True)
         state.l_return.scatter(primary.filter(pl.col("link_return"))["lid"], True)
@@ -323,23 +319,23 @@ def reconcile_files(
             bank.lazy(), ledger_lines.lazy(), params.window_days
         )
         state.s_status.scatter(found["sid"], found["status"])
-        state.s_pass.scatter(found["sid"], _PASS["amount_account"])
+        state.s_pass.scatter(found["sid"], PASS_CODE["amount_account"])
         state.s_lid.scatter(found["sid"], found["lid"])
         state.s_agreed.scatter(found["sid"], found["agreed"])
-        state.s_status.scatter(unsure_s["sid"], _CODE["ambiguous"])
-        state.s_pass.scatter(unsure_s["sid"], _PASS["amount_account"])
+        state.s_status.scatter(unsure_s["sid"], STATUS_CODE["ambiguous"])
+        state.s_pass.scatter(unsure_s["sid"], PASS_CODE["amount_account"])
         state.s_agreed.scatter(unsure_s["sid"], AMBIGUOUS_AGREED)
         state.s_status.scatter(
-            reused_references(state.l_mismatch, found), _CODE["reference_reused"]
+            reused_references(state.l_mismatch, found), STATUS_CODE["reference_reused"]
         )
         # A ledger line with a return link keeps it (a return is stronger than anything else).
         free = found.filter(~state.l_return.gather(found["lid"]))
         state.l_status.scatter(free["lid"], free["status"])
-        state.l_pass.scatter(free["lid"], _PASS["amount_account"])
+        state.l_pass.scatter(free["lid"], PASS_CODE["amount_account"])
         state.l_sid.scatter(free["lid"], free["sid"])
         unsure = unsure_l.filter(~state.l_return.gather(unsure_l["lid"]))
-        state.l_status.scatter(unsure["lid"], _CODE["ambiguous"])
-        state.l_pass.scatter(unsure["lid"], _PASS["amount_account"])
+        state.l_status.scatter(unsure["lid"], STATUS_CODE["ambiguous"])
+        state.l_pass.scatter(unsure["lid"], PASS_CODE["amount_account"])
         state.l_sid.scatter(unsure["lid"], None)
     debits.drop()
     payments.drop()
@@ -365,7 +361,7 @@ def reconcile_files(
         bank = state.untaken_statement(named.get(k))
         decided, rows = batch_core(rows_of.get(k), bank.lazy())
         state.s_status.scatter(decided["sid"], decided["status"])
-        state.s_pass.scatter(decided["sid"], _PASS["batch"])
+        state.s_pass.scatter(decided["sid"], PASS_CODE["batch"])
         state.s_agreed.scatter(decided["sid"], decided["agreed"])
         state.batch_of_row.scatter(rows["sid"], rows["status"])
     rows_of.drop()
@@ -401,7 +397,7 @@ def _buckets(pairs: pl.DataFrame, n: int) -> list[tuple[int, pl.DataFrame]]:
 def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A gateway row matched in pass 1 is only ``matched`` when its batch is on the statement with the
     right total; a ledger line whose match is such a row takes the same status."""
-    matched = _CODE["matched"]
+    matched = STATUS_CODE["matched"]
     statement = pl.DataFrame(
         {
             "code": state.s_status,
@@ -413,7 +409,9 @@ def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
         }
     ).select(
         status=pl.when(
-            (pl.col("pass") == _PASS["reference"]) & pl.col("gateway") & (pl.col("code") == matched)
+            (pl.col("pass") == PASS_CODE["reference"])
+            & pl.col("gateway")
+            & (pl.col("code") == matched)
         )
         .then(pl.coalesce("batch", pl.lit(matched, pl.UInt8)))
         .otherwise(pl.col("code")),
@@ -433,7 +431,7 @@ def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
         }
     ).select(
         status=pl.when(
-            (pl.col("pass") == _PASS["reference"])
+            (pl.col("pass") == PASS_CODE["reference"])
             & pl.col("via_gateway").fill_null(False)
             & (pl.col("code") == matched)
         )
@@ -452,12 +450,14 @@ def attach(
     """The ``Result`` of ``matching.reconcile`` from the inputs and the dense columns."""
     s_dense, l_dense = dense
     statuses = pl.Series(STATUSES, dtype=STATUS_ENUM)
-    passes = pl.Series(_PASSES, dtype=PASS_ENUM)
+    passes = pl.Series(PASSES, dtype=PASS_ENUM)
     statement_rows = statement.with_columns(
         status=statuses.gather(s_dense["status"]),
         match_pass=passes.gather(s_dense["match_pass"]),
         ledger_row=s_dense["ledger_row"],
-        matched_batch=pl.when(s_dense["match_pass"] == _PASS["batch"]).then(pl.col("reference")),
+        matched_batch=pl.when(s_dense["match_pass"] == PASS_CODE["batch"]).then(
+            pl.col("reference")
+        ),
         agreed=agreed_text(s_dense["agreed"]),
     )
     ledger_rows = ledger.rename({"status": "ledger_status"}).with_columns(
@@ -515,7 +515,7 @@ def _slices(
     finish: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> list[Path]:
     codes = pl.Series(STATUSES, dtype=STATUS_ENUM)
-    passes = pl.Series(_PASSES, dtype=PASS_ENUM)
+    passes = pl.Series(PASSES, dtype=PASS_ENUM)
     folder.mkdir(parents=True, exist_ok=True)
     step = max(1, -(-dense.height // max(1, chunks)))
     files: list[Path] = []
