@@ -23,31 +23,38 @@ def private_imports(source: str, where: str) -> list[str]:
     """``where:line: module._name`` for each private name of another kasda module that ``source``
     imports (``from module import _name``) or reads (``import module`` then ``module._name``)."""
     tree = ast.parse(source, filename=where)
-    found: list[str] = []
-    modules: dict[str, str] = {}  # local name -> first-party module it stands for
+    imported = [
+        f"{where}:{node.lineno}: {node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and _first_party(node.module or "")
+        for alias in node.names
+        if _private(alias.name)
+    ]
+    names = _kasda_names(tree)
+    reached = [
+        f"{where}:{node.lineno}: {names[node.value.id]}.{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and _private(node.attr)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in names
+    ]
+    return imported + reached
+
+
+def _kasda_names(tree: ast.Module) -> dict[str, str]:
+    """Local name -> the kasda module (or a public name of one) it is bound to by an import."""
+    names: dict[str, str] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if not _first_party(node.module):
-                continue
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and _first_party(node.module or ""):
             for alias in node.names:
-                if _private(alias.name):
-                    found.append(f"{where}:{node.lineno}: {node.module}.{alias.name}")
-                else:
-                    modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         elif isinstance(node, ast.Import):
             for alias in node.names:
+                local = alias.asname or alias.name.partition(".")[0]
                 if _first_party(alias.name):
-                    local = alias.asname or alias.name.split(".")[0]
-                    modules[local] = alias.name if alias.asname else local
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and _private(node.attr)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in modules
-        ):
-            found.append(f"{where}:{node.lineno}: {modules[node.value.id]}.{node.attr}")
-    return found
+                    names[local] = alias.name if alias.asname else local
+    return names
 
 
 def test_no_product_module_imports_a_private_name_of_another() -> None:
