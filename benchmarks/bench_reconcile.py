@@ -227,7 +227,22 @@ def run_pandas(truth: Truth) -> tuple[float, Counts]:
     cutoff = pd.Timestamp(truth.period_end - timedelta(days=truth.window_days))
     gc.collect()
     start = time.perf_counter()
-    # pass 1
+    p1 = pandas_reference(s, lg)
+    taken_s = s["sid"].isin(p1["sid"])
+    p2 = pandas_amount_account(s, lg, p1, taken_s, window)
+    p3, bs = pandas_batch(s, p2, taken_s)
+    status, p1g, p1_status = pandas_classify_statement(s, p1, p2, p3, bs)
+    lstatus = pandas_classify_ledger(lg, p2, p1g, p1_status, cutoff)
+    elapsed = time.perf_counter() - start
+    counts = {
+        "statement": {str(k): int(v) for k, v in pd.Series(status).value_counts().items()},
+        "ledger": {str(k): int(v) for k, v in pd.Series(lstatus).value_counts().items()},
+    }
+    return elapsed, counts
+
+
+def pandas_reference(s: pd.DataFrame, lg: pd.DataFrame) -> pd.DataFrame:
+    """Pass 1: statement lines against every SP2D number, payout reference and order id."""
     keys = pd.concat(
         [
             lg[["lid", c]].dropna().rename(columns={c: "key"})
@@ -254,9 +269,13 @@ def run_pandas(truth: Truth) -> tuple[float, Counts]:
     c["rk"] = _rank(
         c, ["lid", "gw", "link_return"], ["amount_ok", "value_date", "sid"], [False, True, True]
     )
-    p1 = c
-    # pass 2
-    taken_s = s["sid"].isin(p1["sid"])
+    return c
+
+
+def pandas_amount_account(
+    s: pd.DataFrame, lg: pd.DataFrame, p1: pd.DataFrame, taken_s: pd.Series, window: pd.Timedelta
+) -> pd.DataFrame:
+    """Pass 2: bank debits left over against disbursements no reference settled, by rank."""
     b = s[~taken_s & (s["source"] == "bank") & (s["direction"] == "D") & (s["kind"] == "transfer")]
     b = b[b["counterparty_account"].notna()][
         ["sid", "value_date", "amount", "counterparty_account"]
@@ -270,10 +289,15 @@ def run_pandas(truth: Truth) -> tuple[float, Counts]:
     g = g.rename(columns={"net": "amount"})[["lid", "exp", "amount", "acct"]]
     g["rk"] = _rank(g, ["amount", "acct"], ["exp", "lid"], [True, True])
     p2 = b.merge(g, on=["amount", "acct", "rk"])
-    p2 = p2[(p2["value_date"] >= p2["exp"]) & (p2["value_date"] <= p2["exp"] + window)][
+    return p2[(p2["value_date"] >= p2["exp"]) & (p2["value_date"] <= p2["exp"] + window)][
         ["sid", "lid"]
     ]
-    # pass 3
+
+
+def pandas_batch(
+    s: pd.DataFrame, p2: pd.DataFrame, taken_s: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pass 3: bank lines against gateway batch totals; the batches found, with their status."""
     gwrows = s[(s["source"] == "gateway") & s["batch_id"].notna()]
     signed = np.where(
         gwrows["direction"] == "C",
@@ -293,8 +317,13 @@ def run_pandas(truth: Truth) -> tuple[float, Counts]:
     )
     bs = p3[p3["rk"] == 0][["batch_id", "direction", "ok"]].copy()
     bs["bstatus"] = np.where(bs["ok"], "matched", "amount_mismatch")
-    bs = bs.drop(columns="ok")
-    # classify the statement
+    return p3, bs.drop(columns="ok")
+
+
+def pandas_classify_statement(
+    s: pd.DataFrame, p1: pd.DataFrame, p2: pd.DataFrame, p3: pd.DataFrame, bs: pd.DataFrame
+) -> tuple[Any, pd.DataFrame, Any]:
+    """Every statement line's status; pass 1's links with their batch, and their status."""
     status = np.full(len(s), "unmatched_bank", dtype=object)
     status[((s["source"] == "bank") & s["kind"].isin(["fee", "interest"])).to_numpy()] = "fee"
     status[((s["source"] == "bank") & (s["kind"] == "return")).to_numpy()] = "returned"
@@ -319,7 +348,13 @@ def run_pandas(truth: Truth) -> tuple[float, Counts]:
         ),
     )
     status[p1g["sid"].to_numpy()] = p1_status
-    # classify the ledger
+    return status, p1g, p1_status
+
+
+def pandas_classify_ledger(
+    lg: pd.DataFrame, p2: pd.DataFrame, p1g: pd.DataFrame, p1_status: Any, cutoff: pd.Timestamp
+) -> Any:
+    """Every ledger line's status: its primary link's, else timing or unmatched."""
     exp = lg["sent_on"].fillna(lg["authorised_on"]).fillna(lg["settled_on"])
     lstatus = np.where(exp > cutoff, "timing", "unmatched_ledger").astype(object)
     lstatus[p2["lid"].to_numpy()] = "matched"
@@ -330,12 +365,7 @@ def run_pandas(truth: Truth) -> tuple[float, Counts]:
         primary[primary["link_return"]],
     ):
         lstatus[part["lid"].to_numpy()] = p1_status[part.index.to_numpy()]
-    elapsed = time.perf_counter() - start
-    counts = {
-        "statement": {str(k): int(v) for k, v in pd.Series(status).value_counts().items()},
-        "ledger": {str(k): int(v) for k, v in pd.Series(lstatus).value_counts().items()},
-    }
-    return elapsed, counts
+    return lstatus
 
 
 def table(counts: Counts) -> str:
@@ -431,6 +461,27 @@ def run_partitions(rows: int, variants: list[int]) -> int:
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == PROBE:
         return probe(Path(sys.argv[2]), int(sys.argv[3]))
+    args = _parser().parse_args()
+    rows = 100_000 if args.quick else args.rows
+    if args.partitions:
+        return run_partitions(rows, [int(n) for n in args.partitions.split(",")])
+    repeat = 1 if args.quick else args.repeat
+    engines = args.engines.split(",")
+    start = time.perf_counter()
+    # The DuckDB and pandas versions run the passes without the payee, reused-reference and
+    # ambiguity checks; when they run, the inputs carry none of those cases so all three agree.
+    classic = any(e in engines for e in ("duckdb", "pandas"))
+    truth = generate(rows, seed=7, period_end=date(2026, 11, 21), payee_cases=not classic)
+    statement_rows = truth.bank.height + truth.gateway.height
+    print(
+        f"generated {statement_rows:,} statement lines and {truth.ledger.height:,} ledger lines "
+        f"in {time.perf_counter() - start:.1f} s (not timed below)"
+    )
+    results = run_engines(truth, engines, repeat, pandas=rows <= args.pandas_max)
+    return report(results)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--rows", type=int, default=1_000_000, help="ledger lines (about as many statement lines)"
@@ -447,27 +498,18 @@ def main() -> int:
         "--partitions",
         help="comma-separated partition counts to compare instead of the engines (0 = in memory)",
     )
-    args = parser.parse_args()
-    rows = 100_000 if args.quick else args.rows
-    if args.partitions:
-        return run_partitions(rows, [int(n) for n in args.partitions.split(",")])
-    repeat = 1 if args.quick else args.repeat
-    engines = args.engines.split(",")
-    start = time.perf_counter()
-    # The DuckDB and pandas versions run the passes without the payee, reused-reference and
-    # ambiguity checks; when they run, the inputs carry none of those cases so all three agree.
-    classic = any(e in engines for e in ("duckdb", "pandas"))
-    truth = generate(rows, seed=7, period_end=date(2026, 11, 21), payee_cases=not classic)
-    statement_rows = truth.bank.height + truth.gateway.height
-    print(
-        f"generated {statement_rows:,} statement lines and {truth.ledger.height:,} ledger lines "
-        f"in {time.perf_counter() - start:.1f} s (not timed below)"
-    )
+    return parser
+
+
+def run_engines(
+    truth: Truth, engines: list[str], repeat: int, *, pandas: bool
+) -> dict[str, tuple[float, Counts]]:
+    """Each engine ``repeat`` times on the same inputs: its median time and its counts."""
     results: dict[str, tuple[float, Counts]] = {}
     runners: dict[str, Callable[[], tuple[float, Counts]]] = {"polars": lambda: run_polars(truth)}
     with tempfile.TemporaryDirectory() as folder:
         runners["duckdb"] = lambda: run_duckdb(truth, Path(folder))
-        if rows <= args.pandas_max:
+        if pandas:
             runners["pandas"] = lambda: run_pandas(truth)
         for engine in engines:
             if engine not in runners:
@@ -483,6 +525,11 @@ def main() -> int:
                 f"{engine:7s} median {statistics.median(times):7.2f} s  "
                 f"runs {', '.join(f'{t:.2f}' for t in times)}"
             )
+    return results
+
+
+def report(results: dict[str, tuple[float, Counts]]) -> int:
+    """Every engine's counts against Polars', then the time of each against Polars'."""
     reference = results["polars"][1] if "polars" in results else None
     for engine, (_, counts) in results.items():
         agree = reference is None or all(

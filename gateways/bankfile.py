@@ -99,39 +99,54 @@ def export_batch(
 ) -> BankBatch:
     """Record every line as sent, then write the batch. Refuses (changing nothing) if any
     disbursement is not payable in this batch."""
+    _check_batch(disbursement_ids, batch_id)
+    lines: list[tuple[Disbursement, str]] = []
+    commands: list[c.RecordTransferSent] = []
+    for disbursement_id in disbursement_ids:
+        d = ledger.disbursement(disbursement_id)
+        ref = _batch_reference(ledger, d)
+        lines.append((d, ref))
+        commands.append(_sent_command(d, batch_id, ref, actor))
+    outcomes = ledger.execute_batch(commands)
+    for (d, _), outcome in zip(lines, outcomes, strict=True):
+        if isinstance(outcome, DomainError):
+            # Another batch (or gateway) got there first: this SP2D must not be in this file.
+            raise BankFileError(0, f"SP2D {d.sp2d_number}: {outcome.message}")
+    text, total = _batch_file(batch_id, rkud_account, on, lines)
+    return BankBatch(batch_id, text, len(lines), total, tuple(r for _, r in lines))
+
+
+def _check_batch(disbursement_ids: Sequence[UUID], batch_id: str) -> None:
     if not _BATCH_ID.match(batch_id):
         raise BankFileError(0, f"batch id {batch_id!r}: 1..32 letters, digits, '-' or '_'")
     if not disbursement_ids or len(disbursement_ids) > MAX_LINES:
         raise BankFileError(0, f"a batch holds 1..{MAX_LINES} disbursements")
     if len(set(disbursement_ids)) != len(disbursement_ids):
         raise BankFileError(0, "a disbursement appears twice in the batch")
-    lines: list[tuple[Disbursement, str]] = []
-    commands: list[c.RecordTransferSent] = []
-    for disbursement_id in disbursement_ids:
-        d = ledger.disbursement(disbursement_id)
-        if (
-            d.status is Status.SENT
-            and d.gateway_reference
-            and d.gateway_reference == (payout_reference(d.id, d.attempts, "bank"))
-        ):
-            ref = d.gateway_reference
-            command = _sent_command(d, batch_id, ref, actor)
-        elif d.status in (Status.AUTHORISED, Status.FAILED):
-            ref = payout_reference(d.id, d.attempts + 1, "bank")
-            command = _sent_command(d, batch_id, ref, actor)
-            try:  # the ledger's rule: vendor active, account as at SP2D
-                d.check_payee(ledger.vendor(UUID(d.vendor_id)))
-            except DomainError as refused:
-                raise BankFileError(0, f"SP2D {d.sp2d_number}: {refused.message}") from None
-        else:
-            raise BankFileError(0, f"SP2D {d.sp2d_number or d.spp_number} is {d.status}")
-        lines.append((d, ref))
-        commands.append(command)
-    outcomes = ledger.execute_batch(commands)
-    for (d, _), outcome in zip(lines, outcomes, strict=True):
-        if isinstance(outcome, DomainError):
-            # Another batch (or gateway) got there first: this SP2D must not be in this file.
-            raise BankFileError(0, f"SP2D {d.sp2d_number}: {outcome.message}")
+
+
+def _batch_reference(ledger: Ledger, d: Disbursement) -> str:
+    """The transfer reference of ``d`` in a bank batch: its current one when this batch already
+    sent it (exporting again reproduces the file), a new attempt's when it is payable."""
+    if (
+        d.status is Status.SENT
+        and d.gateway_reference
+        and d.gateway_reference == (payout_reference(d.id, d.attempts, "bank"))
+    ):
+        return d.gateway_reference
+    if d.status not in (Status.AUTHORISED, Status.FAILED):
+        raise BankFileError(0, f"SP2D {d.sp2d_number or d.spp_number} is {d.status}")
+    try:  # the ledger's rule: vendor active, account as at SP2D
+        d.check_payee(ledger.vendor(UUID(d.vendor_id)))
+    except DomainError as refused:
+        raise BankFileError(0, f"SP2D {d.sp2d_number}: {refused.message}") from None
+    return payout_reference(d.id, d.attempts + 1, "bank")
+
+
+def _batch_file(
+    batch_id: str, rkud_account: str, on: date, lines: list[tuple[Disbursement, str]]
+) -> tuple[str, int]:
+    """The CSV the CMS reads, and its control total."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     total = sum(d.net for d, _ in lines)
@@ -152,7 +167,7 @@ def export_batch(
             ]
         )
     writer.writerow(["T", len(lines), total])
-    return BankBatch(batch_id, out.getvalue(), len(lines), total, tuple(r for _, r in lines))
+    return out.getvalue(), total
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,24 +202,7 @@ def _parse_result(text: str) -> tuple[str, list[_ResultLine]]:
     lines: list[_ResultLine] = []
     seen: set[str] = set()
     for n, row in rows[1:-1]:
-        if len(row) != 7 or row[0] != "D":
-            raise BankFileError(
-                n, "expected D,<seq>,<reference>,<amount>,<status>,<bank_ref>,<reason>"
-            )
-        _int(row[1], n, "sequence")
-        status = row[4].upper()
-        if status not in ("SUCCESS", "FAILED"):
-            raise BankFileError(n, f"status {row[4]!r} is neither SUCCESS nor FAILED")
-        if row[2] in seen:
-            raise BankFileError(n, f"reference {row[2]} appears twice")
-        seen.add(row[2])
-        if status == "SUCCESS" and not row[5].strip():
-            raise BankFileError(n, "a SUCCESS line needs the bank's reference")
-        if status == "FAILED" and not row[6].strip():
-            raise BankFileError(n, "a FAILED line needs a reason")
-        lines.append(
-            _ResultLine(n, row[2], _int(row[3], n, "amount"), status == "SUCCESS", row[5], row[6])
-        )
+        lines.append(_result_line(n, row, seen))
     total = sum(x.amount for x in lines)
     for where, (cnt, ctl) in ((rows[0][0], (count, control)), (n_end, (trailer[1], trailer[2]))):
         cnt_value = _int(str(cnt), where, "count")
@@ -216,63 +214,83 @@ def _parse_result(text: str) -> tuple[str, list[_ResultLine]]:
     return batch_id, lines
 
 
+def _result_line(n: int, row: list[str], seen: set[str]) -> _ResultLine:
+    """One ``D`` line of a result file, checked; ``seen`` holds the references of the lines
+    before it (a reference appears once)."""
+    if len(row) != 7 or row[0] != "D":
+        raise BankFileError(n, "expected D,<seq>,<reference>,<amount>,<status>,<bank_ref>,<reason>")
+    _int(row[1], n, "sequence")
+    status = row[4].upper()
+    if status not in ("SUCCESS", "FAILED"):
+        raise BankFileError(n, f"status {row[4]!r} is neither SUCCESS nor FAILED")
+    if row[2] in seen:
+        raise BankFileError(n, f"reference {row[2]} appears twice")
+    seen.add(row[2])
+    if status == "SUCCESS" and not row[5].strip():
+        raise BankFileError(n, "a SUCCESS line needs the bank's reference")
+    if status == "FAILED" and not row[6].strip():
+        raise BankFileError(n, "a FAILED line needs a reason")
+    return _ResultLine(n, row[2], _int(row[3], n, "amount"), status == "SUCCESS", row[5], row[6])
+
+
 def import_result(ledger: Ledger, text: str, actor: Actor = GATEWAY_ACTOR) -> ImportSummary:
     """Apply the bank's result file: all lines or none."""
     batch_id, lines = _parse_result(text)
     commands: list[c.Command] = []
     already = 0
     for x in lines:
-        parsed = parse_reference(x.reference)
-        if parsed is None or reference_channel(x.reference) != "bank":
-            raise BankFileError(
-                x.line, f"reference {x.reference!r} is not a kasda bank-file transfer"
-            )
-        try:
-            d = ledger.disbursement(parsed[0])
-        except DomainError:
-            raise BankFileError(x.line, f"no disbursement for reference {x.reference}") from None
-        if d.gateway_reference != x.reference:
-            raise BankFileError(
-                x.line, f"reference {x.reference} was not sent (SP2D {d.sp2d_number})"
-            )
-        if x.amount != d.net:
-            raise BankFileError(x.line, f"amount {x.amount} but SP2D {d.sp2d_number} pays {d.net}")
-        if x.ok:
-            if d.status in (Status.SETTLED, Status.RETURNED):
-                already += 1
-                continue
-            if d.status is not Status.SENT:
-                raise BankFileError(x.line, f"SP2D {d.sp2d_number} is {d.status}, not sent")
-            commands.append(
-                c.RecordSettlement(
-                    idempotency_key=f"bpd:{x.reference}:settled",
-                    bank_reference=x.bank_reference.strip()[:64],
-                    actor=actor,
-                    pemda=d.pemda,
-                    disbursement_id=d.id,
-                )
-            )
+        command = _result_command(_sent_disbursement(ledger, x), x, actor)
+        if command is None:
+            already += 1
         else:
-            if d.status is Status.FAILED:
-                already += 1
-                continue
-            if d.status is not Status.SENT:
-                raise BankFileError(x.line, f"SP2D {d.sp2d_number} is {d.status}, not sent")
-            commands.append(
-                c.RecordTransferFailed(
-                    idempotency_key=f"bpd:{x.reference}:failed",
-                    reason=f"bank: {x.reason.strip()[:200]}",
-                    actor=actor,
-                    pemda=d.pemda,
-                    disbursement_id=d.id,
-                )
-            )
+            commands.append(command)
     outcomes = ledger.execute_batch(commands) if commands else []
     errors = [o for o in outcomes if isinstance(o, DomainError)]
     if errors:
         raise BankFileError(0, f"the ledger refused part of the result: {errors[0].message}")
     settled = sum(1 for x in commands if isinstance(x, c.RecordSettlement))
     return ImportSummary(batch_id, settled, len(commands) - settled, already)
+
+
+def _sent_disbursement(ledger: Ledger, x: _ResultLine) -> Disbursement:
+    """The disbursement a result line is about: sent by a bank file under its reference, for its
+    amount."""
+    parsed = parse_reference(x.reference)
+    if parsed is None or reference_channel(x.reference) != "bank":
+        raise BankFileError(x.line, f"reference {x.reference!r} is not a kasda bank-file transfer")
+    try:
+        d = ledger.disbursement(parsed[0])
+    except DomainError:
+        raise BankFileError(x.line, f"no disbursement for reference {x.reference}") from None
+    if d.gateway_reference != x.reference:
+        raise BankFileError(x.line, f"reference {x.reference} was not sent (SP2D {d.sp2d_number})")
+    if x.amount != d.net:
+        raise BankFileError(x.line, f"amount {x.amount} but SP2D {d.sp2d_number} pays {d.net}")
+    return d
+
+
+def _result_command(d: Disbursement, x: _ResultLine, actor: Actor) -> c.Command | None:
+    """The fact a result line records: settled or failed; None when the ledger has it already."""
+    done = (Status.SETTLED, Status.RETURNED) if x.ok else (Status.FAILED,)
+    if d.status in done:
+        return None
+    if d.status is not Status.SENT:
+        raise BankFileError(x.line, f"SP2D {d.sp2d_number} is {d.status}, not sent")
+    if x.ok:
+        return c.RecordSettlement(
+            idempotency_key=f"bpd:{x.reference}:settled",
+            bank_reference=x.bank_reference.strip()[:64],
+            actor=actor,
+            pemda=d.pemda,
+            disbursement_id=d.id,
+        )
+    return c.RecordTransferFailed(
+        idempotency_key=f"bpd:{x.reference}:failed",
+        reason=f"bank: {x.reason.strip()[:200]}",
+        actor=actor,
+        pemda=d.pemda,
+        disbursement_id=d.id,
+    )
 
 
 def bank_result(batch_text: str, failing_accounts: frozenset[str] = frozenset()) -> str:

@@ -67,63 +67,72 @@ def payout_mismatch(d: Disbursement, payout: Payout) -> str:
     return ""
 
 
+# Gateway statuses after the approval: the transfer left the RKUD (and maybe failed since).
+_MONEY_MOVED = frozenset(
+    {PayoutStatus.APPROVED, PayoutStatus.PROCESSED, PayoutStatus.COMPLETED, PayoutStatus.FAILED}
+)
+
+
 def plan(d: Disbursement, payout: Payout, actor: Actor = GATEWAY_ACTOR) -> list[c.Command]:
     """The commands that bring disbursement ``d`` up to date with ``payout`` (maybe none)."""
     ref = payout.reference
     recorded = d.gateway_reference == ref
-    current = recorded or (
+    next_attempt = (
         d.status in (Status.AUTHORISED, Status.FAILED)
         and d.attempts < MAX_ATTEMPT
         and ref == payout_reference(d.id, d.attempts + 1)
     )
-    if not current:
+    if not (recorded or next_attempt):
         return []
     mismatch = payout_mismatch(d, payout)
     if mismatch:
         raise PayoutMismatch(mismatch)
-    status = Status(d.status)
-    gateway_status = payout.status
-    returned = gateway_status is PayoutStatus.FAILED and (
-        payout.error_code.lower() in RETURN_CODES or (recorded and status is Status.SETTLED)
+    if recorded:
+        return _after_sending(d, Status(d.status), payout, actor)
+    if payout.status is PayoutStatus.REJECTED:
+        return [_rejected(d, payout, actor)]
+    if payout.status not in _MONEY_MOVED:
+        return []  # queued: no money left the RKUD yet
+    sent = c.RecordTransferSent(
+        idempotency_key=f"iris:{ref}:sent",
+        gateway="iris",
+        reference=ref,
+        actor=actor,
+        pemda=d.pemda,
+        disbursement_id=d.id,
     )
-    moved = gateway_status in (
-        PayoutStatus.APPROVED,
-        PayoutStatus.PROCESSED,
-        PayoutStatus.COMPLETED,
-        PayoutStatus.FAILED,
+    return [sent, *_after_sending(d, Status.SENT, payout, actor)]
+
+
+def _rejected(d: Disbursement, payout: Payout, actor: Actor) -> c.Command:
+    """The approver refused it before any money moved: a fact of its own, which moves the attempt
+    on (the next payout gets a new reference) and leaves the SP2D payable."""
+    ref = payout.reference
+    why = payout.error_code or "rejected by the approver"
+    return c.RecordTransferRejected(
+        idempotency_key=f"iris:{ref}:rejected",
+        gateway="iris",
+        reference=ref,
+        reason=f"iris: payout {ref} rejected before sending ({why})",
+        actor=actor,
+        pemda=d.pemda,
+        disbursement_id=d.id,
     )
-    out: list[c.Command] = []
-    if not recorded:
-        if gateway_status is PayoutStatus.REJECTED:
-            # The approver refused it before any money moved: a fact of its own, which moves the
-            # attempt on (the next payout gets a new reference) and leaves the SP2D payable.
-            why = payout.error_code or "rejected by the approver"
-            return [
-                c.RecordTransferRejected(
-                    idempotency_key=f"iris:{ref}:rejected",
-                    gateway="iris",
-                    reference=ref,
-                    reason=f"iris: payout {ref} rejected before sending ({why})",
-                    actor=actor,
-                    pemda=d.pemda,
-                    disbursement_id=d.id,
-                )
-            ]
-        if not moved:
-            return []  # queued: no money left the RKUD yet
-        out.append(
-            c.RecordTransferSent(
-                idempotency_key=f"iris:{ref}:sent",
-                gateway="iris",
-                reference=ref,
-                actor=actor,
-                pemda=d.pemda,
-                disbursement_id=d.id,
-            )
-        )
-        status = Status.SENT
+
+
+def _after_sending(
+    d: Disbursement, status: Status, payout: Payout, actor: Actor
+) -> list[c.Command]:
+    """What follows a transfer in ``status`` (sent or settled) by the gateway's word: settled,
+    returned by the bank (settled first if it was not yet), or failed."""
     if status is not Status.SENT and status is not Status.SETTLED:
-        return out
+        return []
+    ref = payout.reference
+    gateway_status = payout.status
+    # A payout that fails after it settled can only have been returned by the bank.
+    returned = gateway_status is PayoutStatus.FAILED and (
+        payout.error_code.lower() in RETURN_CODES or status is Status.SETTLED
+    )
     settle = c.RecordSettlement(
         idempotency_key=f"iris:{ref}:settled",
         bank_reference=ref,
@@ -132,32 +141,28 @@ def plan(d: Disbursement, payout: Payout, actor: Actor = GATEWAY_ACTOR) -> list[
         disbursement_id=d.id,
     )
     if gateway_status is PayoutStatus.COMPLETED and status is Status.SENT:
-        out.append(settle)
-    elif returned:
-        if status is Status.SENT:
-            out.append(settle)
+        return [settle]
+    if returned:
         reason = f"iris: payout {ref} returned by the bank ({payout.error_code or 'returned'})"
-        out.append(
-            c.RecordTransferReturned(
-                idempotency_key=f"iris:{ref}:returned",
-                reason=reason,
-                actor=actor,
-                pemda=d.pemda,
-                disbursement_id=d.id,
-            )
+        back = c.RecordTransferReturned(
+            idempotency_key=f"iris:{ref}:returned",
+            reason=reason,
+            actor=actor,
+            pemda=d.pemda,
+            disbursement_id=d.id,
         )
-    elif status is Status.SENT and gateway_status in (PayoutStatus.FAILED, PayoutStatus.REJECTED):
+        return [settle, back] if status is Status.SENT else [back]
+    if status is Status.SENT and gateway_status in (PayoutStatus.FAILED, PayoutStatus.REJECTED):
         reason = f"iris: payout {ref} {gateway_status.value} ({payout.error_code or 'no code'})"
-        out.append(
-            c.RecordTransferFailed(
-                idempotency_key=f"iris:{ref}:failed",
-                reason=reason,
-                actor=actor,
-                pemda=d.pemda,
-                disbursement_id=d.id,
-            )
+        failed = c.RecordTransferFailed(
+            idempotency_key=f"iris:{ref}:failed",
+            reason=reason,
+            actor=actor,
+            pemda=d.pemda,
+            disbursement_id=d.id,
         )
-    return out
+        return [failed]
+    return []
 
 
 def apply(ledger: Ledger, payout: Payout, actor: Actor = GATEWAY_ACTOR) -> Applied:

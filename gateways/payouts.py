@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID
 
-from gateways.facts import GATEWAY_ACTOR, Applied, apply, payout_mismatch
+from gateways.facts import GATEWAY_ACTOR, Applied, PayoutMismatch, apply, payout_mismatch
 from gateways.port import (
     AccountInvalid,
     Beneficiary,
@@ -181,38 +181,49 @@ class PayoutService:
         if d.status not in payable:
             return self._result(d, ref, Outcome.SKIPPED, f"disbursement is {d.status}")
         try:
-            payout = self._lookup(ref)
-            if payout is None:
-                request = self._request(d, ref)
-                self._ensure_beneficiary(d, request.beneficiary)
-                payout = self._create(request)
-            if self.hooks.after_create is not None:
-                self.hooks.after_create(payout)
-            mismatch = payout_mismatch(d, payout)
-            if mismatch:
-                # Never approve (or record) a payout that is not this SP2D's.
-                log.error("payout %s does not match SP2D %s: %s", ref, d.sp2d_number, mismatch)
-                return self._result(d, ref, Outcome.ERROR, mismatch)
-            if payout.status is PayoutStatus.QUEUED:
-                self._request(d, ref)  # still payable (vendor active, account as at SP2D)?
-                payout = self._approve(ref)
-                if self.hooks.after_approve is not None:
-                    self.hooks.after_approve(payout)
-        except _Blocked as blocked:
-            return self._result(d, ref, Outcome.BLOCKED, str(blocked))
-        except AccountInvalid as error:
-            return self._result(d, ref, Outcome.INVALID_ACCOUNT, str(error))
-        except (PayoutUnresolved, GatewayTimeout, GatewayUnavailable) as error:
-            log.warning("payout %s unresolved: %s", ref, error)
-            return self._result(d, ref, Outcome.UNRESOLVED, str(error))
-        except GatewayError as error:
-            log.error("payout %s refused by the gateway: %s", ref, error)
-            return self._result(d, ref, Outcome.ERROR, str(error))
+            payout = self._send(d, ref)
+        except (_Blocked, PayoutMismatch, GatewayError) as error:
+            return self._not_sent(d, ref, error)
         if payout.status is PayoutStatus.QUEUED:
             return self._result(d, ref, Outcome.AWAITING_APPROVAL, "approval pending")
         if payout.status is PayoutStatus.REJECTED:
             return self._rejected(d, ref, payout)
         return self._record(d, ref, payout)
+
+    def _send(self, d: Disbursement, ref: str) -> Payout:
+        """This attempt's payout: created unless the gateway has it already, held to the SP2D, and
+        approved while it waits (``PayoutMismatch`` when it is not the SP2D's)."""
+        payout = self._lookup(ref)
+        if payout is None:
+            request = self._request(d, ref)
+            self._ensure_beneficiary(d, request.beneficiary)
+            payout = self._create(request)
+        if self.hooks.after_create is not None:
+            self.hooks.after_create(payout)
+        mismatch = payout_mismatch(d, payout)
+        if mismatch:
+            # Never approve (or record) a payout that is not this SP2D's.
+            log.error("payout %s does not match SP2D %s: %s", ref, d.sp2d_number, mismatch)
+            raise PayoutMismatch(mismatch)
+        if payout.status is PayoutStatus.QUEUED:
+            self._request(d, ref)  # still payable (vendor active, account as at SP2D)?
+            payout = self._approve(ref)
+            if self.hooks.after_approve is not None:
+                self.hooks.after_approve(payout)
+        return payout
+
+    def _not_sent(self, d: Disbursement, ref: str, error: Exception) -> PayoutResult:
+        """The outcome of a payout that was not sent, by why not."""
+        if isinstance(error, _Blocked):
+            return self._result(d, ref, Outcome.BLOCKED, str(error))
+        if isinstance(error, AccountInvalid):
+            return self._result(d, ref, Outcome.INVALID_ACCOUNT, str(error))
+        if isinstance(error, (PayoutUnresolved, GatewayTimeout, GatewayUnavailable)):
+            log.warning("payout %s unresolved: %s", ref, error)
+            return self._result(d, ref, Outcome.UNRESOLVED, str(error))
+        if isinstance(error, GatewayError):
+            log.error("payout %s refused by the gateway: %s", ref, error)
+        return self._result(d, ref, Outcome.ERROR, str(error))
 
     def _rejected(self, d: Disbursement, ref: str, payout: Payout) -> PayoutResult:
         """The checker said no before any money moved: recorded as ``TransferRejected`` (the same

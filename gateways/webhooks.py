@@ -126,6 +126,14 @@ def _guard(action: Callable[[], WebhookResponse], what: str) -> WebhookResponse:
         return WebhookResponse(503, {"error": "busy, retry later"})
 
 
+class _Answer(Exception):
+    """A notification answered before it is acted on (too large, unsigned, forged, unreadable)."""
+
+    def __init__(self, response: WebhookResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 def handle_iris(
     ledger: Ledger,
     settings: GatewaySettings,
@@ -137,52 +145,66 @@ def handle_iris(
     beneficiary account (Iris's own do not) is confirmed with ``payouts.get_payout`` first, and
     the confirmed payout is what is recorded: money is recorded as paid only to the account the
     SP2D names (``gateways.facts.payout_mismatch``), never on a notification's word alone."""
+    try:
+        payout = _signed_payout(settings, raw, headers)
+    except _Answer as answer:
+        return answer.response
+    return _guard(
+        lambda: _record_payout(ledger, payout, payouts), f"iris notification {payout.reference}"
+    )
+
+
+def _signed_payout(settings: GatewaySettings, raw: bytes, headers: Mapping[str, str]) -> Payout:
+    """The payout of a notification Iris signed; its signature is checked on the raw bytes before
+    anything is parsed."""
     if len(raw) > MAX_BODY:
-        return WebhookResponse(413, {"error": "body too large"})
+        raise _Answer(WebhookResponse(413, {"error": "body too large"}))
     given = _header(headers, "Iris-Signature")
     if not settings.iris_merchant_key or not given:
         security.warning("iris notification without signature refused (%d bytes)", len(raw))
-        return WebhookResponse(401, {"error": "missing signature"})
+        raise _Answer(WebhookResponse(401, {"error": "missing signature"}))
     if not same(iris_signature(raw, settings.iris_merchant_key), given):
         security.warning("forged iris notification refused: %r", raw[:200])
-        return WebhookResponse(401, {"error": "invalid signature"})
+        raise _Answer(WebhookResponse(401, {"error": "invalid signature"}))
     try:
-        payout = payout_from_json(notification_json(raw))
+        return payout_from_json(notification_json(raw))
     except (ValueError, GatewayError) as error:
         log.warning("iris notification not understood: %s", error)
-        return WebhookResponse(400, {"error": "notification not understood"})
+        raise _Answer(WebhookResponse(400, {"error": "notification not understood"})) from None
 
-    def act() -> WebhookResponse:
-        confirmed = payout
-        if not payout.beneficiary_account.strip() and parse_reference(payout.reference):
-            try:
-                confirmed = _confirm(payouts, payout)
-            except PayoutNotFound:
-                security.warning("iris notification for a payout iris does not know: %s", payout)
-                return WebhookResponse(404, {"error": "unknown payout"})
-            except GatewayError as error:
-                log.warning("iris status of %s unavailable: %s", payout.reference, error)
-                return WebhookResponse(503, {"error": "cannot confirm with iris, retry later"})
+
+def _record_payout(
+    ledger: Ledger, payout: Payout, payouts: PayoutGateway | None
+) -> WebhookResponse:
+    """Record what the (confirmed) payout says about its disbursement."""
+    confirmed = payout
+    if not payout.beneficiary_account.strip() and parse_reference(payout.reference):
         try:
-            applied = apply(ledger, confirmed, GATEWAY_ACTOR)
-        except DomainError as error:
-            log.error("iris notification %s refused by the ledger: %s", payout.reference, error)
-            return WebhookResponse(409, {"error": error.rule, "detail": error.message})
-        if applied.verdict is Verdict.UNKNOWN:
-            security.warning("iris notification for unknown payout %s", payout.reference)
+            confirmed = _confirm(payouts, payout)
+        except PayoutNotFound:
+            security.warning("iris notification for a payout iris does not know: %s", payout)
             return WebhookResponse(404, {"error": "unknown payout"})
-        if applied.verdict is Verdict.MISMATCH:
-            return WebhookResponse(409, {"error": "payout does not match the SP2D"})
-        return WebhookResponse(
-            200,
-            {
-                "result": applied.verdict.value,
-                "recorded": list(applied.recorded),
-                "status": applied.status,
-            },
-        )
-
-    return _guard(act, f"iris notification {payout.reference}")
+        except GatewayError as error:
+            log.warning("iris status of %s unavailable: %s", payout.reference, error)
+            return WebhookResponse(503, {"error": "cannot confirm with iris, retry later"})
+    try:
+        applied = apply(ledger, confirmed, GATEWAY_ACTOR)
+    except DomainError as error:
+        log.error("iris notification %s refused by the ledger: %s", payout.reference, error)
+        return WebhookResponse(409, {"error": error.rule, "detail": error.message})
+    if applied.verdict is Verdict.UNKNOWN:
+        security.warning("iris notification for unknown payout %s", payout.reference)
+        return WebhookResponse(404, {"error": "unknown payout"})
+    if applied.verdict is Verdict.MISMATCH:
+        return WebhookResponse(409, {"error": "payout does not match the SP2D"})
+    return WebhookResponse(
+        200,
+        {
+            "result": applied.verdict.value,
+            "recorded": list(applied.recorded),
+            "status": applied.status,
+        },
+    )
 
 
 def _confirm(payouts: PayoutGateway | None, payout: Payout) -> Payout:
@@ -205,56 +227,70 @@ def handle_midtrans(
 ) -> WebhookResponse:
     """``POST /webhooks/midtrans``: a payment changed status. The facts are confirmed with a status
     query (``receipts``) before anything is recorded."""
+    try:
+        order_id = _signed_order(settings, raw)
+    except _Answer as answer:
+        return answer.response
+    service = ReceiptService(ledger, receipts, fees or FeeSchedule())
+    return _guard(
+        lambda: _record_payment(service, receipts, order_id), f"midtrans notification {order_id}"
+    )
+
+
+def _signed_order(settings: GatewaySettings, raw: bytes) -> str:
+    """The order id of a notification Midtrans signed (its signature is inside the body)."""
     if len(raw) > MAX_BODY:
-        return WebhookResponse(413, {"error": "body too large"})
+        raise _Answer(WebhookResponse(413, {"error": "body too large"}))
     try:
         body = notification_json(raw)
     except NotUnderstood as error:
         # Its signature is inside the body: a body that cannot be read carries none.
         security.warning("midtrans notification not understood (%s): %r", error, raw[:200])
-        return WebhookResponse(401, {"error": "invalid notification"})
+        raise _Answer(WebhookResponse(401, {"error": "invalid notification"})) from None
     fields = ("order_id", "status_code", "gross_amount", "signature_key")
     if not all(isinstance(body.get(k), str) for k in fields):
         security.warning("midtrans notification without signature fields: %r", raw[:200])
-        return WebhookResponse(401, {"error": "missing signature"})
+        raise _Answer(WebhookResponse(401, {"error": "missing signature"}))
     expected = payment_signature(
         body["order_id"], body["status_code"], body["gross_amount"], settings.server_key
     )
     if not settings.server_key or not same(expected, body["signature_key"]):
         security.warning("forged midtrans notification refused: order %r", body["order_id"])
-        return WebhookResponse(401, {"error": "invalid signature"})
-    order_id = body["order_id"]
-    service = ReceiptService(ledger, receipts, fees or FeeSchedule())
+        raise _Answer(WebhookResponse(401, {"error": "invalid signature"}))
+    order_id: str = body["order_id"]
+    return order_id
 
-    def act() -> WebhookResponse:
-        try:
-            state = receipts.status(order_id)
-        except OrderNotFound:
-            security.warning("midtrans notification for unknown order %s", order_id)
-            return WebhookResponse(404, {"error": "unknown order"})
-        except GatewayRejected as error:
-            log.error("midtrans status of %s refused: %s", order_id, error)
-            return WebhookResponse(503, {"error": "cannot confirm with midtrans, retry later"})
-        except GatewayError as error:
-            log.warning("midtrans status of %s unavailable: %s", order_id, error)
-            return WebhookResponse(503, {"error": "cannot confirm with midtrans, retry later"})
-        if state.status not in SETTLED | REVERSED:
-            return WebhookResponse(200, {"result": "nothing_to_record", "status": state.status})
-        try:
-            result = service.record(order_id)
-        except NotKasdaOrder as error:
-            security.warning("midtrans notification for a non-kasda order: %s", error)
-            return WebhookResponse(403, {"error": "not a kasda order"})
-        except DomainError as error:
-            log.error("midtrans order %s refused by the ledger: %s", order_id, error)
-            return WebhookResponse(409, {"error": error.rule, "detail": error.message})
-        except GatewayError as error:
-            log.warning("midtrans status of %s unavailable: %s", order_id, error)
-            return WebhookResponse(503, {"error": "cannot confirm with midtrans, retry later"})
-        replayed = result is not None and result.replayed
-        return WebhookResponse(
-            200,
-            {"result": "nothing_new" if replayed else "recorded", "status": state.status.value},
-        )
 
-    return _guard(act, f"midtrans notification {order_id}")
+def _record_payment(
+    service: ReceiptService, receipts: ReceiptGateway, order_id: str
+) -> WebhookResponse:
+    """Ask Midtrans for the order's status and record a settled or reversed payment."""
+    try:
+        state = receipts.status(order_id)
+    except OrderNotFound:
+        security.warning("midtrans notification for unknown order %s", order_id)
+        return WebhookResponse(404, {"error": "unknown order"})
+    except GatewayRejected as error:
+        log.error("midtrans status of %s refused: %s", order_id, error)
+        return WebhookResponse(503, {"error": "cannot confirm with midtrans, retry later"})
+    except GatewayError as error:
+        log.warning("midtrans status of %s unavailable: %s", order_id, error)
+        return WebhookResponse(503, {"error": "cannot confirm with midtrans, retry later"})
+    if state.status not in SETTLED | REVERSED:
+        return WebhookResponse(200, {"result": "nothing_to_record", "status": state.status})
+    try:
+        result = service.record(order_id)
+    except NotKasdaOrder as error:
+        security.warning("midtrans notification for a non-kasda order: %s", error)
+        return WebhookResponse(403, {"error": "not a kasda order"})
+    except DomainError as error:
+        log.error("midtrans order %s refused by the ledger: %s", order_id, error)
+        return WebhookResponse(409, {"error": error.rule, "detail": error.message})
+    except GatewayError as error:
+        log.warning("midtrans status of %s unavailable: %s", order_id, error)
+        return WebhookResponse(503, {"error": "cannot confirm with midtrans, retry later"})
+    replayed = result is not None and result.replayed
+    return WebhookResponse(
+        200,
+        {"result": "nothing_new" if replayed else "recorded", "status": state.status.value},
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -26,9 +27,22 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kasda", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_demo(sub)
+    _add_reports(sub)
+    _add_integrity(sub)
+    from kasda import gateway_sim, lra, reconcile, serve
+
+    lra.add_parsers(sub)
+    serve.add_parsers(sub)
+    gateway_sim.add_parser(sub)
+    reconcile.add_parser(sub)
+    return parser
+
+
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="build a realistic pemda fiscal year and print its totals")
     demo.add_argument("--seed", type=int, default=2026, help="same seed, same year (default 2026)")
     demo.add_argument(
@@ -42,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="delete the SQLite file of KASDA_DATABASE_URL first and build the year again",
     )
+
+
+def _add_reports(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = sub.add_parser("replay", help="the APBD as of a past moment or event position")
     when = replay.add_mutually_exclusive_group(required=True)
     when.add_argument("--as-of", type=_moment, help="e.g. 2026-06-30T23:59:59+07:00")
@@ -52,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     hist.add_argument("--spp", required=True, help="the SPP number")
     hist.add_argument("--pemda", default="32.73")
     hist.add_argument("--year", type=int, default=2026)
+
+
+def _add_integrity(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser(
         "verify", help="check the hash chain of the whole store (exit 1 if broken)"
     )
@@ -65,20 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     sign.add_argument("--out", type=Path, help="also write the signed checkpoint to this file")
     sub.add_parser("signing-key", help="make an Ed25519 key pair for checkpoints")
     sub.add_parser("keygen", help="print a new AES-256 key for KASDA_CIPHER_KEY")
-    from kasda import lra
 
-    lra.add_parsers(sub)
-    from kasda import serve
 
-    serve.add_parsers(sub)
-    from kasda import gateway_sim
-
-    gateway_sim.add_parser(sub)
-    from kasda import reconcile
-
-    reconcile.add_parser(sub)
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "gateway-sim":
+        from kasda import gateway_sim
+
         return gateway_sim.run(args)
     if args.command == "keygen":
         from ledger.cipher import new_key
@@ -86,41 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(new_key())
         return 0
     try:
-        if args.command in serve.COMMANDS:
-            return serve.run(args)
-        if args.command == "reconcile":
-            return reconcile.run(args)
-        if args.command == "reconcile-resolve":
-            return reconcile.resolve(args)
-        if args.command == "demo":
-            from kasda.demo import run_demo
-
-            if args.lifecycles < 1:
-                parser.error("--lifecycles must be at least 1")
-            return run_demo(seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh)
-        if args.command in ("verify", "checkpoint", "signing-key", "export"):
-            from kasda import integrity
-
-            return integrity.run(args)
-        if args.command == "lra":
-            return lra.run_lra(args)
-        if args.command == "project":
-            return lra.run_project(args)
-        if args.command in ("replay", "history"):
-            from kasda import reports
-            from ledger.application import Ledger
-
-            ledger = Ledger()
-            try:
-                if args.command == "replay":
-                    reports.print_budget_as_of(
-                        ledger, args.pemda, args.year, as_of=args.as_of, position=args.position
-                    )
-                else:
-                    reports.disbursement_history(ledger, args.pemda, args.year, args.spp)
-            finally:
-                ledger.close()
-            return 0
+        return _dispatch(parser, args)
     except DomainError as error:
         # A broken rule or bad input (e.g. an unsupported KASDA_DATABASE_URL): say which, change nothing.
         print(f"kasda: {error} [{error.rule}]", file=sys.stderr)
@@ -133,7 +113,57 @@ def main(argv: list[str] | None = None) -> int:
     except MapperDeserialisationError as error:  # e.g. a wrong or missing KASDA_CIPHER_KEY
         print(f"kasda: cannot read the event store: {error}", file=sys.stderr)
         return 1
-    return 2
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the command; its store and domain errors are ``main``'s to report."""
+    from kasda import lra, reconcile, serve
+
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "reconcile": reconcile.run,
+        "reconcile-resolve": reconcile.resolve,
+        "demo": lambda args: _demo(parser, args),
+        "lra": lra.run_lra,
+        "project": lra.run_project,
+        "replay": _reports,
+        "history": _reports,
+        **dict.fromkeys(("verify", "checkpoint", "signing-key", "export"), _integrity),
+        **dict.fromkeys(serve.COMMANDS, serve.run),
+    }
+    command = commands.get(args.command)
+    return 2 if command is None else command(args)
+
+
+def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from kasda.demo import run_demo
+
+    if args.lifecycles < 1:
+        parser.error("--lifecycles must be at least 1")
+    return run_demo(seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh)
+
+
+def _integrity(args: argparse.Namespace) -> int:
+    from kasda import integrity
+
+    return integrity.run(args)
+
+
+def _reports(args: argparse.Namespace) -> int:
+    """``replay`` and ``history``: read the store, print, change nothing."""
+    from kasda import reports
+    from ledger.application import Ledger
+
+    ledger = Ledger()
+    try:
+        if args.command == "replay":
+            reports.print_budget_as_of(
+                ledger, args.pemda, args.year, as_of=args.as_of, position=args.position
+            )
+        else:
+            reports.disbursement_history(ledger, args.pemda, args.year, args.spp)
+    finally:
+        ledger.close()
+    return 0
 
 
 if __name__ == "__main__":

@@ -111,71 +111,15 @@ def _write(ledger: Ledger, work: Path) -> dict[str, Any]:
     Each page becomes one Parquet part; the parts are then streamed into ``events.parquet`` by
     Polars' streaming engine. Neither file needs the whole history in memory.
     """
-    columns: dict[str, list[Any]] = {name: [] for name in SCHEMA}
-    parts: list[Path] = []
-    head = GENESIS.hex()
-    count, first, last = 0, 0, 0
-    page: dict[int, Any] = {}
-
-    def flush() -> None:
-        if columns["position"]:
-            part = work / f".part-{len(parts):06d}.parquet"
-            pl.DataFrame(columns, schema=SCHEMA).write_parquet(part)
-            parts.append(part)
-            for column in columns.values():
-                column.clear()
-
+    parquet = _ParquetParts(work)
+    chain = _Chain()
     with (work / "events.jsonl").open("w", encoding="utf-8") as jsonl:
-        for position, row, link in stored_links(ledger):
-            if row is None or link is None:
-                raise InvalidInput(
-                    f"the store's chain is broken at position {position}: run kasda verify"
-                )
-            _, _, version, topic, state = row
-            topic = topic.decode() if isinstance(topic, bytes) else str(topic)
-            state = bytes(state)
-            if position not in page:  # decode bodies a page at a time, not a query per event
-                page = {
-                    n.id: n
-                    for n in ledger.recorder.select_notifications(start=position, limit=PAGE)
-                }
-            event = ledger.mapper.to_domain_event(page[position])
-            kind, _, name = topic.rpartition(":")[2].rpartition(".")
-            record = {
-                "position": position,
-                "aggregate_id": str(event.originator_id),
-                "aggregate_type": kind,
-                "event": name,
-                "version": version,
-                "topic": topic,
-                "state_b64": base64.b64encode(state).decode(),
-                "digest": event_digest(event.originator_id, version, topic, state).hex(),
-                "chain_hash": link.hex(),
-                "body": {
-                    k: v
-                    for k, v in vars(event).items()
-                    if k not in ("originator_id", "originator_version")
-                },
-            }
+        for record in _records(ledger):
             line = json.dumps(record, default=_plain, ensure_ascii=False, sort_keys=True)
             jsonl.write(line + "\n")
-            for key, column in columns.items():
-                value = record[key]
-                column.append(
-                    json.dumps(value, default=_plain, sort_keys=True) if key == "body" else value
-                )
-            if len(columns["position"]) >= PAGE:
-                flush()
-            head = link.hex()
-            count, first, last = count + 1, first or position, position
-    flush()
-    target = work / "events.parquet"
-    if parts:
-        pl.scan_parquet(parts).sink_parquet(target, maintain_order=True)
-        for part in parts:
-            part.unlink()
-    else:
-        pl.DataFrame(columns, schema=SCHEMA).write_parquet(target)
+            parquet.add(record)
+            chain.add(record["position"], record["chain_hash"])
+    parquet.join(work / "events.parquet")
     checkpoints = [json.loads(c.to_json()) for c in load_checkpoints(ledger)]
     (work / "checkpoints.json").write_text(json.dumps(checkpoints, indent=2) + "\n")
     module = ledger.env.get("PERSISTENCE_MODULE", "")
@@ -184,14 +128,100 @@ def _write(ledger: Ledger, work: Path) -> dict[str, Any]:
         "exported_at": datetime.now(UTC).isoformat(),
         "kasda_version": _kasda_version(),
         "store": module.rsplit(".", 1)[-1],
-        "events": count,
-        "first_position": first,
-        "last_position": last,
-        "chain_head": head,
+        "events": chain.count,
+        "first_position": chain.first,
+        "last_position": chain.last,
+        "chain_head": chain.head,
         "files": {name: _sha256(work / name) for name in FILES},
     }
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _records(ledger: Ledger) -> Iterator[dict[str, Any]]:
+    """Every stored event as a row of the export, in application order, with its chain link.
+    Bodies are decoded a page at a time, not a query per event."""
+    page: dict[int, Any] = {}
+    for position, row, link in stored_links(ledger):
+        if row is None or link is None:
+            raise InvalidInput(
+                f"the store's chain is broken at position {position}: run kasda verify"
+            )
+        _, _, version, topic, state = row
+        topic = topic.decode() if isinstance(topic, bytes) else str(topic)
+        state = bytes(state)
+        if position not in page:
+            page = {
+                n.id: n for n in ledger.recorder.select_notifications(start=position, limit=PAGE)
+            }
+        event = ledger.mapper.to_domain_event(page[position])
+        kind, _, name = topic.rpartition(":")[2].rpartition(".")
+        yield {
+            "position": position,
+            "aggregate_id": str(event.originator_id),
+            "aggregate_type": kind,
+            "event": name,
+            "version": version,
+            "topic": topic,
+            "state_b64": base64.b64encode(state).decode(),
+            "digest": event_digest(event.originator_id, version, topic, state).hex(),
+            "chain_hash": link.hex(),
+            "body": {
+                k: v
+                for k, v in vars(event).items()
+                if k not in ("originator_id", "originator_version")
+            },
+        }
+
+
+@dataclass
+class _Chain:
+    """What the manifest says of the exported chain: how many events, where it starts and ends."""
+
+    count: int = 0
+    first: int = 0
+    last: int = 0
+    head: str = GENESIS.hex()
+
+    def add(self, position: int, link: str) -> None:
+        self.count, self.first, self.last = self.count + 1, self.first or position, position
+        self.head = link
+
+
+class _ParquetParts:
+    """``events.parquet`` written a page at a time: each page of rows becomes one part, and the
+    parts are joined by Polars' streaming engine at the end."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.columns: dict[str, list[Any]] = {name: [] for name in SCHEMA}
+        self.parts: list[Path] = []
+
+    def add(self, record: dict[str, Any]) -> None:
+        for key, column in self.columns.items():
+            value = record[key]
+            column.append(
+                json.dumps(value, default=_plain, sort_keys=True) if key == "body" else value
+            )
+        if len(self.columns["position"]) >= PAGE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.columns["position"]:
+            part = self.work / f".part-{len(self.parts):06d}.parquet"
+            pl.DataFrame(self.columns, schema=SCHEMA).write_parquet(part)
+            self.parts.append(part)
+            for column in self.columns.values():
+                column.clear()
+
+    def join(self, target: Path) -> None:
+        self.flush()
+        if not self.parts:
+            pl.DataFrame(self.columns, schema=SCHEMA).write_parquet(target)
+            return
+        pl.scan_parquet(self.parts).sink_parquet(target, maintain_order=True)
+        for part in self.parts:
+            part.unlink()
 
 
 def _plain_json(value: Any) -> Any:
@@ -241,31 +271,10 @@ def verify_export(
 def _verify_export(
     folder: Path, report: Report, anchors: list[Checkpoint], trusted_key: str | None
 ) -> Report:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-        listed = manifest["files"]
-        if not isinstance(listed, dict) or set(listed) != set(FILES):
-            raise ValueError(f"the manifest must list exactly {', '.join(FILES)}")
-        stored = [
-            Checkpoint.from_json(json.dumps(c))
-            for c in json.loads((folder / "checkpoints.json").read_text())
-        ]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise InvalidInput(f"{folder} is not a complete kasda export: {error}") from None
-    # A file verify does not check is a file nobody should trust: refuse it rather than let an
-    # auditor read it next to verified ones.
-    strangers = sorted(p.name for p in folder.iterdir() if p.name not in (*FILES, "manifest.json"))
-    if strangers:
-        report.problem = Problem(
-            0,
-            f"{', '.join(strangers)} is not part of a kasda export and nothing vouches for it: "
-            "move it out of the folder",
-        )
+    manifest, stored = _read_export(folder)
+    report.problem = _unvouched_files(folder, manifest["files"])
+    if report.problem is not None:
         return report
-    for name in FILES:
-        if _sha256(folder / name) != listed[name]:
-            report.problem = Problem(0, f"{name} differs from the manifest's SHA-256")
-            return report
     wanted = by_position([*stored, *anchors])
     report.problem = forged_checkpoint(itertools.chain.from_iterable(wanted.values()), trusted_key)
     if report.problem is not None:
@@ -281,24 +290,61 @@ def _verify_export(
     jsonl = walks[0]
     report.events, report.head_position, report.head_hash = jsonl.events, jsonl.last, jsonl.head
     report.checkpoints = jsonl.checkpoints
-    for walk in walks:
-        said = (
-            manifest.get("events"),
-            manifest.get("first_position"),
-            manifest.get("last_position"),
-            manifest.get("chain_head"),
-        )
-        if said != (walk.events, walk.first, walk.last, walk.head):
-            report.problem = Problem(
-                walk.last, f"{walk.source}: the events do not end where the manifest says"
-            )
-            return report
-    if jsonl.encrypted:
+    report.problem = _ends_elsewhere(walks, manifest)
+    if report.problem is None and jsonl.encrypted:
         report.notes.append(
             f"{jsonl.encrypted:,} event bodies are encrypted: their decoded 'body' could not be "
             "compared with the stored bytes (decrypt state_b64 with the key to check it)"
         )
     return report
+
+
+def _read_export(folder: Path) -> tuple[dict[str, Any], list[Checkpoint]]:
+    """The manifest (listing exactly ``FILES``) and the checkpoints stored in the export."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        listed = manifest["files"]
+        if not isinstance(listed, dict) or set(listed) != set(FILES):
+            raise ValueError(f"the manifest must list exactly {', '.join(FILES)}")
+        stored = [
+            Checkpoint.from_json(json.dumps(c))
+            for c in json.loads((folder / "checkpoints.json").read_text())
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InvalidInput(f"{folder} is not a complete kasda export: {error}") from None
+    return manifest, stored
+
+
+def _unvouched_files(folder: Path, listed: dict[str, str]) -> Problem | None:
+    """A file verify does not check is a file nobody should trust: refuse it rather than let an
+    auditor read it next to verified ones. Then the manifest's SHA-256s, a quick first check."""
+    strangers = sorted(p.name for p in folder.iterdir() if p.name not in (*FILES, "manifest.json"))
+    if strangers:
+        return Problem(
+            0,
+            f"{', '.join(strangers)} is not part of a kasda export and nothing vouches for it: "
+            "move it out of the folder",
+        )
+    for name in FILES:
+        if _sha256(folder / name) != listed[name]:
+            return Problem(0, f"{name} differs from the manifest's SHA-256")
+    return None
+
+
+def _ends_elsewhere(walks: list[_Walk], manifest: dict[str, Any]) -> Problem | None:
+    """Each file's chain must end where the manifest says (count, first, last, head)."""
+    said = (
+        manifest.get("events"),
+        manifest.get("first_position"),
+        manifest.get("last_position"),
+        manifest.get("chain_head"),
+    )
+    for walk in walks:
+        if said != (walk.events, walk.first, walk.last, walk.head):
+            return Problem(
+                walk.last, f"{walk.source}: the events do not end where the manifest says"
+            )
+    return None
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -12,11 +12,19 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from reconciliation.matching import LazyResult, Params, Result
+    from reconciliation.record import Record
+    from reconciliation.report import Input, Summary
 
 # Polars and the readers are imported by ``run`` only, so every other ``kasda`` command starts fast.
 WIB = timezone(timedelta(hours=7))
@@ -262,164 +270,270 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, actor, work, say)
 
 
-def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -> int:
-    import polars as pl
+class _Refused(Exception):
+    """A run that stops before its report: the message (for stderr) says why; exit 2."""
 
-    from reconciliation.errors import StatementError
-    from reconciliation.matching import LazyResult, Params, Result, reconcile, scope_ledger
-    from reconciliation.readers import read_bank_statement, read_gateway_report
-    from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
-    from reconciliation.readers.ledger import read_ledger_parquet
-    from reconciliation.record import exception_count, ledger_digest
-    from reconciliation.report import Input, Summary, sha256_of, summarise, write_report
-    from reconciliation.schema import STATEMENT, STATUSES
+
+@dataclass
+class _Inputs:
+    """What a run reads, as it reads it: the statement side (frames for an in-memory run; for a
+    partitioned one, each input in canonical Parquet, read once), every input with its digest and
+    line count, the references of the credits (the receipts they pay are in scope), and the ledger
+    lines (all of them, then those of the period)."""
+
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    read: list[Input] = field(default_factory=list)
+    paid_in: list[pl.Series] = field(default_factory=list)
+    ledger: pl.DataFrame | None = None
+    ledger_source: Input | None = None  # the ledger file or store, before it is scoped
+
+    def take_ledger(self) -> pl.DataFrame:
+        """The ledger lines, no longer held here (a partitioned run drops them once on disk)."""
+        ledger, self.ledger = self.ledger, None
+        assert ledger is not None, "the ledger is read before it is matched"
+        return ledger
+
+
+def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -> int:
+    from reconciliation.matching import Params
+    from reconciliation.report import Summary, summarise, write_report
 
     end: date = args.date
     start: date = args.since or end
     try:
+        _resolve_inputs(args, start, end)
+        inputs = _read(args, work, say)
+        _scope(inputs, start, end, args.window, say)
+        result = _match(inputs, Params(period_end=end, window_days=args.window), args, work, say)
+        summary = summarise(result, Summary(start, end, args.window, inputs.read))
+        record = None if actor is None else _recordable(result, summary, args, start, end)
+    except _Refused as refused:
+        _err(str(refused))
+        return 2
+    written = write_report(result, summary, args.out)
+    if record is not None:
+        written.append(_write_exceptions(record, args.out))
+    say(f"report written to {args.out} ({len(written)} files)")
+    _print_counts(summary)
+    if actor is None:
+        return 0
+    if record is None:
+        return _too_many_exceptions(summary, args.out)
+    return _record(args, actor, record, say)
+
+
+def _resolve_inputs(args: argparse.Namespace, start: date, end: date) -> None:
+    """``--bank`` and ``--gateway`` as the files they name; one file cannot be both."""
+    try:
         args.bank = _inputs(args.bank, "bank", start, end)
         args.gateway = _inputs(args.gateway, "gateway", start, end)
     except ValueError as error:
-        _err(f"kasda reconcile: {error}")
-        return 2
+        raise _Refused(f"kasda reconcile: {error}") from None
     both = {p.resolve() for p in args.bank} & {p.resolve() for p in args.gateway}
     if both:
-        _err(f"kasda reconcile: {sorted(both)[0]} is given as --bank and as --gateway")
-        return 2
-    parts: list[pl.DataFrame] = []
-    files: list[Path] = []  # a partitioned run: each input in canonical Parquet, read once
-    inputs: list[Input] = []
-    paid_in: list[pl.Series] = []  # references of the credits: receipts they pay are in scope
-    sources = [("bank", p) for p in args.bank] + [("gateway", p) for p in args.gateway]
-    try:
-        profiles = load_profiles(args.profiles) if args.profiles else DEFAULT_PROFILES
-        for k, (role, path) in enumerate(sources):
-            what = "bank statement" if role == "bank" else "gateway report"
-            say(f"reading {what} {path}")
-            if role == "bank":
-                frame = read_bank_statement(path, args.profile, profiles)
-            else:
-                frame = read_gateway_report(path)
-            inputs.append(Input(role, str(path), sha256_of(path), frame.height))
-            credits = (pl.col("direction") == "C") & ~pl.col("kind").is_in(["return", "interest"])
-            paid_in.append(frame.filter(credits)["reference"])
-            if work is None:
-                parts.append(frame)
-            else:
-                files.append(work / f"input-{k}.parquet")
-                frame.write_parquet(files[-1])
-            del frame
-        if args.ledger is not None:
-            args.pemda = args.pemda or DEFAULT_PEMDA
-            say(f"reading ledger {args.ledger}")
-            ledger = read_ledger_parquet(args.ledger)
-            ledger_input = Input("ledger", str(args.ledger), sha256_of(args.ledger), ledger.height)
-        else:
-            from ledger.application import Ledger
-            from reconciliation.readers.ledger import ledger_frames
-            from reconciliation.schema import empty_ledger
+        raise _Refused(f"kasda reconcile: {sorted(both)[0]} is given as --bank and as --gateway")
 
-            say("reading the ledger from the event store")
-            store = Ledger(args.database)
-            try:
-                frames = ledger_frames(store)
-            finally:
-                store.close()
-            if args.pemda is None and len(frames) > 1:
-                pemdas = ", ".join(sorted(frames))
-                _err(f"kasda reconcile: the store holds pemdas {pemdas}: name one with --pemda")
-                return 2
-            if args.pemda is None:
-                args.pemda = next(iter(frames), DEFAULT_PEMDA)
-            ledger = frames.get(args.pemda, empty_ledger())
-            del frames
-            ledger_input = Input("ledger", "KASDA_DATABASE_URL", "", ledger.height)
+
+def _read(args: argparse.Namespace, work: Path | None, say: _Clock) -> _Inputs:
+    """Read every statement file and the ledger; an unreadable one stops the run."""
+    from reconciliation.errors import StatementError
+
+    inputs = _Inputs()
+    try:
+        _read_statement(args, work, inputs, say)
+        _read_ledger(args, inputs, say)
     except (StatementError, ValueError, OSError) as error:
         # StatementError is path:line: reason already; a bad profile file is a ValueError.
-        _err(str(error) if isinstance(error, StatementError) else f"kasda reconcile: {error}")
-        return 2
+        raise _Refused(
+            str(error) if isinstance(error, StatementError) else f"kasda reconcile: {error}"
+        ) from None
+    return inputs
+
+
+def _read_statement(
+    args: argparse.Namespace, work: Path | None, inputs: _Inputs, say: _Clock
+) -> None:
+    """Each bank statement and gateway report, once: kept in memory, or (a partitioned run) written
+    to ``work`` as canonical Parquet and dropped."""
+    import polars as pl
+
+    from reconciliation.readers import read_bank_statement, read_gateway_report
+    from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
+    from reconciliation.report import Input, sha256_of
+
+    sources = [("bank", p) for p in args.bank] + [("gateway", p) for p in args.gateway]
+    profiles = load_profiles(args.profiles) if args.profiles else DEFAULT_PROFILES
+    credits = (pl.col("direction") == "C") & ~pl.col("kind").is_in(["return", "interest"])
+    for k, (role, path) in enumerate(sources):
+        if role == "bank":
+            say(f"reading bank statement {path}")
+            frame = read_bank_statement(path, args.profile, profiles)
+        else:
+            say(f"reading gateway report {path}")
+            frame = read_gateway_report(path)
+        inputs.read.append(Input(role, str(path), sha256_of(path), frame.height))
+        inputs.paid_in.append(frame.filter(credits)["reference"])
+        if work is None:
+            inputs.frames.append(frame)
+        else:
+            inputs.files.append(work / f"input-{k}.parquet")
+            frame.write_parquet(inputs.files[-1])
+        del frame
+
+
+def _read_ledger(args: argparse.Namespace, inputs: _Inputs, say: _Clock) -> None:
+    """The ledger lines of the run's pemda, from ``--ledger`` or the event store (whose one pemda
+    is the run's when ``--pemda`` is not given). The store has no file digest: its lines are
+    digested once scoped to the period."""
+    from reconciliation.readers.ledger import read_ledger_parquet
+    from reconciliation.report import Input, sha256_of
+
+    if args.ledger is not None:
+        args.pemda = args.pemda or DEFAULT_PEMDA
+        say(f"reading ledger {args.ledger}")
+        inputs.ledger = read_ledger_parquet(args.ledger)
+        inputs.ledger_source = Input(
+            "ledger", str(args.ledger), sha256_of(args.ledger), inputs.ledger.height
+        )
+        return
+    from ledger.application import Ledger
+    from reconciliation.readers.ledger import ledger_frames
+    from reconciliation.schema import empty_ledger
+
+    say("reading the ledger from the event store")
+    store = Ledger(args.database)
+    try:
+        frames = ledger_frames(store)
+    finally:
+        store.close()
+    if args.pemda is None and len(frames) > 1:
+        pemdas = ", ".join(sorted(frames))
+        raise _Refused(f"kasda reconcile: the store holds pemdas {pemdas}: name one with --pemda")
+    if args.pemda is None:
+        args.pemda = next(iter(frames), DEFAULT_PEMDA)
+    inputs.ledger = frames.get(args.pemda, empty_ledger())
+    del frames
+    inputs.ledger_source = Input("ledger", "KASDA_DATABASE_URL", "", inputs.ledger.height)
+
+
+def _scope(inputs: _Inputs, start: date, end: date, window: int, say: _Clock) -> None:
+    """Keep the ledger lines of the statement period. The run's ledger input is those lines (the
+    store's digest is theirs too), not every line of the store or file."""
+    import polars as pl
+
+    from reconciliation.matching import scope_ledger
+    from reconciliation.record import ledger_digest
+    from reconciliation.report import Input
+
+    ledger = inputs.take_ledger()
     scoped = scope_ledger(
         ledger,
         start,
         end,
-        paid_in=pl.concat(paid_in) if paid_in else None,
-        window_days=args.window,
+        paid_in=pl.concat(inputs.paid_in) if inputs.paid_in else None,
+        window_days=window,
     ).collect()
-    # The run's ledger input is the lines of the statement period (the store's digest is theirs
-    # too), not every line of the store or file.
-    digest = ledger_input.sha256 or ledger_digest(scoped)
-    inputs.append(Input("ledger", ledger_input.path, digest, scoped.height))
-    lines = sum(i.lines for i in inputs[:-1])
+    source = inputs.ledger_source
+    assert source is not None, "the ledger is read before it is scoped"
+    lines = sum(i.lines for i in inputs.read)
+    digest = source.sha256 or ledger_digest(scoped)
+    inputs.read.append(Input("ledger", source.path, digest, scoped.height))
     say(f"{lines} statement lines, {scoped.height} of {ledger.height} ledger lines in the period")
-    del ledger
-    params = Params(period_end=end, window_days=args.window)
-    result: Result | LazyResult
+    inputs.ledger = scoped
+
+
+def _match(
+    inputs: _Inputs, params: Params, args: argparse.Namespace, work: Path | None, say: _Clock
+) -> Result | LazyResult:
+    """Every line of both sides with its status: in memory, or in partitions on disk when the run
+    has a work folder and more than one partition (given, or chosen for ``--memory-limit``)."""
+    import polars as pl
+
+    from reconciliation.matching import reconcile
+    from reconciliation.schema import STATEMENT
+
     partitions = args.partitions
     if work is not None and not partitions:
         from reconciliation.partitioned import partitions_for
 
-        partitions = partitions_for(lines + scoped.height, args.memory_limit)
+        lines = sum(i.lines for i in inputs.read)
+        partitions = partitions_for(lines, args.memory_limit)
         say(f"--memory-limit {args.memory_limit}: {partitions} partition(s)")
     if work is not None and partitions > 1:
-        from reconciliation.partitioned import lazy_result, reconcile_files
+        return _match_partitioned(inputs, params, partitions, work, say)
+    if inputs.files:
+        inputs.frames = [pl.read_parquet(inputs.files)]
+    parts, inputs.frames = inputs.frames, []
+    statement = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=STATEMENT)
+    del parts
+    return reconcile(statement, inputs.take_ledger(), params, progress=say)
 
-        ledger_file = work / "ledger.parquet"
-        scoped.write_parquet(ledger_file)
-        del scoped
-        dense = reconcile_files(files, ledger_file, params, partitions, work, progress=say)
-        say("writing every line with its status")
-        result = lazy_result(files, ledger_file, dense, work, partitions)
-    else:
-        if files:
-            parts = [pl.read_parquet(files)]
-        statement = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=STATEMENT)
-        del parts
-        result = reconcile(statement, scoped, params, progress=say)
-    summary = summarise(result, Summary(start, end, args.window, inputs))
-    found = exception_count(summary)
-    record = None
-    limit = 0
-    if actor is not None:
-        from ledger.handlers import MAX_RECONCILIATION_EXCEPTIONS
 
-        limit = MAX_RECONCILIATION_EXCEPTIONS
-        if found <= limit:
-            from reconciliation.record import RecordError, build, parameters_input
+def _match_partitioned(
+    inputs: _Inputs, params: Params, partitions: int, work: Path, say: _Clock
+) -> LazyResult:
+    from reconciliation.partitioned import lazy_result, reconcile_files
 
-            try:
-                extra = [parameters_input(start, end, args.window, args.profile)]
-                record = build(result, summary, extra)
-            except RecordError as error:
-                _err(f"kasda reconcile: cannot record the run: {error}")
-                return 2
-    written = write_report(result, summary, args.out)
-    if record is not None:
-        pl.DataFrame(
-            list(record.exceptions),
-            schema={
-                "id": pl.String,
-                "status": pl.String,
-                "amount": pl.Int64,
-                "reference": pl.String,
-                "detail": pl.String,
-            },
-        ).write_csv(args.out / "exceptions.csv")
-        written.append(args.out / "exceptions.csv")
-    say(f"report written to {args.out} ({len(written)} files)")
+    ledger_file = work / "ledger.parquet"
+    inputs.take_ledger().write_parquet(ledger_file)
+    dense = reconcile_files(inputs.files, ledger_file, params, partitions, work, progress=say)
+    say("writing every line with its status")
+    return lazy_result(inputs.files, ledger_file, dense, work, partitions)
+
+
+def _recordable(
+    result: Result | LazyResult, summary: Summary, args: argparse.Namespace, start: date, end: date
+) -> Record | None:
+    """The run as the ledger records it; None when it has more exceptions than a run may hold."""
+    from ledger.handlers import MAX_RECONCILIATION_EXCEPTIONS
+    from reconciliation.record import RecordError, build, exception_count, parameters_input
+
+    if exception_count(summary) > MAX_RECONCILIATION_EXCEPTIONS:
+        return None
+    try:
+        extra = [parameters_input(start, end, args.window, args.profile)]
+        return build(result, summary, extra)
+    except RecordError as error:
+        raise _Refused(f"kasda reconcile: cannot record the run: {error}") from None
+
+
+def _write_exceptions(record: Record, out: Path) -> Path:
+    """``exceptions.csv``: the exceptions as recorded, with the ids ``reconcile-resolve`` takes."""
+    import polars as pl
+
+    pl.DataFrame(
+        list(record.exceptions),
+        schema={
+            "id": pl.String,
+            "status": pl.String,
+            "amount": pl.Int64,
+            "reference": pl.String,
+            "detail": pl.String,
+        },
+    ).write_csv(out / "exceptions.csv")
+    return out / "exceptions.csv"
+
+
+def _print_counts(summary: Summary) -> None:
+    from reconciliation.schema import STATUSES
+
     for side in ("statement", "ledger"):
         counts = summary.counts[side]
         shown = ", ".join(f"{s}={counts[s]}" for s in STATUSES if counts[s])
         sys.stdout.write(f"{side}: {shown or 'no lines'}\n")
-    if actor is None:
-        return 0
-    if record is None:
-        _err(
-            f"kasda reconcile: {found} exceptions, the ledger records at most {limit} per run: "
-            f"NOTHING RECORDED. The report is in {args.out}; check that the files are the right "
-            "ones, or reconcile fewer days."
-        )
-        return 2
-    return _record(args, actor, record, say)
+
+
+def _too_many_exceptions(summary: Summary, out: Path) -> int:
+    from ledger.handlers import MAX_RECONCILIATION_EXCEPTIONS
+    from reconciliation.record import exception_count
+
+    _err(
+        f"kasda reconcile: {exception_count(summary)} exceptions, the ledger records at most "
+        f"{MAX_RECONCILIATION_EXCEPTIONS} per run: NOTHING RECORDED. The report is in {out}; "
+        "check that the files are the right ones, or reconcile fewer days."
+    )
+    return 2
 
 
 def _record(args: argparse.Namespace, actor: Any, record: Any, say: _Clock) -> int:

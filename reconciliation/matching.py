@@ -36,10 +36,30 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from reconciliation.expressions import (
+    AGREED,
+    AMBIGUOUS_AGREED,
+    PASS_CODE,
+    PASS_ENUM,
+    PASSES,
+    REFERENCE_KINDS,
+    SEED,
+    STATUS_CODE,
+    account_key,
+    agreed_text,
+    bank_key,
+    expected_on,
+    pack_ledger,
+    pack_statement,
+    reference_keys,
+    status_code,
+    unpack_ledger,
+    unpack_statement,
+    unpaired_ledger,
+    unpaired_statement,
+)
 from reconciliation.schema import STATUS_ENUM, STATUSES
 
-SEED = 0x6B61_7364_61  # "kasda": the join key
-SEED2 = 0x7265_636F_6E  # "recon": the independent check of a key match
 Progress = Callable[[str], None]
 
 
@@ -101,60 +121,6 @@ class LazyResult:
         self.ledger = self.ledger_rows = ledger
 
 
-_CODE = {name: i for i, name in enumerate(STATUSES)}
-_PASSES = ("reference", "amount_account", "batch", "classify")
-_PASS = {name: i for i, name in enumerate(_PASSES)}
-PASS_ENUM = pl.Enum(list(_PASSES))
-_REF_KINDS = ["transfer", "return", "payout", "settlement"]
-
-# Which fields of a statement line agreed with the line it was paired with, as bits of ``agreed``.
-AGREED_FIELDS = ("reference", "amount", "account", "bank", "date")
-AGREED = {name: 1 << i for i, name in enumerate(AGREED_FIELDS)}
-_AGREED_TEXT = pl.Series(
-    "agreed",
-    [
-        ",".join(f for f in AGREED_FIELDS if code & AGREED[f]) or None
-        for code in range(1 << len(AGREED_FIELDS))
-    ],
-    dtype=pl.String,
-)
-
-
-def agreed_text(codes: pl.Series) -> pl.Series:
-    """``reference,amount,account`` ... for each ``agreed`` code (null where nothing was paired)."""
-    return _AGREED_TEXT.gather(codes)
-
-
-def account_key(column: str) -> pl.Expr:
-    """A 64-bit hash of an account number without its spaces, dots and dashes; null if absent (the
-    readers write an empty field as null)."""
-    account = pl.col(column)
-    return pl.when(account.is_not_null()).then(account.str.replace_all(r"[\s.\-]", "").hash(SEED))
-
-
-def bank_key(column: str) -> pl.Expr:
-    """The 3-digit kode bank (Bank Indonesia) as a number; null when absent or written otherwise
-    (a BIC, a gateway's bank name): only two kode bank are compared."""
-    code = pl.col(column)
-    return pl.when(code.str.len_bytes() == 3).then(code.cast(pl.UInt16, strict=False))
-
-
-def _keys(column: str, prefix: str) -> dict[str, pl.Expr]:
-    """Two independent 64-bit hashes of a canonical (trimmed, upper-case) text reference: joins use
-    the first, and a pair only counts when the second agrees too (a false match needs both to collide,
-    about 2^-128). Null for a missing or empty reference."""
-    text = pl.col(column)
-    present = text.is_not_null() & (text != "")
-    return {
-        f"{prefix}1": pl.when(present).then(text.hash(SEED)),
-        f"{prefix}2": pl.when(present).then(text.hash(SEED2)),
-    }
-
-
-def _lit(status: str) -> pl.Expr:
-    return pl.lit(_CODE[status], pl.UInt8)
-
-
 def _rank(frame: pl.LazyFrame, group: list[str], order: list[pl.Expr]) -> pl.LazyFrame:
     """Add ``rank`` (0, 1, ...) within each group in ``order``. Most groups have one row: those get 0
     from a cheap hash check, and only the rows of larger groups are ranked with a window."""
@@ -184,7 +150,7 @@ def _prepare(statement: pl.DataFrame, ledger: pl.DataFrame) -> tuple[pl.DataFram
             sid=pl.int_range(pl.len(), dtype=pl.UInt32),
             gateway=pl.col("source") == "gateway",
             credit=pl.col("direction") == "C",
-            by_reference=pl.col("kind").is_in(_REF_KINDS),
+            by_reference=pl.col("kind").is_in(REFERENCE_KINDS),
             is_return=pl.col("kind") == "return",
             is_transfer=pl.col("kind") == "transfer",
             is_fee=pl.col("kind").is_in(["fee", "interest"]),
@@ -193,13 +159,12 @@ def _prepare(statement: pl.DataFrame, ledger: pl.DataFrame) -> tuple[pl.DataFram
             fee="fee",
             sacct=account_key("counterparty_account"),
             sbank=bank_key("counterparty_bank"),
-            **_keys("reference", "r"),
+            **reference_keys("reference", "r"),
         )
         .with_columns(
-            packed=pl.col("amount").cast(pl.UInt64) * 8
-            + pl.col("gateway").cast(pl.UInt64)
-            + 2 * pl.col("credit").cast(pl.UInt64)
-            + 4 * pl.col("is_return").cast(pl.UInt64)
+            packed=pack_statement(
+                pl.col("amount"), pl.col("gateway"), pl.col("credit"), pl.col("is_return")
+            )
         )
     )
     lg = (
@@ -212,18 +177,14 @@ def _prepare(statement: pl.DataFrame, ledger: pl.DataFrame) -> tuple[pl.DataFram
             expect_gateway=pl.when(pl.col("kind") == "receipt")
             .then(pl.col("gross"))
             .otherwise(pl.col("net")),
-            expected_on=pl.coalesce("sent_on", "authorised_on", "settled_on"),
+            expected_on=expected_on(),
             lacct=pl.when(pl.col("kind") != "receipt").then(account_key("beneficiary_account")),
             lbank=bank_key("beneficiary_bank"),
-            **_keys("sp2d_number", "s"),
-            **_keys("payout_reference", "p"),
-            **_keys("order_id", "o"),
+            **reference_keys("sp2d_number", "s"),
+            **reference_keys("payout_reference", "p"),
+            **reference_keys("order_id", "o"),
         )
-        .with_columns(
-            lpacked=pl.col("net").cast(pl.UInt64) * 4
-            + pl.col("receipt").cast(pl.UInt64)
-            + 2 * pl.col("lcredit").cast(pl.UInt64)
-        )
+        .with_columns(lpacked=pack_ledger(pl.col("net"), pl.col("receipt"), pl.col("lcredit")))
     )
     prepared = pl.collect_all([s, lg])
     # Inputs concatenated from several files arrive in chunks; the slim frames are made contiguous
@@ -301,13 +262,8 @@ def link_status(
     facts = facts.select(
         "sid",
         "lid",
-        gateway=pl.col("packed") % 2 == 1,
-        credit=pl.col("packed") // 2 % 2 == 1,
-        is_return=pl.col("packed") // 4 % 2 == 1,
-        amount=(pl.col("packed") // 8).cast(pl.Int64),
-        receipt=pl.col("lpacked") % 2 == 1,
-        lcredit=pl.col("lpacked") // 2 % 2 == 1,
-        net=(pl.col("lpacked") // 4).cast(pl.Int64),
+        **unpack_statement(),
+        **unpack_ledger(),
         expect_gateway="expect_gateway",
         account_same=pl.col("sacct") == pl.col("lacct"),
         bank_same=pl.col("sbank") == pl.col("lbank"),
@@ -357,16 +313,22 @@ def link_status(
         "link_return",
         primary=pl.col("rank") == 0,
         status=pl.when(pl.col("link_return"))
-        .then(pl.when(pl.col("rank") > 0).then(_lit("duplicate")).otherwise(_lit("returned")))
+        .then(
+            pl.when(pl.col("rank") > 0)
+            .then(status_code("duplicate"))
+            .otherwise(status_code("returned"))
+        )
         .when(~pl.col("payee_ok"))
-        .then(_lit("account_mismatch"))
+        .then(status_code("account_mismatch"))
         .when(pl.col("rank") > 0)
         .then(
-            pl.when(pl.col("amount_ok")).then(_lit("duplicate")).otherwise(_lit("reference_reused"))
+            pl.when(pl.col("amount_ok"))
+            .then(status_code("duplicate"))
+            .otherwise(status_code("reference_reused"))
         )
         .when(pl.col("amount_ok"))
-        .then(_lit("matched"))
-        .otherwise(_lit("amount_mismatch")),
+        .then(status_code("matched"))
+        .otherwise(status_code("amount_mismatch")),
         agreed="agreed",
     )
 
@@ -378,7 +340,7 @@ def settled_by_reference(p1: pl.DataFrame) -> pl.DataFrame:
     return p1.filter(
         pl.col("primary")
         & ~pl.col("link_return")
-        & (pl.col("gateway") | (pl.col("status") == _CODE["matched"]))
+        & (pl.col("gateway") | (pl.col("status") == STATUS_CODE["matched"]))
     )
 
 
@@ -497,15 +459,12 @@ def pair_amount_account(
         "sid",
         "lid",
         status=pl.when(bank_same.fill_null(True))
-        .then(_lit("matched"))
-        .otherwise(_lit("account_mismatch")),
+        .then(status_code("matched"))
+        .otherwise(status_code("account_mismatch")),
         agreed=(pl.lit(near) + pl.when(bank_same).then(AGREED["bank"]).otherwise(0)).cast(pl.UInt8),
     )
     unsure = found.filter(~pl.col("good"))
     return pairs, unsure.select("sid").drop_nulls(), unsure.select("lid").drop_nulls()
-
-
-AMBIGUOUS_AGREED = AGREED["amount"] + AGREED["account"] + AGREED["date"]
 
 
 def reused_references(bank_mismatch: pl.Series, pairs: pl.DataFrame) -> pl.Series:
@@ -513,7 +472,7 @@ def reused_references(bank_mismatch: pl.Series, pairs: pl.DataFrame) -> pl.Serie
     ledger line's real payment: the reference was reused on another amount, and the real debit is
     the payment. ``bank_mismatch`` holds, per ledger line, the statement line of its primary bank
     link if that link is an ``amount_mismatch`` (else null)."""
-    paid = pairs.filter(pl.col("status") == _CODE["matched"])["lid"]
+    paid = pairs.filter(pl.col("status") == STATUS_CODE["matched"])["lid"]
     return bank_mismatch.gather(paid).drop_nulls()
 
 
@@ -525,7 +484,7 @@ def bank_mismatch_links(p1: pl.DataFrame, n: int, into: pl.Series | None = None)
         pl.col("primary")
         & ~pl.col("gateway")
         & ~pl.col("link_return")
-        & (pl.col("status") == _CODE["amount_mismatch"])
+        & (pl.col("status") == STATUS_CODE["amount_mismatch"])
     )
     out.scatter(links["lid"], links["sid"])
     return out
@@ -542,7 +501,7 @@ def pass_batch(
         s.lazy()
         .with_columns(batch_id=batch_ids)
         .filter(pl.col("gateway") & pl.col("batch_id").is_not_null())
-        .select("sid", "credit", "amount", "fee", "batch_id", **_keys("batch_id", "b"))
+        .select("sid", "credit", "amount", "fee", "batch_id", **reference_keys("batch_id", "b"))
     ).collect()
     taken = _mask(s.height, pl.concat(taken_sids))
     bank = (
@@ -585,10 +544,10 @@ def batch_core(gateway: pl.DataFrame, bank: pl.LazyFrame) -> tuple[pl.DataFrame,
     )
     decided = ranked.with_columns(
         status=pl.when(pl.col("rank") > 0)
-        .then(_lit("duplicate"))
+        .then(status_code("duplicate"))
         .when(pl.col("amount_ok"))
-        .then(_lit("matched"))
-        .otherwise(_lit("amount_mismatch")),
+        .then(status_code("matched"))
+        .otherwise(status_code("amount_mismatch")),
         agreed=(
             pl.lit(AGREED["reference"])
             + pl.when(pl.col("amount_ok")).then(AGREED["amount"]).otherwise(0)
@@ -598,7 +557,7 @@ def batch_core(gateway: pl.DataFrame, bank: pl.LazyFrame) -> tuple[pl.DataFrame,
         b1="r1", b2="r2", credit="credit", batch_status="status"
     )
     rows = gateway.join(found, on=["b1", "b2", "credit"], how="left").select(
-        "sid", status=pl.coalesce("batch_status", _lit("timing"))
+        "sid", status=pl.coalesce("batch_status", status_code("timing"))
     )
     return decided, rows
 
@@ -628,7 +587,7 @@ def reconcile(
     )
     l_status, l_pass, l_sid = _classify_ledger(lg, p1, p2, unsure_l, batch_of_row, params)
     statuses = pl.Series(STATUSES, dtype=STATUS_ENUM)
-    passes = pl.Series(_PASSES, dtype=PASS_ENUM)
+    passes = pl.Series(PASSES, dtype=PASS_ENUM)
     statement_rows = st.with_columns(
         status=statuses.gather(s_status),
         match_pass=passes.gather(s_pass),
@@ -651,8 +610,8 @@ def _decided(links: pl.DataFrame, batch_of_row: pl.Series) -> pl.Series:
     batch is on the statement with the right total."""
     batch = batch_of_row.gather(links["sid"])
     return links.select(
-        pl.when(pl.col("gateway") & (pl.col("status") == _CODE["matched"]))
-        .then(pl.coalesce(batch, _lit("matched")))
+        pl.when(pl.col("gateway") & (pl.col("status") == STATUS_CODE["matched"]))
+        .then(pl.coalesce(batch, status_code("matched")))
         .otherwise(pl.col("status"))
     ).to_series()
 
@@ -671,32 +630,28 @@ def _classify_statement(
     decided, the strongest pass last."""
     n = s.height
     status = s.select(
-        pl.when(~pl.col("gateway") & pl.col("is_fee"))
-        .then(_lit("fee"))
-        .when(~pl.col("gateway") & pl.col("is_return"))
-        .then(_lit("returned"))
-        .otherwise(_lit("unmatched_bank"))
+        unpaired_statement(pl.col("gateway"), pl.col("is_fee"), pl.col("is_return"))
     ).to_series()
-    passed = pl.repeat(_PASS["classify"], n, dtype=pl.UInt8, eager=True)
+    passed = pl.repeat(PASS_CODE["classify"], n, dtype=pl.UInt8, eager=True)
     lid = pl.repeat(None, n, dtype=pl.UInt32, eager=True)
     batch = pl.repeat(None, n, dtype=pl.String, eager=True)
     agreed = pl.repeat(None, n, dtype=pl.UInt8, eager=True)
     status.scatter(p3["sid"], p3["status"])
-    passed.scatter(p3["sid"], _PASS["batch"])
+    passed.scatter(p3["sid"], PASS_CODE["batch"])
     batch.scatter(p3["sid"], p3["batch_id"])
     agreed.scatter(p3["sid"], p3["agreed"])
     status.scatter(p2["sid"], p2["status"])
-    passed.scatter(p2["sid"], _PASS["amount_account"])
+    passed.scatter(p2["sid"], PASS_CODE["amount_account"])
     lid.scatter(p2["sid"], p2["lid"])
     agreed.scatter(p2["sid"], p2["agreed"])
-    status.scatter(unsure["sid"], _CODE["ambiguous"])
-    passed.scatter(unsure["sid"], _PASS["amount_account"])
+    status.scatter(unsure["sid"], STATUS_CODE["ambiguous"])
+    passed.scatter(unsure["sid"], PASS_CODE["amount_account"])
     agreed.scatter(unsure["sid"], AMBIGUOUS_AGREED)
     status.scatter(p1["sid"], _decided(p1, batch_of_row))
-    passed.scatter(p1["sid"], _PASS["reference"])
+    passed.scatter(p1["sid"], PASS_CODE["reference"])
     lid.scatter(p1["sid"], p1["lid"])
     agreed.scatter(p1["sid"], p1["agreed"])
-    status.scatter(reused, _CODE["reference_reused"])
+    status.scatter(reused, STATUS_CODE["reference_reused"])
     return status, passed, lid, batch, agreed
 
 
@@ -715,12 +670,8 @@ def _classify_ledger(
     overrides a bank line that named them with another amount or payee."""
     n = lg.height
     cutoff = params.period_end - timedelta(days=params.window_days)
-    status = lg.select(
-        pl.when(pl.col("expected_on") > cutoff)
-        .then(_lit("timing"))
-        .otherwise(_lit("unmatched_ledger"))
-    ).to_series()
-    passed = pl.repeat(_PASS["classify"], n, dtype=pl.UInt8, eager=True)
+    status = lg.select(unpaired_ledger(pl.col("expected_on"), cutoff)).to_series()
+    passed = pl.repeat(PASS_CODE["classify"], n, dtype=pl.UInt8, eager=True)
     sid = pl.repeat(None, n, dtype=pl.UInt32, eager=True)
     primary = p1.filter(pl.col("primary"))
     # Within each group a ledger line appears once (pass 1 ranks per ledger line, source and kind
@@ -730,17 +681,17 @@ def _classify_ledger(
         primary.filter(~pl.col("gateway") & ~pl.col("link_return")),
     ):
         status.scatter(links["lid"], _decided(links, batch_of_row))
-        passed.scatter(links["lid"], _PASS["reference"])
+        passed.scatter(links["lid"], PASS_CODE["reference"])
         sid.scatter(links["lid"], links["sid"])
     status.scatter(p2["lid"], p2["status"])
-    passed.scatter(p2["lid"], _PASS["amount_account"])
+    passed.scatter(p2["lid"], PASS_CODE["amount_account"])
     sid.scatter(p2["lid"], p2["sid"])
-    status.scatter(unsure["lid"], _CODE["ambiguous"])
-    passed.scatter(unsure["lid"], _PASS["amount_account"])
+    status.scatter(unsure["lid"], STATUS_CODE["ambiguous"])
+    passed.scatter(unsure["lid"], PASS_CODE["amount_account"])
     sid.scatter(unsure["lid"], None)
     back = primary.filter(pl.col("link_return"))
     status.scatter(back["lid"], _decided(back, batch_of_row))
-    passed.scatter(back["lid"], _PASS["reference"])
+    passed.scatter(back["lid"], PASS_CODE["reference"])
     sid.scatter(back["lid"], back["sid"])
     return status, passed, sid
 
@@ -762,7 +713,7 @@ def scope_ledger(
     to ``window_days`` before the period is in it too when a credit of the period names it
     (``paid_in``: the references of the statement lines and settlement rows that put money in):
     the period's settlement report lists it and the settlement batch on the statement pays it."""
-    expected = pl.coalesce("sent_on", "authorised_on", "settled_on")
+    expected = expected_on()
     in_period = (
         ~pl.col("status").is_in(["failed", "cancelled"])
         & (expected <= period_end)

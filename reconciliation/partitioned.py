@@ -36,22 +36,28 @@ from pathlib import Path
 
 import polars as pl
 
-from reconciliation.matching import (
-    _CODE,
-    _PASS,
-    _PASSES,
-    _REF_KINDS,
+from reconciliation.expressions import (
     AMBIGUOUS_AGREED,
+    PASS_CODE,
     PASS_ENUM,
+    PASSES,
+    REFERENCE_KINDS,
+    STATUS_CODE,
+    account_key,
+    agreed_text,
+    bank_key,
+    expected_on,
+    pack_ledger,
+    pack_statement,
+    reference_keys,
+    unpaired_ledger,
+    unpaired_statement,
+)
+from reconciliation.matching import (
     LazyResult,
     Params,
     Progress,
     Result,
-    _keys,
-    _lit,
-    account_key,
-    agreed_text,
-    bank_key,
     bank_mismatch_links,
     batch_core,
     link_status,
@@ -86,11 +92,12 @@ def slim_statement(statement: pl.LazyFrame) -> pl.LazyFrame:
     gateway = pl.col("source") == "gateway"
     is_fee = pl.col("kind").is_in(["fee", "interest"])
     is_return = pl.col("kind") == "return"
+    credit = pl.col("direction") == "C"
     return statement.with_row_index("sid").select(
         "sid",
         gateway=gateway,
-        credit=pl.col("direction") == "C",
-        by_reference=pl.col("kind").is_in(_REF_KINDS),
+        credit=credit,
+        by_reference=pl.col("kind").is_in(REFERENCE_KINDS),
         is_transfer=pl.col("kind") == "transfer",
         has_batch=pl.col("batch_id").is_not_null(),
         value_date="value_date",
@@ -98,64 +105,117 @@ def slim_statement(statement: pl.LazyFrame) -> pl.LazyFrame:
         fee="fee",
         acct=account_key("counterparty_account"),
         sbank=bank_key("counterparty_bank"),
-        packed=pl.col("amount").cast(pl.UInt64) * 8
-        + gateway.cast(pl.UInt64)
-        + 2 * (pl.col("direction") == "C").cast(pl.UInt64)
-        + 4 * is_return.cast(pl.UInt64),
-        default=pl.when(~gateway & is_fee)
-        .then(_lit("fee"))
-        .when(~gateway & is_return)
-        .then(_lit("returned"))
-        .otherwise(_lit("unmatched_bank")),
-        **_keys("reference", "r"),
-        **_keys("batch_id", "b"),
+        packed=pack_statement(pl.col("amount"), gateway, credit, is_return),
+        default=unpaired_statement(gateway, is_fee, is_return),
+        **reference_keys("reference", "r"),
+        **reference_keys("batch_id", "b"),
     )
 
 
 def slim_ledger(ledger: pl.LazyFrame, params: Params) -> pl.LazyFrame:
     cutoff = params.period_end - timedelta(days=params.window_days)
-    expected_on = pl.coalesce("sent_on", "authorised_on", "settled_on")
+    expected = expected_on()
     receipt = pl.col("kind") == "receipt"
     return ledger.with_row_index("lid").select(
         "lid",
         receipt=receipt,
         net="net",
-        expected_on=expected_on,
+        expected_on=expected,
         expect_gateway=pl.when(receipt).then(pl.col("gross")).otherwise(pl.col("net")),
         acct=pl.when(~receipt).then(account_key("beneficiary_account")),
         lbank=bank_key("beneficiary_bank"),
-        lpacked=pl.col("net").cast(pl.UInt64) * 4
-        + receipt.cast(pl.UInt64)
-        + 2 * (pl.col("direction") == "C").cast(pl.UInt64),
-        default=pl.when(expected_on > cutoff)
-        .then(_lit("timing"))
-        .otherwise(_lit("unmatched_ledger")),
-        **_keys("sp2d_number", "s"),
-        **_keys("payout_reference", "p"),
-        **_keys("order_id", "o"),
+        lpacked=pack_ledger(pl.col("net"), receipt, pl.col("direction") == "C"),
+        default=unpaired_ledger(expected, cutoff),
+        **reference_keys("sp2d_number", "s"),
+        **reference_keys("payout_reference", "p"),
+        **reference_keys("order_id", "o"),
     )
 
 
 class _State:
-    """The dense per-line columns carried from pass to pass."""
+    """The dense per-line columns carried from pass to pass: what each pass decided about a line is
+    written here, and the next pass reads only these columns, never the inputs."""
 
     def __init__(self, s_default: pl.Series, s_gateway: pl.Series, l_default: pl.Series) -> None:
         ns, nl = len(s_default), len(l_default)
         self.s_status = s_default.rechunk()
-        self.s_pass = pl.repeat(_PASS["classify"], ns, dtype=pl.UInt8, eager=True)
+        self.s_pass = pl.repeat(PASS_CODE["classify"], ns, dtype=pl.UInt8, eager=True)
         self.s_lid = pl.repeat(None, ns, dtype=pl.UInt32, eager=True)
         self.s_gateway = s_gateway.rechunk()
         self.s_agreed = pl.repeat(None, ns, dtype=pl.UInt8, eager=True)
         self.batch_of_row = pl.repeat(None, ns, dtype=pl.UInt8, eager=True)
         self.l_status = l_default.rechunk()
-        self.l_pass = pl.repeat(_PASS["classify"], nl, dtype=pl.UInt8, eager=True)
+        self.l_pass = pl.repeat(PASS_CODE["classify"], nl, dtype=pl.UInt8, eager=True)
         self.l_sid = pl.repeat(None, nl, dtype=pl.UInt32, eager=True)
         self.l_taken = pl.zeros(nl, pl.Boolean, eager=True)
         self.l_return = pl.zeros(nl, pl.Boolean, eager=True)
         self.l_mismatch = pl.repeat(None, nl, dtype=pl.UInt32, eager=True)
 
+    @classmethod
+    def unpaired(cls, slim_s: pl.LazyFrame, slim_l: pl.LazyFrame) -> _State:
+        """Every line with the status it has if no pass takes it."""
+        first = slim_s.select("default", "gateway").collect()
+        return cls(
+            first["default"], first["gateway"], slim_l.select("default").collect()["default"]
+        )
+
     def untaken_statement(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(self.s_pass.gather(frame["sid"]) == _PASS["classify"])
+        return frame.filter(self.s_pass.gather(frame["sid"]) == PASS_CODE["classify"])
+
+    def untaken_ledger(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The ledger lines no reference settled (pass 2 may still pay them)."""
+        return frame.filter(~self.l_taken.gather(frame["lid"]))
+
+    def record_links(self, links: pl.DataFrame) -> None:
+        """Pass 1's links of one bucket of ledger lines (every candidate of those lines)."""
+        self.s_status.scatter(links["sid"], links["status"])
+        self.s_pass.scatter(links["sid"], PASS_CODE["reference"])
+        self.s_lid.scatter(links["sid"], links["lid"])
+        self.s_agreed.scatter(links["sid"], links["agreed"])
+        primary = links.filter(pl.col("primary"))
+        # A return link is written last: it is stronger than any other link of its ledger line.
+        for group in (
+            primary.filter(pl.col("gateway")),
+            primary.filter(~pl.col("gateway") & ~pl.col("link_return")),
+            primary.filter(pl.col("link_return")),
+        ):
+            self.l_status.scatter(group["lid"], group["status"])
+            self.l_pass.scatter(group["lid"], PASS_CODE["reference"])
+            self.l_sid.scatter(group["lid"], group["sid"])
+        self.l_taken.scatter(settled_by_reference(links)["lid"], True)
+        self.l_return.scatter(primary.filter(pl.col("link_return"))["lid"], True)
+        bank_mismatch_links(links, 0, into=self.l_mismatch)
+
+    def record_amount_account(
+        self, found: pl.DataFrame, unsure_s: pl.DataFrame, unsure_l: pl.DataFrame
+    ) -> None:
+        """Pass 2's pairs and ambiguous lines of one partition."""
+        self.s_status.scatter(found["sid"], found["status"])
+        self.s_pass.scatter(found["sid"], PASS_CODE["amount_account"])
+        self.s_lid.scatter(found["sid"], found["lid"])
+        self.s_agreed.scatter(found["sid"], found["agreed"])
+        self.s_status.scatter(unsure_s["sid"], STATUS_CODE["ambiguous"])
+        self.s_pass.scatter(unsure_s["sid"], PASS_CODE["amount_account"])
+        self.s_agreed.scatter(unsure_s["sid"], AMBIGUOUS_AGREED)
+        self.s_status.scatter(
+            reused_references(self.l_mismatch, found), STATUS_CODE["reference_reused"]
+        )
+        # A ledger line with a return link keeps it (a return is stronger than anything else).
+        free = found.filter(~self.l_return.gather(found["lid"]))
+        self.l_status.scatter(free["lid"], free["status"])
+        self.l_pass.scatter(free["lid"], PASS_CODE["amount_account"])
+        self.l_sid.scatter(free["lid"], free["sid"])
+        unsure = unsure_l.filter(~self.l_return.gather(unsure_l["lid"]))
+        self.l_status.scatter(unsure["lid"], STATUS_CODE["ambiguous"])
+        self.l_pass.scatter(unsure["lid"], PASS_CODE["amount_account"])
+        self.l_sid.scatter(unsure["lid"], None)
+
+    def record_batches(self, decided: pl.DataFrame, rows: pl.DataFrame) -> None:
+        """Pass 3's bank lines of one partition, and the status each gateway row's batch gives."""
+        self.s_status.scatter(decided["sid"], decided["status"])
+        self.s_pass.scatter(decided["sid"], PASS_CODE["batch"])
+        self.s_agreed.scatter(decided["sid"], decided["agreed"])
+        self.batch_of_row.scatter(rows["sid"], rows["status"])
 
 
 class _Buckets:
@@ -195,18 +255,34 @@ def reconcile_files(
     say = progress or (lambda _message: None)
     n = max(1, partitions)
     work.mkdir(parents=True, exist_ok=True)
-    s_path, l_path = work / "statement-slim.parquet", work / "ledger-slim.parquet"
     say(f"writing the slim inputs to {work}")
+    slim_s, slim_l = _write_slim(statement, ledger, params, work)
+    state = _State.unpaired(slim_s, slim_l)
+    say(f"pass 1: references, {n} partition(s)")
+    pairs = _reference_pairs(slim_s, slim_l, n, work)
+    _rank_links(pairs, n, state)
+    say(f"pass 2: amount + account within the date window, {n} partition(s)")
+    _pass_amount_account(slim_s, slim_l, params, n, work, state)
+    say(f"pass 3: gateway batches, {n} partition(s)")
+    _pass_batch(slim_s, n, work, state)
+    say("classifying")
+    return _finish(state)
+
+
+def _write_slim(
+    statement: Path | list[Path], ledger: Path, params: Params, work: Path
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The slim inputs, streamed to Parquet in ``work`` once and scanned by every pass."""
+    s_path, l_path = work / "statement-slim.parquet", work / "ledger-slim.parquet"
     slim_statement(pl.scan_parquet(statement)).sink_parquet(s_path)
     slim_ledger(pl.scan_parquet(ledger), params).sink_parquet(l_path)
-    slim_s, slim_l = pl.scan_parquet(s_path), pl.scan_parquet(l_path)
-    first = slim_s.select("default", "gateway").collect()
-    state = _State(
-        first["default"], first["gateway"], slim_l.select("default").collect()["default"]
-    )
-    del first
+    return pl.scan_parquet(s_path), pl.scan_parquet(l_path)
 
-    say(f"pass 1: references, {n} partition(s)")
+
+def _reference_pairs(slim_s: pl.LazyFrame, slim_l: pl.LazyFrame, n: int, work: Path) -> Path:
+    """Pass 1, step (a): in partition ``k``, the statement lines whose reference hashes to ``k``
+    against the ledger keys hashing to ``k``; one ledger line per statement line. The pairs are
+    written to ``work/pairs/<j>/<k>.parquet``, bucket ``j`` holding the ledger lines ``lid % n == j``."""
     lines = _Buckets(
         slim_s.filter(pl.col("by_reference") & pl.col("r1").is_not_null()).select(
             "sid", "r1", "r2", "packed", "value_date", sacct="acct", sbank="sbank"
@@ -215,54 +291,11 @@ def reconcile_files(
         n,
         work / "p1-statement",
     )
-    keys = _Buckets(
-        pl.concat(
-            [
-                slim_l.select(
-                    "lid",
-                    "lpacked",
-                    "expect_gateway",
-                    key1=pl.col(f"{p}1"),
-                    key2=pl.col(f"{p}2"),
-                    lacct="acct",
-                    lbank="lbank",
-                ).filter(pl.col("key1").is_not_null())
-                for p in ("s", "p", "o")
-            ],
-            how="vertical",
-        ),
-        pl.col("key1"),
-        n,
-        work / "p1-ledger",
-    )
+    keys = _Buckets(_ledger_keys(slim_l), pl.col("key1"), n, work / "p1-ledger")
     pairs_dir = work / "pairs"
     shutil.rmtree(pairs_dir, ignore_errors=True)
     for k in range(n):
-        pairs = (
-            lines.get(k)
-            .lazy()
-            .join(keys.get(k).lazy(), left_on="r1", right_on="key1", how="inner")
-            .filter(pl.col("r2") == pl.col("key2"))
-            .select(
-                "sid",
-                "lid",
-                "packed",
-                "lpacked",
-                "expect_gateway",
-                "sacct",
-                "lacct",
-                "sbank",
-                "lbank",
-                "value_date",
-            )
-            .collect()
-        )
-        many = pairs["sid"].is_duplicated()
-        if many.any():
-            first_lid = pairs.filter(many).filter(
-                pl.int_range(pl.len()).over("sid", order_by="lid") == 0
-            )
-            pairs = pl.concat([pairs.filter(~many), first_lid])
+        pairs = _first_ledger_line(_join_references(lines.get(k), keys.get(k)))
         for bucket, part in _buckets(pairs, n):
             folder = pairs_dir / str(bucket)
             folder.mkdir(parents=True, exist_ok=True)
@@ -270,32 +303,78 @@ def reconcile_files(
         del pairs
     lines.drop()
     keys.drop()
+    return pairs_dir
+
+
+def _ledger_keys(slim_l: pl.LazyFrame) -> pl.LazyFrame:
+    """Every SP2D number, payout reference and order id of the ledger, with what pass 1 compares."""
+    return pl.concat(
+        [
+            slim_l.select(
+                "lid",
+                "lpacked",
+                "expect_gateway",
+                key1=pl.col(f"{p}1"),
+                key2=pl.col(f"{p}2"),
+                lacct="acct",
+                lbank="lbank",
+            ).filter(pl.col("key1").is_not_null())
+            for p in ("s", "p", "o")
+        ],
+        how="vertical",
+    )
+
+
+def _join_references(lines: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """The (statement line, ledger line) pairs whose two reference hashes agree."""
+    return (
+        lines.lazy()
+        .join(keys.lazy(), left_on="r1", right_on="key1", how="inner")
+        .filter(pl.col("r2") == pl.col("key2"))
+        .select(
+            "sid",
+            "lid",
+            "packed",
+            "lpacked",
+            "expect_gateway",
+            "sacct",
+            "lacct",
+            "sbank",
+            "lbank",
+            "value_date",
+        )
+        .collect()
+    )
+
+
+def _first_ledger_line(pairs: pl.DataFrame) -> pl.DataFrame:
+    """One ledger line per statement line: a statement line meets two only if a reference is written
+    on two ledger lines, and then names the first of them (as ``matching.pass_reference``)."""
+    many = pairs["sid"].is_duplicated()
+    if not many.any():
+        return pairs
+    first_lid = pairs.filter(many).filter(pl.int_range(pl.len()).over("sid", order_by="lid") == 0)
+    return pl.concat([pairs.filter(~many), first_lid])
+
+
+def _rank_links(pairs_dir: Path, n: int, state: _State) -> None:
+    """Pass 1, step (b): bucket ``j`` holds every candidate of its ledger lines, across all their
+    keys, so the ranking per ledger line, source and kind is decided there."""
     for j in range(n):
         folder = pairs_dir / str(j)
         if not folder.exists():
             continue
         facts = pl.read_parquet(folder / "*.parquet")
-        links = link_status(facts.drop("value_date"), _only_link, _dates_from(facts))
-        state.s_status.scatter(links["sid"], links["status"])
-        state.s_pass.scatter(links["sid"], _PASS["reference"])
-        state.s_lid.scatter(links["sid"], links["lid"])
-        state.s_agreed.scatter(links["sid"], links["agreed"])
-        primary = links.filter(pl.col("primary"))
-        for group in (
-            primary.filter(pl.col("gateway")),
-            primary.filter(~pl.col("gateway") & ~pl.col("link_return")),
-            primary.filter(pl.col("link_return")),
-        ):
-            state.l_status.scatter(group["lid"], group["status"])
-            state.l_pass.scatter(group["lid"], _PASS["reference"])
-            state.l_sid.scatter(group["lid"], group["sid"])
-        state.l_taken.scatter(settled_by_reference(links)["lid"], True)
-        state.l_return.scatter(primary.filter(pl.col("link_return"))["lid"], True)
-        bank_mismatch_links(links, 0, into=state.l_mismatch)
-        del facts, links
+        state.record_links(link_status(facts.drop("value_date"), _only_link, _dates_from(facts)))
+        del facts
     shutil.rmtree(pairs_dir, ignore_errors=True)
 
-    say(f"pass 2: amount + account within the date window, {n} partition(s)")
+
+def _pass_amount_account(
+    slim_s: pl.LazyFrame, slim_l: pl.LazyFrame, params: Params, n: int, work: Path, state: _State
+) -> None:
+    """Pass 2, partitioned on the account's hash: an (amount, account) group never spans two
+    partitions. Lines pass 1 took are left out through the dense columns."""
     debits = _Buckets(
         slim_s.filter(
             ~pl.col("gateway")
@@ -317,34 +396,17 @@ def reconcile_files(
     )
     for k in range(n):
         bank = state.untaken_statement(debits.get(k))
-        ledger_lines = payments.get(k)
-        ledger_lines = ledger_lines.filter(~state.l_taken.gather(ledger_lines["lid"]))
-        found, unsure_s, unsure_l = pair_amount_account(
-            bank.lazy(), ledger_lines.lazy(), params.window_days
+        ledger_lines = state.untaken_ledger(payments.get(k))
+        state.record_amount_account(
+            *pair_amount_account(bank.lazy(), ledger_lines.lazy(), params.window_days)
         )
-        state.s_status.scatter(found["sid"], found["status"])
-        state.s_pass.scatter(found["sid"], _PASS["amount_account"])
-        state.s_lid.scatter(found["sid"], found["lid"])
-        state.s_agreed.scatter(found["sid"], found["agreed"])
-        state.s_status.scatter(unsure_s["sid"], _CODE["ambiguous"])
-        state.s_pass.scatter(unsure_s["sid"], _PASS["amount_account"])
-        state.s_agreed.scatter(unsure_s["sid"], AMBIGUOUS_AGREED)
-        state.s_status.scatter(
-            reused_references(state.l_mismatch, found), _CODE["reference_reused"]
-        )
-        # A ledger line with a return link keeps it (a return is stronger than anything else).
-        free = found.filter(~state.l_return.gather(found["lid"]))
-        state.l_status.scatter(free["lid"], free["status"])
-        state.l_pass.scatter(free["lid"], _PASS["amount_account"])
-        state.l_sid.scatter(free["lid"], free["sid"])
-        unsure = unsure_l.filter(~state.l_return.gather(unsure_l["lid"]))
-        state.l_status.scatter(unsure["lid"], _CODE["ambiguous"])
-        state.l_pass.scatter(unsure["lid"], _PASS["amount_account"])
-        state.l_sid.scatter(unsure["lid"], None)
     debits.drop()
     payments.drop()
 
-    say(f"pass 3: gateway batches, {n} partition(s)")
+
+def _pass_batch(slim_s: pl.LazyFrame, n: int, work: Path, state: _State) -> None:
+    """Pass 3: gateway rows on the hash of their batch id, bank lines on the hash of their
+    reference, so a batch and every bank line naming it are in one partition."""
     rows_of = _Buckets(
         slim_s.filter(pl.col("gateway") & pl.col("has_batch")).select(
             "sid", "credit", "amount", "fee", "b1", "b2", batch_id=pl.lit(None, pl.String)
@@ -363,16 +425,9 @@ def reconcile_files(
     )
     for k in range(n):
         bank = state.untaken_statement(named.get(k))
-        decided, rows = batch_core(rows_of.get(k), bank.lazy())
-        state.s_status.scatter(decided["sid"], decided["status"])
-        state.s_pass.scatter(decided["sid"], _PASS["batch"])
-        state.s_agreed.scatter(decided["sid"], decided["agreed"])
-        state.batch_of_row.scatter(rows["sid"], rows["status"])
+        state.record_batches(*batch_core(rows_of.get(k), bank.lazy()))
     rows_of.drop()
     named.drop()
-
-    say("classifying")
-    return _finish(state)
 
 
 def _only_link(linked: pl.DataFrame) -> pl.Series:
@@ -401,7 +456,7 @@ def _buckets(pairs: pl.DataFrame, n: int) -> list[tuple[int, pl.DataFrame]]:
 def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A gateway row matched in pass 1 is only ``matched`` when its batch is on the statement with the
     right total; a ledger line whose match is such a row takes the same status."""
-    matched = _CODE["matched"]
+    matched = STATUS_CODE["matched"]
     statement = pl.DataFrame(
         {
             "code": state.s_status,
@@ -413,7 +468,9 @@ def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
         }
     ).select(
         status=pl.when(
-            (pl.col("pass") == _PASS["reference"]) & pl.col("gateway") & (pl.col("code") == matched)
+            (pl.col("pass") == PASS_CODE["reference"])
+            & pl.col("gateway")
+            & (pl.col("code") == matched)
         )
         .then(pl.coalesce("batch", pl.lit(matched, pl.UInt8)))
         .otherwise(pl.col("code")),
@@ -433,7 +490,7 @@ def _finish(state: _State) -> tuple[pl.DataFrame, pl.DataFrame]:
         }
     ).select(
         status=pl.when(
-            (pl.col("pass") == _PASS["reference"])
+            (pl.col("pass") == PASS_CODE["reference"])
             & pl.col("via_gateway").fill_null(False)
             & (pl.col("code") == matched)
         )
@@ -452,12 +509,14 @@ def attach(
     """The ``Result`` of ``matching.reconcile`` from the inputs and the dense columns."""
     s_dense, l_dense = dense
     statuses = pl.Series(STATUSES, dtype=STATUS_ENUM)
-    passes = pl.Series(_PASSES, dtype=PASS_ENUM)
+    passes = pl.Series(PASSES, dtype=PASS_ENUM)
     statement_rows = statement.with_columns(
         status=statuses.gather(s_dense["status"]),
         match_pass=passes.gather(s_dense["match_pass"]),
         ledger_row=s_dense["ledger_row"],
-        matched_batch=pl.when(s_dense["match_pass"] == _PASS["batch"]).then(pl.col("reference")),
+        matched_batch=pl.when(s_dense["match_pass"] == PASS_CODE["batch"]).then(
+            pl.col("reference")
+        ),
         agreed=agreed_text(s_dense["agreed"]),
     )
     ledger_rows = ledger.rename({"status": "ledger_status"}).with_columns(
@@ -515,7 +574,7 @@ def _slices(
     finish: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> list[Path]:
     codes = pl.Series(STATUSES, dtype=STATUS_ENUM)
-    passes = pl.Series(_PASSES, dtype=PASS_ENUM)
+    passes = pl.Series(PASSES, dtype=PASS_ENUM)
     folder.mkdir(parents=True, exist_ok=True)
     step = max(1, -(-dense.height // max(1, chunks)))
     files: list[Path] = []
