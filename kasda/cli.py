@@ -7,11 +7,15 @@ import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 
 from ledger.errors import DomainError
+
+if TYPE_CHECKING:
+    from kasda.settings import Settings
 
 
 def _moment(text: str) -> datetime:
@@ -26,7 +30,7 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kasda", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="build a realistic pemda fiscal year and print its totals")
@@ -77,8 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     from kasda import reconcile
 
     reconcile.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "gateway-sim":
+        from kasda import gateway_sim
+
         return gateway_sim.run(args)
     if args.command == "keygen":
         from ledger.cipher import new_key
@@ -86,41 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         print(new_key())
         return 0
     try:
-        if args.command in serve.COMMANDS:
-            return serve.run(args)
-        if args.command == "reconcile":
-            return reconcile.run(args)
-        if args.command == "reconcile-resolve":
-            return reconcile.resolve(args)
-        if args.command == "demo":
-            from kasda.demo import run_demo
+        from kasda.settings import Settings
 
-            if args.lifecycles < 1:
-                parser.error("--lifecycles must be at least 1")
-            return run_demo(seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh)
-        if args.command in ("verify", "checkpoint", "signing-key", "export"):
-            from kasda import integrity
-
-            return integrity.run(args)
-        if args.command == "lra":
-            return lra.run_lra(args)
-        if args.command == "project":
-            return lra.run_project(args)
-        if args.command in ("replay", "history"):
-            from kasda import reports
-            from ledger.application import Ledger
-
-            ledger = Ledger()
-            try:
-                if args.command == "replay":
-                    reports.print_budget_as_of(
-                        ledger, args.pemda, args.year, as_of=args.as_of, position=args.position
-                    )
-                else:
-                    reports.disbursement_history(ledger, args.pemda, args.year, args.spp)
-            finally:
-                ledger.close()
-            return 0
+        # Read once, here; each command gets what it needs from it.
+        return _run(parser, args, Settings.from_env())
     except DomainError as error:
         # A broken rule or bad input (e.g. an unsupported KASDA_DATABASE_URL): say which, change nothing.
         print(f"kasda: {error} [{error.rule}]", file=sys.stderr)
@@ -133,7 +113,54 @@ def main(argv: list[str] | None = None) -> int:
     except MapperDeserialisationError as error:  # e.g. a wrong or missing KASDA_CIPHER_KEY
         print(f"kasda: cannot read the event store: {error}", file=sys.stderr)
         return 1
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    """Run the command of ``args`` with the settings it needs."""
+    from kasda import lra, reconcile, serve
+
+    if args.command in serve.COMMANDS:
+        return serve.run(args, settings)
+    if args.command == "reconcile":
+        return reconcile.run(args, settings)
+    if args.command == "reconcile-resolve":
+        return reconcile.resolve(args, settings)
+    if args.command == "demo":
+        from kasda.demo import run_demo
+
+        if args.lifecycles < 1:
+            parser.error("--lifecycles must be at least 1")
+        return run_demo(
+            seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh, settings=settings
+        )
+    if args.command in ("verify", "checkpoint", "signing-key", "export"):
+        from kasda import integrity
+
+        return integrity.run(args, settings)
+    if args.command == "lra":
+        return lra.run_lra(args, settings)
+    if args.command == "project":
+        return lra.run_project(args, settings)
+    if args.command in ("replay", "history"):
+        return _report(args, settings)
     return 2
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    """``kasda replay`` and ``kasda history``."""
+    from kasda import reports
+
+    ledger = settings.open_ledger()
+    try:
+        if args.command == "replay":
+            reports.print_budget_as_of(
+                ledger, args.pemda, args.year, as_of=args.as_of, position=args.position
+            )
+        else:
+            reports.disbursement_history(ledger, args.pemda, args.year, args.spp)
+    finally:
+        ledger.close()
+    return 0
 
 
 if __name__ == "__main__":
