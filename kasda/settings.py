@@ -73,13 +73,13 @@ def _seconds(name: str, text: str) -> float:
 
 
 def _whole_seconds(name: str, text: str) -> int:
-    if not text.strip().isdigit():
+    if not text.strip().isdecimal():
         raise SettingError(f"{name} must be a number of seconds, got {text!r}")
     return int(text)
 
 
 def _threads(name: str, text: str) -> int:
-    if not text.strip().isdigit() or not 1 <= int(text) <= 256:
+    if not text.strip().isdecimal() or not 1 <= int(text) <= 256:
         raise SettingError(f"{name} must be an integer in 1..256, got {text!r}")
     return int(text)
 
@@ -230,7 +230,8 @@ class Settings:
         "KASDA_IRIS_CREATOR_KEY",
         None,
         "secret",
-        "Iris API key of the creator (maker): creates payouts, validates accounts",
+        "Iris API key of the creator (maker): creates payouts, validates accounts, manages "
+        "beneficiaries",
         _text,
     )
     iris_approver_key: str | None = setting(
@@ -267,7 +268,7 @@ class Settings:
         "KASDA_IRIS_URL",
         None,
         "URL",
-        "Iris base; unset: `https://app.sandbox.midtrans.com/iris` "
+        "Iris base (`/api/v1/...` is appended); unset: `https://app.sandbox.midtrans.com/iris` "
         "(production: `https://app.midtrans.com/iris`)",
         _text,
     )

@@ -216,3 +216,25 @@ def test_the_api_gets_the_store_options_and_the_time_zone(tmp_path: Path) -> Non
     assert api.ledger_env == settings.ledger_env()
     assert api.ledger_env["KASDA_CIPHER_KEY"] == "key"
     assert api.ledger_env["POSTGRES_STATEMENT_TIMEOUT"] == "3.0"
+
+
+@pytest.mark.postgres
+def test_the_bounds_reach_every_postgresql_connection(pg_schema_url: str) -> None:
+    """The writer's pool and the read models' connections wait as long as the settings say."""
+    from ledger.connections import connect
+
+    settings = Settings.from_env(
+        {"KASDA_DB_STATEMENT_TIMEOUT": "1.5", "KASDA_DB_CONNECT_TIMEOUT": "3"}
+    )
+    ledger = settings.open_ledger(pg_schema_url)
+    try:
+        pool = ledger.factory.datastore.pool  # type: ignore[attr-defined]
+        assert (pool.connection_class.answer_timeout, pool.kwargs["connect_timeout"]) == (1.5, 3)
+        with pool.connection() as conn:
+            assert (
+                conn.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "1500ms"
+            )
+        with connect(ledger.env) as conn:
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("1500ms",)
+    finally:
+        ledger.close()
