@@ -4,7 +4,7 @@
 ``app.state.ledger``, with the catalog that serves list routes (``app.state.catalog``), the read
 models that serve the reports (``app.state.read_models``, kept current by a projector thread), the token
 verifier (``app.state.verifier``) and the gateway settings (``app.state.gateway_settings``) that
-the webhooks router reads. ``kasda serve`` runs ``create_app_from_env`` under uvicorn.
+the webhooks router reads. ``kasda serve`` runs ``kasda.serve:create_app_from_env`` under uvicorn.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def _attach(app: FastAPI, ledger: Ledger) -> None:
     app.state.catalog = Catalog(ledger)
     app.state.catalog.catch_up()
     # The read models live in the same database as the events (projections/db.py).
-    app.state.read_models = ReadModels(ledger)
+    app.state.read_models = ReadModels(ledger, timezone=app.state.settings.timezone)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -144,8 +144,3 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         return app.openapi_schema
 
     return build
-
-
-def create_app_from_env() -> FastAPI:
-    """The uvicorn factory of ``kasda serve``: settings from the environment."""
-    return create_app(ApiSettings.from_env())

@@ -65,7 +65,9 @@ def _position(db: ReadDatabase) -> int:
 
 
 class ReadModels:
-    def __init__(self, ledger: Ledger, *, interval: float = FOLLOW_INTERVAL) -> None:
+    def __init__(
+        self, ledger: Ledger, *, interval: float = FOLLOW_INTERVAL, timezone: str | None = None
+    ) -> None:
         self.ledger = ledger
         self.interval = interval
         self._lock = threading.Lock()  # the projector and, in memory, its connection
@@ -74,7 +76,9 @@ class ReadModels:
         # projection commit is therefore safe (a crash loses whole projection transactions, and
         # the next catch-up projects them again from the log), and it takes an fsync out of every
         # read that has to catch up. PostgreSQL only; set again on every new connection.
-        self.projector = Projector(ledger, session=("SET synchronous_commit TO OFF",))
+        self.projector = Projector(
+            ledger, timezone=timezone, session=("SET synchronous_commit TO OFF",)
+        )
         module = ledger.env.get("PERSISTENCE_MODULE", "")
         path = ledger.env.get("SQLITE_DBNAME", "")
         self._single = module.endswith("popo") or (

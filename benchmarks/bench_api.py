@@ -49,8 +49,8 @@ from psycopg import sql
 from api.auth import make_token
 from api.settings import ApiSettings
 from api.testing import NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR, vendor_body
+from kasda.settings import Settings
 from ledger.roles import Role
-from ledger.store import postgres_test_url
 
 T = TypeVar("T")
 LINES = 50
@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
 
-    base_url = postgres_test_url()
+    base_url = Settings.from_env().test_postgres_url
     schema = f"bench_api_{uuid.uuid4().hex[:10]}"
     separator = "&" if "?" in base_url else "?"
     secret = secrets.token_urlsafe(48)

@@ -32,11 +32,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from kasda.settings import Settings
 from ledger import commands as c
 from ledger.application import RETRY_BACKOFF, Ledger
 from ledger.errors import DomainError
 from ledger.roles import Actor, Role
-from ledger.store import postgres_problem, postgres_test_url
+from ledger.store import postgres_problem
 
 WRITERS = 3
 PEMDA = "32.73"
@@ -193,7 +194,7 @@ def main() -> None:
         f"{'retries':>8} {'req/s':>7}"
     )
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
-    base = postgres_test_url()
+    base = Settings.from_env().test_postgres_url
     for store in stores:
         if store == "postgres" and (problem := postgres_problem(base)):
             print(f"postgres: skipped ({problem})")

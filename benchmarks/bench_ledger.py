@@ -52,12 +52,13 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg import sql
 
+from kasda.settings import Settings
 from ledger import commands as c
 from ledger import ids
 from ledger.application import CommandResult, Ledger
 from ledger.money import withholdings
 from ledger.roles import Actor, Role
-from ledger.store import env_for_url, postgres_test_url, prepare
+from ledger.store import env_for_url, prepare
 from ledger.store import postgres_problem as store_problem
 
 PEMDA = "32.73"
@@ -81,7 +82,11 @@ GATEWAY = Actor("bench.gateway", Role.GATEWAY)
 
 
 # -- stores ----------------------------------------------------------------------------------------
-postgres_url = postgres_test_url
+
+
+def postgres_url() -> str:
+    """The PostgreSQL server of the benchmarks (``KASDA_TEST_POSTGRES_URL``)."""
+    return Settings.from_env().test_postgres_url
 
 
 def postgres_problem() -> str | None:

@@ -1,12 +1,11 @@
-"""Gateway settings from the environment (production keys never live in code or in the repository).
+"""Gateway settings (production keys never live in code or in the repository).
 
-See docs/gateways.md for every variable.
+``kasda/settings.py`` reads them from the environment (``KASDA_MIDTRANS_*`` / ``KASDA_IRIS_*``) and
+builds them with ``configure``; see docs/gateways.md.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 SANDBOX_CORE = "https://api.sandbox.midtrans.com"
@@ -15,6 +14,7 @@ SANDBOX_SNAP = "https://app.sandbox.midtrans.com/snap/v1"
 PRODUCTION_SNAP = "https://app.midtrans.com/snap/v1"
 SANDBOX_IRIS = "https://app.sandbox.midtrans.com/iris"
 PRODUCTION_IRIS = "https://app.midtrans.com/iris"
+DEFAULT_TIMEOUT = 10.0  # seconds
 
 
 class ConfigError(ValueError):
@@ -31,7 +31,7 @@ class GatewaySettings:
     core_base_url: str = SANDBOX_CORE
     snap_base_url: str = SANDBOX_SNAP
     iris_base_url: str = SANDBOX_IRIS
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = DEFAULT_TIMEOUT
     client_key: str = ""
 
     def __post_init__(self) -> None:
@@ -67,54 +67,38 @@ class GatewaySettings:
         )
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def settings_from_env(env: Mapping[str, str] | None = None) -> GatewaySettings:
-    """Read ``KASDA_MIDTRANS_*`` / ``KASDA_IRIS_*``. In production every key is required and every
-    base URL must be https."""
-    source = os.environ if env is None else env
-    flag = source.get("KASDA_MIDTRANS_PRODUCTION", "false").strip().lower()
-    if flag not in _TRUE | _FALSE:
-        raise ConfigError(f"KASDA_MIDTRANS_PRODUCTION must be true or false, got {flag!r}")
-    production = flag in _TRUE
-    core = source.get("KASDA_MIDTRANS_CORE_URL") or (
-        PRODUCTION_CORE if production else SANDBOX_CORE
-    )
-    snap = source.get("KASDA_MIDTRANS_SNAP_URL") or (
-        PRODUCTION_SNAP if production else SANDBOX_SNAP
-    )
-    iris = source.get("KASDA_IRIS_URL") or (PRODUCTION_IRIS if production else SANDBOX_IRIS)
-    keys = {
-        name: source.get(name, "")
-        for name in (
-            "KASDA_MIDTRANS_SERVER_KEY",
-            "KASDA_IRIS_CREATOR_KEY",
-            "KASDA_IRIS_APPROVER_KEY",
-            "KASDA_IRIS_MERCHANT_KEY",
-        )
-    }
+def configure(
+    *,
+    production: bool,
+    server_key: str,
+    iris_creator_key: str,
+    iris_approver_key: str,
+    iris_merchant_key: str,
+    client_key: str = "",
+    core_url: str | None = None,
+    snap_url: str | None = None,
+    iris_url: str | None = None,
+    timeout_seconds: float = DEFAULT_TIMEOUT,
+) -> GatewaySettings:
+    """The settings for these keys: Midtrans' sandbox or production base URLs unless others are
+    given. In production every base URL must be https (and every key given: the caller names the
+    missing ones)."""
+    core = core_url or (PRODUCTION_CORE if production else SANDBOX_CORE)
+    snap = snap_url or (PRODUCTION_SNAP if production else SANDBOX_SNAP)
+    iris = iris_url or (PRODUCTION_IRIS if production else SANDBOX_IRIS)
     if production:
-        missing = [name for name, value in keys.items() if not value]
-        if missing:
-            raise ConfigError(f"production needs {', '.join(missing)}")
         plain = [url for url in (core, snap, iris) if not url.startswith("https://")]
         if plain:
             raise ConfigError(f"production base URLs must be https: {', '.join(plain)}")
-    try:
-        timeout = float(source.get("KASDA_GATEWAY_TIMEOUT", "10"))
-    except ValueError:
-        raise ConfigError("KASDA_GATEWAY_TIMEOUT must be a number of seconds") from None
     return GatewaySettings(
-        server_key=keys["KASDA_MIDTRANS_SERVER_KEY"],
-        iris_creator_key=keys["KASDA_IRIS_CREATOR_KEY"],
-        iris_approver_key=keys["KASDA_IRIS_APPROVER_KEY"],
-        iris_merchant_key=keys["KASDA_IRIS_MERCHANT_KEY"],
+        server_key=server_key,
+        iris_creator_key=iris_creator_key,
+        iris_approver_key=iris_approver_key,
+        iris_merchant_key=iris_merchant_key,
         production=production,
         core_base_url=core.rstrip("/"),
         snap_base_url=snap.rstrip("/"),
         iris_base_url=iris.rstrip("/"),
-        timeout_seconds=timeout,
-        client_key=source.get("KASDA_MIDTRANS_CLIENT_KEY", ""),
+        timeout_seconds=timeout_seconds,
+        client_key=client_key,
     )

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 
 from ledger.errors import DomainError
+
+if TYPE_CHECKING:
+    from kasda.settings import Settings
 
 
 def _moment(text: str) -> datetime:
@@ -30,19 +33,6 @@ def _moment(text: str) -> datetime:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kasda", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_demo(sub)
-    _add_reports(sub)
-    _add_integrity(sub)
-    from kasda import gateway_sim, lra, reconcile, serve
-
-    lra.add_parsers(sub)
-    serve.add_parsers(sub)
-    gateway_sim.add_parser(sub)
-    reconcile.add_parser(sub)
-    return parser
-
-
-def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="build a realistic pemda fiscal year and print its totals")
     demo.add_argument("--seed", type=int, default=2026, help="same seed, same year (default 2026)")
     demo.add_argument(
@@ -56,9 +46,6 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="delete the SQLite file of KASDA_DATABASE_URL first and build the year again",
     )
-
-
-def _add_reports(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = sub.add_parser("replay", help="the APBD as of a past moment or event position")
     when = replay.add_mutually_exclusive_group(required=True)
     when.add_argument("--as-of", type=_moment, help="e.g. 2026-06-30T23:59:59+07:00")
@@ -69,9 +56,6 @@ def _add_reports(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     hist.add_argument("--spp", required=True, help="the SPP number")
     hist.add_argument("--pemda", default="32.73")
     hist.add_argument("--year", type=int, default=2026)
-
-
-def _add_integrity(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser(
         "verify", help="check the hash chain of the whole store (exit 1 if broken)"
     )
@@ -85,6 +69,19 @@ def _add_integrity(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     sign.add_argument("--out", type=Path, help="also write the signed checkpoint to this file")
     sub.add_parser("signing-key", help="make an Ed25519 key pair for checkpoints")
     sub.add_parser("keygen", help="print a new AES-256 key for KASDA_CIPHER_KEY")
+    from kasda import lra
+
+    lra.add_parsers(sub)
+    from kasda import serve
+
+    serve.add_parsers(sub)
+    from kasda import gateway_sim
+
+    gateway_sim.add_parser(sub)
+    from kasda import reconcile
+
+    reconcile.add_parser(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         print(new_key())
         return 0
     try:
-        return _dispatch(parser, args)
+        from kasda.settings import Settings
+
+        # Read once, here; each command gets what it needs from it.
+        return _run(parser, args, Settings.from_env())
     except DomainError as error:
         # A broken rule or bad input (e.g. an unsupported KASDA_DATABASE_URL): say which, change nothing.
         print(f"kasda: {error} [{error.rule}]", file=sys.stderr)
@@ -115,45 +115,42 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """Run the command; its store and domain errors are ``main``'s to report."""
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    """Run the command of ``args`` with the settings it needs."""
     from kasda import lra, reconcile, serve
 
-    commands: dict[str, Callable[[argparse.Namespace], int]] = {
-        "reconcile": reconcile.run,
-        "reconcile-resolve": reconcile.resolve,
-        "demo": lambda args: _demo(parser, args),
-        "lra": lra.run_lra,
-        "project": lra.run_project,
-        "replay": _reports,
-        "history": _reports,
-        **dict.fromkeys(("verify", "checkpoint", "signing-key", "export"), _integrity),
-        **dict.fromkeys(serve.COMMANDS, serve.run),
-    }
-    command = commands.get(args.command)
-    return 2 if command is None else command(args)
+    if args.command in serve.COMMANDS:
+        return serve.run(args, settings)
+    if args.command == "reconcile":
+        return reconcile.run(args, settings)
+    if args.command == "reconcile-resolve":
+        return reconcile.resolve(args, settings)
+    if args.command == "demo":
+        from kasda.demo import run_demo
+
+        if args.lifecycles < 1:
+            parser.error("--lifecycles must be at least 1")
+        return run_demo(
+            seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh, settings=settings
+        )
+    if args.command in ("verify", "checkpoint", "signing-key", "export"):
+        from kasda import integrity
+
+        return integrity.run(args, settings)
+    if args.command == "lra":
+        return lra.run_lra(args, settings)
+    if args.command == "project":
+        return lra.run_project(args, settings)
+    if args.command in ("replay", "history"):
+        return _report(args, settings)
+    return 2
 
 
-def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from kasda.demo import run_demo
-
-    if args.lifecycles < 1:
-        parser.error("--lifecycles must be at least 1")
-    return run_demo(seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh)
-
-
-def _integrity(args: argparse.Namespace) -> int:
-    from kasda import integrity
-
-    return integrity.run(args)
-
-
-def _reports(args: argparse.Namespace) -> int:
-    """``replay`` and ``history``: read the store, print, change nothing."""
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    """``kasda replay`` and ``kasda history``."""
     from kasda import reports
-    from ledger.application import Ledger
 
-    ledger = Ledger()
+    ledger = settings.open_ledger()
     try:
         if args.command == "replay":
             reports.print_budget_as_of(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from kasda.export import export_history, verify_export
-from ledger.application import Ledger
+from kasda.settings import Settings
 from ledger.errors import InvalidInput
 from ledger.verify import Checkpoint, Report, checkpoint, new_signing_key, signing_key, verify
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "signing-key":
         seed, public = new_signing_key()
         print(f"KASDA_SIGNING_KEY={seed}   # secret: keep it out of the database host")
@@ -20,11 +19,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "verify" and args.export is not None:
         anchors = [Checkpoint.from_json(path.read_text()) for path in args.anchor]
-        report = verify_export(
-            args.export, anchors=anchors, trusted_key=os.environ.get("KASDA_VERIFY_KEY")
-        )
+        report = verify_export(args.export, anchors=anchors, trusted_key=settings.verify_key)
         return _print(report)
-    ledger = Ledger()
+    ledger = settings.open_ledger()
     try:
         if args.command == "export":
             manifest = export_history(ledger, args.out)
@@ -34,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         if args.command == "checkpoint":
-            secret = os.environ.get("KASDA_SIGNING_KEY")
+            secret = settings.signing_key
             if not secret:
                 raise InvalidInput("set KASDA_SIGNING_KEY (make one with 'kasda signing-key')")
             signed = checkpoint(ledger, signing_key(secret))
@@ -43,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             print(signed.to_json())
             return 0
         anchors = [Checkpoint.from_json(path.read_text()) for path in args.anchor]
-        report = verify(ledger, anchors=anchors, trusted_key=os.environ.get("KASDA_VERIFY_KEY"))
+        report = verify(ledger, anchors=anchors, trusted_key=settings.verify_key)
     finally:
         ledger.close()
     return _print(report)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import polars as pl
 
-from ledger.application import Ledger
+from kasda.settings import Settings
 from ledger.codes import normalise_skpd
 from ledger.errors import InvalidInput
 from projections import nomenclature
@@ -68,13 +68,13 @@ def rupiah(amount: int) -> str:
     return f"({digits})" if amount < 0 else digits
 
 
-def run_lra(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run_lra(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.format == "xlsx" and args.out is None:
         raise InvalidInput("--format xlsx needs --out FILE.xlsx")
-    ledger = Ledger()
+    ledger = settings.open_ledger()
     try:
-        projector = Projector(ledger)
+        projector = Projector(ledger, timezone=settings.timezone)
         try:
             projector.catch_up()
             lines = q.lra_lines(projector.db, args.pemda, args.year, args.as_of, skpd=args.skpd)
@@ -246,11 +246,14 @@ def write_xlsx(
     book.save(path)
 
 
-def year_summary(url: str, pemda: str, year: int, out: TextIO) -> None:
+def year_summary(
+    url: str, pemda: str, year: int, out: TextIO, settings: Settings | None = None
+) -> None:
     """The LRA of a fiscal year at the level of kelompok akun, with its closing block."""
-    ledger = Ledger(url)
+    settings = settings or Settings()
+    ledger = settings.open_ledger(url)
     try:
-        projector = Projector(ledger)
+        projector = Projector(ledger, timezone=settings.timezone)
         try:
             done = projector.catch_up()
             lines = q.lra_lines(projector.db, pemda, year)
@@ -270,11 +273,11 @@ def year_summary(url: str, pemda: str, year: int, out: TextIO) -> None:
     )
 
 
-def run_project(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run_project(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    ledger = Ledger()
+    ledger = settings.open_ledger()
     try:
-        projector = Projector(ledger)
+        projector = Projector(ledger, timezone=settings.timezone)
         try:
             done = projector.rebuild() if args.rebuild else projector.catch_up()
             _report(done, projector.position(), out)

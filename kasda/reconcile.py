@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from ledger.errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     import polars as pl
 
+    from kasda.settings import Settings
     from reconciliation.matching import LazyResult, Params, Result
     from reconciliation.record import Record
     from reconciliation.report import Input, Summary
@@ -160,8 +160,8 @@ class _Clock:
 
 def _nightly(args: argparse.Namespace) -> str | None:
     """Fill date, files and out for the nightly run; a reason if it cannot run."""
-    inbox = os.environ.get("KASDA_RECON_INBOX")
-    out = os.environ.get("KASDA_RECON_OUT")
+    inbox = args.settings.recon_inbox
+    out = args.settings.recon_out
     if not inbox or not out:
         return "--nightly needs KASDA_RECON_INBOX and KASDA_RECON_OUT"
     day = datetime.now(WIB).date() - timedelta(days=1)
@@ -237,7 +237,8 @@ def _actor(args: argparse.Namespace, allowed: frozenset[Any], step: str) -> Any:
     return actor
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    args.settings = settings  # for the steps below, which take everything from args
     say = _Clock()
     if args.nightly:
         problem = _nightly(args)
@@ -397,14 +398,13 @@ def _read_ledger(args: argparse.Namespace, inputs: _Inputs, say: _Clock) -> None
             "ledger", str(args.ledger), sha256_of(args.ledger), inputs.ledger.height
         )
         return
-    from ledger.application import Ledger
     from reconciliation.readers.ledger import ledger_frames
     from reconciliation.schema import empty_ledger
 
     say("reading the ledger from the event store")
-    store = Ledger(args.database)
+    store = args.settings.open_ledger(args.database)
     try:
-        frames = ledger_frames(store)
+        frames = ledger_frames(store, timezone=args.settings.timezone)
     finally:
         store.close()
     if args.pemda is None and len(frames) > 1:
@@ -541,13 +541,12 @@ def _record(args: argparse.Namespace, actor: Any, record: Any, say: _Clock) -> i
     import json
 
     from ledger import ids
-    from ledger.application import Ledger
     from ledger.commands import RecordReconciliation
     from ledger.errors import AlreadyExists
     from ledger.reconciliation import ReconciliationRun
 
     run_id = ids.reconciliation_run_id(args.pemda, record.business_date, record.inputs_digest)
-    store = Ledger(args.database)
+    store = args.settings.open_ledger(args.database)
     try:
         try:
             known = store.aggregate(run_id, ReconciliationRun)
@@ -586,12 +585,11 @@ def _record(args: argparse.Namespace, actor: Any, record: Any, say: _Clock) -> i
     return 0
 
 
-def resolve(args: argparse.Namespace) -> int:
+def resolve(args: argparse.Namespace, settings: Settings) -> int:
     """``kasda reconcile-resolve``: close one exception of a recorded run, with a reason."""
     from uuid import UUID
 
     from ledger import roles
-    from ledger.application import Ledger
     from ledger.commands import ResolveReconciliationException
     from ledger.reconciliation import ReconciliationRun
 
@@ -600,7 +598,7 @@ def resolve(args: argparse.Namespace) -> int:
     except ValueError:
         raise InvalidInput(f"--run must be a run id (UUID), got {args.run!r}") from None
     actor = _actor(args, roles.RESOLVE_EXCEPTION, "resolve a reconciliation exception")
-    store = Ledger(args.database)
+    store = settings.open_ledger(args.database)
     try:
         run = store.aggregate(run_id, ReconciliationRun)
         result = store.execute(

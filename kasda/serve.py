@@ -7,8 +7,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from typing import TYPE_CHECKING
 
+from kasda.settings import Settings
 from ledger.roles import Role
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 COMMANDS = ("serve", "token", "users")
 DEFAULT_HOST = "127.0.0.1"
@@ -43,11 +48,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     users.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 hours)")
 
 
-def run(args: argparse.Namespace) -> int:
-    from api.settings import ApiSettings
-
+def run(args: argparse.Namespace, config: Settings) -> int:
     try:  # checks the keys (makes the development key file once) and the gateway settings
-        settings = ApiSettings.from_env()
+        settings = config.api()
     except ValueError as error:  # gateways.config.ConfigError
         print(f"kasda: {error}", file=sys.stderr)
         return 2
@@ -121,6 +124,14 @@ def _token(
     )
 
 
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory of ``kasda serve``: each worker process reads the settings once, at
+    its start-up, from the environment it inherited."""
+    from api.app import create_app
+
+    return create_app(Settings.from_env().api())
+
+
 def _serve(args: argparse.Namespace) -> int:
     """Run uvicorn; non-zero when the server could not start (e.g. the database is down), with
     one worker or several. uvicorn's own ``run`` exits 3 then with one worker, but with several
@@ -134,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("kasda: --workers must be at least 1", file=sys.stderr)
         return 2
     config = uvicorn.Config(
-        "api.app:create_app_from_env",
+        "kasda.serve:create_app_from_env",
         factory=True,
         host=args.host,
         port=args.port,

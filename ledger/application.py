@@ -31,13 +31,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError
+from eventsourcing.utils import Environment
 
 from ledger import commands as c
 from ledger import ids
 from ledger.budget import Budget, BudgetLine
 from ledger.bulk_reads import events_after, load_fresh
-from ledger.cipher import KEY_VARIABLE, cipher_env
+from ledger.chained import bound_pool
 from ledger.disbursement import Disbursement
 from ledger.errors import (
     ConcurrencyConflict,
@@ -54,7 +55,7 @@ from ledger.receipts import CommandReceipt, DocumentNumber
 from ledger.retry import MAX_ATTEMPTS, RETRY_BACKOFF, back_off, check_backoff
 from ledger.roles import Actor
 from ledger.stamp import Stamp
-from ledger.store import database_url, env_for_url, setting_up
+from ledger.store import DEFAULT_DATABASE_URL, env_for_url, setting_up
 from ledger.unit_of_work import AggregateCache, BatchWork
 from ledger.vendor import Vendor
 
@@ -101,7 +102,7 @@ _UNSTORABLE = (ValueError, TypeError, OverflowError, RecursionError)
 
 
 class Ledger(Application[UUID]):
-    """The kasda ledger. Construct with a database URL (``KASDA_DATABASE_URL`` by default)."""
+    """The kasda ledger. Construct with a database URL (``sqlite:///kasda.db`` by default)."""
 
     name = "kasda"
     # No snapshots: they would be a second, unchained copy of state that ``repository.get`` trusts,
@@ -117,13 +118,9 @@ class Ledger(Application[UUID]):
         env: dict[str, str] | None = None,
         retry_backoff: float = RETRY_BACKOFF,
     ) -> None:
-        self.url = url or database_url()
-        settings = env_for_url(self.url)
-        settings.update(env or {})
-        # A key given here is checked like one from the environment.
-        settings.update(
-            cipher_env((env or {}).get(KEY_VARIABLE), settings.get("PERSISTENCE_MODULE", ""))
-        )
+        self.url = url or DEFAULT_DATABASE_URL
+        # ``env``: kasda's options (``ledger.store.store_options``, from ``kasda/settings.py``).
+        settings = env_for_url(self.url, env)
         with setting_up(settings):  # one process at a time creates the tables
             super().__init__(settings)
         self.clock = clock
@@ -131,6 +128,11 @@ class Ledger(Application[UUID]):
         self._cache = AggregateCache(cache_size)
         self._write_lock = threading.RLock()
         self._select_newer = events_after(self.recorder, self.env.get("PERSISTENCE_MODULE", ""))
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        factory = super().construct_factory(env)
+        bound_pool(factory, env)  # before the library's set-up opens a PostgreSQL pool
+        return factory
 
     # -- commands ------------------------------------------------------------------------------
     def execute(self, command: c.Command) -> CommandResult:

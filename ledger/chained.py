@@ -9,12 +9,12 @@ recorder holds an exclusive lock on the events table), so the chain never forks.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.persistence import InfrastructureFactory, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -117,21 +117,27 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return ids
 
 
+def bound_pool(factory: InfrastructureFactory[Any], env: Mapping[str, str]) -> None:
+    """Every wait bounded (ledger/connections.py), set before the library's set-up opens the
+    pool of a PostgreSQL store: every connection of the pool waits at most the statement timeout
+    of ``env`` for an answer, and the server cancels a statement running longer. (The library
+    passes no connect timeout to its connections, only to the pool's wait for a free one.)"""
+    if not isinstance(factory, PostgresFactory):
+        return
+    seconds = statement_timeout(env)
+    pool: Any = factory.datastore.pool
+    assert pool.closed, "the pool must not have made connections yet"
+    pool.connection_class = bounded(seconds)
+    pool.kwargs = {
+        **(pool.kwargs or {}),
+        "connect_timeout": connect_timeout(env),
+        "options": server_options(seconds),
+    }
+
+
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *args: Any, **kwargs: Any) -> None:
-        # Every wait bounded (ledger/connections.py), set before the library's set-up opens the
-        # pool: every connection of the pool waits at most the statement timeout for an answer,
-        # and the server cancels a statement running longer. (The library passes no connect
-        # timeout to its connections, only to the pool's wait for a free one.)
-        seconds = statement_timeout()
-        pool: Any = datastore.pool
-        assert pool.closed, "the pool must not have made connections yet"
-        pool.connection_class = bounded(seconds)
-        pool.kwargs = {
-            **(pool.kwargs or {}),
-            "connect_timeout": connect_timeout(),
-            "options": server_options(seconds),
-        }
+        # Every wait of the pool is bounded: ``bound_pool`` ran before the library made it.
         super().__init__(datastore, *args, **kwargs)
         self.chain_table_name = chain_table_name(self.events_table_name)
         table = SQL("{}.{}").format(

@@ -19,10 +19,9 @@ projector's LISTEN connection):
 
 from __future__ import annotations
 
-import os
 import random
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from functools import cache
 from typing import Any, TypeVar
 
@@ -30,12 +29,12 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import Row
 
-from ledger.errors import InvalidInput
-
-CONNECT_TIMEOUT_VARIABLE = "KASDA_DB_CONNECT_TIMEOUT"
-STATEMENT_TIMEOUT_VARIABLE = "KASDA_DB_STATEMENT_TIMEOUT"
 DEFAULT_CONNECT_TIMEOUT = 5  # seconds; libpq's minimum is 2
 DEFAULT_STATEMENT_TIMEOUT = 10.0  # seconds
+# The store's settings (``Ledger.env``, made by ``ledger.store.env_for_url``) carry both bounds:
+# the library's own connect timeout, and kasda's statement bound, which the library ignores.
+CONNECT_TIMEOUT = "POSTGRES_CONNECT_TIMEOUT"
+STATEMENT_TIMEOUT = "POSTGRES_STATEMENT_TIMEOUT"
 # A library call that failed on a broken connection is tried again on another one, but only while
 # failures come fast (a dropped connection fails at once): a wait that already used a timeout is not
 # doubled by a retry.
@@ -45,27 +44,14 @@ RETRY_ATTEMPTS = 8
 T = TypeVar("T")
 
 
-def connect_timeout() -> int:
+def connect_timeout(env: Mapping[str, str]) -> int:
     """Seconds to open a connection or wait for a pooled one (``KASDA_DB_CONNECT_TIMEOUT``)."""
-    return max(2, round(_seconds(CONNECT_TIMEOUT_VARIABLE, DEFAULT_CONNECT_TIMEOUT)))
+    return max(2, round(float(env.get(CONNECT_TIMEOUT) or DEFAULT_CONNECT_TIMEOUT)))
 
 
-def statement_timeout() -> float:
+def statement_timeout(env: Mapping[str, str]) -> float:
     """Seconds a statement may run and kasda waits for an answer (``KASDA_DB_STATEMENT_TIMEOUT``)."""
-    return _seconds(STATEMENT_TIMEOUT_VARIABLE, DEFAULT_STATEMENT_TIMEOUT)
-
-
-def _seconds(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInput(f"{name}={text!r} is not a number of seconds") from None
-    if not 0 < value <= 3600:
-        raise InvalidInput(f"{name}={text!r}: use a number of seconds in (0, 3600]")
-    return value
+    return float(env.get(STATEMENT_TIMEOUT) or DEFAULT_STATEMENT_TIMEOUT)
 
 
 def retrying(call: Callable[[], T]) -> T:
@@ -130,14 +116,14 @@ def bounded(seconds: float) -> type[BoundedConnection[Any]]:
 
 def connect(env: dict[str, str], **kwargs: Any) -> psycopg.Connection[Any]:
     """A bounded connection to the PostgreSQL server of a ledger's settings (``Ledger.env``)."""
-    seconds = statement_timeout()
+    seconds = statement_timeout(env)
     return bounded(seconds).connect(
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
         port=int(env["POSTGRES_PORT"]),
         user=env["POSTGRES_USER"],
         password=env.get("POSTGRES_PASSWORD") or None,
-        connect_timeout=connect_timeout(),
+        connect_timeout=connect_timeout(env),
         options=server_options(seconds),
         **kwargs,
     )

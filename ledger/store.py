@@ -1,4 +1,4 @@
-"""Where events live, chosen by one URL (``KASDA_DATABASE_URL``):
+"""Where events live, chosen by one URL (``KASDA_DATABASE_URL``, read by ``kasda/settings.py``):
 
 - ``sqlite:///kasda.db`` (the default: embedded, a file next to where kasda runs), ``sqlite:////abs/path.db``
 - ``postgresql://user:password@host:port/dbname?schema=name`` (psycopg 3)
@@ -7,26 +7,21 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.cipher import KEY_VARIABLE, cipher_env
-from ledger.connections import connect_timeout
+from ledger.connections import (
+    CONNECT_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_STATEMENT_TIMEOUT,
+    STATEMENT_TIMEOUT,
+)
 from ledger.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///kasda.db"
 DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def database_url() -> str:
-    return os.environ.get("KASDA_DATABASE_URL", DEFAULT_DATABASE_URL)
-
-
-def postgres_test_url() -> str:
-    """The PostgreSQL server that tests and benchmarks use (``KASDA_TEST_POSTGRES_URL``)."""
-    return os.environ.get("KASDA_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
 
 
 def postgres_problem(url: str) -> str | None:
@@ -41,11 +36,33 @@ def postgres_problem(url: str) -> str | None:
     return None
 
 
-def env_for_url(url: str) -> dict[str, str]:
-    """Translate a database URL into the ``eventsourcing`` library's environment, with the cipher
-    settings when ``KASDA_CIPHER_KEY`` is set (``InvalidInput`` if that key is malformed)."""
+def store_options(
+    *,
+    cipher_key: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
+) -> dict[str, str]:
+    """kasda's options for a store, as ``Ledger(url, env=...)`` and ``env_for_url`` take them:
+    the key that encrypts event bodies (``KASDA_CIPHER_KEY``), and the bounds of every wait on
+    PostgreSQL, in seconds (``KASDA_DB_CONNECT_TIMEOUT``, at least 2 for libpq, and
+    ``KASDA_DB_STATEMENT_TIMEOUT``; see ``ledger/connections.py``)."""
+    assert connect_timeout > 0 and statement_timeout > 0, (connect_timeout, statement_timeout)
+    options = {
+        CONNECT_TIMEOUT: str(max(2, round(connect_timeout))),
+        STATEMENT_TIMEOUT: str(statement_timeout),
+    }
+    if cipher_key:
+        options[KEY_VARIABLE] = cipher_key
+    return options
+
+
+def env_for_url(url: str, options: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Translate a database URL into the ``eventsourcing`` library's settings, with kasda's
+    ``options`` (``store_options``): the cipher settings when they hold a key (``InvalidInput``
+    if that key is malformed), and the bounds of every wait."""
     env = _store_env(url)
-    env.update(cipher_env(os.environ.get(KEY_VARIABLE), env.get("PERSISTENCE_MODULE", "")))
+    env.update(options or {})
+    env.update(cipher_env(env.get(KEY_VARIABLE), env.get("PERSISTENCE_MODULE", "")))
     return env
 
 
@@ -76,9 +93,10 @@ def _store_env(url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            # Bounded waits (ledger/connections.py): connect and pool wait; the statement bound is
-            # set on the pool's connections by the recorder (ledger/chained.py).
-            "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout()),
+            # Bounded waits (ledger/connections.py): connect and pool wait, and the statement bound
+            # that ``bound_pool`` (ledger/chained.py) sets on the pool's connections.
+            CONNECT_TIMEOUT: str(DEFAULT_CONNECT_TIMEOUT),
+            STATEMENT_TIMEOUT: str(DEFAULT_STATEMENT_TIMEOUT),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "4",
         }

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -44,6 +43,7 @@ log = logging.getLogger(__name__)
 # Bump when a table's shape or meaning changes: stored read models of another version are rebuilt.
 VERSION = 1
 NAME = "kasda"
+# The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 _SETUP_LOCK = 0x6B61_7364_6102  # "kasda" 02
 BATCH = 10_000  # positions per step: big enough to amortise the writes, small enough to be quick
@@ -51,11 +51,6 @@ BATCH = 10_000  # positions per step: big enough to amortise the writes, small e
 
 class ProjectionConflict(DomainError):
     rule = "projection_applied_once"
-
-
-def configured_timezone() -> str:
-    """The pemda's time zone, which decides the calendar day of every event (WIB by default)."""
-    return os.environ.get("KASDA_TIMEZONE", DEFAULT_TIMEZONE)
 
 
 @dataclass
@@ -85,7 +80,7 @@ class Projector:
         session: Sequence[str] = (),
     ) -> None:
         self.ledger = ledger
-        self.timezone = timezone or configured_timezone()
+        self.timezone = timezone or DEFAULT_TIMEZONE
         self.batch = batch
         self.db = ReadDatabase(ledger, session=session)
         self.source = EventSource(ledger, self.timezone)

@@ -14,11 +14,17 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from kasda.settings import Settings
 from ledger.application import Ledger
-from ledger.store import postgres_problem, postgres_test_url
+from ledger.store import postgres_problem
 
 BACKENDS = ["memory", "sqlite", "postgres"]
-postgres_url = postgres_test_url
+SETTINGS = Settings.from_env()  # once, when the session starts (monkeypatched values come later)
+
+
+def postgres_url() -> str:
+    """The PostgreSQL server of the tests (``KASDA_TEST_POSTGRES_URL``)."""
+    return SETTINGS.test_postgres_url
 
 
 def require_postgres() -> None:

@@ -21,6 +21,7 @@ from api.app import create_app
 from api.auth import make_token
 from api.settings import ApiSettings, local_secret
 from api.testing import PEMDA, SKPD, bearer, settings, token
+from kasda.settings import Settings
 from ledger.errors import InvalidInput
 from ledger.roles import Role
 
@@ -128,13 +129,13 @@ def test_settings_refuse_weak_or_missing_keys(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         ApiSettings(database_url="memory://")
     with pytest.raises(InvalidInput):
-        ApiSettings.from_env({"KASDA_JWKS_URL": "http://127.0.0.1:1/jwks.json"})
+        Settings.from_env({"KASDA_JWKS_URL": "http://127.0.0.1:1/jwks.json"}).api()
     # the development key file is made once (0600) and then reused
     env = {"KASDA_JWT_SECRET_FILE": str(tmp_path / "jwt.key")}
-    first = local_secret(env)
-    assert local_secret(env) == first and len(first) >= 32
+    first = local_secret(None, tmp_path / "jwt.key")
+    assert local_secret(None, tmp_path / "jwt.key") == first and len(first) >= 32
     assert (tmp_path / "jwt.key").stat().st_mode & 0o777 == 0o600
-    made = ApiSettings.from_env({**env, "KASDA_DATABASE_URL": "memory://"})
+    made = Settings.from_env({**env, "KASDA_DATABASE_URL": "memory://"}).api()
     assert made.jwt_secret == first and made.database_url == "memory://"
 
 
@@ -178,14 +179,14 @@ def test_tokens_of_an_identity_provider_via_jwks(
     idp: tuple[str, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey], tmp_path: Path
 ) -> None:
     url, rsa_key, ed_key = idp
-    config = ApiSettings.from_env(
+    config = Settings.from_env(
         {
             "KASDA_DATABASE_URL": f"sqlite:///{tmp_path / 'kasda.db'}",
             "KASDA_JWKS_URL": url,
             "KASDA_JWT_ISSUER": ISSUER,
             "KASDA_JWT_AUDIENCE": AUDIENCE,
         }
-    )
+    ).api()
     now = int(time.time())
     claims = {
         "sub": "auditor.fajar",

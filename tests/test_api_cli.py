@@ -14,9 +14,9 @@ import jwt
 import pytest
 
 from api.auth import TokenVerifier
-from api.settings import ApiSettings
 from api.testing import SKPD
 from kasda.cli import main
+from kasda.settings import Settings
 from ledger.roles import SKPD_BOUND, Role
 
 SECRET = "s" * 48
@@ -32,12 +32,12 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_token_is_accepted_by_the_api(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["token", "--role", "ppk", "--pemda", "32.04", "--sub", "ppk.x"]) == 0
     raw = capsys.readouterr().out.strip()
-    who = TokenVerifier(ApiSettings.from_env()).verify(raw)
+    who = TokenVerifier(Settings.from_env().api()).verify(raw)
     assert (who.user_id, who.role, who.pemda) == ("ppk.x", Role.PPK, "32.04")
     assert who.skpd == SKPD  # an official of the demo's Dinas Pendidikan unless told otherwise
     assert jwt.get_unverified_header(raw)["alg"] == "HS256"
     assert main(["token", "--role", "pa_kpa", "--skpd", "1.2.0.0.0.0.1.0"]) == 0
-    who = TokenVerifier(ApiSettings.from_env()).verify(capsys.readouterr().out.strip())
+    who = TokenVerifier(Settings.from_env().api()).verify(capsys.readouterr().out.strip())
     assert (who.role, who.skpd) == (Role.PA_KPA, "1.02.0.00.0.00.01.0000")
 
 
@@ -45,7 +45,7 @@ def test_users_prints_a_token_per_role(env: Path, capsys: pytest.CaptureFixture[
     assert main(["users"]) == 0
     lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("KASDA_TOKEN_")]
     assert len(lines) == len(Role)
-    verifier = TokenVerifier(ApiSettings.from_env())
+    verifier = TokenVerifier(Settings.from_env().api())
     found = {(w.role, w.skpd) for w in (verifier.verify(x.split("=", 1)[1]) for x in lines)}
     # the officials of a spending unit carry their SKPD; the pemda-wide roles none
     assert found == {(r, SKPD if r in SKPD_BOUND else None) for r in Role}

@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 
 from kasda.cli import main
-from ledger.application import Ledger
+from kasda.settings import Settings
 
 
 def test_an_unsupported_database_url_is_refused(
@@ -59,7 +59,7 @@ def test_history_of_one_disbursement(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _small_year(monkeypatch, tmp_path)
-    ledger = Ledger()
+    ledger = Settings.from_env().open_ledger()
     try:
         first = ledger.recorder.select_notifications(start=1, limit=10_000, topics=())
         requested = next(n for n in first if n.topic.endswith("Disbursement.Requested"))

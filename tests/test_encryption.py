@@ -15,6 +15,7 @@ from eventsourcing.persistence import MapperDeserialisationError
 from psycopg import sql
 
 from kasda.cli import main
+from kasda.settings import Settings
 from ledger.application import Ledger
 from ledger.cipher import UndecryptableEvent, new_key
 from ledger.disbursement import Status
@@ -33,7 +34,7 @@ SECRETS = (ACCOUNT.encode(), NAME.encode(), f.NPWP_DIGITS.encode(), f.NPWP.encod
 
 def _lifecycle(url: str) -> str:
     """Adopt a budget, register a vendor and pay it in full; the vendor's id."""
-    ledger = Ledger(url, clock=FixedClock())
+    ledger = Settings.from_env().open_ledger(url, clock=FixedClock())
     try:
         f.adopt(ledger)
         vendor_id = f.register_vendor(ledger, name=NAME, account=ACCOUNT).id
@@ -44,7 +45,9 @@ def _lifecycle(url: str) -> str:
 
 
 def _assert_reads_back(url: str, vendor_id: str) -> None:
-    ledger = Ledger(url, clock=FixedClock())  # a fresh process: nothing cached
+    ledger = Settings.from_env().open_ledger(
+        url, clock=FixedClock()
+    )  # a fresh process: nothing cached
     try:
         vendor = ledger.vendor(UUID(vendor_id))
         assert (vendor.name, vendor.account.number) == (NAME, ACCOUNT)
@@ -65,7 +68,7 @@ def _sqlite_bytes(db: Path) -> bytes:
 
 def _project(url: str) -> None:
     """Build the read models too: they live in the same file and must not leak what the events hide."""
-    ledger = Ledger(url, clock=FixedClock())
+    ledger = Settings.from_env().open_ledger(url, clock=FixedClock())
     projector = Projector(ledger)
     try:
         projector.catch_up()
@@ -107,7 +110,7 @@ def test_postgres_rows_hold_no_vendor_secrets_in_clear(
     monkeypatch.setenv("KASDA_CIPHER_KEY", new_key())
     vendor_id = _lifecycle(pg_schema_url)
     _project(pg_schema_url)
-    env = env_for_url(pg_schema_url)
+    env = env_for_url(pg_schema_url, Settings.from_env().ledger_env())
     with psycopg.connect(postgres_url()) as conn:
         table = sql.SQL("{}.{}").format(
             sql.Identifier(env["POSTGRES_SCHEMA"]), sql.Identifier("kasda_events")
@@ -136,7 +139,7 @@ def test_a_wrong_key_opens_the_store_but_fails_on_the_first_read(
     monkeypatch.setenv("KASDA_CIPHER_KEY", new_key())
     _lifecycle(url)
     monkeypatch.setenv("KASDA_CIPHER_KEY", new_key())
-    ledger = Ledger(url)
+    ledger = Settings.from_env().open_ledger(url)
     try:
         with pytest.raises(
             MapperDeserialisationError, match="KASDA_CIPHER_KEY is not the key"
@@ -161,7 +164,7 @@ def test_an_encrypted_store_read_without_the_key_fails_to_decode(
     monkeypatch.setenv("KASDA_CIPHER_KEY", new_key())
     _lifecycle(url)
     monkeypatch.delenv("KASDA_CIPHER_KEY")
-    ledger = Ledger(url)
+    ledger = Settings.from_env().open_ledger(url)
     try:
         with pytest.raises(MapperDeserialisationError, match="Failed to deserialise"):
             ledger.budget(f.PEMDA, f.YEAR)
@@ -176,7 +179,7 @@ def test_a_key_on_a_store_written_without_one_fails_the_same_way(
     monkeypatch.delenv("KASDA_CIPHER_KEY", raising=False)
     _lifecycle(url)
     monkeypatch.setenv("KASDA_CIPHER_KEY", new_key())
-    ledger = Ledger(url)
+    ledger = Settings.from_env().open_ledger(url)
     try:
         with pytest.raises(MapperDeserialisationError, match="KASDA_CIPHER_KEY is not the key"):
             ledger.budget(f.PEMDA, f.YEAR)
@@ -193,9 +196,9 @@ def test_a_malformed_key_is_invalid_input(
 ) -> None:
     monkeypatch.setenv("KASDA_CIPHER_KEY", key)
     with pytest.raises(InvalidInput, match="KASDA_CIPHER_KEY"):
-        env_for_url("memory://")
+        env_for_url("memory://", Settings.from_env().ledger_env())
     with pytest.raises(InvalidInput, match="KASDA_CIPHER_KEY"):
-        Ledger("memory://")
+        Settings.from_env().open_ledger("memory://")
     monkeypatch.delenv("KASDA_CIPHER_KEY")
     with pytest.raises(InvalidInput, match="KASDA_CIPHER_KEY"):
         Ledger("memory://", env={"KASDA_CIPHER_KEY": key})
@@ -211,6 +214,6 @@ def test_keygen_prints_a_usable_key(
     assert main(["keygen"]) == 0
     key = capsys.readouterr().out.strip()
     monkeypatch.setenv("KASDA_CIPHER_KEY", key)
-    assert env_for_url("memory://")["CIPHER_KEY"] == key
+    assert env_for_url("memory://", Settings.from_env().ledger_env())["CIPHER_KEY"] == key
     assert main(["keygen"]) == 0
     assert capsys.readouterr().out.strip() != key

@@ -15,6 +15,7 @@ import pytest
 from kasda import export
 from kasda.cli import main
 from kasda.export import export_history, verify_export
+from kasda.settings import Settings
 from ledger.application import Ledger
 from ledger.disbursement import Disbursement
 from ledger.errors import InvalidInput
@@ -360,7 +361,7 @@ def test_an_encrypted_export_verifies_and_says_what_it_could_not_check(
     from ledger.cipher import new_key
 
     monkeypatch.setenv("KASDA_CIPHER_KEY", new_key())
-    ledger = Ledger(ledger_url, clock=FixedClock())
+    ledger = Settings.from_env().open_ledger(ledger_url, clock=FixedClock())
     try:
         f.adopt(ledger)
         f.register_vendor(ledger)

@@ -37,6 +37,7 @@ from api.readmodels import POSITION_HEADER
 from api.testing import MEDIA, YEAR, adopt_body, expect, request_body, settings, vendor_body
 from api.testing import get as api_get
 from api.testing import post as api_post
+from kasda.settings import Settings
 from ledger import ids
 from ledger.application import Ledger
 from ledger.roles import Role
@@ -184,7 +185,7 @@ class Api:
 
 @contextlib.contextmanager
 def serving(url: str) -> Iterator[Api]:
-    ledger = Ledger(url)
+    ledger = Settings.from_env().open_ledger(url)  # the timeouts of ``bounded``
     app = create_app(settings(url), ledger=ledger)
     try:
         with TestClient(app) as client:
@@ -305,8 +306,8 @@ def stored_position(url: str) -> int:
 
 @pytest.mark.postgres
 def test_project_follow_outlives_terminated_backends(pg_schema_url: str, bounded: str) -> None:
-    writer = Ledger(pg_schema_url)
-    projector = Projector(Ledger(pg_schema_url))
+    writer = Settings.from_env().open_ledger(pg_schema_url)  # the timeouts of ``bounded``
+    projector = Projector(Settings.from_env().open_ledger(pg_schema_url))
     stop = threading.Event()
     errors: list[Exception] = []
     follower = threading.Thread(

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateways.config import ConfigError, GatewaySettings, settings_from_env
+from gateways.config import ConfigError, GatewaySettings
 from gateways.port import GatewayRejected, GatewayTimeout, GatewayUnavailable, ReceiptStatus
 from gateways.receipts import MidtransReceipts, OrderNotFound, ReceiptService, revenue_command
 from gateways.simulator import Simulator
+from kasda.settings import Settings
 from ledger import ids
 from ledger.application import Ledger
 from ledger.revenue import Revenue
@@ -110,9 +111,9 @@ def test_wrong_server_key_is_refused(sim: Simulator) -> None:
 
 
 def test_settings_from_env() -> None:
-    sandbox = settings_from_env(
+    sandbox = Settings.from_env(
         {"KASDA_IRIS_CREATOR_KEY": "SECRET-CREATOR", "KASDA_IRIS_APPROVER_KEY": "SECRET-APPROVER"}
-    )
+    ).gateways()
     assert not sandbox.production
     assert sandbox.iris_base_url == "https://app.sandbox.midtrans.com/iris"
     assert "SECRET" not in repr(sandbox)
@@ -123,13 +124,13 @@ def test_settings_from_env() -> None:
         "KASDA_IRIS_APPROVER_KEY": "approver",
         "KASDA_IRIS_MERCHANT_KEY": "merchant",
     }
-    live = settings_from_env(production)
+    live = Settings.from_env(production).gateways()
     assert live.production and live.core_base_url == "https://api.midtrans.com"
     with pytest.raises(ConfigError, match="KASDA_IRIS_MERCHANT_KEY"):
-        settings_from_env({**production, "KASDA_IRIS_MERCHANT_KEY": ""})
+        Settings.from_env({**production, "KASDA_IRIS_MERCHANT_KEY": ""}).gateways()
     with pytest.raises(ConfigError, match="https"):
-        settings_from_env({**production, "KASDA_IRIS_URL": "http://127.0.0.1:9/iris"})
+        Settings.from_env({**production, "KASDA_IRIS_URL": "http://127.0.0.1:9/iris"}).gateways()
     with pytest.raises(ConfigError, match="different"):
-        settings_from_env({**production, "KASDA_IRIS_APPROVER_KEY": "creator"})
+        Settings.from_env({**production, "KASDA_IRIS_APPROVER_KEY": "creator"}).gateways()
     with pytest.raises(ConfigError, match="true or false"):
-        settings_from_env({"KASDA_MIDTRANS_PRODUCTION": "maybe"})
+        Settings.from_env({"KASDA_MIDTRANS_PRODUCTION": "maybe"}).gateways()

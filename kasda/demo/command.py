@@ -13,9 +13,10 @@ from kasda.demo.summary import Totals, format_totals, read_totals
 from kasda.demo.world import BuildReport, DemoError, count
 from kasda.demo.year import DemoYear
 from kasda.lra import year_summary
+from kasda.settings import Settings
 from ledger.application import Ledger
 from ledger.errors import NotFound
-from ledger.store import database_url, env_for_url
+from ledger.store import env_for_url
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -37,12 +38,17 @@ def files_folder(path: Path) -> Path:
 
 
 def build_demo(
-    url: str, seed: int, lifecycles: int = DEFAULT_LIFECYCLES, *, files_dir: Path | None = None
+    url: str,
+    seed: int,
+    lifecycles: int = DEFAULT_LIFECYCLES,
+    *,
+    files_dir: Path | None = None,
+    settings: Settings | None = None,
 ) -> tuple[Totals, BuildReport]:
     """Build the demo year in a store that does not hold it yet, and read its totals back;
     with ``files_dir``, write the year's daily files of the gateway and the bank there."""
     plan = DemoYear(seed, lifecycles)
-    ledger = Ledger(url, clock=plan.clock)
+    ledger = (settings or Settings()).open_ledger(url, clock=plan.clock)
     try:
         if demo_exists(ledger):
             raise DemoError(f"the store at {url} already holds APBD {YEAR} of pemda {PEMDA}")
@@ -59,10 +65,12 @@ def run_demo(
     url: str | None = None,
     fresh: bool = False,
     out: TextIO | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """``kasda demo``: build the year (or find it built already) and print its counts and totals."""
     out = out or sys.stdout
-    url = url or database_url()
+    settings = settings or Settings()
+    url = url or settings.database_url
     path = sqlite_path(url)
     if fresh:
         if path is None:
@@ -76,7 +84,7 @@ def run_demo(
     print(f"store: {url}", file=out)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(url)
+    ledger = settings.open_ledger(url)
     try:
         if demo_exists(ledger):
             rebuild = f"; `kasda demo --fresh` deletes {path} and builds it again" if path else ""
@@ -86,13 +94,13 @@ def run_demo(
                 file=out,
             )
             print(format_totals(read_totals(ledger)), file=out)
-            year_summary(url, PEMDA, YEAR, out)
+            year_summary(url, PEMDA, YEAR, out, settings)
             return 0
     finally:
         ledger.close()
     started = time.perf_counter()
     files_dir = files_folder(path) if path is not None else None
-    totals, report = build_demo(url, seed, lifecycles, files_dir=files_dir)
+    totals, report = build_demo(url, seed, lifecycles, files_dir=files_dir, settings=settings)
     print(f"seed {seed}, {count(lifecycles)} planned lifecycles\n", file=out)
     print(format_totals(totals, report), file=out)
     if files_dir is not None:
@@ -101,7 +109,7 @@ def run_demo(
             f"MT940 + CSV), {count(len(report.files))} files: {files_dir}",
             file=out,
         )
-    year_summary(url, PEMDA, YEAR, out)
+    year_summary(url, PEMDA, YEAR, out, settings)
     out.flush()
     print(f"(built and read back in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
     return 0

@@ -20,7 +20,7 @@ import polars as pl
 
 from ledger.application import Ledger
 from projections.db import ReadDatabase
-from projections.runner import Projector
+from projections.runner import DEFAULT_TIMEZONE, Projector
 from reconciliation.errors import StatementError
 from reconciliation.schema import LEDGER, validate_ledger
 
@@ -105,8 +105,8 @@ def _read(db: ReadDatabase, zone: str) -> pl.DataFrame:
     return pl.concat([paid, received]).sort(_ORDER)
 
 
-def _rows(ledger: Ledger) -> pl.DataFrame:
-    projector = Projector(ledger)
+def _rows(ledger: Ledger, timezone: str) -> pl.DataFrame:
+    projector = Projector(ledger, timezone=timezone)
     try:
         projector.catch_up()  # the models hold everything recorded before this run
         return _read(projector.db, projector.timezone)
@@ -126,16 +126,18 @@ def _frame(rows: pl.DataFrame) -> pl.DataFrame:
     return validate_ledger(normalise(rows.select(LEDGER.names())), "<ledger store>")
 
 
-def ledger_frame(ledger: Ledger, pemda: str | None = None) -> pl.DataFrame:
+def ledger_frame(
+    ledger: Ledger, pemda: str | None = None, *, timezone: str = DEFAULT_TIMEZONE
+) -> pl.DataFrame:
     """The canonical ledger frame of a live store (cancelled SP2Ds are left out: no money moves), of
     one pemda or of all."""
-    rows = _rows(ledger)
+    rows = _rows(ledger, timezone)
     return _frame(rows if pemda is None else rows.filter(pl.col("pemda") == pemda))
 
 
-def ledger_frames(ledger: Ledger) -> dict[str, pl.DataFrame]:
+def ledger_frames(ledger: Ledger, *, timezone: str = DEFAULT_TIMEZONE) -> dict[str, pl.DataFrame]:
     """The canonical ledger frame of each pemda in the store (one read of the read models)."""
-    rows = _rows(ledger)
+    rows = _rows(ledger, timezone)
     return {str(p): _frame(part) for (p,), part in rows.partition_by("pemda", as_dict=True).items()}
 
 
