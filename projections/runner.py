@@ -35,14 +35,17 @@ from projections.cash import CashModel
 from projections.db import Cursor, ReadDatabase
 from projections.lra import LraModel
 from projections.model import ReadModel
+from projections.owners import OwnerModel
 from projections.queues import QueueModel
+from projections.runs import RunModel
 from projections.source import EventSource, Page
 from projections.statements import StatementModel
 
 log = logging.getLogger(__name__)
 
 # Bump when a table's shape or meaning changes: stored read models of another version are rebuilt.
-VERSION = 1
+# 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
+VERSION = 2
 NAME = "kasda"
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 _SETUP_LOCK = 0x6B61_7364_6102  # "kasda" 02
@@ -95,6 +98,8 @@ class Projector:
             LraModel(),
             CashModel(),
             QueueModel(),
+            OwnerModel(),
+            RunModel(self.db.sealer),
         ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
         self._position: int | None = None
