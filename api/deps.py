@@ -29,6 +29,7 @@ async def get_ledger(request: Request) -> Ledger:
 
 
 async def get_read_models(request: Request) -> ReadModels:
+    # async, as get_ledger: no thread hop to hand over an object.
     models: ReadModels = request.app.state.read_models
     return models
 
