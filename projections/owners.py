@@ -39,19 +39,21 @@ class OwnerModel(ReadModel):
         ]
 
     def apply(self, fact: Fact) -> None:
-        pemda = fact.body.get("pemda")
-        if fact.version != 1 or not isinstance(pemda, str):
+        if fact.version != 1:  # most facts: checked first, it is the cheapest test
             return
-        row: dict[str, Any] = {
-            "aggregate_id": fact.aggregate_id,
-            "pemda": pemda,
-            "kind": fact.name.split(".", 1)[0],
-            "position": fact.position,
-        }
-        for scope in SCOPES:
-            value = fact.body.get(scope)
-            row[scope] = value if isinstance(value, str) else None
-        self.pending.append(row)
+        body = fact.body
+        pemda = body.get("pemda")
+        if not isinstance(pemda, str):
+            return
+        self.pending.append(
+            {
+                "aggregate_id": fact.aggregate_id,
+                "pemda": pemda,
+                "kind": fact.name.partition(".")[0],
+                "position": fact.position,
+                **{scope: _text(body.get(scope)) for scope in SCOPES},
+            }
+        )
 
     def flush(self, cursor: Cursor) -> None:
         insert_rows(cursor, "proj_owner", self.pending)
@@ -59,3 +61,7 @@ class OwnerModel(ReadModel):
 
     def discard(self) -> None:
         self.pending.clear()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
