@@ -56,7 +56,7 @@ class Sealer:
         sealed = self._aead.encrypt(nonce, text.encode(), None)
         return _PREFIX + b64encode(nonce + sealed).decode()
 
-    def open(self, value: Any) -> Any:
+    def _open(self, value: Any) -> Any:
         if not self.on or not isinstance(value, str) or not value.startswith(_PREFIX):
             return value
         raw = b64decode(value[len(_PREFIX) :])
@@ -67,7 +67,7 @@ class Sealer:
         read side gets its rows out of the models."""
         sealed = [c in SEALED for c in columns]
         return [
-            {c: self.open(v) if s else v for c, s, v in zip(columns, sealed, row, strict=True)}
+            {c: self._open(v) if s else v for c, s, v in zip(columns, sealed, row, strict=True)}
             for row in rows
         ]
 
