@@ -1,8 +1,8 @@
 """The kasda HTTP API: one FastAPI application per process.
 
 ``create_app(settings)`` builds it; the ``Ledger`` is opened once at start-up (lifespan) and kept on
-``app.state.ledger``, with the catalog that serves list routes (``app.state.catalog``), the read
-models that serve the reports (``app.state.read_models``, kept current by a projector thread), the token
+``app.state.ledger``, with the read models that serve every list, report and ownership check
+(``app.state.read_models``, kept current by a projector thread; start-up reads no event), the token
 verifier (``app.state.verifier``) and the gateway settings (``app.state.gateway_settings``) that
 the webhooks router reads. ``kasda serve`` runs ``kasda.serve:create_app_from_env`` under uvicorn.
 """
@@ -20,7 +20,6 @@ from fastapi.openapi.utils import get_openapi
 
 from api import docs, problems
 from api.auth import TokenVerifier
-from api.catalog import Catalog
 from api.edge import EdgeGuard
 from api.readmodels import ReadModels
 from api.routes import ROUTERS
@@ -125,9 +124,8 @@ def _guard(app: FastAPI) -> None:
 def _attach(app: FastAPI, ledger: Ledger) -> None:
     app.state.ledger = ledger
     app.state.writer = BatchWriter(ledger)
-    app.state.catalog = Catalog(ledger)
-    app.state.catalog.catch_up()
-    # The read models live in the same database as the events (projections/db.py).
+    # The read models live in the same database as the events (projections/db.py) and carry
+    # their position: nothing is replayed here, the projector thread (lifespan) catches up.
     app.state.read_models = ReadModels(ledger, timezone=app.state.settings.timezone)
 
 

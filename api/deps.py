@@ -1,17 +1,20 @@
-"""Dependencies shared by the routers: the ledger, the catalog, the Idempotency-Key, pagination,
-and running a command into its HTTP answer."""
+"""Dependencies shared by the routers: the ledger, the read models and how fresh a read is, the
+Idempotency-Key, pagination, and running a command into its HTTP answer."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Header, Query, Request, Response
 
-from api.catalog import Catalog
 from api.models import CommandOut, Page
+from api.readmodels import POSITION_HEADER, ReadModels
 from api.writer import BatchWriter
 from ledger.application import Ledger
 from ledger.commands import Command
+from projections.db import ReadDatabase
+from projections.queries import Listing
 
 T = TypeVar("T")
 
@@ -25,14 +28,44 @@ async def get_ledger(request: Request) -> Ledger:
     return ledger
 
 
-def get_catalog(request: Request) -> Catalog:
-    catalog: Catalog = request.app.state.catalog
-    catalog.catch_up()
-    return catalog
+async def get_read_models(request: Request) -> ReadModels:
+    # async, as get_ledger: no thread hop to hand over an object.
+    models: ReadModels = request.app.state.read_models
+    return models
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
-CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+ReadModelsDep = Annotated[ReadModels, Depends(get_read_models)]
+
+# How fresh a read is (api/readmodels.py). Reports answer ``recent`` by default: a report is a
+# summary, and it names the position it reflects. Lists and single things answer ``latest`` by
+# default: what a client wrote before it asked is in the answer, by whichever worker wrote it.
+_FRESHNESS = (
+    "recent: what the read models hold now, at most about 0.5 s behind, without waiting; "
+    "latest: include everything recorded before this request (waits for the projection to "
+    "reach the log's head; with `after` too, latest wins as the stronger). The answer names its "
+    "position either way (header X-Kasda-Projection-Position). A wait that does not end within "
+    "a few seconds answers 503 with Retry-After."
+)
+Freshness = Annotated[
+    Literal["latest", "recent"], Query(description=f"default recent. {_FRESHNESS}")
+]
+ListFreshness = Annotated[
+    Literal["latest", "recent"], Query(description=f"default latest. {_FRESHNESS}")
+]
+MAX_POSITION = 2**62
+After = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="read-your-writes: include at least everything up to this position of the "
+        "event log (the `position` a write returned, or a report's), waiting for the projection "
+        "if it is not there yet. A position beyond the log's head is a 422 "
+        "(`position_not_recorded`).",
+        examples=[48213],
+    ),
+]
 
 IdempotencyKey = Annotated[
     str,
@@ -60,6 +93,34 @@ def page(items: list[T], limit: int, offset: int) -> Page[T]:
         offset=offset,
         next_offset=after if after < len(items) else None,
     )
+
+
+def listed(rows: Listing, limit: int, offset: int, out: Callable[[dict[str, Any]], T]) -> Page[T]:
+    """A page the read models gave (``projections.queries``), each row made into ``out``."""
+    following = offset + len(rows.rows)
+    return Page[T](
+        items=[out(row) for row in rows.rows],
+        total=rows.total,
+        limit=limit,
+        offset=offset,
+        next_offset=following if following < rows.total else None,
+    )
+
+
+async def read(
+    models: ReadModels,
+    query: Callable[[ReadDatabase], T],
+    response: Response,
+    *,
+    freshness: str = "latest",
+    after: int | None = None,
+) -> T:
+    """``query``'s answer from the read models, as fresh as asked; the position it reflects is
+    in the header ``X-Kasda-Projection-Position``. Build the response models inside ``query``:
+    it runs in a worker thread, off the event loop."""
+    answer, position = await models.read(query, latest=freshness == "latest", after=after)
+    response.headers[POSITION_HEADER] = str(position)
+    return answer
 
 
 def get_writer(request: Request) -> BatchWriter:

@@ -1,6 +1,8 @@
 """The read models (``projections/``) as the API serves them: kept current, read by many requests.
+Every list, page, filter and ownership check of the API reads them (through
+``projections/queries.py``); the application never replays the log itself, not even at start-up.
 
-Freshness. A read answers on one of three states of the models. ``recent`` (the routes' default):
+Freshness. A read answers on one of three states of the models. ``recent`` (the reports' default):
 what the models hold now, without waiting; the follower keeps them within about ``interval`` of the
 head, and the answer names its position. ``after=<position>`` (read-your-writes): at least up to a
 position that a write returned (``CommandOut.position``, see ``api/writer.py``), so the answer
@@ -9,10 +11,12 @@ that include everything recorded before the request, by any worker. ``ReadModels
 projection's position (and, for ``latest``, the log's head: two indexed one-row queries) and, if the
 models are there already, runs the query in the same hop to a worker thread. Otherwise the request
 waits, in the event loop and holding no worker thread, for the projector thread to reach its target;
-concurrent waiters share one catch-up. A target beyond the log's head is refused at once (422
-``position_not_recorded``), never waited for. The projector thread (``start``/``stop``, from the
-app's lifespan) also catches up every ``interval`` seconds, so that the gap a request meets is
-usually none. Outside the lifespan (no thread), a request projects the gap itself in a worker thread.
+concurrent waiters share one catch-up, for at most ``wait_limit`` seconds (then 503 with
+Retry-After). A target beyond the log's head is refused at once (422 ``position_not_recorded``),
+never waited for. Lists and single things default to ``latest`` (``api/deps.py``). The projector
+thread (``start``/``stop``, from the app's lifespan) also catches up every ``interval`` seconds, so
+that the gap a request meets is usually none. Outside the lifespan (no thread), a request projects
+the gap itself in a worker thread.
 
 Several workers may all project: ``Projector.step`` moves ``proj_position`` by compare-and-set in the
 same transaction as the rows, so a range is applied exactly once, and a worker that lost the race
@@ -47,7 +51,8 @@ from ledger.application import Ledger
 from ledger.connections import Backoff
 from ledger.errors import DomainError
 from projections.db import ReadDatabase
-from projections.runner import NAME, Projector
+from projections.queries import position as _position
+from projections.runner import Projector
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +61,24 @@ POSITION_HEADER = "X-Kasda-Projection-Position"
 FOLLOW_INTERVAL = 0.5  # seconds between the follower's catch-ups
 _READ_ATTEMPTS = 4
 ANSWERS = 256  # answers kept by key (``read(key=...)``); all are dropped when full
-
-
-def _position(db: ReadDatabase) -> int:
-    with db.transaction(write=False) as cursor:
-        row = cursor.fetchone("SELECT position FROM proj_position WHERE name = ?", (NAME,))
-    return 0 if row is None else int(row[0])
+# The longest a read waits for the models to reach its position; then 503 with Retry-After. A
+# projection this far behind is one that cannot keep up (or a database that does not answer): the
+# client should come back, not hold a connection and a worker's waiter open.
+WAIT_LIMIT = 10.0
 
 
 class ReadModels:
     def __init__(
-        self, ledger: Ledger, *, interval: float = FOLLOW_INTERVAL, timezone: str | None = None
+        self,
+        ledger: Ledger,
+        *,
+        interval: float = FOLLOW_INTERVAL,
+        wait_limit: float = WAIT_LIMIT,
+        timezone: str | None = None,
     ) -> None:
         self.ledger = ledger
         self.interval = interval
+        self.wait_limit = wait_limit
         self._lock = threading.Lock()  # the projector and, in memory, its connection
         # The read models are derived data: the log is the durable record, and a projection
         # commit moves its rows and its position together. Not waiting for the WAL flush of each
@@ -185,6 +194,19 @@ class ReadModels:
             self._wanted = max(self._wanted, target)
             self._wake.notify()
         await waiter
+
+    async def _wait_bounded(self, target: int) -> None:
+        """``wait_for``, for at most ``wait_limit`` seconds: then 503 with Retry-After."""
+        try:
+            await asyncio.wait_for(self.wait_for(target), self.wait_limit)
+        except TimeoutError:
+            raise ProblemError(
+                503,
+                "store_unavailable",
+                f"the read models did not reach position {target} within {self.wait_limit:g} s; "
+                "retry",
+                headers={"Retry-After": "1"},
+            ) from None
 
     def _release(self, reached: int) -> None:
         with self._wake:
@@ -311,7 +333,7 @@ class ReadModels:
         upto = 0 if after is None else after
         found = await to_thread.run_sync(self._query, query, upto, key, latest)
         if isinstance(found, int):
-            await self.wait_for(found)
+            await self._wait_bounded(found)
             found = await to_thread.run_sync(self._query, query, found, key)
             if isinstance(found, int):  # cannot happen: the position only moves forward
                 raise ProblemError(503, "store_unavailable", "the read models moved back; retry")

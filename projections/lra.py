@@ -1,20 +1,37 @@
 """Budget realisation (LRA) per budget line, now and as of any day.
 
 ``proj_lra_line`` holds each line's current anggaran (pagu), committed, realisasi (spending realised
-at SP2D) and income received; ``proj_lra_movement`` holds the same quantities as per-day changes, so
-the LRA as of a day is the sum of the movements up to it. Roll-ups (SKPD, program, kegiatan, sub
+at SP2D) and income received, and the position of its allocation (the lines' order in the APBD);
+``proj_lra_movement`` holds the same quantities as per-day changes, so the LRA as of a day is the
+sum of the movements up to it. Roll-ups (SKPD, program, kegiatan, sub
 kegiatan, account levels) are computed when the report is read: see ``projections.queries``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from projections.db import Cursor
 from projections.model import ReadModel, RowChanges, insert_rows
 from projections.source import Fact
 
 QUANTITIES = ("pagu", "committed", "realised", "revenue")
+
+# What each event moves on its line (a receipt: on the income line it names), by quantity.
+_MOVES: dict[str, Callable[[dict[str, Any]], dict[str, int]]] = {
+    "BudgetLine.Amended": lambda b: {"pagu": b["delta"]},
+    "BudgetLine.ShiftedOut": lambda b: {"pagu": -b["amount"]},
+    "BudgetLine.ShiftedIn": lambda b: {"pagu": b["amount"]},
+    "BudgetLine.Committed": lambda b: {"committed": b["amount"]},
+    "BudgetLine.CommitmentReleased": lambda b: {"committed": -b["amount"]},
+    "BudgetLine.Realised": lambda b: {"committed": -b["amount"], "realised": b["amount"]},
+    "BudgetLine.RealisationReversed": lambda b: {"realised": -b["amount"]},
+    "Revenue.Received": lambda b: {"revenue": b["gross"]},
+    "Revenue.Reversed": lambda b: {"revenue": -b["gross"]},
+}
+_BLOCKED = {"BudgetLine.Blocked": 1, "BudgetLine.Unblocked": 0}
 
 
 class LraModel(ReadModel):
@@ -33,7 +50,8 @@ class LraModel(ReadModel):
             " skpd TEXT NOT NULL, sub_kegiatan TEXT, rekening TEXT NOT NULL, uraian TEXT NOT NULL,"
             " allocated_on TEXT NOT NULL, blocked INTEGER NOT NULL DEFAULT 0,"
             " pagu BIGINT NOT NULL DEFAULT 0, committed BIGINT NOT NULL DEFAULT 0,"
-            " realised BIGINT NOT NULL DEFAULT 0, revenue BIGINT NOT NULL DEFAULT 0)",
+            " realised BIGINT NOT NULL DEFAULT 0, revenue BIGINT NOT NULL DEFAULT 0,"
+            " position BIGINT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS proj_lra_line_year ON proj_lra_line (pemda, year)",
             "CREATE TABLE IF NOT EXISTS proj_lra_movement ("
             " line_id TEXT NOT NULL, day TEXT NOT NULL,"
@@ -49,50 +67,39 @@ class LraModel(ReadModel):
             pending[quantity] += amount
 
     def apply(self, fact: Fact) -> None:
-        b, line, day = fact.body, fact.aggregate_id, fact.day
-        match fact.name:
-            case "BudgetLine.Allocated":
-                self.lines.insert(
-                    line,
-                    {
-                        "line_id": line,
-                        "pemda": b["pemda"],
-                        "year": b["year"],
-                        "skpd": b["skpd"],
-                        "sub_kegiatan": b["sub_kegiatan"],
-                        "rekening": b["rekening"],
-                        "uraian": b["uraian"],
-                        "allocated_on": day,
-                        "blocked": 0,
-                        "pagu": 0,
-                        "committed": 0,
-                        "realised": 0,
-                        "revenue": 0,
-                    },
-                )
-                self._move(line, day, pagu=b["pagu"])
-            case "BudgetLine.Amended":
-                self._move(line, day, pagu=b["delta"])
-            case "BudgetLine.ShiftedOut":
-                self._move(line, day, pagu=-b["amount"])
-            case "BudgetLine.ShiftedIn":
-                self._move(line, day, pagu=b["amount"])
-            case "BudgetLine.Blocked":
-                self.lines.set(line, blocked=1)
-            case "BudgetLine.Unblocked":
-                self.lines.set(line, blocked=0)
-            case "BudgetLine.Committed":
-                self._move(line, day, committed=b["amount"])
-            case "BudgetLine.CommitmentReleased":
-                self._move(line, day, committed=-b["amount"])
-            case "BudgetLine.Realised":
-                self._move(line, day, committed=-b["amount"], realised=b["amount"])
-            case "BudgetLine.RealisationReversed":
-                self._move(line, day, realised=-b["amount"])
-            case "Revenue.Received":
-                self._move(b["line_id"], day, revenue=b["gross"])
-            case "Revenue.Reversed":
-                self._move(b["line_id"], day, revenue=-b["gross"])
+        if fact.name == "BudgetLine.Allocated":
+            self._allocated(fact)
+            return
+        if fact.name in _BLOCKED:
+            self.lines.set(fact.aggregate_id, blocked=_BLOCKED[fact.name])
+            return
+        move = _MOVES.get(fact.name)
+        if move is not None:
+            line = fact.body["line_id"] if fact.name.startswith("Revenue.") else fact.aggregate_id
+            self._move(line, fact.day, **move(fact.body))
+
+    def _allocated(self, fact: Fact) -> None:
+        b, line = fact.body, fact.aggregate_id
+        self.lines.insert(
+            line,
+            {
+                "line_id": line,
+                "pemda": b["pemda"],
+                "year": b["year"],
+                "skpd": b["skpd"],
+                "sub_kegiatan": b["sub_kegiatan"],
+                "rekening": b["rekening"],
+                "uraian": b["uraian"],
+                "allocated_on": fact.day,
+                "blocked": 0,
+                "pagu": 0,
+                "committed": 0,
+                "realised": 0,
+                "revenue": 0,
+                "position": fact.position,
+            },
+        )
+        self._move(line, fact.day, pagu=b["pagu"])
 
     def flush(self, cursor: Cursor) -> None:
         self.lines.flush(cursor)

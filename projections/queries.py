@@ -1,11 +1,14 @@
 """Reading the read models: the LRA at any level and any day, vendor statements, the RKUD's cash
-position, approval queues. Every function is scoped to one pemda, and those that show an SKPD's lines
-or payments take ``skpd`` too (an official of one SKPD sees its own only, see ``ledger.roles``): a
-payment's SKPD is its budget line's (``proj_lra_line``). Nothing here writes.
+position, approval queues, and the lists the API serves (payments, vendors, budget lines,
+reconciliation runs and their exceptions, who owns an aggregate). Every function is scoped to one
+pemda, and those that show an SKPD's lines or payments take ``skpd`` too (an official of one SKPD
+sees its own only, see ``ledger.roles``): a payment's SKPD is its budget line's
+(``proj_lra_line``). Nothing here writes.
 
 Results are Polars frames with integer rupiah columns (``Int64``). The percentage of realisation is
 kept in basis points (``persen_bp``, an integer: 8,512 means 85.12%) so that no float is ever
-computed from money; formatting it is the edge's job.
+computed from money; formatting it is the edge's job. Lists are pages of dicts, their sealed
+columns opened by ``Sealer.opened`` (``projections/sealing.py``), the one place that opens them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ledger.vendor import normalise_npwp
 from projections import nomenclature
 from projections.db import ReadDatabase
 from projections.queues import WAITING_FOR
+from projections.runner import NAME as PROJECTION
 
 MAX_PAGE = 1_000
 
@@ -318,12 +322,12 @@ def vendor(db: ReadDatabase, pemda: str, npwp: str) -> dict[str, Any] | None:
         )
     if row is None:
         return None
-    found = {c: db.sealer.open(v) for c, v in zip(columns, row, strict=True)}
+    [found] = db.sealer.opened(columns, [row])
     return found | {"npwp": npwp}
 
 
 STATEMENT_TOTALS = ("payments", "gross", "deductions", "net", "settled_net")
-STATEMENT_VENDOR = ("vendor_id", "npwp", "name", "kind", "active")
+STATEMENT_VENDOR = ("vendor_id", "npwp_sealed", "name", "kind", "active")
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,14 +397,19 @@ def statement(
             [*params, limit, offset],
         )
     assert sums is not None  # an aggregate without GROUP BY always has its row
-    sealer = db.sealer
+    [found] = db.sealer.opened(STATEMENT_VENDOR, [vendor_row])
     return Statement(
-        vendor={c: sealer.open(v) for c, v in zip(STATEMENT_VENDOR, vendor_row, strict=True)},
+        vendor=_npwp_shown(found),
         totals=dict(zip(STATEMENT_TOTALS, map(int, sums), strict=True)),
-        payments=[
-            {c: sealer.open(v) for c, v in zip(PAYMENT_COLUMNS, row, strict=True)} for row in rows
-        ],
+        payments=db.sealer.opened(PAYMENT_COLUMNS, rows),
     )
+
+
+def _npwp_shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A vendor row with its NPWP (kept sealed as ``npwp_sealed``) as ``npwp``."""
+    shown = dict(row)
+    shown["npwp"] = shown.pop("npwp_sealed")
+    return shown
 
 
 def _stamp(moment: datetime) -> str:
@@ -511,3 +520,273 @@ def queue_sizes(db: ReadDatabase, pemda: str, *, skpd: str | None = None) -> dic
             [pemda, *params],
         )
     return {str(r): int(n) for r, n in rows}
+
+
+# -- lists ---------------------------------------------------------------------------------------
+# Every list is ordered by the position of its rows' first event: unique and never changed, so a
+# page is stable while rows are added (they come after every row already listed).
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page of a list (rows as dicts, sealed columns opened) and how many rows match."""
+
+    rows: list[dict[str, Any]]
+    total: int
+
+
+def position(db: ReadDatabase) -> int:
+    """The position in the ledger's log that the read models include everything up to."""
+    with db.transaction(write=False) as cursor:
+        row = cursor.fetchone("SELECT position FROM proj_position WHERE name = ?", (PROJECTION,))
+    return 0 if row is None else int(row[0])
+
+
+def _where(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """The conditions (SQL, value) whose value is not None, joined with AND. A condition has one
+    ``?`` for its value, or none: a fixed condition, given with the value ``True``."""
+    chosen = [(condition, value) for condition, value in conditions if value is not None]
+    return " AND ".join(c for c, _ in chosen), [v for c, v in chosen if "?" in c]
+
+
+def _listing(
+    db: ReadDatabase,
+    columns: tuple[str, ...],
+    source: str,
+    conditions: list[tuple[str, Any]],
+    order: str,
+    limit: int,
+    offset: int,
+) -> Listing:
+    """A page of ``SELECT columns FROM source WHERE conditions ORDER BY order`` and the count of
+    every matching row, read in one transaction. ``source``, ``columns`` and ``order`` are this
+    module's own text, never input; the values go in as parameters."""
+    limit, offset = _page(limit, offset)
+    where, params = _where(conditions)
+    with db.transaction(write=False) as cursor:
+        counted = cursor.fetchone(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)  # noqa: S608
+        rows = cursor.fetchall(
+            f"SELECT {', '.join(columns)} FROM {source} WHERE {where}"  # noqa: S608
+            f" ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+    assert counted is not None  # an aggregate without GROUP BY always has its row
+    names = tuple(c.rsplit(" ", 1)[-1].rsplit(".", 1)[-1] for c in columns)
+    return Listing(db.sealer.opened(names, rows), int(counted[0]))
+
+
+DISBURSEMENT_ROW = (
+    "p.disbursement_id", "p.year", "p.spp_number", "p.status", "COALESCE(l.skpd, '') skpd",
+    "p.line_id", "p.vendor_id", "v.npwp_sealed", "p.gross", "p.net", "p.requested_at",
+)  # fmt: skip
+_PAYMENTS_WITH_LINE_AND_VENDOR = (
+    "proj_payment p LEFT JOIN proj_lra_line l ON l.line_id = p.line_id"
+    " LEFT JOIN proj_vendor v ON v.vendor_id = p.vendor_id"
+)
+
+
+def disbursements(
+    db: ReadDatabase,
+    pemda: str,
+    *,
+    vendor_ids: tuple[str | None, ...] = (),
+    skpds: tuple[str | None, ...] = (),
+    status: str | None = None,
+    year: int | None = None,
+    requested_from: datetime | None = None,
+    requested_to: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The payments of ``pemda`` in the order they were requested, with their SKPD (their line's)
+    and their vendor's NPWP (``npwp_sealed``, opened). Every given vendor id and SKPD must match:
+    a scope (a vendor user's own id, an official's SKPD) and a filter are both given this way.
+    ``requested_from`` is inclusive, ``requested_to`` exclusive."""
+    conditions: list[tuple[str, Any]] = [("p.pemda = ?", pemda)]
+    conditions += [("p.vendor_id = ?", v) for v in vendor_ids]
+    conditions += [("l.skpd = ?", s) for s in skpds]
+    conditions += [
+        ("p.status = ?", status),
+        ("p.year = ?", year),
+        ("p.requested_at >= ?", None if requested_from is None else _stamp(requested_from)),
+        ("p.requested_at < ?", None if requested_to is None else _stamp(requested_to)),
+    ]
+    return _listing(
+        db, DISBURSEMENT_ROW, _PAYMENTS_WITH_LINE_AND_VENDOR, conditions, "p.position", limit,
+        offset,
+    )  # fmt: skip
+
+
+VENDOR_ROW = ("vendor_id", "npwp_sealed", "name", "kind", "active")
+
+
+def vendors(
+    db: ReadDatabase,
+    pemda: str,
+    *,
+    active: bool | None = None,
+    kind: str | None = None,
+    name: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The vendors of ``pemda`` in the order they were registered, with their NPWP (``npwp``).
+    ``name`` keeps those whose name contains it in any case (Unicode case folding). Names are
+    sealed in an encrypted store, so that filter runs on the opened rows, not in SQL."""
+    limit, offset = _page(limit, offset)
+    where, params = _where(
+        [("pemda = ?", pemda), ("active = ?", None if active is None else int(active)),
+         ("kind = ?", kind)]
+    )  # fmt: skip
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            f"SELECT {', '.join(VENDOR_ROW)} FROM proj_vendor WHERE {where} ORDER BY position",  # noqa: S608
+            params,
+        )
+    found = [_npwp_shown(r) for r in db.sealer.opened(VENDOR_ROW, rows)]
+    if name is not None:
+        needle = name.casefold()
+        found = [r for r in found if needle in r["name"].casefold()]
+    return Listing(found[offset : offset + limit], len(found))
+
+
+LINE_ROW = ("line_id", "year", "skpd", "sub_kegiatan", "rekening", "uraian", "pagu", "committed",
+            "realised", "blocked")  # fmt: skip
+
+
+def budget_lines(
+    db: ReadDatabase,
+    pemda: str,
+    year: int,
+    *,
+    skpds: tuple[str | None, ...] = (),
+    rekening: str | None = None,
+    blocked: bool | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The lines of the APBD ``year`` of ``pemda`` in the order they were allocated (adoption,
+    then each APBD-P), of every given SKPD; ``rekening`` is a prefix of the kode rekening."""
+    conditions: list[tuple[str, Any]] = [("pemda = ?", pemda), ("year = ?", year)]
+    conditions += [("skpd = ?", s) for s in skpds]
+    conditions += [("blocked = ?", None if blocked is None else int(blocked))]
+    if rekening is not None:
+        # A prefix compared as text: LIKE would read % and _ in it (and ignore case in SQLite).
+        conditions.append((f"substr(rekening, 1, {len(rekening):d}) = ?", rekening))
+    return _listing(db, LINE_ROW, "proj_lra_line", conditions, "position", limit, offset)
+
+
+def budget_line(db: ReadDatabase, pemda: str, line_id: str) -> dict[str, Any] | None:
+    """One budget line of ``pemda`` (None if it has no such line)."""
+    found = _listing(
+        db, LINE_ROW, "proj_lra_line", [("pemda = ?", pemda), ("line_id = ?", line_id)],
+        "position", 1, 0,
+    )  # fmt: skip
+    return found.rows[0] if found.rows else None
+
+
+# -- reconciliation runs -------------------------------------------------------------------------
+RUN_ROW = ("run_id", "business_date", "exceptions", "resolved", "recorded_at", "recorded_by",
+           "inputs", "counts", "version")  # fmt: skip
+EXCEPTION_ROW = ("exception_id", "status", "amount", "reference", "detail", "resolution",
+                 "reason", "resolved_by")  # fmt: skip
+_RUN_STATE = {"open": "exceptions > resolved", "resolved": "exceptions = resolved"}
+_EXCEPTION_STATE = {"open": "resolution IS NULL", "resolved": "resolution IS NOT NULL"}
+
+
+def runs(
+    db: ReadDatabase,
+    pemda: str,
+    *,
+    state: str | None = None,
+    business_date_from: str | None = None,
+    business_date_to: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The reconciliation runs of ``pemda`` in the order they were recorded; ``state`` keeps the
+    runs with an open exception (``open``) or none (``resolved``). Days are ISO text, inclusive."""
+    conditions: list[tuple[str, Any]] = [
+        ("pemda = ?", pemda),
+        ("business_date >= ?", business_date_from),
+        ("business_date <= ?", business_date_to),
+    ]
+    if state is not None:
+        conditions.append((_state(_RUN_STATE, state), True))
+    return _listing(db, RUN_ROW, "proj_run", conditions, "position", limit, offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A reconciliation run (``RUN_ROW``) and one page of its exceptions (``EXCEPTION_ROW``)."""
+
+    run: dict[str, Any]
+    exceptions: Listing
+
+
+def run(
+    db: ReadDatabase,
+    pemda: str,
+    run_id: str,
+    *,
+    state: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Run | None:
+    """The run ``run_id`` of ``pemda`` (None if it has no such run) with a page of its exceptions
+    in the order the run listed them, only the open or the resolved ones with ``state``."""
+    found = _listing(
+        db, RUN_ROW, "proj_run", [("pemda = ?", pemda), ("run_id = ?", run_id)], "position", 1, 0
+    )
+    if not found.rows:
+        return None
+    conditions: list[tuple[str, Any]] = [("run_id = ?", run_id)]
+    if state is not None:
+        conditions.append((_state(_EXCEPTION_STATE, state), True))
+    exceptions = _listing(
+        db, EXCEPTION_ROW, "proj_run_exception", conditions, "ordinal", limit, offset
+    )
+    return Run(found.rows[0], exceptions)
+
+
+def _state(conditions: dict[str, str], state: str) -> str:
+    if state not in conditions:
+        raise InvalidInput(f"state must be one of {', '.join(conditions)}, got {state!r}")
+    return conditions[state]
+
+
+# -- owners --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose an aggregate is: its pemda and type, and what scopes a reader of it (a payment's
+    SKPD is its line's; a budget line's is its own)."""
+
+    pemda: str
+    kind: str
+    skpd: str | None
+    vendor_id: str | None
+
+
+def owner(db: ReadDatabase, aggregate_id: str) -> Owner | None:
+    """The owner of ``aggregate_id``; None if the read models know no such aggregate."""
+    with db.transaction(write=False) as cursor:
+        row = cursor.fetchone(
+            "SELECT o.pemda, o.kind, COALESCE(o.skpd, l.skpd), o.vendor_id FROM proj_owner o"
+            " LEFT JOIN proj_owner l ON l.aggregate_id = o.line_id WHERE o.aggregate_id = ?",
+            (aggregate_id,),
+        )
+    return None if row is None else Owner(*row)
+
+
+def kinds_owned(db: ReadDatabase, pemda: str, aggregate_ids: list[str]) -> dict[str, str]:
+    """Of ``aggregate_ids``, those ``pemda`` owns, with their type."""
+    found: dict[str, str] = {}
+    unique = sorted(set(aggregate_ids))
+    with db.transaction(write=False) as cursor:
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = cursor.fetchall(
+                "SELECT aggregate_id, kind FROM proj_owner WHERE pemda = ?"  # noqa: S608
+                f" AND aggregate_id IN ({db.placeholders(len(chunk))})",
+                [pemda, *chunk],
+            )
+            found.update((str(a), str(k)) for a, k in rows)
+    return found

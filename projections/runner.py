@@ -34,14 +34,17 @@ from projections.cash import CashModel
 from projections.db import Cursor, ReadDatabase
 from projections.lra import LraModel
 from projections.model import ReadModel
+from projections.owners import OwnerModel
 from projections.queues import QueueModel
+from projections.runs import RunModel
 from projections.source import EventSource, Page
 from projections.statements import StatementModel
 
 log = logging.getLogger(__name__)
 
 # Bump when a table's shape or meaning changes: stored read models of another version are rebuilt.
-VERSION = 1
+# 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
+VERSION = 2
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -90,6 +93,8 @@ class Projector:
             LraModel(),
             CashModel(),
             QueueModel(),
+            OwnerModel(),
+            RunModel(self.db.sealer),
         ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
         self._position: int | None = None

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 from base64 import b64decode, b64encode
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -24,6 +25,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ledger.application import Ledger
 
 _PREFIX = "aesgcm:"
+
+# Every read-model column that is sealed, by name (the same name seals in every table). The models
+# seal them as they write; ``Sealer.opened`` is the one place they are opened again.
+SEALED = frozenset(
+    {
+        "name", "npwp_sealed", "account_number", "account_holder", "description", "documents",
+        "payer", "reason", "detail",
+    }
+)  # fmt: skip
 
 
 def _derive(key: bytes, purpose: bytes) -> bytes:
@@ -46,11 +56,20 @@ class Sealer:
         sealed = self._aead.encrypt(nonce, text.encode(), None)
         return _PREFIX + b64encode(nonce + sealed).decode()
 
-    def open(self, value: Any) -> Any:
+    def _open(self, value: Any) -> Any:
         if not self.on or not isinstance(value, str) or not value.startswith(_PREFIX):
             return value
         raw = b64decode(value[len(_PREFIX) :])
         return self._aead.decrypt(raw[:12], raw[12:], None).decode()
+
+    def opened(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+        """``rows`` as dicts by ``columns``, every sealed column (``SEALED``) opened: how the
+        read side gets its rows out of the models."""
+        sealed = [c in SEALED for c in columns]
+        return [
+            {c: self._open(v) if s else v for c, s, v in zip(columns, sealed, row, strict=True)}
+            for row in rows
+        ]
 
     def index(self, text: str) -> str:
         """What a sealed key column stores and is searched by: equal texts, equal indexes."""

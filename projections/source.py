@@ -54,13 +54,23 @@ PROJECTED = frozenset(
         "Disbursement.Cancelled",
         "Revenue.Received",
         "Revenue.Reversed",
+        "ReconciliationRun.Recorded",
+        "ReconciliationRun.ExceptionResolved",
+        # The first event of the aggregates no other model reads: their pemda (projections.owners).
+        "Budget.Adopted",
+        "CommandReceipt.Recorded",
+        "DocumentNumber.Claimed",
     }
 )
 _MODULES = {
+    "Budget": "ledger.budget",
     "BudgetLine": "ledger.budget",
     "Vendor": "ledger.vendor",
     "Disbursement": "ledger.disbursement",
     "Revenue": "ledger.revenue",
+    "ReconciliationRun": "ledger.reconciliation",
+    "CommandReceipt": "ledger.receipts",
+    "DocumentNumber": "ledger.receipts",
 }
 TOPICS = tuple(sorted(f"{_MODULES[name.split('.')[0]]}:{name}" for name in PROJECTED))
 

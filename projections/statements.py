@@ -3,7 +3,10 @@ references; the vendor register as it stands; and every income receipt.
 
 ``proj_payment`` has one row per disbursement (SPP), updated as it moves through its life;
 ``proj_vendor`` one row per vendor; ``proj_receipt`` one row per income receipt. Names, account
-numbers, NPWP and free text are sealed when the store is encrypted (``projections.sealing``).
+numbers, NPWP and free text are sealed when the store is encrypted (``projections.sealing``); a
+vendor's NPWP is kept twice, as the keyed hash it is looked up by (``npwp``) and sealed, to be
+shown (``npwp_sealed``). ``position`` (of the first event) orders the lists: it never changes and
+no two rows share it.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ class StatementModel(ReadModel):
             " name TEXT NOT NULL, kind TEXT NOT NULL, bank_code TEXT NOT NULL,"
             " account_number TEXT NOT NULL, account_holder TEXT NOT NULL,"
             " active INTEGER NOT NULL, registered_at TEXT NOT NULL,"
-            " account_changed_at TEXT, account_changes INTEGER NOT NULL DEFAULT 0)",
+            " account_changed_at TEXT, account_changes INTEGER NOT NULL DEFAULT 0,"
+            " npwp_sealed TEXT NOT NULL, position BIGINT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS proj_vendor_npwp ON proj_vendor (pemda, npwp)",
             "CREATE TABLE IF NOT EXISTS proj_payment ("
             " disbursement_id TEXT PRIMARY KEY, pemda TEXT NOT NULL, year INTEGER NOT NULL,"
@@ -59,8 +63,10 @@ class StatementModel(ReadModel):
             " bank_code TEXT, account_number TEXT, account_holder TEXT,"
             " gateway TEXT, gateway_reference TEXT, bank_reference TEXT,"
             " attempts INTEGER NOT NULL DEFAULT 0, reason TEXT,"
-            f" {moments}, updated_at TEXT NOT NULL, version INTEGER NOT NULL)",
+            f" {moments}, updated_at TEXT NOT NULL, version INTEGER NOT NULL,"
+            " position BIGINT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS proj_payment_vendor ON proj_payment (vendor_id)",
+            "CREATE INDEX IF NOT EXISTS proj_payment_order ON proj_payment (pemda, position)",
             "CREATE INDEX IF NOT EXISTS proj_payment_year ON proj_payment (pemda, year, status)",
             "CREATE TABLE IF NOT EXISTS proj_receipt ("
             " revenue_id TEXT PRIMARY KEY, pemda TEXT NOT NULL, year INTEGER NOT NULL,"
@@ -101,13 +107,16 @@ class StatementModel(ReadModel):
                 "requested_at": at,
                 "updated_at": at,
                 "version": fact.version,
+                "position": fact.position,
             }
             self.payments.insert(key, row)
             return
         if event == "Disbursement.TransferRejected":
             # Refused by the gateway before sending: the status stays (authorised or failed), the
             # attempt number moves on, and the reason is the latest word on the payment.
-            self.payments.set(key, reason=b["reason"], updated_at=at, version=fact.version)
+            self.payments.set(
+                key, reason=self.sealer.seal(b["reason"]), updated_at=at, version=fact.version
+            )
             self.payments.add(key, attempts=1)
             return
         status = event.split(".")[1].lower()
@@ -133,10 +142,13 @@ class StatementModel(ReadModel):
                 self.payments.add(key, attempts=1)
             case "Disbursement.Settled":
                 changes["bank_reference"] = b["bank_reference"]
-            case "Disbursement.Failed" | "Disbursement.Returned" | "Disbursement.Rejected":
-                changes["reason"] = b["reason"]
-            case "Disbursement.Cancelled":
-                changes["reason"] = b["reason"]
+            case (
+                "Disbursement.Failed"
+                | "Disbursement.Returned"
+                | "Disbursement.Rejected"
+                | "Disbursement.Cancelled"
+            ):
+                changes["reason"] = self.sealer.seal(b["reason"])
         self.payments.set(key, **changes)
 
     def _vendor(self, fact: Fact) -> None:
@@ -150,6 +162,7 @@ class StatementModel(ReadModel):
                         "vendor_id": key,
                         "pemda": b["pemda"],
                         "npwp": self.sealer.index(b["npwp"]),
+                        "npwp_sealed": self.sealer.seal(b["npwp"]),
                         "name": self.sealer.seal(b["name"]),
                         "kind": b["kind"],
                         "bank_code": account["bank_code"],
@@ -158,6 +171,7 @@ class StatementModel(ReadModel):
                         "active": 1,
                         "registered_at": at,
                         "account_changes": 0,
+                        "position": fact.position,
                     },
                 )
             case "Vendor.BankAccountChanged":
@@ -196,7 +210,9 @@ class StatementModel(ReadModel):
                 },
             )
         else:
-            self.receipts.set(key, status="reversed", reversed_at=at, reason=b["reason"])
+            self.receipts.set(
+                key, status="reversed", reversed_at=at, reason=self.sealer.seal(b["reason"])
+            )
 
     def flush(self, cursor: Cursor) -> None:
         self.vendors.flush(cursor)

@@ -2,7 +2,8 @@
 
 The hash chain covers the whole store (every pemda of the deployment), so ``verify`` reports only
 counts, the head and where the first problem is, never another pemda's ids or data. The export lists
-only the events of this pemda's aggregates, with their positions; the complete offline-verifiable
+only the events of this pemda's aggregates (who owns each: the read models' ``proj_owner``), with
+their positions; the complete offline-verifiable
 export of the whole store stays an operator's command (``kasda export``).
 """
 
@@ -11,14 +12,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api import auth
 from api.auth import Principal
-from api.deps import CatalogDep, LedgerDep
+from api.deps import LedgerDep, ReadModelsDep, read
 from api.models import ExportEventOut, ExportPageOut, VerifyOut
 from api.problems import responses
+from ledger.application import Ledger
 from ledger.verify import verify
+from projections import queries as q
+from projections.db import ReadDatabase
 
 router = APIRouter(prefix="/pemda/{pemda}", tags=["audit"], responses=responses(401, 403, 404, 422))
 
@@ -51,15 +55,23 @@ def verify_chain(who: Auditor, ledger: LedgerDep) -> VerifyOut:
     summary="This pemda's events in store order, a page at a time",
     openapi_extra=auth.READ_AUDIT.doc,
 )
-def export_events(
+async def export_events(
     who: Auditor,
     ledger: LedgerDep,
-    catalog: CatalogDep,
+    models: ReadModelsDep,
+    response: Response,
     after: Annotated[int, Query(ge=0, le=2**62, description="last position already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=1_000, description="events per page")] = 500,
 ) -> ExportPageOut:
-    # Only events up to what the catalog has seen: their aggregates' owners are all known.
-    end = catalog.position
+    # Everything recorded before the request (``latest``), and whose owner the read models know.
+    return await read(models, lambda db: _export(ledger, db, who.pemda, after, limit), response)
+
+
+def _export(ledger: Ledger, db: ReadDatabase, pemda: str, after: int, limit: int) -> ExportPageOut:
+    """The events of ``pemda`` after position ``after``, up to ``limit`` of them, scanning at most
+    ``MAX_SCAN`` positions and none beyond what the read models include (so every aggregate's
+    owner is known)."""
+    end = q.position(db)
     items: list[ExportEventOut] = []
     position = after
     scanned = 0
@@ -69,28 +81,30 @@ def export_events(
         )
         if not chunk:
             break
+        owned = q.kinds_owned(db, pemda, [_uuid_text(n.originator_id) for n in chunk])
         for notification in chunk:
             position = notification.id
             scanned += 1
-            originator = _uuid(notification.originator_id)
-            owner = catalog.owner(originator)
-            if owner is None or owner.pemda != who.pemda:
+            kind = owned.get(_uuid_text(notification.originator_id))
+            if kind is None:
                 continue
-            event: Any = ledger.mapper.to_domain_event(notification)
-            items.append(
-                ExportEventOut(
-                    position=notification.id,
-                    aggregate_id=originator,
-                    aggregate_type=owner.kind,
-                    event=type(event).__name__,
-                    version=notification.originator_version,
-                    body={k: v for k, v in vars(event).items() if k not in _ENVELOPE},
-                )
-            )
+            items.append(_exported(ledger, notification, kind))
             if len(items) == limit:
                 break
     return ExportPageOut(items=items, after=after, next_after=position if position < end else None)
 
 
-def _uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
+def _exported(ledger: Ledger, notification: Any, kind: str) -> ExportEventOut:
+    event: Any = ledger.mapper.to_domain_event(notification)
+    return ExportEventOut(
+        position=notification.id,
+        aggregate_id=UUID(_uuid_text(notification.originator_id)),
+        aggregate_type=kind,
+        event=type(event).__name__,
+        version=notification.originator_version,
+        body={k: v for k, v in vars(event).items() if k not in _ENVELOPE},
+    )
+
+
+def _uuid_text(value: UUID | str) -> str:
+    return str(value if isinstance(value, UUID) else UUID(str(value)))

@@ -2,20 +2,34 @@
 
 The APBD itself (the Perda: documents and total) is read by every official; its lines are an SKPD's
 DPA, so an official of one SKPD reads its own SKPD's lines only (another's by id: 403
-``skpd_scope``)."""
+``skpd_scope``). The lines come from the read models (``proj_lra_line``), as fresh as ``latest`` by
+default; the APBD and its state at a past moment from its events."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import auth
 from api.auth import Principal
-from api.deps import IdempotencyKey, LedgerDep, Limit, Offset, WriterDep, page, run
+from api.deps import (
+    After,
+    IdempotencyKey,
+    LedgerDep,
+    Limit,
+    ListFreshness,
+    Offset,
+    ReadModelsDep,
+    WriterDep,
+    listed,
+    page,
+    read,
+    run,
+)
 from api.models import (
     AdoptIn,
     AmendmentIn,
@@ -37,6 +51,8 @@ from ledger.budget import Budget, BudgetLine
 from ledger.disbursement import Disbursement, Status
 from ledger.errors import NotFound
 from ledger.fields import MAX_YEAR, MIN_YEAR
+from projections import queries as q
+from projections.db import ReadDatabase
 
 router = APIRouter(
     prefix="/pemda/{pemda}/budgets", tags=["budgets"], responses=responses(401, 403, 404, 422)
@@ -219,15 +235,31 @@ def line_out(line: BudgetLine) -> LineOut:
     )
 
 
+def _line_row_out(row: dict[str, Any]) -> LineOut:
+    return LineOut(
+        id=row["line_id"],
+        skpd=row["skpd"],
+        sub_kegiatan=row["sub_kegiatan"],
+        rekening=row["rekening"],
+        uraian=row["uraian"],
+        pagu=row["pagu"],
+        committed=row["committed"],
+        realised=row["realised"],
+        available=row["pagu"] - row["committed"] - row["realised"],
+        blocked=bool(row["blocked"]),
+    )
+
+
 @router.get(
     "/{year}/lines",
     summary="The lines of the APBD, with pagu, committed, realised and available",
     openapi_extra=auth.READ_BOOKS.doc,
 )
-def list_lines(
+async def list_lines(
     year: YearPath,
     who: Reader,
-    ledger: LedgerDep,
+    models: ReadModelsDep,
+    response: Response,
     limit: Limit = 100,
     offset: Offset = 0,
     skpd: Annotated[str | None, Query(max_length=64, description="exact SKPD code")] = None,
@@ -235,29 +267,46 @@ def list_lines(
         str | None, Query(max_length=64, description="kode rekening prefix, e.g. 5.1.02")
     ] = None,
     blocked: Annotated[bool | None, Query(description="only blocked / unblocked lines")] = None,
+    freshness: ListFreshness = "latest",
+    after: After = None,
 ) -> Page[LineOut]:
-    # Ledger.budget_lines refreshes the write path's aggregate cache, which is not thread-safe:
-    # hold the ledger's write lock meanwhile (requests run in several threads).
-    with ledger._write_lock:
-        found = ledger.budget_lines(who.pemda, year)
-    lines = [
-        line
-        for line in found
-        if (skpd is None or line.skpd == skpd)
-        and who.sees(line.skpd)
-        and (rekening is None or line.rekening.startswith(rekening))
-        and (blocked is None or line.blocked == blocked)
-    ]
-    return page([line_out(line) for line in lines], limit, offset)
+    def build(db: ReadDatabase) -> Page[LineOut]:
+        rows = q.budget_lines(
+            db,
+            who.pemda,
+            year,
+            skpds=(who.skpd, skpd),  # an SKPD's official: its own SKPD's lines only
+            rekening=rekening,
+            blocked=blocked,
+            limit=limit,
+            offset=offset,
+        )
+        return listed(rows, limit, offset, _line_row_out)
+
+    return await read(models, build, response, freshness=freshness, after=after)
 
 
 @router.get("/{year}/lines/{line_id}", summary="One budget line", openapi_extra=auth.READ_BOOKS.doc)
-def get_line(year: YearPath, line_id: UUID, who: Reader, ledger: LedgerDep) -> LineOut:
-    line = ledger.budget_line(line_id)
-    if line.pemda != who.pemda or line.year != year:
+async def get_line(
+    year: YearPath,
+    line_id: UUID,
+    who: Reader,
+    models: ReadModelsDep,
+    response: Response,
+    freshness: ListFreshness = "latest",
+    after: After = None,
+) -> LineOut:
+    found = await read(
+        models,
+        lambda db: q.budget_line(db, who.pemda, str(line_id)),
+        response,
+        freshness=freshness,
+        after=after,
+    )
+    if found is None or found["year"] != year:
         raise NotFound(f"no budget line {line_id} in APBD {year} of pemda {who.pemda}")
-    who.require_skpd(line.skpd, f"budget line {line_id}")
-    return line_out(line)
+    who.require_skpd(found["skpd"], f"budget line {line_id}")
+    return _line_row_out(found)
 
 
 @router.get(

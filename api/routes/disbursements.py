@@ -4,7 +4,9 @@ gateway's transfer facts, and reading payments and their history.
 A vendor user sees only the payments to its own NPWP; a payment of another vendor (or another
 pemda) does not exist for it (404). An official of one SKPD sees and acts on its own SKPD's payments
 only: the list leaves the others out, and one named by id is a 403 (``skpd_scope``), the refusal the
-ledger gives a write.
+ledger gives a write. The list and who may see a payment come from the read models
+(``projections/queries.py``), as fresh as ``latest`` by default; the payment itself and its
+history come from its events.
 """
 
 from __future__ import annotations
@@ -13,12 +15,25 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Response
 
 from api import auth
 from api.auth import Principal
-from api.catalog import DisbursementRow
-from api.deps import CatalogDep, IdempotencyKey, LedgerDep, Limit, Offset, WriterDep, page, run
+from api.deps import (
+    After,
+    IdempotencyKey,
+    LedgerDep,
+    Limit,
+    ListFreshness,
+    Offset,
+    ReadModelsDep,
+    WriterDep,
+    listed,
+    page,
+    read,
+    run,
+)
 from api.models import (
     ApproveIn,
     AuthoriseIn,
@@ -36,6 +51,7 @@ from api.models import (
     TransferSentIn,
 )
 from api.problems import responses
+from api.readmodels import ReadModels
 from api.routes.budgets import line_ref
 from ledger import commands as c
 from ledger import history as ledger_history
@@ -44,6 +60,8 @@ from ledger.application import Ledger
 from ledger.disbursement import Disbursement, Status
 from ledger.errors import InvalidInput, NotFound
 from ledger.vendor import normalise_npwp
+from projections import queries as q
+from projections.db import ReadDatabase
 
 router = APIRouter(
     prefix="/pemda/{pemda}/disbursements",
@@ -53,7 +71,6 @@ router = APIRouter(
 
 Reader = Annotated[Principal, Depends(auth.READ_PAYMENTS)]
 WRITE = responses(409)
-_DISBURSEMENT_TOPIC = "ledger.disbursement:Disbursement"
 
 
 def _step(
@@ -297,19 +314,19 @@ async def transfer_rejected(
 
 
 # -- reading -----------------------------------------------------------------------------------
-def _row_out(row: DisbursementRow, npwp: str | None) -> DisbursementRowOut:
+def _row_out(row: dict[str, Any]) -> DisbursementRowOut:
     return DisbursementRowOut(
-        id=row.id,
-        year=row.year,
-        spp_number=row.spp_number,
-        status=row.status,
-        skpd=row.skpd,
-        line_id=row.line_id,
-        vendor_id=row.vendor_id,
-        vendor_npwp=npwp,
-        gross=row.gross,
-        net=row.net,
-        requested_at=row.requested_at,
+        id=row["disbursement_id"],
+        year=row["year"],
+        spp_number=row["spp_number"],
+        status=row["status"],
+        skpd=row["skpd"],
+        line_id=row["line_id"],
+        vendor_id=row["vendor_id"],
+        vendor_npwp=row["npwp_sealed"],
+        gross=row["gross"],
+        net=row["net"],
+        requested_at=row["requested_at"],
     )
 
 
@@ -318,9 +335,10 @@ def _row_out(row: DisbursementRow, npwp: str | None) -> DisbursementRowOut:
     summary="Payments of the pemda, oldest request first (a vendor sees only its own)",
     openapi_extra=auth.READ_PAYMENTS.doc,
 )
-def list_disbursements(
+async def list_disbursements(
     who: Reader,
-    catalog: CatalogDep,
+    models: ReadModelsDep,
+    response: Response,
     limit: Limit = 100,
     offset: Offset = 0,
     status: Annotated[Status | None, Query(description="lifecycle status")] = None,
@@ -333,57 +351,48 @@ def list_disbursements(
     requested_to: Annotated[
         datetime | None, Query(description="requested before (ISO 8601 with zone)")
     ] = None,
+    freshness: ListFreshness = "latest",
+    after: After = None,
 ) -> Page[DisbursementRowOut]:
     for bound in (requested_from, requested_to):
         if bound is not None and bound.tzinfo is None:
             raise InvalidInput("requested_from / requested_to need a time zone, e.g. +07:00")
-    rows = catalog.disbursements_of(who.pemda)
-    if who.vendor_id is not None:  # a vendor user: its own payments only
-        rows = [r for r in rows if r.vendor_id == who.vendor_id]
-    if who.skpd is not None:  # an SKPD's official: its own SKPD's payments only
-        rows = [r for r in rows if who.sees(r.skpd)]
-    if vendor is not None:
-        wanted = ids.vendor_id(who.pemda, normalise_npwp(vendor))
-        rows = [r for r in rows if r.vendor_id == wanted]
-    rows = [
-        row
-        for row in rows
-        if (status is None or row.status == status.value)
-        and (year is None or row.year == year)
-        and (skpd is None or row.skpd == skpd)
-        and (requested_from is None or row.requested_at >= requested_from)
-        and (requested_to is None or row.requested_at < requested_to)
-    ]
-    chosen = page(rows, limit, offset)
-    return Page[DisbursementRowOut](
-        items=[_row_out(r, catalog.npwp_of(who.pemda, r.vendor_id)) for r in chosen.items],
-        total=chosen.total,
-        limit=chosen.limit,
-        offset=chosen.offset,
-        next_offset=chosen.next_offset,
-    )
+    # A vendor user sees its own payments only, an SKPD's official its own SKPD's only: each a
+    # condition beside the filter of the same column.
+    own = None if who.vendor_id is None else str(who.vendor_id)
+    wanted = None if vendor is None else str(ids.vendor_id(who.pemda, normalise_npwp(vendor)))
+
+    def build(db: ReadDatabase) -> Page[DisbursementRowOut]:
+        rows = q.disbursements(
+            db,
+            who.pemda,
+            vendor_ids=(own, wanted),
+            skpds=(who.skpd, skpd),
+            status=None if status is None else status.value,
+            year=year,
+            requested_from=requested_from,
+            requested_to=requested_to,
+            limit=limit,
+            offset=offset,
+        )
+        return listed(rows, limit, offset, _row_out)
+
+    return await read(models, build, response, freshness=freshness, after=after)
 
 
-def visible_disbursement(
-    ledger: Ledger, who: Principal, disbursement_id: UUID, at: datetime | None = None
-) -> Disbursement:
-    """The disbursement (as it is, or as it was ``at``), if this user may see it; otherwise
-    NotFound (never 'forbidden')."""
-    if at is None:
-        d = ledger.disbursement(disbursement_id)
-    else:
-        d = ledger_history.aggregate_as_of(ledger, disbursement_id, Disbursement, as_of=at)
-    if d.pemda != who.pemda or (who.vendor_id is not None and d.vendor_id != str(who.vendor_id)):
+async def require_visible(models: ReadModels, who: Principal, disbursement_id: UUID) -> None:
+    """Whether ``who`` may see the disbursement, from who owns it (``proj_owner``): another pemda's,
+    another vendor's or none at all is NotFound (never 'forbidden'); another SKPD's (a payment's
+    SKPD is its line's) is a 403 ``skpd_scope``, the refusal the ledger gives a write."""
+    found, _ = await models.read(lambda db: q.owner(db, str(disbursement_id)))
+    if (
+        found is None
+        or found.kind != "Disbursement"
+        or found.pemda != who.pemda
+        or (who.vendor_id is not None and found.vendor_id != str(who.vendor_id))
+    ):
         raise NotFound(f"no disbursement {disbursement_id} in pemda {who.pemda}")
-    require_skpd_of_line(ledger, who, d.line_id, f"disbursement {disbursement_id}")
-    return d
-
-
-def require_skpd_of_line(ledger: Ledger, who: Principal, line_id: str, what: str) -> None:
-    """403 ``skpd_scope`` if ``who`` is an official of another SKPD than the line's (a payment's
-    SKPD is its line's). Reads the line only for an SKPD-bound user."""
-    if who.skpd is not None:
-        who.require_skpd(ledger.budget_line(UUID(line_id)).skpd, what)
+    who.require_skpd(found.skpd or "", f"disbursement {disbursement_id}")
 
 
 @router.get(
@@ -391,16 +400,28 @@ def require_skpd_of_line(ledger: Ledger, who: Principal, line_id: str, what: str
     summary="One payment as it is now, or as it was at a past moment",
     openapi_extra=auth.READ_PAYMENTS.doc,
 )
-def get_disbursement(
+async def get_disbursement(
     disbursement_id: UUID,
     who: Reader,
     ledger: LedgerDep,
+    models: ReadModelsDep,
     at: Annotated[
         datetime | None,
         Query(description="time travel: the payment as it was then (ISO 8601 with zone)"),
     ] = None,
 ) -> DisbursementOut:
-    d = visible_disbursement(ledger, who, disbursement_id, at)
+    await require_visible(models, who, disbursement_id)
+    return await to_thread.run_sync(_disbursement_out, ledger, disbursement_id, at)
+
+
+def _disbursement_out(
+    ledger: Ledger, disbursement_id: UUID, at: datetime | None
+) -> DisbursementOut:
+    """The disbursement as it is, or as it was ``at`` (its aggregate, replayed)."""
+    if at is None:
+        d = ledger.disbursement(disbursement_id)
+    else:
+        d = ledger_history.aggregate_as_of(ledger, disbursement_id, Disbursement, as_of=at)
     return DisbursementOut(
         id=d.id,
         pemda=d.pemda,
@@ -431,23 +452,22 @@ def get_disbursement(
     summary="Who did what, when and why, for one payment",
     openapi_extra=auth.READ_PAYMENTS.doc,
 )
-def get_history(
+async def get_history(
     disbursement_id: UUID,
     who: Reader,
     ledger: LedgerDep,
+    models: ReadModelsDep,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[HistoryEntryOut]:
+    await require_visible(models, who, disbursement_id)
+    return await to_thread.run_sync(_history_out, ledger, disbursement_id, limit, offset)
+
+
+def _history_out(
+    ledger: Ledger, disbursement_id: UUID, limit: int, offset: int
+) -> Page[HistoryEntryOut]:
     entries = ledger_history.history(ledger, disbursement_id)
-    first = entries[0].details
-    vendor_id = who.vendor_id
-    if (
-        first.get("originator_topic") != _DISBURSEMENT_TOPIC
-        or first.get("pemda") != who.pemda
-        or (vendor_id is not None and first.get("vendor_id") != str(vendor_id))
-    ):
-        raise NotFound(f"no disbursement {disbursement_id} in pemda {who.pemda}")
-    require_skpd_of_line(ledger, who, str(first["line_id"]), f"disbursement {disbursement_id}")
     out = [
         HistoryEntryOut(
             version=e.version,

@@ -2,20 +2,32 @@
 list the runs, read one with its exceptions and their resolution, resolve an exception.
 
 BPKAD records runs; BPKAD or a Kuasa BUD resolves exceptions (``ledger.roles``); the auditor reads
-everything and writes nothing. The list comes from the catalog (a run's day, counts of exceptions
-and of resolutions); one run is read from its aggregate, which holds every exception.
+everything and writes nothing. The list and one run with its exceptions come from the read models
+(``proj_run``, ``proj_run_exception``), as fresh as ``latest`` by default.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import auth
 from api.auth import Principal
-from api.deps import CatalogDep, IdempotencyKey, LedgerDep, Limit, Offset, WriterDep, page, run
+from api.deps import (
+    After,
+    IdempotencyKey,
+    Limit,
+    ListFreshness,
+    Offset,
+    ReadModelsDep,
+    WriterDep,
+    listed,
+    read,
+    run,
+)
 from api.models import (
     CommandOut,
     IsoDate,
@@ -32,8 +44,9 @@ from ledger import commands as c
 from ledger import roles
 from ledger.errors import NotFound
 from ledger.fields import MAX_NUMBER
-from ledger.reconciliation import ReconciliationRun
 from ledger.roles import Role
+from projections import queries as q
+from projections.db import ReadDatabase
 
 router = APIRouter(
     prefix="/pemda/{pemda}/reconciliation",
@@ -110,35 +123,63 @@ async def resolve_exception(
     return await run(writer, command, response)
 
 
+def _run_summary(row: dict[str, Any]) -> ReconciliationRunSummaryOut:
+    return ReconciliationRunSummaryOut(
+        id=row["run_id"],
+        business_date=row["business_date"],
+        exceptions=row["exceptions"],
+        open=row["exceptions"] - row["resolved"],
+        resolved=row["resolved"],
+        recorded_at=row["recorded_at"],
+        recorded_by=row["recorded_by"],
+    )
+
+
+def _exception_out(row: dict[str, Any]) -> ReconciliationExceptionOut:
+    resolved = row["resolution"] is not None
+    return ReconciliationExceptionOut(
+        id=row["exception_id"],
+        status=row["status"],
+        amount=row["amount"],
+        reference=row["reference"],
+        detail=row["detail"],
+        resolved=resolved,
+        resolution=ResolutionOut(
+            resolution=row["resolution"], reason=row["reason"], by=row["resolved_by"]
+        )
+        if resolved
+        else None,
+    )
+
+
 @router.get(
     "/runs", summary="The pemda's reconciliation runs, in recording order", openapi_extra=READ.doc
 )
-def list_runs(
+async def list_runs(
     who: Reader,
-    catalog: CatalogDep,
+    models: ReadModelsDep,
+    response: Response,
     state: State = None,
     business_date_from: Annotated[IsoDate | None, Query(description="from this day")] = None,
     business_date_to: Annotated[IsoDate | None, Query(description="up to this day")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    freshness: ListFreshness = "latest",
+    after: After = None,
 ) -> Page[ReconciliationRunSummaryOut]:
-    rows = [
-        ReconciliationRunSummaryOut(
-            id=r.id,
-            business_date=r.business_date,
-            exceptions=r.exceptions,
-            open=r.open,
-            resolved=r.resolved,
-            recorded_at=r.recorded_at,
-            recorded_by=r.recorded_by,
+    def build(db: ReadDatabase) -> Page[ReconciliationRunSummaryOut]:
+        rows = q.runs(
+            db,
+            who.pemda,
+            state=state,
+            business_date_from=business_date_from,
+            business_date_to=business_date_to,
+            limit=limit,
+            offset=offset,
         )
-        for r in catalog.runs_of(who.pemda)
-        if (state is None or (r.open > 0) == (state == "open"))
-        # ISO dates compare as text.
-        and (business_date_from is None or r.business_date >= business_date_from)
-        and (business_date_to is None or r.business_date <= business_date_to)
-    ]
-    return page(rows, limit, offset)
+        return listed(rows, limit, offset, _run_summary)
+
+    return await read(models, build, response, freshness=freshness, after=after)
 
 
 @router.get(
@@ -146,46 +187,28 @@ def list_runs(
     summary="One run with its exceptions and their resolution (paged)",
     openapi_extra=READ.doc,
 )
-def get_run(
+async def get_run(
     run_id: RunId,
     who: Reader,
-    ledger: LedgerDep,
-    catalog: CatalogDep,
+    models: ReadModelsDep,
+    response: Response,
     state: State = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    freshness: ListFreshness = "latest",
+    after: After = None,
 ) -> ReconciliationRunOut:
-    row = catalog.run(who.pemda, run_id)
-    if row is None:  # not a run, or another pemda's: the same answer
-        raise NotFound(f"no reconciliation run {run_id} in pemda {who.pemda}")
-    found = ledger.aggregate(run_id, ReconciliationRun)
-    items = []
-    for exception_id, e in found.exceptions.items():
-        resolution = found.resolved.get(exception_id)
-        if state is not None and (resolution is None) == (state == "resolved"):
-            continue
-        items.append(
-            ReconciliationExceptionOut(
-                id=exception_id,
-                status=e["status"],
-                amount=e["amount"],
-                reference=e.get("reference"),
-                detail=e.get("detail"),
-                resolved=resolution is not None,
-                resolution=ResolutionOut(**resolution) if resolution is not None else None,
-            )
+    def build(db: ReadDatabase) -> ReconciliationRunOut:
+        found = q.run(db, who.pemda, str(run_id), state=state, limit=limit, offset=offset)
+        if found is None:  # not a run, or another pemda's: the same answer
+            raise NotFound(f"no reconciliation run {run_id} in pemda {who.pemda}")
+        row = found.run
+        return ReconciliationRunOut(
+            **_run_summary(row).model_dump(),
+            inputs=json.loads(row["inputs"]),
+            counts=json.loads(row["counts"]),
+            version=row["version"],
+            items=listed(found.exceptions, limit, offset, _exception_out),
         )
-    resolved = len(found.resolved)
-    return ReconciliationRunOut(
-        id=row.id,
-        business_date=found.business_date,
-        exceptions=len(found.exceptions),
-        open=len(found.exceptions) - resolved,
-        resolved=resolved,
-        recorded_at=row.recorded_at,
-        recorded_by=row.recorded_by,
-        inputs=found.inputs,
-        counts=found.counts,
-        version=found.version,
-        items=page(items, limit, offset),
-    )
+
+    return await read(models, build, response, freshness=freshness, after=after)

@@ -21,12 +21,12 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime
 
 from api import auth
 from api.auth import Principal
-from api.deps import CatalogDep, Limit, Offset, page
+from api.deps import After, Freshness, Limit, Offset, ReadModelsDep, page
 from api.models import (
     CashDayOut,
     CashPositionOut,
@@ -42,7 +42,7 @@ from api.models import (
     VendorStatementOut,
 )
 from api.problems import responses
-from api.readmodels import POSITION_HEADER, ReadModels
+from api.readmodels import POSITION_HEADER
 from ledger import ids
 from ledger.codes import normalise_skpd
 from ledger.errors import InvalidInput, NotFound
@@ -73,28 +73,6 @@ PaymentStatus = Literal[
     "rejected", "cancelled",
 ]  # fmt: skip
 MAX_DAY_LIMIT = 500
-Freshness = Annotated[
-    Literal["latest", "recent"],
-    Query(
-        description="recent (default): what the read models hold now, at most about 0.5 s "
-        "behind, without waiting; latest: include everything recorded before this request "
-        "(waits for the projection to reach the log's head; with `after` too, latest wins as the "
-        "stronger). The answer names its position either way."
-    ),
-]
-MAX_POSITION = 2**62
-After = Annotated[
-    int | None,
-    Query(
-        ge=0,
-        le=MAX_POSITION,
-        description="read-your-writes: include at least everything up to this position of the "
-        "event log (the `position` a write returned, or a report's), waiting for the projection "
-        "if it is not there yet. A position beyond the log's head is a 422 "
-        "(`position_not_recorded`).",
-        examples=[48213],
-    ),
-]
 
 
 POSITIONED: dict[int | str, dict[str, Any]] = {
@@ -108,15 +86,6 @@ POSITIONED: dict[int | str, dict[str, Any]] = {
         },
     }
 }
-
-
-async def read_models(request: Request) -> ReadModels:
-    # async: FastAPI would run a plain function in the thread pool, a thread hop per request.
-    models: ReadModels = request.app.state.read_models
-    return models
-
-
-ReadModelsDep = Annotated[ReadModels, Depends(read_models)]
 
 
 def _persen(bp: int) -> str:
@@ -234,7 +203,6 @@ async def vendor_statement(
     vendor_id: VendorRef,
     who: PaymentReader,
     models: ReadModelsDep,
-    catalog: CatalogDep,
     response: Response,
     status: Annotated[
         PaymentStatus | None, Query(description="only payments in this status")
@@ -284,8 +252,7 @@ async def vendor_statement(
     return VendorStatementOut(
         vendor=VendorOut(
             id=vendor["vendor_id"],
-            # The read model keeps only a keyed hash of the NPWP when sealed; the catalog has it.
-            npwp=catalog.npwp_of(who.pemda, wanted) or vendor["npwp"],
+            npwp=vendor["npwp"],
             name=vendor["name"],
             kind=vendor["kind"],
             active=bool(vendor["active"]),

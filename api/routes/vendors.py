@@ -1,14 +1,28 @@
-"""The vendor registry: registration, bank account changes, (de)activation, reading."""
+"""The vendor registry: registration, bank account changes, (de)activation, reading. The list comes
+from the read models (``proj_vendor``), as fresh as ``latest`` by default; one vendor with its bank
+account from its events."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import auth
 from api.auth import Principal
-from api.deps import CatalogDep, IdempotencyKey, LedgerDep, Limit, Offset, WriterDep, page, run
+from api.deps import (
+    After,
+    IdempotencyKey,
+    LedgerDep,
+    Limit,
+    ListFreshness,
+    Offset,
+    ReadModelsDep,
+    WriterDep,
+    listed,
+    read,
+    run,
+)
 from api.models import (
     BankAccountOut,
     ChangeBankAccountIn,
@@ -24,6 +38,8 @@ from ledger import ids
 from ledger.errors import NotFound
 from ledger.roles import Role
 from ledger.vendor import normalise_npwp
+from projections import queries as q
+from projections.db import ReadDatabase
 
 router = APIRouter(
     prefix="/pemda/{pemda}/vendors", tags=["vendors"], responses=responses(401, 403, 404, 422)
@@ -130,10 +146,21 @@ async def reactivate_vendor(
     return await run(writer, command, response)
 
 
+def _vendor_row_out(row: dict[str, Any]) -> VendorOut:
+    return VendorOut(
+        id=row["vendor_id"],
+        npwp=row["npwp"],
+        name=row["name"],
+        kind=row["kind"],
+        active=bool(row["active"]),
+    )
+
+
 @router.get("", summary="The vendors of the pemda", openapi_extra=auth.READ_BOOKS.doc)
-def list_vendors(
+async def list_vendors(
     who: Reader,
-    catalog: CatalogDep,
+    models: ReadModelsDep,
+    response: Response,
     limit: Limit = 100,
     offset: Offset = 0,
     active: Annotated[bool | None, Query(description="only active / inactive vendors")] = None,
@@ -143,16 +170,16 @@ def list_vendors(
     name: Annotated[
         str | None, Query(max_length=200, description="name contains (any case)")
     ] = None,
+    freshness: ListFreshness = "latest",
+    after: After = None,
 ) -> Page[VendorOut]:
-    needle = name.casefold() if name is not None else None
-    rows = [
-        VendorOut(id=r.id, npwp=r.npwp, name=r.name, kind=r.kind, active=r.active)
-        for r in catalog.vendors_of(who.pemda)
-        if (active is None or r.active == active)
-        and (kind is None or r.kind == kind)
-        and (needle is None or needle in r.name.casefold())
-    ]
-    return page(rows, limit, offset)
+    def build(db: ReadDatabase) -> Page[VendorOut]:
+        rows = q.vendors(
+            db, who.pemda, active=active, kind=kind, name=name, limit=limit, offset=offset
+        )
+        return listed(rows, limit, offset, _vendor_row_out)
+
+    return await read(models, build, response, freshness=freshness, after=after)
 
 
 @router.get(
