@@ -15,9 +15,9 @@ import pytest
 
 from api.auth import TokenVerifier
 from api.settings import ApiSettings
-from api.testing import SKPD
 from kasda.cli import main
 from ledger.roles import SKPD_BOUND, Role
+from testkit.world import SKPD
 
 SECRET = "s" * 48
 

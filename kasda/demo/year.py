@@ -7,11 +7,11 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from gateways.demo_hook import DemoGateway, write_daily_files
 from gateways.facts import Verdict
 from gateways.payouts import Outcome as PayoutOutcome
 from gateways.payouts import PayoutResult
 from gateways.port import ReceiptOrder
+from kasda.demo.gateway import DemoGateway, write_daily_files
 from kasda.demo.income import BANK_REMARKS
 from kasda.demo.lifecycle import Lifecycle
 from kasda.demo.pemda import DEFAULT_LIFECYCLES, PEMDA, YEAR
