@@ -46,11 +46,14 @@ import httpx
 import psycopg
 from psycopg import sql
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: testkit
+
 from api.auth import make_token
 from api.settings import ApiSettings
-from api.testing import NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR, vendor_body
 from kasda.settings import Settings
 from ledger.roles import Role
+from testkit.api import vendor_body
+from testkit.world import NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR
 
 T = TypeVar("T")
 LINES = 50

@@ -20,6 +20,7 @@ import argparse
 import logging
 import multiprocessing as mp
 import platform
+import sys
 import tempfile
 import time
 import uuid
@@ -32,26 +33,26 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: testkit
+
 from kasda.settings import Settings
 from ledger import commands as c
 from ledger.application import RETRY_BACKOFF, Ledger
 from ledger.errors import DomainError
 from ledger.roles import Actor, Role
 from ledger.store import postgres_problem
+from testkit.world import MEDIA, NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR
 
 WRITERS = 3
-PEMDA = "32.73"
-YEAR = 2026
-NPWP = "012345678901000"
 LINE = c.LineSpec(
-    skpd="1.01.0.00.0.00.01.0000",
-    sub_kegiatan="1.01.01.2.02.0001",
-    rekening="5.1.02.02.01.0055",
+    skpd=SKPD,
+    sub_kegiatan=SUB_KEGIATAN,
+    rekening=MEDIA,
     uraian="Belanja Jasa Iklan/Reklame, Film, dan Pemotretan",
     pagu=10**15,
 )
-ADMIN = Actor("bpkad.admin", Role.BPKAD_ADMIN)
-PPTK = Actor("pptk.ani", Role.PPTK)
+ADMIN = Actor(USERS[Role.BPKAD_ADMIN], Role.BPKAD_ADMIN)
+PPTK = Actor(USERS[Role.PPTK], Role.PPTK, SKPD)
 
 
 class _Retries(logging.Handler):

@@ -52,6 +52,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg import sql
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: testkit
+
 from kasda.settings import Settings
 from ledger import commands as c
 from ledger import ids
@@ -60,9 +62,8 @@ from ledger.money import withholdings
 from ledger.roles import Actor, Role
 from ledger.store import env_for_url, prepare
 from ledger.store import postgres_problem as store_problem
+from testkit.world import MEDIA, PEMDA, SKPD, YEAR
 
-PEMDA = "32.73"
-YEAR = 2026
 BATCH_SIZES = (1, 10, 100, 500)
 LINES = 200
 VENDORS = 50
@@ -73,7 +74,6 @@ QUICK_SIZES = {1: 60, 10: 300, 100: 1_000, 500: 1_500}
 BASELINE_EVENTS = {"full": 3_000, "quick": 600}
 
 ADMIN = Actor("bench.admin", Role.BPKAD_ADMIN)
-SKPD = "1.01.0.00.0.00.01.0000"
 PPTK = Actor("bench.pptk", Role.PPTK, SKPD)
 PPK = Actor("bench.ppk", Role.PPK, SKPD)
 PA = Actor("bench.pa", Role.PA_KPA, SKPD)
@@ -132,9 +132,7 @@ def durability(backend: str, ledger: Ledger) -> dict[str, str]:
 
 # -- the stream ------------------------------------------------------------------------------------
 def line_ref(n: int) -> c.LineRef:
-    return c.LineRef(
-        skpd=SKPD, sub_kegiatan=f"1.01.02.2.01.{n + 1:04d}", rekening="5.1.02.02.01.0055"
-    )
+    return c.LineRef(skpd=SKPD, sub_kegiatan=f"1.01.02.2.01.{n + 1:04d}", rekening=MEDIA)
 
 
 def npwp(n: int) -> str:

@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from reconciliation.generate import Truth, generate
 from reconciliation.matching import Params, reconcile
 from reconciliation.schema import STATUSES
+from testkit.reconciliation import Truth, generate
 
 Counts = dict[str, dict[str, int]]
 

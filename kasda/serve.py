@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, config: Settings) -> int:
 
 
 def _demo_user(role: Role) -> str:
-    from api.testing import USERS
+    from kasda.demo.users import USERS
 
     return USERS[role]
 
@@ -82,10 +82,10 @@ def _demo_user(role: Role) -> str:
 def _skpd(role: Role, given: str | None) -> str | None:
     """The SKPD of an official of a spending unit (the demo's Dinas Pendidikan unless given);
     None for the pemda-wide roles."""
-    from api.testing import SKPD
+    from kasda.demo.users import OFFICIALS_SKPD
     from ledger.roles import SKPD_BOUND
 
-    return (given or SKPD) if role in SKPD_BOUND else None
+    return (given or OFFICIALS_SKPD) if role in SKPD_BOUND else None
 
 
 def _token(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -17,6 +16,7 @@ from psycopg import sql
 from kasda.settings import Settings
 from ledger.application import Ledger
 from ledger.store import postgres_problem
+from testkit.clock import FixedClock
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 SETTINGS = Settings.from_env()  # once, when the session starts (monkeypatched values come later)
@@ -67,15 +67,3 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
     app = Ledger(ledger_url, clock=FixedClock())
     yield app
     app.close()
-
-
-class FixedClock:
-    """A clock that moves forward one second per reading, from 2026-01-02 08:00 WIB."""
-
-    def __init__(self) -> None:
-        self._now = datetime(2026, 1, 2, 8, 0, tzinfo=timezone(timedelta(hours=7)))
-        self._step = timedelta(seconds=1)
-
-    def __call__(self) -> datetime:
-        self._now += self._step
-        return self._now

@@ -10,13 +10,12 @@ from ledger import commands as c
 from ledger import ids
 from ledger.application import CommandResult, Ledger
 from ledger.roles import SKPD_BOUND, Actor, Role
+from testkit import world
+from testkit.world import GOODS, MEDIA, USERS, VENDOR_NAME
 
-PEMDA = "32.73"  # Kota Bandung
-YEAR = 2026
-SKPD = "1.01.0.00.0.00.01.0000"  # Dinas Pendidikan
-SUB_KEGIATAN = "1.01.01.2.02.0001"
-
-OTHER_SKPD = "1.02.0.00.0.00.01.0000"  # Dinas Kesehatan
+# The world of ``testkit.world``, as the tests write it: ``f.PEMDA``, ``f.SKPD``, ...
+PEMDA, YEAR = world.PEMDA, world.YEAR
+SKPD, OTHER_SKPD, SUB_KEGIATAN = world.SKPD, world.OTHER_SKPD, world.SUB_KEGIATAN
 
 
 def actor(user_id: str, role: Role, skpd: str = SKPD) -> Actor:
@@ -25,15 +24,15 @@ def actor(user_id: str, role: Role, skpd: str = SKPD) -> Actor:
     return Actor(user_id, role, skpd if role in SKPD_BOUND else None)
 
 
-ADMIN = Actor("bpkad.admin", Role.BPKAD_ADMIN)
-PPTK = Actor("pptk.ani", Role.PPTK, SKPD)
-PPK = Actor("ppk.budi", Role.PPK, SKPD)
-PA = Actor("kadis.citra", Role.PA_KPA, SKPD)
-BUD = Actor("kuasabud.dedi", Role.KUASA_BUD)
-GATEWAY = Actor("gateway.iris", Role.GATEWAY)
+ADMIN = actor(USERS[Role.BPKAD_ADMIN], Role.BPKAD_ADMIN)
+PPTK = actor(USERS[Role.PPTK], Role.PPTK)
+PPK = actor(USERS[Role.PPK], Role.PPK)
+PA = actor(USERS[Role.PA_KPA], Role.PA_KPA)
+BUD = actor(USERS[Role.KUASA_BUD], Role.KUASA_BUD)
+GATEWAY = actor(USERS[Role.GATEWAY], Role.GATEWAY)
 
-NPWP = "01.234.567.8-901.000"
-NPWP_DIGITS = "012345678901000"
+NPWP = world.NPWP_WRITTEN  # commands carry the NPWP as people write it
+NPWP_DIGITS = world.NPWP  # the ledger keeps its digits
 
 _keys = itertools.count(1)
 
@@ -42,9 +41,7 @@ def key(prefix: str = "k") -> str:
     return f"{prefix}-{next(_keys)}"
 
 
-def line_spec(
-    rekening: str = "5.1.02.02.01.0055", pagu: int = 1_000_000_000, **kw: Any
-) -> c.LineSpec:
+def line_spec(rekening: str = MEDIA, pagu: int = 1_000_000_000, **kw: Any) -> c.LineSpec:
     return c.LineSpec(
         skpd=kw.get("skpd", SKPD),
         sub_kegiatan=kw.get("sub_kegiatan", SUB_KEGIATAN),
@@ -59,7 +56,7 @@ def ref(spec: c.LineSpec) -> c.LineRef:
 
 
 MEDIA_LINE = line_spec()
-GOODS_LINE = line_spec("5.1.02.01.01.0024", 500_000_000, uraian="Belanja Alat Tulis Kantor")
+GOODS_LINE = line_spec(GOODS, 500_000_000, uraian="Belanja Alat Tulis Kantor")
 
 
 def adopt(ledger: Ledger, *specs: c.LineSpec, pemda: str = PEMDA) -> CommandResult:
@@ -79,7 +76,7 @@ def adopt(ledger: Ledger, *specs: c.LineSpec, pemda: str = PEMDA) -> CommandResu
 def register_vendor(
     ledger: Ledger,
     npwp: str = NPWP,
-    name: str = "PT Pikiran Rakyat Bandung",
+    name: str = VENDOR_NAME,
     kind: str = "media",
     account: str = "0012345678",
     pemda: str = PEMDA,
@@ -103,7 +100,7 @@ def change_account(
     number: str = "9876543210",
     *,
     bank_code: str = "008",
-    holder: str = "PT Pikiran Rakyat Bandung",
+    holder: str = VENDOR_NAME,
     reason: str = "surat permohonan vendor no. 12/2026",
     actor: Actor = ADMIN,
     npwp: str = NPWP,

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from api.testing import PEMDA
 from ledger.application import Ledger
 from ledger.commands import Command
+from testkit.world import PEMDA
 
 
 def post_in_one_batch(

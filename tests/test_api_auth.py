@@ -20,10 +20,11 @@ from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 from api.app import create_app
 from api.auth import make_token
 from api.settings import ApiSettings, local_secret
-from api.testing import PEMDA, SKPD, bearer, settings, token
 from kasda.settings import Settings
 from ledger.errors import InvalidInput
 from ledger.roles import Role
+from testkit.api import bearer, settings, token
+from testkit.world import PEMDA, SKPD
 
 ISSUER = "https://sso.bandung.go.id/realms/pemda"
 AUDIENCE = "kasda-api"

@@ -14,10 +14,10 @@ import jwt
 import pytest
 
 from api.auth import TokenVerifier
-from api.testing import SKPD
 from kasda.cli import main
 from kasda.settings import Settings
 from ledger.roles import SKPD_BOUND, Role
+from testkit.world import SKPD
 
 SECRET = "s" * 48
 

@@ -22,13 +22,14 @@ from api.app import create_app
 from api.auth import MAX_TOKEN_LENGTH, make_token
 from api.edge import MAX_API_BODY, MAX_WEBHOOK_BODY
 from api.settings import ApiSettings
-from api.testing import PEMDA, bearer, build_world, new_key, request_body, settings, vendor_body
 from gateways.config import GatewaySettings
 from ledger import ids
 from ledger.application import Ledger
 from ledger.commands import Command
 from ledger.errors import InvalidInput
 from ledger.roles import Role
+from testkit.api import bearer, build_world, new_key, request_body, settings, vendor_body
+from testkit.world import PEMDA
 from tests.conftest import make_url
 from tests.group_commit import post_in_one_batch
 

@@ -12,13 +12,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.testing import (
-    GOODS,
-    INCOME,
-    NPWP,
-    OTHER_NPWP,
-    YEAR,
+from ledger.roles import Role
+from testkit.api import (
     adopt_body,
+    bearer,
     build_world,
     expect,
     get,
@@ -27,7 +24,7 @@ from api.testing import (
     request_body,
     settings,
 )
-from ledger.roles import Role
+from testkit.world import GOODS, INCOME, NPWP, OTHER_NPWP, YEAR
 from tests.conftest import make_url
 
 PROBLEM = "application/problem+json"
@@ -291,7 +288,7 @@ def test_amounts_in_deductions_and_budgets_are_strict_too(
             headers={
                 "Idempotency-Key": "raw-1",
                 "Content-Type": "application/json",
-                **__import__("api.testing", fromlist=["bearer"]).bearer(config, Role.BPKAD_ADMIN),
+                **bearer(config, Role.BPKAD_ADMIN),
             },
         ),
         422,

@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.deps import REPLAYED_HEADER
 from api.settings import ApiSettings
-from api.testing import (
+from ledger.errors import ConcurrencyConflict
+from ledger.roles import Role
+from testkit.api import (
     adopt_body,
     bearer,
     build_world,
@@ -24,8 +26,6 @@ from api.testing import (
     settings,
     vendor_body,
 )
-from ledger.errors import ConcurrencyConflict
-from ledger.roles import Role
 from tests.conftest import make_url
 
 

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.models import ResolveExceptionIn
 from api.settings import ApiSettings
-from api.testing import OTHER_PEMDA, expect, get, new_key, post, settings
 from ledger.reconciliation import RESOLUTIONS
 from ledger.roles import Role
+from testkit.api import expect, get, new_key, post, settings
+from testkit.world import OTHER_PEMDA
 from tests.conftest import make_url
 
 PROBLEM = "application/problem+json"

@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 
@@ -32,31 +32,16 @@ from api.app import create_app
 from api.readmodels import POSITION_HEADER
 from api.routes import reports
 from api.settings import ApiSettings
-from api.testing import (
-    GOODS,
-    INCOME,
-    NPWP,
-    OTHER_NPWP,
-    OTHER_PEMDA,
-    PEMDA,
-    YEAR,
-    build_world,
-    expect,
-    get,
-    line,
-    post,
-    request_body,
-    settings,
-)
 from ledger import ids
 from ledger.application import Ledger
 from ledger.roles import Role
 from projections import queries as q
 from projections.queues import WAITING_FOR
 from projections.runner import Projector
+from testkit.api import build_world, expect, get, line, post, request_body, settings
+from testkit.world import GOODS, INCOME, NPWP, OTHER_NPWP, OTHER_PEMDA, PEMDA, WIB, YEAR
 from tests.conftest import make_url
 
-WIB = timezone(timedelta(hours=7))
 PROBLEM = "application/problem+json"
 
 

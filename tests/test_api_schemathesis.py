@@ -22,10 +22,11 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from api import testing
 from api.app import create_app
 from ledger.application import Ledger
 from ledger.roles import Role
+from testkit import api as testing
+from testkit.world import PEMDA
 
 EXAMPLES = int(os.environ.get("KASDA_SCHEMATHESIS_EXAMPLES", "15"))
 _STORE = Path(os.environ.get("PYTEST_XDIST_WORKER", "main"))  # one file per xdist worker
@@ -68,6 +69,6 @@ def test_no_input_is_a_server_error(case: schemathesis.Case[Any]) -> None:
     if roles:
         # Mostly this pemda, with a role the route accepts, so that requests go deep.
         if case.path_parameters is not None and "pemda" in case.path_parameters:
-            case.path_parameters["pemda"] = testing.PEMDA
+            case.path_parameters["pemda"] = PEMDA
         headers = testing.bearer(CONFIG, Role(roles[0]))
     case.call_and_validate(headers=headers, checks=CHECKS)

@@ -27,17 +27,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.testing import (
-    GOODS,
-    INCOME,
-    MEDIA,
-    NPWP,
-    OTHER_NPWP,
-    OTHER_PEMDA,
-    OTHER_SKPD,
-    PEMDA,
-    SKPD,
-    YEAR,
+from ledger import ids
+from ledger.roles import SKPD_BOUND, Role
+from testkit.api import (
     adopt_body,
     bearer,
     build_world,
@@ -49,8 +41,18 @@ from api.testing import (
     settings,
     vendor_body,
 )
-from ledger import ids
-from ledger.roles import SKPD_BOUND, Role
+from testkit.world import (
+    GOODS,
+    INCOME,
+    MEDIA,
+    NPWP,
+    OTHER_NPWP,
+    OTHER_PEMDA,
+    OTHER_SKPD,
+    PEMDA,
+    SKPD,
+    YEAR,
+)
 
 SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
     "/budgets": adopt_body(),

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.testing import bearer, build_world, request_body, settings
 from ledger.application import Ledger
 from ledger.roles import Role
+from testkit.api import bearer, build_world, request_body, settings
 from tests.conftest import make_url
 from tests.group_commit import post_in_one_batch
 

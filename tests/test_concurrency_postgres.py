@@ -39,8 +39,8 @@ from ledger.handlers import line_id_of
 from ledger.postings import is_balanced, postings_for
 from ledger.roles import Actor, Role
 from ledger.verify import verify
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock
 
 GROSS = 10_000_000
 CONFLICT = "ConcurrencyConflict"

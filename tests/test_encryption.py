@@ -24,8 +24,9 @@ from ledger.store import env_for_url
 from projections import queries as q
 from projections.runner import Projector
 from reconciliation.readers.ledger import ledger_frame
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock, postgres_url
+from tests.conftest import postgres_url
 
 ACCOUNT = "0012345678"
 NAME = "PT Pikiran Rakyat Bandung"

@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -52,27 +52,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.testing import (
-    GOODS,
-    INCOME,
-    MEDIA,
-    NPWP,
-    OTHER_NPWP,
-    OTHER_PEMDA,
-    OTHER_SKPD,
-    PEMDA,
-    SKPD,
-    SUB_KEGIATAN,
-    USERS,
-    YEAR,
-    bearer,
-    expect,
-    get,
-    line,
-    new_key,
-    post,
-    settings,
-)
 from gateways.config import GatewaySettings
 from gateways.iris import IrisClient
 from gateways.payouts import Outcome, PayoutService
@@ -85,10 +64,25 @@ from ledger.application import Ledger
 from ledger.roles import Role
 from ledger.verify import verify
 from projections.runner import Projector
+from testkit.api import bearer, expect, get, line, new_key, post, settings
+from testkit.world import (
+    GOODS,
+    INCOME,
+    MEDIA,
+    NPWP,
+    OTHER_NPWP,
+    OTHER_PEMDA,
+    OTHER_SKPD,
+    PEMDA,
+    SKPD,
+    SUB_KEGIATAN,
+    USERS,
+    WIB,
+    YEAR,
+)
 from tests.conftest import make_url
 from tests.projection_oracle import tables
 
-WIB = timezone(timedelta(hours=7))
 DAY = date(YEAR, 3, 10)
 PROBLEM = "application/problem+json"
 PAGU = {MEDIA: 1_000_000_000, GOODS: 500_000_000, INCOME: 250_000_000}

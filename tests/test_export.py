@@ -21,8 +21,8 @@ from ledger.disbursement import Disbursement
 from ledger.errors import InvalidInput
 from ledger.integrity import event_digest
 from ledger.verify import Checkpoint, checkpoint, new_signing_key, signing_key, verify
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock
 
 pytestmark = pytest.mark.parametrize("ledger_url", ["sqlite", "postgres"], indirect=True)
 

@@ -34,9 +34,6 @@ from psycopg import sql
 
 from api.app import create_app
 from api.readmodels import POSITION_HEADER
-from api.testing import MEDIA, YEAR, adopt_body, expect, request_body, settings, vendor_body
-from api.testing import get as api_get
-from api.testing import post as api_post
 from kasda.settings import Settings
 from ledger import ids
 from ledger.application import Ledger
@@ -44,6 +41,10 @@ from ledger.roles import Role
 from ledger.vendor import normalise_npwp
 from projections.runner import NAME as PROJECTOR_NAME
 from projections.runner import Projector
+from testkit.api import adopt_body, expect, request_body, settings, vendor_body
+from testkit.api import get as api_get
+from testkit.api import post as api_post
+from testkit.world import MEDIA, YEAR
 from tests import factory as f
 from tests.conftest import postgres_url
 

@@ -20,8 +20,9 @@ from gateways.simulator import SIM_KEYS, Simulator
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.disbursement import Disbursement
+from testkit.clock import FixedClock
+from testkit.world import INCOME
 from tests import factory as f
-from tests.conftest import FixedClock
 
 VENDOR_B_NPWP = "02.345.678.9-012.000"
 
@@ -71,7 +72,7 @@ def did(spp: str) -> UUID:
 INCOME_LINE = c.LineSpec(
     skpd="5.02.0.00.0.00.01.0000",  # Bapenda
     sub_kegiatan=None,
-    rekening="4.1.01.06.01.0001",  # Pajak Hotel
+    rekening=INCOME,  # Pajak Hotel
     uraian="Pajak Hotel",
     pagu=5_000_000_000,
 )

@@ -24,8 +24,8 @@ from ledger import ids
 from ledger.application import Ledger
 from ledger.application import Outcome as LedgerOutcome
 from ledger.revenue import Revenue
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock
 from tests.test_gateway_support import (
     VENDOR_B_NPWP,
     authorise,

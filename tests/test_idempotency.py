@@ -16,8 +16,8 @@ from ledger.errors import IdempotencyKeyReused, InvalidInput, PaguExceeded
 from ledger.handlers import line_id_of
 from ledger.receipts import CommandReceipt
 from ledger.roles import Role
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock
 from tests.refusals import last_notification_id, refused
 
 REUSED_RULE = "idempotency_key_reused_with_other_command"

@@ -10,12 +10,13 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.testing import YEAR, adopt_body, expect, get, post, settings
 from ledger import ids
 from ledger.application import Ledger
 from ledger.budget import BudgetLine
 from ledger.history import budget_as_of
 from ledger.roles import Role
+from testkit.api import adopt_body, expect, get, post, settings
+from testkit.world import YEAR
 from tests import factory as f
 
 

@@ -33,8 +33,8 @@ from ledger.errors import DomainError
 from ledger.handlers import line_id_of
 from ledger.postings import is_balanced, postings_for, trial_balance
 from ledger.roles import Actor, Role
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock
 
 LINES = [f.line_spec(f"5.1.02.02.01.00{n}", 1_000) for n in (51, 52, 53)]
 LINE_IDS = [line_id_of(f.PEMDA, f.YEAR, spec) for spec in LINES]

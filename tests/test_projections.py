@@ -15,7 +15,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from ledger.application import Ledger
 from ledger.errors import DomainError
 from projections import queries as q
 from projections.runner import ProjectionConflict, Projector
+from testkit.world import WIB
 from tests import factory as f
 from tests.projection_oracle import (
     assert_models_match,
@@ -35,7 +36,6 @@ from tests.projection_oracle import (
     tables,
 )
 
-WIB = timezone(timedelta(hours=7))
 PAJAK = c.LineSpec(
     skpd="5.02.0.00.0.00.01.0000",
     sub_kegiatan=None,

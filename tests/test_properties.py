@@ -64,12 +64,12 @@ from ledger.postings import is_balanced, postings_for, trial_balance
 from ledger.roles import Actor, Role
 from ledger.vendor import normalise_npwp
 from ledger.verify import verify
+from testkit.clock import FixedClock
+from testkit.world import OTHER_PEMDA  # Kabupaten Bandung: owns nothing here
 from tests import factory as f
-from tests.conftest import FixedClock
 from tests.refusals import all_events
 
 PEMDA = f.PEMDA
-OTHER_PEMDA = "32.04"  # Kabupaten Bandung: owns nothing here
 YEAR = f.YEAR
 BUDGET_ID = ids.budget_id(PEMDA, YEAR)
 

@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.readmodels import POSITION_HEADER
-from api.testing import build_world, expect, get, post, request_body, settings
 from ledger import commands as c
 from ledger import ids
 from ledger.application import Ledger
@@ -27,8 +26,10 @@ from ledger.roles import Role
 from projections import queries as q
 from projections.runner import Projector
 from projections.source import EventSource
+from testkit.api import build_world, expect, get, post, request_body, settings
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock, make_url
+from tests.conftest import make_url
 
 OTHER_PEMDA = "32.04"
 OTHER_NPWP = "019876543210000"

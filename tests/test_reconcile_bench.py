@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.bench_reconcile import run_duckdb, run_pandas, run_polars
-from reconciliation.generate import generate
+from testkit.reconciliation import generate
 
 
 def test_the_three_engines_agree_on_every_status(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ from openpyxl import load_workbook
 from kasda.cli import main
 from kasda.reconcile import WIB
 from ledger.application import Ledger
-from reconciliation.generate import (
+from reconciliation.schema import STATUS_LABELS
+from testkit.clock import FixedClock
+from testkit.reconciliation import (
     Truth,
     generate,
     write_bpd_csv,
@@ -22,9 +24,7 @@ from reconciliation.generate import (
     write_midtrans,
     write_mt940,
 )
-from reconciliation.schema import STATUS_LABELS
 from tests import factory as f
-from tests.conftest import FixedClock
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,10 @@ import pytest
 from kasda.cli import main
 from ledger.application import Ledger
 from ledger.reconciliation import ReconciliationRun
-from reconciliation.generate import Truth, generate
+from testkit.clock import FixedClock
+from testkit.reconciliation import Truth, generate
 from tests import factory as f
-from tests.conftest import FixedClock, make_url
+from tests.conftest import make_url
 from tests.test_reconcile_cli import args, files
 
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciliation.generate import generate
 from reconciliation.matching import Params, Result, reconcile, scope_ledger
 from reconciliation.schema import LEDGER, STATEMENT, STATUSES
+from testkit.reconciliation import generate
 
 END = date(2026, 11, 21)
 PARAMS = Params(period_end=END, window_days=3)

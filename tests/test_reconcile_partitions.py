@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from kasda.cli import main
-from reconciliation.generate import Truth, generate
 from reconciliation.matching import Params, Result, reconcile, scope_ledger
 from reconciliation.partitioned import partitions_for, reconcile_partitioned
 from reconciliation.schema import LEDGER, STATEMENT
+from testkit.reconciliation import Truth, generate
 from tests.test_reconcile_cli import args, files
 from tests.test_reconcile_matching import PARAMS, crowded
 

@@ -16,7 +16,11 @@ from ledger import commands as c
 from ledger.application import Ledger
 from reconciliation.amounts import parse_amount_column
 from reconciliation.errors import StatementError
-from reconciliation.generate import (
+from reconciliation.readers import read_bank_statement, read_gateway_report
+from reconciliation.readers.csv_profiles import load_profiles, read_bank_csv
+from reconciliation.readers.ledger import ledger_frame, read_ledger_parquet
+from reconciliation.schema import LEDGER, STATEMENT
+from testkit.reconciliation import (
     Truth,
     generate,
     write_bpd_csv,
@@ -24,10 +28,6 @@ from reconciliation.generate import (
     write_midtrans,
     write_mt940,
 )
-from reconciliation.readers import read_bank_statement, read_gateway_report
-from reconciliation.readers.csv_profiles import load_profiles, read_bank_csv
-from reconciliation.readers.ledger import ledger_frame, read_ledger_parquet
-from reconciliation.schema import LEDGER, STATEMENT
 from tests import factory as f
 
 HEADER = "tanggal;keterangan;debet;kredit;saldo;no_referensi;rekening_lawan;bank_lawan"

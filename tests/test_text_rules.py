@@ -18,8 +18,8 @@ from ledger import fields, ids
 from ledger.application import MAX_ATTEMPTS, CommandResult, Ledger
 from ledger.errors import InvalidInput
 from ledger.roles import Actor, Role
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock
 from tests.refusals import last_notification_id, refused
 
 SURROGATE = "\ud800"

@@ -15,8 +15,8 @@ from ledger.disbursement import Disbursement, Status
 from ledger.errors import InvalidInput, NotFound
 from ledger.handlers import line_id_of
 from ledger.history import aggregate_as_of, budget_as_of, history, replay
+from testkit.clock import FixedClock
 from tests import factory as f
-from tests.conftest import FixedClock
 
 
 def _script() -> list[c.Command]:

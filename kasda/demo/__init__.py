@@ -27,14 +27,19 @@ the demo does not build the year again: it says so and prints the totals that ar
 The package, one module per part (each small enough to read in one sitting):
 
 - ``pemda``      Kota Bandung: SKPD and programmes, vendors' names, banks, people's names, calendar
+- ``users``      the sign-in users of ``kasda users`` / ``kasda token`` (and of the tests' tokens)
 - ``chart``      kode rekening the DPA uses, their vendors and taxes; payment sizes; support programme
 - ``world``      the plan's objects (SKPD, lines, vendors), time slots, actions, clock, build report
 - ``lifecycle``  one planned disbursement and the commands of its life
-- ``state`` -> ``people`` -> ``admin`` -> ``payments`` -> ``stories`` -> ``income`` -> ``plan`` -> ``year``
-                 ``DemoYear`` in layers, each a subclass of the one before: the year's state and
-                 scheduling; people, units, lines, vendors; budget and vendor commands; payment
-                 lifecycles; the blokir, the APBD's changes and the refusals; income; the plan from a
-                 seed; playing it through the ledger and the gateway simulator
+- ``DemoYear`` (``year``) composes named parts, each with its own state, sharing one random stream:
+  ``Calendar`` and ``Schedule`` (``state``: working days, time slots, the planned commands),
+  ``People`` (``people``: users, units, lines, vendors), ``AdminCommands`` (``admin``: budget and
+  vendor commands), ``Payments`` (``payments``: the lifecycles and how each ends), ``Stories``
+  (``stories``: the blokir, the pergeseran and APBD-P, the refusals), ``Income`` (``income``),
+  ``Planner`` (``plan``: the year from the seed) and ``Treasury`` (``treasury``: each day at the
+  gateway and the bank); ``DemoYear.run`` plays the plan through the ledger and the simulator
+- ``gateway``    ``DemoGateway`` and ``pay_all``: an in-process simulator with the Iris and Midtrans
+                 clients on the ledger's clock, and the daily files for reconciliation
 - ``summary``    the counts and totals read back from the store, and how they are printed
 - ``command``    ``kasda demo`` itself: ``run_demo`` and ``build_demo``
 """

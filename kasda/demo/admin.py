@@ -3,6 +3,8 @@ the blacklisting, blokir, pergeseran and the APBD-P."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from kasda.demo.pemda import PEMDA, YEAR
 from kasda.demo.people import People
 from kasda.demo.world import Line, Vendor, million_up
@@ -11,10 +13,27 @@ from ledger.application import Ledger
 from ledger.roles import Actor
 
 
-class AdminCommands(People):
-    """Budget and vendor commands (APBD, registration, accounts, blokir, pergeseran, APBD-P)."""
+@dataclass
+class BudgetChanges:
+    """The lines whose pagu the year changes: the pergeseran's (from, to) pairs, the lines the
+    APBD-P raises and cuts (chosen by the plan), and by how much (worked out by the stories)."""
 
-    # -- budget and vendor commands -------------------------------------------------------------
+    shifts: list[tuple[Line, Line]] = field(default_factory=list)
+    raised: list[Line] = field(default_factory=list)
+    cut: list[Line] = field(default_factory=list)
+    raises: dict[int, int] = field(default_factory=dict)  # id(line) -> rupiah the APBD-P adds
+    cuts: dict[int, int] = field(default_factory=dict)  # id(line) -> its pagu after the APBD-P
+
+
+class AdminCommands:
+    """Budget and vendor commands (APBD, registration, accounts, blokir, pergeseran, APBD-P), built
+    when their batch runs, by BPKAD's people, of the pemda's lines and vendors."""
+
+    def __init__(self, people: People, changes: BudgetChanges) -> None:
+        self.people = people
+        self.changes = changes
+        self.admins = people.admins
+
     def adopt(self, _ledger: Ledger, key: str) -> c.Command:
         return c.AdoptBudget(
             idempotency_key=key,
@@ -22,7 +41,7 @@ class AdminCommands(People):
             pemda=PEMDA,
             year=YEAR,
             document=f"PERDA KOTA BANDUNG 12 TAHUN {YEAR - 1}",
-            lines=tuple(x.spec(x.pagu) for x in self.lines),
+            lines=tuple(x.spec(x.pagu) for x in self.people.lines),
         )
 
     def register(self, _ledger: Ledger, key: str, *, vendor: Vendor) -> c.Command:
@@ -39,7 +58,7 @@ class AdminCommands(People):
         )
 
     def change_account(self, _ledger: Ledger, key: str, *, vendor: Vendor) -> c.Command:
-        vendor.bank_code, vendor.account = self._account()
+        vendor.bank_code, vendor.account = self.people.account()
         return c.ChangeVendorBankAccount(
             idempotency_key=key,
             actor=self.admins[1],
@@ -95,13 +114,15 @@ class AdminCommands(People):
         )
 
     def amend(self, _ledger: Ledger, key: str) -> c.Command:
-        specs = [x.spec(x.pagu + self.raises[id(x)]) for x in self.raised]
-        specs += [x.spec(self.cuts[id(x)]) for x in self.cut if id(x) in self.cuts]
-        specs += [x.spec(x.pagu) for x in self.new_lines]
+        changes, new_lines = self.changes, self.people.new_lines
+        raises, cuts = changes.raises, changes.cuts
+        specs = [x.spec(x.pagu + raises[id(x)]) for x in changes.raised]
+        specs += [x.spec(cuts[id(x)]) for x in changes.cut if id(x) in cuts]
+        specs += [x.spec(x.pagu) for x in new_lines]
         # Income is revised with spending: the BPHTB target rises by what spending rose.
-        spending = sum(self.raises.values()) + sum(x.pagu for x in self.new_lines)
-        spending -= sum(x.pagu - self.cuts[id(x)] for x in self.cut if id(x) in self.cuts)
-        bphtb = next(x for x in self.lines if x.code == "4.1.01.13.01.0001")
+        spending = sum(raises.values()) + sum(x.pagu for x in new_lines)
+        spending -= sum(x.pagu - cuts[id(x)] for x in changes.cut if id(x) in cuts)
+        bphtb = next(x for x in self.people.lines if x.code == "4.1.01.13.01.0001")
         if spending > 0:
             specs.append(bphtb.spec(bphtb.pagu + million_up(spending)))
         return c.AmendBudget(

@@ -8,7 +8,8 @@ from functools import partial
 
 from gateways.port import ReceiptOrder
 from kasda.demo.pemda import PEMDA, YEAR
-from kasda.demo.stories import Stories
+from kasda.demo.people import People
+from kasda.demo.state import Calendar, Schedule
 from kasda.demo.world import Line, Slot, million_down
 from ledger import commands as c
 from ledger.application import Ledger
@@ -25,19 +26,30 @@ BANK_REMARKS = {
 }
 
 
-class Income(Stories):
-    """Income: taxes and retribusi paid by QRIS, virtual account or at the BPD's teller."""
+class Income:
+    """Income: taxes and retribusi paid by QRIS, virtual account or at the BPD's teller, on the
+    pemda's income lines; the orders billed at the gateway and the money paid in at the bank are
+    kept for the treasury's day."""
 
-    # Income: taxes and retribusi paid by QRIS, virtual account or at the BPD's teller.
     CHANNELS = (("midtrans:qris", 70), ("midtrans:bank_transfer", 0), ("teller:bjb", 0))
 
-    def _receipts(self) -> None:
+    def __init__(self, seed: int, calendar: Calendar, schedule: Schedule, people: People) -> None:
+        self.seed, self.calendar, self.add, self.people = seed, calendar, schedule.add, people
+        self.receipt_orders: dict[
+            int, list[tuple[ReceiptOrder, str]]
+        ] = {}  # day -> (order, channel)
+        self.receipt_seq = 0
+        self.bank_credits: dict[
+            int, list[tuple[str, int, str]]
+        ] = {}  # day -> (ref, amount, channel)
+
+    def plan(self) -> None:
         """Receipts on every income line, a few each month, realising 80-98% of its target.
         Their own random stream, so the spending plan is the same with or without them."""
         rng = random.Random(self.seed * 7919 + 1)
-        for line in (x for x in self.lines if x.rekening is None):
+        for line in (x for x in self.people.lines if x.rekening is None):
             target = line.pagu * rng.randint(80, 98) // 100
-            days = sorted(rng.sample(range(1, self.last_day + 1), 36))
+            days = sorted(rng.sample(range(1, self.calendar.last_day + 1), 36))
             weights = [rng.randint(1, 10) for _ in days]
             for n, (day, weight) in enumerate(zip(days, weights, strict=True)):
                 gross = million_down(target * weight // sum(weights)) or 1_000_000
@@ -73,7 +85,7 @@ class Income(Stories):
     ) -> c.Command:
         return c.RecordRevenue(
             idempotency_key=key,
-            actor=self.gateways[0],
+            actor=self.people.gateways[0],
             pemda=PEMDA,
             year=YEAR,
             line=line.ref,

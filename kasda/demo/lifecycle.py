@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from gateways.references import payout_reference
@@ -17,15 +17,22 @@ from ledger.application import Ledger
 from ledger.money import BASIS_POINTS, withholdings
 from ledger.roles import Actor
 
-if TYPE_CHECKING:
-    from kasda.demo.people import People
+
+class Books(Protocol):
+    """What a lifecycle reads from its year, and numbers there, when it builds its commands."""
+
+    def month(self, day: int) -> int: ...  # the month of working day ``day``
+
+    def vendor_no(self, vendor: Vendor) -> int: ...  # the vendor's number in the registry
+
+    def next_sp2d(self) -> int: ...  # the next number of the Kuasa BUD's SP2D register
 
 
 @dataclass(eq=False)
 class Lifecycle:
     """One planned disbursement: its line, vendor, amounts, people and how its life ends."""
 
-    plan: People  # the plan it belongs to (a layer of ``DemoYear``)
+    books: Books  # the year it belongs to
     line: Line
     vendor: Vendor
     gross: int
@@ -68,10 +75,10 @@ class Lifecycle:
         if not self.documents:
             skpd = self.skpd
             skpd.contract_seq += 1
-            n, month = skpd.contract_seq, ROMAN[self.plan.days[self.day].month - 1]
+            n, month = skpd.contract_seq, ROMAN[self.books.month(self.day) - 1]
             self.documents = {
                 "kontrak": f"{n:03d}/SPK/{skpd.short}/{month}/{YEAR}",
-                "faktur": f"INV/{YEAR}/{self.plan.vendor_no(self.vendor):02d}/{n:04d}",
+                "faktur": f"INV/{YEAR}/{self.books.vendor_no(self.vendor):02d}/{n:04d}",
                 "bast": f"{n:03d}/BAST/{skpd.short}/{month}/{YEAR}",
             }
             if self.vendor.category == "media":
@@ -121,8 +128,7 @@ class Lifecycle:
 
     def authorise(self, _ledger: Ledger, key: str) -> c.Command:
         if not self.sp2d:  # an SP2D held back keeps its number until it is issued
-            self.plan.sp2d_seq += 1
-            self.sp2d = f"{PEMDA}/{self.plan.sp2d_seq:05d}/SP2D-LS/BUD/{YEAR}"
+            self.sp2d = f"{PEMDA}/{self.books.next_sp2d():05d}/SP2D-LS/BUD/{YEAR}"
         return c.AuthoriseSp2d(
             idempotency_key=key,
             actor=self.authoriser,

@@ -3,9 +3,16 @@ lifecycle ends, the pagu of each line, then the stories, the refusals and the in
 
 from __future__ import annotations
 
+import random
+
+from kasda.demo.admin import BudgetChanges
 from kasda.demo.chart import AMOUNTS
 from kasda.demo.income import Income
-from kasda.demo.world import million_up
+from kasda.demo.payments import Payments
+from kasda.demo.people import People
+from kasda.demo.state import Calendar
+from kasda.demo.stories import Stories
+from kasda.demo.world import Line, million_up
 from ledger.roles import Actor, Role
 
 # How lifecycles end besides "settled": share of all lifecycles, at least one of each.
@@ -24,29 +31,62 @@ SPECIAL_OUTCOMES = {
 }
 
 
-class Plan(Income):
-    """The whole plan of the year, from the seed."""
+class Planner:
+    """Plans the whole year from the seed, through the parts that hold it."""
 
-    # -- the plan ------------------------------------------------------------------------------
-    def _plan(self, n: int) -> None:
-        rng = self.rng
-        spending = [x for x in self.lines if x.rekening is not None]
-        # Lines with a part to play.
-        self.blocked_line = next(
+    def __init__(
+        self,
+        rng: random.Random,
+        calendar: Calendar,
+        people: People,
+        payments: Payments,
+        stories: Stories,
+        income: Income,
+    ) -> None:
+        self.rng, self.calendar, self.people = rng, calendar, people
+        self.payments, self.stories, self.income = payments, stories, income
+        self.changes: BudgetChanges = stories.changes
+
+    def plan(self, n: int) -> None:
+        """``n`` lifecycles and the stories around them, every command scheduled."""
+        spending = [x for x in self.people.lines if x.rekening is not None]
+        blocked = self._lines_with_a_part(spending)
+        eligible = [x for x in spending if x.special != "blocked"]
+        late = self.calendar.day_of(11, 20)  # anything but a plain payment starts early enough
+        self._lifecycles(n, eligible, late)
+        self._vendors_with_a_part(spending, late)
+        # Scripted stories: the blokir, and an acting PPTK who is also the unit's PPK.
+        self.stories.blocked_story(blocked)
+        self._acting_pptk(eligible)
+        for lc in list(self.payments.lifecycles):
+            self.payments.schedule(lc)
+        self._pagu(spending)
+        self.stories.budget_events()
+        self.stories.demonstrations()
+        self.payments.clear_of_account_changes()
+        self.income.plan()
+
+    def _lines_with_a_part(self, spending: list[Line]) -> Line:
+        """The line the blokir story blocks (returned), the pergeseran's and the APBD-P's."""
+        blocked = next(
             x for x in spending if x.skpd.short == "DISDIK" and x.category == "konstruksi"
         )
-        self.blocked_line.special = "blocked"
-        pick = rng.sample([x for x in spending if x.special == ""], 2 + 2 + 10 + 8)
-        self.shifts = [(pick[0], pick[1]), (pick[2], pick[3])]
-        for source, target in self.shifts:
+        blocked.special = "blocked"
+        pick = self.rng.sample([x for x in spending if x.special == ""], 2 + 2 + 10 + 8)
+        changes = self.changes
+        changes.shifts = [(pick[0], pick[1]), (pick[2], pick[3])]
+        for source, target in changes.shifts:
             source.special, target.special = "shift_from", "shift_to"
-        self.raised, self.cut = pick[4:14], pick[14:]
-        for x in self.raised:
+        changes.raised, changes.cut = pick[4:14], pick[14:]
+        for x in changes.raised:
             x.special = "raised"
-        for x in self.cut:
+        for x in changes.cut:
             x.special = "cut"
+        return blocked
 
-        # Outcomes: at least one of each way a payment can end; the rest are paid in full.
+    def _lifecycles(self, n: int, eligible: list[Line], late: int) -> None:
+        """At least one of each way a payment can end; the rest are paid in full."""
+        rng = self.rng
         outcomes = [
             kind
             for kind, share in SPECIAL_OUTCOMES.items()
@@ -54,74 +94,67 @@ class Plan(Income):
         ]
         outcomes += ["settled"] * max(0, n - len(outcomes))
         rng.shuffle(outcomes)
-        eligible = [x for x in spending if x.special != "blocked"]
         weights = [AMOUNTS[x.category][2] for x in eligible]
-        late = self.day_of(11, 20)  # anything but a plain payment starts early enough to finish
-        self.switching: set[int] = set()
         for outcome in outcomes:
             line = rng.choices(eligible, weights=weights)[0]
-            self._lifecycle(
-                line, self._request_day(None if outcome == "settled" else late), outcome
-            )
+            day = self.payments.request_day(None if outcome == "settled" else late)
+            self.payments.lifecycle(line, day, outcome)
 
-        # Vendors with a part to play: two change their bank account, one is blacklisted. Nothing
-        # paid to them may be in flight across that change (resends after a failure especially).
-        # Each of them pays a vendor of a kind with others to turn to: a payment in flight across
-        # the change goes to another vendor of the kind (``_clear_of_account_changes``).
+    def _vendors_with_a_part(self, spending: list[Line], late: int) -> None:
+        """Two vendors change their bank account, one is blacklisted. Nothing paid to them may be
+        in flight across that change (resends after a failure especially). Each of them is a
+        vendor of a kind with others to turn to: a payment in flight across the change goes to
+        another vendor of the kind (``Payments.clear_of_account_changes``)."""
+        payments, pool = self.payments, self.people.pool
         for story in ("fail_cancel", "account_changed"):
-            lc = next(x for x in self.lifecycles if x.outcome == story)
-            if len(self.pool[lc.vendor.category]) < 3:
+            lc = next(x for x in payments.lifecycles if x.outcome == story)
+            if len(pool[lc.vendor.category]) < 3:
                 other = next(
-                    x for x in self.lifecycles
-                    if x.outcome == "settled" and x.day <= late
-                    and len(self.pool[x.vendor.category]) >= 3
+                    x for x in payments.lifecycles
+                    if x.outcome == "settled" and x.day <= late and len(pool[x.vendor.category]) >= 3
                 )  # fmt: skip
                 lc.outcome, other.outcome = other.outcome, lc.outcome
-        fail_cancel = next(lc for lc in self.lifecycles if lc.outcome == "fail_cancel")
-        changed = next(lc for lc in self.lifecycles if lc.outcome == "account_changed")
+        fail_cancel = next(lc for lc in payments.lifecycles if lc.outcome == "fail_cancel")
+        changed = next(lc for lc in payments.lifecycles if lc.outcome == "account_changed")
         if changed.vendor is fail_cancel.vendor:
-            changed.vendor = self._other_vendor(changed.vendor)
-        self.switching = {id(fail_cancel.vendor), id(changed.vendor)}
-        self.deactivate_day = self.day_of(10, 15)
+            changed.vendor = payments.other_vendor(changed.vendor)
+        payments.switching = switching = {id(fail_cancel.vendor), id(changed.vendor)}
+        payments.deactivate_day = self.calendar.day_of(10, 15)
         # The SPP refused for the blacklisted vendor needs a plain line of the vendor's kind.
         plain = {x.category for x in spending if x.special == ""}
-        self.deactivated = rng.choice(
+        payments.deactivated = self.rng.choice(
             [
-                v for v in self.vendors
-                if id(v) not in self.switching
-                and sum(id(x) not in self.switching for x in self.pool[v.category]) >= 3
+                v for v in self.people.vendors
+                if id(v) not in switching
+                and sum(id(x) not in switching for x in pool[v.category]) >= 3
                 and v.category != "media" and v.category in plain
             ]
         )  # fmt: skip
-        for lc in self.lifecycles:
-            if lc.outcome == "fail_resend" and id(lc.vendor) in self.switching:
-                lc.vendor = self._other_vendor(lc.vendor)
-            if not self._vendor_free(lc.vendor, lc.day):
-                lc.vendor = self._other_vendor(lc.vendor)
+        for lc in payments.lifecycles:
+            if lc.outcome == "fail_resend" and id(lc.vendor) in switching:
+                lc.vendor = payments.other_vendor(lc.vendor)
+            if not payments.vendor_free(lc.vendor, lc.day):
+                lc.vendor = payments.other_vendor(lc.vendor)
 
-        # Scripted stories: the blokir, and an acting PPTK who is also the unit's PPK.
-        self._blocked_story()
-        plt_skpd = next(s for s in self.skpds if len(s.ppk) >= 2)
-        plt_line = next(x for x in eligible if x.skpd is plt_skpd and x.special == "")
-        self.plt = self._lifecycle(plt_line, self.day_of(3, 2))
-        self.plt.maker = Actor(plt_skpd.ppk[0].user_id, Role.PPTK, plt_skpd.code)
-        self.plt.verifier = plt_skpd.ppk[1]
-        self.plt.note = " (SPP oleh Plt. PPTK)"
+    def _acting_pptk(self, eligible: list[Line]) -> None:
+        """An SPP made by the unit's PPK as acting (Plt.) PPTK, verified by another PPK."""
+        skpd = next(s for s in self.people.skpds if len(s.ppk) >= 2)
+        line = next(x for x in eligible if x.skpd is skpd and x.special == "")
+        lc = self.payments.lifecycle(line, self.calendar.day_of(3, 2))
+        lc.maker = Actor(skpd.ppk[0].user_id, Role.PPTK, skpd.code)
+        lc.verifier = skpd.ppk[1]
+        lc.note = " (SPP oleh Plt. PPTK)"
+        self.payments.acting_pptk = lc
 
-        for lc in list(self.lifecycles):
-            self._schedule(lc)
-
-        # Pagu: what the plan spends on each line and some room that nobody uses.
+    def _pagu(self, spending: list[Line]) -> None:
+        """What the plan spends on each line and some room that nobody uses; income targets in
+        proportion to spending."""
+        rng = self.rng
         for line in spending:
-            planned = line.planned_gross or self._gross(line.category)
+            planned = line.planned_gross or self.payments.gross(line.category)
             line.pagu = million_up(planned * rng.randint(105, 140) // 100)
-        shares = {code: share for s in self.skpds for code, _u, share in s.spec.income}
+        shares = {code: share for s in self.people.skpds for code, _u, share in s.spec.income}
         income = sum(x.pagu for x in spending) * rng.randint(102, 106) // 100
-        for line in self.lines:
+        for line in self.people.lines:
             if line.rekening is None:
                 line.pagu = million_up(income * shares[line.code] // sum(shares.values()))
-
-        self._budget_events()
-        self._demonstrations()
-        self._clear_of_account_changes()
-        self._receipts()

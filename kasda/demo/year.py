@@ -7,54 +7,51 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from gateways.demo_hook import DemoGateway, write_daily_files
-from gateways.facts import Verdict
-from gateways.payouts import Outcome as PayoutOutcome
-from gateways.payouts import PayoutResult
-from gateways.port import ReceiptOrder
-from kasda.demo.income import BANK_REMARKS
+from kasda.demo.admin import AdminCommands, BudgetChanges
+from kasda.demo.gateway import DemoGateway, write_daily_files
+from kasda.demo.income import Income
 from kasda.demo.lifecycle import Lifecycle
-from kasda.demo.pemda import DEFAULT_LIFECYCLES, PEMDA, YEAR
-from kasda.demo.plan import Plan
-from kasda.demo.world import Action, BuildReport, DemoError, SimulatedClock, Slot, working_days
+from kasda.demo.payments import Payments
+from kasda.demo.pemda import DEFAULT_LIFECYCLES, YEAR
+from kasda.demo.people import People
+from kasda.demo.plan import Planner
+from kasda.demo.state import Calendar, Schedule
+from kasda.demo.stories import Stories
+from kasda.demo.treasury import Treasury
+from kasda.demo.world import Action, BuildReport, DemoError, SimulatedClock, Slot
 from ledger import commands as c
 from ledger.application import CommandResult, Ledger, Outcome
-from ledger.disbursement import Status
 
 
-class DemoYear(Plan):
-    """Plans the fiscal year from a seed, then plays it through a ``Ledger``."""
+class DemoYear:
+    """Plans the fiscal year from a seed, then plays it through a ``Ledger``. Its parts share one
+    random stream, drawn in the order they plan, so that a seed always makes the same year."""
 
     def __init__(self, seed: int, lifecycles: int = DEFAULT_LIFECYCLES) -> None:
         if lifecycles < 1:
             raise ValueError("lifecycles must be at least 1")
         self.seed = seed
-        self.rng = random.Random(seed)
-        self.days = working_days(YEAR)
-        self.last_day = len(self.days) - 1
-        self.jitter = [[self.rng.randrange(0, 25) for _ in Slot.TIMES] for _ in self.days]
-        self.clock = SimulatedClock(self.at(0, Slot.ADMIN))
-        self.actions: list[Action] = []
-        self.lifecycles: list[Lifecycle] = []
-        self.sp2d_seq = 0
-        # What happens at the gateway and the bank, played by the simulator's faults.
-        self.fail_first: list[Lifecycle] = []  # their first payout fails at the bank
-        self.blocked_payouts: list[Lifecycle] = []  # the service must refuse to pay them
-        self.returns: dict[int, list[Lifecycle]] = {}  # day -> payouts the bank sends back
-        self.notified_twice: dict[int, list[Lifecycle]] = {}  # day -> settled, notified twice
-        self.in_flight: list[str] = []  # payouts sent today, awaiting the bank's run
-        self.receipt_orders: dict[
-            int, list[tuple[ReceiptOrder, str]]
-        ] = {}  # day -> (order, channel)
-        self.receipt_seq = 0
-        self.bank_credits: dict[int, list[tuple[str, int, str]]] = {}
-        self.account_changes: list[tuple[Lifecycle, int]] = []
-        self._serial = 0
-        self._users()
-        self._skpds()
-        self._lines()
-        self._vendors()
-        self._plan(lifecycles)
+        rng = random.Random(seed)
+        self.calendar = Calendar(rng)
+        self.clock = SimulatedClock(self.calendar.at(0, Slot.ADMIN))
+        self.schedule = Schedule(self.calendar)
+        self.people = People(rng)
+        self.admin = AdminCommands(self.people, BudgetChanges())
+        self.payments = Payments(rng, self.calendar, self.schedule, self.people, self.admin)
+        self.stories = Stories(rng, self.calendar, self.schedule, self.admin, self.payments)
+        self.income = Income(seed, self.calendar, self.schedule, self.people)
+        parts = (self.people, self.payments, self.stories, self.income)
+        Planner(rng, self.calendar, *parts).plan(lifecycles)
+
+    @property
+    def actions(self) -> list[Action]:
+        """Every planned command, on its working day and time slot."""
+        return self.schedule.actions
+
+    @property
+    def lifecycles(self) -> list[Lifecycle]:
+        """Every planned disbursement (not the probes the ledger is meant to refuse)."""
+        return self.payments.lifecycles
 
     # -- playing the year through the ledger ---------------------------------------------------
     def run(self, ledger: Ledger, files_dir: Path | None = None) -> BuildReport:
@@ -66,99 +63,48 @@ class DemoYear(Plan):
             raise ValueError("run the ledger on the demo's clock: Ledger(url, clock=plan.clock)")
         report = BuildReport()
         built: dict[str, c.Command] = {}  # a retry sends exactly the command it retries
-        planned: dict[tuple[int, int], list[Action]] = {}
-        for action in sorted(self.actions, key=lambda a: (a.day, a.slot, a.seq)):
-            planned.setdefault((action.day, action.slot), []).append(action)
-        gateway_slots = {(d, s) for d in range(len(self.days)) for s in (Slot.SEND, Slot.BANK)}
+        planned = self._batches()
+        treasury = Treasury(self.payments.bank, self.income)
         with DemoGateway(
             ledger, seed=self.seed, clock=self.clock, instant_payouts=False, resend_failed=True
         ) as gateway:
-            for day, slot in sorted(planned.keys() | gateway_slots):
-                self.clock.now = self.at(day, slot)
-                actions = planned.get((day, slot), [])
-                if actions:
-                    commands = []
-                    for action in actions:
-                        if action.key not in built:
-                            built[action.key] = action.build(ledger, action.key)
-                        commands.append(built[action.key])
-                    outcomes = ledger.execute_batch(commands)
-                    report.batches += 1
-                    report.commands += len(commands)
-                    for action, command, outcome in zip(actions, commands, outcomes, strict=True):
-                        _check(action, command, outcome, report)
-                if slot == Slot.SEND:
-                    self._send(gateway, report)
-                elif slot == Slot.BANK:
-                    self._bank(gateway, day, report)
-                    self._collect(gateway, day, report)
+            for day, slot in self._slots(planned):
+                self.clock.now = self.calendar.at(day, slot)
+                _execute(ledger, planned.get((day, slot), []), built, report)
+                treasury.after(slot, day, gateway, report)
             if files_dir is not None:
                 report.files = _write_files(gateway, files_dir)
         return report
 
-    def _send(self, gateway: DemoGateway, report: BuildReport) -> None:
-        """Pay every authorised (or failed) SP2D through Iris; the planned failures are armed."""
-        gateway.sim.faults.fail_references.update(
-            lc.reference() for lc in self.fail_first if lc.spp
-        )
-        refused = {lc.id for lc in self.blocked_payouts if lc.spp}
-        for result in gateway.service.pay_all(PEMDA):
-            if result.outcome is PayoutOutcome.BLOCKED and result.disbursement_id in refused:
-                report.blocked += 1
-            elif result.outcome is PayoutOutcome.SENT:
-                self.in_flight.append(result.reference)
-            else:
-                raise _gateway_error("pay", result)
+    def _batches(self) -> dict[tuple[int, int], list[Action]]:
+        """The planned commands by (working day, slot), in the order they were planned."""
+        planned: dict[tuple[int, int], list[Action]] = {}
+        for action in sorted(self.schedule.actions, key=lambda a: (a.day, a.slot, a.seq)):
+            planned.setdefault((action.day, action.slot), []).append(action)
+        return planned
 
-    def _bank(self, gateway: DemoGateway, day: int, report: BuildReport) -> None:
-        """The bank runs the day's payouts; Iris notifies the webhook of each (some twice), the
-        poller records whatever a notification did not."""
-        gateway.sim.gateway.process_payouts()
-        twice = {lc.reference() for lc in self.notified_twice.get(day, [])}
-        for reference in self.in_flight:
-            answer = gateway.notify_iris(reference)
-            if answer.status != 200 or answer.body.get("result") != Verdict.RECORDED:
-                raise DemoError(f"Iris notification of {reference}: {answer}")
-            report.payouts[str(answer.body["status"])] += 1
-            if reference in twice:
-                again = gateway.notify_iris(reference)
-                if again.status != 200 or again.body.get("result") != Verdict.NOTHING_NEW:
-                    raise DemoError(f"Iris notification of {reference} delivered twice: {again}")
-                report.replays += 1
-        self.in_flight.clear()
-        for result in gateway.service.sync(PEMDA):
-            if result.outcome not in (PayoutOutcome.SETTLED, PayoutOutcome.FAILED):
-                raise _gateway_error("sync", result)
-            report.payouts[result.outcome.value] += 1
-        for lc in self.returns.get(day, []):
-            applied = gateway.bank_return(lc.reference())
-            if applied.verdict is not Verdict.RECORDED or applied.status != Status.RETURNED:
-                raise DemoError(f"return of {lc.sp2d}: {applied}")
-            report.payouts["returned"] += 1
-
-    def _collect(self, gateway: DemoGateway, day: int, report: BuildReport) -> None:
-        """The day's taxes and fees billed by QRIS or virtual account at the simulator (Core API
-        through ``midtransclient``), paid there, and recorded from Midtrans's status; what was
-        paid in at the bank (recorded by this slot's batch) is on the RKUD statement too."""
-        for reference, amount, channel in self.bank_credits.get(day, []):
-            remark, account, bank = BANK_REMARKS[channel]
-            gateway.sim.bank_credit(
-                reference, amount, remark.format(reference=reference), account=account, bank=bank
-            )
-        due = self.receipt_orders.get(day, [])
-        if not due:
-            return
-        orders, channels = [o for o, _ in due], [kind for _, kind in due]
-        recorded = gateway.collect(orders, channels)
-        if len(recorded) != len(orders) or any(r.replayed for r in recorded):
-            raise DemoError(f"receipts of working day {day}: {len(recorded)} of {len(orders)}")
-        report.receipts += len(recorded)
+    def _slots(self, planned: dict[tuple[int, int], list[Action]]) -> list[tuple[int, int]]:
+        """Every slot with a batch, and every day's SEND and BANK slots, in time order."""
+        days = range(len(self.calendar.days))
+        return sorted(planned.keys() | {(d, s) for d in days for s in (Slot.SEND, Slot.BANK)})
 
 
-def _gateway_error(step: str, result: PayoutResult) -> DemoError:
-    return DemoError(
-        f"{step} SP2D {result.sp2d_number} ({result.reference}): {result.outcome} {result.detail}"
-    )
+def _execute(
+    ledger: Ledger, actions: list[Action], built: dict[str, c.Command], report: BuildReport
+) -> None:
+    """One batch: build the commands (a retry's once, with its first try), run, check each."""
+    if not actions:
+        return
+    commands = []
+    for action in actions:
+        if action.key not in built:
+            built[action.key] = action.build(ledger, action.key)
+        commands.append(built[action.key])
+    outcomes = ledger.execute_batch(commands)
+    report.batches += 1
+    report.commands += len(commands)
+    for action, command, outcome in zip(actions, commands, outcomes, strict=True):
+        _check(action, command, outcome, report)
 
 
 DAILY_FILES = ("payouts-*.csv", "settlements-*.csv", "rkud-*.sta", "rkud-*.csv")

@@ -1,5 +1,6 @@
 """Helpers for tests and benchmarks of the API: settings with a throw-away secret, tokens for each
-role, and the HTTP calls that build a small world (an APBD, a vendor, a payment)."""
+role (the demo's sign-in users, officials of ``testkit.world.SKPD``), and the HTTP calls that build
+the world of ``testkit.world`` (an APBD, two vendors, a payment to each)."""
 
 from __future__ import annotations
 
@@ -12,32 +13,20 @@ import httpx
 from api.auth import make_token
 from api.settings import ApiSettings
 from ledger.roles import SKPD_BOUND, Role
-
-PEMDA = "32.73"  # Kota Bandung
-OTHER_PEMDA = "32.04"  # Kabupaten Bandung
-YEAR = 2026
-SKPD = "1.01.0.00.0.00.01.0000"  # Dinas Pendidikan: the SKPD of the officials in USERS
-OTHER_SKPD = "1.02.0.00.0.00.01.0000"  # Dinas Kesehatan
-SUB_KEGIATAN = "1.01.01.2.02.0001"
-MEDIA = "5.1.02.02.01.0055"
-GOODS = "5.1.02.01.01.0024"
-INCOME = "4.1.01.06.01.0001"
-NPWP = "012345678901000"
-OTHER_NPWP = "019876543210000"
-
-# One user per role; the user ids differ, so no request trips separation of duties by accident.
-# The officials of a spending unit (``SKPD_BOUND``) act for ``SKPD`` unless told otherwise.
-USERS: dict[Role, str] = {
-    Role.PPTK: "pptk.ani",
-    Role.BENDAHARA: "bendahara.eka",
-    Role.PPK: "ppk.budi",
-    Role.PA_KPA: "kadis.citra",
-    Role.KUASA_BUD: "kuasabud.dedi",
-    Role.BPKAD_ADMIN: "bpkad.admin",
-    Role.GATEWAY: "gateway.iris",
-    Role.AUDITOR: "auditor.fajar",
-    Role.VENDOR: "vendor.prb",
-}
+from testkit.world import (
+    GOODS,
+    INCOME,
+    MEDIA,
+    NPWP,
+    OTHER_NPWP,
+    OTHER_VENDOR_NAME,
+    PEMDA,
+    SKPD,
+    SUB_KEGIATAN,
+    USERS,
+    VENDOR_NAME,
+    YEAR,
+)
 
 _keys = itertools.count(1)
 
@@ -128,7 +117,7 @@ def adopt_body(pagu: int = 1_000_000_000) -> dict[str, Any]:
     }
 
 
-def vendor_body(npwp: str = NPWP, name: str = "PT Pikiran Rakyat Bandung") -> dict[str, Any]:
+def vendor_body(npwp: str = NPWP, name: str = VENDOR_NAME) -> dict[str, Any]:
     return {
         "npwp": npwp,
         "name": name,
@@ -168,7 +157,7 @@ def build_world(
     admin = Role.BPKAD_ADMIN
     expect(post(client, config, admin, "/budgets", adopt_body(), pemda=pemda), 201)
     expect(post(client, config, admin, "/vendors", vendor_body(), pemda=pemda), 201)
-    other = vendor_body(OTHER_NPWP, "CV Media Priangan")
+    other = vendor_body(OTHER_NPWP, OTHER_VENDOR_NAME)
     expect(post(client, config, admin, "/vendors", other, pemda=pemda), 201)
     mine = expect(
         post(client, config, Role.PPTK, "/disbursements", request_body("SPP-1"), pemda=pemda),
