@@ -276,7 +276,7 @@ def _forge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     state = base64.b64decode(victim["state_b64"]).replace(b"100000001", b"190000001")
     assert state != base64.b64decode(victim["state_b64"])
     victim["state_b64"] = base64.b64encode(state).decode()
-    victim["body"] = export._plain_json(json.loads(state))
+    victim["body"] = export.plain_json(json.loads(state))
     previous = bytes.fromhex(forged[index - 1]["chain_hash"])
     for row in forged[index:]:
         digest = event_digest(

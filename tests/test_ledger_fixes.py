@@ -5,6 +5,7 @@ cache outside the write lock."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -51,10 +52,17 @@ def test_budget_lines_waits_for_the_write_lock(ledger: Ledger) -> None:
     done = threading.Event()
     got: list[list[BudgetLine]] = []
 
+    tick = ledger.clock
+
+    def held_clock() -> datetime:
+        # A batch reads the clock once it holds the write lock: stopping here holds the lock.
+        holding.set()
+        release.wait(5)
+        return tick()
+
     def writer() -> None:
-        with ledger._write_lock:
-            holding.set()
-            release.wait(5)
+        ledger.clock = held_clock
+        f.register_vendor(ledger)
 
     def reader() -> None:
         got.append(ledger.budget_lines(f.PEMDA, f.YEAR))
