@@ -1,5 +1,6 @@
-"""Tests use what the product offers, not its insides: no test reads or writes a private attribute
-(``ledger._cache``) of an object, or imports a private name (``from kasda.export import _x``).
+"""Tests use what the product offers, not its insides: no test (nor the support code of tests in
+``testkit/``) reads or writes a private attribute of an object (``ledger._cache``), or imports a
+private name (``from kasda.export import _x``).
 
 A test that needs to see more asks for a public name made for the purpose (``ledger.replay.
 check_replay``, ``BatchWriter.waiting``, ``export.plain_json``), so that a refactoring that keeps
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 TESTS = Path(__file__).parent
+# The tests and the support code they share with the benchmarks (where it exists).
+SCANNED = [folder for folder in (TESTS, TESTS.parent / "testkit") if folder.is_dir()]
 
 # Private-looking names that are public API, each with the reason.
 ALLOWED_ATTRIBUTES = {
@@ -78,7 +81,8 @@ def _reaches(tree: ast.AST) -> Iterator[tuple[int, str]]:
 def test_no_test_reaches_into_a_private_attribute() -> None:
     reaches = [
         f"{path.relative_to(TESTS.parent)}:{reach}"
-        for path in sorted(TESTS.rglob("*.py"))
+        for folder in SCANNED
+        for path in sorted(folder.rglob("*.py"))
         for reach in private_reaches(path.read_text(encoding="utf-8"))
     ]
     assert reaches == [], "expose what the test needs instead:\n" + "\n".join(reaches)
