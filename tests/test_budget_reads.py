@@ -1,6 +1,6 @@
-"""Regression tests for two ledger bugs: ``budget_as_of`` at a position inside an adoption (the
-budget recorded, some of its lines not yet), and ``Ledger.budget_lines`` touching the aggregate
-cache outside the write lock."""
+"""Reading a budget: as of any position inside its adoption (the budget recorded, some of its lines
+not yet), in the ledger and over HTTP; and ``Ledger.budget_lines`` waits while a batch writes, since
+it shares the write path's aggregate cache. Both were bugs once."""
 
 from __future__ import annotations
 
