@@ -194,9 +194,8 @@ def _write(ledger: Ledger, work: Path) -> dict[str, Any]:
     return manifest
 
 
-def plain_json(value: Any) -> Any:
-    """An event's stored JSON (the library's transcoding, ``{"_type_": ..., "_data_": ...}``) as
-    the export writes it in each row's ``body``: UUIDs and datetimes as plain strings."""
+def _plain_json(value: Any) -> Any:
+    """The library's JSON transcoding ({"_type_": ..., "_data_": ...}) as the export writes it."""
     if isinstance(value, dict):
         if set(value) == {"_type_", "_data_"}:
             kind, data = value["_type_"], value["_data_"]
@@ -204,10 +203,10 @@ def plain_json(value: Any) -> Any:
                 return str(UUID(data))
             if kind == "datetime_iso":
                 return datetime.fromisoformat(data).isoformat()
-            return plain_json(data)
-        return {k: plain_json(v) for k, v in value.items()}
+            return _plain_json(data)
+        return {k: _plain_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [plain_json(v) for v in value]
+        return [_plain_json(v) for v in value]
     return value
 
 
@@ -217,7 +216,7 @@ def body_matches_state(body: Any, state: bytes) -> bool | None:
         stored = json.loads(state)
     except ValueError:
         return None
-    return bool(plain_json(stored) == body)
+    return bool(_plain_json(stored) == body)
 
 
 def verify_export(

@@ -3,9 +3,9 @@
 private name (``from kasda.export import _x``).
 
 A test that needs to see more asks for a public name made for the purpose (``ledger.replay.
-check_replay``, ``BatchWriter.waiting``, ``export.plain_json``), so that a refactoring that keeps
-behaviour keeps the tests green. A test's own helper classes use their own privates through
-``self`` / ``cls``, which is allowed.
+check_replay``, ``BatchWriter.waiting``) or checks through the public function that uses the
+private one (``export.body_matches_state``), so that a refactoring that keeps behaviour keeps the
+tests green. A test's own helper classes use their own privates through ``self`` / ``cls``.
 """
 
 from __future__ import annotations
