@@ -48,6 +48,11 @@ class BatchWriter:
         self._pending: list[tuple[Command, asyncio.Future[tuple[Outcome, int]]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Commands queued for the next batch, not yet handed to the ledger."""
+        return len(self._pending)
+
     async def execute(self, command: Command) -> Written:
         """The command's result and the log's head after its batch committed; its
         ``DomainError`` is raised."""

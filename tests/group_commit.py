@@ -55,7 +55,7 @@ def post_in_one_batch(
             await asyncio.to_thread(first_running.wait, 60)
             rest = [asyncio.create_task(send(n, b)) for n, b in enumerate(bodies) if n]
             writer = app.state.writer
-            while len(writer._pending) < len(rest):
+            while writer.waiting < len(rest):
                 await asyncio.sleep(0.01)
             release.set()
             return [await first, *[await task for task in rest]]

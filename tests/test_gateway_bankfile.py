@@ -10,7 +10,7 @@ import pytest
 
 from gateways.bankfile import BankFileError, bank_result, export_batch, import_result
 from ledger.application import Ledger
-from tests.test_gateway_support import VENDOR_B_NPWP, authorise, did, ledger_with_vendors, status_of
+from tests.gateway_support import VENDOR_B_NPWP, authorise, did, ledger_with_vendors, status_of
 
 ON = date(2026, 3, 2)
 
@@ -100,7 +100,7 @@ def test_bank_sent_transfers_are_not_iris_business(ledger: Ledger) -> None:
     from gateways.payouts import PayoutService
     from gateways.references import reference_channel
     from gateways.simulator import Simulator
-    from tests.test_gateway_support import iris_client
+    from tests.gateway_support import iris_client
 
     export(ledger, spps=("S1",))
     ref = ledger.disbursement(did("S1")).gateway_reference or ""

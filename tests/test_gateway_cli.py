@@ -12,7 +12,7 @@ import httpx
 from gateways.config import GatewaySettings
 from gateways.receipts import MidtransReceipts
 from kasda.demo.gateway import pay_all
-from tests.test_gateway_support import (
+from tests.gateway_support import (
     VENDOR_B_NPWP,
     authorise,
     ledger_with_vendors,
@@ -92,7 +92,7 @@ def test_demo_hook_pays_everything_and_writes_the_files(tmp_path: Path) -> None:
 
 def test_demo_gateway_pays_and_collects_on_one_simulator(tmp_path: Path) -> None:
     from kasda.demo.gateway import DemoGateway
-    from tests.test_gateway_support import ledger_with_income
+    from tests.gateway_support import ledger_with_income
 
     ledger = ledger_with_income()
     authorise(ledger, "S1")

@@ -25,7 +25,7 @@ from ledger.application import Ledger
 from ledger.disbursement import Status
 from ledger.roles import Role
 from tests import factory as f
-from tests.test_gateway_support import (
+from tests.gateway_support import (
     VENDOR_B_NPWP,
     authorise,
     did,
@@ -235,7 +235,7 @@ def test_killed_process_between_sent_and_recorded(tmp_path: Path, sim: Simulator
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
         from gateways.payouts import Hooks, PayoutService
-        from tests.test_gateway_support import iris_client, new_ledger
+        from tests.gateway_support import iris_client, new_ledger
         from gateways.simulator import Simulator
 
         class Sim:
@@ -264,7 +264,7 @@ def test_killed_process_between_sent_and_recorded(tmp_path: Path, sim: Simulator
 
 
 def ledger_with_vendors_reopen(url: str) -> Ledger:
-    from tests.test_gateway_support import new_ledger
+    from tests.gateway_support import new_ledger
 
     return new_ledger(url)
 

@@ -16,7 +16,7 @@ from ledger import ids
 from ledger.application import Ledger
 from ledger.revenue import Revenue
 from tests import factory as f
-from tests.test_gateway_support import INCOME_LINE, ledger_with_income, receipt_order
+from tests.gateway_support import INCOME_LINE, ledger_with_income, receipt_order
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from gateways.receipts import MidtransReceipts, ReceiptService
 from gateways.simulator import WIB, Simulator
 from gateways.simulator.reports import MONTHLY_ADMIN_FEE
 from ledger.application import Ledger
-from tests.test_gateway_support import (
+from tests.gateway_support import (
     VENDOR_B_NPWP,
     authorise,
     did,

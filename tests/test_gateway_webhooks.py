@@ -26,7 +26,7 @@ from ledger.application import Outcome as LedgerOutcome
 from ledger.revenue import Revenue
 from testkit.clock import FixedClock
 from tests import factory as f
-from tests.test_gateway_support import (
+from tests.gateway_support import (
     VENDOR_B_NPWP,
     authorise,
     did,

@@ -1004,3 +1004,14 @@ def test_an_actor_is_a_named_user_in_a_known_role(user_id: Any, role: Any) -> No
     with pytest.raises(InvalidInput):
         Actor(user_id, role, f.SKPD)
     assert Actor("x" * 128, Role.PPK, f.SKPD).user_id == "x" * 128
+
+
+def test_a_payment_runs_from_spp_to_settlement(ledger: Ledger) -> None:
+    """The whole path on every store: SPP, verification, SPM, SP2D, transfer, settlement, paid net
+    of the PPh withheld."""
+    f.adopt(ledger)
+    f.register_vendor(ledger)
+    f.pay_in_full(ledger, "SPP-0001")
+    d = ledger.disbursement(f.disbursement_id("SPP-0001"))
+    assert d.status == Status.SETTLED
+    assert d.net == 98_000_000

@@ -76,12 +76,18 @@ def _line_state(line: BudgetLine) -> tuple[int, int, int, bool]:
 
 def _build(url: str, commands: list[c.Command]) -> tuple[Ledger, list[datetime]]:
     """Run the commands one by one; return the ledger and the moment each was recorded at."""
-    clock = FixedClock()
+    fixed = FixedClock()
+    readings: list[datetime] = []
+
+    def clock() -> datetime:
+        readings.append(fixed())
+        return readings[-1]
+
     ledger = Ledger(url, clock=clock)
     moments = []
     for command in commands:
         ledger.execute(command)
-        moments.append(clock._now)
+        moments.append(readings[-1])
     return ledger, moments
 
 

@@ -1,10 +1,11 @@
-"""Regression tests for two ledger bugs: ``budget_as_of`` at a position inside an adoption (the
-budget recorded, some of its lines not yet), and ``Ledger.budget_lines`` touching the aggregate
-cache outside the write lock."""
+"""Reading a budget: as of any position inside its adoption (the budget recorded, some of its lines
+not yet), in the ledger and over HTTP; and ``Ledger.budget_lines`` waits while a batch writes, since
+it shares the write path's aggregate cache. Both were bugs once."""
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -52,10 +53,17 @@ def test_budget_lines_waits_for_the_write_lock(ledger: Ledger) -> None:
     done = threading.Event()
     got: list[list[BudgetLine]] = []
 
+    tick = ledger.clock
+
+    def held_clock() -> datetime:
+        # A batch reads the clock once it holds the write lock: stopping here holds the lock.
+        holding.set()
+        release.wait(5)
+        return tick()
+
     def writer() -> None:
-        with ledger._write_lock:
-            holding.set()
-            release.wait(5)
+        ledger.clock = held_clock
+        f.register_vendor(ledger)
 
     def reader() -> None:
         got.append(ledger.budget_lines(f.PEMDA, f.YEAR))
