@@ -127,7 +127,9 @@ class Ledger(Application[UUID]):
         self.retry_backoff = check_backoff(retry_backoff)  # 0: retry at once (benchmarks compare)
         self._cache = AggregateCache(cache_size)
         self._write_lock = threading.RLock()
-        self._select_newer = events_after(self.recorder, self.env.get("PERSISTENCE_MODULE", ""))
+        # The bulk read of a batch round (ledger/bulk_reads.py): one query for every aggregate the
+        # round needs. Public so an operator or a test can wrap it to count or time the reads.
+        self.newer_events = events_after(self.recorder, self.env.get("PERSISTENCE_MODULE", ""))
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
         factory = super().construct_factory(env)
@@ -292,7 +294,7 @@ class Ledger(Application[UUID]):
 
     # -- reading -------------------------------------------------------------------------------
     def _load_fresh(self, aggregate_ids: list[UUID]) -> dict[UUID, Aggregate]:
-        return load_fresh(aggregate_ids, self._cache, self._select_newer, self.mapper)
+        return load_fresh(aggregate_ids, self._cache, self.newer_events, self.mapper)
 
     def aggregate(self, aggregate_id: UUID, kind: type[A], version: int | None = None) -> A:
         """Read one aggregate (optionally as of a version). Raises ``NotFound``."""

@@ -176,7 +176,7 @@ def _step(kind: type[c.DisbursementCommand], spp: str, actor: Actor, **fields: A
     )
 
 
-def _request(spp: str, gross: int, spec: c.LineSpec, npwp: str) -> c.Command:
+def request_spp(spp: str, gross: int, spec: c.LineSpec, npwp: str) -> c.Command:
     return c.RequestDisbursement(
         idempotency_key=f"v1-{spp}",
         actor=PPTK,
@@ -195,7 +195,7 @@ def _request(spp: str, gross: int, spec: c.LineSpec, npwp: str) -> c.Command:
     )
 
 
-def _approved(spp: str) -> Iterator[c.Command]:
+def approvals(spp: str) -> Iterator[c.Command]:
     yield _step(c.VerifyDisbursement, spp, PPK)
     yield _step(c.ApproveSpm, spp, PA, spm_number=f"SPM/{spp}")
     yield _step(c.AuthoriseSp2d, spp, BUD, sp2d_number=f"SP2D/{spp}")
@@ -203,8 +203,8 @@ def _approved(spp: str) -> Iterator[c.Command]:
 
 def _payments() -> Iterator[c.Command]:
     # Paid after a refused and a failed attempt, then bounced by the bank.
-    yield _request("SPP-1", 100_000_000, MEDIA, MEDIA_NPWP)
-    yield from _approved("SPP-1")
+    yield request_spp("SPP-1", 100_000_000, MEDIA, MEDIA_NPWP)
+    yield from approvals("SPP-1")
     yield _step(
         c.RecordTransferRejected,
         "SPP-1",
@@ -219,12 +219,12 @@ def _payments() -> Iterator[c.Command]:
     yield _step(c.RecordSettlement, "SPP-1", GATEWAY, bank_reference="BANK-1")
     yield _step(c.RecordTransferReturned, "SPP-1", GATEWAY, reason="nama rekening tidak sesuai")
     # Rejected at verification; withdrawn by its maker; cancelled after its SP2D.
-    yield _request("SPP-2", 40_000_000, GOODS, PRINTER_NPWP)
+    yield request_spp("SPP-2", 40_000_000, GOODS, PRINTER_NPWP)
     yield _step(c.RejectDisbursement, "SPP-2", PPK, reason="dokumen tidak lengkap")
-    yield _request("SPP-3", 30_000_000, PRINTING, PRINTER_NPWP)
+    yield request_spp("SPP-3", 30_000_000, PRINTING, PRINTER_NPWP)
     yield _step(c.CancelDisbursement, "SPP-3", PPTK, reason="kontrak dibatalkan")
-    yield _request("SPP-4", 70_000_000, MEDIA, MEDIA_NPWP)
-    yield from _approved("SPP-4")
+    yield request_spp("SPP-4", 70_000_000, MEDIA, MEDIA_NPWP)
+    yield from approvals("SPP-4")
     yield _step(c.CancelDisbursement, "SPP-4", ADMIN, reason="SP2D ditarik")
 
 

@@ -316,13 +316,13 @@ def test_a_batch_reads_what_its_handlers_declare_in_one_query_a_round(
     spps = [f"SPP-{n}" for n in range(40)]
     ledger.execute_batch([f.request(spp, 10_000_000) for spp in spps])
     reads: list[int] = []
-    select_newer = ledger._select_newer
+    select_newer = ledger.newer_events
 
     def counted(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
         reads.append(len(pairs))
         return select_newer(pairs)
 
-    monkeypatch.setattr(ledger, "_select_newer", counted)
+    monkeypatch.setattr(ledger, "newer_events", counted)
     outcomes = ledger.execute_batch([f.verify(spp) for spp in spps])
     assert all(isinstance(o, CommandResult) for o in outcomes)
     # 40 receipts and 40 disbursements, then the line and the vendor they share.

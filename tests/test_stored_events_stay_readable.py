@@ -72,9 +72,9 @@ def test_stored_events_read_back_as_they_did(v1_store: Ledger) -> None:
 
 
 def test_a_store_written_before_takes_new_commands_and_still_verifies(v1_store: Ledger) -> None:
-    spp = v1._request("SPP-5", 10_000_000, v1.MEDIA, v1.MEDIA_NPWP)
+    spp = v1.request_spp("SPP-5", 10_000_000, v1.MEDIA, v1.MEDIA_NPWP)
     v1_store.execute(spp)
-    for command in v1._approved("SPP-5"):
+    for command in v1.approvals("SPP-5"):
         v1_store.execute(command)
     line = v1_store.budget_line(ids.budget_line_id(v1.PEMDA, v1.YEAR, v1.SKPD,
                                                    v1.MEDIA.sub_kegiatan, v1.MEDIA.rekening))  # fmt: skip
