@@ -69,7 +69,7 @@ def _payout_day(midtrans: MidtransReceipts, order_id: str) -> str:
     return (settled + timedelta(days=1)).isoformat()
 
 
-def test_demo_hook_pays_everything_and_writes_the_files(tmp_path: Path) -> None:
+def test_the_demo_gateway_pays_everything_and_writes_the_files(tmp_path: Path) -> None:
     ledger = ledger_with_vendors()
     authorise(ledger, "S1")
     authorise(ledger, "S2", 40_000_000)
