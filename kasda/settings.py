@@ -35,11 +35,13 @@ from ledger.connections import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOU
 from ledger.errors import InvalidInput
 from ledger.store import DEFAULT_DATABASE_URL, DEFAULT_TEST_POSTGRES_URL, store_options
 from projections.runner import DEFAULT_TIMEZONE
+from web.settings import DEFAULT_SESSION_TTL
 
 if TYPE_CHECKING:
     from api.settings import ApiSettings
     from gateways.config import GatewaySettings
     from ledger.application import Ledger
+    from web.settings import DemoUser, WebSettings
 
 T = TypeVar("T")
 MAX_DB_WAIT = 3600  # seconds: the longest bound a database wait may be given
@@ -204,6 +206,29 @@ class Settings:
         "threads per API worker for the routes' blocking ledger calls (1..256)",
         _threads,
     )
+    # -- the web app (web/settings.py, docs/web.md) ---------------------------------------------
+    session_secret: str | None = setting(
+        "KASDA_SESSION_SECRET",
+        None,
+        "secret",
+        "signs the web app's session cookies and CSRF tokens (at least 32 bytes); unset: derived "
+        "from the local JWT secret (required with `KASDA_JWKS_URL`)",
+        _text,
+    )
+    session_ttl: int = setting(
+        "KASDA_SESSION_TTL",
+        DEFAULT_SESSION_TTL,
+        "seconds",
+        "how long a web sign-in lasts (60..86400)",
+        _whole_seconds,
+    )
+    demo_mode: bool = setting(
+        "KASDA_DEMO_MODE",
+        False,
+        "true/false",
+        "the sign-in page lists the demo's users, one per role (never in production)",
+        _flag,
+    )
     # -- the payment gateways (gateways/config.py, docs/gateways.md) -----------------------------
     midtrans_production: bool = setting(
         "KASDA_MIDTRANS_PRODUCTION",
@@ -360,17 +385,35 @@ class Settings:
             "timezone": self.timezone,
         }
         if self.jwks_url is not None:
+            common["web"] = self.web(None)
             if not self.jwt_issuer or not self.jwt_audience:
                 raise InvalidInput("KASDA_JWKS_URL needs KASDA_JWT_ISSUER and KASDA_JWT_AUDIENCE")
             return ApiSettings(
                 jwks_url=self.jwks_url, issuer=self.jwt_issuer, audience=self.jwt_audience, **common
             )
+        secret = local_secret(self.jwt_secret, Path(self.jwt_secret_file))
+        common["web"] = self.web(secret)
         return ApiSettings(
-            jwt_secret=local_secret(self.jwt_secret, Path(self.jwt_secret_file)),
+            jwt_secret=secret,
             issuer=self.jwt_issuer or LOCAL_ISSUER,
             audience=self.jwt_audience or DEFAULT_AUDIENCE,
             **common,
         )
+
+    def web(self, jwt_secret: str | None) -> WebSettings:
+        """The web app's settings: its session key (``KASDA_SESSION_SECRET``, else derived from
+        the local JWT secret) and, in demo mode, the demo's sign-in users."""
+        from web.settings import WebSettings, derived_session_secret
+
+        if self.session_secret:
+            key = self.session_secret
+        elif jwt_secret:
+            key = derived_session_secret(jwt_secret)
+        else:
+            raise InvalidInput("with KASDA_JWKS_URL, set KASDA_SESSION_SECRET for the web app")
+        users = demo_users() if self.demo_mode else ()
+        return WebSettings(session_secret=key, session_ttl_seconds=self.session_ttl,
+                           demo_users=users)  # fmt: skip
 
     def gateways(self) -> GatewaySettings:
         """The payment gateways' settings. In production every key is required."""
@@ -484,3 +527,10 @@ def library_table() -> list[str]:
 
 if __name__ == "__main__":  # print the tables for the README
     sys.stdout.write("\n".join([*table(), "", *library_table()]) + "\n")
+
+
+def demo_users() -> tuple[DemoUser, ...]:
+    """The demo's users (``kasda.demo.users``) for the demo sign-in page."""
+    from kasda.demo.users import demo_sign_ins
+
+    return demo_sign_ins()
