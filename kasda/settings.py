@@ -229,6 +229,15 @@ class Settings:
         "the sign-in page lists the demo's users, one per role (never in production)",
         _flag,
     )
+    demo_serve: bool = setting(
+        "KASDA_DEMO_SERVE",
+        True,
+        "true/false",
+        "`kasda demo` (`make demo`) serves the web app in demo mode at http://127.0.0.1:8000 "
+        "after building, until Ctrl-C; only on a terminal: otherwise, or when false, it builds "
+        "and exits",
+        _flag,
+    )
     # -- the payment gateways (gateways/config.py, docs/gateways.md) -----------------------------
     midtrans_production: bool = setting(
         "KASDA_MIDTRANS_PRODUCTION",
