@@ -1,0 +1,53 @@
+"""A live kasda over a small demo year, for the browser tests that look at every page with data in
+it (accessibility, screenshots): ``demo_server`` builds the year once per session into a temporary
+SQLite file and serves it with the demo's sign-in users; ``sign_in`` signs a browser tab in as a
+role; ``every_page`` lists what each role can open (``web.pages``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page
+
+from kasda.demo.command import build_demo
+from kasda.demo.users import USERS
+from ledger.roles import Role
+from testkit.browser import LiveServer, live_server
+from testkit.web import web_settings
+from web.pages import pages_for
+from web.render import ROLE_NAMES
+
+SEED, LIFECYCLES = 2026, 60
+# The roles that sign in (the gateway is a machine: it has no pages).
+ROLES = tuple(role for role in Role if role is not Role.GATEWAY)
+SIGNED_OUT = None
+
+
+def every_page() -> list[tuple[Role | None, str]]:
+    """The sign-in page signed out, then every page of ``web.pages`` for each role."""
+    return [(SIGNED_OUT, "/masuk")] + [(role, path) for role in ROLES for path in pages_for(role)]
+
+
+def case_id(case: tuple[Role | None, str]) -> str:
+    role, path = case
+    return f"{role.value if role else 'signed-out'}:{path}"
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A small demo year, built once per test session (per xdist worker) and served with the demo's
+    sign-in users (tests/browser/conftest.py offers it to every browser test)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo-site') / 'kasda.db'}"
+    build_demo(url, SEED, LIFECYCLES)
+    with live_server(web_settings(url)) as server:
+        yield server
+
+
+def sign_in(page: Page, server: LiveServer, role: Role) -> None:
+    """Sign the page's browser context in as the demo user of ``role``, by a click on the demo
+    sign-in page."""
+    page.goto(f"{server.url}/masuk")
+    name = f"{ROLE_NAMES[role.value]} {USERS[role]}"
+    page.get_by_role("button", name=name).first.click()
+    page.wait_for_url(f"{server.url}/beranda")
