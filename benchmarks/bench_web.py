@@ -4,9 +4,11 @@ The script builds the demo year with the demo command (``kasda demo``, into a te
 into ``--store DIR``, where a year built before with the same seed is found and kept), starts
 ``kasda serve`` on 127.0.0.1 with its default workers (one) and demo mode on, signs in as each role's
 demo user on the demo sign-in page, and requests every page of ``web.pages.pages_for(role)``
-``--requests`` times, one after the other on one keep-alive connection, after ``--warmup`` requests
-that are not counted. In the same run it times reference rows: ``GET /healthz`` and the API's JSON
-reads of the same data (the queue sizes Beranda shows, the LRA per SKPD) with bearer tokens.
+``--requests`` times on a keep-alive connection per role, after ``--warmup`` requests that are not
+counted: one request at a time, round robin over all the rows, so that a burst of load on the
+machine weighs on every row alike. In the same run it times reference rows: ``GET /healthz`` and the API's JSON
+reads of the same data (the queue sizes Beranda shows, with the API's default freshness and with
+``freshness=latest``, which is how pages read; the LRA per SKPD) with bearer tokens.
 
 Times are the client's round trip on the loopback interface (request sent to response read), which
 include HTTP parsing on both sides; when the server sends a ``Server-Timing`` header with ``dur=``,
@@ -118,43 +120,51 @@ def signed_in(base: str, role: Role) -> httpx.Client:
     return client
 
 
-def measure(client: httpx.Client, row: Row, requests: int, warmup: int) -> None:
-    for i in range(warmup + requests):
-        started = time.perf_counter()
-        answer = client.get(row.path)
-        elapsed = (time.perf_counter() - started) * 1000
-        if i < warmup:
-            continue
-        row.times.append(elapsed)
-        row.statuses.add(answer.status_code)
-        row.size = len(answer.content)
-        timing = SERVER_TIMING.search(answer.headers.get("server-timing", ""))
-        if timing:
-            row.server.append(float(timing.group(1)))
+def measure(client: httpx.Client, row: Row, counted: bool) -> None:
+    started = time.perf_counter()
+    answer = client.get(row.path)
+    elapsed = (time.perf_counter() - started) * 1000
+    if not counted:
+        return
+    row.times.append(elapsed)
+    row.statuses.add(answer.status_code)
+    row.size = len(answer.content)
+    timing = SERVER_TIMING.search(answer.headers.get("server-timing", ""))
+    if timing:
+        row.server.append(float(timing.group(1)))
 
 
-def run(base: str, env: dict[str, str], requests: int, warmup: int) -> list[Row]:
-    rows: list[Row] = []
+def clients(base: str, env: dict[str, str]) -> list[tuple[httpx.Client, Row]]:
+    """Every row with the client that requests it: each role signed in on the demo sign-in page,
+    then the references (no session; the API's with a bearer token)."""
+    rows: list[tuple[httpx.Client, Row]] = []
     for role in ROLES:
         client = signed_in(base, role)
-        try:
-            for path in pages_for(role):
-                rows.append(Row(role.value, path, "page"))
-                measure(client, rows[-1], requests, warmup)
-        finally:
-            client.close()
-    with httpx.Client(base_url=base, timeout=30) as client:
-        rows.append(Row("-", "/healthz", "reference"))
-        measure(client, rows[-1], requests, warmup)
+        rows += [(client, Row(role.value, path, "page")) for path in pages_for(role)]
+    rows.append((httpx.Client(base_url=base, timeout=30), Row("-", "/healthz", "reference")))
     for role, path in (
         (Role.PPK, f"/pemda/{PEMDA}/queues"),
+        (Role.PPK, f"/pemda/{PEMDA}/queues?freshness=latest"),  # as pages read: up to the head
         (Role.AUDITOR, f"/pemda/{PEMDA}/lra?year={YEAR}&level=skpd"),
     ):
         headers = {"Authorization": f"Bearer {token(env, role)}"}
-        with httpx.Client(base_url=base, timeout=30, headers=headers) as client:
-            rows.append(Row(f"{role.value} (API)", path, "reference"))
-            measure(client, rows[-1], requests, warmup)
+        client = httpx.Client(base_url=base, timeout=30, headers=headers)
+        rows.append((client, Row(f"{role.value} (API)", path, "reference")))
     return rows
+
+
+def run(base: str, env: dict[str, str], requests: int, warmup: int) -> list[Row]:
+    """Round robin over the rows, one request at a time, so that the machine's load at any moment
+    weighs on every row alike."""
+    rows = clients(base, env)
+    try:
+        for i in range(warmup + requests):
+            for client, row in rows:
+                measure(client, row, counted=i >= warmup)
+    finally:
+        for client in {id(c): c for c, _ in rows}.values():
+            client.close()
+    return [row for _, row in rows]
 
 
 # -- the report ----------------------------------------------------------------------------------
