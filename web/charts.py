@@ -82,6 +82,16 @@ def scaled(amount: int, top: int, span: int) -> int:
     return (max(amount, 0) * span * 2 + top) // (top * 2)
 
 
+def _said(text: str) -> Markup:
+    """``text`` escaped, without the characters XML cannot hold (control characters, surrogates)."""
+    kept = "".join(
+        c
+        for c in text
+        if c in "\t\n" or (" " <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd") or c >= "\U00010000"
+    )
+    return escape(kept)
+
+
 def _text(
     x: int,
     y: int,
@@ -94,7 +104,7 @@ def _text(
 ) -> str:
     return (
         f'<text x="{x}" y="{y}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"'
-        f' font-family="{FONT}"{extra}>{escape(content)}</text>'
+        f' font-family="{FONT}"{extra}>{_said(content)}</text>'
     )
 
 
@@ -110,8 +120,8 @@ def _frame(chart_id: str, title: str, description: str, height: int, body: list[
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}"'
         f' viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img"'
         f' aria-labelledby="{escape(chart_id)}-judul {escape(chart_id)}-uraian">'
-        f'<title id="{escape(chart_id)}-judul">{escape(title)}</title>'
-        f'<desc id="{escape(chart_id)}-uraian">{escape(description)}</desc>'
+        f'<title id="{escape(chart_id)}-judul">{_said(title)}</title>'
+        f'<desc id="{escape(chart_id)}-uraian">{_said(description)}</desc>'
     )
     return Markup(heading + "".join(body) + "</svg>")  # noqa: S704 - every value above is escaped
 
@@ -128,8 +138,8 @@ def _legend(y: int) -> list[str]:
 def _group_title(bar: Bar) -> str:
     note = f" ({bar.note})" if bar.note else ""
     return (
-        f"<title>{escape(bar.label)}: anggaran {escape(rupiah(bar.anggaran))}, realisasi "
-        f"{escape(rupiah(bar.realisasi))}{escape(note)}</title>"
+        f"<title>{_said(bar.label)}: anggaran {escape(rupiah(bar.anggaran))}, realisasi "
+        f"{escape(rupiah(bar.realisasi))}{_said(note)}</title>"
     )
 
 
