@@ -364,7 +364,6 @@ def report(
     shown.content = {
         "rows": report_rows(lines, drill, shown),
         "jumlah": list(q.lra_jumlah(lines).iter_rows(named=True)),
-        "crumbs": list(drill.crumbs(shown)),
         "note": q.SIGN_NOTE,
     }
     return shown
@@ -410,6 +409,7 @@ async def lra_report(
         "view": shown,
         "drill": drill,
         "levels": LEVEL_NAMES,
+        "crumbs": list(drill.crumbs(shown)),
         "page_rows": rows[offset : offset + PAGE_ROWS],
         "total": len(rows),
         "limit": PAGE_ROWS,
