@@ -161,12 +161,9 @@ def lra(
 def rollup(lines: pl.DataFrame, level: str) -> pl.DataFrame:
     if level not in LEVELS:
         raise InvalidInput(f"unknown LRA level {level!r}; use one of {', '.join(LEVELS)}")
-    _, source, segments = LEVELS[level]
-    column = pl.col(source).fill_null("-")
-    kode = column if segments is None else column.str.split(".").list.head(segments).list.join(".")
     grouped = (
         lines.lazy()
-        .with_columns(kode.alias("kode"))
+        .with_columns(_kode(level).alias("kode"))
         .group_by("side", "kode")
         .agg(
             pl.col("anggaran").sum(),
@@ -215,6 +212,91 @@ def rollup(lines: pl.DataFrame, level: str) -> pl.DataFrame:
         # LRA whenever the read models move.
         .collect(engine="in-memory")
     )
+
+
+def _kode(level: str) -> pl.Expr:
+    """A line's code at ``level``: the row of the report it rolls up into."""
+    _, source, segments = LEVELS[level]
+    column = pl.col(source).fill_null("-")
+    return column if segments is None else column.str.split(".").list.head(segments).list.join(".")
+
+
+def within(lines: pl.DataFrame, level: str, kode: str) -> pl.DataFrame:
+    """The lines that roll up into the row ``kode`` of ``level`` (as ``rollup`` groups them): the
+    lines under one row of the report, to drill down into."""
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown LRA level {level!r}; use one of {', '.join(LEVELS)}")
+    return lines.filter(_kode(level) == kode)
+
+
+def lra_months(
+    db: ReadDatabase,
+    pemda: str,
+    year: int,
+    as_of: date | None = None,
+    *,
+    skpd: str | None = None,
+) -> pl.DataFrame:
+    """Per side, at the end of each month of ``year``: the cumulative anggaran and realisasi and
+    the month's own realisasi (``realisasi_bulan``); up to the month of ``as_of`` (the end of that
+    day in the pemda's time zone, as in ``lra_lines``), or without it up to the last month with a
+    movement. At the end of a month the cumulative sums equal
+    ``lra_totals(lra_lines(..., as_of=<its last day>))``; a month of another year folds into the
+    nearest month of ``year``."""
+    only: str = ""
+    params: tuple[str, ...] = ()
+    if skpd is not None:
+        only, params = " AND l.skpd = ?", (normalise_skpd(skpd),)
+    day = "9999-12-31" if as_of is None else as_of.isoformat()
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT l.rekening, substr(m.day, 1, 7), SUM(m.pagu), SUM(m.realised) + SUM(m.revenue)"  # noqa: S608
+            " FROM proj_lra_line l JOIN proj_lra_movement m ON m.line_id = l.line_id"
+            " WHERE l.pemda = ? AND l.year = ? AND l.allocated_on <= ? AND m.day <= ?"
+            f"{only} GROUP BY l.rekening, substr(m.day, 1, 7)",
+            (pemda, year, day, day, *params),
+        )
+    moves = pl.DataFrame(
+        [(r[0], _month_of(str(r[1]), year), int(r[2]), int(r[3])) for r in rows],
+        schema={"rekening": pl.Utf8, "month": pl.Int64, "anggaran": pl.Int64,
+                "realisasi_bulan": pl.Int64},
+        orient="row",
+    ).with_columns(_side().alias("side"))  # fmt: skip
+    if as_of is None:
+        last = int(moves["month"].max() or 0)  # type: ignore[arg-type]
+    else:
+        last = 12 if as_of.year > year else (as_of.month if as_of.year == year else 0)
+    grid = pl.DataFrame(
+        [(side, month) for side in SIDES for month in range(1, last + 1)],
+        schema={"side": pl.Utf8, "month": pl.Int64},
+        orient="row",
+    )
+    sums = moves.group_by("side", "month").agg(pl.col("anggaran", "realisasi_bulan").sum())
+    return (
+        grid.join(sums, on=["side", "month"], how="left")
+        .with_columns(pl.col("anggaran", "realisasi_bulan").fill_null(0))
+        .sort("side", "month")
+        .with_columns(
+            pl.col("anggaran").cum_sum().over("side"),
+            pl.col("realisasi_bulan").cum_sum().over("side").alias("realisasi"),
+        )
+        .select("side", "month", "anggaran", "realisasi", "realisasi_bulan")
+    )
+
+
+def _month_of(month: str, year: int) -> int:
+    """A ``YYYY-MM`` as a month of ``year``: a month before it is its first, after it its last."""
+    y, m = int(month[:4]), int(month[5:7])
+    return 1 if y < year else 12 if y > year else m
+
+
+def budget_years(db: ReadDatabase, pemda: str) -> list[int]:
+    """The years of ``pemda`` that have an APBD (budget lines), oldest first."""
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT DISTINCT year FROM proj_lra_line WHERE pemda = ? ORDER BY year", (pemda,)
+        )
+    return [int(r[0]) for r in rows]
 
 
 def persen_bp(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
