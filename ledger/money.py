@@ -129,3 +129,15 @@ def withholdings(
         if amount > 0:
             out.append(Deduction(code, amount))
     return tuple(out)
+
+
+def withholdings_on_gross(
+    gross: Rupiah, codes: list[str], rates: dict[str, TaxRate] | None = None
+) -> tuple[Deduction, ...]:
+    """Deductions on a gross that includes PPN when PPN is among ``codes`` (a contract's price):
+    every tax is levied on the tax base (DPP) = gross x 100 / (100 + PPN rate)."""
+    table = DEFAULT_TAX_RATES if rates is None else rates
+    base = gross
+    if "PPN" in codes and "PPN" in table:
+        base = gross * BASIS_POINTS // (BASIS_POINTS + table["PPN"].basis_points)
+    return withholdings(base, codes, table)

@@ -13,6 +13,7 @@ columns opened by ``Sealer.opened`` (``projections/sealing.py``), the one place 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,7 +25,7 @@ from ledger.codes import normalise_skpd
 from ledger.errors import InvalidInput
 from ledger.vendor import normalise_npwp
 from projections import nomenclature
-from projections.db import ReadDatabase
+from projections.db import Cursor, ReadDatabase
 from projections.queues import WAITING_FOR
 from projections.runner import NAME as PROJECTION
 
@@ -160,12 +161,9 @@ def lra(
 def rollup(lines: pl.DataFrame, level: str) -> pl.DataFrame:
     if level not in LEVELS:
         raise InvalidInput(f"unknown LRA level {level!r}; use one of {', '.join(LEVELS)}")
-    _, source, segments = LEVELS[level]
-    column = pl.col(source).fill_null("-")
-    kode = column if segments is None else column.str.split(".").list.head(segments).list.join(".")
     grouped = (
         lines.lazy()
-        .with_columns(kode.alias("kode"))
+        .with_columns(_kode(level).alias("kode"))
         .group_by("side", "kode")
         .agg(
             pl.col("anggaran").sum(),
@@ -214,6 +212,91 @@ def rollup(lines: pl.DataFrame, level: str) -> pl.DataFrame:
         # LRA whenever the read models move.
         .collect(engine="in-memory")
     )
+
+
+def _kode(level: str) -> pl.Expr:
+    """A line's code at ``level``: the row of the report it rolls up into."""
+    _, source, segments = LEVELS[level]
+    column = pl.col(source).fill_null("-")
+    return column if segments is None else column.str.split(".").list.head(segments).list.join(".")
+
+
+def within(lines: pl.DataFrame, level: str, kode: str) -> pl.DataFrame:
+    """The lines that roll up into the row ``kode`` of ``level`` (as ``rollup`` groups them): the
+    lines under one row of the report, to drill down into."""
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown LRA level {level!r}; use one of {', '.join(LEVELS)}")
+    return lines.filter(_kode(level) == kode)
+
+
+def lra_months(
+    db: ReadDatabase,
+    pemda: str,
+    year: int,
+    as_of: date | None = None,
+    *,
+    skpd: str | None = None,
+) -> pl.DataFrame:
+    """Per side, at the end of each month of ``year``: the cumulative anggaran and realisasi and
+    the month's own realisasi (``realisasi_bulan``); up to the month of ``as_of`` (the end of that
+    day in the pemda's time zone, as in ``lra_lines``), or without it up to the last month with a
+    movement. At the end of a month the cumulative sums equal
+    ``lra_totals(lra_lines(..., as_of=<its last day>))``; a month of another year folds into the
+    nearest month of ``year``."""
+    only: str = ""
+    params: tuple[str, ...] = ()
+    if skpd is not None:
+        only, params = " AND l.skpd = ?", (normalise_skpd(skpd),)
+    day = "9999-12-31" if as_of is None else as_of.isoformat()
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT l.rekening, substr(m.day, 1, 7), SUM(m.pagu), SUM(m.realised) + SUM(m.revenue)"  # noqa: S608
+            " FROM proj_lra_line l JOIN proj_lra_movement m ON m.line_id = l.line_id"
+            " WHERE l.pemda = ? AND l.year = ? AND l.allocated_on <= ? AND m.day <= ?"
+            f"{only} GROUP BY l.rekening, substr(m.day, 1, 7)",
+            (pemda, year, day, day, *params),
+        )
+    moves = pl.DataFrame(
+        [(r[0], _month_of(str(r[1]), year), int(r[2]), int(r[3])) for r in rows],
+        schema={"rekening": pl.Utf8, "month": pl.Int64, "anggaran": pl.Int64,
+                "realisasi_bulan": pl.Int64},
+        orient="row",
+    ).with_columns(_side().alias("side"))  # fmt: skip
+    if as_of is None:
+        last = int(moves["month"].max() or 0)  # type: ignore[arg-type]
+    else:
+        last = 12 if as_of.year > year else (as_of.month if as_of.year == year else 0)
+    grid = pl.DataFrame(
+        [(side, month) for side in SIDES for month in range(1, last + 1)],
+        schema={"side": pl.Utf8, "month": pl.Int64},
+        orient="row",
+    )
+    sums = moves.group_by("side", "month").agg(pl.col("anggaran", "realisasi_bulan").sum())
+    return (
+        grid.join(sums, on=["side", "month"], how="left")
+        .with_columns(pl.col("anggaran", "realisasi_bulan").fill_null(0))
+        .sort("side", "month")
+        .with_columns(
+            pl.col("anggaran").cum_sum().over("side"),
+            pl.col("realisasi_bulan").cum_sum().over("side").alias("realisasi"),
+        )
+        .select("side", "month", "anggaran", "realisasi", "realisasi_bulan")
+    )
+
+
+def _month_of(month: str, year: int) -> int:
+    """A ``YYYY-MM`` as a month of ``year``: a month before it is its first, after it its last."""
+    y, m = int(month[:4]), int(month[5:7])
+    return 1 if y < year else 12 if y > year else m
+
+
+def budget_years(db: ReadDatabase, pemda: str) -> list[int]:
+    """The years of ``pemda`` that have an APBD (budget lines), oldest first."""
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT DISTINCT year FROM proj_lra_line WHERE pemda = ? ORDER BY year", (pemda,)
+        )
+    return [int(r[0]) for r in rows]
 
 
 def persen_bp(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
@@ -576,6 +659,7 @@ def _listing(
 DISBURSEMENT_ROW = (
     "p.disbursement_id", "p.year", "p.spp_number", "p.status", "COALESCE(l.skpd, '') skpd",
     "p.line_id", "p.vendor_id", "v.npwp_sealed", "p.gross", "p.net", "p.requested_at",
+    "v.name", "l.uraian",
 )  # fmt: skip
 _PAYMENTS_WITH_LINE_AND_VENDOR = (
     "proj_payment p LEFT JOIN proj_lra_line l ON l.line_id = p.line_id"
@@ -596,9 +680,10 @@ def disbursements(
     limit: int = 100,
     offset: int = 0,
 ) -> Listing:
-    """The payments of ``pemda`` in the order they were requested, with their SKPD (their line's)
-    and their vendor's NPWP (``npwp_sealed``, opened). Every given vendor id and SKPD must match:
-    a scope (a vendor user's own id, an official's SKPD) and a filter are both given this way.
+    """The payments of ``pemda`` in the order they were requested, with their SKPD (their line's),
+    their vendor's NPWP (``npwp_sealed``, opened) and name (``name``), and their line's ``uraian``.
+    Every given vendor id and SKPD must match: a scope (a vendor user's own id, an official's
+    SKPD) and a filter are both given this way.
     ``requested_from`` is inclusive, ``requested_to`` exclusive."""
     conditions: list[tuple[str, Any]] = [("p.pemda = ?", pemda)]
     conditions += [("p.vendor_id = ?", v) for v in vendor_ids]
@@ -790,3 +875,81 @@ def kinds_owned(db: ReadDatabase, pemda: str, aggregate_ids: list[str]) -> dict[
             )
             found.update((str(a), str(k)) for a, k in rows)
     return found
+
+
+# -- one payment, everything needed to decide on it -----------------------------------------------
+PAYMENT_ROW = (
+    "p.disbursement_id", "p.pemda", "p.year", "p.spp_number", "p.spm_number", "p.sp2d_number",
+    "p.status", "p.line_id", "p.vendor_id", "p.gross", "p.deductions", "p.net",
+    "p.deduction_detail", "p.description", "p.documents", "p.bank_code", "p.account_number",
+    "p.account_holder", "p.gateway", "p.gateway_reference", "p.bank_reference", "p.attempts",
+    "p.reason", "p.requested_at", "p.verified_at", "p.approved_at", "p.authorised_at",
+    "p.sent_at", "p.settled_at", "p.failed_at", "p.returned_at", "p.rejected_at",
+    "p.cancelled_at", "p.updated_at", "p.version", "COALESCE(l.skpd, '') skpd",
+)  # fmt: skip
+PAYMENT_VENDOR = ("vendor_id", "npwp_sealed", "name", "kind", "bank_code", "account_number",
+                  "account_holder", "active", "registered_at", "account_changed_at",
+                  "account_changes")  # fmt: skip
+HISTORY_ROW = ("position", "aggregate_id", "version", "event", "at", "actor_id", "actor_role",
+               "reason", "detail")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One payment (``PAYMENT_ROW``; ``deduction_detail`` and ``documents`` parsed), its budget
+    line (``LINE_ROW``), its vendor as registered now (``PAYMENT_VENDOR``, NPWP as ``npwp``), the
+    payment's history and the vendor's (``HISTORY_ROW``, ``detail`` parsed), in log order."""
+
+    payment: dict[str, Any]
+    line: dict[str, Any] | None
+    vendor: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    vendor_history: list[dict[str, Any]]
+
+
+def _history(db: ReadDatabase, cursor: Cursor, aggregate_id: str) -> list[dict[str, Any]]:
+    rows = cursor.fetchall(
+        f"SELECT {', '.join(HISTORY_ROW)} FROM proj_history"  # noqa: S608
+        " WHERE aggregate_id = ? ORDER BY position",
+        (aggregate_id,),
+    )
+    found = db.sealer.opened(HISTORY_ROW, rows)
+    for entry in found:
+        entry["detail"] = json.loads(entry["detail"])
+    return found
+
+
+def payment(db: ReadDatabase, pemda: str, disbursement_id: str) -> Payment | None:
+    """The payment ``disbursement_id`` of ``pemda`` with its line, vendor and both histories, read
+    in one transaction (None if ``pemda`` has no such payment). Who may see it is the caller's
+    check (``owner``), as for every read of one thing."""
+    with db.transaction(write=False) as cursor:
+        row = cursor.fetchone(
+            f"SELECT {', '.join(PAYMENT_ROW)} FROM proj_payment p"  # noqa: S608
+            " LEFT JOIN proj_lra_line l ON l.line_id = p.line_id"
+            " WHERE p.disbursement_id = ? AND p.pemda = ?",
+            (disbursement_id, pemda),
+        )
+        if row is None:
+            return None
+        names = tuple(c.rsplit(" ", 1)[-1].rsplit(".", 1)[-1] for c in PAYMENT_ROW)
+        [found] = db.sealer.opened(names, [row])
+        found["deduction_detail"] = json.loads(found["deduction_detail"])
+        found["documents"] = json.loads(found["documents"])
+        line_row = cursor.fetchone(
+            f"SELECT {', '.join(LINE_ROW)} FROM proj_lra_line WHERE line_id = ?",  # noqa: S608
+            (found["line_id"],),
+        )
+        vendor_row = cursor.fetchone(
+            f"SELECT {', '.join(PAYMENT_VENDOR)} FROM proj_vendor WHERE vendor_id = ?",  # noqa: S608
+            (found["vendor_id"],),
+        )
+        history = _history(db, cursor, disbursement_id)
+        vendor_history = _history(db, cursor, found["vendor_id"])
+    line = None if line_row is None else dict(zip(LINE_ROW, line_row, strict=True))
+    vendor = (
+        None
+        if vendor_row is None
+        else _npwp_shown(db.sealer.opened(PAYMENT_VENDOR, [vendor_row])[0])
+    )
+    return Payment(found, line, vendor, history, vendor_history)

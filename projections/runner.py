@@ -32,6 +32,7 @@ from ledger.connections import Backoff, connect
 from ledger.errors import DomainError
 from projections.cash import CashModel
 from projections.db import Cursor, ReadDatabase
+from projections.history import HistoryModel
 from projections.lra import LraModel
 from projections.model import ReadModel
 from projections.owners import OwnerModel
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 
 # Bump when a table's shape or meaning changes: stored read models of another version are rebuilt.
 # 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
-VERSION = 2
+# 3: the history of every payment and vendor (proj_history).
+VERSION = 3
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -95,6 +97,7 @@ class Projector:
             QueueModel(),
             OwnerModel(),
             RunModel(self.db.sealer),
+            HistoryModel(self.db.sealer),
         ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
         self._position: int | None = None

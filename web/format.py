@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from ledger.errors import InvalidInput
+
 WIB = ZoneInfo("Asia/Jakarta")
 NONE = "\N{EN DASH}"  # an empty cell
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
@@ -76,3 +78,14 @@ def umur(value: datetime | str | None, now: datetime) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600} jam"
     return f"{seconds // 60} menit"
+
+
+def parse_rupiah(text: str) -> int:
+    """What a person types as an amount of rupiah (``1.234.567``, ``Rp 1.234.567``, ``1234567``)
+    as an integer; anything else (decimals, letters, nothing) is ``InvalidInput``."""
+    cleaned = text.strip().removeprefix("Rp").replace(".", "").replace(" ", "")
+    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > 18:
+        raise InvalidInput(
+            f"jumlah harus bilangan bulat rupiah, misalnya 1.500.000; bukan {text!r}"
+        )
+    return int(cleaned)

@@ -381,10 +381,16 @@ async def list_disbursements(
 
 
 async def require_visible(models: ReadModels, who: Principal, disbursement_id: UUID) -> None:
-    """Whether ``who`` may see the disbursement, from who owns it (``proj_owner``): another pemda's,
-    another vendor's or none at all is NotFound (never 'forbidden'); another SKPD's (a payment's
-    SKPD is its line's) is a 403 ``skpd_scope``, the refusal the ledger gives a write."""
+    """Whether ``who`` may see the disbursement (``check_visible``), from who owns it."""
     found, _ = await models.read(lambda db: q.owner(db, str(disbursement_id)))
+    check_visible(found, who, disbursement_id)
+
+
+def check_visible(found: q.Owner | None, who: Principal, disbursement_id: UUID) -> None:
+    """Whether ``who`` may see the disbursement owned as ``found`` (``q.owner``): another pemda's,
+    another vendor's or none at all is NotFound (never 'forbidden'); another SKPD's (a payment's
+    SKPD is its line's) is a 403 ``skpd_scope``, the refusal the ledger gives a write. The web
+    app's payment page asks the same."""
     if (
         found is None
         or found.kind != "Disbursement"

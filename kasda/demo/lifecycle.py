@@ -14,7 +14,7 @@ from kasda.demo.world import Line, Skpd, Vendor
 from ledger import commands as c
 from ledger import ids
 from ledger.application import Ledger
-from ledger.money import BASIS_POINTS, withholdings
+from ledger.money import withholdings_on_gross
 from ledger.roles import Actor
 
 
@@ -63,10 +63,7 @@ class Lifecycle:
         on the tax base (DPP) = gross x 100 / (100 + PPN rate)."""
         assert self.line.rekening is not None
         codes = list(self.line.rekening.taxes)
-        base = self.gross
-        if "PPN" in codes:
-            base = self.gross * BASIS_POINTS // (BASIS_POINTS + TAX_RATES["PPN"].basis_points)
-        return tuple(d.as_dict() for d in withholdings(base, codes, TAX_RATES))
+        return tuple(d.as_dict() for d in withholdings_on_gross(self.gross, codes, TAX_RATES))
 
     def _number(self, kind: str, seq: int) -> str:
         return f"{PEMDA}/{seq:05d}/{kind}/{self.skpd.short}/{YEAR}"
