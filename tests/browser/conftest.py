@@ -27,7 +27,10 @@ def _require_browser() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open its event loop runs in this
+# thread, and a later test of the same worker that calls asyncio.run() (tests/test_api_edge.py)
+# would fail with "asyncio.run() cannot be called from a running event loop".
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     _require_browser()
     with sync_playwright() as playwright:
