@@ -16,10 +16,10 @@ from fastapi import APIRouter
 
 from ledger.roles import Role
 from web.nav import NavItem
-from web.pages import home, signin
+from web.pages import audit, home, portal, signin
 
 # In menu order.
-MODULES: tuple[ModuleType, ...] = (signin, home)
+MODULES: tuple[ModuleType, ...] = (signin, home, portal, audit)
 
 
 def _nav(module: ModuleType) -> list[NavItem]:
