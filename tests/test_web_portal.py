@@ -22,6 +22,7 @@ from testkit.api import adopt_body, expect, get, post, request_body, vendor_body
 from testkit.web import sign_in, web_settings
 from testkit.world import NPWP, NPWP_WRITTEN, OTHER_NPWP, OTHER_VENDOR_NAME
 from tests.conftest import make_url
+from web.pages.portal import timeline
 
 Web = tuple[TestClient, ApiSettings]
 EVIL_NAME = '<script>alert("x")</script> Media & Co'
@@ -251,3 +252,32 @@ def test_the_vendors_home_cards(web: Web) -> None:
     # An official's Beranda has no vendor cards.
     sign_in(client, config, Role.AUDITOR)
     assert "Pembayaran dalam proses" not in client.get("/beranda").text
+
+
+AT = "2026-03-02T03:04:05.000000+00:00"  # 10.04 WIB
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"status": "requested", "requested_at": AT},
+         "requested:now verified:todo approved:todo authorised:todo sent:todo settled:todo"),
+        ({"status": "rejected", "requested_at": AT, "rejected_at": AT},
+         "requested:done rejected:bad"),
+        ({"status": "cancelled", "requested_at": AT, "verified_at": AT, "approved_at": AT,
+          "authorised_at": AT, "cancelled_at": AT},
+         "requested:done verified:done approved:done authorised:done cancelled:bad"),
+        ({"status": "failed", "requested_at": AT, "verified_at": AT, "approved_at": AT,
+          "authorised_at": AT, "sent_at": AT, "failed_at": AT},
+         "requested:done verified:done approved:done authorised:done sent:done failed:bad "
+         "settled:todo"),
+        ({"status": "returned", "requested_at": AT, "verified_at": AT, "approved_at": AT,
+          "authorised_at": AT, "sent_at": AT, "settled_at": AT, "returned_at": AT},
+         "requested:done verified:done approved:done authorised:done sent:done settled:done "
+         "returned:bad"),
+    ],
+)  # fmt: skip
+def test_a_payments_timeline_shows_where_it_stopped(row: dict[str, str], expected: str) -> None:
+    steps = timeline(row)
+    assert " ".join(f"{s.status}:{s.state}" for s in steps) == expected
+    assert all((s.at is None) == (s.state == "todo") for s in steps)
