@@ -248,7 +248,7 @@ def test_the_vendors_home_cards(web: Web) -> None:
     counts = home.split('<span class="card-count">')[1:]
     assert [c.split("<", 1)[0] for c in counts] == ["1", "1"]  # SPP-8 under way; SPP-7 settled
     assert "Netto Rp 98.288.290" in home
-    assert 'href="/portal/rekening-koran?dari=' in home
+    assert 'href="/portal?status=settled"' in home
     # An official's Beranda has no vendor cards.
     sign_in(client, config, Role.AUDITOR)
     assert "Pembayaran dalam proses" not in client.get("/beranda").text

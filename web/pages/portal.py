@@ -424,13 +424,12 @@ def cards(db: ReadDatabase, session: Session, now: datetime) -> list[Card]:
         return []
     month = now.astimezone(fmt.WIB).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     counts = q.vendor_progress(db, who.pemda, str(who.vendor_id), settled_from=month)
-    settled = f"/portal/rekening-koran?{urlencode({'dari': month.date().isoformat()})}"
     return [
         Card("Pembayaran dalam proses", counts["under_way"], "/portal"),
         Card(
             f"Berhasil masuk rekening bulan {fmt.bulan(month.month)}",
             counts["settled"],
-            settled,
+            "/portal?status=settled",
             note=f"Netto {fmt.rupiah(counts['settled_net'])}",
         ),
     ]
