@@ -381,7 +381,7 @@ PAYMENT_COLUMNS = (
     "deductions", "net", "description", "line_id", "bank_code", "account_number",
     "account_holder", "gateway", "gateway_reference", "bank_reference", "attempts", "reason",
     "requested_at", "authorised_at", "sent_at", "settled_at", "failed_at", "returned_at",
-    "rejected_at", "cancelled_at", "updated_at",
+    "rejected_at", "cancelled_at", "updated_at", "verified_at", "approved_at", "deduction_detail",
 )  # fmt: skip
 
 
@@ -486,6 +486,30 @@ def statement(
         totals=dict(zip(STATEMENT_TOTALS, map(int, sums), strict=True)),
         payments=db.sealer.opened(PAYMENT_COLUMNS, rows),
     )
+
+
+# A payment on its way to the vendor: not yet settled, and not ended by a rejection, a
+# cancellation or a return (a failed transfer waits to be sent again).
+UNDER_WAY = ("requested", "verified", "approved", "authorised", "sent", "failed")
+
+
+def vendor_progress(
+    db: ReadDatabase, pemda: str, vendor_id: str, *, settled_from: datetime
+) -> dict[str, int]:
+    """For the vendor ``vendor_id``: how many of its payments are under way (``UNDER_WAY``), and
+    how many settled at or after ``settled_from`` and their net (``under_way``, ``settled``,
+    ``settled_net``)."""
+    under_way = ", ".join("?" * len(UNDER_WAY))
+    with db.transaction(write=False) as cursor:
+        row = cursor.fetchone(
+            f"SELECT COALESCE(SUM(CASE WHEN status IN ({under_way}) THEN 1 ELSE 0 END), 0),"  # noqa: S608
+            " COALESCE(SUM(CASE WHEN status = 'settled' AND settled_at >= ? THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status = 'settled' AND settled_at >= ? THEN net ELSE 0 END), 0)"
+            " FROM proj_payment WHERE pemda = ? AND vendor_id = ?",
+            (*UNDER_WAY, _stamp(settled_from), _stamp(settled_from), pemda, vendor_id),
+        )
+    assert row is not None  # an aggregate without GROUP BY always has its row
+    return dict(zip(("under_way", "settled", "settled_net"), map(int, row), strict=True))
 
 
 def _npwp_shown(row: dict[str, Any]) -> dict[str, Any]:
@@ -625,9 +649,16 @@ def position(db: ReadDatabase) -> int:
 
 def _where(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
     """The conditions (SQL, value) whose value is not None, joined with AND. A condition has one
-    ``?`` for its value, or none: a fixed condition, given with the value ``True``."""
+    ``?`` for its value, or none: a fixed condition, given with the value ``True``; or, with a
+    tuple of values, one ``?`` for each (``IN (?, ?)``)."""
     chosen = [(condition, value) for condition, value in conditions if value is not None]
-    return " AND ".join(c for c, _ in chosen), [v for c, v in chosen if "?" in c]
+    params: list[Any] = []
+    for condition, value in chosen:
+        if isinstance(value, tuple):
+            params.extend(value)
+        elif "?" in condition:
+            params.append(value)
+    return " AND ".join(c for c, _ in chosen), params
 
 
 def _listing(
@@ -659,7 +690,7 @@ def _listing(
 DISBURSEMENT_ROW = (
     "p.disbursement_id", "p.year", "p.spp_number", "p.status", "COALESCE(l.skpd, '') skpd",
     "p.line_id", "p.vendor_id", "v.npwp_sealed", "p.gross", "p.net", "p.requested_at",
-    "v.name", "l.uraian",
+    "v.name", "l.uraian", "p.spm_number", "p.sp2d_number",
 )  # fmt: skip
 _PAYMENTS_WITH_LINE_AND_VENDOR = (
     "proj_payment p LEFT JOIN proj_lra_line l ON l.line_id = p.line_id"
@@ -677,16 +708,25 @@ def disbursements(
     year: int | None = None,
     requested_from: datetime | None = None,
     requested_to: datetime | None = None,
+    number: str | None = None,
+    vendor_in: tuple[str, ...] | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> Listing:
     """The payments of ``pemda`` in the order they were requested, with their SKPD (their line's),
-    their vendor's NPWP (``npwp_sealed``, opened) and name (``name``), and their line's ``uraian``.
-    Every given vendor id and SKPD must match: a scope (a vendor user's own id, an official's
-    SKPD) and a filter are both given this way.
-    ``requested_from`` is inclusive, ``requested_to`` exclusive."""
+    SPM and SP2D numbers, their line's ``uraian`` and their vendor's NPWP (``npwp_sealed``) and
+    name, opened. Every given vendor id and SKPD must match: a scope (a vendor user's own id, an
+    official's SKPD) and a filter are both given this way. ``requested_from`` is inclusive,
+    ``requested_to`` exclusive. ``number`` keeps the payments whose SPP, SPM or SP2D number contains it (any case);
+    ``vendor_in`` those to one of these vendor ids (none: no payment)."""
+    if vendor_in is not None and not vendor_in:
+        return Listing([], 0)
     conditions: list[tuple[str, Any]] = [("p.pemda = ?", pemda)]
     conditions += [("p.vendor_id = ?", v) for v in vendor_ids]
+    if vendor_in is not None:
+        conditions.append((f"p.vendor_id IN ({', '.join('?' * len(vendor_in))})", vendor_in))
+    if number is not None:
+        conditions.append((_NUMBERS_CONTAIN, _contains(number)))
     conditions += [("l.skpd = ?", s) for s in skpds]
     conditions += [
         ("p.status = ?", status),
@@ -698,6 +738,18 @@ def disbursements(
         db, DISBURSEMENT_ROW, _PAYMENTS_WITH_LINE_AND_VENDOR, conditions, "p.position", limit,
         offset,
     )  # fmt: skip
+
+
+_NUMBERS_CONTAIN = (
+    "UPPER(p.spp_number || ' ' || COALESCE(p.spm_number, '') || ' ' || COALESCE(p.sp2d_number, ''))"
+    " LIKE ? ESCAPE '!'"
+)
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern (escape ``!``) matching any text that contains ``text`` (in upper case)."""
+    escaped = text.upper().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
 
 
 VENDOR_ROW = ("vendor_id", "npwp_sealed", "name", "kind", "active")

@@ -16,10 +16,10 @@ from fastapi import APIRouter
 
 from ledger.roles import Role
 from web.nav import NavItem
-from web.pages import approvals, home, lra, payment, signin, spp
+from web.pages import approvals, audit, home, lra, payment, portal, signin, spp
 
 # In menu order.
-MODULES: tuple[ModuleType, ...] = (signin, home, spp, approvals, payment, lra)
+MODULES: tuple[ModuleType, ...] = (signin, home, spp, approvals, payment, portal, audit, lra)
 
 
 def _nav(module: ModuleType) -> list[NavItem]:
