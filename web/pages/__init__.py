@@ -16,10 +16,10 @@ from fastapi import APIRouter
 
 from ledger.roles import Role
 from web.nav import NavItem
-from web.pages import home, signin
+from web.pages import home, reconciliation, signin, transfers, vendors
 
 # In menu order.
-MODULES: tuple[ModuleType, ...] = (signin, home)
+MODULES: tuple[ModuleType, ...] = (signin, home, transfers, vendors, reconciliation)
 
 
 def _nav(module: ModuleType) -> list[NavItem]:
