@@ -16,7 +16,7 @@ import json
 import re
 import shutil
 import tempfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -103,7 +103,8 @@ async def _runs_page(
     return page(request, "recon.html", {
         "rows": found.rows, "total": found.total, "offset": offset, "limit": PAGE_SIZE,
         "profiles": sorted(DEFAULT_PROFILES), "may_run": session.principal.role in RECORDERS.roles,
-        "refusal": refusal, "kept": kept or {}, "today": datetime.now(fmt.WIB).date().isoformat(),
+        "refusal": refusal, "kept": kept or {},
+        "yesterday": (datetime.now(fmt.WIB) - timedelta(days=1)).date().isoformat(),
     }, status=refusal.status if refusal else 200)  # fmt: skip
 
 

@@ -152,5 +152,5 @@ def cards(db: ReadDatabase, session: Session, now: datetime) -> list[Card]:
              fmt.umur(failed_since, now) if failed else None,
              "dikirim ulang oleh layanan pembayaran, atau batalkan SP2D"),
         Card("Transfer dikembalikan (retur)", returned, "/transfer?status=returned",
-             fmt.umur(returned_since, now) if returned else None),
+             fmt.umur(returned_since, now) if returned else None, "dana kembali ke RKUD"),
     ]  # fmt: skip
