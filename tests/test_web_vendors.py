@@ -150,12 +150,11 @@ def test_refusals_of_the_vendor_pages(web: Web) -> None:
         for action in (f"{page}/rekening", f"{page}/nonaktifkan", "/penyedia"):
             data = {"csrf": token, **change, **NEW_VENDOR}
             assert client.post(action, data=data).status_code == 403, (role, action)
-    # A vendor sees its own page only, as in the API; not the registry.
+    # A vendor has the portal: neither the registry nor a vendor's page, not even its own.
     client.cookies.clear()
     sign_in(client, config, Role.VENDOR)
-    assert client.get("/penyedia").status_code == 403
-    assert client.get(page).status_code == 200
-    assert client.get(f"/penyedia/{OTHER_NPWP}").status_code == 404
+    for path in ("/penyedia", page, f"/penyedia/{OTHER_NPWP}", "/penyedia/baru"):
+        assert client.get(path).status_code == 403, path
     client.cookies.clear()
     sign_in(client, config, Role.BPKAD_ADMIN)
     assert "0 kali" in client.get(page).text  # nothing was changed
