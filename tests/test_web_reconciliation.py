@@ -176,6 +176,8 @@ def test_the_worklist_filters_by_run_kind_and_state(web: Web) -> None:
     assert "2 pengecualian" in both.text
     one = client.get(f"/rekonsiliasi/pengecualian?run={first.split('/')[2]}")
     assert "1 pengecualian" in one.text and "rkud-2026-01-02.csv:3" in one.text
+    assert 'value="matched"' not in both.text  # a match is never an exception
+    assert "2 pengecualian" in client.get("/rekonsiliasi/pengecualian?jenis=unmatched_bank").text
     none = client.get("/rekonsiliasi/pengecualian?jenis=duplicate")
     assert "Belum ada data" in none.text
     assert client.get("/rekonsiliasi/pengecualian?keadaan=semua").status_code == 200

@@ -35,6 +35,7 @@ from ledger.reconciliation import RESOLUTIONS
 from projections import queries as q
 from projections.db import ReadDatabase
 from reconciliation.readers.csv_profiles import DEFAULT_PROFILES
+from reconciliation.record import NOT_EXCEPTIONS
 from reconciliation.schema import STATUS_LABELS, STATUSES
 from web import format as fmt
 from web.deps import CheckedForm, Need, PageRefused, fetch, perform
@@ -82,7 +83,9 @@ Notice = Annotated[str | None, Query(alias="pesan", max_length=16)]
 
 
 def _labels() -> dict[str, str]:
-    return {status: STATUS_LABELS[status][0] for status in STATUSES}
+    """The kinds of exception (a status that is never one on either side left out), in words."""
+    never = NOT_EXCEPTIONS["statement"] & NOT_EXCEPTIONS["ledger"]
+    return {status: STATUS_LABELS[status][0] for status in STATUSES if status not in never}
 
 
 # -- the runs and the upload form --------------------------------------------------------------
@@ -287,7 +290,7 @@ async def run_view(
     if found is None:  # not a run, or another pemda's: the same answer as the API's
         raise PageRefused(Refusal("not_found", f"tidak ada rekonsiliasi {run_id}", 404))
     row = found.run
-    labels = _labels()
+    labels = {status: STATUS_LABELS[status][0] for status in STATUSES}
     counts = json.loads(row["counts"])
     shown = [
         (side, labels.get(status, status), n)
