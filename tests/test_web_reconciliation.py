@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from kasda.cli import main
 from ledger.application import Ledger
 from ledger.roles import Role
 from testkit.clock import FixedClock
@@ -99,6 +100,24 @@ def test_bpkad_runs_a_day_sees_the_exception_and_resolves_it(web: Web) -> None:
     resolved = client.get("/rekonsiliasi/pengecualian?keadaan=resolved")
     assert "nota dinas 12/2026" in resolved.text and "bpkad.admin" in resolved.text
     assert '<span class="card-count">0</span>' in client.get("/beranda").text
+
+
+def test_the_page_and_kasda_reconcile_record_one_and_the_same_run(
+    web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No second copy of the matching: the same files of the same day, reconciled on the page and
+    by ``kasda reconcile``, are one run."""
+    client, config = web
+    sign_in(client, config, Role.BPKAD_ADMIN)
+    answer = upload(client, HEADER + PAID + STRANGER)
+    run_id = answer.headers["location"].split("/")[2].split("?")[0]
+    statement = tmp_path / "in" / "rkud-2026-01-02.csv"
+    statement.parent.mkdir()
+    statement.write_text(HEADER + PAID + STRANGER, encoding="utf-8")
+    monkeypatch.setenv("KASDA_DATABASE_URL", config.database_url)
+    argv = ["reconcile", "--date", DAY, "--bank", str(statement), "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    assert f"already recorded: run {run_id}" in capsys.readouterr().out
 
 
 def test_a_bad_line_is_named_with_its_line_number_and_nothing_is_recorded(web: Web) -> None:
