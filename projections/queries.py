@@ -1005,3 +1005,100 @@ def payment(db: ReadDatabase, pemda: str, disbursement_id: str) -> Payment | Non
         else _npwp_shown(db.sealer.opened(PAYMENT_VENDOR, [vendor_row])[0])
     )
     return Payment(found, line, vendor, history, vendor_history)
+
+
+# -- transfers and the exceptions worklist -------------------------------------------------------
+TRANSFER_STATUSES = ("sent", "settled", "failed", "returned")
+TRANSFER_ROW = (
+    "p.disbursement_id", "p.spp_number", "p.sp2d_number", "p.status", "COALESCE(l.skpd, '') skpd",
+    "p.vendor_id", "v.name", "p.net", "p.gateway", "p.gateway_reference", "p.bank_reference",
+    "p.attempts", "p.reason", "p.authorised_at", "p.sent_at", "p.settled_at", "p.failed_at",
+    "p.returned_at", "p.updated_at",
+)  # fmt: skip
+# The moment a transfer reached its status: how long it has been there.
+_TRANSFER_SINCE = (
+    "CASE p.status WHEN 'sent' THEN p.sent_at WHEN 'settled' THEN p.settled_at"
+    " WHEN 'failed' THEN p.failed_at WHEN 'returned' THEN p.returned_at END"
+)
+
+
+def _transfer_status(status: str | None) -> str | None:
+    if status is not None and status not in TRANSFER_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(TRANSFER_STATUSES)}, got {status!r}")
+    return status
+
+
+def transfers(
+    db: ReadDatabase,
+    pemda: str,
+    *,
+    status: str | None = None,
+    skpd: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The payments of ``pemda`` (of ``skpd``, if given) whose transfer left the RKUD: sent,
+    settled, failed or returned (``status`` keeps one), with the vendor's name, the references and
+    the moments of the transfer; the latest to reach its status first."""
+    conditions: list[tuple[str, Any]] = [
+        ("p.pemda = ?", pemda),
+        ("l.skpd = ?", skpd),
+        ("p.status = ?", _transfer_status(status)),
+    ]
+    if status is None:
+        conditions.append(("p.status IN ('sent', 'settled', 'failed', 'returned')", True))
+    return _listing(
+        db, TRANSFER_ROW, _PAYMENTS_WITH_LINE_AND_VENDOR, conditions,
+        f"{_TRANSFER_SINCE} DESC, p.position DESC", limit, offset,
+    )  # fmt: skip
+
+
+def transfer_counts(
+    db: ReadDatabase, pemda: str, *, skpd: str | None = None
+) -> dict[str, tuple[int, str | None]]:
+    """For each transfer status, how many payments of ``pemda`` (of ``skpd``) are in it and since
+    when the oldest of them has been (UTC ISO text)."""
+    where, params = _where([("p.pemda = ?", pemda), ("l.skpd = ?", skpd)])
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            f"SELECT p.status, COUNT(*), MIN({_TRANSFER_SINCE}) FROM {_PAYMENTS_WITH_LINE_AND_VENDOR}"  # noqa: S608
+            f" WHERE {where} AND p.status IN ('sent', 'settled', 'failed', 'returned')"
+            " GROUP BY p.status",
+            params,
+        )
+    counts: dict[str, tuple[int, str | None]] = {s: (0, None) for s in TRANSFER_STATUSES}
+    counts.update({str(s): (int(n), None if m is None else str(m)) for s, n, m in rows})
+    return counts
+
+
+WORKLIST_ROW = (
+    "e.run_id", "r.business_date", "r.recorded_at", "e.exception_id", "e.status", "e.amount",
+    "e.reference", "e.detail", "e.resolution", "e.reason", "e.resolved_by", "e.resolved_at",
+)  # fmt: skip
+_EXCEPTIONS_OF_RUNS = "proj_run_exception e JOIN proj_run r ON r.run_id = e.run_id"
+
+
+def run_exceptions(
+    db: ReadDatabase,
+    pemda: str,
+    *,
+    run_id: str | None = None,
+    status: str | None = None,
+    state: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The exceptions of every reconciliation run of ``pemda`` (of ``run_id`` only, if given),
+    oldest run first and in each run the order it listed them; ``status`` keeps one kind (a status
+    of ``reconciliation.schema``), ``state`` the open or the resolved ones."""
+    conditions: list[tuple[str, Any]] = [
+        ("r.pemda = ?", pemda),
+        ("e.run_id = ?", run_id),
+        ("e.status = ?", status),
+    ]
+    if state is not None:
+        conditions.append((_state(_EXCEPTION_STATE, state).replace("resolution", "e.resolution"),
+                           True))  # fmt: skip
+    return _listing(
+        db, WORKLIST_ROW, _EXCEPTIONS_OF_RUNS, conditions, "r.position, e.ordinal", limit, offset
+    )

@@ -36,6 +36,8 @@ RULES: dict[str, str] = {
     "store_unavailable": "Basis data sedang tidak dapat dihubungi; coba lagi sebentar lagi.",
     "read_models_behind": "Data sedang diperbarui; coba lagi sebentar lagi.",
     "csrf": "Formulir kedaluwarsa atau tidak sah; muat ulang halaman lalu kirim lagi.",
+    "statement_line_unreadable": "Berkas rekening koran atau laporan gateway tidak dapat dibaca; "
+    "tidak ada yang dicatat. Perbaiki baris yang disebut lalu unggah lagi.",
 }
 DEFAULT = "Permintaan ditolak."
 
