@@ -26,7 +26,10 @@ def _require_browser() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and a test of another module that calls ``asyncio.run`` in the same xdist
+# worker would fail. pytest closes a module's fixture before it runs another module's test.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     _require_browser()
     with sync_playwright() as playwright:
