@@ -26,6 +26,7 @@ from api.routes import ROUTERS
 from api.settings import ApiSettings
 from api.writer import BatchWriter
 from ledger.application import Ledger
+from web import app as web_app
 
 DESCRIPTION = """
 kasda: the cashless payment and e-budgeting ledger of a pemda.
@@ -105,6 +106,7 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
     if webhooks is not None:
         app.include_router(webhooks)
     app.include_router(docs.router)
+    web_app.install(app)  # the pages (``web/``), on the same ledger, writer and read models
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     _guard(app)
     return app

@@ -84,26 +84,23 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="items to skip")]
 
 
 def page(items: list[T], limit: int, offset: int) -> Page[T]:
-    chosen = items[offset : offset + limit]
-    after = offset + len(chosen)
-    return Page[T](
-        items=chosen,
-        total=len(items),
-        limit=limit,
-        offset=offset,
-        next_offset=after if after < len(items) else None,
-    )
+    """A page of a list held in memory."""
+    return _page_of(items[offset : offset + limit], len(items), limit, offset)
 
 
 def listed(rows: Listing, limit: int, offset: int, out: Callable[[dict[str, Any]], T]) -> Page[T]:
     """A page the read models gave (``projections.queries``), each row made into ``out``."""
-    following = offset + len(rows.rows)
+    return _page_of([out(row) for row in rows.rows], rows.total, limit, offset)
+
+
+def _page_of(items: list[T], total: int, limit: int, offset: int) -> Page[T]:
+    following = offset + len(items)
     return Page[T](
-        items=[out(row) for row in rows.rows],
-        total=rows.total,
+        items=items,
+        total=total,
         limit=limit,
         offset=offset,
-        next_offset=following if following < rows.total else None,
+        next_offset=following if following < total else None,
     )
 
 

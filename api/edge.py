@@ -39,9 +39,17 @@ MiB = 1024 * KiB
 MAX_API_BODY = 16 * MiB
 MAX_WEBHOOK_BODY = 64 * KiB
 MAX_OTHER_BODY = 0  # /healthz, /docs, /openapi.json take no body
+# The web app's pages (``web/``): a form is a few KiB; a day's bank statement and gateway report
+# uploaded for reconciliation are a few MiB for a large pemda.
+MAX_FORM_BODY = 256 * KiB
+MAX_UPLOAD_BODY = 64 * MiB
 
 AUTHENTICATED_PREFIX = "/pemda/"
 DOCS_ASSETS_PREFIX = "/docs/assets/"
+# Every other path is a page of the web app (``web.app.is_page``).
+API_PREFIXES = ("/pemda/", "/webhooks/", "/healthz", "/docs", "/openapi.json")
+UPLOAD_PREFIX = "/rekonsiliasi/"
+STATIC_PREFIX = "/static/"
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI: its scripts and styles from kasda itself; it sets inline styles on elements, and
@@ -51,6 +59,18 @@ DOCS_CSP = (
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'none'"
 )
+# Pages: kasda's own scripts, styles and images only, no inline script or style; forms post to
+# kasda only; no framing (clickjacking of an approval button).
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+
+
+def is_page(path: str) -> bool:
+    """Whether ``path`` is the web app's (a page or its static files) rather than the API's."""
+    return not path.startswith(API_PREFIXES)
 
 
 def body_limit(path: str) -> int:
@@ -59,18 +79,23 @@ def body_limit(path: str) -> int:
         return MAX_API_BODY
     if path.startswith("/webhooks/"):
         return MAX_WEBHOOK_BODY
+    if path.startswith(UPLOAD_PREFIX):
+        return MAX_UPLOAD_BODY
+    if is_page(path):
+        return MAX_FORM_BODY
     return MAX_OTHER_BODY
 
 
 def security_headers(path: str) -> list[tuple[bytes, bytes]]:
     docs = path == "/docs" or path.startswith(DOCS_ASSETS_PREFIX)
+    csp = DOCS_CSP if docs else PAGE_CSP if is_page(path) else API_CSP
     headers = [
         (b"x-content-type-options", b"nosniff"),
-        (b"content-security-policy", (DOCS_CSP if docs else API_CSP).encode()),
+        (b"content-security-policy", csp.encode()),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"no-referrer"),
     ]
-    if path.startswith(DOCS_ASSETS_PREFIX):
+    if path.startswith((DOCS_ASSETS_PREFIX, STATIC_PREFIX)):
         headers.append((b"cache-control", b"public, max-age=86400"))
     else:
         headers.append((b"cache-control", b"no-store"))

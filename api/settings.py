@@ -10,6 +10,7 @@ from typing import Any
 
 from ledger.errors import InvalidInput
 from projections.runner import DEFAULT_TIMEZONE
+from web.settings import WebSettings, derived_session_secret
 
 DEFAULT_SECRET_FILE = "kasda-jwt.key"  # noqa: S105 - a file name, not a secret
 LOCAL_ISSUER = "kasda-local"
@@ -42,6 +43,9 @@ class ApiSettings:
     # The store's options (``ledger.store.store_options``: cipher key, bounded waits).
     ledger_env: dict[str, str] = field(default_factory=dict)
     timezone: str = DEFAULT_TIMEZONE  # of the read models (``Projector``)
+    # The web app's (``web/settings.py``); by default its session key is derived from the local
+    # JWT secret. With an identity provider there is none: KASDA_SESSION_SECRET is then needed.
+    web: WebSettings | None = None
 
     def __post_init__(self) -> None:
         if self.jwks_url is None and not self.jwt_secret:
@@ -53,6 +57,17 @@ class ApiSettings:
                 f"KASDA_JWT_MAX_LIFETIME must be 60..{MAX_TOKEN_LIFETIME_LIMIT} seconds, "
                 f"got {self.max_token_lifetime_seconds}"
             )
+        if self.web is None:
+            if not self.jwt_secret:
+                raise InvalidInput("with KASDA_JWKS_URL, set KASDA_SESSION_SECRET for the web app")
+            derived = WebSettings(session_secret=derived_session_secret(self.jwt_secret))
+            object.__setattr__(self, "web", derived)
+
+    @property
+    def pages(self) -> WebSettings:
+        """The web app's settings (always present after construction)."""
+        assert self.web is not None
+        return self.web
 
 
 def local_secret(secret: str | None, path: Path) -> str:

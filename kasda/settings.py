@@ -41,6 +41,7 @@ from web.settings import (
     DEFAULT_OIDC_TIMEOUT,
     DEFAULT_PEMDA_CLAIM,
     DEFAULT_ROLE_CLAIM,
+    DEFAULT_SESSION_TTL,
     DEFAULT_SKPD_CLAIM,
 )
 
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from api.settings import ApiSettings
     from gateways.config import GatewaySettings
     from ledger.application import Ledger
-    from web.settings import OidcSettings
+    from web.settings import DemoUser, OidcSettings, WebSettings
 
 T = TypeVar("T")
 MAX_DB_WAIT = 3600  # seconds: the longest bound a database wait may be given
@@ -213,7 +214,30 @@ class Settings:
         "threads per API worker for the routes' blocking ledger calls (1..256)",
         _threads,
     )
-    # -- production sign-in to the web app (web/oidc.py, docs/web.md) ----------------------------
+    # -- the web app (web/settings.py, docs/web.md) ---------------------------------------------
+    session_secret: str | None = setting(
+        "KASDA_SESSION_SECRET",
+        None,
+        "secret",
+        "signs the web app's session cookies and CSRF tokens (at least 32 bytes); unset: derived "
+        "from the local JWT secret (required with `KASDA_JWKS_URL`)",
+        _text,
+    )
+    session_ttl: int = setting(
+        "KASDA_SESSION_TTL",
+        DEFAULT_SESSION_TTL,
+        "seconds",
+        "how long a web sign-in lasts (60..86400)",
+        _whole_seconds,
+    )
+    demo_mode: bool = setting(
+        "KASDA_DEMO_MODE",
+        False,
+        "true/false",
+        "the sign-in page lists the demo's users, one per role (never in production)",
+        _flag,
+    )
+    # -- production sign-in to the web app (web/oidc.py, docs/web.md) ------------------------------
     oidc_issuer: str | None = setting(
         "KASDA_OIDC_ISSUER",
         None,
@@ -447,17 +471,36 @@ class Settings:
             "timezone": self.timezone,
         }
         if self.jwks_url is not None:
+            common["web"] = self.web(None)
             if not self.jwt_issuer or not self.jwt_audience:
                 raise InvalidInput("KASDA_JWKS_URL needs KASDA_JWT_ISSUER and KASDA_JWT_AUDIENCE")
             return ApiSettings(
                 jwks_url=self.jwks_url, issuer=self.jwt_issuer, audience=self.jwt_audience, **common
             )
+        secret = local_secret(self.jwt_secret, Path(self.jwt_secret_file))
+        common["web"] = self.web(secret)
         return ApiSettings(
-            jwt_secret=local_secret(self.jwt_secret, Path(self.jwt_secret_file)),
+            jwt_secret=secret,
             issuer=self.jwt_issuer or LOCAL_ISSUER,
             audience=self.jwt_audience or DEFAULT_AUDIENCE,
             **common,
         )
+
+    def web(self, jwt_secret: str | None) -> WebSettings:
+        """The web app's settings: its session key (``KASDA_SESSION_SECRET``, else derived from
+        the local JWT secret), in demo mode the demo's sign-in users, and the pemda's identity
+        provider (``oidc``)."""
+        from web.settings import WebSettings, derived_session_secret
+
+        if self.session_secret:
+            key = self.session_secret
+        elif jwt_secret:
+            key = derived_session_secret(jwt_secret)
+        else:
+            raise InvalidInput("with KASDA_JWKS_URL, set KASDA_SESSION_SECRET for the web app")
+        users = demo_users() if self.demo_mode else ()
+        return WebSettings(session_secret=key, session_ttl_seconds=self.session_ttl,
+                           demo_users=users, oidc=self.oidc())  # fmt: skip
 
     def oidc(self) -> OidcSettings | None:
         """Production sign-in to the web app, or None when ``KASDA_OIDC_CLIENT_ID`` is unset.
@@ -603,3 +646,10 @@ def library_table() -> list[str]:
 
 if __name__ == "__main__":  # print the tables for the README
     sys.stdout.write("\n".join([*table(), "", *library_table()]) + "\n")
+
+
+def demo_users() -> tuple[DemoUser, ...]:
+    """The demo's users (``kasda.demo.users``) for the demo sign-in page."""
+    from kasda.demo.users import demo_sign_ins
+
+    return demo_sign_ins()

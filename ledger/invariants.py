@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate
 from ledger.budget import Budget, BudgetLine
 from ledger.errors import InvariantViolation
 from ledger.money import MAX_AMOUNT, MAX_TOTAL
-from ledger.postings import Leg, postings_for
+from ledger.postings import Leg, entry_problem, postings_for
 
 # Each money attribute an event may carry, and the range it must lie in.
 AMOUNT_LIMITS: dict[str, tuple[int, int]] = {
@@ -32,8 +32,6 @@ AMOUNT_LIMITS: dict[str, tuple[int, int]] = {
     "delta": (-MAX_TOTAL, MAX_TOTAL),  # a line's pagu may have grown by pergeseran
     "pagu_delta": (-MAX_TOTAL, MAX_TOTAL),
 }
-# One leg moves at most what a whole APBD holds (an APBD-P may take a line's whole pagu).
-MAX_LEG = MAX_TOTAL
 
 
 def check_write(aggregates: Iterable[Aggregate]) -> None:
@@ -68,17 +66,10 @@ def check_amounts(event: Any) -> None:
 
 
 def check_entry(event: Any, legs: list[Leg]) -> None:
-    """The journal entry of ``event`` balances, each leg a positive amount within limits."""
-    total = 0
-    for leg in legs:
-        if leg.side not in ("D", "C"):
-            raise InvariantViolation(f"{_name(event)}: leg {leg} is neither debit nor credit")
-        _within(event, f"leg {leg.account}", leg.amount, 1, MAX_LEG)
-        total += leg.amount if leg.side == "D" else -leg.amount
-    if total != 0:
-        raise InvariantViolation(
-            f"{_name(event)}: journal entry does not balance (debits - credits = {total}): {legs}"
-        )
+    """The journal entry of ``event`` is sound (``ledger.postings.entry_problem``)."""
+    problem = entry_problem(legs)
+    if problem is not None:
+        raise InvariantViolation(f"{_name(event)}: {problem}: {legs}")
 
 
 def check_line(line: BudgetLine) -> None:

@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.disbursement import SP2D_WITHOUT_TRANSFER
-from ledger.money import Rupiah
+from ledger.money import MAX_TOTAL, Rupiah
+
+# One leg moves at most what a whole APBD holds (an APBD-P may take a line's whole pagu).
+MAX_LEG = MAX_TOTAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,14 +136,26 @@ def postings_for(event: Any) -> list[Leg]:
     return entry(event) if entry is not None else []
 
 
-def is_balanced(legs: Iterable[Leg]) -> bool:
-    """Debits equal credits, and every leg is a positive integer number of rupiah."""
+def entry_problem(legs: Iterable[Leg]) -> str | None:
+    """What is wrong with a journal entry, or None: every leg a debit or a credit of a positive
+    integer number of rupiah within ``MAX_LEG``, and debits equal to credits. The one statement of a
+    sound entry; the write path (``ledger.invariants``) and the tests both ask it."""
     total = 0
     for leg in legs:
-        if type(leg.amount) is not int or leg.amount <= 0 or leg.side not in ("D", "C"):
-            return False
+        if leg.side not in ("D", "C"):
+            return f"leg {leg} is neither debit nor credit"
+        # bool is an int: True must never pass as Rp 1.
+        if type(leg.amount) is not int or not 1 <= leg.amount <= MAX_LEG:
+            return f"leg {leg.account} {leg.amount!r} is outside 1..{MAX_LEG}"
         total += leg.amount if leg.side == "D" else -leg.amount
-    return total == 0
+    if total != 0:
+        return f"journal entry does not balance (debits - credits = {total})"
+    return None
+
+
+def is_balanced(legs: Iterable[Leg]) -> bool:
+    """Debits equal credits, and every leg is a positive integer number of rupiah."""
+    return entry_problem(legs) is None
 
 
 def trial_balance(events: Iterable[Any]) -> dict[str, Rupiah]:

@@ -4,8 +4,9 @@ vendor user signs in for a media company of Bandung."""
 
 from __future__ import annotations
 
-from kasda.demo.pemda import SKPDS
-from ledger.roles import Role
+from kasda.demo.pemda import PEMDA, SKPDS
+from ledger.roles import SKPD_BOUND, Role
+from web.settings import DemoUser
 
 # The SKPD the officials (``ledger.roles.SKPD_BOUND``) act for unless told otherwise.
 OFFICIALS_SKPD = next(s.code for s in SKPDS if s.short == "DISDIK")
@@ -25,3 +26,28 @@ USERS: dict[Role, str] = {
     Role.AUDITOR: "auditor.fajar",
     Role.VENDOR: "vendor.prb",
 }
+
+
+def demo_sign_ins() -> tuple[DemoUser, ...]:
+    """The demo sign-in page's users (``KASDA_DEMO_MODE``): one per role that has pages, and the
+    PPK acting also as PA/KPA, to show separation of duties refusing a second step."""
+    officials = next(s.name for s in SKPDS if s.code == OFFICIALS_SKPD)
+    users = []
+    for role, user_id in USERS.items():
+        if role is Role.GATEWAY:  # a machine: it has no pages
+            continue
+        skpd = OFFICIALS_SKPD if role in SKPD_BOUND else None
+        npwp = VENDOR_NPWP if role is Role.VENDOR else None
+        label = VENDOR_NAME if role is Role.VENDOR else officials if skpd else "BPKAD / Inspektorat"
+        users.append(DemoUser(user_id, role, PEMDA, skpd, npwp, label))
+    users.append(
+        DemoUser(
+            USERS[Role.PPK],
+            Role.PA_KPA,
+            PEMDA,
+            OFFICIALS_SKPD,
+            None,
+            "Plt. PA/KPA: menguji pemisahan tugas",
+        )
+    )
+    return tuple(users)
