@@ -24,6 +24,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ class Idp:
         self.deny: str | None = None
         self.grants: dict[str, Grant] = {}
         self.token_errors: list[str] = []  # why each refused token request was refused
+        self.hits: Counter[str] = Counter()  # requests per path
         self.issuer = ""  # http://127.0.0.1:<port>, once running
 
     # -- the routes ------------------------------------------------------------------------------
@@ -103,6 +105,7 @@ class Idp:
         )
 
     async def discovery(self, request: Request) -> Response:
+        self.hits[request.url.path] += 1
         return JSONResponse(
             {
                 "issuer": self.issuer,
@@ -119,10 +122,12 @@ class Idp:
         )
 
     async def jwks(self, request: Request) -> Response:
+        self.hits[request.url.path] += 1
         jwk = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
         return JSONResponse({"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]})
 
     async def authorize(self, request: Request) -> Response:
+        self.hits[request.url.path] += 1
         query = request.query_params
         redirect_uri = query.get("redirect_uri", "")
         if query.get("client_id") != self.client_id or redirect_uri not in self.redirect_uris:
@@ -151,6 +156,7 @@ class Idp:
         return RedirectResponse(f"{redirect_uri}?{urlencode(back)}", status_code=302)
 
     async def token(self, request: Request) -> Response:
+        self.hits[request.url.path] += 1
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         if not self._client_authenticated(request, form):
             return self._refuse("invalid_client", "client authentication failed", 401)

@@ -11,9 +11,9 @@
    audience = client id, nonce, exp, iat) and maps its claims to kasda's ``Principal`` by the
    API's own rules (``api.auth.principal_from_claims``). The page then begins the web session.
 
-Every refusal is a ``SignInRefused``: a plain Indonesian message for the sign-in page, its status
-(400 a request that does not belong to this browser's sign-in, 401 an identity not accepted, 503
-the IdP unreachable) and an English ``detail`` for the log. Nothing here sets a session.
+Every refusal is a ``SignInRefused``: its rule (``web.messages`` says each in plain Indonesian on
+the sign-in page), its status (400 an answer that does not belong to this browser's sign-in, 401 an
+identity not accepted, 503 the IdP unreachable) and a ``detail``. Nothing here sets a session.
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import quote_plus, urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode
 
 import anyio
 import httpx
@@ -42,60 +41,30 @@ FLOW_TTL_SECONDS = 600  # from the click on "Masuk dengan akun pemda" to the IdP
 DISCOVERY_TTL_SECONDS = 3600
 JWKS_TTL_SECONDS = 300  # PyJWKClient fetches again at once for a key id it has not seen
 CALLBACK_PATH = "/masuk/oidc/kembali"
-DEFAULT_NEXT = "/beranda"
 _MAX_FLOW_COOKIE = 2048
 
-UNREACHABLE = (
-    "Penyedia identitas pemda tidak dapat dihubungi. Coba lagi beberapa saat lagi; bila masih "
-    "gagal, hubungi admin BPKAD."
-)
-NO_FLOW = "Proses masuk sudah kedaluwarsa atau tidak dimulai dari peramban ini. Silakan masuk lagi."
-BAD_STATE = "Jawaban penyedia identitas tidak cocok dengan proses masuk di peramban ini. Silakan masuk lagi."
-IDP_REFUSED = "Penyedia identitas pemda tidak mengizinkan masuk. Silakan coba lagi."
-CODE_REFUSED = "Penyedia identitas pemda tidak menerima kode masuk ini. Silakan masuk lagi."
-INVALID_ID = "Tanda pengenal dari penyedia identitas pemda tidak sah. Silakan masuk lagi."
-NO_ROLE = (
-    "Akun Anda di penyedia identitas pemda belum diberi peran kasda yang dikenal (atau pemda, "
-    "SKPD atau NPWP-nya tidak lengkap). Hubungi admin BPKAD."
-)
-BAD_NEXT = "Alamat tujuan setelah masuk harus halaman kasda sendiri."
+# The rules a sign-in can be refused by; ``web.messages.RULES`` says each in plain Indonesian.
+IDP_UNREACHABLE = "idp_unreachable"  # 503: discovery, token endpoint or keys did not answer
+SIGNIN_EXPIRED = "signin_expired"  # 400: no flow cookie, a forged or an old one
+SIGNIN_STATE = "signin_state_mismatch"  # 400: the answer is not to this browser's request
+IDP_REFUSED = "idp_refused"  # 401: the IdP answered with an error (the person cancelled, ...)
+CODE_REFUSED = "idp_code_refused"  # 401: the token endpoint refused the code (PKCE, replay)
+ID_REFUSED = "id_token_invalid"  # 401: signature, issuer, audience, nonce, exp, iat
+CLAIMS_NOT_KASDA = "idp_claims_not_kasda"  # 401: no kasda role, or no pemda, SKPD, NPWP it needs
 
 
 class SignInRefused(Exception):
-    """Sign-in did not happen: ``message`` for the person, ``detail`` for the log."""
+    """Sign-in did not happen, by ``rule``; ``detail`` says why (for the log and the page)."""
 
-    def __init__(self, message: str, status: int, detail: str) -> None:
+    def __init__(self, rule: str, status: int, detail: str) -> None:
         super().__init__(detail)
-        self.message = message
+        self.rule = rule
         self.status = status
         self.detail = detail
 
 
 def unreachable(detail: str) -> SignInRefused:
-    return SignInRefused(UNREACHABLE, 503, detail)
-
-
-# -- where to go afterwards: a path of kasda, never another site --------------------------------
-_SAFE_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
-
-
-def local_path(target: str | None) -> str:
-    """``target`` if it is a path of this site (``/beranda?x=1``), else ``SignInRefused`` 400.
-
-    Refused: anything with a scheme or a host (``https://evil``), ``//evil`` and ``/\\evil``
-    (browsers read both as another host), control characters and backslashes anywhere."""
-    if target is None or target == "":
-        return DEFAULT_NEXT
-    parts = urlsplit(target)
-    if (
-        not _SAFE_PATH.fullmatch(target)
-        or target.startswith("//")
-        or parts.scheme
-        or parts.netloc
-        or "%5c" in target.lower()  # an escaped backslash, decoded by some proxies
-    ):
-        raise SignInRefused(BAD_NEXT, 400, f"next={target!r} is not a local path")
-    return target
+    return SignInRefused(IDP_UNREACHABLE, 503, detail)
 
 
 # -- PKCE (RFC 7636) ------------------------------------------------------------------------------
@@ -157,18 +126,18 @@ def seal(flow: Flow, secret: str) -> str:
 def unseal(value: str | None, secret: str, *, now: float | None = None) -> Flow:
     """The flow of a cookie value ``seal`` made, not older than ``FLOW_TTL_SECONDS``."""
     if not value or len(value) > _MAX_FLOW_COOKIE or value.count(".") != 1:
-        raise SignInRefused(NO_FLOW, 400, "no (well-formed) flow cookie")
+        raise SignInRefused(SIGNIN_EXPIRED, 400, "no (well-formed) flow cookie")
     body, mac = value.split(".")
     expected = _b64(hmac.new(_flow_key(secret), body.encode(), hashlib.sha256).digest())
     if not hmac.compare_digest(mac, expected):
-        raise SignInRefused(NO_FLOW, 400, "the flow cookie's signature does not hold")
+        raise SignInRefused(SIGNIN_EXPIRED, 400, "the flow cookie's signature does not hold")
     try:
         flow = Flow(**json.loads(_unb64(body)))
     except (ValueError, TypeError) as error:
-        raise SignInRefused(NO_FLOW, 400, f"unreadable flow cookie: {error}") from None
+        raise SignInRefused(SIGNIN_EXPIRED, 400, f"unreadable flow cookie: {error}") from None
     age = (time.time() if now is None else now) - flow.began
     if not 0 <= age <= FLOW_TTL_SECONDS:
-        raise SignInRefused(NO_FLOW, 400, f"the flow began {int(age)} s ago")
+        raise SignInRefused(SIGNIN_EXPIRED, 400, f"the flow began {int(age)} s ago")
     return flow
 
 
@@ -253,9 +222,10 @@ class OidcClient:
         self._provider = (provider, time.monotonic() + DISCOVERY_TTL_SECONDS)
         return provider
 
-    async def begin(self, request_base: str, next_path: str | None) -> tuple[str, Flow]:
-        """The IdP's authorisation URL to send the browser to, and the flow to keep in it."""
-        flow = Flow.new(self.redirect_uri(request_base), local_path(next_path))
+    async def begin(self, request_base: str, next_path: str) -> tuple[str, Flow]:
+        """The IdP's authorisation URL to send the browser to, and the flow to keep in it;
+        ``next_path`` (a local path: the page checks it) is where the person goes afterwards."""
+        flow = Flow.new(self.redirect_uri(request_base), next_path)
         provider = await self.provider()
         query = urlencode(
             {
@@ -276,12 +246,12 @@ class OidcClient:
         """The verified claims of the IdP's answer ``params`` (the callback's query) to ``flow``."""
         state = params.get("state", "")
         if not hmac.compare_digest(state.encode(), flow.state.encode()):
-            raise SignInRefused(BAD_STATE, 400, "the state is not the flow cookie's")
+            raise SignInRefused(SIGNIN_STATE, 400, "the state is not the flow cookie's")
         if "error" in params:
             raise SignInRefused(IDP_REFUSED, 401, f"the IdP answered error={params['error']!r}")
         code = params.get("code", "")
         if not code:
-            raise SignInRefused(BAD_STATE, 400, "the IdP's answer has no code")
+            raise SignInRefused(SIGNIN_STATE, 400, "the IdP's answer has no code")
         provider = await self.provider()
         id_token = await self._exchange(provider, flow, code)
         return await anyio.to_thread.run_sync(self._verify, provider, id_token, flow.nonce)
@@ -335,12 +305,12 @@ class OidcClient:
         except jwt.PyJWKClientConnectionError as error:
             raise unreachable(f"JWKS: {error}") from None
         except jwt.PyJWTError as error:  # PyJWKClientError too: no key of that id
-            raise SignInRefused(INVALID_ID, 401, f"id_token: {error}") from None
+            raise SignInRefused(ID_REFUSED, 401, f"id_token: {error}") from None
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if len(audiences) > 1 and claims.get("azp") != client_id:
-            raise SignInRefused(INVALID_ID, 401, f"id_token: azp is {claims.get('azp')!r}")
+            raise SignInRefused(ID_REFUSED, 401, f"id_token: azp is {claims.get('azp')!r}")
         if not hmac.compare_digest(str(claims["nonce"]).encode(), nonce.encode()):
-            raise SignInRefused(INVALID_ID, 401, "id_token: the nonce is not the flow's")
+            raise SignInRefused(ID_REFUSED, 401, "id_token: the nonce is not the flow's")
         return claims
 
     def principal(self, claims: Mapping[str, Any]) -> Principal:
@@ -358,4 +328,4 @@ class OidcClient:
         try:
             return principal_from_claims({k: v for k, v in mapped.items() if v is not None})
         except ProblemError as error:
-            raise SignInRefused(NO_ROLE, 401, error.detail) from None
+            raise SignInRefused(CLAIMS_NOT_KASDA, 401, error.detail) from None

@@ -16,10 +16,10 @@ from fastapi import APIRouter
 
 from ledger.roles import Role
 from web.nav import NavItem
-from web.pages import home, signin
+from web.pages import home, oidc, signin
 
 # In menu order.
-MODULES: tuple[ModuleType, ...] = (signin, home)
+MODULES: tuple[ModuleType, ...] = (signin, oidc, home)
 
 
 def _nav(module: ModuleType) -> list[NavItem]:
