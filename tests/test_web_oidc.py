@@ -11,6 +11,7 @@ be reached (503, within the timeout), and a ``next`` that leads to another site.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -262,8 +263,8 @@ def test_a_replayed_code_is_refused(app: TestClient, idp: Idp) -> None:
     back = authorise(begin(app))
     flow_cookie = app.cookies[FLOW_COOKIE]
     assert_signed_in(app, app.get(back, follow_redirects=False), "/beranda", USERS[Role.PPK])
-    # The same browser: its flow is over.
-    app.cookies.clear()
+    # The same browser, signed out: its flow is over.
+    app.cookies.delete(COOKIE)
     assert_refused(app, app.get(back), 400, "signin_expired")
     # With the flow cookie kept (state and verifier right): the IdP takes a code once.
     app.cookies.set(FLOW_COOKIE, flow_cookie, domain="testserver.local", path="/masuk/oidc")
@@ -350,9 +351,13 @@ def test_a_next_on_another_site_is_refused(app: TestClient, idp: Idp, target: st
 
 # -- an identity provider that cannot be reached ------------------------------------------------
 def test_an_unreachable_idp_is_a_503_sign_in_page_within_the_timeout(tmp_path: Path) -> None:
-    with socket.socket() as silent:  # accepts connections, never answers
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
+    silent = socket.socket()  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    # Without a bound kasda would wait for ever: stop listening (resetting the connection) at 10 s.
+    give_up = threading.Timer(10, silent.close)
+    give_up.start()
+    try:
         port = silent.getsockname()[1]
         oidc = OidcSettings(issuer=f"http://127.0.0.1:{port}", client_id="k", timeout_seconds=0.5)
         with TestClient(create_app(oidc_config(tmp_path, oidc))) as app:
@@ -363,13 +368,19 @@ def test_an_unreachable_idp_is_a_503_sign_in_page_within_the_timeout(tmp_path: P
             assert "tidak dapat dihubungi" in answer.text and "Retry-After" in answer.headers
             silent.close()  # now nothing listens: refused at once
             assert_refused(app, app.get("/masuk/oidc"), 503, "idp_unreachable")
+    finally:
+        give_up.cancel()
+        silent.close()
 
 
 def test_a_discovery_document_of_another_issuer_is_refused(tmp_path: Path, idp: Idp) -> None:
-    oidc = OidcSettings(issuer=idp.issuer + "/realms/lain", client_id=idp.client_id)
+    """The same server, named otherwise: its document says it is ``http://127.0.0.1:...``."""
+    oidc = OidcSettings(issuer=idp.issuer.replace("127.0.0.1", "localhost"), client_id="k")
     with TestClient(create_app(oidc_config(tmp_path, oidc))) as app:
         answer = app.get("/masuk/oidc", follow_redirects=False)
         assert_refused(app, answer, 503, "idp_unreachable")
+        assert "issuer is" in answer.text
+        assert idp.hits["/.well-known/openid-configuration"] == 1
 
 
 # -- configuration ------------------------------------------------------------------------------
