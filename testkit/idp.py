@@ -13,7 +13,8 @@
 What a test wants to go wrong it sets on the ``Idp`` before the flow: ``id_token_claims`` are
 written over the claims of the id_tokens it issues (a wrong nonce, audience, issuer, an old exp),
 ``signing_key`` signs them with another key (under the published key's id), ``deny`` answers the
-authorisation request with that OAuth error.
+authorisation request with that OAuth error, ``discovery_fields`` are written over the discovery
+document's.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class Idp:
         self.signing_key = self.key
         self.id_token_claims: dict[str, Any] = {}
         self.deny: str | None = None
+        self.discovery_fields: dict[str, Any] = {}  # written over the discovery document's
         self.grants: dict[str, Grant] = {}
         self.token_errors: list[str] = []  # why each refused token request was refused
         self.hits: Counter[str] = Counter()  # requests per path
@@ -118,6 +120,7 @@ class Idp:
                 "code_challenge_methods_supported": ["S256"],
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
                 "scopes_supported": ["openid", "profile"],
+                **self.discovery_fields,
             }
         )
 

@@ -344,7 +344,7 @@ def test_the_idps_refusal_is_shown(app: TestClient, idp: Idp) -> None:
 )
 def test_a_next_on_another_site_is_refused(app: TestClient, idp: Idp, target: str) -> None:
     answer = app.get("/masuk/oidc", params={"next": target}, follow_redirects=False)
-    assert "location" not in answer.headers
+    assert "location" not in answer.headers and "evil.example" not in answer.text
     assert_refused(app, answer, 400, "next_not_local")
     assert idp.hits["/.well-known/openid-configuration"] == 0 and idp.grants == {}
 
@@ -381,6 +381,24 @@ def test_a_discovery_document_of_another_issuer_is_refused(tmp_path: Path, idp: 
         assert_refused(app, answer, 503, "idp_unreachable")
         assert "issuer is" in answer.text
         assert idp.hits["/.well-known/openid-configuration"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({"token_endpoint": "http://sso.example.go.id/token"}, "token_endpoint is not https"),
+        ({"jwks_uri": ""}, "lacks jwks_uri"),
+        ({"authorization_endpoint": None}, "lacks authorization_endpoint"),
+    ],
+    ids=["plain-http-token-endpoint", "no-jwks", "no-authorization-endpoint"],
+)
+def test_a_discovery_document_kasda_cannot_use_is_refused(
+    app: TestClient, idp: Idp, fields: dict[str, Any], why: str
+) -> None:
+    idp.discovery_fields = fields
+    answer = app.get("/masuk/oidc", follow_redirects=False)
+    assert_refused(app, answer, 503, "idp_unreachable")
+    assert why in answer.text and idp.grants == {}
 
 
 # -- configuration ------------------------------------------------------------------------------

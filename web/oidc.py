@@ -35,7 +35,7 @@ import jwt
 
 from api.auth import IDP_ALGORITHMS, Principal, principal_from_claims
 from api.problems import ProblemError
-from web.settings import OidcSettings
+from web.settings import OidcSettings, https_or_loopback
 
 FLOW_TTL_SECONDS = 600  # from the click on "Masuk dengan akun pemda" to the IdP's answer
 DISCOVERY_TTL_SECONDS = 3600
@@ -164,6 +164,9 @@ class Provider:
             raise unreachable(f"the discovery document lacks {', '.join(missing)}")
         if document["issuer"] != issuer:
             raise unreachable(f"the discovery document's issuer is {document['issuer']!r}")
+        unsafe = [n for n, v in zip(names, values, strict=True) if not https_or_loopback(str(v))]
+        if unsafe:
+            raise unreachable(f"the discovery document's {', '.join(unsafe)} is not https")
         return cls(*(str(value) for value in values))
 
 
@@ -248,7 +251,8 @@ class OidcClient:
         if not hmac.compare_digest(state.encode(), flow.state.encode()):
             raise SignInRefused(SIGNIN_STATE, 400, "the state is not the flow cookie's")
         if "error" in params:
-            raise SignInRefused(IDP_REFUSED, 401, f"the IdP answered error={params['error']!r}")
+            error = params["error"][:100]
+            raise SignInRefused(IDP_REFUSED, 401, f"the IdP answered error={error!r}")
         code = params.get("code", "")
         if not code:
             raise SignInRefused(SIGNIN_STATE, 400, "the IdP's answer has no code")

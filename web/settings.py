@@ -38,14 +38,13 @@ DEFAULT_NPWP_CLAIM = "npwp"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _https_or_loopback(url: str, variable: str) -> None:
-    """The IdP's keys come from here: over plain http anyone on the way could sign people in."""
+def https_or_loopback(url: str) -> bool:
+    """Whether ``url`` may be one of the IdP's: https, or http on this machine (tests, a local
+    IdP). The IdP's keys and kasda's client secret travel there: over plain http anyone on the
+    way could read the secret or sign people in."""
     parts = urlsplit(url)
     local_http = parts.scheme == "http" and parts.hostname in _LOOPBACK
-    if not parts.hostname or not (parts.scheme == "https" or local_http):
-        raise InvalidInput(
-            f"{variable}={url!r} must be an https URL (http only on 127.0.0.1 or localhost)"
-        )
+    return bool(parts.hostname) and (parts.scheme == "https" or local_http)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +72,11 @@ class OidcSettings:
     leeway_seconds: int = 30
 
     def __post_init__(self) -> None:
-        _https_or_loopback(self.issuer, "KASDA_OIDC_ISSUER")
+        if not https_or_loopback(self.issuer):
+            raise InvalidInput(
+                f"KASDA_OIDC_ISSUER={self.issuer!r} must be an https URL "
+                "(http only on 127.0.0.1 or localhost)"
+            )
         if self.public_url is not None and urlsplit(self.public_url).scheme not in (
             "http",
             "https",

@@ -66,7 +66,9 @@ async def start(request: Request, next_path: NextPath = "/beranda") -> Response:
     oidc = client(request)
     next_path = next_path or "/beranda"
     if local_path(next_path) != next_path:  # the demo sign-in's rule: never an open redirect
-        detail = f"next={next_path!r} bukan alamat halaman kasda"
+        # Not echoed on the page: a link could put any text there under kasda's name.
+        log.warning("sign-in asked to go to another site afterwards: next=%r", next_path[:200])
+        detail = "alamat tujuan (next) bukan halaman kasda"
         return _refused(request, SignInRefused(NEXT_NOT_LOCAL, 400, detail))
     try:
         url, flow = await oidc.begin(str(request.base_url), next_path)
