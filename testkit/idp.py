@@ -3,9 +3,9 @@
 ``Idp(...).running()`` serves it with uvicorn on a free port of 127.0.0.1, in a thread:
 
 - ``/.well-known/openid-configuration`` and ``/jwks`` (an RS256 key made when the ``Idp`` is);
-- ``/authorize`` approves the configured ``user`` at once and sends the browser back to the
-  registered redirect URI with ``code`` and ``state``; it requires PKCE (S256) and records each
-  grant's ``code_challenge`` (``grants``);
+- ``/authorize`` approves the configured ``user`` at once (or, with ``consent``, after a click on
+  its page) and sends the browser back to the registered redirect URI with ``code`` and
+  ``state``; it requires PKCE (S256) and records each grant's ``code_challenge`` (``grants``);
 - ``/token`` authenticates the client (HTTP Basic, or ``client_id`` alone for a public client),
   takes each code once, checks the redirect URI and the ``code_verifier`` against the recorded
   challenge (S256), and answers a signed id_token with the grant's nonce.
@@ -38,7 +38,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 CODE_TTL_SECONDS = 60
@@ -90,6 +96,10 @@ class Idp:
         self.id_token_claims: dict[str, Any] = {}
         self.deny: str | None = None
         self.discovery_fields: dict[str, Any] = {}  # written over the discovery document's
+        # True: /authorize shows a page with a "Setujui" link first, as a real IdP shows its
+        # sign-in form, so that the way back to the client starts on the IdP's site.
+        self.consent = False
+        self.pending: dict[str, dict[str, str]] = {}
         self.grants: dict[str, Grant] = {}
         self.token_errors: list[str] = []  # why each refused token request was refused
         self.hits: Counter[str] = Counter()  # requests per path
@@ -102,6 +112,7 @@ class Idp:
                 Route("/.well-known/openid-configuration", self.discovery),
                 Route("/jwks", self.jwks),
                 Route("/authorize", self.authorize),
+                Route("/authorize/setuju", self.approve),
                 Route("/token", self.token, methods=["POST"]),
             ]
         )
@@ -131,11 +142,32 @@ class Idp:
 
     async def authorize(self, request: Request) -> Response:
         self.hits[request.url.path] += 1
-        query = request.query_params
-        redirect_uri = query.get("redirect_uri", "")
-        if query.get("client_id") != self.client_id or redirect_uri not in self.redirect_uris:
+        query = dict(request.query_params)
+        if (
+            query.get("client_id") != self.client_id
+            or query.get("redirect_uri") not in self.redirect_uris
+        ):
             # Never redirect to a URI not registered for the client: say so to the person.
             return PlainTextResponse("unknown client or redirect_uri", status_code=400)
+        if not self.consent:
+            return self._answer(query)
+        ticket = secrets.token_urlsafe(12)
+        self.pending[ticket] = query
+        return HTMLResponse(
+            f'<!doctype html><title>SSO Pemda</title><a href="/authorize/setuju?tiket={ticket}">'
+            "Setujui</a>"
+        )
+
+    async def approve(self, request: Request) -> Response:
+        """The person's click on the consent page (``consent``): a navigation from this site."""
+        query = self.pending.pop(request.query_params.get("tiket", ""), None)
+        if query is None:
+            return PlainTextResponse("unknown ticket", status_code=400)
+        return self._answer(query)
+
+    def _answer(self, query: dict[str, str]) -> Response:
+        """Back to the client's redirect URI with a code, or with an OAuth error."""
+        redirect_uri = query["redirect_uri"]
         back = {"state": query.get("state", "")}
         if query.get("response_type") != "code":
             back["error"] = "unsupported_response_type"
@@ -225,12 +257,13 @@ class Idp:
 
     # -- serving ---------------------------------------------------------------------------------
     @contextmanager
-    def running(self) -> Iterator[Idp]:
-        """Serve on 127.0.0.1 (a free port) in a thread until the block ends."""
+    def running(self, host: str = "127.0.0.1") -> Iterator[Idp]:
+        """Serve on 127.0.0.1 (a free port) in a thread until the block ends. ``host`` names it
+        in its URLs: ``localhost`` makes it another site than a kasda at 127.0.0.1 in a browser."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
-        self.issuer = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.issuer = f"http://{host}:{sock.getsockname()[1]}"
         config = uvicorn.Config(self.app(), log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -1,9 +1,10 @@
 """Sign-in at the pemda's identity provider (OpenID Connect, code flow with PKCE: ``web/oidc.py``).
 
 ``GET /masuk/oidc?next=/path`` sends the browser to the IdP; ``GET /masuk/oidc/kembali`` is where
-the IdP sends it back (the redirect URI to register there). A refused sign-in is the sign-in page
-with the reason (``web.messages``), status 400, 401 or 503, and no session; the reason's detail is
-logged too, for the admin who configures the IdP.
+the IdP sends it back (the redirect URI to register there). Signed in, the answer sets the session
+cookie and is a page that moves on to ``next`` (``oidc_continue.html`` says why not a redirect).
+A refused sign-in is the sign-in page with the reason (``web.messages``), status 400, 401 or 503,
+and no session; the reason's detail is logged too, for the admin who configures the IdP.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from web.deps import PageRefused
 from web.messages import Refusal
 from web.oidc import FLOW_TTL_SECONDS, OidcClient, SignInRefused, seal, unseal
 from web.pages.signin import NextPath, local_path, signin_form
+from web.render import page
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -97,8 +99,9 @@ async def callback(request: Request) -> Response:
         principal = oidc.principal(claims)
     except SignInRefused as refused:
         return _refused(request, refused)
-    # ``flow.next`` was checked when the flow began and is signed; checked again all the same.
-    response = RedirectResponse(local_path(flow.next), status_code=303)
+    # Not a redirect to ``next``: see the template. ``flow.next`` was checked when the flow
+    # began and is signed; checked again all the same.
+    response = page(request, "oidc_continue.html", {"next": local_path(flow.next)})
     response.delete_cookie(
         FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax", secure=_secure(request)
     )
