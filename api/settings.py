@@ -58,10 +58,10 @@ class ApiSettings:
                 f"got {self.max_token_lifetime_seconds}"
             )
         if self.web is None:
-            if not self.jwt_secret:
-                raise InvalidInput("with KASDA_JWKS_URL, set KASDA_SESSION_SECRET for the web app")
-            derived = WebSettings(session_secret=derived_session_secret(self.jwt_secret))
-            object.__setattr__(self, "web", derived)
+            # kasda/settings.py always passes one; an app built directly (tests, benchmarks) with
+            # an identity provider and none gets a key of this process only.
+            key = derived_session_secret(self.jwt_secret or secrets.token_urlsafe(48))
+            object.__setattr__(self, "web", WebSettings(session_secret=key))
 
     @property
     def pages(self) -> WebSettings:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from web.settings import DemoUser, OidcSettings, WebSettings
 
 T = TypeVar("T")
+SESSION_SECRET_FILE = "kasda-session.key"  # noqa: S105 - a file name, not a secret
 MAX_DB_WAIT = 3600  # seconds: the longest bound a database wait may be given
 
 
@@ -220,7 +221,8 @@ class Settings:
         None,
         "secret",
         "signs the web app's session cookies and CSRF tokens (at least 32 bytes); unset: derived "
-        "from the local JWT secret (required with `KASDA_JWKS_URL`)",
+        "from the local JWT secret, or with `KASDA_JWKS_URL` the file `kasda-session.key` "
+        "beside `KASDA_JWT_SECRET_FILE` (made once; set this with several hosts)",
         _text,
     )
     session_ttl: int = setting(
@@ -490,14 +492,15 @@ class Settings:
         """The web app's settings: its session key (``KASDA_SESSION_SECRET``, else derived from
         the local JWT secret), in demo mode the demo's sign-in users, and the pemda's identity
         provider (``oidc``)."""
+        from api.settings import local_secret
         from web.settings import WebSettings, derived_session_secret
 
         if self.session_secret:
             key = self.session_secret
         elif jwt_secret:
             key = derived_session_secret(jwt_secret)
-        else:
-            raise InvalidInput("with KASDA_JWKS_URL, set KASDA_SESSION_SECRET for the web app")
+        else:  # an IdP's tokens: a development key file beside the JWT one, made once
+            key = local_secret(None, Path(self.jwt_secret_file).with_name(SESSION_SECRET_FILE))
         users = demo_users() if self.demo_mode else ()
         return WebSettings(session_secret=key, session_ttl_seconds=self.session_ttl,
                            demo_users=users, oidc=self.oidc())  # fmt: skip

@@ -514,9 +514,13 @@ def test_health_docs_and_openapi(tmp_path: Path) -> None:
         assert set(request["responses"]) >= {"201", "401", "403", "404", "409", "422"}
         for status in ("401", "403", "409", "422"):
             assert "application/problem+json" in request["responses"][status]["content"]
-        unknown = client.get("/nowhere")
+        # An unknown path of the API is a problem; any other is the web app's page (web/).
+        unknown = client.get("/pemda/32.73/nowhere", headers=bearer(config, Role.AUDITOR))
         assert unknown.status_code == 404
         assert unknown.headers["content-type"].startswith("application/problem+json")
+        page = client.get("/nowhere")
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
 
 
 def test_the_budget_as_of_a_past_moment(api: tuple[TestClient, ApiSettings]) -> None:
