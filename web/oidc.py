@@ -129,7 +129,7 @@ def unseal(value: str | None, secret: str, *, now: float | None = None) -> Flow:
         raise SignInRefused(SIGNIN_EXPIRED, 400, "no (well-formed) flow cookie")
     body, mac = value.split(".")
     expected = _b64(hmac.new(_flow_key(secret), body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(mac, expected):
+    if not hmac.compare_digest(mac.encode(), expected.encode()):  # bytes: any text compares
         raise SignInRefused(SIGNIN_EXPIRED, 400, "the flow cookie's signature does not hold")
     try:
         flow = Flow(**json.loads(_unb64(body)))
