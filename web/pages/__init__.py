@@ -21,6 +21,7 @@ from web.pages import (
     audit,
     home,
     lra,
+    oidc,
     payment,
     portal,
     reconciliation,
@@ -32,7 +33,8 @@ from web.pages import (
 
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
-    signin, home, spp, approvals, payment, transfers, vendors, reconciliation, portal, audit, lra,
+    signin, oidc, home, spp, approvals, payment, transfers, vendors, reconciliation, portal, audit,
+    lra,
 )  # fmt: skip
 
 
