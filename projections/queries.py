@@ -600,8 +600,9 @@ def approval_queue(
     limit: int = 100,
     offset: int = 0,
     skpd: str | None = None,
+    step: str | None = None,
 ) -> pl.DataFrame:
-    """What waits for ``role`` (in ``skpd``, if given), oldest first."""
+    """What waits for ``role`` (in ``skpd``, at ``step``, if given), oldest first."""
     roles = {r.value for r, _ in WAITING_FOR.values()}
     if role not in roles:
         raise InvalidInput(
@@ -609,6 +610,8 @@ def approval_queue(
         )
     limit, offset = _page(limit, offset)
     where, params = _of_skpd("line_id", pemda, skpd)
+    if step is not None:
+        where, params = f"{where} AND step = ?", [*params, step]
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
             f"SELECT {', '.join(QUEUE_COLUMNS)} FROM proj_queue "  # noqa: S608
@@ -618,9 +621,14 @@ def approval_queue(
     return _frame(rows, QUEUE_COLUMNS)
 
 
-def queue_sizes(db: ReadDatabase, pemda: str, *, skpd: str | None = None) -> dict[str, int]:
-    """How many payments (of ``skpd``, if given) wait for each role."""
+def queue_sizes(
+    db: ReadDatabase, pemda: str, *, skpd: str | None = None, step: str | None = None
+) -> dict[str, int]:
+    """How many payments (of ``skpd``, if given; at ``step``, if given: the Kuasa BUD's queue holds
+    SP2D to issue and failed transfers to re-send or cancel) wait for each role."""
     where, params = _of_skpd("line_id", pemda, skpd)
+    if step is not None:
+        where, params = f"{where} AND step = ?", [*params, step]
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
             f"SELECT role, COUNT(*) FROM proj_queue WHERE pemda = ?{where} GROUP BY role",  # noqa: S608
