@@ -345,7 +345,13 @@ def test_the_idps_refusal_is_shown(app: TestClient, idp: Idp) -> None:
         "http:/evil.example",
         "javascript:alert(1)",
         "beranda",
+        # Browsers drop tabs and newlines from a URL: in the page's link these are //evil.example.
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        " //evil.example",
     ],
+    ids=repr,
 )
 def test_a_next_on_another_site_is_refused(app: TestClient, idp: Idp, target: str) -> None:
     answer = app.get("/masuk/oidc", params={"next": target}, follow_redirects=False)

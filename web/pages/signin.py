@@ -25,8 +25,12 @@ NextPath = Annotated[str, Query(alias="next", max_length=2000)]
 
 
 def local_path(target: str | None) -> str:
-    """``target`` if it is a path of this site, else Beranda: never an open redirect."""
+    """``target`` if it is a path of this site, else Beranda: never an open redirect. No
+    whitespace or control character either: browsers drop tabs and newlines from a URL, so
+    ``/<TAB>/evil.example`` in a link or a refresh (``web.pages.oidc``) is ``//evil.example``."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/beranda"
+    if any(char.isspace() or not char.isprintable() for char in target):
         return "/beranda"
     return target
 
