@@ -19,9 +19,14 @@ from typing import TYPE_CHECKING, Any
 from ledger.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     import polars as pl
 
     from kasda.settings import Settings
+    from ledger.application import Ledger
+    from ledger.commands import RecordReconciliation
+    from ledger.roles import Actor
     from reconciliation.matching import LazyResult, Params, Result
     from reconciliation.record import Record
     from reconciliation.report import Input, Summary
@@ -239,6 +244,7 @@ def _actor(args: argparse.Namespace, allowed: frozenset[Any], step: str) -> Any:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     args.settings = settings  # for the steps below, which take everything from args
+    args.timezone = None
     say = _Clock()
     if args.nightly:
         problem = _nightly(args)
@@ -402,11 +408,13 @@ def _read_ledger(args: argparse.Namespace, inputs: _Inputs, say: _Clock) -> None
     from reconciliation.schema import empty_ledger
 
     say("reading the ledger from the event store")
-    store = args.settings.open_ledger(args.database)
+    given = getattr(args, "store", None)  # an open store of the caller's (``match_day``)
+    store = given if given is not None else args.settings.open_ledger(args.database)
     try:
-        frames = ledger_frames(store, timezone=args.settings.timezone)
+        frames = ledger_frames(store, timezone=args.timezone or args.settings.timezone)
     finally:
-        store.close()
+        if given is None:
+            store.close()
     if args.pemda is None and len(frames) > 1:
         pemdas = ", ".join(sorted(frames))
         raise _Refused(f"kasda reconcile: the store holds pemdas {pemdas}: name one with --pemda")
@@ -540,12 +548,10 @@ def _record(args: argparse.Namespace, actor: Any, record: Any, say: _Clock) -> i
     """Record the run once: the same pemda, day, inputs and parameters are "already recorded"."""
     import json
 
-    from ledger import ids
-    from ledger.commands import RecordReconciliation
     from ledger.errors import AlreadyExists
     from ledger.reconciliation import ReconciliationRun
 
-    run_id = ids.reconciliation_run_id(args.pemda, record.business_date, record.inputs_digest)
+    run_id = run_id_of(args.pemda, record)
     store = args.settings.open_ledger(args.database)
     try:
         try:
@@ -554,15 +560,7 @@ def _record(args: argparse.Namespace, actor: Any, record: Any, say: _Clock) -> i
             known = None
         if known is None:
             say(f"recording run {run_id} ({len(record.exceptions)} exceptions)")
-            command = RecordReconciliation(
-                idempotency_key=f"reconcile:{args.pemda}:{record.business_date}:{record.inputs_digest}",
-                actor=actor,
-                pemda=args.pemda,
-                business_date=record.business_date,
-                inputs=record.inputs,
-                counts=record.counts,
-                exceptions=record.exceptions,
-            )
+            command = record_command(args.pemda, actor, record)
             try:
                 fresh = not store.execute(command).replayed
             except AlreadyExists:  # another process recorded it a moment ago
@@ -583,6 +581,84 @@ def _record(args: argparse.Namespace, actor: Any, record: Any, say: _Clock) -> i
             "nothing new written\n"
         )
     return 0
+
+
+# -- one day's run for another caller (the web app's upload form) --------------------------------
+class RunRefused(Exception):
+    """A day's files that cannot be reconciled (or recorded): the message says which file, which
+    line and why, as ``kasda reconcile`` prints it."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayRun:
+    """A day matched: its summary, and the run as the ledger records it (None when it has more
+    exceptions than a run may hold: nothing may be recorded)."""
+
+    summary: Summary
+    record: Record | None
+
+
+def match_day(
+    store: Ledger,
+    *,
+    pemda: str,
+    day: date,
+    bank: list[Path],
+    gateway: list[Path],
+    timezone: str,
+    profile: str = "bpd",
+    window: int = 3,
+) -> DayRun:
+    """``kasda reconcile --date day --pemda pemda`` over an open store (left open): the same reading,
+    scoping, matching and record, without a report folder. Raises ``RunRefused``."""
+    from reconciliation.matching import Params
+    from reconciliation.report import Summary, summarise
+
+    args = argparse.Namespace(
+        bank=list(bank), gateway=list(gateway), profile=profile, profiles=None, window=window,
+        ledger=None, pemda=pemda, partitions=0, memory_limit=None, store=store,
+        timezone=timezone, settings=None, database=None,
+    )  # fmt: skip
+    if window < 0:
+        raise RunRefused("kasda reconcile: --window must not be negative")
+    quiet = _Quiet()
+    try:
+        _resolve_inputs(args, day, day)
+        inputs = _read(args, None, quiet)
+        _scope(inputs, day, day, window, quiet)
+        result = _match(inputs, Params(period_end=day, window_days=window), args, None, quiet)
+        summary = summarise(result, Summary(day, day, window, inputs.read))
+        return DayRun(summary, _recordable(result, summary, args, day, day))
+    except _Refused as refused:
+        raise RunRefused(str(refused)) from None
+
+
+class _Quiet(_Clock):
+    def __call__(self, message: str) -> None:
+        pass
+
+
+def run_id_of(pemda: str, record: Record) -> UUID:
+    """The id of the run ``record`` is recorded as: the same pemda, day and inputs, the same run."""
+    from ledger import ids
+
+    return ids.reconciliation_run_id(pemda, record.business_date, record.inputs_digest)
+
+
+def record_command(pemda: str, actor: Actor, record: Record) -> RecordReconciliation:
+    """The command that records ``record`` once (its key is the run's: recording it again is a
+    replay, never a second run)."""
+    from ledger.commands import RecordReconciliation
+
+    return RecordReconciliation(
+        idempotency_key=f"reconcile:{pemda}:{record.business_date}:{record.inputs_digest}",
+        actor=actor,
+        pemda=pemda,
+        business_date=record.business_date,
+        inputs=record.inputs,
+        counts=record.counts,
+        exceptions=record.exceptions,
+    )
 
 
 def resolve(args: argparse.Namespace, settings: Settings) -> int:

@@ -35,13 +35,21 @@ from ledger.connections import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOU
 from ledger.errors import InvalidInput
 from ledger.store import DEFAULT_DATABASE_URL, DEFAULT_TEST_POSTGRES_URL, store_options
 from projections.runner import DEFAULT_TIMEZONE
-from web.settings import DEFAULT_SESSION_TTL
+from web.settings import (
+    DEFAULT_NPWP_CLAIM,
+    DEFAULT_OIDC_SCOPES,
+    DEFAULT_OIDC_TIMEOUT,
+    DEFAULT_PEMDA_CLAIM,
+    DEFAULT_ROLE_CLAIM,
+    DEFAULT_SESSION_TTL,
+    DEFAULT_SKPD_CLAIM,
+)
 
 if TYPE_CHECKING:
     from api.settings import ApiSettings
     from gateways.config import GatewaySettings
     from ledger.application import Ledger
-    from web.settings import DemoUser, WebSettings
+    from web.settings import DemoUser, OidcSettings, WebSettings
 
 T = TypeVar("T")
 SESSION_SECRET_FILE = "kasda-session.key"  # noqa: S105 - a file name, not a secret
@@ -240,6 +248,84 @@ class Settings:
         "and exits",
         _flag,
     )
+    # -- production sign-in to the web app (web/oidc.py, docs/web.md) ------------------------------
+    oidc_issuer: str | None = setting(
+        "KASDA_OIDC_ISSUER",
+        None,
+        "URL",
+        "the pemda identity provider's issuer for sign-in to the web app (OpenID Connect, code "
+        "flow with PKCE; https, http only on 127.0.0.1); unset: `KASDA_JWT_ISSUER` when "
+        "`KASDA_JWKS_URL` is set",
+        _text,
+    )
+    oidc_client_id: str | None = setting(
+        "KASDA_OIDC_CLIENT_ID",
+        None,
+        "text",
+        "kasda's client id at that identity provider (the id_token's `aud`); set: the sign-in "
+        "page offers *Masuk dengan akun pemda*",
+        _text,
+    )
+    oidc_client_secret: str | None = setting(
+        "KASDA_OIDC_CLIENT_SECRET",
+        None,
+        "secret",
+        "the client's secret, sent to the token endpoint by HTTP Basic; unset: a public client "
+        "(PKCE alone)",
+        _text,
+    )
+    oidc_scopes: str = setting(
+        "KASDA_OIDC_SCOPES",
+        DEFAULT_OIDC_SCOPES,
+        "text",
+        "the scopes asked for, space-separated (must include `openid`)",
+        _text,
+    )
+    oidc_role_claim: str = setting(
+        "KASDA_OIDC_ROLE_CLAIM",
+        DEFAULT_ROLE_CLAIM,
+        "text",
+        "the id_token claim with the kasda role (`ppk`, `vendor`, ...; a dotted name reads a "
+        "nested claim: `kasda.role`); the user is always `sub`, as in the API",
+        _text,
+    )
+    oidc_pemda_claim: str = setting(
+        "KASDA_OIDC_PEMDA_CLAIM",
+        DEFAULT_PEMDA_CLAIM,
+        "text",
+        "the id_token claim with the pemda's Kemendagri code (`32.73`)",
+        _text,
+    )
+    oidc_skpd_claim: str = setting(
+        "KASDA_OIDC_SKPD_CLAIM",
+        DEFAULT_SKPD_CLAIM,
+        "text",
+        "the id_token claim with the SKPD code of a PPTK, bendahara, PPK or PA/KPA",
+        _text,
+    )
+    oidc_npwp_claim: str = setting(
+        "KASDA_OIDC_NPWP_CLAIM",
+        DEFAULT_NPWP_CLAIM,
+        "text",
+        "the id_token claim with a vendor user's NPWP",
+        _text,
+    )
+    oidc_timeout: float = setting(
+        "KASDA_OIDC_TIMEOUT",
+        DEFAULT_OIDC_TIMEOUT,
+        "seconds",
+        "for each call to the identity provider (discovery, token, keys; at most 60); past it "
+        "the sign-in page says the provider cannot be reached",
+        _seconds,
+    )
+    public_url: str | None = setting(
+        "KASDA_PUBLIC_URL",
+        None,
+        "URL",
+        "where people reach kasda (`https://kasda.example.go.id`); the redirect URI to register "
+        "at the identity provider is this + `/masuk/oidc/kembali`; unset: each request's own",
+        _text,
+    )
     # -- the payment gateways (gateways/config.py, docs/gateways.md) -----------------------------
     midtrans_production: bool = setting(
         "KASDA_MIDTRANS_PRODUCTION",
@@ -413,7 +499,8 @@ class Settings:
 
     def web(self, jwt_secret: str | None) -> WebSettings:
         """The web app's settings: its session key (``KASDA_SESSION_SECRET``, else derived from
-        the local JWT secret) and, in demo mode, the demo's sign-in users."""
+        the local JWT secret), in demo mode the demo's sign-in users, and the pemda's identity
+        provider (``oidc``)."""
         from api.settings import local_secret
         from web.settings import WebSettings, derived_session_secret
 
@@ -425,7 +512,39 @@ class Settings:
             key = local_secret(None, Path(self.jwt_secret_file).with_name(SESSION_SECRET_FILE))
         users = demo_users() if self.demo_mode else ()
         return WebSettings(session_secret=key, session_ttl_seconds=self.session_ttl,
-                           demo_users=users)  # fmt: skip
+                           demo_users=users, oidc=self.oidc())  # fmt: skip
+
+    def oidc(self) -> OidcSettings | None:
+        """Production sign-in to the web app, or None when ``KASDA_OIDC_CLIENT_ID`` is unset.
+        The issuer defaults to the API's identity provider (``KASDA_JWT_ISSUER`` with
+        ``KASDA_JWKS_URL``): people sign in where the API's tokens come from."""
+        from web.settings import OidcSettings
+
+        if self.oidc_client_id is None:
+            if self.oidc_issuer is not None:
+                raise SettingError("KASDA_OIDC_ISSUER needs KASDA_OIDC_CLIENT_ID")
+            return None
+        issuer = self.oidc_issuer or (self.jwt_issuer if self.jwks_url else None)
+        if issuer is None:
+            raise SettingError(
+                "KASDA_OIDC_CLIENT_ID needs KASDA_OIDC_ISSUER (or KASDA_JWKS_URL with "
+                "KASDA_JWT_ISSUER)"
+            )
+        try:
+            return OidcSettings(
+                issuer=issuer,
+                client_id=self.oidc_client_id,
+                client_secret=self.oidc_client_secret,
+                scopes=self.oidc_scopes,
+                role_claim=self.oidc_role_claim,
+                pemda_claim=self.oidc_pemda_claim,
+                skpd_claim=self.oidc_skpd_claim,
+                npwp_claim=self.oidc_npwp_claim,
+                public_url=self.public_url,
+                timeout_seconds=self.oidc_timeout,
+            )
+        except InvalidInput as error:
+            raise SettingError(error.message) from None
 
     def gateways(self) -> GatewaySettings:
         """The payment gateways' settings. In production every key is required."""

@@ -381,7 +381,7 @@ PAYMENT_COLUMNS = (
     "deductions", "net", "description", "line_id", "bank_code", "account_number",
     "account_holder", "gateway", "gateway_reference", "bank_reference", "attempts", "reason",
     "requested_at", "authorised_at", "sent_at", "settled_at", "failed_at", "returned_at",
-    "rejected_at", "cancelled_at", "updated_at",
+    "rejected_at", "cancelled_at", "updated_at", "verified_at", "approved_at", "deduction_detail",
 )  # fmt: skip
 
 
@@ -488,6 +488,30 @@ def statement(
     )
 
 
+# A payment on its way to the vendor: not yet settled, and not ended by a rejection, a
+# cancellation or a return (a failed transfer waits to be sent again).
+UNDER_WAY = ("requested", "verified", "approved", "authorised", "sent", "failed")
+
+
+def vendor_progress(
+    db: ReadDatabase, pemda: str, vendor_id: str, *, settled_from: datetime
+) -> dict[str, int]:
+    """For the vendor ``vendor_id``: how many of its payments are under way (``UNDER_WAY``), and
+    how many settled at or after ``settled_from`` and their net (``under_way``, ``settled``,
+    ``settled_net``)."""
+    under_way = ", ".join("?" * len(UNDER_WAY))
+    with db.transaction(write=False) as cursor:
+        row = cursor.fetchone(
+            f"SELECT COALESCE(SUM(CASE WHEN status IN ({under_way}) THEN 1 ELSE 0 END), 0),"  # noqa: S608
+            " COALESCE(SUM(CASE WHEN status = 'settled' AND settled_at >= ? THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status = 'settled' AND settled_at >= ? THEN net ELSE 0 END), 0)"
+            " FROM proj_payment WHERE pemda = ? AND vendor_id = ?",
+            (*UNDER_WAY, _stamp(settled_from), _stamp(settled_from), pemda, vendor_id),
+        )
+    assert row is not None  # an aggregate without GROUP BY always has its row
+    return dict(zip(("under_way", "settled", "settled_net"), map(int, row), strict=True))
+
+
 def _npwp_shown(row: dict[str, Any]) -> dict[str, Any]:
     """A vendor row with its NPWP (kept sealed as ``npwp_sealed``) as ``npwp``."""
     shown = dict(row)
@@ -576,8 +600,9 @@ def approval_queue(
     limit: int = 100,
     offset: int = 0,
     skpd: str | None = None,
+    step: str | None = None,
 ) -> pl.DataFrame:
-    """What waits for ``role`` (in ``skpd``, if given), oldest first."""
+    """What waits for ``role`` (in ``skpd``, at ``step``, if given), oldest first."""
     roles = {r.value for r, _ in WAITING_FOR.values()}
     if role not in roles:
         raise InvalidInput(
@@ -585,6 +610,8 @@ def approval_queue(
         )
     limit, offset = _page(limit, offset)
     where, params = _of_skpd("line_id", pemda, skpd)
+    if step is not None:
+        where, params = f"{where} AND step = ?", [*params, step]
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
             f"SELECT {', '.join(QUEUE_COLUMNS)} FROM proj_queue "  # noqa: S608
@@ -594,9 +621,14 @@ def approval_queue(
     return _frame(rows, QUEUE_COLUMNS)
 
 
-def queue_sizes(db: ReadDatabase, pemda: str, *, skpd: str | None = None) -> dict[str, int]:
-    """How many payments (of ``skpd``, if given) wait for each role."""
+def queue_sizes(
+    db: ReadDatabase, pemda: str, *, skpd: str | None = None, step: str | None = None
+) -> dict[str, int]:
+    """How many payments (of ``skpd``, if given; at ``step``, if given: the Kuasa BUD's queue holds
+    SP2D to issue and failed transfers to re-send or cancel) wait for each role."""
     where, params = _of_skpd("line_id", pemda, skpd)
+    if step is not None:
+        where, params = f"{where} AND step = ?", [*params, step]
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
             f"SELECT role, COUNT(*) FROM proj_queue WHERE pemda = ?{where} GROUP BY role",  # noqa: S608
@@ -625,9 +657,16 @@ def position(db: ReadDatabase) -> int:
 
 def _where(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
     """The conditions (SQL, value) whose value is not None, joined with AND. A condition has one
-    ``?`` for its value, or none: a fixed condition, given with the value ``True``."""
+    ``?`` for its value, or none: a fixed condition, given with the value ``True``; or, with a
+    tuple of values, one ``?`` for each (``IN (?, ?)``)."""
     chosen = [(condition, value) for condition, value in conditions if value is not None]
-    return " AND ".join(c for c, _ in chosen), [v for c, v in chosen if "?" in c]
+    params: list[Any] = []
+    for condition, value in chosen:
+        if isinstance(value, tuple):
+            params.extend(value)
+        elif "?" in condition:
+            params.append(value)
+    return " AND ".join(c for c, _ in chosen), params
 
 
 def _listing(
@@ -659,7 +698,7 @@ def _listing(
 DISBURSEMENT_ROW = (
     "p.disbursement_id", "p.year", "p.spp_number", "p.status", "COALESCE(l.skpd, '') skpd",
     "p.line_id", "p.vendor_id", "v.npwp_sealed", "p.gross", "p.net", "p.requested_at",
-    "v.name", "l.uraian",
+    "v.name", "l.uraian", "p.spm_number", "p.sp2d_number",
 )  # fmt: skip
 _PAYMENTS_WITH_LINE_AND_VENDOR = (
     "proj_payment p LEFT JOIN proj_lra_line l ON l.line_id = p.line_id"
@@ -677,16 +716,25 @@ def disbursements(
     year: int | None = None,
     requested_from: datetime | None = None,
     requested_to: datetime | None = None,
+    number: str | None = None,
+    vendor_in: tuple[str, ...] | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> Listing:
     """The payments of ``pemda`` in the order they were requested, with their SKPD (their line's),
-    their vendor's NPWP (``npwp_sealed``, opened) and name (``name``), and their line's ``uraian``.
-    Every given vendor id and SKPD must match: a scope (a vendor user's own id, an official's
-    SKPD) and a filter are both given this way.
-    ``requested_from`` is inclusive, ``requested_to`` exclusive."""
+    SPM and SP2D numbers, their line's ``uraian`` and their vendor's NPWP (``npwp_sealed``) and
+    name, opened. Every given vendor id and SKPD must match: a scope (a vendor user's own id, an
+    official's SKPD) and a filter are both given this way. ``requested_from`` is inclusive,
+    ``requested_to`` exclusive. ``number`` keeps the payments whose SPP, SPM or SP2D number contains it (any case);
+    ``vendor_in`` those to one of these vendor ids (none: no payment)."""
+    if vendor_in is not None and not vendor_in:
+        return Listing([], 0)
     conditions: list[tuple[str, Any]] = [("p.pemda = ?", pemda)]
     conditions += [("p.vendor_id = ?", v) for v in vendor_ids]
+    if vendor_in is not None:
+        conditions.append((f"p.vendor_id IN ({', '.join('?' * len(vendor_in))})", vendor_in))
+    if number is not None:
+        conditions.append((_NUMBERS_CONTAIN, _contains(number)))
     conditions += [("l.skpd = ?", s) for s in skpds]
     conditions += [
         ("p.status = ?", status),
@@ -698,6 +746,18 @@ def disbursements(
         db, DISBURSEMENT_ROW, _PAYMENTS_WITH_LINE_AND_VENDOR, conditions, "p.position", limit,
         offset,
     )  # fmt: skip
+
+
+_NUMBERS_CONTAIN = (
+    "UPPER(p.spp_number || ' ' || COALESCE(p.spm_number, '') || ' ' || COALESCE(p.sp2d_number, ''))"
+    " LIKE ? ESCAPE '!'"
+)
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern (escape ``!``) matching any text that contains ``text`` (in upper case)."""
+    escaped = text.upper().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
 
 
 VENDOR_ROW = ("vendor_id", "npwp_sealed", "name", "kind", "active")
@@ -953,3 +1013,100 @@ def payment(db: ReadDatabase, pemda: str, disbursement_id: str) -> Payment | Non
         else _npwp_shown(db.sealer.opened(PAYMENT_VENDOR, [vendor_row])[0])
     )
     return Payment(found, line, vendor, history, vendor_history)
+
+
+# -- transfers and the exceptions worklist -------------------------------------------------------
+TRANSFER_STATUSES = ("sent", "settled", "failed", "returned")
+TRANSFER_ROW = (
+    "p.disbursement_id", "p.spp_number", "p.sp2d_number", "p.status", "COALESCE(l.skpd, '') skpd",
+    "p.vendor_id", "v.name", "p.net", "p.gateway", "p.gateway_reference", "p.bank_reference",
+    "p.attempts", "p.reason", "p.authorised_at", "p.sent_at", "p.settled_at", "p.failed_at",
+    "p.returned_at", "p.updated_at",
+)  # fmt: skip
+# The moment a transfer reached its status: how long it has been there.
+_TRANSFER_SINCE = (
+    "CASE p.status WHEN 'sent' THEN p.sent_at WHEN 'settled' THEN p.settled_at"
+    " WHEN 'failed' THEN p.failed_at WHEN 'returned' THEN p.returned_at END"
+)
+
+
+def _transfer_status(status: str | None) -> str | None:
+    if status is not None and status not in TRANSFER_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(TRANSFER_STATUSES)}, got {status!r}")
+    return status
+
+
+def transfers(
+    db: ReadDatabase,
+    pemda: str,
+    *,
+    status: str | None = None,
+    skpd: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The payments of ``pemda`` (of ``skpd``, if given) whose transfer left the RKUD: sent,
+    settled, failed or returned (``status`` keeps one), with the vendor's name, the references and
+    the moments of the transfer; the latest to reach its status first."""
+    conditions: list[tuple[str, Any]] = [
+        ("p.pemda = ?", pemda),
+        ("l.skpd = ?", skpd),
+        ("p.status = ?", _transfer_status(status)),
+    ]
+    if status is None:
+        conditions.append(("p.status IN ('sent', 'settled', 'failed', 'returned')", True))
+    return _listing(
+        db, TRANSFER_ROW, _PAYMENTS_WITH_LINE_AND_VENDOR, conditions,
+        f"{_TRANSFER_SINCE} DESC, p.position DESC", limit, offset,
+    )  # fmt: skip
+
+
+def transfer_counts(
+    db: ReadDatabase, pemda: str, *, skpd: str | None = None
+) -> dict[str, tuple[int, str | None]]:
+    """For each transfer status, how many payments of ``pemda`` (of ``skpd``) are in it and since
+    when the oldest of them has been (UTC ISO text)."""
+    where, params = _where([("p.pemda = ?", pemda), ("l.skpd = ?", skpd)])
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            f"SELECT p.status, COUNT(*), MIN({_TRANSFER_SINCE}) FROM {_PAYMENTS_WITH_LINE_AND_VENDOR}"  # noqa: S608
+            f" WHERE {where} AND p.status IN ('sent', 'settled', 'failed', 'returned')"
+            " GROUP BY p.status",
+            params,
+        )
+    counts: dict[str, tuple[int, str | None]] = {s: (0, None) for s in TRANSFER_STATUSES}
+    counts.update({str(s): (int(n), None if m is None else str(m)) for s, n, m in rows})
+    return counts
+
+
+WORKLIST_ROW = (
+    "e.run_id", "r.business_date", "r.recorded_at", "e.exception_id", "e.status", "e.amount",
+    "e.reference", "e.detail", "e.resolution", "e.reason", "e.resolved_by", "e.resolved_at",
+)  # fmt: skip
+_EXCEPTIONS_OF_RUNS = "proj_run_exception e JOIN proj_run r ON r.run_id = e.run_id"
+
+
+def run_exceptions(
+    db: ReadDatabase,
+    pemda: str,
+    *,
+    run_id: str | None = None,
+    status: str | None = None,
+    state: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The exceptions of every reconciliation run of ``pemda`` (of ``run_id`` only, if given),
+    oldest run first and in each run the order it listed them; ``status`` keeps one kind (a status
+    of ``reconciliation.schema``), ``state`` the open or the resolved ones."""
+    conditions: list[tuple[str, Any]] = [
+        ("r.pemda = ?", pemda),
+        ("e.run_id = ?", run_id),
+        ("e.status = ?", status),
+    ]
+    if state is not None:
+        conditions.append((_state(_EXCEPTION_STATE, state).replace("resolution", "e.resolution"),
+                           True))  # fmt: skip
+    return _listing(
+        db, WORKLIST_ROW, _EXCEPTIONS_OF_RUNS, conditions, "r.position, e.ordinal", limit, offset
+    )

@@ -133,7 +133,8 @@ def projected_cash(db: ReadDatabase) -> dict[str, int]:
 def tables(db: ReadDatabase) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every read-model table, sorted: for comparing two builds."""
     names = ("proj_lra_line", "proj_lra_movement", "proj_vendor", "proj_payment", "proj_receipt",
-             "proj_cash_day", "proj_queue", "proj_owner", "proj_run", "proj_run_exception")  # fmt: skip
+             "proj_cash_day", "proj_queue", "proj_owner", "proj_run", "proj_run_exception",
+             "proj_history")  # fmt: skip
     found: dict[str, list[tuple[Any, ...]]] = {}
     with db.transaction(write=False) as cursor:
         for name in names:

@@ -221,7 +221,7 @@ def test_sealed_columns_open_in_the_lists_and_stay_sealed_in_the_file(tmp_path: 
     with sqlite3.connect(path) as raw:
         stored = b"".join(
             repr(row).encode()
-            for table in ("proj_vendor", "proj_run_exception", "proj_payment")
+            for table in ("proj_vendor", "proj_run_exception", "proj_payment", "proj_history")
             for row in raw.execute(f"SELECT * FROM {table}")
         )
     for secret in (OTHER_NPWP, "Sumber Sehat", "Toko 1", "dokumen tidak lengkap"):

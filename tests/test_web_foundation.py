@@ -20,7 +20,7 @@ from api import auth
 from api.app import create_app
 from api.settings import ApiSettings
 from ledger.roles import Role
-from testkit.api import build_world
+from testkit.api import build_world, expect, post
 from testkit.web import csrf_of, demo_user_value, sign_in, submit, web_settings
 from tests.conftest import make_url
 from web import format as fmt
@@ -85,6 +85,30 @@ def test_the_approvers_home_counts_what_waits(web: tuple[TestClient, ApiSettings
     assert "SPP menunggu verifikasi" in home.text
     assert '<span class="card-count">2</span>' in home.text
     assert "terlama menunggu" in home.text
+
+
+def test_the_kuasa_bud_counts_sp2d_to_issue_not_failed_transfers(
+    web_sqlite: tuple[TestClient, ApiSettings],
+) -> None:
+    """The Kuasa BUD's queue holds both; Beranda's "to issue" card counts only the SP2D."""
+    client, config = web_sqlite
+    made = build_world(client, config)
+    first, second = made["disbursement_id"], made["other_vendor_disbursement_id"]
+    steps = [
+        (first, Role.PPK, "verify", {}),
+        (first, Role.PA_KPA, "approve", {"spm_number": "SPM-1"}),
+        (first, Role.KUASA_BUD, "authorise", {"sp2d_number": "SP2D-1"}),
+        (first, Role.GATEWAY, "transfer/sent", {"gateway": "iris", "reference": "IRIS-1"}),
+        (first, Role.GATEWAY, "transfer/failed", {"reason": "rekening ditutup"}),
+        (second, Role.PPK, "verify", {}),
+        (second, Role.PA_KPA, "approve", {"spm_number": "SPM-2"}),
+    ]
+    for payment, role, step, body in steps:
+        expect(post(client, config, role, f"/disbursements/{payment}/{step}", body), 200)
+    sign_in(client, config, Role.KUASA_BUD)
+    home = client.get("/beranda").text
+    card = home.split("SPM menunggu penerbitan SP2D")[0].rsplit('class="card-count">', 1)[1]
+    assert card.startswith("1<"), card
 
 
 def test_a_form_without_its_csrf_token_changes_nothing(

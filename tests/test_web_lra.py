@@ -222,9 +222,12 @@ def test_the_charts_carry_the_tables_numbers_and_no_style(site: Site) -> None:
     assert html.count('role="img"') == 2 and "<title id=" in html and "<desc id=" in html
     assert "style=" not in html and "<script>" not in html
     tables = Tables(html).tables
-    skpd_chart = html[html.index('id="grafik-skpd"') : html.index("</svg>")]
-    drawn = [int(v) for v in re.findall(r'class="bar bar-\w+"[^>]*data-rupiah="(\d+)"', skpd_chart)]
-    assert drawn == [v for r in tables["tabel-skpd"][1:] for v in figures(r)]
+    for chart, table in (("grafik-skpd", "tabel-skpd"), ("grafik-bulan", "tabel-bulan")):
+        start = html.index(f'id="{chart}"')
+        svg = html[start : html.index("</svg>", start)]
+        drawn = [int(v) for v in re.findall(r'class="bar bar-\w+"[^>]*data-rupiah="(\d+)"', svg)]
+        assert drawn == [v for r in tables[table][1:] for v in figures(r)], chart
+        assert drawn
 
 
 def test_an_skpd_official_sees_only_its_own_skpd(site: Site) -> None:

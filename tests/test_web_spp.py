@@ -7,10 +7,12 @@ status, and a stored ``<script>`` rendered inert."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,8 +21,9 @@ from api.settings import ApiSettings
 from ledger.roles import Role
 from testkit.api import build_world, expect, get, line, post, request_body, vendor_body
 from testkit.web import sign_in, submit, web_settings
-from testkit.world import MEDIA, NPWP, OTHER_NPWP, YEAR
+from testkit.world import MEDIA, NPWP, OTHER_NPWP, OTHER_SKPD, PEMDA, YEAR
 from tests.conftest import make_url
+from web.session import COOKIE
 
 Web = tuple[TestClient, ApiSettings, dict[str, str]]
 
@@ -214,3 +217,20 @@ def test_a_stored_script_is_rendered_inert(web: Web) -> None:
         text = client.get(path).text
         assert evil not in text, path
         assert "&lt;script&gt;alert(" in text, path
+
+
+def test_the_live_summary_shows_no_line_of_another_skpd(web: Web) -> None:
+    client, config, world = web
+    now = int(time.time())
+    claims = {"sub": "pptk.lain", "role": "pptk", "pemda": PEMDA, "skpd": OTHER_SKPD, "sid": "s",
+              "aud": "kasda-web", "iat": now, "exp": now + 600}  # fmt: skip
+    other = TestClient(client.app)
+    other.cookies.set(COOKIE, jwt.encode(claims, config.pages.session_secret, algorithm="HS256"))
+    live = other.get("/spp/baru/hitung", params={"line_id": world["line_id"], "gross": "1"})
+    assert live.status_code == 200
+    assert "Rp 1.000.000.000" not in live.text and "Pilih rincian anggaran" in live.text
+    assert "Belanja Jasa Iklan" not in other.get("/spp/baru").text
+    # Posting the other SKPD's line is the ledger's refusal, as through the API.
+    refused = submit(other, "/spp/baru", "/spp/baru", _form(world, spp_number="SPP-LAIN"))
+    assert refused.status_code == 403 and "Data ini milik SKPD lain." in refused.text
+    assert _count(client, config) == 2

@@ -46,6 +46,11 @@ def _moment(value: datetime | str) -> datetime:
     return moment.astimezone(WIB)
 
 
+def local(value: datetime | str) -> datetime:
+    """A moment of the read models (UTC ISO text) or a datetime, in WIB."""
+    return _moment(value)
+
+
 def tanggal(value: datetime | date | str | None) -> str:
     """``21 Okt 2026``."""
     if value is None or value == "":

@@ -36,6 +36,23 @@ RULES: dict[str, str] = {
     "store_unavailable": "Basis data sedang tidak dapat dihubungi; coba lagi sebentar lagi.",
     "read_models_behind": "Data sedang diperbarui; coba lagi sebentar lagi.",
     "csrf": "Formulir kedaluwarsa atau tidak sah; muat ulang halaman lalu kirim lagi.",
+    "statement_line_unreadable": "Berkas rekening koran atau laporan gateway tidak dapat dibaca; "
+    "tidak ada yang dicatat. Perbaiki baris yang disebut lalu unggah lagi.",
+    # Sign-in at the pemda's identity provider (web/oidc.py).
+    "idp_unreachable": "Penyedia identitas pemda tidak dapat dihubungi. Coba lagi sebentar lagi; "
+    "bila masih gagal, hubungi admin BPKAD.",
+    "signin_expired": "Proses masuk sudah kedaluwarsa atau tidak dimulai dari peramban ini. "
+    "Silakan masuk lagi.",
+    "signin_state_mismatch": "Jawaban penyedia identitas tidak cocok dengan proses masuk di "
+    "peramban ini. Silakan masuk lagi.",
+    "idp_refused": "Penyedia identitas pemda tidak mengizinkan masuk. Silakan coba lagi.",
+    "idp_code_refused": "Penyedia identitas pemda tidak menerima kode masuk ini. Silakan masuk "
+    "lagi.",
+    "id_token_invalid": "Tanda pengenal dari penyedia identitas pemda tidak sah. Silakan masuk "
+    "lagi.",
+    "idp_claims_not_kasda": "Akun Anda di penyedia identitas pemda belum diberi peran kasda yang "
+    "dikenal, atau pemda, SKPD atau NPWP-nya belum lengkap. Hubungi admin BPKAD.",
+    "next_not_local": "Alamat tujuan setelah masuk harus halaman kasda sendiri.",
 }
 DEFAULT = "Permintaan ditolak."
 

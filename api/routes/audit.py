@@ -64,10 +64,12 @@ async def export_events(
     limit: Annotated[int, Query(ge=1, le=1_000, description="events per page")] = 500,
 ) -> ExportPageOut:
     # Everything recorded before the request (``latest``), and whose owner the read models know.
-    return await read(models, lambda db: _export(ledger, db, who.pemda, after, limit), response)
+    return await read(models, lambda db: export_page(ledger, db, who.pemda, after, limit), response)
 
 
-def _export(ledger: Ledger, db: ReadDatabase, pemda: str, after: int, limit: int) -> ExportPageOut:
+def export_page(
+    ledger: Ledger, db: ReadDatabase, pemda: str, after: int, limit: int
+) -> ExportPageOut:
     """The events of ``pemda`` after position ``after``, up to ``limit`` of them, scanning at most
     ``MAX_SCAN`` positions and none beyond what the read models include (so every aggregate's
     owner is known)."""

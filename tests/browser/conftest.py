@@ -27,9 +27,9 @@ def _require_browser() -> None:
     pytest.skip(message)
 
 
-# Per module, not per session: while Playwright's sync API is open its event loop runs in this
-# thread, and a later test of the same worker that calls asyncio.run() (tests/test_api_edge.py)
-# would fail with "asyncio.run() cannot be called from a running event loop".
+# Per module, not per session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and a test of another module that calls ``asyncio.run`` in the same xdist
+# worker would fail. pytest closes a module's fixture before it runs another module's test.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     _require_browser()

@@ -24,13 +24,13 @@ def _shot(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
-def _open_from_queue(page: Page, server: LiveServer, spp: str) -> None:
+def open_from_queue(page: Page, server: LiveServer, spp: str) -> None:
     page.goto(f"{server.url}/antrean")
     page.get_by_role("link", name=spp).click()
     expect(page.get_by_role("heading", name=f"SPP-LS {spp}")).to_be_visible()
 
 
-def _create_spp(page: Page, server: LiveServer, line_id: str) -> None:
+def create_spp(page: Page, server: LiveServer, line_id: str) -> None:
     sign_in_as(page, server, "PPTK", "pptk.ani")
     page.get_by_role("link", name="Ajukan SPP").click()
     page.get_by_label("Nomor SPP").fill("SPP-WEB-1")
@@ -56,17 +56,17 @@ def _create_spp(page: Page, server: LiveServer, line_id: str) -> None:
 def test_an_spp_from_the_form_to_its_sp2d(page: Page, server: LiveServer) -> None:
     with httpx.Client(base_url=server.url) as api:
         world = build_world(api, server.config)
-    _create_spp(page, server, world["line_id"])
+    create_spp(page, server, world["line_id"])
 
     sign_in_as(page, server, "PPK-SKPD", "ppk.budi")
-    _open_from_queue(page, server, "SPP-WEB-1")
+    open_from_queue(page, server, "SPP-WEB-1")
     expect(page.get_by_text("Sisa pagu (tersedia)")).to_be_visible()
     page.get_by_role("button", name="Verifikasi", exact=True).click()
     expect(page.get_by_text("SPP telah diverifikasi.")).to_be_visible()
 
     # The PPK, acting as PA/KPA, may not approve what he verified: refused, explained.
     sign_in_as(page, server, "PA/KPA", "ppk.budi")
-    _open_from_queue(page, server, "SPP-WEB-1")
+    open_from_queue(page, server, "SPP-WEB-1")
     page.get_by_label("Nomor SPM").fill("SPM-WEB-1")
     page.get_by_role("button", name="Setujui SPM").click()
     expect(
@@ -76,13 +76,13 @@ def test_an_spp_from_the_form_to_its_sp2d(page: Page, server: LiveServer) -> Non
     _shot(page, "pembayaran-ditolak-aturan")
 
     sign_in_as(page, server, "PA/KPA", "kadis.citra")
-    _open_from_queue(page, server, "SPP-WEB-1")
+    open_from_queue(page, server, "SPP-WEB-1")
     page.get_by_label("Nomor SPM").fill("SPM-WEB-1")
     page.get_by_role("button", name="Setujui SPM").click()
     expect(page.get_by_text("SPM telah disetujui.")).to_be_visible()
 
     sign_in_as(page, server, "Kuasa BUD", "kuasabud.dedi")
-    _open_from_queue(page, server, "SPP-WEB-1")
+    open_from_queue(page, server, "SPP-WEB-1")
     page.get_by_label("Nomor SP2D").fill("SP2D-WEB-1")
     page.get_by_role("button", name="Terbitkan SP2D").click()
     expect(page.get_by_text("SP2D telah diterbitkan.")).to_be_visible()

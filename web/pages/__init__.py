@@ -16,10 +16,26 @@ from fastapi import APIRouter
 
 from ledger.roles import Role
 from web.nav import NavItem
-from web.pages import approvals, home, lra, payment, signin, spp
+from web.pages import (
+    approvals,
+    audit,
+    home,
+    lra,
+    oidc,
+    payment,
+    portal,
+    reconciliation,
+    signin,
+    spp,
+    transfers,
+    vendors,
+)
 
 # In menu order.
-MODULES: tuple[ModuleType, ...] = (signin, home, spp, approvals, payment, lra)
+MODULES: tuple[ModuleType, ...] = (
+    signin, oidc, home, spp, approvals, payment, transfers, vendors, reconciliation, portal, audit,
+    lra,
+)  # fmt: skip
 
 
 def _nav(module: ModuleType) -> list[NavItem]:

@@ -25,10 +25,11 @@ NAV = [NavItem("Beranda", "/beranda", EVERYONE)]
 PAGES = {role: ["/beranda"] for role in EVERYONE}
 
 # The steps that wait for a person, and the words for them.
+# The Kuasa BUD's queue also holds failed transfers (``transfers.cards`` counts those).
 DECIDERS = {
-    Role.PPK: "SPP menunggu verifikasi",
-    Role.PA_KPA: "SPM menunggu persetujuan",
-    Role.KUASA_BUD: "SPM menunggu penerbitan SP2D",
+    Role.PPK: ("SPP menunggu verifikasi", "verify"),
+    Role.PA_KPA: ("SPM menunggu persetujuan", "approve"),
+    Role.KUASA_BUD: ("SPM menunggu penerbitan SP2D", "authorise"),
 }
 
 
@@ -50,13 +51,14 @@ def queue_cards(db: ReadDatabase, session: Session, now: datetime) -> list[Card]
     who = session.principal
     if who.role not in DECIDERS:
         return []
-    sizes = q.queue_sizes(db, who.pemda, skpd=who.skpd)
+    title, step = DECIDERS[who.role]
+    sizes = q.queue_sizes(db, who.pemda, skpd=who.skpd, step=step)
     count = sizes.get(who.role.value, 0)
     oldest = None
     if count:
-        first = q.approval_queue(db, who.pemda, who.role.value, limit=1, skpd=who.skpd)
+        first = q.approval_queue(db, who.pemda, who.role.value, limit=1, skpd=who.skpd, step=step)
         oldest = fmt.umur(first["since"][0], now)
-    return [Card(DECIDERS[who.role], count, "/antrean", oldest)]
+    return [Card(title, count, "/antrean", oldest)]
 
 
 def _sources() -> list[CardSource]:

@@ -25,8 +25,12 @@ NextPath = Annotated[str, Query(alias="next", max_length=2000)]
 
 
 def local_path(target: str | None) -> str:
-    """``target`` if it is a path of this site, else Beranda: never an open redirect."""
+    """``target`` if it is a path of this site, else Beranda: never an open redirect. No
+    whitespace or control character either: browsers drop tabs and newlines from a URL, so
+    ``/<TAB>/evil.example`` in a link or a refresh (``web.pages.oidc``) is ``//evil.example``."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/beranda"
+    if any(char.isspace() or not char.isprintable() for char in target):
         return "/beranda"
     return target
 
@@ -39,14 +43,28 @@ async def root(request: Request) -> Response:
 
 @router.get("/masuk")
 async def signin_page(request: Request, next_path: NextPath = "/beranda") -> Response:
+    return signin_form(request, next_path)
+
+
+def signin_form(
+    request: Request, next_path: str, *, error: Refusal | None = None, status: int = 200
+) -> Response:
+    """The sign-in page, with ``error`` (a refused sign-in, ``web.pages.oidc``) above it."""
     response = Response()
     token = sessions.ensure_signin_token(request, response)
+    web = request.app.state.settings.pages
     shown = page(
         request,
         "signin.html",
-        {"demo_users": request.app.state.settings.pages.demo_users, "next": local_path(next_path)},
+        {
+            "demo_users": web.demo_users,
+            "next": local_path(next_path),
+            "oidc": web.oidc is not None,
+            "error": error,
+        },
         # Signed in already (to switch users): the session's token, which the form check expects.
         csrf=token if sessions.current(request) is None else None,
+        status=status,
     )
     for name, value in response.raw_headers:
         if name == b"set-cookie":
