@@ -11,8 +11,11 @@ import pytest
 from playwright.sync_api import Page
 
 from kasda.demo.command import build_demo
-from kasda.demo.users import USERS
-from ledger.roles import Role
+from kasda.demo.pemda import PEMDA
+from kasda.demo.users import USERS, VENDOR_NAME, VENDOR_NPWP
+from ledger import commands as c
+from ledger.application import Ledger
+from ledger.roles import Actor, Role
 from testkit.browser import LiveServer, live_server
 from testkit.web import web_settings
 from web.pages import pages_for
@@ -40,6 +43,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     sign-in users (tests/browser/conftest.py offers it to every browser test)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('demo-site') / 'kasda.db'}"
     build_demo(url, SEED, LIFECYCLES)
+    register_the_demo_vendor(url)
     with live_server(web_settings(url)) as server:
         yield server
 
@@ -51,3 +55,25 @@ def sign_in(page: Page, server: LiveServer, role: Role) -> None:
     name = f"{ROLE_NAMES[role.value]} {USERS[role]}"
     page.get_by_role("button", name=name).first.click()
     page.wait_for_url(f"{server.url}/beranda")
+
+
+def register_the_demo_vendor(url: str) -> None:
+    """The demo's vendor user (``kasda.demo.users.VENDOR_NPWP``) is not one of the year's vendors
+    (their NPWPs come from the seed): register it, so that its portal has a vendor to show."""
+    ledger = Ledger(url)
+    try:
+        ledger.execute(
+            c.RegisterVendor(
+                idempotency_key="demo-site-vendor-user",
+                actor=Actor(USERS[Role.BPKAD_ADMIN], Role.BPKAD_ADMIN),
+                pemda=PEMDA,
+                npwp=VENDOR_NPWP,
+                name=VENDOR_NAME,
+                kind="media",
+                bank_code="110",
+                account_number="0012345678901",
+                account_holder=VENDOR_NAME,
+            )
+        )
+    finally:
+        ledger.close()
