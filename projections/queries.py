@@ -1015,6 +1015,17 @@ def payment(db: ReadDatabase, pemda: str, disbursement_id: str) -> Payment | Non
     return Payment(found, line, vendor, history, vendor_history)
 
 
+def vendor_history(db: ReadDatabase, pemda: str, vendor_id: str) -> list[dict[str, Any]]:
+    """The history of the vendor ``vendor_id`` of ``pemda`` (``HISTORY_ROW``, ``detail`` parsed),
+    in log order: registered, its bank account changed, deactivated, reactivated, by whom and why.
+    Empty if ``pemda`` has no such vendor."""
+    with db.transaction(write=False) as cursor:
+        known = cursor.fetchone(
+            "SELECT 1 FROM proj_vendor WHERE vendor_id = ? AND pemda = ?", (vendor_id, pemda)
+        )
+        return [] if known is None else _history(db, cursor, vendor_id)
+
+
 # -- transfers and the exceptions worklist -------------------------------------------------------
 TRANSFER_STATUSES = ("sent", "settled", "failed", "returned")
 TRANSFER_ROW = (

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.readmodels import POSITION_HEADER
 from ledger import commands as c
-from ledger import ids
+from ledger import history, ids
 from ledger.application import Ledger
 from ledger.roles import Role
 from projections import queries as q
@@ -175,6 +175,25 @@ def test_vendors_lines_runs_and_owners_from_the_read_models(
         "EX-3",
     ]
     assert q.run(db, OTHER_PEMDA, world["march"]) is None
+
+
+def test_a_vendors_history_from_the_read_models_is_its_events_in_its_pemda_only(
+    projected: tuple[Ledger, Projector, dict[str, Any]],
+) -> None:
+    ledger, projector, _ = projected
+    db = projector.db
+    vendor = q.vendor(db, f.PEMDA, f.NPWP_DIGITS)
+    assert vendor is not None
+    ledger.execute(c.DeactivateVendor(idempotency_key=f.key("off"), actor=f.ADMIN, pemda=f.PEMDA,
+                                      npwp=f.NPWP_DIGITS, reason="izin dicabut"))  # fmt: skip
+    projector.catch_up()
+    found = q.vendor_history(db, f.PEMDA, vendor["vendor_id"])
+    events = history.history(ledger, ids.vendor_id(f.PEMDA, f.NPWP_DIGITS))
+    assert [e["event"] for e in found] == [f"Vendor.{e.event}" for e in events]
+    assert [e["actor_id"] for e in found] == [e.actor_id for e in events]
+    assert found[-1]["reason"] == "izin dicabut"
+    assert found[0]["detail"]["bank_account"] == events[0].details["bank_account"]
+    assert q.vendor_history(db, OTHER_PEMDA, vendor["vendor_id"]) == []
 
 
 def test_every_aggregate_of_the_log_has_its_owner(

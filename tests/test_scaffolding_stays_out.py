@@ -1,7 +1,8 @@
 """The product holds no demo or test scaffolding and imports none.
 
 The demo lives in ``kasda/demo/``, the support of tests and benchmarks in ``testkit/``. No module of
-a product package imports either (or the tests and benchmarks themselves), the command line takes
+a product package imports either (or the tests and benchmarks themselves, or ``kasda`` at all: the
+command line and wiring import the product, not the reverse), the command line takes
 nothing from the test support, the modules that moved out are gone from the product, and the
 package discovery of ``pyproject.toml`` leaves the test support out of what is installed."""
 
@@ -75,6 +76,12 @@ def offending_imports(
 def test_no_product_module_imports_the_demo_or_the_test_support() -> None:
     forbidden = (DEMO, *TEST_SUPPORT, *MOVED_OUT)
     assert offending_imports(PRODUCT, forbidden) == []
+
+
+def test_no_product_module_imports_the_command_line() -> None:
+    """``kasda`` is the command line and the wiring: it imports the product, never the other way
+    round (a page that needs a step of ``kasda reconcile`` takes it from ``reconciliation``)."""
+    assert offending_imports(PRODUCT, ("kasda",)) == []
 
 
 def test_the_command_line_takes_nothing_from_the_test_support() -> None:

@@ -4,7 +4,7 @@ to resolve with a reason.
 
 A run from this page is ``kasda reconcile --date <day>`` over the app's own store: the same readers
 (MT940, camt.053, the bank's CSV profile; Midtrans reports), the same matching and the same record
-(``kasda.reconcile.match_day`` and ``record_command``), recorded through the app's writer under the
+(``reconciliation.day.match_day`` and ``record_command``), recorded through the app's writer under the
 run's own key (the same files of the same day are one run, from here or from the command line). A
 bad line stops the run with its file and line number, and nothing is recorded. Exceptions are
 resolved with ``ResolveReconciliationException``, the command of ``POST .../resolve``. The roles are
@@ -28,12 +28,12 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from api.routes.reconciliation import READ, RECORD, RESOLVE
-from kasda.reconcile import DayRun, RunRefused, match_day, record_command, run_id_of
 from ledger import commands as c
 from ledger.errors import AlreadyExists, DomainError
 from ledger.reconciliation import RESOLUTIONS
 from projections import queries as q
 from projections.db import ReadDatabase
+from reconciliation.day import DayRun, RunRefused, match_day, record_command, run_id_of
 from reconciliation.readers.csv_profiles import DEFAULT_PROFILES
 from reconciliation.record import NOT_EXCEPTIONS
 from reconciliation.schema import STATUS_LABELS, STATUSES

@@ -3,8 +3,8 @@ with its bank account and the history of its account (who changed it, when, from
 registering a vendor, changing its bank account, deactivating and reactivating it: the commands
 and roles of ``api/routes/vendors.py``.
 
-A vendor's facts come from the read models (``projections.queries.vendor``); its history from its
-own events (``ledger.history.history``, as the API's payment history), read in the same hop."""
+A vendor's facts and its history come from the read models (``projections.queries.vendor`` and
+``vendor_history``, from ``proj_history`` as a payment's page), in one read."""
 
 from __future__ import annotations
 
@@ -17,9 +17,6 @@ from starlette.datastructures import FormData
 
 from api import auth
 from ledger import commands as c
-from ledger import history as ledger_history
-from ledger import ids
-from ledger.application import Ledger
 from ledger.errors import DomainError, NotFound
 from ledger.roles import Role
 from ledger.vendor import VendorKind, normalise_npwp
@@ -50,10 +47,10 @@ KINDS = {
     VendorKind.INDIVIDUAL.value: "Orang pribadi",
 }
 EVENTS = {
-    "Registered": "Didaftarkan",
-    "BankAccountChanged": "Rekening diubah",
-    "Deactivated": "Dinonaktifkan",
-    "Reactivated": "Diaktifkan kembali",
+    "Vendor.Registered": "Didaftarkan",
+    "Vendor.BankAccountChanged": "Rekening diubah",
+    "Vendor.Deactivated": "Dinonaktifkan",
+    "Vendor.Reactivated": "Diaktifkan kembali",
 }
 NOTICES = {
     "daftar": "Penyedia terdaftar.",
@@ -146,13 +143,13 @@ def _number(npwp: str) -> str:
         raise PageRefused(Refusal("not_found", str(error), 404)) from None
 
 
-def _vendor_page(ledger: Ledger, pemda: str, number: str) -> Any:
+def _vendor_page(pemda: str, number: str) -> Any:
     def query(db: ReadDatabase) -> dict[str, Any]:
         found = q.vendor(db, pemda, number)
         if found is None:
             raise NotFound(f"no vendor with NPWP {number} in pemda {pemda}")
-        events = ledger_history.history(ledger, ids.vendor_id(pemda, number))
-        return {"vendor": found, "history": [e for e in reversed(events) if e.event in EVENTS]}
+        rows = q.vendor_history(db, pemda, found["vendor_id"])
+        return {"vendor": found, "history": [e for e in reversed(rows) if e["event"] in EVENTS]}
 
     return query
 
@@ -168,8 +165,7 @@ async def _show_vendor(
 ) -> Response:
     number = _number(npwp)
     try:
-        data = await fetch(request, _vendor_page(request.app.state.ledger, session.principal.pemda,
-                                                 number))  # fmt: skip
+        data = await fetch(request, _vendor_page(session.principal.pemda, number))
     except NotFound as missing:
         raise PageRefused(Refusal("not_found", str(missing), 404)) from None
     return page(request, "vendor.html", {

@@ -1,0 +1,408 @@
+"""One reconciliation run, from the files to the recordable ``Record``: the steps ``kasda reconcile``
+runs (``kasda/reconcile.py`` adds its arguments, report folder, nightly mode and exit codes) and the
+web app's upload form runs over its own store (``match_day``).
+
+The steps: the files the run names (a folder, its files of the period; a glob, its files), each bank
+statement and gateway report read once, the ledger lines of the run's pemda (from a canonical
+Parquet file or an open event store), scoped to the period and the window, matched (in memory, or
+in partitions on disk), summarised, and the run as the ledger records it. An input that cannot be
+read, or a run that cannot be recorded, is ``RunRefused``: its message names the file, the line and
+why, as ``kasda reconcile`` prints it. Polars and the readers are imported by the steps only, so the
+command line starts fast."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    import polars as pl
+
+    from ledger.application import Ledger
+    from ledger.commands import RecordReconciliation
+    from ledger.roles import Actor
+    from reconciliation.matching import LazyResult, Params, Result
+    from reconciliation.record import Record
+    from reconciliation.report import Input, Summary
+
+# The run's pemda when the ledger is a file (or the store holds none) and none is named.
+DEFAULT_PEMDA = "32.73"
+PREFIX = "kasda reconcile: "  # how a refusal begins, as the command line prints it
+
+Say = Callable[[str], None]
+# Opens the event store for the run's ledger lines (and closes it, or not, on exit).
+StoreOpener = Callable[[], contextlib.AbstractContextManager["Ledger"]]
+
+
+class RunRefused(Exception):
+    """A run that stops before its report (files that cannot be reconciled, or recorded): the
+    message says which file, which line and why, as ``kasda reconcile`` prints it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    """What one run reconciles and how: the statement period (``start``..``end``, the cut-off),
+    the bank statements (and gateway reports) as given (files, folders, globs), the pemda's time
+    zone (the calendar day of a ledger line of the store), the bank's CSV profile (and a file of
+    more profiles), the window in days, the ledger (a canonical Parquet file, else the event
+    store), the pemda (None: the store's one pemda), and the partitions of the match (0: in
+    memory, or chosen for ``memory_limit`` bytes)."""
+
+    start: date
+    end: date
+    bank: tuple[Path, ...]
+    timezone: str
+    gateway: tuple[Path, ...] = ()
+    profile: str = "bpd"
+    profiles: Path | None = None
+    window: int = 3
+    ledger: Path | None = None
+    pemda: str | None = None
+    partitions: int = 0
+    memory_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """A run matched: every line with its status, the summary, and the run's pemda (given, or the
+    store's one)."""
+
+    result: Result | LazyResult
+    summary: Summary
+    pemda: str
+
+
+@dataclass(frozen=True, slots=True)
+class DayRun:
+    """A day matched: its summary, and the run as the ledger records it (None when it has more
+    exceptions than a run may hold: nothing may be recorded)."""
+
+    summary: Summary
+    record: Record | None
+
+
+def _stderr(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+# -- the files of the run --------------------------------------------------------------------------
+def of_period(folder: Path, start: date, end: date) -> list[Path]:
+    """The files of ``folder`` (not its subfolders) whose name contains a day of the period,
+    ``YYYY-MM-DD``, as the bank and the gateway name their daily files."""
+    if not folder.is_dir():
+        return []
+    days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and any(d in p.name for d in days)
+    )
+
+
+_WILDCARDS = frozenset("*?[")
+
+
+def _named(path: Path, role: str, start: date, end: date) -> list[Path]:
+    """The files one ``--bank`` / ``--gateway`` names. Raises ``ValueError``."""
+    if path.is_dir():
+        files = of_period(path, start, end)
+        if not files:
+            raise ValueError(
+                f"--{role} {path}: no file of {start}..{end} in the folder "
+                "(file names must contain the day, YYYY-MM-DD)"
+            )
+        return files
+    if not path.exists() and _WILDCARDS & set(str(path)):
+        anchor = Path(path.anchor) if path.is_absolute() else Path()
+        files = sorted(p for p in anchor.glob(str(path.relative_to(anchor))) if p.is_file())
+        if not files:
+            raise ValueError(f"--{role} {path}: no file matches")
+        return files
+    return [path]  # a missing file is the reader's "cannot read the file"
+
+
+def input_files(given: tuple[Path, ...], role: str, run: RunInputs, warn: Say) -> tuple[Path, ...]:
+    """The files named by ``--bank`` / ``--gateway``: files as given; a folder, its files of the
+    period; a glob the shell did not expand (quoted, or from a script), the files it matches. A
+    file given twice (the same file, by any path) is read once. Raises ``ValueError``."""
+    found = [p for path in given for p in _named(path, role, run.start, run.end)]
+    unique: dict[Path, Path] = {}
+    for path in found:
+        key = path.resolve()
+        if key in unique:
+            warn(f"{PREFIX}{path} is given twice (as {unique[key]}); reading it once")
+        else:
+            unique[key] = path
+    return tuple(unique.values())
+
+
+def resolve_inputs(run: RunInputs, warn: Say = _stderr) -> RunInputs:
+    """``run`` with its bank and gateway inputs as the files they name; one file cannot be both."""
+    try:
+        bank = input_files(run.bank, "bank", run, warn)
+        gateway = input_files(run.gateway, "gateway", run, warn)
+    except ValueError as error:
+        raise RunRefused(f"{PREFIX}{error}") from None
+    both = {p.resolve() for p in bank} & {p.resolve() for p in gateway}
+    if both:
+        raise RunRefused(f"{PREFIX}{sorted(both)[0]} is given as --bank and as --gateway")
+    return replace(run, bank=bank, gateway=gateway)
+
+
+# -- reading -------------------------------------------------------------------------------------
+@dataclass
+class _Inputs:
+    """What a run reads, as it reads it: the statement side (frames for an in-memory run; for a
+    partitioned one, each input in canonical Parquet, read once), every input with its digest and
+    line count, the references of the credits (the receipts they pay are in scope), the ledger
+    lines (all of them, then those of the period) and the run's pemda."""
+
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    read: list[Input] = field(default_factory=list)
+    paid_in: list[pl.Series] = field(default_factory=list)
+    ledger: pl.DataFrame | None = None
+    ledger_source: Input | None = None  # the ledger file or store, before it is scoped
+    pemda: str = DEFAULT_PEMDA
+
+    def take_ledger(self) -> pl.DataFrame:
+        """The ledger lines, no longer held here (a partitioned run drops them once on disk)."""
+        ledger, self.ledger = self.ledger, None
+        assert ledger is not None, "the ledger is read before it is matched"
+        return ledger
+
+
+def _read(run: RunInputs, store: StoreOpener | None, work: Path | None, say: Say) -> _Inputs:
+    """Read every statement file and the ledger; an unreadable one stops the run."""
+    from reconciliation.errors import StatementError
+
+    inputs = _Inputs()
+    try:
+        _read_statement(run, work, inputs, say)
+        _read_ledger(run, store, inputs, say)
+    except (StatementError, ValueError, OSError) as error:
+        # StatementError is path:line: reason already; a bad profile file is a ValueError.
+        raise RunRefused(
+            str(error) if isinstance(error, StatementError) else f"{PREFIX}{error}"
+        ) from None
+    return inputs
+
+
+def _read_statement(run: RunInputs, work: Path | None, inputs: _Inputs, say: Say) -> None:
+    """Each bank statement and gateway report, once: kept in memory, or (a partitioned run) written
+    to ``work`` as canonical Parquet and dropped."""
+    import polars as pl
+
+    from reconciliation.readers import read_bank_statement, read_gateway_report
+    from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
+    from reconciliation.report import Input, sha256_of
+
+    sources = [("bank", p) for p in run.bank] + [("gateway", p) for p in run.gateway]
+    profiles = load_profiles(run.profiles) if run.profiles else DEFAULT_PROFILES
+    credits = (pl.col("direction") == "C") & ~pl.col("kind").is_in(["return", "interest"])
+    for k, (role, path) in enumerate(sources):
+        if role == "bank":
+            say(f"reading bank statement {path}")
+            frame = read_bank_statement(path, run.profile, profiles)
+        else:
+            say(f"reading gateway report {path}")
+            frame = read_gateway_report(path)
+        inputs.read.append(Input(role, str(path), sha256_of(path), frame.height))
+        inputs.paid_in.append(frame.filter(credits)["reference"])
+        if work is None:
+            inputs.frames.append(frame)
+        else:
+            inputs.files.append(work / f"input-{k}.parquet")
+            frame.write_parquet(inputs.files[-1])
+        del frame
+
+
+def _read_ledger(run: RunInputs, store: StoreOpener | None, inputs: _Inputs, say: Say) -> None:
+    """The ledger lines of the run's pemda, from ``run.ledger`` or the event store (whose one pemda
+    is the run's when ``run.pemda`` is not given). The store has no file digest: its lines are
+    digested once scoped to the period."""
+    from reconciliation.readers.ledger import read_ledger_parquet
+    from reconciliation.report import Input, sha256_of
+
+    if run.ledger is not None:
+        inputs.pemda = run.pemda or DEFAULT_PEMDA
+        say(f"reading ledger {run.ledger}")
+        inputs.ledger = read_ledger_parquet(run.ledger)
+        inputs.ledger_source = Input(
+            "ledger", str(run.ledger), sha256_of(run.ledger), inputs.ledger.height
+        )
+        return
+    from reconciliation.readers.ledger import ledger_frames
+    from reconciliation.schema import empty_ledger
+
+    assert store is not None, "a run without a ledger file reads the event store"
+    say("reading the ledger from the event store")
+    with store() as opened:
+        frames = ledger_frames(opened, timezone=run.timezone)
+    if run.pemda is None and len(frames) > 1:
+        pemdas = ", ".join(sorted(frames))
+        raise RunRefused(f"{PREFIX}the store holds pemdas {pemdas}: name one with --pemda")
+    inputs.pemda = run.pemda if run.pemda is not None else next(iter(frames), DEFAULT_PEMDA)
+    inputs.ledger = frames.get(inputs.pemda, empty_ledger())
+    del frames
+    inputs.ledger_source = Input("ledger", "KASDA_DATABASE_URL", "", inputs.ledger.height)
+
+
+def _scope(inputs: _Inputs, run: RunInputs, say: Say) -> None:
+    """Keep the ledger lines of the statement period. The run's ledger input is those lines (the
+    store's digest is theirs too), not every line of the store or file."""
+    import polars as pl
+
+    from reconciliation.matching import scope_ledger
+    from reconciliation.record import ledger_digest
+    from reconciliation.report import Input
+
+    ledger = inputs.take_ledger()
+    scoped = scope_ledger(
+        ledger,
+        run.start,
+        run.end,
+        paid_in=pl.concat(inputs.paid_in) if inputs.paid_in else None,
+        window_days=run.window,
+    ).collect()
+    source = inputs.ledger_source
+    assert source is not None, "the ledger is read before it is scoped"
+    lines = sum(i.lines for i in inputs.read)
+    digest = source.sha256 or ledger_digest(scoped)
+    inputs.read.append(Input("ledger", source.path, digest, scoped.height))
+    say(f"{lines} statement lines, {scoped.height} of {ledger.height} ledger lines in the period")
+    inputs.ledger = scoped
+
+
+# -- matching --------------------------------------------------------------------------------------
+def _match(
+    inputs: _Inputs, params: Params, run: RunInputs, work: Path | None, say: Say
+) -> Result | LazyResult:
+    """Every line of both sides with its status: in memory, or in partitions on disk when the run
+    has a work folder and more than one partition (given, or chosen for ``memory_limit``)."""
+    import polars as pl
+
+    from reconciliation.matching import reconcile
+    from reconciliation.schema import STATEMENT
+
+    partitions = run.partitions
+    if work is not None and not partitions and run.memory_limit is not None:
+        from reconciliation.partitioned import partitions_for
+
+        lines = sum(i.lines for i in inputs.read)
+        partitions = partitions_for(lines, run.memory_limit)
+        say(f"--memory-limit {run.memory_limit}: {partitions} partition(s)")
+    if work is not None and partitions > 1:
+        return _match_partitioned(inputs, params, partitions, work, say)
+    if inputs.files:
+        inputs.frames = [pl.read_parquet(inputs.files)]
+    parts, inputs.frames = inputs.frames, []
+    statement = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=STATEMENT)
+    del parts
+    return reconcile(statement, inputs.take_ledger(), params, progress=say)
+
+
+def _match_partitioned(
+    inputs: _Inputs, params: Params, partitions: int, work: Path, say: Say
+) -> LazyResult:
+    from reconciliation.partitioned import lazy_result, reconcile_files
+
+    ledger_file = work / "ledger.parquet"
+    inputs.take_ledger().write_parquet(ledger_file)
+    dense = reconcile_files(inputs.files, ledger_file, params, partitions, work, progress=say)
+    say("writing every line with its status")
+    return lazy_result(inputs.files, ledger_file, dense, work, partitions)
+
+
+def match(
+    run: RunInputs,
+    store: StoreOpener | None,
+    *,
+    work: Path | None = None,
+    say: Say = _quiet,
+    warn: Say = _stderr,
+) -> Matched:
+    """Resolve, read, scope, match and summarise the run. ``store`` opens the event store when
+    ``run.ledger`` is None; ``work`` is the folder of a partitioned run (None: in memory); ``say``
+    reports progress, ``warn`` a file given twice. Raises ``RunRefused``."""
+    from reconciliation.matching import Params
+    from reconciliation.report import Summary, summarise
+
+    run = resolve_inputs(run, warn)
+    inputs = _read(run, store, work, say)
+    _scope(inputs, run, say)
+    result = _match(inputs, Params(period_end=run.end, window_days=run.window), run, work, say)
+    summary = summarise(result, Summary(run.start, run.end, run.window, inputs.read))
+    return Matched(result, summary, inputs.pemda)
+
+
+# -- the record ------------------------------------------------------------------------------------
+def recordable(matched: Matched, run: RunInputs) -> Record | None:
+    """The run as the ledger records it; None when it has more exceptions than a run may hold.
+    Raises ``RunRefused`` if it cannot be recorded."""
+    from ledger.handlers import MAX_RECONCILIATION_EXCEPTIONS
+    from reconciliation.record import RecordError, build, exception_count, parameters_input
+
+    if exception_count(matched.summary) > MAX_RECONCILIATION_EXCEPTIONS:
+        return None
+    try:
+        extra = [parameters_input(run.start, run.end, run.window, run.profile)]
+        return build(matched.result, matched.summary, extra)
+    except RecordError as error:
+        raise RunRefused(f"{PREFIX}cannot record the run: {error}") from None
+
+
+def match_day(
+    store: Ledger,
+    *,
+    pemda: str,
+    day: date,
+    bank: list[Path],
+    gateway: list[Path],
+    timezone: str,
+    profile: str = "bpd",
+    window: int = 3,
+) -> DayRun:
+    """``kasda reconcile --date day --pemda pemda`` over an open store (left open): the same reading,
+    scoping, matching and record, without a report folder. Raises ``RunRefused``."""
+    if window < 0:
+        raise RunRefused(f"{PREFIX}--window must not be negative")
+    run = RunInputs(start=day, end=day, bank=tuple(bank), gateway=tuple(gateway),
+                    profile=profile, window=window, pemda=pemda, timezone=timezone)  # fmt: skip
+    matched = match(run, lambda: contextlib.nullcontext(store))
+    return DayRun(matched.summary, recordable(matched, run))
+
+
+def run_id_of(pemda: str, record: Record) -> UUID:
+    """The id of the run ``record`` is recorded as: the same pemda, day and inputs, the same run."""
+    from ledger import ids
+
+    return ids.reconciliation_run_id(pemda, record.business_date, record.inputs_digest)
+
+
+def record_command(pemda: str, actor: Actor, record: Record) -> RecordReconciliation:
+    """The command that records ``record`` once (its key is the run's: recording it again is a
+    replay, never a second run)."""
+    from ledger.commands import RecordReconciliation
+
+    return RecordReconciliation(
+        idempotency_key=f"reconcile:{pemda}:{record.business_date}:{record.inputs_digest}",
+        actor=actor,
+        pemda=pemda,
+        business_date=record.business_date,
+        inputs=record.inputs,
+        counts=record.counts,
+        exceptions=record.exceptions,
+    )
