@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete the SQLite file of KASDA_DATABASE_URL first and build the year again",
     )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="where the web app is served after the build, on a terminal (default 8000)",
+    )
     replay = sub.add_parser("replay", help="the APBD as of a past moment or event position")
     when = replay.add_mutually_exclusive_group(required=True)
     when.add_argument("--as-of", type=_moment, help="e.g. 2026-06-30T23:59:59+07:00")
@@ -126,13 +132,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     if args.command == "reconcile-resolve":
         return reconcile.resolve(args, settings)
     if args.command == "demo":
-        from kasda.demo import run_demo
-
-        if args.lifecycles < 1:
-            parser.error("--lifecycles must be at least 1")
-        return run_demo(
-            seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh, settings=settings
-        )
+        return _demo(parser, args, settings)
     if args.command in ("verify", "checkpoint", "signing-key", "export"):
         from kasda import integrity
 
@@ -144,6 +144,19 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     if args.command in ("replay", "history"):
         return _report(args, settings)
     return 2
+
+
+def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    """``kasda demo``: build the year (unless built), then serve it on a terminal."""
+    from kasda.demo import run_demo
+    from kasda.demo.serve import serve_demo
+
+    if args.lifecycles < 1:
+        parser.error("--lifecycles must be at least 1")
+    built = run_demo(
+        seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh, settings=settings
+    )
+    return built if built != 0 else serve_demo(settings, "127.0.0.1", args.port)
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:

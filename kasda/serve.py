@@ -13,6 +13,7 @@ from kasda.settings import Settings
 from ledger.roles import Role
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import FastAPI
 
 COMMANDS = ("serve", "token", "users")
@@ -154,10 +155,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     if args.workers == 1:
-        server = uvicorn.Server(config)
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run()
-        return 0 if server.started else STARTUP_FAILURE
+        return _run_one(config)
     supervisor = Multiprocess(config, sockets=[config.bind_socket()])
     with contextlib.suppress(KeyboardInterrupt):
         supervisor.run()
@@ -166,3 +164,23 @@ def _serve(args: argparse.Namespace) -> int:
         print("kasda: a worker failed to start; see the log above", file=sys.stderr)
         return STARTUP_FAILURE
     return 0
+
+
+def _run_one(config: uvicorn.Config) -> int:
+    """One worker in this process until Ctrl-C (0), or non-zero when it could not start."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else STARTUP_FAILURE
+
+
+def serve_app(app: FastAPI, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
+    """Serve an app built by the caller (``kasda demo``: with its own settings) as ``kasda serve``
+    does with one worker, until Ctrl-C (0); non-zero when it could not start."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
+    return _run_one(config)

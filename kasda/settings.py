@@ -239,6 +239,15 @@ class Settings:
         "the sign-in page lists the demo's users, one per role (never in production)",
         _flag,
     )
+    demo_serve: bool = setting(
+        "KASDA_DEMO_SERVE",
+        True,
+        "true/false",
+        "`kasda demo` (`make demo`) serves the web app in demo mode at http://127.0.0.1:8000 "
+        "after building, until Ctrl-C; only on a terminal: otherwise, or when false, it builds "
+        "and exits",
+        _flag,
+    )
     # -- production sign-in to the web app (web/oidc.py, docs/web.md) ------------------------------
     oidc_issuer: str | None = setting(
         "KASDA_OIDC_ISSUER",

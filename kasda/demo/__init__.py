@@ -22,7 +22,10 @@ status by ``gateways.receipts``; central transfers (4.2) and teller payments, wh
 are recorded directly.
 
 The same seed gives the same store contents and the same printed numbers. Run twice on the same store,
-the demo does not build the year again: it says so and prints the totals that are in the store.
+the demo does not build the year again: it says so and prints the totals that are in the store. An
+SQLite store is stamped with the seed and version that built it (``command.Stamp``); another seed or
+``DEMO_VERSION`` builds it again. On a terminal, ``kasda demo`` then serves the web app in demo mode
+(``serve``) until Ctrl-C.
 
 The package, one module per part (each small enough to read in one sitting):
 
@@ -41,7 +44,8 @@ The package, one module per part (each small enough to read in one sitting):
 - ``gateway``    ``DemoGateway`` and ``pay_all``: an in-process simulator with the Iris and Midtrans
                  clients on the ledger's clock, and the daily files for reconciliation
 - ``summary``    the counts and totals read back from the store, and how they are printed
-- ``command``    ``kasda demo`` itself: ``run_demo`` and ``build_demo``
+- ``command``    ``kasda demo`` itself: ``run_demo`` and ``build_demo``, the store's stamp
+- ``serve``      after the build, on a terminal: the web app in demo mode until Ctrl-C
 """
 
 from __future__ import annotations

@@ -1,10 +1,19 @@
 """``kasda demo``: build the year in a store that does not hold it yet (or find it built), print
-its counts and totals and the LRA."""
+its counts and totals and the LRA.
+
+An SQLite store gets a stamp beside it (``kasda.db.demo.json``: the seed, the planned lifecycles,
+``DEMO_VERSION`` and kasda's version). Run again with the same ones, the demo finds the year built and
+does not build it again; with another seed or version it deletes the file and builds the year again.
+A store without a stamp (built before stamps, or not by the demo) is never deleted: ``--fresh`` does
+that on request."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TextIO
 
@@ -17,6 +26,67 @@ from kasda.settings import Settings
 from ledger.application import Ledger
 from ledger.errors import NotFound
 from ledger.store import env_for_url
+
+# Bump when a change to kasda/demo builds a different year from the same seed: a stamped store of
+# another version is built again by ``kasda demo`` (``make demo``).
+DEMO_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Which build made the demo year of a store: written beside an SQLite file once it is built."""
+
+    seed: int
+    lifecycles: int
+    demo_version: int = DEMO_VERSION
+    kasda_version: str = ""
+
+    @classmethod
+    def of(cls, seed: int, lifecycles: int) -> Stamp:
+        return cls(seed, lifecycles, DEMO_VERSION, kasda_version())
+
+    def describe(self) -> str:
+        return (
+            f"seed {self.seed}, {count(self.lifecycles)} planned lifecycles, "
+            f"demo version {self.demo_version}, kasda {self.kasda_version}"
+        )
+
+
+def kasda_version() -> str:
+    try:
+        return version("kasda")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def stamp_path(path: Path) -> Path:
+    """The stamp of the SQLite file ``path``: ``kasda.db.demo.json`` beside ``kasda.db``."""
+    return path.with_name(f"{path.name}.demo.json")
+
+
+def read_stamp(path: Path) -> Stamp | None:
+    """The stamp beside an SQLite file; None when there is none or it cannot be read."""
+    try:
+        fields = json.loads(stamp_path(path).read_text())
+        return Stamp(
+            seed=int(fields["seed"]),
+            lifecycles=int(fields["lifecycles"]),
+            demo_version=int(fields["demo_version"]),
+            kasda_version=str(fields["kasda_version"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_stamp(path: Path, stamp: Stamp) -> None:
+    stamp_path(path).write_text(json.dumps(asdict(stamp), indent=2) + "\n")
+
+
+def delete_store(path: Path) -> None:
+    """Delete an SQLite store: the file, its WAL and shared memory, and its stamp."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    stamp_path(path).unlink(missing_ok=True)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -67,7 +137,8 @@ def run_demo(
     out: TextIO | None = None,
     settings: Settings | None = None,
 ) -> int:
-    """``kasda demo``: build the year (or find it built already) and print its counts and totals."""
+    """``kasda demo``: build the year unless the store holds it, built with this seed and version
+    (an SQLite store built with others is deleted first), and print its counts and totals."""
     out = out or sys.stdout
     settings = settings or Settings()
     url = url or settings.database_url
@@ -78,30 +149,72 @@ def run_demo(
                 f"--fresh deletes an SQLite file; {url} is not one (use a new ?schema=)", file=out
             )
             return 2
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        delete_store(path)
     print(f"kasda demo: {PEMDA_NAME} ({PEMDA}), APBD {YEAR}", file=out)
     print(f"store: {url}", file=out)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    wanted = Stamp.of(seed, lifecycles)
+    if not _holds_demo(url, settings):
+        print(f"\nNo demo year in the store yet: building it ({wanted.describe()}).", file=out)
+    elif not _built_by_another(path, wanted, out):
+        _print_store(url, settings, out)
+        return 0
+    return _build(url, wanted, path, settings, out)
+
+
+def _holds_demo(url: str, settings: Settings) -> bool:
     ledger = settings.open_ledger(url)
     try:
-        if demo_exists(ledger):
-            rebuild = f"; `kasda demo --fresh` deletes {path} and builds it again" if path else ""
-            print(
-                f"\nThe store already holds the APBD {YEAR} of {PEMDA_NAME}: not building it again "
-                f"(--seed and --lifecycles are ignored{rebuild}). Totals from the store:\n",
-                file=out,
-            )
-            print(format_totals(read_totals(ledger)), file=out)
-            year_summary(url, PEMDA, YEAR, out, settings)
-            return 0
+        return demo_exists(ledger)
     finally:
         ledger.close()
+
+
+def _built_by_another(path: Path | None, wanted: Stamp, out: TextIO) -> bool:
+    """Whether the demo year in the store was built with another seed or version (and so was
+    deleted, to be built again); says which, either way."""
+    stamp = read_stamp(path) if path is not None else None
+    if stamp is not None and stamp != wanted:
+        assert path is not None
+        print(
+            f"\nThe store holds the APBD {YEAR} built with {stamp.describe()}; asked for "
+            f"{wanted.describe()}: deleting {path} and building it again.",
+            file=out,
+        )
+        delete_store(path)
+        return True
+    rebuild = f"; `kasda demo --fresh` deletes {path} and builds it again" if path else ""
+    if stamp is None:
+        how = "with no record of the seed it was built with (--seed and --lifecycles are ignored"
+    else:
+        how = f"built with {stamp.describe()} (the same as asked"
+    print(
+        f"\nThe store already holds the APBD {YEAR} of {PEMDA_NAME}, {how}{rebuild}): not "
+        f"building it again. Totals from the store:\n",
+        file=out,
+    )
+    return False
+
+
+def _print_store(url: str, settings: Settings, out: TextIO) -> None:
+    ledger = settings.open_ledger(url)
+    try:
+        print(format_totals(read_totals(ledger)), file=out)
+    finally:
+        ledger.close()
+    year_summary(url, PEMDA, YEAR, out, settings)
+
+
+def _build(url: str, stamp: Stamp, path: Path | None, settings: Settings, out: TextIO) -> int:
     started = time.perf_counter()
     files_dir = files_folder(path) if path is not None else None
-    totals, report = build_demo(url, seed, lifecycles, files_dir=files_dir, settings=settings)
-    print(f"seed {seed}, {count(lifecycles)} planned lifecycles\n", file=out)
+    totals, report = build_demo(
+        url, stamp.seed, stamp.lifecycles, files_dir=files_dir, settings=settings
+    )
+    if path is not None:
+        write_stamp(path, stamp)
+    print(file=out)
     print(format_totals(totals, report), file=out)
     if files_dir is not None:
         print(

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from api.settings import ApiSettings
 from testkit.browser import CHROMIUM, LiveServer, live_server
 from testkit.web import web_settings
+from tests.browser.demo_site import demo_server  # noqa: F401 - the demo year, served
 from tests.conftest import make_url
 
 

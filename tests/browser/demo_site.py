@@ -1,0 +1,79 @@
+"""A live kasda over a small demo year, for the browser tests that look at every page with data in
+it (accessibility, screenshots): ``demo_server`` builds the year once per session into a temporary
+SQLite file and serves it with the demo's sign-in users; ``sign_in`` signs a browser tab in as a
+role; ``every_page`` lists what each role can open (``web.pages``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page
+
+from kasda.demo.command import build_demo
+from kasda.demo.pemda import PEMDA
+from kasda.demo.users import USERS, VENDOR_NAME, VENDOR_NPWP
+from ledger import commands as c
+from ledger.application import Ledger
+from ledger.roles import Actor, Role
+from testkit.browser import LiveServer, live_server
+from testkit.web import web_settings
+from web.pages import pages_for
+from web.render import ROLE_NAMES
+
+SEED, LIFECYCLES = 2026, 60
+# The roles that sign in (the gateway is a machine: it has no pages).
+ROLES = tuple(role for role in Role if role is not Role.GATEWAY)
+SIGNED_OUT = None
+
+
+def every_page() -> list[tuple[Role | None, str]]:
+    """The sign-in page signed out, then every page of ``web.pages`` for each role."""
+    return [(SIGNED_OUT, "/masuk")] + [(role, path) for role in ROLES for path in pages_for(role)]
+
+
+def case_id(case: tuple[Role | None, str]) -> str:
+    role, path = case
+    return f"{role.value if role else 'signed-out'}:{path}"
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A small demo year, built once per test session (per xdist worker) and served with the demo's
+    sign-in users (tests/browser/conftest.py offers it to every browser test)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo-site') / 'kasda.db'}"
+    build_demo(url, SEED, LIFECYCLES)
+    register_the_demo_vendor(url)
+    with live_server(web_settings(url)) as server:
+        yield server
+
+
+def sign_in(page: Page, server: LiveServer, role: Role) -> None:
+    """Sign the page's browser context in as the demo user of ``role``, by a click on the demo
+    sign-in page."""
+    page.goto(f"{server.url}/masuk")
+    name = f"{ROLE_NAMES[role.value]} {USERS[role]}"
+    page.get_by_role("button", name=name).first.click()
+    page.wait_for_url(f"{server.url}/beranda")
+
+
+def register_the_demo_vendor(url: str) -> None:
+    """The demo's vendor user (``kasda.demo.users.VENDOR_NPWP``) is not one of the year's vendors
+    (their NPWPs come from the seed): register it, so that its portal has a vendor to show."""
+    ledger = Ledger(url)
+    try:
+        ledger.execute(
+            c.RegisterVendor(
+                idempotency_key="demo-site-vendor-user",
+                actor=Actor(USERS[Role.BPKAD_ADMIN], Role.BPKAD_ADMIN),
+                pemda=PEMDA,
+                npwp=VENDOR_NPWP,
+                name=VENDOR_NAME,
+                kind="media",
+                bank_code="110",
+                account_number="0012345678901",
+                account_holder=VENDOR_NAME,
+            )
+        )
+    finally:
+        ledger.close()
