@@ -156,7 +156,9 @@ def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: S
     built = run_demo(
         seed=args.seed, lifecycles=args.lifecycles, fresh=args.fresh, settings=settings
     )
-    return built if built != 0 else serve_demo(settings, "127.0.0.1", args.port)
+    if built != 0:
+        return built
+    return serve_demo(settings, "127.0.0.1", args.port, seed=args.seed, lifecycles=args.lifecycles)
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:

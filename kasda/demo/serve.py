@@ -9,8 +9,11 @@ import sys
 from dataclasses import replace
 from typing import TextIO
 
+from kasda.demo.pemda import DEFAULT_LIFECYCLES
 from kasda.demo.users import demo_sign_ins
 from kasda.settings import Settings
+from ledger.vendor import normalise_npwp
+from web.settings import DemoUser
 
 
 def on_terminal(stream: object) -> bool:
@@ -31,7 +34,7 @@ def why_not_serve(settings: Settings, stdin: object, stdout: object) -> str | No
     return None
 
 
-def sign_in_help(url: str) -> list[str]:
+def sign_in_help(url: str, users: tuple[DemoUser, ...] | None = None) -> list[str]:
     """How to sign in as each role: the demo users of the sign-in page."""
     from web.render import ROLE_NAMES
 
@@ -39,7 +42,7 @@ def sign_in_help(url: str) -> list[str]:
         f"kasda web app (demo mode): {url}/masuk",
         "Sign in with one click as one of the demo users (user id, role, acting for):",
     ]
-    for user in demo_sign_ins():
+    for user in users if users is not None else demo_sign_ins():
         role = ROLE_NAMES.get(user.role.value, user.role.value)
         lines.append(f"  {user.user_id:<16} {role:<24} {user.label}")
     lines.append("The HTTP API is at the same address (/docs); `kasda users` prints API tokens.")
@@ -47,8 +50,25 @@ def sign_in_help(url: str) -> list[str]:
     return lines
 
 
+def year_vendor(seed: int, lifecycles: int) -> tuple[str, str]:
+    """The media company the demo's vendor user signs in for: the first the year of ``seed``
+    registers (its plan, drawn from the seed, names the same vendors as the built store)."""
+    from kasda.demo.year import DemoYear
+
+    people = DemoYear(seed, lifecycles).people
+    first = next(v for v in people.vendors if v.category == "media")
+    return first.name, normalise_npwp(first.npwp)
+
+
 def serve_demo(
-    settings: Settings, host: str, port: int, *, stdin: object = None, out: TextIO | None = None
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    seed: int | None = None,
+    lifecycles: int | None = None,
+    stdin: object = None,
+    out: TextIO | None = None,
 ) -> int:
     """After the build: serve the demo's web app until Ctrl-C (0), or say why not and return 0."""
     out = out or sys.stdout
@@ -63,8 +83,14 @@ def serve_demo(
     from api.app import create_app
     from kasda.serve import serve_app
 
-    app = create_app(replace(settings, demo_mode=True).api())
-    print("\n" + "\n".join(sign_in_help(f"http://{host}:{port}")) + "\n", file=out, flush=True)
+    api = replace(settings, demo_mode=True).api()
+    if seed is not None and api.web is not None:  # the year's own vendor, so its portal has data
+        vendor = year_vendor(seed, lifecycles or DEFAULT_LIFECYCLES)
+        api = replace(api, web=replace(api.web, demo_users=demo_sign_ins(vendor)))
+    app = create_app(api)
+    users = api.pages.demo_users
+    print("\n" + "\n".join(sign_in_help(f"http://{host}:{port}", users)) + "\n", file=out,
+          flush=True)  # fmt: skip
     code = serve_app(app, host, port)
     print("kasda demo: the web app has stopped.", file=out, flush=True)
     return code

@@ -28,17 +28,24 @@ USERS: dict[Role, str] = {
 }
 
 
-def demo_sign_ins() -> tuple[DemoUser, ...]:
+# Who the pemda-wide users are, on the sign-in page.
+PEMDA_WIDE = {Role.KUASA_BUD: "BPKAD", Role.BPKAD_ADMIN: "BPKAD", Role.AUDITOR: "Inspektorat"}
+
+
+def demo_sign_ins(vendor: tuple[str, str] | None = None) -> tuple[DemoUser, ...]:
     """The demo sign-in page's users (``KASDA_DEMO_MODE``): one per role that has pages, and the
-    PPK acting also as PA/KPA, to show separation of duties refusing a second step."""
+    PPK acting also as PA/KPA, to show separation of duties refusing a second step. ``vendor``
+    (name, NPWP) is the company the vendor user signs in for; by default the tests' media
+    company, which a demo year does not register (``kasda demo`` passes one of its own)."""
+    vendor_name, vendor_npwp = vendor or (VENDOR_NAME, VENDOR_NPWP)
     officials = next(s.name for s in SKPDS if s.code == OFFICIALS_SKPD)
     users = []
     for role, user_id in USERS.items():
         if role is Role.GATEWAY:  # a machine: it has no pages
             continue
         skpd = OFFICIALS_SKPD if role in SKPD_BOUND else None
-        npwp = VENDOR_NPWP if role is Role.VENDOR else None
-        label = VENDOR_NAME if role is Role.VENDOR else officials if skpd else "BPKAD / Inspektorat"
+        npwp = vendor_npwp if role is Role.VENDOR else None
+        label = vendor_name if role is Role.VENDOR else officials if skpd else PEMDA_WIDE[role]
         users.append(DemoUser(user_id, role, PEMDA, skpd, npwp, label))
     users.append(
         DemoUser(
