@@ -236,6 +236,22 @@ def test_a_page_has_the_roles_of_the_api_guard(tmp_path: Path) -> None:
                 assert "Anda tidak berwenang untuk langkah ini" in answer.text
 
 
+def test_the_stylesheet_closes_every_block() -> None:
+    """A block left open (a merge that lost a ``}``) puts every later rule inside it, e.g. a
+    phone-only media query: the pages then lose their styles without an error anywhere."""
+    import re
+    from pathlib import Path as FilePath
+
+    import web
+
+    css = (FilePath(web.__file__).parent / "static" / "kasda.css").read_text(encoding="utf-8")
+    depth = 0
+    for number, line in enumerate(re.sub(r"/\*.*?\*/", "", css, flags=re.S).splitlines(), 1):
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"kasda.css:{number}: a }} closes nothing"
+    assert depth == 0, "kasda.css: a block is never closed"
+
+
 @given(st.integers(min_value=-(10**15), max_value=10**15))
 def test_rupiah_is_written_with_dots_and_reads_back(amount: int) -> None:
     written = fmt.rupiah(amount)
