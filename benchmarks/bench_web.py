@@ -138,9 +138,12 @@ def clients(base: str, env: dict[str, str]) -> list[tuple[httpx.Client, Row]]:
     """Every row with the client that requests it: each role signed in on the demo sign-in page,
     then the references (no session; the API's with a bearer token)."""
     rows: list[tuple[httpx.Client, Row]] = []
+    payment = one_payment(base, env)
     for role in ROLES:
         client = signed_in(base, role)
         rows += [(client, Row(role.value, path, "page")) for path in pages_for(role)]
+        if role in (Role.KUASA_BUD, Role.AUDITOR):  # a payment's page: one read of everything
+            rows.append((client, Row(role.value, f"/pembayaran/{payment}", "page")))
     rows.append((httpx.Client(base_url=base, timeout=30), Row("-", "/healthz", "reference")))
     for role, path in (
         (Role.PPK, f"/pemda/{PEMDA}/queues"),
@@ -151,6 +154,15 @@ def clients(base: str, env: dict[str, str]) -> list[tuple[httpx.Client, Row]]:
         client = httpx.Client(base_url=base, timeout=30, headers=headers)
         rows.append((client, Row(f"{role.value} (API)", path, "reference")))
     return rows
+
+
+def one_payment(base: str, env: dict[str, str]) -> str:
+    """A settled payment of the demo year (the payment page's row)."""
+    headers = {"Authorization": f"Bearer {token(env, Role.AUDITOR)}"}
+    with httpx.Client(base_url=base, timeout=30, headers=headers) as api:
+        found = api.get(f"/pemda/{PEMDA}/disbursements", params={"status": "settled", "limit": 1})
+    found.raise_for_status()
+    return str(found.json()["items"][0]["id"])
 
 
 def run(base: str, env: dict[str, str], requests: int, warmup: int) -> list[Row]:

@@ -510,7 +510,7 @@ class Settings:
             key = derived_session_secret(jwt_secret)
         else:  # an IdP's tokens: a development key file beside the JWT one, made once
             key = local_secret(None, Path(self.jwt_secret_file).with_name(SESSION_SECRET_FILE))
-        users = demo_users() if self.demo_mode else ()
+        users = demo_users(self.database_url) if self.demo_mode else ()
         return WebSettings(session_secret=key, session_ttl_seconds=self.session_ttl,
                            demo_users=users, oidc=self.oidc())  # fmt: skip
 
@@ -660,8 +660,8 @@ if __name__ == "__main__":  # print the tables for the README
     sys.stdout.write("\n".join([*table(), "", *library_table()]) + "\n")
 
 
-def demo_users() -> tuple[DemoUser, ...]:
-    """The demo's users (``kasda.demo.users``) for the demo sign-in page."""
-    from kasda.demo.users import demo_sign_ins
+def demo_users(database_url: str) -> tuple[DemoUser, ...]:
+    """The demo's users (``kasda.demo.users``) for the demo sign-in page of this store."""
+    from kasda.demo.users import stamped_sign_ins
 
-    return demo_sign_ins()
+    return stamped_sign_ins(database_url)

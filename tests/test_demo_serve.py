@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -233,3 +234,25 @@ def test_the_quick_start_is_two_commands() -> None:
     assert quick.splitlines() == ["make demo", "make test"]
     makefile = (ROOT / "Makefile").read_text()
     assert "\ndemo: $(STAMP)\n\t$(BIN)/kasda demo --seed 2026\n" in makefile
+
+
+def test_the_demo_vendor_user_is_a_vendor_of_the_stamped_year(tmp_path: Path) -> None:
+    """A demo store stamped with its seed signs the vendor user in for one of that year's media
+    companies (its portal has payments); an unstamped store keeps the tests' company."""
+    from kasda.demo.command import Stamp, write_stamp
+    from kasda.demo.users import VENDOR_NPWP, stamped_sign_ins, year_vendor
+    from ledger.roles import Role
+
+    store = tmp_path / "kasda.db"
+    url = f"sqlite:///{store}"
+    assert _vendor_npwp(stamped_sign_ins(url)) == VENDOR_NPWP
+    write_stamp(store, Stamp.of(7, 40))
+    name, npwp = year_vendor(7, 40)
+    assert _vendor_npwp(stamped_sign_ins(url)) == npwp != VENDOR_NPWP
+    assert any(u.label == name for u in stamped_sign_ins(url) if u.role is Role.VENDOR)
+
+
+def _vendor_npwp(users: tuple[Any, ...]) -> str:
+    from ledger.roles import Role
+
+    return next(str(u.npwp) for u in users if u.role is Role.VENDOR)

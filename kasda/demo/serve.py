@@ -10,9 +10,8 @@ from dataclasses import replace
 from typing import TextIO
 
 from kasda.demo.pemda import DEFAULT_LIFECYCLES
-from kasda.demo.users import demo_sign_ins
+from kasda.demo.users import demo_sign_ins, year_vendor
 from kasda.settings import Settings
-from ledger.vendor import normalise_npwp
 from web.settings import DemoUser
 
 
@@ -48,16 +47,6 @@ def sign_in_help(url: str, users: tuple[DemoUser, ...] | None = None) -> list[st
     lines.append("The HTTP API is at the same address (/docs); `kasda users` prints API tokens.")
     lines.append("Press Ctrl-C to stop.")
     return lines
-
-
-def year_vendor(seed: int, lifecycles: int) -> tuple[str, str]:
-    """The media company the demo's vendor user signs in for: the first the year of ``seed``
-    registers (its plan, drawn from the seed, names the same vendors as the built store)."""
-    from kasda.demo.year import DemoYear
-
-    people = DemoYear(seed, lifecycles).people
-    first = next(v for v in people.vendors if v.category == "media")
-    return first.name, normalise_npwp(first.npwp)
 
 
 def serve_demo(

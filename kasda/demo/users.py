@@ -58,3 +58,25 @@ def demo_sign_ins(vendor: tuple[str, str] | None = None) -> tuple[DemoUser, ...]
         )
     )
     return tuple(users)
+
+
+def year_vendor(seed: int, lifecycles: int) -> tuple[str, str]:
+    """The media company (name, NPWP) the demo's vendor user signs in for: the first the demo year
+    of ``seed`` registers (the year's plan, drawn from the seed, names the same vendors as the
+    store built from it)."""
+    from kasda.demo.year import DemoYear
+    from ledger.vendor import normalise_npwp
+
+    people = DemoYear(seed, lifecycles).people
+    first = next(v for v in people.vendors if v.category == "media")
+    return first.name, normalise_npwp(first.npwp)
+
+
+def stamped_sign_ins(database_url: str) -> tuple[DemoUser, ...]:
+    """The sign-in users of a demo store: its vendor user one of the year's own vendors when the
+    store says which year it holds (the stamp ``kasda demo`` writes beside an SQLite file)."""
+    from kasda.demo.command import read_stamp, sqlite_path
+
+    path = sqlite_path(database_url)
+    stamp = read_stamp(path) if path is not None else None
+    return demo_sign_ins(year_vendor(stamp.seed, stamp.lifecycles) if stamp else None)
