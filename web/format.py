@@ -94,3 +94,14 @@ def parse_rupiah(text: str) -> int:
             f"jumlah harus bilangan bulat rupiah, misalnya 1.500.000; bukan {text!r}"
         )
     return int(cleaned)
+
+
+def parse_tanggal(text: str, what: str) -> date | None:
+    """A day a person typed or picked (``TTTT-BB-HH``, as a date field sends it); empty is None,
+    anything else is ``InvalidInput`` naming ``what``."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} bukan tanggal (TTTT-BB-HH)") from None

@@ -70,15 +70,6 @@ class Search:
     skpd: str | None = None
 
 
-def _day(text: str, what: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{what} {text!r} bukan tanggal (TTTT-BB-HH)") from None
-
-
 def search_of(pemda: str, form: dict[str, str]) -> Search:
     """The search the form asks for; ``InvalidInput`` (said in Indonesian) for a field that cannot
     be one (a status that does not exist, a malformed NPWP, SKPD code or day)."""
@@ -96,8 +87,8 @@ def search_of(pemda: str, form: dict[str, str]) -> Search:
         vendor_id=vendor_id,
         vendor_name=vendor_name,
         status=status,
-        start=_day(form["dari"], "tanggal awal"),
-        end=_day(form["sampai"], "tanggal akhir"),
+        start=fmt.parse_tanggal(form["dari"], "tanggal awal"),
+        end=fmt.parse_tanggal(form["sampai"], "tanggal akhir"),
         skpd=normalise_skpd(form["skpd"]) if form["skpd"] else None,
     )
     if found.start is not None and found.end is not None and found.start > found.end:

@@ -211,17 +211,12 @@ class Period:
         return {k: str(v) for k, v in values.items() if v is not None}
 
 
-def _day(text: str, what: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{what} {text!r} bukan tanggal (TTTT-BB-HH)") from None
-
-
 def period_of(start: str, end: str, status: str) -> Period:
-    period = Period(_day(start, "tanggal awal"), _day(end, "tanggal akhir"), _status(status))
+    period = Period(
+        fmt.parse_tanggal(start, "tanggal awal"),
+        fmt.parse_tanggal(end, "tanggal akhir"),
+        _status(status),
+    )
     if period.start is not None and period.end is not None and period.start > period.end:
         raise InvalidInput("tanggal awal tidak boleh sesudah tanggal akhir")
     return period
