@@ -1,0 +1,12 @@
+"""Every red-flag rule, by its stable code, in the order reports list them.
+
+A rule lives in a module of its own (its query, its wording, its method in docs/red-flags.md) and
+is added here. Codes never change: flags recorded years ago name them.
+"""
+
+from __future__ import annotations
+
+from audit.flags import Rule
+from audit.rules import duplicate_payment
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (duplicate_payment.RULE,)}
