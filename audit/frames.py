@@ -129,7 +129,8 @@ def _cutoff(as_of: date | None, timezone: str) -> datetime | None:
 
 
 def _utc(column: str) -> pl.Expr:
-    return pl.col(column).str.to_datetime(time_zone="UTC", time_unit="us")
+    # Cast first: a moment no row has yet (no payment sent) reads as a column of nulls, not text.
+    return pl.col(column).cast(pl.String).str.to_datetime(time_zone="UTC", time_unit="us")
 
 
 def _frame(rows: list[Any], columns: list[str]) -> pl.DataFrame:
