@@ -88,3 +88,9 @@ def test_marginal_conformity_is_flagged_low_only_when_the_pemda_asks(tmp_path: P
     [flag] = detect(frames, thresholds.load("32.73", limits), ["benford_deviation"]).flags
     assert flag.severity == "low" and "kesesuaian marginal" in flag.explanation_id
     assert flag.disbursement_ids and all(e.position > 0 for e in flag.evidence)
+
+
+def test_the_spending_rules_read_an_empty_history_with_the_flag_schema() -> None:
+    codes = ["vendor_concentration", "year_end_spike", "round_amount", "benford_deviation"]
+    found = detect(empty("32.73"), thresholds.defaults(), codes)  # the engine checks the dtypes
+    assert found.flags == [] and set(codes) <= set(found.seconds)

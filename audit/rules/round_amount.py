@@ -46,7 +46,7 @@ def _scores(paid: pl.LazyFrame, unit: int, expected: float) -> pl.LazyFrame:
 
 
 def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
-    unit = thresholds.int(CODE, "unit")
+    unit = max(thresholds.int(CODE, "unit"), 1)  # never a division by zero
     expected = thresholds.number(CODE, "expected_percent") / 100
     paid = realised(frames)
     found = (
