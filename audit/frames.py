@@ -292,6 +292,11 @@ def _timezone(db: ReadDatabase) -> str:
     return str(found[0]) if found is not None else "Asia/Jakarta"
 
 
+def secret_of(db: ReadDatabase) -> bytes:
+    """The key of the account digests in this deployment (derived from the ledger's cipher key)."""
+    return db.sealer.key_for(b"kasda audit: bank accounts")
+
+
 def load(db: ReadDatabase, pemda: str, secret: bytes, as_of: date | None = None) -> Frames:
     """``pemda``'s history from the read models, up to the end of ``as_of`` (its time zone).
 
