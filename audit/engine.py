@@ -10,14 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date
 
 import polars as pl
 
 from audit.flags import (
     FOUND,
-    MAX_EVIDENCE_PER_FLAG,
-    MAX_IDS_PER_FLAG,
     Evidence,
     Flag,
     Rule,
@@ -28,8 +25,9 @@ from audit.frames import Frames
 from audit.rules import RULES
 from audit.thresholds import Thresholds
 from ledger.errors import InvalidInput
+from ledger.redflags import MAX_EVIDENCE_PER_FLAG, MAX_IDS_PER_FLAG
 
-MAX_FLAGS_PER_RULE = 20_000  # beyond this a rule is mis-set for the pemda: its thresholds, not news
+MAX_FLAGS_PER_RULE = 5_000  # beyond this a rule is mis-set for the pemda: its thresholds, not news
 
 
 class RuleFailed(Exception):
@@ -131,7 +129,3 @@ def detect(frames: Frames, thresholds: Thresholds, codes: Iterable[str] | None =
     codes_order = {code: i for i, code in enumerate(RULES)}
     flags.sort(key=lambda f: (codes_order[f.rule], order[f.severity], -f.amount, f.id))
     return Detection(flags, seconds, truncated)
-
-
-def period_of(frames: Frames) -> tuple[date | None, int]:
-    return frames.as_of, frames.position

@@ -21,14 +21,16 @@ from uuid import UUID, uuid5
 
 import polars as pl
 
-# The fields of a flag, in the order of every rendering (JSON, CSV, the API): point 1 of issue 15.
-FLAG_FIELDS = (
-    "id", "rule", "severity", "subject", "amount", "period", "disbursement_ids", "vendor_ids",
-    "evidence", "explanation",
-)  # fmt: skip
+from ledger.redflags import (
+    FLAG_FIELDS,
+    MAX_EVIDENCE_PER_FLAG,
+    MAX_IDS_PER_FLAG,
+    SEVERITIES,
+    SUBJECT_KINDS,
+)
+
+# A flag's fields and the bounds of what one names are the ledger's, which records them.
 _FLAG_NAMESPACE = UUID("0b8d6c8e-15a1-5f0e-9d43-6b1f7a2c9e55")
-MAX_IDS_PER_FLAG = 1_000  # a vendor with more payments than this is named by its first 1,000
-MAX_EVIDENCE_PER_FLAG = 2_000
 
 
 class Severity(StrEnum):
@@ -43,6 +45,9 @@ class SubjectKind(StrEnum):
     SKPD = "skpd"
     USER = "user"
     LINE = "line"
+
+
+assert tuple(Severity) == SEVERITIES and tuple(SubjectKind) == SUBJECT_KINDS
 
 
 def schema(columns: dict[str, Any]) -> pl.Schema:
@@ -103,7 +108,7 @@ class Flag:
         assert self.period_start <= self.period_end, (self.period_start, self.period_end)
         assert self.explanation_id and self.explanation_en, self.rule
         assert len(self.disbursement_ids) <= MAX_IDS_PER_FLAG
-        assert len(self.evidence) <= MAX_EVIDENCE_PER_FLAG
+        assert 1 <= len(self.evidence) <= MAX_EVIDENCE_PER_FLAG, (self.rule, self.subject_id)
 
     @property
     def id(self) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -89,7 +89,7 @@ class Frames:
     pemda: str
     timezone: str  # the pemda's, e.g. Asia/Jakarta
     as_of: date | None  # the last day the history was read up to (None: everything)
-    position: int  # the read models' log position the frames were read at
+    position: int  # the log position of the last event the frames hold (``last_position``)
     payments: pl.LazyFrame
     steps: pl.LazyFrame
     vendors: pl.LazyFrame
@@ -287,10 +287,15 @@ def _exceptions(db: ReadDatabase, pemda: str) -> pl.LazyFrame:
     )
 
 
-def _timezone(db: ReadDatabase) -> tuple[str, int]:
+def _timezone(db: ReadDatabase) -> str:
     with db.transaction(write=False) as cursor:
-        found = cursor.fetchone("SELECT timezone, position FROM proj_position")
-    return (str(found[0]), int(found[1])) if found is not None else ("Asia/Jakarta", 0)
+        found = cursor.fetchone("SELECT timezone FROM proj_position")
+    return str(found[0]) if found is not None else "Asia/Jakarta"
+
+
+def secret_of(db: ReadDatabase) -> bytes:
+    """The key of the account digests in this deployment (derived from the ledger's cipher key)."""
+    return db.sealer.key_for(b"kasda audit: bank accounts")
 
 
 def load(db: ReadDatabase, pemda: str, secret: bytes, as_of: date | None = None) -> Frames:
@@ -299,12 +304,29 @@ def load(db: ReadDatabase, pemda: str, secret: bytes, as_of: date | None = None)
     ``secret`` keys the account digests (the deployment's; any bytes in tests): a flag shows a
     hint of an account, never its number, and two vendors share an account iff their keys agree.
     """
-    timezone, position = _timezone(db)
+    timezone = _timezone(db)
     frames = Frames(
-        pemda, timezone, as_of, position, _payments(db, pemda), _steps(db, pemda),
+        pemda, timezone, as_of, 0, _payments(db, pemda), _steps(db, pemda),
         _vendors(db, pemda), _accounts(db, pemda, secret), _exceptions(db, pemda),
     )  # fmt: skip
-    return cut(frames, as_of)
+    frames = cut(frames, as_of)
+    return replace(frames, position=last_position(frames))
+
+
+def last_position(frames: Frames) -> int:
+    """The log position of the last event the frames hold: what a run says it read. Not the read
+    models' position, which a recorded run itself moves on."""
+    last = (
+        pl.concat(
+            [
+                f.select(pl.col("position").max())
+                for f in (frames.steps, frames.vendors, frames.accounts, frames.exceptions)
+            ],
+        )
+        .select(pl.col("position").max().fill_null(0))
+        .collect()
+    )
+    return int(last.item())
 
 
 def cut(frames: Frames, as_of: date | None) -> Frames:

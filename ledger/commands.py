@@ -271,3 +271,26 @@ class ResolveReconciliationException(Command):
     exception_id: str
     resolution: str  # one of ledger.reconciliation.RESOLUTIONS
     reason: str
+
+
+# -- red flags ---------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RecordRedFlagRun(Command):
+    """What one run of the red-flag rules (``audit/``) found over the log up to ``position``."""
+
+    position: int  # the read models' log position the rules read
+    as_of: str | None  # the last day read (ISO), or None for everything
+    thresholds: dict[str, Any]  # the effective thresholds, table by table
+    thresholds_digest: str  # their SHA-256 (``audit.thresholds.Thresholds.digest``)
+    rules: tuple[str, ...]  # the codes of the rules that ran
+    flags: tuple[dict[str, Any], ...]  # ``audit.flags.Flag.as_dict`` each
+    truncated: dict[str, int] = field(default_factory=dict)  # rule -> flags left off
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewRedFlag(Command):
+    """An inspector's decision on a flag: confirmed, dismissed (with the reason) or escalated."""
+
+    flag_id: UUID  # the flag's own id (``FLAG_FIELDS`` id), not its aggregate's
+    decision: str  # one of ledger.redflags.DECISIONS
+    reason: str

@@ -43,6 +43,7 @@ from ledger.fields import MAX_NUMBER, document_number, fiscal_year, name, text
 from ledger.money import parse_deductions, require_non_negative_rupiah, require_rupiah
 from ledger.receipts import DocumentNumber
 from ledger.reconciliation import ReconciliationRun, inputs_digest
+from ledger.redflags import MAX_FLAGS_PER_RUN, RedFlag, RedFlagRun, checked_flag
 from ledger.revenue import Revenue
 from ledger.stamp import Stamp
 from ledger.unit_of_work import UnitOfWork
@@ -693,11 +694,7 @@ def _reconciliation_exceptions(raw: Any) -> list[dict[str, Any]]:
 
 
 def _reconciliation_counts(raw: Any) -> dict[str, int]:
-    if not isinstance(raw, dict) or not all(
-        isinstance(k, str) and type(v) is int and v >= 0 for k, v in raw.items()
-    ):
-        raise InvalidInput("counts must map a status to a non-negative integer")
-    return {name(k, "status", max_length=32): v for k, v in raw.items()}
+    return {name(k, "status", max_length=32): v for k, v in _counts(raw).items()}
 
 
 @handles(c.RecordReconciliation)  # its id hangs on a digest of every input: found when parsed
@@ -737,3 +734,95 @@ def resolve_reconciliation_exception(
     reason = text(cmd.reason, "resolution reason")
     run.resolve(exception_id, cmd.resolution, reason, _stamp(cmd, uow))
     return {"id": str(run.id), "open": len(run.open_exceptions)}
+
+
+# -- red flags ---------------------------------------------------------------------------------
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+MAX_THRESHOLDS_BYTES = 64 * 1024
+
+
+def _raised_flags(cmd: c.RecordRedFlagRun, _: Loaded) -> list[UUID]:
+    # Every flag the run names, read in one round: most were raised by an earlier run.
+    found = []
+    for item in cmd.flags[:MAX_FLAGS_PER_RUN] if isinstance(cmd.flags, tuple) else ():
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            try:
+                found.append(ids.red_flag_id(cmd.pemda, str(UUID(item["id"]))))
+            except ValueError:
+                continue
+    return found
+
+
+def _run_thresholds(cmd: c.RecordRedFlagRun) -> dict[str, Any]:
+    if not isinstance(cmd.thresholds, dict) or len(repr(cmd.thresholds)) > MAX_THRESHOLDS_BYTES:
+        raise InvalidInput(f"thresholds are a table of at most {MAX_THRESHOLDS_BYTES} bytes")
+    if not isinstance(cmd.thresholds_digest, str) or not _DIGEST.fullmatch(cmd.thresholds_digest):
+        raise InvalidInput("the thresholds' digest must be 64 lowercase hex digits")
+    return cmd.thresholds
+
+
+def _run_rules(cmd: c.RecordRedFlagRun, flags: list[dict[str, Any]]) -> list[str]:
+    rules = sorted({name(r, "rule", max_length=48) for r in cmd.rules})
+    if not rules:
+        raise InvalidInput("a red-flag run names the rules it ran")
+    stray = {f["rule"] for f in flags} - set(rules)
+    if stray:
+        raise InvalidInput(f"flags of rules the run did not run: {', '.join(sorted(stray))}")
+    return rules
+
+
+@handles(c.RecordRedFlagRun, _raised_flags)
+def record_red_flag_run(cmd: c.RecordRedFlagRun, uow: UnitOfWork) -> Result:
+    cmd.actor.require(roles.RECORD_RED_FLAGS, "record a red-flag run")
+    if type(cmd.position) is not int or cmd.position < 0:
+        raise InvalidInput(f"position must be a non-negative integer, got {cmd.position!r}")
+    as_of = None if cmd.as_of is None else _business_date(cmd.as_of)
+    if not isinstance(cmd.flags, tuple) or len(cmd.flags) > MAX_FLAGS_PER_RUN:
+        raise LimitExceeded(f"a red-flag run records at most {MAX_FLAGS_PER_RUN} flags")
+    flags = [checked_flag(item) for item in cmd.flags]
+    if len({f["id"] for f in flags}) != len(flags):
+        raise InvalidInput("a red-flag run names each flag once")
+    thresholds, rules = _run_thresholds(cmd), _run_rules(cmd, flags)
+    truncated = {name(k, "rule", max_length=48): v for k, v in _counts(cmd.truncated).items()}
+    run_id = ids.red_flag_run_id(cmd.pemda, cmd.position, as_of, cmd.thresholds_digest, rules)
+    if uow.exists(run_id):
+        raise AlreadyExists(
+            "this red-flag run (the same log position, thresholds and rules) is already recorded"
+        )
+    by = _stamp(cmd, uow)
+    run = RedFlagRun.record(
+        cmd.pemda, cmd.position, as_of, thresholds, cmd.thresholds_digest, rules,
+        [f["id"] for f in flags], truncated, by,
+    )  # fmt: skip
+    uow.add(run)
+    raised = 0
+    for flag in flags:
+        if not uow.exists(ids.red_flag_id(cmd.pemda, flag["id"])):
+            uow.add(RedFlag.raise_(cmd.pemda, run.id, flag, by))
+            raised += 1
+    return {"id": str(run.id), "flags": len(flags), "raised": raised}
+
+
+def _counts(raw: Any) -> dict[str, int]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and type(v) is int and v >= 0 for k, v in raw.items()
+    ):
+        raise InvalidInput("counts must map a name to a non-negative integer")
+    return raw
+
+
+def _the_flag(cmd: c.ReviewRedFlag, _: Loaded) -> list[UUID]:
+    return [ids.red_flag_id(cmd.pemda, str(cmd.flag_id))] if isinstance(cmd.flag_id, UUID) else []
+
+
+@handles(c.ReviewRedFlag, _the_flag)
+def review_red_flag(cmd: c.ReviewRedFlag, uow: UnitOfWork) -> Result:
+    cmd.actor.require(roles.REVIEW_RED_FLAG, "review a red flag")
+    if not isinstance(cmd.flag_id, UUID):
+        raise InvalidInput(f"flag id must be a UUID, got {cmd.flag_id!r}")
+    flag = uow.find(ids.red_flag_id(cmd.pemda, str(cmd.flag_id)), RedFlag)
+    if flag is None:
+        raise NotFound(f"no red flag {cmd.flag_id} in pemda {cmd.pemda}")
+    reason = text(cmd.reason, "review reason")
+    flag.review(cmd.decision, reason, _stamp(cmd, uow))
+    return {"id": str(cmd.flag_id), "status": flag.status}

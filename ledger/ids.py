@@ -45,3 +45,13 @@ def revenue_id(pemda: str, year: int, channel: str, reference: str) -> UUID:
 
 def reconciliation_run_id(pemda: str, business_date: str, inputs_digest: str) -> UUID:
     return _id("reconciliation", pemda, business_date, inputs_digest)
+
+
+def red_flag_run_id(
+    pemda: str, position: int, as_of: str | None, thresholds_digest: str, rules: list[str]
+) -> UUID:
+    return _id("redflag-run", pemda, position, as_of or "-", thresholds_digest, ",".join(rules))
+
+
+def red_flag_id(pemda: str, flag_id: str) -> UUID:
+    return _id("redflag", pemda, flag_id)

@@ -37,7 +37,7 @@ class Role(StrEnum):
     KUASA_BUD = "kuasa_bud"  # BPKAD: issues the SP2D
     BPKAD_ADMIN = "bpkad_admin"  # budget administration: APBD, APBD-P, pergeseran, blokir, vendors
     GATEWAY = "gateway"  # the payment adapter: reports sent/settled/failed/returned/refused
-    AUDITOR = "auditor"  # reads everything, writes nothing
+    AUDITOR = "auditor"  # inspectorate: reads everything; writes only red-flag runs and reviews
     VENDOR = "vendor"  # reads its own payments
 
 
@@ -148,3 +148,7 @@ REVENUE = frozenset({Role.GATEWAY, Role.BPKAD_ADMIN})
 # BPKAD reconciles the RKUD; a Kuasa BUD may also close a difference (e.g. a re-issued SP2D).
 RECONCILE = frozenset({Role.BPKAD_ADMIN})
 RESOLVE_EXCEPTION = frozenset({Role.BPKAD_ADMIN, Role.KUASA_BUD})
+# A run of the red-flag rules is recorded by the inspectorate or by BPKAD's nightly job (its
+# thresholds are on record either way); only an inspector reviews a flag.
+RECORD_RED_FLAGS = frozenset({Role.AUDITOR, Role.BPKAD_ADMIN})
+REVIEW_RED_FLAG = frozenset({Role.AUDITOR})

@@ -1121,3 +1121,144 @@ def run_exceptions(
     return _listing(
         db, WORKLIST_ROW, _EXCEPTIONS_OF_RUNS, conditions, "r.position, e.ordinal", limit, offset
     )
+
+
+# -- red flags (projections/redflags.py) -------------------------------------------------------
+FLAG_ROW = (
+    "flag_id", "rule", "severity", "subject_kind", "subject_id", "amount", "period_from",
+    "period_to", "disbursement_ids", "vendor_ids", "evidence", "explanation_id", "explanation_en",
+    "status", "raised_at", "raised_by_run", "last_run", "reviewed_by", "reviewed_at", "reason",
+)  # fmt: skip
+FLAG_RUN_ROW = (
+    "run_id", "log_position", "as_of", "thresholds_digest", "rules", "flags", "truncated",
+    "recorded_at", "recorded_by",
+)  # fmt: skip
+FLAG_STATUSES = ("open", "confirmed", "dismissed", "escalated")
+# Severity first, then the money at risk: the order an inspector works in.
+_FLAG_ORDER = (
+    "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, amount DESC, flag_id"
+)
+_FLAG_OF_SKPD = (
+    "((subject_kind = 'skpd' AND subject_id = ?) OR aggregate_id IN (SELECT k.aggregate_id"
+    " FROM proj_flag_link k JOIN proj_payment p ON p.disbursement_id = k.ref_id"
+    " JOIN proj_lra_line l ON l.line_id = p.line_id WHERE k.kind = 'disbursement'"
+    " AND l.skpd = ?))"
+)
+_FLAG_LINKED = (
+    "aggregate_id IN (SELECT aggregate_id FROM proj_flag_link WHERE pemda = ? AND kind = ?"
+    " AND ref_id = ?)"
+)
+
+
+def flag_body(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``proj_flag`` row as the flag's own fields (``ledger.redflags.FLAG_FIELDS``, the shape the
+    rules produced and the JSON export writes), then its review state."""
+    return {
+        "id": row["flag_id"],
+        "rule": row["rule"],
+        "severity": row["severity"],
+        "subject": {"kind": row["subject_kind"], "id": row["subject_id"]},
+        "amount": int(row["amount"]),
+        "period": {"from": row["period_from"], "to": row["period_to"]},
+        "disbursement_ids": json.loads(row["disbursement_ids"]),
+        "vendor_ids": json.loads(row["vendor_ids"]),
+        "evidence": json.loads(row["evidence"]),
+        "explanation": {"id": row["explanation_id"], "en": row["explanation_en"]},
+        "status": row["status"],
+        "raised_at": row["raised_at"],
+        "raised_by_run": row["raised_by_run"],
+        "last_run": row["last_run"],
+        "review": None
+        if row["reviewed_by"] is None
+        else {"by": row["reviewed_by"], "at": row["reviewed_at"], "reason": row["reason"]},
+    }
+
+
+def red_flags(
+    db: ReadDatabase,
+    pemda: str,
+    *,
+    rule: str | None = None,
+    severity: str | None = None,
+    status: str | None = None,
+    skpd: str | None = None,
+    disbursement_id: str | None = None,
+    vendor_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing:
+    """The red flags of ``pemda``, high severity and most money first; each filter narrows it.
+    ``skpd`` keeps flags about that SKPD or naming one of its payments. Rows are ``flag_body``."""
+    if status is not None and status not in FLAG_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(FLAG_STATUSES)}, got {status!r}")
+    code = None if skpd is None else normalise_skpd(skpd)
+    conditions: list[tuple[str, Any]] = [
+        ("pemda = ?", pemda),
+        ("rule = ?", rule),
+        ("severity = ?", severity),
+        ("status = ?", status),
+        (_FLAG_OF_SKPD, None if code is None else (code, code)),
+        (
+            _FLAG_LINKED,
+            None if disbursement_id is None else (pemda, "disbursement", disbursement_id),
+        ),
+        (_FLAG_LINKED, None if vendor_id is None else (pemda, "vendor", vendor_id)),
+    ]
+    found = _listing(db, FLAG_ROW, "proj_flag", conditions, _FLAG_ORDER, limit, offset)
+    return Listing([flag_body(r) for r in found.rows], found.total)
+
+
+def red_flag(db: ReadDatabase, pemda: str, flag_id: str) -> dict[str, Any] | None:
+    """One flag of ``pemda`` with every review of it, oldest first (None if it has no such flag)."""
+    found = _listing(
+        db, FLAG_ROW, "proj_flag", [("pemda = ?", pemda), ("flag_id = ?", flag_id)], "flag_id", 1, 0
+    )
+    if not found.rows:
+        return None
+    aggregate = str(ids.red_flag_id(pemda, flag_id))
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT decision, reason, actor_id, at, version, position FROM proj_flag_review"
+            " WHERE aggregate_id = ? ORDER BY version",
+            (aggregate,),
+        )
+    columns = ("decision", "reason", "actor_id", "at", "version", "position")
+    body = flag_body(found.rows[0])
+    body["aggregate_id"] = aggregate
+    body["reviews"] = db.sealer.opened(columns, rows)
+    return body
+
+
+def red_flag_runs(db: ReadDatabase, pemda: str, *, limit: int = 100, offset: int = 0) -> Listing:
+    """The red-flag runs of ``pemda``, the latest first."""
+    found = _listing(
+        db, FLAG_RUN_ROW, "proj_flag_run", [("pemda = ?", pemda)], "position DESC", limit, offset
+    )
+    rows = [
+        r | {"rules": json.loads(r["rules"]), "truncated": json.loads(r["truncated"])}
+        for r in found.rows
+    ]
+    return Listing(rows, found.total)
+
+
+MAX_WARNINGS = 20
+
+
+def open_flags(
+    db: ReadDatabase, pemda: str, *, disbursement_id: str, vendor_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The flags not dismissed that name this payment or its vendor: the warnings shown when the
+    payment is decided (they never block it). Confirmed and escalated flags still warn."""
+    refs: list[tuple[str, str]] = [("disbursement", disbursement_id)]
+    if vendor_id is not None:
+        refs.append(("vendor", vendor_id))
+    linked = " OR ".join("(kind = ? AND ref_id = ?)" for _ in refs)
+    params = [pemda, *(v for ref in refs for v in ref)]
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            f"SELECT {', '.join(FLAG_ROW)} FROM proj_flag WHERE status <> 'dismissed'"  # noqa: S608
+            " AND aggregate_id IN (SELECT aggregate_id FROM proj_flag_link WHERE pemda = ?"
+            f" AND ({linked})) ORDER BY {_FLAG_ORDER} LIMIT ?",
+            [*params, MAX_WARNINGS],
+        )
+    return [flag_body(r) for r in db.sealer.opened(FLAG_ROW, rows)]

@@ -37,6 +37,7 @@ from projections.lra import LraModel
 from projections.model import ReadModel
 from projections.owners import OwnerModel
 from projections.queues import QueueModel
+from projections.redflags import RedFlagModel
 from projections.runs import RunModel
 from projections.source import EventSource, Page
 from projections.statements import StatementModel
@@ -46,7 +47,8 @@ log = logging.getLogger(__name__)
 # Bump when a table's shape or meaning changes: stored read models of another version are rebuilt.
 # 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
 # 3: the history of every payment and vendor (proj_history).
-VERSION = 3
+# 4: red flags, their reviews and runs (proj_flag*).
+VERSION = 4
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -98,6 +100,7 @@ class Projector:
             OwnerModel(),
             RunModel(self.db.sealer),
             HistoryModel(self.db.sealer),
+            RedFlagModel(self.db.sealer),
         ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
         self._position: int | None = None

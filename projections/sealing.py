@@ -71,6 +71,11 @@ class Sealer:
             for row in rows
         ]
 
+    def key_for(self, purpose: bytes) -> bytes:
+        """A key for ``purpose`` derived from the ledger's (the purpose itself without one: with no
+        encryption at rest the read models hold the clear text anyway)."""
+        return _derive(self._index_key, purpose) if self.on else purpose
+
     def index(self, text: str) -> str:
         """What a sealed key column stores and is searched by: equal texts, equal indexes."""
         if not self.on:

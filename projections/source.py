@@ -56,6 +56,9 @@ PROJECTED = frozenset(
         "Revenue.Reversed",
         "ReconciliationRun.Recorded",
         "ReconciliationRun.ExceptionResolved",
+        "RedFlagRun.Recorded",
+        "RedFlag.Raised",
+        "RedFlag.Reviewed",
         # The first event of the aggregates no other model reads: their pemda (projections.owners).
         "Budget.Adopted",
         "CommandReceipt.Recorded",
@@ -69,6 +72,8 @@ _MODULES = {
     "Disbursement": "ledger.disbursement",
     "Revenue": "ledger.revenue",
     "ReconciliationRun": "ledger.reconciliation",
+    "RedFlagRun": "ledger.redflags",
+    "RedFlag": "ledger.redflags",
     "CommandReceipt": "ledger.receipts",
     "DocumentNumber": "ledger.receipts",
 }

@@ -134,7 +134,7 @@ def tables(db: ReadDatabase) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every read-model table, sorted: for comparing two builds."""
     names = ("proj_lra_line", "proj_lra_movement", "proj_vendor", "proj_payment", "proj_receipt",
              "proj_cash_day", "proj_queue", "proj_owner", "proj_run", "proj_run_exception",
-             "proj_history")  # fmt: skip
+             "proj_history", "proj_flag", "proj_flag_review", "proj_flag_link", "proj_flag_run")  # fmt: skip
     found: dict[str, list[tuple[Any, ...]]] = {}
     with db.transaction(write=False) as cursor:
         for name in names:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.flags import FLAG_FIELDS
+from ledger.redflags import FLAG_FIELDS
 from tests.redflag_scene import Scene, of
 
 
