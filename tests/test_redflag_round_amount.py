@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.flags import FLAG_FIELDS
+from ledger.redflags import FLAG_FIELDS
 from testkit.world import GOODS
 from tests import factory as f
 from tests.redflag_scene import Scene, of, officials, pay_many

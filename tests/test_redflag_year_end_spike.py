@@ -11,8 +11,8 @@ import pytest
 
 from audit import thresholds
 from audit.engine import detect
-from audit.flags import FLAG_FIELDS
 from ledger import commands as c
+from ledger.redflags import FLAG_FIELDS
 from ledger.roles import Actor
 from testkit.world import GOODS
 from tests import factory as f

@@ -13,9 +13,10 @@ import math
 
 import polars as pl
 
-from audit.flags import EVIDENCE_TYPE, MAX_IDS_PER_FLAG
+from audit.flags import EVIDENCE_TYPE
 from audit.frames import Frames
 from audit.rules.common import evidence_struct
+from ledger.redflags import MAX_IDS_PER_FLAG
 
 
 def realised(frames: Frames) -> pl.LazyFrame:
