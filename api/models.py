@@ -618,7 +618,7 @@ class RedFlagRunIn(Body):
         default=None, description="read the history up to the end of this day (default: all)"
     )
     rules: list[RuleCode] | None = Field(
-        default=None, max_length=64, description="only these rules (default: every rule)"
+        default=None, min_length=1, max_length=64, description="only these rules (default: all)"
     )
 
 

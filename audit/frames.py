@@ -129,7 +129,8 @@ def _cutoff(as_of: date | None, timezone: str) -> datetime | None:
 
 
 def _utc(column: str) -> pl.Expr:
-    return pl.col(column).str.to_datetime(time_zone="UTC", time_unit="us")
+    # Cast first: a column no row has set yet (no SP2D sent) is read as nulls of no type.
+    return pl.col(column).cast(pl.String).str.to_datetime(time_zone="UTC", time_unit="us")
 
 
 def _frame(rows: list[Any], columns: list[str]) -> pl.DataFrame:

@@ -215,3 +215,18 @@ def test_the_payout_service_logs_and_returns_the_warnings(
     assert "F-9" in warning["explanation"]["id"]
     assert quiet.warnings == ()
     assert any("red flag duplicate_payment" in r.getMessage() for r in caplog.records)
+
+
+def test_frames_load_a_history_with_no_sp2d_yet(tmp_path: Path) -> None:
+    """A moment no payment has reached yet (nothing sent, nothing settled) is a column of nulls
+    in the read models: it loads as an empty UTC moment, not as an error."""
+    scene = Scene.open(tmp_path)
+    try:
+        scene.vendor("CV Awal", when=datetime(2026, 1, 5, 9))
+        scene.pay("SPP-1", "CV Awal", 5_000_000, datetime(2026, 2, 2, 9), until="requested")
+        payments = scene.frames().payments.collect()
+    finally:
+        scene.close()
+    assert payments.height == 1
+    assert payments["sent_at"].dtype == pl.Datetime("us", "UTC")
+    assert payments["sent_at"].is_null().all()
