@@ -251,7 +251,7 @@ def render_table(flags: list[Flag]) -> str:
     if not flags:
         return "Tidak ada indikasi risiko.\n"
     header = (
-        f"{'No':>4}  {'Tingkat':8}  {'Aturan':30}  {'Nilai berisiko':>20}  {'Periode':23}  Subjek"
+        f"{'No':>4}  {'Tingkat':8}  {'Aturan':30}  {'Nilai berisiko':>20}  {'Periode':26}  Subjek"
     )
     lines = [header, "-" * len(header)]
     for number, f in enumerate(flags, 1):
@@ -259,7 +259,7 @@ def render_table(flags: list[Flag]) -> str:
         subject = f"{f.subject_kind.value} {f.subject_id}"
         lines.append(
             f"{number:>4}  {SEVERITY_ID[f.severity.value]:8}  {f.rule[:30]:30}  "
-            f"{rupiah(f.amount):>20}  {period:23}  {subject}"
+            f"{rupiah(f.amount):>20}  {period:26}  {subject}"
         )
         lines.append(f"{'':6}{f.explanation_id}")
         lines.append(f"{'':6}id {f.id}; {len(f.disbursement_ids)} SP2D, {len(f.evidence)} bukti")
