@@ -531,3 +531,139 @@ class ReconciliationRunOut(ReconciliationRunSummaryOut):
     counts: dict[str, int]
     version: int
     items: Page[ReconciliationExceptionOut] = Field(description="its exceptions, filtered, paged")
+
+
+# -- red flags (audit/, ledger/redflags.py, docs/red-flags.md) ---------------------------------
+RuleCode = Annotated[
+    StrictStr, Field(pattern=r"^[a-z][a-z0-9_]{1,47}$", examples=["split_purchase"])
+]
+
+
+class ExplanationOut(BaseModel):
+    id: str = Field(description="one sentence in Bahasa Indonesia, with the figures")
+    en: str = Field(description="the same in English")
+
+
+class FlagSubjectOut(BaseModel):
+    kind: Literal["disbursement", "vendor", "skpd", "user", "line"]
+    id: str
+
+
+class FlagPeriodOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from", description="first day (pemda's time zone), ISO")
+    to: str = Field(description="last day, ISO")
+
+
+class EvidenceOut(BaseModel):
+    aggregate_id: UUID
+    version: int
+    position: int = Field(description="the event's position in the log (check it with verify)")
+    kind: str | None = Field(
+        default=None, description="Disbursement, Vendor, ReconciliationRun... (one flag's page)"
+    )
+    link: str | None = Field(
+        default=None, description="the route of that thing's history, when the API has one"
+    )
+
+
+class FlagReviewStateOut(BaseModel):
+    by: str
+    at: datetime
+    reason: str
+
+
+class RedFlagOut(BaseModel):
+    """A flag with exactly its own fields (``FLAG_FIELDS``), then where its review stands."""
+
+    id: UUID
+    rule: str
+    severity: Literal["high", "medium", "low"]
+    subject: FlagSubjectOut
+    amount: int = Field(description="rupiah at risk")
+    period: FlagPeriodOut
+    disbursement_ids: list[UUID]
+    vendor_ids: list[UUID]
+    evidence: list[EvidenceOut]
+    explanation: ExplanationOut
+    status: Literal["open", "confirmed", "dismissed", "escalated"]
+    raised_at: datetime
+    raised_by_run: UUID
+    last_run: UUID
+    review: FlagReviewStateOut | None = Field(description="the last review, if any")
+
+
+class FlagReviewOut(BaseModel):
+    decision: Literal["confirmed", "dismissed", "escalated"]
+    reason: str
+    actor_id: str
+    at: datetime
+    version: int
+    position: int
+
+
+class RedFlagDetailOut(RedFlagOut):
+    aggregate_id: UUID = Field(description="the flag's aggregate in the ledger")
+    reviews: list[FlagReviewOut] = Field(description="every review, oldest first")
+
+
+class ReviewRedFlagIn(Body):
+    decision: Literal["confirmed", "dismissed", "escalated"]
+    reason: Text = Field(examples=["faktur F-9 dibayar dua kali; SP2D kedua diminta kembali"])
+
+
+class RedFlagRunIn(Body):
+    as_of: IsoDate | None = Field(
+        default=None, description="read the history up to the end of this day (default: all)"
+    )
+    rules: list[RuleCode] | None = Field(
+        default=None, min_length=1, max_length=64, description="only these rules (default: all)"
+    )
+
+
+class RedFlagRunOut(BaseModel):
+    run_id: UUID
+    log_position: int = Field(description="the last event the run read")
+    as_of: str | None
+    thresholds_digest: str
+    rules: list[str]
+    flags: int
+    truncated: dict[str, int]
+    recorded_at: datetime
+    recorded_by: str
+
+
+class RedFlagRunDoneOut(BaseModel):
+    """A run done now and recorded (or found recorded already: ``replayed``)."""
+
+    run_id: UUID
+    replayed: bool = Field(
+        description="the same run (log position, thresholds, rules) was "
+        "recorded before; nothing new was written"
+    )
+    raised: int = Field(description="flags raised for the first time by this run")
+    flags: int = Field(description="flags the run found")
+    counts: dict[str, int] = Field(description="flags found per rule (every rule that ran)")
+    truncated: dict[str, int] = Field(description="rule -> flags left off (a mis-set threshold)")
+    log_position: int = Field(description="the last event the run read")
+    position: int = Field(description="a position at or after the run's events (read-your-writes)")
+
+
+class FlagWarningOut(BaseModel):
+    """A red flag shown where a payment is decided; it never blocks."""
+
+    id: UUID
+    rule: str
+    severity: Literal["high", "medium", "low"]
+    explanation: ExplanationOut
+    recorded: bool = Field(
+        description="false: found just now by a live rule, not by a recorded run"
+    )
+    link: str = Field(description="the flag's route")
+
+
+class AuthorisedOut(CommandOut):
+    warnings: list[FlagWarningOut] = Field(
+        description="the red flags open on this payment or its vendor (never a refusal)"
+    )

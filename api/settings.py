@@ -43,6 +43,9 @@ class ApiSettings:
     # The store's options (``ledger.store.store_options``: cipher key, bounded waits).
     ledger_env: dict[str, str] = field(default_factory=dict)
     timezone: str = DEFAULT_TIMEZONE  # of the read models (``Projector``)
+    # The pemda's red-flag thresholds file (KASDA_REDFLAGS_FILE, ``audit.thresholds.load``);
+    # None: kasda's defaults.
+    redflags_file: str | None = None
     # The web app's (``web/settings.py``); by default its session key is derived from the local
     # JWT secret. With an identity provider there is none: KASDA_SESSION_SECRET is then needed.
     web: WebSettings | None = None

@@ -129,7 +129,7 @@ def _cutoff(as_of: date | None, timezone: str) -> datetime | None:
 
 
 def _utc(column: str) -> pl.Expr:
-    # Cast first: a moment no row has yet (no payment sent) reads as a column of nulls, not text.
+    # Cast first: a column no row has set yet (no SP2D sent) is read as nulls of no type.
     return pl.col(column).cast(pl.String).str.to_datetime(time_zone="UTC", time_unit="us")
 
 
@@ -145,15 +145,15 @@ _PAYMENTS_SQL = (
 )
 
 
-def _payments(db: ReadDatabase, pemda: str) -> pl.LazyFrame:
+def _payments(db: ReadDatabase, pemda: str, vendor_id: str | None) -> pl.LazyFrame:
     columns = ["disbursement_id", "pemda", "year", "spp_number", "sp2d_number", "line_id",
                "skpd", "sub_kegiatan", "rekening", "vendor_id", "gross", "status", "documents",
                *_MOMENTS]  # fmt: skip
     with db.transaction(write=False) as cursor:
-        rows = cursor.fetchall(
-            _PAYMENTS_SQL,
-            (pemda,),
-        )
+        if vendor_id is None:
+            rows = cursor.fetchall(_PAYMENTS_SQL, (pemda,))
+        else:
+            rows = cursor.fetchall(_PAYMENTS_SQL + " AND p.vendor_id = ?", (pemda, vendor_id))
     if db.sealer.on:
         opened = db.sealer.opened(columns, rows)
         rows = [tuple(r.values()) for r in opened]
@@ -177,19 +177,34 @@ def _payments(db: ReadDatabase, pemda: str) -> pl.LazyFrame:
     )
 
 
-def _history(db: ReadDatabase, prefix: str, pemda: str, kind: str) -> list[Any]:
+# One vendor's part of the history (``load(vendor_id=...)``): its own events, and those of the
+# payments to it; both lookups are indexed (proj_history_of, proj_payment_vendor).
+_OF_VENDOR = {
+    "Vendor": " AND h.aggregate_id = ?",
+    "Disbursement": " AND h.aggregate_id IN (SELECT disbursement_id FROM proj_payment"
+    " WHERE vendor_id = ?)",
+}
+
+
+def _history(
+    db: ReadDatabase, prefix: str, pemda: str, kind: str, vendor_id: str | None = None
+) -> list[Any]:
+    sql = (
+        "SELECT h.aggregate_id, h.event, h.at, h.actor_id, h.actor_role, h.version,"
+        " h.position, h.detail FROM proj_history h"
+        " JOIN proj_owner o ON o.aggregate_id = h.aggregate_id"
+        " WHERE o.pemda = ? AND o.kind = ? AND h.event LIKE ?"
+    )
+    params: list[Any] = [pemda, kind, prefix + "%"]
+    if vendor_id is not None:
+        sql += _OF_VENDOR[kind]
+        params.append(vendor_id)
     with db.transaction(write=False) as cursor:
-        return cursor.fetchall(
-            "SELECT h.aggregate_id, h.event, h.at, h.actor_id, h.actor_role, h.version,"
-            " h.position, h.detail FROM proj_history h"
-            " JOIN proj_owner o ON o.aggregate_id = h.aggregate_id"
-            " WHERE o.pemda = ? AND o.kind = ? AND h.event LIKE ? ORDER BY h.position",
-            (pemda, kind, prefix + "%"),
-        )
+        return cursor.fetchall(sql + " ORDER BY h.position", params)
 
 
-def _steps(db: ReadDatabase, pemda: str) -> pl.LazyFrame:
-    rows = [r[:7] for r in _history(db, "Disbursement.", pemda, "Disbursement")]
+def _steps(db: ReadDatabase, pemda: str, vendor_id: str | None) -> pl.LazyFrame:
+    rows = [r[:7] for r in _history(db, "Disbursement.", pemda, "Disbursement", vendor_id)]
     columns = ["disbursement_id", "event", "at", "actor_id", "actor_role", "version", "position"]
     if not rows:
         return pl.LazyFrame(schema=STEPS)
@@ -206,12 +221,12 @@ def _steps(db: ReadDatabase, pemda: str) -> pl.LazyFrame:
     )
 
 
-def _accounts(db: ReadDatabase, pemda: str, secret: bytes) -> pl.LazyFrame:
+def _accounts(db: ReadDatabase, pemda: str, secret: bytes, vendor_id: str | None) -> pl.LazyFrame:
     rows: list[dict[str, Any]] = []
     # One row per vendor event that sets an account: vendors are few beside payments, and each
     # detail is sealed on its own, so this loop is over accounts, not over the history.
     for aggregate_id, event, at, _a, _r, version, position, detail in _history(
-        db, "Vendor.", pemda, "Vendor"
+        db, "Vendor.", pemda, "Vendor", vendor_id
     ):
         body = json.loads(db.sealer.opened(["detail"], [(detail,)])[0]["detail"])
         account = body.get("bank_account") if event == "Vendor.Registered" else body.get("new")
@@ -235,14 +250,17 @@ def _accounts(db: ReadDatabase, pemda: str, secret: bytes) -> pl.LazyFrame:
     )
 
 
-def _vendors(db: ReadDatabase, pemda: str) -> pl.LazyFrame:
+def _vendors(db: ReadDatabase, pemda: str, vendor_id: str | None) -> pl.LazyFrame:
+    sql = (
+        "SELECT v.vendor_id, v.pemda, v.kind, v.registered_at, h.version, h.position"
+        " FROM proj_vendor v JOIN proj_history h"
+        " ON h.aggregate_id = v.vendor_id AND h.version = 1 WHERE v.pemda = ?"
+    )
     with db.transaction(write=False) as cursor:
-        rows = cursor.fetchall(
-            "SELECT v.vendor_id, v.pemda, v.kind, v.registered_at, h.version, h.position"
-            " FROM proj_vendor v JOIN proj_history h"
-            " ON h.aggregate_id = v.vendor_id AND h.version = 1 WHERE v.pemda = ?",
-            (pemda,),
-        )
+        if vendor_id is None:
+            rows = cursor.fetchall(sql, (pemda,))
+        else:
+            rows = cursor.fetchall(sql + " AND v.vendor_id = ?", (pemda, vendor_id))
     if not rows:
         return pl.LazyFrame(schema=VENDORS)
     return (
@@ -256,7 +274,11 @@ def _vendors(db: ReadDatabase, pemda: str) -> pl.LazyFrame:
     )
 
 
-def _exceptions(db: ReadDatabase, pemda: str) -> pl.LazyFrame:
+def _exceptions(db: ReadDatabase, pemda: str, vendor_id: str | None) -> pl.LazyFrame:
+    if vendor_id is not None:
+        # The exceptions of reconciliation runs are the RKUD's lines, not a vendor's: one
+        # vendor's frames hold none (the live rules of ``audit.service.warnings`` read none).
+        return pl.LazyFrame(schema=EXCEPTIONS)
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
             "SELECT e.run_id, r.business_date, e.exception_id, e.status, e.detail, e.amount,"
@@ -298,16 +320,28 @@ def secret_of(db: ReadDatabase) -> bytes:
     return db.sealer.key_for(b"kasda audit: bank accounts")
 
 
-def load(db: ReadDatabase, pemda: str, secret: bytes, as_of: date | None = None) -> Frames:
+def load(
+    db: ReadDatabase,
+    pemda: str,
+    secret: bytes,
+    as_of: date | None = None,
+    *,
+    vendor_id: str | None = None,
+) -> Frames:
     """``pemda``'s history from the read models, up to the end of ``as_of`` (its time zone).
 
     ``secret`` keys the account digests (the deployment's; any bytes in tests): a flag shows a
     hint of an account, never its number, and two vendors share an account iff their keys agree.
+    ``vendor_id`` narrows every query to one vendor: the vendor, its accounts, the payments to it
+    and their steps (no reconciliation exceptions), so that the warnings at the moment a payment
+    is decided cost that vendor's history, not the pemda's. A rule that compares vendors (a
+    shared account) sees only this one in such frames.
     """
     timezone = _timezone(db)
     frames = Frames(
-        pemda, timezone, as_of, 0, _payments(db, pemda), _steps(db, pemda),
-        _vendors(db, pemda), _accounts(db, pemda, secret), _exceptions(db, pemda),
+        pemda, timezone, as_of, 0, _payments(db, pemda, vendor_id),
+        _steps(db, pemda, vendor_id), _vendors(db, pemda, vendor_id),
+        _accounts(db, pemda, secret, vendor_id), _exceptions(db, pemda, vendor_id),
     )  # fmt: skip
     frames = cut(frames, as_of)
     return replace(frames, position=last_position(frames))

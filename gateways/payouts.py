@@ -23,8 +23,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from gateways.facts import GATEWAY_ACTOR, Applied, PayoutMismatch, apply, payout_mismatch
@@ -95,6 +96,15 @@ class PayoutResult:
     reference: str
     outcome: Outcome
     detail: str = ""
+    # The red flags open on this payment or its vendor when it was about to be sent (``Warnings``):
+    # advice for whoever reads the run, never a reason not to pay.
+    warnings: tuple[dict[str, Any], ...] = ()
+
+
+# What the wiring (``kasda.redflags.PayoutWarnings``) gives the service: a payment's warnings, each
+# ``{id, rule, severity, explanation: {id, en}, ...}``. The gateways read neither the audit rules nor
+# the read models themselves.
+Warnings = Callable[[Disbursement], list[dict[str, Any]]]
 
 
 class PayoutUnresolved(GatewayError):
@@ -127,6 +137,7 @@ class PayoutService:
     backoff_seconds: float = 0.05
     resend_failed: bool = False  # pay FAILED disbursements again (a new attempt, a new reference)
     hooks: Hooks = field(default_factory=Hooks)
+    warnings: Warnings | None = None  # the red flags of a payment about to be sent
     _beneficiaries: dict[str, tuple[str, str]] | None = None
     _statuses: dict[UUID, Status] = field(default_factory=dict)  # after the SP2D, in SP2D order
     _position: int = 0
@@ -180,6 +191,10 @@ class PayoutService:
         ref = payout_reference(d.id, d.attempts + 1)
         if d.status not in payable:
             return self._result(d, ref, Outcome.SKIPPED, f"disbursement is {d.status}")
+        warned = self._warnings(d)
+        return replace(self._pay(d, ref), warnings=warned)
+
+    def _pay(self, d: Disbursement, ref: str) -> PayoutResult:
         try:
             payout = self._send(d, ref)
         except (_Blocked, PayoutMismatch, GatewayError) as error:
@@ -189,6 +204,19 @@ class PayoutService:
         if payout.status is PayoutStatus.REJECTED:
             return self._rejected(d, ref, payout)
         return self._record(d, ref, payout)
+
+    def _warnings(self, d: Disbursement) -> tuple[dict[str, Any], ...]:
+        """The payment's red flags, logged before it is sent; they never stop it."""
+        if self.warnings is None:
+            return ()
+        found = tuple(self.warnings(d))
+        for w in found:
+            log.warning(
+                "SP2D %s: red flag %s (%s, %s): %s",
+                d.sp2d_number, w.get("rule"), w.get("severity"), w.get("id"),
+                (w.get("explanation") or {}).get("en", ""),
+            )  # fmt: skip
+        return found
 
     def _send(self, d: Disbursement, ref: str) -> Payout:
         """This attempt's payout: created unless the gateway has it already, held to the SP2D, and

@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import reconcile
 
     reconcile.add_parser(sub)
+    from kasda import redflags
+
+    redflags.add_parsers(sub)
     return parser
 
 
@@ -139,6 +142,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         return integrity.run(args, settings)
     if args.command == "lra":
         return lra.run_lra(args, settings)
+    if args.command in ("redflags", "redflag-review"):
+        from kasda import redflags
+
+        return (redflags.run if args.command == "redflags" else redflags.review)(args, settings)
     if args.command == "project":
         return lra.run_project(args, settings)
     if args.command in ("replay", "history"):

@@ -47,6 +47,7 @@ from web.settings import (
 
 if TYPE_CHECKING:
     from api.settings import ApiSettings
+    from audit.thresholds import Thresholds
     from gateways.config import GatewaySettings
     from ledger.application import Ledger
     from web.settings import DemoUser, OidcSettings, WebSettings
@@ -431,6 +432,15 @@ class Settings:
         "folder that gets one report folder per night for `--nightly`",
         _text,
     )
+    # -- red flags (audit/, docs/red-flags.md) ---------------------------------------------------
+    redflags_file: str | None = setting(
+        "KASDA_REDFLAGS_FILE",
+        None,
+        "path",
+        "the pemda's red-flag thresholds (TOML): any value of `audit/thresholds.toml`, for every "
+        'pemda at the top level or under `[pemda."<code>".<table>]`; unset: the defaults',
+        _text,
+    )
     # -- the test suite and benchmarks ------------------------------------------------------------
     test_postgres_url: str = setting(
         "KASDA_TEST_POSTGRES_URL",
@@ -467,6 +477,12 @@ class Settings:
 
         return Ledger(url or self.database_url, env=self.ledger_env(), **options)
 
+    def thresholds(self, pemda: str) -> Thresholds:
+        """The red-flag thresholds of ``pemda``: the defaults, with ``KASDA_REDFLAGS_FILE``'s."""
+        from audit.thresholds import load
+
+        return load(pemda, self.redflags_file)
+
     def api(self) -> ApiSettings:
         """The HTTP API's settings: local tokens (making the development key file once) unless
         ``KASDA_JWKS_URL`` names an identity provider. ``InvalidInput`` or ``ConfigError`` when a
@@ -480,6 +496,7 @@ class Settings:
             "max_token_lifetime_seconds": self.jwt_max_lifetime,
             "ledger_env": self.ledger_env(),
             "timezone": self.timezone,
+            "redflags_file": self.redflags_file,
         }
         if self.jwks_url is not None:
             common["web"] = self.web(None)

@@ -1262,3 +1262,22 @@ def open_flags(
             [*params, MAX_WARNINGS],
         )
     return [flag_body(r) for r in db.sealer.opened(FLAG_ROW, rows)]
+
+
+def vendor_npwps(db: ReadDatabase, pemda: str, vendor_ids: list[str]) -> dict[str, str]:
+    """Of ``vendor_ids``, those of ``pemda``'s vendors, with their NPWP (the key of the vendor
+    routes): a red flag's evidence links to them."""
+    found: dict[str, str] = {}
+    unique = sorted(set(vendor_ids))
+    with db.transaction(write=False) as cursor:
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = cursor.fetchall(
+                f"SELECT vendor_id, npwp_sealed FROM proj_vendor WHERE pemda = ?"  # noqa: S608
+                f" AND vendor_id IN ({marks})",
+                [pemda, *chunk],
+            )
+            for row in db.sealer.opened(("vendor_id", "npwp_sealed"), rows):
+                found[str(row["vendor_id"])] = str(row["npwp_sealed"])
+    return found

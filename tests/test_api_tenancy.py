@@ -20,6 +20,7 @@ first SKPD changes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -27,8 +28,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from audit.flags import Evidence, Flag, Severity, SubjectKind
+from ledger import commands as c
 from ledger import ids
-from ledger.roles import SKPD_BOUND, Role
+from ledger.roles import SKPD_BOUND, Actor, Role
 from testkit.api import (
     adopt_body,
     bearer,
@@ -110,6 +113,8 @@ SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
         "resolution": "explained",
         "reason": "dana dalam perjalanan",
     },
+    "/redflags/{flag_id}/reviews": {"decision": "escalated", "reason": "diteruskan ke APIP"},
+    "/redflag-runs": {"rules": ["duplicate_payment"]},
     "/revenues/reversals": {
         "year": YEAR,
         "channel": "teller",
@@ -164,6 +169,7 @@ class World:
         self.b = self._world(OTHER_PEMDA)
         self.a_ids = {self.a["disbursement_id"], self.a["other_vendor_disbursement_id"]}
         self.a_ids |= {self.a["line_id"], str(ids.budget_id(PEMDA, YEAR)), self.a["run_id"]}
+        self.a_ids.add(self.a["flag_id"])
         self.a_ids |= {str(ids.vendor_id(PEMDA, n)) for n in (self.a["npwp"], OTHER_NPWP)}
         self.dinkes = self._other_skpd()
         # Everything of SKPD (Dinas Pendidikan) in pemda A that an official of OTHER_SKPD must
@@ -218,12 +224,35 @@ class World:
             201,
         )
         self.position = max(self.position, int(found["position"]), recorded["position"])
+        vendor_id = str(ids.vendor_id(pemda, found["npwp"]))
         return found | {
-            "vendor_id": str(ids.vendor_id(pemda, found["npwp"])),
+            "vendor_id": vendor_id,
             "role": "ppk",
             "run_id": recorded["id"],
             "exception_id": "EX-1",
+            "flag_id": self._flag(pemda, found["disbursement_id"], vendor_id),
         }
+
+    def _flag(self, pemda: str, disbursement_id: str, vendor_id: str) -> str:
+        """A red flag on the world's payment, recorded as a nightly run records one."""
+        flag = Flag(
+            rule="duplicate_payment", severity=Severity.HIGH,
+            subject_kind=SubjectKind.DISBURSEMENT, subject_id=disbursement_id, amount=1_000,
+            period_start=date(YEAR, 3, 1), period_end=date(YEAR, 3, 2),
+            disbursement_ids=(disbursement_id,), vendor_ids=(vendor_id,),
+            evidence=(Evidence(disbursement_id, 1, 1),),
+            explanation_id="Contoh indikasi.", explanation_en="A sample flag.",
+        )  # fmt: skip
+        ledger = self.client.app.state.ledger  # type: ignore[attr-defined]
+        ledger.execute(
+            c.RecordRedFlagRun(
+                idempotency_key=f"flag-{pemda}", actor=Actor("inspektur", Role.AUDITOR),
+                pemda=pemda, position=1, as_of=None, thresholds={}, thresholds_digest="0" * 64,
+                rules=("duplicate_payment",), flags=(flag.as_dict(),),
+            )
+        )  # fmt: skip
+        self.position = max(self.position, int(ledger.recorder.max_notification_id() or 0))
+        return flag.id
 
     def call(
         self,
@@ -326,7 +355,8 @@ def test_every_route_for_every_role(
         )
         assert reach.status_code < 500, (tag, reach.text)
         names_an_a_id = any(
-            "{" + p + "}" in template for p in ("disbursement_id", "line_id", "vendor_id", "run_id")
+            "{" + p + "}" in template
+            for p in ("disbursement_id", "line_id", "vendor_id", "run_id", "flag_id")
         )
         if names_an_a_id:
             assert reach.status_code in (404, 422), (tag, reach.text)

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, budgets, disbursements, me, reconciliation, reports, revenue, vendors
+from api.routes import (
+    audit,
+    budgets,
+    disbursements,
+    me,
+    reconciliation,
+    redflags,
+    reports,
+    revenue,
+    vendors,
+)
 
 ROUTERS: list[APIRouter] = [
     me.router,
@@ -16,4 +26,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     reports.router,
     reconciliation.router,
+    redflags.router,
 ]

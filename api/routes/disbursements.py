@@ -11,12 +11,13 @@ history come from its events.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import auth
 from api.auth import Principal
@@ -36,12 +37,14 @@ from api.deps import (
 )
 from api.models import (
     ApproveIn,
+    AuthorisedOut,
     AuthoriseIn,
     BankAccountOut,
     CommandOut,
     DeductionOut,
     DisbursementOut,
     DisbursementRowOut,
+    FlagWarningOut,
     HistoryEntryOut,
     Page,
     ReasonIn,
@@ -53,6 +56,9 @@ from api.models import (
 from api.problems import responses
 from api.readmodels import ReadModels
 from api.routes.budgets import line_ref
+from api.routes.redflags import pemda_thresholds, warnings_out
+from audit import service as redflag_service
+from audit.frames import secret_of
 from ledger import commands as c
 from ledger import history as ledger_history
 from ledger import ids
@@ -62,6 +68,8 @@ from ledger.errors import InvalidInput, NotFound
 from ledger.vendor import normalise_npwp
 from projections import queries as q
 from projections.db import ReadDatabase
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/pemda/{pemda}/disbursements",
@@ -161,10 +169,40 @@ async def authorise_sp2d(
     who: Annotated[Principal, Depends(auth.AUTHORISE)],
     key: IdempotencyKey,
     writer: WriterDep,
+    models: ReadModelsDep,
+    request: Request,
     response: Response,
-) -> CommandOut:
+) -> AuthorisedOut:
+    """The SP2D, with the red flags open on this payment or its vendor as ``warnings``: the
+    recorded ones, and what the live rules find now in the vendor's history (an account changed
+    three days ago). They never block: the SP2D is issued either way."""
     command = _step(who, key, disbursement_id, c.AuthoriseSp2d, sp2d_number=body.sp2d_number)
-    return await run(writer, command, response)
+    done = await run(writer, command, response)
+    found = await _warnings(request, models, who.pemda, disbursement_id, done.position)
+    return AuthorisedOut(**done.model_dump(), warnings=found)
+
+
+async def _warnings(
+    request: Request, models: ReadModels, pemda: str, disbursement_id: UUID, position: int
+) -> list[FlagWarningOut]:
+    """The warnings of a payment just decided, read with the decision in the read models. The
+    decision is recorded whatever happens here: a warning that cannot be computed is logged and
+    left out, never an error of the request."""
+    try:
+        limits = pemda_thresholds(request, pemda)
+
+        def build(db: ReadDatabase) -> list[dict[str, Any]]:
+            found = q.owner(db, str(disbursement_id))
+            vendor = None if found is None else found.vendor_id
+            return redflag_service.warnings(
+                db, pemda, str(disbursement_id), vendor, limits, secret_of(db)
+            )
+
+        answer, _ = await models.read(build, latest=False, after=position)
+    except Exception:  # advice only: the SP2D stands
+        log.exception("red-flag warnings of disbursement %s could not be computed", disbursement_id)
+        return []
+    return warnings_out(pemda, answer)
 
 
 @router.post(

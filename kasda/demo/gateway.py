@@ -19,7 +19,7 @@ from types import TracebackType
 from gateways.config import GatewaySettings
 from gateways.facts import Applied, apply
 from gateways.iris import IrisClient
-from gateways.payouts import PayoutResult, PayoutService
+from gateways.payouts import PayoutResult, PayoutService, Warnings
 from gateways.port import ReceiptOrder
 from gateways.receipts import MidtransReceipts, ReceiptService
 from gateways.signatures import iris_signature
@@ -52,11 +52,13 @@ class DemoGateway:
         clock: Callable[[], datetime] | None = None,
         instant_payouts: bool = True,
         resend_failed: bool = False,
+        warnings: Warnings | None = None,
     ) -> None:
         """``fail_references``: payouts that fail at the bank whatever their account.
         ``instant_payouts=False``: an approved payout stays "processed" until ``finish_payouts``
         (the bank's run later in the day). ``resend_failed``: ``pay_all`` pays FAILED
-        disbursements again, as a new attempt under a new reference."""
+        disbursements again, as a new attempt under a new reference. ``warnings``: the red flags
+        of each payment about to be sent (``kasda.redflags.PayoutWarnings``), in its result."""
         self.ledger = ledger
         faults = Faults(
             fail_accounts=set(fail_accounts),
@@ -71,6 +73,7 @@ class DemoGateway:
         )
         self.settings = GatewaySettings.for_simulator(self.sim.url)
         self.resend_failed = resend_failed
+        self.warnings = warnings
         self._iris: IrisClient | None = None
         self._service: PayoutService | None = None
 
@@ -83,7 +86,9 @@ class DemoGateway:
             timeout_seconds=10.0,
         )
         # One service for the whole run: it follows the disbursement events from where it was.
-        self._service = PayoutService(self.ledger, self._iris, resend_failed=self.resend_failed)
+        self._service = PayoutService(
+            self.ledger, self._iris, resend_failed=self.resend_failed, warnings=self.warnings
+        )
         return self
 
     def __exit__(
