@@ -194,3 +194,55 @@ def disbursement(spp: str) -> str:
 
 def vendor_uuid(tax_id: str) -> UUID:
     return ids.vendor_id(f.PEMDA, tax_id)
+
+
+# -- many payments at once (statistical rules need hundreds) -----------------------------------
+def officials(skpd: str, suffix: str) -> dict[str, Actor]:
+    """The requester, verifier and approver of ``skpd`` (``users`` of ``Scene.pay``)."""
+    return {
+        "request": f.actor(f"pptk-{suffix}", Role.PPTK, skpd),
+        "verify": f.actor(f"ppk-{suffix}", Role.PPK, skpd),
+        "approve": f.actor(f"pa-{suffix}", Role.PA_KPA, skpd),
+    }
+
+
+def pay_many(
+    scene: Scene,
+    payments: list[tuple[str, str, int]],
+    when: datetime,
+    *,
+    line: c.LineSpec,
+    users: dict[str, Actor] | None = None,
+    step: timedelta = timedelta(hours=2),
+) -> list[str]:
+    """SPP ``(spp, vendor, gross)`` on ``line`` (another SKPD's with its ``officials``), each
+    taken to its SP2D (authorised) by the ledger's own commands in batches: every request at
+    ``when``, every verification ``step`` later, and so on; their disbursement ids, in order."""
+    who = {"request": f.PPTK, "verify": f.PPK, "approve": f.PA, "authorise": f.BUD,
+           **(users or {})}  # fmt: skip
+    stages: list[list[c.Command]] = [
+        [
+            c.RequestDisbursement(
+                idempotency_key=f.key("spp"),
+                actor=who["request"],
+                pemda=f.PEMDA,
+                year=f.YEAR,
+                spp_number=spp,
+                line=f.ref(line),
+                vendor_npwp=scene.vendors[vendor],
+                gross=gross,
+                deductions=(),
+                description=f"Belanja {spp}",
+                documents={"kontrak": f"SPK/{spp}"},
+            )
+            for spp, vendor, gross in payments
+        ],
+        [f.verify(spp, who["verify"]) for spp, _, _ in payments],
+        [f.approve(spp, who["approve"]) for spp, _, _ in payments],
+        [f.authorise(spp, who["authorise"]) for spp, _, _ in payments],
+    ]
+    for number, commands in enumerate(stages):
+        scene.at(when + step * number)
+        refused = [o for o in scene.ledger.execute_batch(commands) if isinstance(o, Exception)]
+        assert not refused, refused[:3]
+    return [disbursement(spp) for spp, _, _ in payments]

@@ -7,6 +7,21 @@ is added here. Codes never change: flags recorded years ago name them.
 from __future__ import annotations
 
 from audit.flags import Rule
-from audit.rules import duplicate_payment
+from audit.rules import (
+    benford_deviation,
+    duplicate_payment,
+    round_amount,
+    vendor_concentration,
+    year_end_spike,
+)
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in (duplicate_payment.RULE,)}
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        duplicate_payment.RULE,
+        vendor_concentration.RULE,
+        year_end_spike.RULE,
+        round_amount.RULE,
+        benford_deviation.RULE,
+    )
+}
