@@ -7,6 +7,23 @@ is added here. Codes never change: flags recorded years ago name them.
 from __future__ import annotations
 
 from audit.flags import Rule
-from audit.rules import duplicate_payment
+from audit.rules import (
+    account_mismatch,
+    duplicate_payment,
+    fast_track,
+    off_hours_approval,
+    repeated_pair,
+    unexplained_debit,
+)
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in (duplicate_payment.RULE,)}
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        duplicate_payment.RULE,
+        fast_track.RULE,
+        off_hours_approval.RULE,
+        repeated_pair.RULE,
+        unexplained_debit.RULE,
+        account_mismatch.RULE,
+    )
+}
