@@ -17,7 +17,7 @@ import polars as pl
 
 from audit.flags import Rule
 from audit.frames import Frames
-from audit.rules.common import day_en, hari, rupiah, step_evidence
+from audit.rules.common import day_en, evidence_struct, hari, rupiah
 from audit.thresholds import Thresholds
 
 CODE = "repeated_pair"
@@ -25,16 +25,18 @@ _PAIR = ["verifier", "authoriser"]
 
 
 def _pairs(frames: Frames) -> pl.LazyFrame:
-    """Per SP2D issued: its vendor, gross, day, and who verified it and who authorised it."""
-    who = (
-        frames.steps.filter(pl.col("event").is_in(["Verified", "Authorised"]))
-        .sort("position")
-        .group_by("disbursement_id")
-        .agg(
-            pl.col("actor_id").filter(pl.col("event") == "Verified").last().alias("verifier"),
-            pl.col("actor_id").filter(pl.col("event") == "Authorised").last().alias("authoriser"),
+    """Per SP2D issued: its vendor, gross, day, who verified it and who authorised it, and the
+    two events as evidence."""
+
+    # A disbursement is verified once and authorised once (it never returns to an earlier
+    # status), so each event is one row per payment: joins, no grouping of the history.
+    def actor(event: str, name: str) -> pl.LazyFrame:
+        return frames.steps.filter(pl.col("event") == event).select(
+            "disbursement_id", pl.col("actor_id").alias(name), evidence_struct().alias(event)
         )
-        .drop_nulls(_PAIR)
+
+    who = actor("Verified", "verifier").join(
+        actor("Authorised", "authoriser"), on="disbursement_id"
     )
     return (
         frames.payments.filter(pl.col("authorised_at").is_not_null())
@@ -47,46 +49,37 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     share = thresholds.number(CODE, "share") / 100
     usual = thresholds.number(CODE, "usual_share") / 100
     least = thresholds.int(CODE, "min_payments")
-    paid = _pairs(frames)
-    per_vendor = paid.group_by("vendor_id").agg(pl.len().alias("payments"))
-    per_pair = paid.group_by("vendor_id", *_PAIR).agg(
-        pl.len().alias("together"),
-        pl.col("disbursement_id").alias("disbursement_ids"),
-        pl.col("gross").sum().alias("amount"),
-        pl.col("on").min().alias("period_start"),
-        pl.col("on").max().alias("period_end"),
+    # Counts as windows over one frame of the issued SP2D (not one grouping per count, each
+    # reading the history again). "usual": of the verifier's payments to other vendors, the
+    # share this authoriser signed (null when the verifier has no other vendor).
+    counted = _pairs(frames).with_columns(
+        pl.len().over("vendor_id").alias("payments"),
+        pl.len().over("vendor_id", *_PAIR).alias("together"),
+        pl.len().over("vendor_id", "verifier").alias("vendor_verified"),
+        pl.len().over("verifier").alias("verified"),
+        pl.len().over(*_PAIR).alias("pair_all"),
     )
-    # What the verifier usually does: of their payments to other vendors, how many this
-    # authoriser signed (null when the verifier has no other vendor: nothing to compare with).
-    mine = paid.group_by("vendor_id", "verifier").agg(pl.len().alias("vendor_verified"))
-    verified = paid.group_by("verifier").agg(pl.len().alias("verified"))
-    pair_all = paid.group_by(*_PAIR).agg(pl.len().alias("pair_all"))
-    candidates = (
-        per_pair.join(per_vendor, on="vendor_id")
-        .filter((pl.col("payments") >= least) & (pl.col("together") >= share * pl.col("payments")))
-        .join(mine, on=["vendor_id", "verifier"])
-        .join(verified, on="verifier")
-        .join(pair_all, on=_PAIR)
-        .with_columns(
-            (pl.col("verified") - pl.col("vendor_verified")).alias("others"),
-            (pl.col("pair_all") - pl.col("together")).alias("others_pair"),
+    others = pl.col("verified") - pl.col("vendor_verified")
+    steered = counted.filter(
+        (pl.col("payments") >= least) & (pl.col("together") >= share * pl.col("payments"))
+    ).with_columns(
+        pl.when(others > 0).then((pl.col("pair_all") - pl.col("together")) / others).alias("usual")
+    )
+    found = (
+        steered.filter(pl.col("usual").is_null() | (pl.col("usual") <= usual))
+        .group_by("vendor_id", *_PAIR)
+        .agg(
+            pl.col("disbursement_id").alias("disbursement_ids"),
+            pl.col("gross").sum().alias("amount"),
+            pl.col("on").min().alias("period_start"),
+            pl.col("on").max().alias("period_end"),
+            pl.concat_list("Verified", "Authorised")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .alias("evidence"),
+            pl.col("together", "payments", "usual").first(),
         )
-        .with_columns(
-            pl.when(pl.col("others") > 0)
-            .then(pl.col("others_pair") / pl.col("others"))
-            .alias("usual")
-        )
-        .filter(pl.col("usual").is_null() | (pl.col("usual") <= usual))
     )
-    evidence = step_evidence(frames, "Verified", "Authorised")
-    per_flag = (
-        candidates.select("vendor_id", "disbursement_ids")
-        .explode("disbursement_ids")
-        .join(evidence, left_on="disbursement_ids", right_on="disbursement_id")
-        .group_by("vendor_id")
-        .agg(pl.col("evidence").list.explode(keep_nulls=False, empty_as_null=False))
-    )
-    return candidates.join(per_flag, on="vendor_id", how="left").select(
+    return found.select(
         pl.when(pl.col("together") == pl.col("payments"))
         .then(pl.lit("high"))
         .otherwise(pl.lit("medium"))
