@@ -21,7 +21,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
     scene.close()
 
 
-PPK = {name: user(f"ppk.{name}", Role.PPK) for name in ("ani", "bayu", "citra")}
+PPK = {name: user(f"ppk.{name}", Role.PPK) for name in ("ani", "bayu", "citra", "dewi")}
 BUD = {name: user(f"kuasabud.{name}", Role.KUASA_BUD) for name in ("a", "b", "c")}
 
 
@@ -41,7 +41,9 @@ class Payer:
 
 
 def test_a_vendor_steered_to_one_pair_is_flagged_and_look_alikes_are_not(scene: Scene) -> None:
-    for name in ("PT Langganan", "PT Biasa", "PT Kecil", "PT Hampir", "PT Lain", "PT X", "PT Y"):
+    vendors = ("PT Langganan", "PT Biasa", "PT Kecil", "PT Hampir", "PT Lain", "PT X", "PT Y",
+               "PT Sendiri")  # fmt: skip
+    for name in vendors:
         scene.vendor(name, when=datetime(2026, 1, 5, 9))
     payer = Payer(scene)
     # Planted: five of five SP2D through ppk.ani and kuasabud.a (high), while ppk.ani's other
@@ -60,10 +62,14 @@ def test_a_vendor_steered_to_one_pair_is_flagged_and_look_alikes_are_not(scene: 
     for _ in range(5):
         payer.pay("PT X", PPK["citra"], BUD["c"])
         payer.pay("PT Y", PPK["citra"], BUD["c"])
+    # Planted: ppk.dewi verifies one vendor only, always to kuasabud.a, who signs 14 of the 37
+    # other SP2D of the pemda (38%): high.
+    alone = {payer.pay("PT Sendiri", PPK["dewi"], BUD["a"]) for _ in range(5)}
     found = scene.detect("repeated_pair")
-    assert of(found, "repeated_pair") == [steered, set(mostly)]
-    high, medium = found.flags
-    assert (high.severity, medium.severity) == ("high", "medium")
+    assert of(found, "repeated_pair") == [steered, alone, set(mostly)]
+    high, _, medium = found.flags
+    assert (high.severity, found.flags[1].severity, medium.severity) == ("high", "high", "medium")
+    assert "signed 38% of the other vendors' SP2D" in found.flags[1].explanation_en
     assert high.subject_kind == "vendor" and high.vendor_ids == (high.subject_id,)
     assert high.amount == 150_000_000 and medium.amount == 50_000_000
     # The evidence: each payment's verification (version 2) and SP2D (version 4).
@@ -71,5 +77,5 @@ def test_a_vendor_steered_to_one_pair_is_flagged_and_look_alikes_are_not(scene: 
         (p, v) for p in steered for v in (2, 4)
     )
     assert "ppk.ani / kuasabud.a" in high.explanation_id and "5 dari 5" in high.explanation_id
-    assert "went 40% to that signer" in high.explanation_en
+    assert "other SP2D were 40% signed by kuasabud.a" in high.explanation_en
     assert "5 of this vendor's 6 SP2D (83%" in medium.explanation_en

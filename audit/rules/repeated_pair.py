@@ -3,8 +3,9 @@
 A payment passes two independent desks: the PPK of the SKPD verifies it (Verified) and a Kuasa
 BUD at BPKAD issues the SP2D (Authorised). When one PPK and one Kuasa BUD handle ``share`` percent
 or more of a vendor's payments (at least ``min_payments``), while the same PPK's payments to other
-vendors usually go to other Kuasa BUD (at most ``usual_share`` percent to this one), the vendor's
-payments are steered to a pair that waves them through. The PA/KPA is not part of the pair: each
+vendors usually go to other Kuasa BUD (at most ``usual_share`` percent to this one; for a PPK with
+no other vendor, the Kuasa BUD's share of the pemda's other SP2D), the vendor's payments are
+steered to a pair that waves them through. The PA/KPA is not part of the pair: each
 SKPD has one, so the pair would repeat for every vendor. A pemda with one Kuasa BUD, or a PPK who
 always works with the same one, is left alone: there the pair says nothing.
 """
@@ -50,20 +51,34 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     usual = thresholds.number(CODE, "usual_share") / 100
     least = thresholds.int(CODE, "min_payments")
     # Counts as windows over one frame of the issued SP2D (not one grouping per count, each
-    # reading the history again). "usual": of the verifier's payments to other vendors, the
-    # share this authoriser signed (null when the verifier has no other vendor).
+    # reading the history again). "usual": of the verifier's SP2D to other vendors, the share
+    # this authoriser signed; when the verifier has no other vendor, of every other vendor's SP2D
+    # of the pemda, the share this authoriser signed (a pemda with one Kuasa BUD: all of them).
     counted = _pairs(frames).with_columns(
         pl.len().over("vendor_id").alias("payments"),
         pl.len().over("vendor_id", *_PAIR).alias("together"),
         pl.len().over("vendor_id", "verifier").alias("vendor_verified"),
+        pl.len().over("vendor_id", "authoriser").alias("vendor_authorised"),
         pl.len().over("verifier").alias("verified"),
+        pl.len().over("authoriser").alias("authorised"),
         pl.len().over(*_PAIR).alias("pair_all"),
+        pl.len().alias("all"),
     )
     others = pl.col("verified") - pl.col("vendor_verified")
+    elsewhere = pl.col("all") - pl.col("payments")
     steered = counted.filter(
         (pl.col("payments") >= least) & (pl.col("together") >= share * pl.col("payments"))
     ).with_columns(
-        pl.when(others > 0).then((pl.col("pair_all") - pl.col("together")) / others).alias("usual")
+        pl.when(others > 0)
+        .then((pl.col("pair_all") - pl.col("together")) / others)
+        .when(elsewhere > 0)
+        .then((pl.col("authorised") - pl.col("vendor_authorised")) / elsewhere)
+        .alias("usual"),
+        pl.when(others > 0)
+        .then(pl.lit("verifier"))
+        .when(elsewhere > 0)
+        .then(pl.lit("pemda"))
+        .alias("basis"),
     )
     found = (
         steered.filter(pl.col("usual").is_null() | (pl.col("usual") <= usual))
@@ -76,7 +91,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
             pl.concat_list("Verified", "Authorised")
             .list.explode(keep_nulls=False, empty_as_null=False)
             .alias("evidence"),
-            pl.col("together", "payments", "usual").first(),
+            pl.col("together", "payments", "usual", "basis").first(),
         )
     )
     return found.select(
@@ -96,6 +111,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
         "together",
         "payments",
         "usual",
+        "basis",
     )
 
 
@@ -105,14 +121,27 @@ def explain(row: dict[str, Any]) -> tuple[str, str]:
     pair = f"{row['verifier']} / {row['authoriser']}"
     span_id = f"{hari(row['period_start'])} s.d. {hari(row['period_end'])}"
     span_en = f"{day_en(row['period_start'])} to {day_en(row['period_end'])}"
-    if usual is None:
-        else_id, else_en = (
-            "verifikator ini tidak memverifikasi penyedia lain",
-            ("the verifier verified no other vendor"),
+    if row["basis"] == "verifier":
+        else_id = (
+            f"SP2D lain verifikator ini {round(100 * usual)}% ditandatangani {row['authoriser']}"
+        )
+        else_en = (
+            f"the verifier's other SP2D were {round(100 * usual)}% signed by {row['authoriser']}"
+        )
+    elif row["basis"] == "pemda":
+        else_id = (
+            f"verifikator ini tidak memverifikasi penyedia lain, dan {row['authoriser']} "
+            f"menandatangani {round(100 * usual)}% SP2D penyedia lain"
+        )
+        else_en = (
+            f"the verifier verified no other vendor, and {row['authoriser']} signed "
+            f"{round(100 * usual)}% of the other vendors' SP2D"
         )
     else:
-        else_id = f"pembayaran lain verifikator ini {round(100 * usual)}% ke penanda tangan itu"
-        else_en = f"the verifier's other payments went {round(100 * usual)}% to that signer"
+        else_id, else_en = (
+            "tidak ada SP2D lain untuk dibandingkan",
+            "there is no other SP2D to compare",
+        )
     return (
         f"{row['together']} dari {row['payments']} SP2D penyedia ini ({pct}%, "
         f"{rupiah(row['amount'])}, {span_id}) diverifikasi dan diterbitkan oleh pasangan yang "
