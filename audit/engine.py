@@ -91,6 +91,7 @@ def _flags(rule: Rule, found: pl.DataFrame) -> list[Flag]:
                 evidence=tuple(Evidence(*e) for e in evidence),
                 explanation_id=worded_id,
                 explanation_en=worded_en,
+                key=str(row.get("finding_key") or ""),
             )
         )
     return flags

@@ -102,6 +102,10 @@ class Flag:
     evidence: tuple[Evidence, ...]
     explanation_id: str  # Bahasa Indonesia, with the figures
     explanation_en: str
+    # What the finding is about beyond its subject, for the rules whose findings grow (an SKPD's
+    # year, a vendor's share of a rekening): its id then stays as the year's payments are added,
+    # and an inspector's review stays with it. Empty: the payments named are the finding.
+    key: str = ""
 
     def __post_init__(self) -> None:
         assert type(self.amount) is int and self.amount >= 0, self.amount
@@ -112,7 +116,9 @@ class Flag:
 
     @property
     def id(self) -> str:
-        return flag_id(self.rule, self.subject_kind, self.subject_id, self.disbursement_ids)
+        return flag_id(
+            self.rule, self.subject_kind, self.subject_id, self.disbursement_ids, self.key
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The flag as JSON-able data with exactly ``FLAG_FIELDS``."""
@@ -131,29 +137,14 @@ class Flag:
         assert tuple(body) == FLAG_FIELDS
         return body
 
-    @classmethod
-    def from_dict(cls, body: dict[str, Any]) -> Flag:
-        """The inverse of ``as_dict`` (a recorded run's flags, read back)."""
-        return cls(
-            rule=body["rule"],
-            severity=Severity(body["severity"]),
-            subject_kind=SubjectKind(body["subject"]["kind"]),
-            subject_id=body["subject"]["id"],
-            amount=body["amount"],
-            period_start=date.fromisoformat(body["period"]["from"]),
-            period_end=date.fromisoformat(body["period"]["to"]),
-            disbursement_ids=tuple(body["disbursement_ids"]),
-            vendor_ids=tuple(body["vendor_ids"]),
-            evidence=tuple(Evidence(**e) for e in body["evidence"]),
-            explanation_id=body["explanation"]["id"],
-            explanation_en=body["explanation"]["en"],
-        )
 
-
-def flag_id(rule: str, kind: str, subject: str, disbursement_ids: tuple[str, ...]) -> str:
-    """The stable id of a flag: its rule, its subject and the payments it names, in any order."""
-    key = "\x1f".join((rule, kind, subject, *sorted(disbursement_ids)))
-    return str(uuid5(_FLAG_NAMESPACE, key))
+def flag_id(
+    rule: str, kind: str, subject: str, disbursement_ids: tuple[str, ...], key: str = ""
+) -> str:
+    """The stable id of a flag: its rule, its subject and its ``key`` if the rule gives one, else
+    the payments it names, in any order."""
+    about = ("key", key) if key else tuple(sorted(disbursement_ids))
+    return str(uuid5(_FLAG_NAMESPACE, "\x1f".join((rule, kind, subject, *about))))
 
 
 Explain = Callable[[dict[str, Any]], tuple[str, str]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -45,3 +46,20 @@ def test_an_unknown_rule_is_refused_with_the_rules_there_are() -> None:
     with pytest.raises(InvalidInput, match="duplicate_payment"):
         rules_named(["pecah_paket"])
     assert [r.code for r in rules_named(None)] == list(RULES)
+
+
+def test_a_finding_named_by_its_key_keeps_its_id_as_its_payments_grow() -> None:
+    from audit.flags import Evidence, Flag, Severity, SubjectKind
+
+    def flag(payments: tuple[str, ...], key: str) -> Flag:
+        return Flag(
+            rule="year_end_spike", severity=Severity.HIGH, subject_kind=SubjectKind.SKPD,
+            subject_id="1.01.0.00.0.00.01.0000", amount=1, period_start=date(2026, 12, 1),
+            period_end=date(2026, 12, 31), disbursement_ids=payments, vendor_ids=(),
+            evidence=(Evidence(str(UUID(int=1)), 1, 1),), explanation_id="x", explanation_en="x",
+            key=key,
+        )  # fmt: skip
+
+    one, two = (str(UUID(int=2)),), (str(UUID(int=2)), str(UUID(int=3)))
+    assert flag(one, "2026").id == flag(two, "2026").id != flag(one, "2027").id
+    assert flag(one, "").id != flag(two, "").id  # named by its payments: another set, another flag

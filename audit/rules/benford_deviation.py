@@ -92,6 +92,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
             .alias("severity"),
             pl.lit("skpd").alias("subject_kind"),
             pl.col("skpd").alias("subject_id"),
+            pl.col("year").cast(pl.String).alias("finding_key"),  # one finding per SKPD and year
             pl.lit(nonconforming).alias("nonconformity_mad"),
             pl.lit(marginal).alias("marginal_mad"),
         )

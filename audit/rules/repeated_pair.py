@@ -101,6 +101,9 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
         .alias("severity"),
         pl.lit("vendor").alias("subject_kind"),
         pl.col("vendor_id").alias("subject_id"),
+        pl.concat_str(*_PAIR, separator="|").alias(
+            "finding_key"
+        ),  # one finding per vendor and pair
         pl.col("amount").cast(pl.Int64),
         "period_start",
         "period_end",

@@ -62,6 +62,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
             .alias("severity"),
             pl.lit("skpd").alias("subject_kind"),
             pl.col("skpd").alias("subject_id"),
+            pl.col("year").cast(pl.String).alias("finding_key"),  # one finding per SKPD and year
             pl.col("amount").cast(pl.Int64),
             pl.lit(unit, dtype=pl.Int64).alias("unit"),
             pl.lit(expected).alias("expected"),

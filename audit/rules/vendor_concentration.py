@@ -80,6 +80,10 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
             .alias("severity"),
             pl.lit("vendor").alias("subject_kind"),
             pl.col("vendor_id").alias("subject_id"),
+            # One finding per vendor, year, SKPD and rekening, whatever payments it grows to.
+            pl.concat_str(
+                pl.col("year").cast(pl.String), pl.col("skpd"), pl.col("rekening"), separator="|"
+            ).alias("finding_key"),
             pl.col("amount").cast(pl.Int64),
             pl.col("total").cast(pl.Int64),
         )

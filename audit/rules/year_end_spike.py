@@ -85,6 +85,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
             .alias("severity"),
             pl.lit("skpd").alias("subject_kind"),
             pl.col("skpd").alias("subject_id"),
+            pl.col("year").cast(pl.String).alias("finding_key"),  # one finding per SKPD and year
             (pl.col("december") - median.round().cast(pl.Int64)).cast(pl.Int64).alias("amount"),
             median.round().cast(pl.Int64).alias("median_month"),
             pl.col("december", "year_total", "late_total").cast(pl.Int64),
