@@ -55,8 +55,16 @@ def _key(pemda: str, detection: Detection, position: int, digest: str, rules: li
     return "redflags:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
-def record(
-    ledger: Ledger,
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A run of the rules, found but not yet recorded: the command that records it, and what the
+    rules found. For a caller that executes commands through its own writer (the web app's)."""
+
+    command: c.RecordRedFlagRun
+    detection: Detection
+
+
+def prepare(
     db: ReadDatabase,
     actor: Actor,
     pemda: str,
@@ -65,8 +73,9 @@ def record(
     *,
     as_of: date | None = None,
     rules: list[str] | None = None,
-) -> RunOutcome:
-    """Run the rules over ``pemda``'s read models and record the run and every new flag."""
+) -> Prepared:
+    """Run the rules over ``pemda``'s read models and build the command that records the run and
+    every new flag; nothing is recorded (running it again on the same models is harmless)."""
     frames = load(db, pemda, secret, as_of)
     detection = detect(frames, thresholds, rules)
     ran = sorted(detection.seconds.keys() - {"load"})
@@ -86,6 +95,22 @@ def record(
         flags=tuple(f.as_dict() for f in flags),
         truncated=truncated,
     )
-    result = ledger.execute(command)
+    return Prepared(command, detection)
+
+
+def record(
+    ledger: Ledger,
+    db: ReadDatabase,
+    actor: Actor,
+    pemda: str,
+    thresholds: Thresholds,
+    secret: bytes,
+    *,
+    as_of: date | None = None,
+    rules: list[str] | None = None,
+) -> RunOutcome:
+    """Run the rules over ``pemda``'s read models and record the run and every new flag."""
+    prepared = prepare(db, actor, pemda, thresholds, secret, as_of=as_of, rules=rules)
+    result = ledger.execute(prepared.command)
     data: dict[str, Any] = result.data
-    return RunOutcome(str(data["id"]), result.replayed, int(data["raised"]), detection)
+    return RunOutcome(str(data["id"]), result.replayed, int(data["raised"]), prepared.detection)
