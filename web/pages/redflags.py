@@ -295,7 +295,10 @@ def read_flag(pemda: str, flag_id: UUID) -> Any:
             else {"id": v, "name": None, "npwp": None}
             for v in flag["vendor_ids"]
         ]  # fmt: skip
-        return {"flag": flag, "payments": payments, "vendors": named,
+        spp_of = {  # the evidence's aggregates that are the payments named, by their SPP
+            row["id"]: f"SPP {row['payment']['spp_number']}" for row in payments if row["payment"]
+        }
+        return {"flag": flag, "payments": payments, "vendors": named, "spp_of": spp_of,
                 "more_payments": flag["disbursement_ids"][MAX_PAYMENTS_SHOWN:],
                 "subject": subjects_of(db, pemda, [flag])[flag["id"]]}  # fmt: skip
 
