@@ -24,7 +24,7 @@ from ledger.roles import Role
 from testkit.web import csrf_of, sign_in, submit, web_settings
 from testkit.world import OTHER_SKPD, SKPD
 from tests import factory as f
-from web.pages.redflags import PAGE_SIZE
+from web.pages.redflags import OTHER_SKPD_WORDS, PAGE_SIZE
 
 Web = tuple[TestClient, ApiSettings]
 GROSS = 30_000_000
@@ -219,23 +219,26 @@ def test_a_form_without_its_csrf_token_is_refused_and_does_nothing(web: Web) -> 
     assert runs.count('data-label="Posisi log"') == 1
 
 
-def crafted_run(ledger: Ledger, disbursement_id: str, count: int) -> list[str]:
+def crafted_run(
+    ledger: Ledger, disbursement_id: str, count: int, skpd: str = SKPD, words: str = ""
+) -> list[str]:
     """A run of a rule this kasda does not know, recorded directly, whose flags' words carry
-    markup: ``count`` flags about SKPDs, the first naming ``disbursement_id``."""
+    markup (or are ``words``): ``count`` flags about ``skpd``, the first naming
+    ``disbursement_id``."""
     flags = []
     for n in range(count):
         flags.append({
             "id": str(uuid4()), "rule": "split_purchase", "severity": "high",
-            "subject": {"kind": "skpd", "id": SKPD}, "amount": 1_000_000 * (n + 1),
+            "subject": {"kind": "skpd", "id": skpd}, "amount": 1_000_000 * (n + 1),
             "period": {"from": "2026-03-01", "to": "2026-03-31"},
             "disbursement_ids": [disbursement_id] if n == 0 else [], "vendor_ids": [],
             "evidence": [{"aggregate_id": disbursement_id, "version": 1, "position": 1}],
-            "explanation": {"id": f"<script>alert({n})</script> pecah paket <b>{n}</b>",
+            "explanation": {"id": words or f"<script>alert({n})</script> pecah paket <b>{n}</b>",
                             "en": "<img src=x onerror=alert(1)> split"},
         })  # fmt: skip
     ledger.execute(
         c.RecordRedFlagRun(
-            idempotency_key="crafted-run", actor=f.actor("auditor.fajar", Role.AUDITOR),
+            idempotency_key=f"crafted-run-{uuid4()}", actor=f.actor("auditor.fajar", Role.AUDITOR),
             pemda=f.PEMDA, position=1, as_of=None, thresholds={}, thresholds_digest="0" * 64,
             rules=("split_purchase",), flags=tuple(flags),
         )
@@ -299,6 +302,19 @@ def test_open_flags_warn_on_the_payment_page_and_never_block(web: Web) -> None:
     client.cookies.clear()
     sign_in(client, config, Role.PPK)
     assert WARNING not in client.get(f"/pembayaran/{flagged_vendor_payment}").text
+
+
+def test_an_skpd_official_does_not_read_another_skpds_figures_in_a_warning(web: Web) -> None:
+    client, config = web
+    world = build(client)
+    crafted_run(ledger_of(client), world["first"], 1, skpd=OTHER_SKPD,
+                words="Dinas lain membayar Rp 77.000.000 kepada penyedia ini")  # fmt: skip
+    sign_in(client, config, Role.PPK)
+    page = client.get(f"/pembayaran/{world['first']}").text
+    assert WARNING in page and OTHER_SKPD_WORDS in page and "Rp 77.000.000" not in page
+    client.cookies.clear()
+    sign_in(client, config, Role.KUASA_BUD)  # pemda-wide: the whole sentence
+    assert "Dinas lain membayar Rp 77.000.000" in client.get(f"/pembayaran/{world['first']}").text
 
 
 def test_the_vendor_is_not_told_of_a_flag_on_its_payment(web: Web) -> None:

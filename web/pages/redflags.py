@@ -34,11 +34,11 @@ from audit.rules import RULES
 from ledger import commands as c
 from ledger import ids, redflags
 from ledger.codes import normalise_skpd
-from ledger.errors import DomainError, IdempotencyKeyReused, InvalidInput
+from ledger.errors import DomainError, IdempotencyKeyReused, InvalidInput, NotFound
 from ledger.roles import RECORD_RED_FLAGS, REVIEW_RED_FLAG, Role
 from projections import queries as q
 from projections.db import ReadDatabase
-from web.deps import CheckedForm, Need, PageRefused, fetch, perform
+from web.deps import CheckedForm, Need, fetch, perform
 from web.messages import Refusal
 from web.nav import NavItem
 from web.pages.home import Card
@@ -279,7 +279,8 @@ def read_flag(pemda: str, flag_id: UUID) -> Any:
     def query(db: ReadDatabase) -> dict[str, Any]:
         flag = q.red_flag(db, pemda, str(flag_id))
         if flag is None:
-            raise PageRefused(Refusal("not_found", f"tidak ada indikasi risiko {flag_id}", 404))
+            # A refusal of the input, not of the connection (``api.readmodels`` keeps it).
+            raise NotFound(f"tidak ada indikasi risiko {flag_id} di pemda {pemda}")
         payments = []
         for disbursement_id in flag["disbursement_ids"][:MAX_PAYMENTS_SHOWN]:
             found = q.payment(db, pemda, disbursement_id)
@@ -375,24 +376,43 @@ class FlagWarning:
     link: str | None  # the flag's page, for whoever may open it
 
 
+# What an SKPD's official reads instead of a flag's words that name another SKPD's payments.
+OTHER_SKPD_WORDS = (
+    "Indikasi ini juga menyangkut pembayaran SKPD lain; rinciannya ada pada Inspektorat dan BPKAD."
+)
+
+
+def _within_skpd(db: ReadDatabase, flag: dict[str, Any], skpd: str) -> bool:
+    """Whether everything ``flag`` names lies in ``skpd``: its words may then be shown to an
+    official of that SKPD, who sees nothing of another SKPD's payments anywhere else."""
+    if flag["subject"]["kind"] == "skpd" and flag["subject"]["id"] != skpd:
+        return False
+    for disbursement_id in flag["disbursement_ids"]:
+        found = q.owner(db, disbursement_id)
+        if found is None or found.skpd != skpd:
+            return False
+    return True
+
+
 def warnings(
     db: ReadDatabase, session: Session, disbursement_id: str, vendor_id: str | None
 ) -> list[FlagWarning]:
     """The flags not dismissed that name this payment or its vendor, for the officials who see
     the payment. Not for the vendor itself: a flag about it is the inspectorate's lead, not
-    something to tip it off about."""
-    role = session.principal.role
-    if role not in OFFICIALS:
+    something to tip it off about. An SKPD's official reads the words of a flag only if all it
+    names is their SKPD's (a flag on a vendor may name payments of several SKPDs)."""
+    who = session.principal
+    if who.role not in OFFICIALS:
         return []
-    found = q.open_flags(
-        db, session.principal.pemda, disbursement_id=disbursement_id, vendor_id=vendor_id
-    )
-    link = role in READERS.roles
+    found = q.open_flags(db, who.pemda, disbursement_id=disbursement_id, vendor_id=vendor_id)
+    link = who.role in READERS.roles
     return [
         FlagWarning(
             title_of(f["rule"]),
             f["severity"],
-            f["explanation"]["id"],
+            f["explanation"]["id"]
+            if who.skpd is None or _within_skpd(db, f, who.skpd)
+            else OTHER_SKPD_WORDS,
             f"/indikasi-risiko/{f['id']}" if link else None,
         )
         for f in found
