@@ -10,12 +10,17 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
+from audit import service, thresholds
+from audit.frames import secret_of
 from kasda.demo.command import build_demo
 from kasda.demo.pemda import PEMDA
 from kasda.demo.users import USERS, VENDOR_NAME, VENDOR_NPWP
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.roles import Actor, Role
+from projections import queries as q
+from projections.db import ReadDatabase
+from projections.runner import Projector
 from testkit.browser import LiveServer, live_server
 from testkit.web import web_settings
 from web.pages import pages_for
@@ -44,6 +49,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"sqlite:///{tmp_path_factory.mktemp('demo-site') / 'kasda.db'}"
     build_demo(url, SEED, LIFECYCLES)
     register_the_demo_vendor(url)
+    record_red_flags(url)
     with live_server(web_settings(url)) as server:
         yield server
 
@@ -75,5 +81,27 @@ def register_the_demo_vendor(url: str) -> None:
                 account_holder=VENDOR_NAME,
             )
         )
+    finally:
+        ledger.close()
+
+
+def record_red_flags(url: str) -> None:
+    """A red-flag run over the year, as the inspectorate would start it, unless the demo recorded
+    one: the red-flag pages then show flags, not only their empty state."""
+    ledger = Ledger(url)
+    try:
+        projector = Projector(ledger)
+        try:
+            projector.catch_up()
+        finally:
+            projector.close()
+        db = ReadDatabase(ledger)
+        try:
+            if q.red_flag_runs(db, PEMDA, limit=1).total == 0:
+                auditor = Actor(USERS[Role.AUDITOR], Role.AUDITOR)
+                limits = thresholds.defaults()
+                service.record(ledger, db, auditor, PEMDA, limits, secret_of(db))
+        finally:
+            db.close()
     finally:
         ledger.close()

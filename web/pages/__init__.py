@@ -25,6 +25,7 @@ from web.pages import (
     payment,
     portal,
     reconciliation,
+    redflags,
     signin,
     spp,
     transfers,
@@ -34,7 +35,7 @@ from web.pages import (
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
     signin, oidc, home, spp, approvals, payment, transfers, vendors, reconciliation, portal, audit,
-    lra,
+    redflags, lra,
 )  # fmt: skip
 
 

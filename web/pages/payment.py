@@ -32,6 +32,7 @@ from projections.db import ReadDatabase
 from web import format as fmt
 from web.deps import CheckedForm, Need, fetch, perform
 from web.messages import Refusal
+from web.pages.redflags import warnings
 from web.render import page
 from web.session import Session
 
@@ -130,6 +131,7 @@ class Shown:
     account_changes: list[Entry]
     history: list[Entry]
     actions: list[str] = field(default_factory=list)
+    flags: list[Any] = field(default_factory=list)  # open red flags (``redflags.warnings``)
 
 
 def _detail(event: str, detail: dict[str, Any]) -> str:
@@ -247,6 +249,7 @@ def read_payment(session: Session, disbursement_id: UUID) -> Any:
             account_changes=changes,
             history=[_entry(e) for e in found.history],
             actions=actions_for(session, found.payment["status"]),
+            flags=warnings(db, session, str(disbursement_id), found.payment["vendor_id"]),
         )
 
     return query
