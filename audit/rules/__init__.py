@@ -7,6 +7,8 @@ is added here. Codes never change: flags recorded years ago name them.
 from __future__ import annotations
 
 from audit.flags import Rule
-from audit.rules import duplicate_payment
+from audit.rules import below_threshold, duplicate_payment, split_purchase
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in (duplicate_payment.RULE,)}
+RULES: dict[str, Rule] = {
+    rule.code: rule for rule in (split_purchase.RULE, below_threshold.RULE, duplicate_payment.RULE)
+}
