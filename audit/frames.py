@@ -129,7 +129,8 @@ def _cutoff(as_of: date | None, timezone: str) -> datetime | None:
 
 
 def _utc(column: str) -> pl.Expr:
-    return pl.col(column).str.to_datetime(time_zone="UTC", time_unit="us")
+    # A column no row has reached yet (no SP2D so far) is read as Null, which has no .str.
+    return pl.col(column).cast(pl.String).str.to_datetime(time_zone="UTC", time_unit="us")
 
 
 def _frame(rows: list[Any], columns: list[str]) -> pl.DataFrame:
