@@ -18,11 +18,13 @@ TABLE = "procurement"
 _DEAD = ("rejected", "cancelled")  # an SPP refused or withdrawn buys nothing
 
 
+def is_live() -> pl.Expr:
+    """An SPP requested and neither rejected nor cancelled: what was bought, paid or not yet."""
+    return pl.col("requested_at").is_not_null() & ~pl.col("status").is_in(list(_DEAD))
+
+
 def live_spp(frames: Frames) -> pl.LazyFrame:
-    """The SPP requested and neither rejected nor cancelled: what was bought, paid or not yet."""
-    return frames.payments.filter(
-        pl.col("requested_at").is_not_null() & ~pl.col("status").is_in(list(_DEAD))
-    )
+    return frames.payments.filter(is_live())
 
 
 def _is_consulting(prefixes: tuple[str, ...]) -> pl.Expr:

@@ -32,33 +32,38 @@ _SHOWN_SPP = 8  # an explanation lists this many SPP numbers, then says how many
 
 
 def _ordered(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
-    """The SPP within their limit, sorted by purchase and request time, each with its
-    ``purchase`` (a run number), running total ``through`` and ``row``."""
-    under = (
-        procurement.live_spp(frames)
-        .with_columns(procurement.limit(thresholds))
-        # A payment above the limit was (or should have been) tendered: not a piece of a split.
-        .filter(pl.col("gross") <= pl.col("limit"))
-        .select(
-            "disbursement_id", "spp_number", "line_id", *_PURCHASE, "gross", "limit",
-            "requested_at",
-        )
-        # A 64-bit hash sorts far faster than four strings. Runs of equal columns (not equal
-        # hashes) are the purchases, so a collision can only split a purchase, never merge two.
-        .sort(pl.struct(_PURCHASE).hash(), "requested_at")
-    )  # fmt: skip
-    same = pl.all_horizontal(pl.col(c) == pl.col(c).shift(1) for c in _PURCHASE)
-    return under.with_columns(
-        (~same).fill_null(value=True).cum_sum().alias("purchase"),
-        pl.col("gross").cum_sum().alias("through"),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+    """The live SPP within their limit, sorted by purchase and request time, with their running
+    total (``through``), ``row``, and their row in ``payments`` (``spp``).
+
+    Only numbers are filtered and sorted: moving the strings of a million rows costs more than
+    the rest of the rule, so they are read back for the few SPP found. The purchase is a 64-bit
+    hash of vendor and line; the clusters found are grouped again by the columns themselves, so
+    a collision cannot join two purchases' SPP in one flag."""
+    numbers = frames.payments.with_row_index("spp").select(
+        "spp",
+        pl.struct(_PURCHASE).hash().alias("key"),
+        "gross",
+        procurement.limit(thresholds),
+        "requested_at",
+        procurement.is_live().alias("live"),
     )
+    return (
+        # A payment above the limit was (or should have been) tendered: not a piece of a split.
+        numbers.filter(pl.col("live") & (pl.col("gross") <= pl.col("limit")))
+        .sort("key", "requested_at")
+        .with_columns(
+            # Runs of one key numbered: a small sorted integer joins faster than the hash.
+            (pl.col("key") != pl.col("key").shift(1)).fill_null(value=True).cum_sum()
+            .alias("purchase"),
+            pl.col("gross").cum_sum().alias("through"),
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+        )
+    )  # fmt: skip
 
 
-def _members(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
-    """The SPP inside a crossing window, with the ``cluster`` each belongs to."""
-    window = pl.duration(days=thresholds.int(CODE, "window_days"))
-    ordered = _ordered(frames, thresholds)
+def _members(ordered: pl.LazyFrame, window_days: int) -> pl.LazyFrame:
+    """The SPP (``spp``) inside a crossing window, with the ``cluster`` each belongs to."""
+    window = pl.duration(days=window_days)
     # The first SPP of the same purchase requested at most a window before each one.
     first = ordered.select(
         "purchase",
@@ -86,16 +91,23 @@ def _members(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     starts = (pl.col("purchase") != pl.col("purchase").shift(1)).fill_null(value=True) | (
         pl.col("requested_at") - pl.col("requested_at").shift(1) > window
     )
-    return members.with_columns(starts.cum_sum().alias("cluster"))
+    return members.select(
+        "spp", "gross", "limit", "requested_at", starts.cum_sum().alias("cluster")
+    )
 
 
 def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
+    window_days = thresholds.int(CODE, "window_days")
+    named = frames.payments.with_row_index("spp").select(
+        "spp", "disbursement_id", "spp_number", "line_id", *_PURCHASE
+    )
     clusters = (
-        _members(frames, thresholds)
+        _members(_ordered(frames, thresholds), window_days)
+        .join(named, on="spp")
         .with_columns(frames.day("requested_at").alias("requested_on"))
-        .group_by("cluster")
+        .group_by("cluster", *_PURCHASE)
         .agg(
-            pl.col(*_PURCHASE, "line_id", "limit").first(),
+            pl.col("line_id", "limit").first(),
             pl.col("disbursement_id").alias("disbursement_ids"),
             pl.col("spp_number").alias("spp_numbers"),
             pl.col("gross").sum().alias("amount"),
@@ -104,6 +116,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
             pl.col("requested_on").min().alias("period_start"),
             pl.col("requested_on").max().alias("period_end"),
         )
+        .filter((pl.col("amount") > pl.col("limit")) & (pl.col("times") >= 2))
     )
     high = (pl.col("amount") > 2 * pl.col("limit")) | (pl.col("times") >= 3)
     found = clusters.with_columns(
@@ -113,7 +126,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
         pl.concat_list("vendor_id").alias("vendor_ids"),
         pl.col("amount").cast(pl.Int64),
         pl.col("times").cast(pl.Int64),
-        pl.lit(thresholds.int(CODE, "window_days"), dtype=pl.Int64).alias("window_days"),
+        pl.lit(window_days, dtype=pl.Int64).alias("window_days"),
     ).drop("cluster")
     return procurement.with_payment_evidence(found, frames, "Requested", "Authorised")
 
