@@ -21,7 +21,7 @@ import polars as pl
 
 from audit.flags import EVIDENCE_TYPE, Rule
 from audit.frames import Frames
-from audit.rules import accounts
+from audit.rules import accounts, procurement
 from audit.rules.common import day_en, hari, rupiah
 from audit.thresholds import Thresholds
 
@@ -68,17 +68,24 @@ def _changes(frames: Frames) -> pl.LazyFrame:
 
 
 def _payments_after_changes(frames: Frames, window_days: int) -> pl.LazyFrame:
-    """One row per SP2D or transfer within the window after a change of its vendor's account."""
+    """One row per SP2D or transfer within the window after a change of its vendor's account
+    (``row``: the payment's row in ``payments``)."""
     changes = _changes(frames)
     changed_vendors = changes.select("vendor_id").unique()
-    live = frames.payments.filter(pl.col("status") != "cancelled").join(
-        changed_vendors, on="vendor_id", how="semi"
+    # Numbers first (a row, a vendor, moments): the strings are read for the payments found.
+    live = (
+        frames.payments.with_row_index("row")
+        .select(
+            "row", "vendor_id", "gross", *_MOMENTS, (pl.col("status") != "cancelled").alias("live")
+        )
+        .join(changed_vendors, on="vendor_id", how="semi")
+        .filter("live")
     )
     moments = pl.concat(
         [
             live.select(
-                "disbursement_id", "vendor_id", "spp_number", "sp2d_number", "gross",
-                pl.col(column).alias("paid_at"), pl.lit(event).alias("paid_by"),
+                "row", "vendor_id", "gross", pl.col(column).alias("paid_at"),
+                pl.lit(event).alias("paid_by"),
             ).filter(pl.col("paid_at").is_not_null())
             for column, event in _MOMENTS.items()
         ]
@@ -95,22 +102,15 @@ def _payments_after_changes(frames: Frames, window_days: int) -> pl.LazyFrame:
 def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     window_days = thresholds.int(CODE, "window_days")
     hits = _payments_after_changes(frames, window_days)
-    steps = frames.steps.filter(pl.col("event").is_in(list(_MOMENTS.values())))
-    step_events = (
-        steps.join(hits.select("disbursement_id").unique(), on="disbursement_id", how="semi")
-        .group_by("disbursement_id")
-        .agg(
-            pl.struct(pl.col("disbursement_id").alias("aggregate_id"), "version", "position").alias(
-                "payment_events"
-            )
-        )
+    documents = frames.payments.with_row_index("row").select(
+        "row", "disbursement_id", "spp_number", "sp2d_number"
     )
     per_payment = (
         hits.sort("paid_at")
-        .group_by("disbursement_id")
+        .group_by("row")
         .agg(
             # Worded from the first SP2D or transfer after a change (the SP2D, as a rule).
-            pl.col("vendor_id", "spp_number", "sp2d_number", "gross", "paid_by", "paid_at",
+            pl.col("vendor_id", "gross", "paid_by", "paid_at",
                    "changed_at", "new_hint", "old_hint", "others", "back_hint", "back_at").first(),
             pl.col("paid_at").max().alias("last_paid_at"),
             pl.col("others").list.explode(keep_nulls=False, empty_as_null=False).unique()
@@ -118,21 +118,24 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
             pl.col("change_event").unique().alias("change_events"),
             pl.col("back_event").drop_nulls().unique().alias("back_events"),
         )
+        .join(documents, on="row")
     )  # fmt: skip
     high = (pl.col("all_others").list.len() > 0) | pl.col("back_at").is_not_null()
-    return per_payment.join(step_events, on="disbursement_id", how="left").select(
+    named = per_payment.with_columns(pl.concat_list("disbursement_id").alias("disbursement_ids"))
+    # The payment's SP2D and transfers joined in one pass: ``hits`` is read once.
+    found = procurement.with_payment_evidence(named, frames, *_MOMENTS.values())
+    return found.select(
         pl.when(high).then(pl.lit("high")).otherwise(pl.lit("medium")).alias("severity"),
         pl.lit("disbursement").alias("subject_kind"),
         pl.col("disbursement_id").alias("subject_id"),
         pl.col("gross").cast(pl.Int64).alias("amount"),
         frames.day("changed_at").alias("period_start"),
         frames.day("last_paid_at").alias("period_end"),
-        pl.concat_list("disbursement_id").alias("disbursement_ids"),
+        "disbursement_ids",
         pl.concat_list(pl.col("vendor_id"), pl.col("all_others").list.sort()).alias("vendor_ids"),
-        pl.concat_list(
-            pl.col("change_events", "back_events").cast(_EVIDENCE),
-            pl.col("payment_events").cast(_EVIDENCE).fill_null(pl.lit([], dtype=_EVIDENCE)),
-        ).alias("evidence"),
+        pl.concat_list(pl.col("change_events", "back_events", "evidence").cast(_EVIDENCE)).alias(
+            "evidence"
+        ),
         "spp_number", "sp2d_number", "paid_by", "new_hint", "old_hint",
         pl.col("all_others").list.len().alias("other_vendors"),
         "back_hint",

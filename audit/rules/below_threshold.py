@@ -41,13 +41,16 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     in_band, below = _bands(thresholds)
     min_count = thresholds.int(CODE, "min_count")
     min_ratio = thresholds.number(CODE, "min_ratio")
+    live = procurement.is_live()
     counted = (
-        procurement.live_spp(frames)
-        .with_columns(procurement.limit(thresholds))
-        .with_columns(in_band.alias("in_band"), below.alias("below"))
+        # Masks, not a filter: filtering would move every string of a million rows.
+        frames.payments.with_columns(procurement.limit(thresholds))
+        .with_columns(
+            live.alias("live"), (live & in_band).alias("in_band"), (live & below).alias("below")
+        )
         .group_by("skpd", "year")
         .agg(
-            pl.len().alias("spp"),
+            pl.col("live").sum().cast(pl.Int64).alias("spp"),
             pl.col("in_band").sum().cast(pl.Int64).alias("in_band_count"),
             pl.col("below").sum().cast(pl.Int64).alias("below_count"),
             # Everything else only for the SPP in the band: the candidates are few.

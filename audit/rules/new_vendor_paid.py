@@ -16,7 +16,8 @@ import polars as pl
 
 from audit.flags import EVIDENCE_TYPE, Rule
 from audit.frames import Frames
-from audit.rules.common import day_en, evidence_struct, hari, rupiah
+from audit.rules import procurement
+from audit.rules.common import day_en, hari, rupiah
 from audit.thresholds import Thresholds
 
 CODE = "new_vendor_paid"
@@ -24,17 +25,21 @@ CODE = "new_vendor_paid"
 
 def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     window = pl.duration(days=thresholds.int(CODE, "window_days"))
+    large = (
+        pl.col("authorised_at").is_not_null()
+        & (pl.col("status") != "cancelled")
+        & (pl.col("gross") >= thresholds.int(CODE, "large_amount"))
+    )
+    # Numbers first (a vendor, a moment, a row): the strings are read for the few found.
     first_large = (
-        frames.payments.filter(
-            pl.col("authorised_at").is_not_null()
-            & (pl.col("status") != "cancelled")
-            & (pl.col("gross") >= thresholds.int(CODE, "large_amount"))
-        )
-        .sort("authorised_at")
+        frames.payments.with_row_index("row")
+        .select("row", "vendor_id", "gross", "authorised_at", large.alias("large"))
+        .filter("large")
         .group_by("vendor_id")
-        .agg(
-            pl.col("disbursement_id", "spp_number", "sp2d_number", "gross", "authorised_at").first()
-        )
+        .agg(pl.col("row", "gross", "authorised_at").sort_by("authorised_at").first())
+    )
+    documents = frames.payments.with_row_index("row").select(
+        "row", "disbursement_id", "spp_number", "sp2d_number"
     )
     registered = frames.vendors.select(
         "vendor_id",
@@ -43,28 +48,23 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
         .cast(EVIDENCE_TYPE)
         .alias("registration"),
     )
-    hits = first_large.join(registered, on="vendor_id").filter(
-        pl.col("authorised_at") - pl.col("registered_at") <= window
+    hits = (
+        first_large.join(registered, on="vendor_id")
+        .filter(pl.col("authorised_at") - pl.col("registered_at") <= window)
+        .join(documents, on="row")
     )
-    steps = (
-        frames.steps.filter(pl.col("event").is_in(["Requested", "Authorised"]))
-        .join(hits.select("disbursement_id"), on="disbursement_id", how="semi")
-        .group_by("disbursement_id")
-        .agg(evidence_struct().alias("payment_events"))
-    )
-    return hits.join(steps, on="disbursement_id", how="left").select(
+    named = hits.with_columns(pl.concat_list("disbursement_id").alias("disbursement_ids"))
+    found = procurement.with_payment_evidence(named, frames, "Requested", "Authorised")
+    return found.select(
         pl.lit("medium").alias("severity"),
         pl.lit("vendor").alias("subject_kind"),
         pl.col("vendor_id").alias("subject_id"),
         pl.col("gross").cast(pl.Int64).alias("amount"),
         frames.day("registered_at").alias("period_start"),
         frames.day("authorised_at").alias("period_end"),
-        pl.concat_list("disbursement_id").alias("disbursement_ids"),
+        "disbursement_ids",
         pl.concat_list("vendor_id").alias("vendor_ids"),
-        pl.concat_list(
-            "registration",
-            pl.col("payment_events").fill_null(pl.lit([], dtype=pl.List(EVIDENCE_TYPE))),
-        ).alias("evidence"),
+        pl.concat_list("registration", "evidence").alias("evidence"),
         "spp_number",
         "sp2d_number",
         (frames.day("authorised_at") - frames.day("registered_at")).dt.total_days().alias("days"),

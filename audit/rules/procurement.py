@@ -11,7 +11,6 @@ import polars as pl
 
 from audit.flags import EVIDENCE_TYPE
 from audit.frames import Frames
-from audit.rules.common import evidence_struct
 from audit.thresholds import Thresholds
 
 TABLE = "procurement"
@@ -48,19 +47,24 @@ def limit(thresholds: Thresholds) -> pl.Expr:
 
 def with_payment_evidence(found: pl.LazyFrame, frames: Frames, *events: str) -> pl.LazyFrame:
     """``found`` (one row a flag, its payments in ``disbursement_ids``) with ``evidence``: the
-    ``events`` of every payment it names, in one list. Only the steps of the payments named are
-    grouped, not the whole history's."""
-    numbered = found.with_row_index("flag")
-    steps = frames.steps.filter(pl.col("event").is_in(list(events)))
-    per_flag = (
-        numbered.select("flag", pl.col("disbursement_ids").alias("disbursement_id"))
-        .explode("disbursement_id")
-        .join(steps, on="disbursement_id")
-        .group_by("flag")
-        .agg(evidence_struct().alias("evidence"))
+    ``events`` of every payment it names, in one list.
+
+    ``found`` is read once (the streaming engine would compute a query read twice twice): its
+    rows are spread over their payments, joined to those payments' steps, and gathered again."""
+    steps = frames.steps.filter(pl.col("event").is_in(list(events))).select(
+        pl.col("disbursement_id").alias("_named"), "version", "position"
     )
+    numbered = found.with_row_index("_flag")
+    columns = [c for c in numbered.collect_schema().names() if c != "_flag"]
+    event = pl.struct(pl.col("_named").alias("aggregate_id"), "version", "position")
     return (
-        numbered.join(per_flag, on="flag", how="left")
-        .with_columns(pl.col("evidence").fill_null(pl.lit([], dtype=pl.List(EVIDENCE_TYPE))))
-        .drop("flag")
+        numbered.with_columns(pl.col("disbursement_ids").alias("_named"))
+        .explode("_named")
+        .join(steps, on="_named", how="left")
+        .group_by("_flag")
+        .agg(
+            *(pl.col(c).first() for c in columns),
+            event.filter(pl.col("version").is_not_null()).cast(EVIDENCE_TYPE).alias("evidence"),
+        )
+        .drop("_flag")
     )
