@@ -146,11 +146,15 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     )  # fmt: skip
 
 
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
 def _days(changed: date, paid: date) -> tuple[str, str]:
     days = (paid - changed).days
     if days == 0:
         return "pada hari yang sama dengan", "the same day as"
-    return f"{days} hari sebelum", f"{days} day{'s' if days > 1 else ''} before"
+    return f"{days} hari sebelum", f"{days} day{_s(days)} before"
 
 
 def _why(row: dict[str, Any]) -> tuple[str, str]:
@@ -158,7 +162,7 @@ def _why(row: dict[str, Any]) -> tuple[str, str]:
     if row["other_vendors"]:
         n = row["other_vendors"]
         reasons_id.append(f"rekening itu juga tercatat untuk {n} penyedia lain")
-        reasons_en.append(f"that account is also on record for {n} other vendor(s)")
+        reasons_en.append(f"that account is also on record for {n} other vendor{_s(n)}")
     if row["back_on"] is not None:
         reasons_id.append(f"dikembalikan ke {row['back_hint']} pada {hari(row['back_on'])}")
         reasons_en.append(f"it went back to {row['back_hint']} on {day_en(row['back_on'])}")

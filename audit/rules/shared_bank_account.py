@@ -102,8 +102,8 @@ def explain(row: dict[str, Any]) -> tuple[str, str]:
         f"{payments} SP2D sebesar {rupiah(row['amount'])} dibayarkan ke rekening itu selama "
         f"menjadi rekening mereka.",
         f"Bank account {hint} is on record for {n} different vendors since "
-        f"{day_en(row['first_on'])}; {payments} SP2D of {rupiah(row['amount'])} in all were paid "
-        f"into it while it was theirs.",
+        f"{day_en(row['first_on'])}; {payments} SP2D of {rupiah(row['amount'])} in all "
+        f"{'was' if payments == 1 else 'were'} paid into it while it was theirs.",
     )
 
 
