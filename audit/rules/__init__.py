@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from audit.flags import Rule
 from audit.rules import (
+    account_changed_before_payment,
     account_mismatch,
+    below_threshold,
     benford_deviation,
     duplicate_payment,
     fast_track,
+    new_vendor_paid,
     off_hours_approval,
     repeated_pair,
     round_amount,
+    shared_bank_account,
+    split_purchase,
     unexplained_debit,
     vendor_concentration,
     year_end_spike,
@@ -23,7 +28,12 @@ from audit.rules import (
 RULES: dict[str, Rule] = {
     rule.code: rule
     for rule in (
+        split_purchase.RULE,
+        below_threshold.RULE,
         duplicate_payment.RULE,
+        account_changed_before_payment.RULE,
+        shared_bank_account.RULE,
+        new_vendor_paid.RULE,
         fast_track.RULE,
         off_hours_approval.RULE,
         repeated_pair.RULE,
