@@ -86,8 +86,25 @@ def generate(n: int, seed: int) -> Frames:  # noqa: PLR0915 - one straight recip
     popularity = 1.0 / np.arange(1, vendors_n + 1) ** 0.8
     vendor = rng.choice(vendors_n, size=n, p=popularity / popularity.sum())
     gross = (np.exp(rng.uniform(np.log(1e6), np.log(2e9), n)) // 1000 * 1000).astype(np.int64)
-    gaps = rng.integers(1, 48, (n, 5)) * US_PER_HOUR // 2  # each step half an hour to a day later
-    moments = np.column_stack([requested, requested[:, None] + np.cumsum(gaps, axis=1)])
+    # Each step 0-2 days after the one before, moved off a weekend to the Monday, at office hours
+    # (08:00-16:00 WIB, later in the day than the step before when on the same day).
+    day = requested // US_PER_DAY - _YEAR_START // US_PER_DAY
+    days = day[:, None] + np.cumsum(rng.choice([0, 0, 1, 1, 2], (n, 6)), axis=1) * [
+        0,
+        1,
+        1,
+        1,
+        1,
+        1,
+    ]
+    weekday = (days + 3) % 7  # 1 Jan 2026 was a Thursday
+    days = days + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
+    hours = np.sort(rng.uniform(1, 9, (n, 6)), axis=1)  # UTC hours of 08:00-16:00 WIB
+    hours[:, 0] = (requested % US_PER_DAY) / US_PER_HOUR
+    hours[:, 1:] = np.maximum(hours[:, 1:], hours[:, :1])
+    moments = (
+        _YEAR_START + days * US_PER_DAY + (np.sort(hours, axis=1) * US_PER_HOUR).astype(np.int64)
+    )
     status = rng.choice(["settled", "cancelled", "rejected"], size=n, p=[0.96, 0.02, 0.02])
     invoice = rng.integers(0, 10**9, n)
 
