@@ -61,13 +61,46 @@ def _moment(us: np.ndarray) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
 
 
+# National holidays and cuti bersama of 2026 on weekdays (SKB 3 Menteri): no office works on them.
+_HOLIDAYS = [
+    "01-01",
+    "01-16",
+    "02-16",
+    "02-17",
+    "03-18",
+    "03-19",
+    "03-20",
+    "03-23",
+    "03-24",
+    "04-03",
+    "05-01",
+    "05-14",
+    "05-15",
+    "05-27",
+    "05-28",
+    "06-01",
+    "06-16",
+    "08-17",
+    "08-25",
+    "12-24",
+    "12-25",
+]
+_DAYS = np.arange(400)  # days since 1 Jan 2026 (a Thursday), into the next January
+_OFF = [
+    datetime(YEAR, int(h[:2]), int(h[3:]), tzinfo=UTC).timetuple().tm_yday - 1 for h in _HOLIDAYS
+]
+_WORKING = ((_DAYS + 3) % 7 < 5) & ~np.isin(_DAYS, _OFF)
+_NEXT_WORKING = _DAYS[_WORKING][
+    np.minimum(np.searchsorted(_DAYS[_WORKING], _DAYS), _WORKING.sum() - 1)
+]
+
+
 def _working_moments(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` moments on working days of the year (months weighted as the demo's), 08:00-16:00 WIB."""
     weights = np.array([2, 5, 7, 8, 8, 9, 8, 9, 9, 10, 11, 14], dtype=float)
     days = np.arange(1, 364)
     months = np.array([datetime.fromtimestamp(int(d) * 86400, UTC).month for d in days])  # 363 days
-    weekday = (days + 3) % 7  # 1 Jan 2026 is a Thursday (3)
-    p = np.where(weekday < 5, weights[months - 1], 0.0)
+    p = np.where(_WORKING[days], weights[months - 1], 0.0)
     day = rng.choice(days, size=n, p=p / p.sum())
     local_hour = rng.uniform(8, 16, size=n)
     return _YEAR_START + day * US_PER_DAY + ((local_hour - 7) * US_PER_HOUR).astype(np.int64)
@@ -86,19 +119,12 @@ def generate(n: int, seed: int) -> Frames:  # noqa: PLR0915 - one straight recip
     popularity = 1.0 / np.arange(1, vendors_n + 1) ** 0.8
     vendor = rng.choice(vendors_n, size=n, p=popularity / popularity.sum())
     gross = (np.exp(rng.uniform(np.log(1e6), np.log(2e9), n)) // 1000 * 1000).astype(np.int64)
-    # Each step 0-2 days after the one before, moved off a weekend to the Monday, at office hours
-    # (08:00-16:00 WIB, later in the day than the step before when on the same day).
+    # Each step 0-2 working days after the one before (the SP2D at least a day after the SPM), at
+    # office hours (08:00-16:00 WIB, later in the day than the step before when on the same day).
     day = requested // US_PER_DAY - _YEAR_START // US_PER_DAY
-    days = day[:, None] + np.cumsum(rng.choice([0, 0, 1, 1, 2], (n, 6)), axis=1) * [
-        0,
-        1,
-        1,
-        1,
-        1,
-        1,
-    ]
-    weekday = (days + 3) % 7  # 1 Jan 2026 was a Thursday
-    days = days + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
+    gap = rng.choice([0, 0, 1, 1, 2], (n, 6))
+    gap[:, 0], gap[:, 3] = 0, rng.choice([1, 1, 2], n)
+    days = _NEXT_WORKING[np.minimum(day[:, None] + np.cumsum(gap, axis=1), _DAYS.size - 1)]
     hours = np.sort(rng.uniform(1, 9, (n, 6)), axis=1)  # UTC hours of 08:00-16:00 WIB
     hours[:, 0] = (requested % US_PER_DAY) / US_PER_HOUR
     hours[:, 1:] = np.maximum(hours[:, 1:], hours[:, :1])
