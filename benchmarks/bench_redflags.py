@@ -89,7 +89,7 @@ _DAYS = np.arange(400)  # days since 1 Jan 2026 (a Thursday), into the next Janu
 _OFF = [
     datetime(YEAR, int(h[:2]), int(h[3:]), tzinfo=UTC).timetuple().tm_yday - 1 for h in _HOLIDAYS
 ]
-_WORKING = ((_DAYS + 3) % 7 < 5) & ~np.isin(_DAYS, _OFF)
+_WORKING = ((_DAYS + 3) % 7 < 5) & ~np.isin(_DAYS, [*_OFF, 365])  # and New Year's Day 2027
 _NEXT_WORKING = _DAYS[_WORKING][
     np.minimum(np.searchsorted(_DAYS[_WORKING], _DAYS), _WORKING.sum() - 1)
 ]
@@ -150,8 +150,9 @@ def generate(n: int, seed: int) -> Frames:  # noqa: PLR0915 - one straight recip
     moments[fast, 1:4] = moments[fast, :1] + np.array([10, 20, 30]) * 60_000_000
     december = pick[4 * k : 5 * k]
     line[december] = line[0]
-    dec_3 = _YEAR_START + 336 * US_PER_DAY + 2 * US_PER_HOUR  # 3 Dec, 09:00 WIB
-    moments[december] = moments[december] - moments[december, :1] + dec_3
+    # Moved by whole weeks into the first week of December: the same weekdays and hours.
+    weeks = (_YEAR_START + 336 * US_PER_DAY - moments[december, :1]) // (7 * US_PER_DAY)
+    moments[december] = moments[december] + weeks * 7 * US_PER_DAY
     advertising = pick[5 * k : 6 * k]
     line_rek[line[advertising]] = 55
     vendor[advertising] = vendors_n - 1
