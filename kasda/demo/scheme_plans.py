@@ -57,8 +57,9 @@ def duplicate_invoices(s: Schemes) -> None:
 
 
 def account_changed_and_back(s: Schemes) -> None:
-    """The vendor's account changes two days before the SP2D and back three days after the
-    change. No other payment to it is in flight across either change (``clear_of_account_changes``)."""
+    """The vendor's account changes the working day before the SP2D and back three working days
+    after the change. No other payment to it is in flight across either change
+    (``clear_of_account_changes``)."""
     case = s.case(
         "account changed before the SP2D and back after", "account_changed_before_payment"
     )
