@@ -9,6 +9,7 @@ time; the inspector tells them apart from the documents.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -24,7 +25,11 @@ CODE = "duplicate_payment"
 def _paid(frames: Frames) -> pl.LazyFrame:
     return frames.payments.filter(
         pl.col("authorised_at").is_not_null() & (pl.col("status") != "cancelled")
-    ).with_columns(frames.day("authorised_at").alias("paid_on"))
+    )
+
+
+def _paid_on(frames: Frames) -> pl.Expr:
+    return frames.day("authorised_at").alias("paid_on")
 
 
 def _flag_columns(severity: str, basis: str) -> list[pl.Expr]:
@@ -36,9 +41,17 @@ def _flag_columns(severity: str, basis: str) -> list[pl.Expr]:
     ]
 
 
-def _same_invoice(paid: pl.LazyFrame) -> pl.LazyFrame:
+def _repeated(*keys: str) -> pl.Expr:
+    """Rows whose keys another row shares: a hash over the history, so that the grouping and
+    windows below see the few candidates, not a million groups of one."""
+    return pl.struct(*keys).is_duplicated()
+
+
+def _same_invoice(paid: pl.LazyFrame, paid_on: pl.Expr) -> pl.LazyFrame:
     return (
         paid.filter(pl.col("invoice").is_not_null())
+        .filter(_repeated("vendor_id", "invoice"))
+        .with_columns(paid_on)
         .group_by("vendor_id", "invoice")
         .agg(
             pl.col("disbursement_id").alias("disbursement_ids"),
@@ -55,10 +68,15 @@ def _same_invoice(paid: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _same_gross(paid: pl.LazyFrame, window_days: int, invoices: pl.LazyFrame) -> pl.LazyFrame:
+def _same_gross(
+    paid: pl.LazyFrame, paid_on: pl.Expr, window_days: int, invoices: pl.LazyFrame
+) -> pl.LazyFrame:
     named = invoices.select(pl.col("disbursement_ids").explode().alias("disbursement_id"))
-    ordered = paid.join(named, on="disbursement_id", how="anti").sort(
-        "vendor_id", "gross", "authorised_at"
+    ordered = (
+        paid.join(named, on="disbursement_id", how="anti")
+        .filter(_repeated("vendor_id", "gross"))
+        .with_columns(paid_on)
+        .sort("vendor_id", "gross", "authorised_at")
     )
     group = ["vendor_id", "gross"]
     pairs = ordered.with_columns(
@@ -84,16 +102,19 @@ def _same_gross(paid: pl.LazyFrame, window_days: int, invoices: pl.LazyFrame) ->
 
 
 def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
-    paid = _paid(frames)
-    invoices = _same_invoice(paid)
+    paid, paid_on = _paid(frames), _paid_on(frames)
+    invoices = _same_invoice(paid, paid_on)
     found = pl.concat(
         [
             invoices.drop("invoice"),
-            _same_gross(paid, thresholds.int(CODE, "window_days"), invoices),
+            _same_gross(paid, paid_on, thresholds.int(CODE, "window_days"), invoices),
         ],
         how="diagonal_relaxed",
     )
-    evidence = step_evidence(frames, "Requested", "Authorised")
+    # Evidence of the payments flagged only, not of every payment of the history.
+    named = found.select(pl.col("disbursement_ids").explode().alias("disbursement_id"))
+    steps = frames.steps.join(named.unique(), on="disbursement_id", how="semi")
+    evidence = step_evidence(replace(frames, steps=steps), "Requested", "Authorised")
     per_flag = (
         found.with_row_index("flag")
         .explode("disbursement_ids")

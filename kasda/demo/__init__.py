@@ -43,6 +43,9 @@ The package, one module per part (each small enough to read in one sitting):
   gateway and the bank); ``DemoYear.run`` plays the plan through the ledger and the simulator
 - ``gateway``    ``DemoGateway`` and ``pay_all``: an in-process simulator with the Iris and Midtrans
                  clients on the ledger's clock, and the daily files for reconciliation
+- ``schemes``    the red-flag schemes planted in the year (``scheme_plans`` plants each): their
+                 cases, by rule, for the summary and the tests
+- ``redflags``   the red-flag run the auditor records at year end, printed beside the planted cases
 - ``summary``    the counts and totals read back from the store, and how they are printed
 - ``command``    ``kasda demo`` itself: ``run_demo`` and ``build_demo``, the store's stamp
 - ``serve``      after the build, on a terminal: the web app in demo mode until Ctrl-C

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kasda.demo.pemda import DEFAULT_LIFECYCLES, PEMDA, PEMDA_NAME, YEAR
+from kasda.demo.redflags import format_flags, record_red_flags
 from kasda.demo.summary import Totals, format_totals, read_totals
 from kasda.demo.world import BuildReport, DemoError, count
 from kasda.demo.year import DemoYear
@@ -29,7 +30,7 @@ from ledger.store import env_for_url
 
 # Bump when a change to kasda/demo builds a different year from the same seed: a stamped store of
 # another version is built again by ``kasda demo`` (``make demo``).
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: the red-flag schemes planted in the year (``schemes``)
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,14 @@ def build_demo(
     """Build the demo year in a store that does not hold it yet, and read its totals back;
     with ``files_dir``, write the year's daily files of the gateway and the bank there."""
     plan = DemoYear(seed, lifecycles)
-    ledger = (settings or Settings()).open_ledger(url, clock=plan.clock)
+    settings = settings or Settings()
+    ledger = settings.open_ledger(url, clock=plan.clock)
     try:
         if demo_exists(ledger):
             raise DemoError(f"the store at {url} already holds APBD {YEAR} of pemda {PEMDA}")
         report = plan.run(ledger, files_dir)
+        # The Inspektorat's run over the year, before the totals count the store's events.
+        report.redflags = record_red_flags(ledger, plan.schemes.cases(), settings)
         return read_totals(ledger), report
     finally:
         ledger.close()
@@ -222,6 +226,8 @@ def _build(url: str, stamp: Stamp, path: Path | None, settings: Settings, out: T
             f"MT940 + CSV), {count(len(report.files))} files: {files_dir}",
             file=out,
         )
+    if report.redflags is not None:
+        print(f"\n{format_flags(report.redflags)}", file=out)
     year_summary(url, PEMDA, YEAR, out, settings)
     out.flush()
     print(f"(built and read back in {time.perf_counter() - started:.1f} s)", file=sys.stderr)

@@ -49,6 +49,7 @@ class Lifecycle:
     verify_day: int = -1
     sp2d_day: int = -1  # the working day its SP2D is issued, once scheduled
     documents: dict[str, str] = field(default_factory=dict)
+    scheme: str = ""  # the red-flag scheme it is planted for (``schemes``), if any
 
     @property
     def skpd(self) -> Skpd:
@@ -75,7 +76,8 @@ class Lifecycle:
             n, month = skpd.contract_seq, ROMAN[self.books.month(self.day) - 1]
             self.documents = {
                 "kontrak": f"{n:03d}/SPK/{skpd.short}/{month}/{YEAR}",
-                "faktur": f"INV/{YEAR}/{self.books.vendor_no(self.vendor):02d}/{n:04d}",
+                # The vendor's invoice to this SKPD: unique, or it reads as a bill paid twice.
+                "faktur": f"INV/{YEAR}/{skpd.short}/{self.books.vendor_no(self.vendor):02d}/{n:04d}",
                 "bast": f"{n:03d}/BAST/{skpd.short}/{month}/{YEAR}",
             }
             if self.vendor.category == "media":

@@ -10,6 +10,7 @@ from kasda.demo.chart import AMOUNTS
 from kasda.demo.income import Income
 from kasda.demo.payments import Payments
 from kasda.demo.people import People
+from kasda.demo.schemes import Schemes
 from kasda.demo.state import Calendar
 from kasda.demo.stories import Stories
 from kasda.demo.world import Line, million_up
@@ -42,9 +43,11 @@ class Planner:
         payments: Payments,
         stories: Stories,
         income: Income,
+        schemes: Schemes,
     ) -> None:
         self.rng, self.calendar, self.people = rng, calendar, people
         self.payments, self.stories, self.income = payments, stories, income
+        self.schemes = schemes
         self.changes: BudgetChanges = stories.changes
 
     def plan(self, n: int) -> None:
@@ -60,6 +63,7 @@ class Planner:
         self._acting_pptk(eligible)
         for lc in list(self.payments.lifecycles):
             self.payments.schedule(lc)
+        self.schemes.plan()  # the red-flag schemes, each a few times (``schemes``)
         self._pagu(spending)
         self.stories.budget_events()
         self.stories.demonstrations()

@@ -37,6 +37,13 @@ class Calendar:
     def month(self, day: int) -> int:
         return self.days[day].month
 
+    def slot_before(self, moment: datetime) -> tuple[int, int]:
+        """The last (working day, slot) that runs before ``moment``: a command off the timetable
+        runs right after that slot's batch."""
+        day = max(i for i, d in enumerate(self.days) if d <= moment.date())
+        slots = [s for s in range(len(Slot.TIMES)) if self.at(day, s) <= moment]
+        return (day, slots[-1]) if slots else (day - 1, len(Slot.TIMES) - 1)
+
 
 class Schedule:
     """The commands of the year, each on a working day and time slot, keyed in planning order."""
@@ -55,4 +62,13 @@ class Schedule:
         key = key or f"demo-{YEAR}-{self._serial:06d}"
         if day <= self.calendar.last_day:
             self.actions.append(Action(day, slot, self._serial, key, build, expect))
+        return key
+
+    def add_at(self, moment: datetime, build: Build) -> str:
+        """Schedule a command at ``moment``, off the timetable (at night, on a Sunday or a
+        holiday): it runs after the batch of the last slot before it."""
+        day, slot = self.calendar.slot_before(moment)
+        self._serial += 1
+        key = f"demo-{YEAR}-{self._serial:06d}"
+        self.actions.append(Action(day, slot, self._serial, key, build, None, moment))
         return key

@@ -118,7 +118,7 @@ class Stories:
         normal = [
             lc for lc in payments.lifecycles
             if lc.outcome == "settled" and lc.line.special == "" and lc is not payments.acting_pptk
-            and not lc.note and day_of(2, 2) <= lc.day <= day_of(11, 2)
+            and not lc.note and not lc.scheme and day_of(2, 2) <= lc.day <= day_of(11, 2)
         ]  # fmt: skip
         # A PPTK tries to verify an SPP of their unit (before the PPK does): only a PPK may.
         lc = rng.choice(normal)

@@ -22,6 +22,7 @@ from ledger.vendor import VendorKind
 
 if TYPE_CHECKING:
     from kasda.demo.lifecycle import Lifecycle
+    from kasda.demo.redflags import FlagReport
 
 
 class Slot:
@@ -149,6 +150,9 @@ class Action:
     key: str
     build: Build
     expect: Expect = None
+    at: datetime | None = (
+        None  # a moment off the timetable (a night, a Sunday), after the slot's batch
+    )
 
 
 class SimulatedClock:
@@ -171,6 +175,7 @@ class BuildReport:
     blocked: int = 0  # payouts the payout service refused to send, as planned
     receipts: int = 0  # income billed, paid and collected at the gateway simulator
     files: list[Path] = field(default_factory=list)  # the gateway's and the bank's daily files
+    redflags: FlagReport | None = None  # the red-flag run recorded at the end of the year
 
 
 class DemoError(RuntimeError):

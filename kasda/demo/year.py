@@ -15,6 +15,7 @@ from kasda.demo.payments import Payments
 from kasda.demo.pemda import DEFAULT_LIFECYCLES, YEAR
 from kasda.demo.people import People
 from kasda.demo.plan import Planner
+from kasda.demo.schemes import Schemes
 from kasda.demo.state import Calendar, Schedule
 from kasda.demo.stories import Stories
 from kasda.demo.treasury import Treasury
@@ -40,7 +41,10 @@ class DemoYear:
         self.payments = Payments(rng, self.calendar, self.schedule, self.people, self.admin)
         self.stories = Stories(rng, self.calendar, self.schedule, self.admin, self.payments)
         self.income = Income(seed, self.calendar, self.schedule, self.people)
-        parts = (self.people, self.payments, self.stories, self.income)
+        self.schemes = Schemes(
+            seed, self.calendar, self.schedule, self.people, self.admin, self.payments
+        )
+        parts = (self.people, self.payments, self.stories, self.income, self.schemes)
         Planner(rng, self.calendar, *parts).plan(lifecycles)
 
     @property
@@ -69,9 +73,14 @@ class DemoYear:
             ledger, seed=self.seed, clock=self.clock, instant_payouts=False, resend_failed=True
         ) as gateway:
             for day, slot in self._slots(planned):
+                batch = planned.get((day, slot), [])
                 self.clock.now = self.calendar.at(day, slot)
-                _execute(ledger, planned.get((day, slot), []), built, report)
+                _execute(ledger, [a for a in batch if a.at is None], built, report)
                 treasury.after(slot, day, gateway, report)
+                for action in sorted(batch, key=lambda a: (a.at is not None, a.at, a.seq)):
+                    if action.at is not None:  # off the timetable: a night, a Sunday, a holiday
+                        self.clock.now = action.at
+                        _execute(ledger, [action], built, report)
             if files_dir is not None:
                 report.files = _write_files(gateway, files_dir)
         return report
