@@ -109,7 +109,7 @@ class Flag:
 
     def __post_init__(self) -> None:
         assert type(self.amount) is int and self.amount >= 0, self.amount
-        assert self.period_start <= self.period_end, (self.period_start, self.period_end)
+        assert self.period_start <= self.period_end, (self.rule, self.period_start, self.period_end)
         assert self.explanation_id and self.explanation_en, self.rule
         assert len(self.disbursement_ids) <= MAX_IDS_PER_FLAG
         assert 1 <= len(self.evidence) <= MAX_EVIDENCE_PER_FLAG, (self.rule, self.subject_id)

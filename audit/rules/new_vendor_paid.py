@@ -50,7 +50,12 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     )
     hits = (
         first_large.join(registered, on="vendor_id")
-        .filter(pl.col("authorised_at") - pl.col("registered_at") <= window)
+        # A payment can only follow its vendor's registration in the ledger; a history that says
+        # otherwise (an import) is not this pattern, and must not word a negative wait.
+        .filter(
+            (pl.col("authorised_at") >= pl.col("registered_at"))
+            & (pl.col("authorised_at") - pl.col("registered_at") <= window)
+        )
         .join(documents, on="row")
     )
     named = hits.with_columns(pl.concat_list("disbursement_id").alias("disbursement_ids"))
