@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from audit.engine import Detection, detect
 from audit.flags import Flag
@@ -20,8 +21,10 @@ from audit.frames import load
 from audit.rules import RULES
 from audit.thresholds import Thresholds
 from ledger import commands as c
+from ledger import ids
 from ledger.application import Ledger
-from ledger.redflags import MAX_FLAGS_PER_RUN
+from ledger.errors import IdempotencyKeyReused
+from ledger.redflags import MAX_FLAGS_PER_RUN, RedFlagRun
 from ledger.roles import Actor
 from projections.db import ReadDatabase
 from projections.queries import open_flags, red_flag
@@ -112,9 +115,23 @@ def record(
 ) -> RunOutcome:
     """Run the rules over ``pemda``'s read models and record the run and every new flag."""
     prepared = prepare(db, actor, pemda, thresholds, secret, as_of=as_of, rules=rules)
-    result = ledger.execute(prepared.command)
+    try:
+        result = ledger.execute(prepared.command)
+    except IdempotencyKeyReused:
+        # The run's key is the run's, not the person's: the same run recorded by someone else.
+        return RunOutcome(str(recorded_run(ledger, prepared.command)), True, 0, prepared.detection)
     data: dict[str, Any] = result.data
     return RunOutcome(str(data["id"]), result.replayed, int(data["raised"]), prepared.detection)
+
+
+def recorded_run(ledger: Ledger, command: c.RecordRedFlagRun) -> UUID:
+    """The id of the run ``command`` records, which must be recorded already (``NotFound``)."""
+    run_id = ids.red_flag_run_id(
+        command.pemda, command.position, command.as_of, command.thresholds_digest,
+        sorted(command.rules),
+    )  # fmt: skip
+    ledger.aggregate(run_id, RedFlagRun)
+    return run_id
 
 
 # -- warnings where a payment is decided ---------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from audit import service, thresholds
 from ledger import commands as c
 from ledger.errors import InvalidInput, InvalidTransition, NotFound, RoleNotPermitted
-from ledger.roles import Role
+from ledger.roles import Actor, Role
 from projections import queries as q
 from projections.db import ReadDatabase
 from projections.runner import Projector
@@ -34,12 +34,12 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
     scene.close()
 
 
-def _record(scene: Scene) -> service.RunOutcome:
+def _record(scene: Scene, auditor: Actor = AUDITOR) -> service.RunOutcome:
     Projector(scene.ledger).catch_up()
     db = ReadDatabase(scene.ledger)
     try:
         return service.record(
-            scene.ledger, db, AUDITOR, f.PEMDA, thresholds.defaults(), SECRET,
+            scene.ledger, db, auditor, f.PEMDA, thresholds.defaults(), SECRET,
             rules=["duplicate_payment"],
         )  # fmt: skip
     finally:
@@ -61,6 +61,8 @@ def test_a_run_records_its_flags_and_the_same_run_again_records_nothing(scene: S
     head = _events(scene)
     again = _record(scene)
     assert again.replayed and again.run_id == first.run_id and _events(scene) == head
+    other = _record(scene, f.actor("inspektur.dua", Role.AUDITOR))  # the same run, another person
+    assert other.replayed and other.run_id == first.run_id and _events(scene) == head
     db = _read(scene)
     [flag] = q.red_flags(db, f.PEMDA).rows
     assert flag["rule"] == "duplicate_payment" and flag["status"] == "open"
