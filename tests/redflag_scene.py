@@ -125,6 +125,7 @@ class Scene:
         *,
         rekening: str | None = None,
         invoice: str | None = None,
+        contract: str | None = None,
         step: timedelta = timedelta(hours=2),
         until: str = "settled",
         users: dict[str, Actor] | None = None,
@@ -136,7 +137,7 @@ class Scene:
         spec = self.lines[rekening] if rekening else next(iter(self.lines.values()))
         who = {"request": f.PPTK, "verify": f.PPK, "approve": f.PA, "authorise": f.BUD,
                **(users or {})}  # fmt: skip
-        documents = {"kontrak": f"SPK/{spp}"} | ({"faktur": invoice} if invoice else {})
+        documents = {"kontrak": contract or f"SPK/{spp}"} | ({"faktur": invoice} if invoice else {})
         request = c.RequestDisbursement(
             idempotency_key=f.key("spp"), actor=who["request"], pemda=f.PEMDA, year=f.YEAR,
             spp_number=spp, line=f.ref(spec), vendor_npwp=self.vendors[vendor], gross=gross,

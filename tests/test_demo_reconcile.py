@@ -107,7 +107,8 @@ def test_single_days_of_the_demo_files_show_only_what_was_planted(
     folder = demo / "files"
     settlement = days_with(folder, "MIDTRANS SETTLEMENT")  # yesterday's receipts paid in
     teller = days_with(folder, "SETORAN TUNAI TELLER")  # paid at the bank, not the gateway
-    centre = days_with(folder, "DANA TRANSFER PUSAT")
+    # Not the year's last day: its receipts settle in a year the demo does not write.
+    centre = [d for d in days_with(folder, "DANA TRANSFER PUSAT") if d < date(2026, 12, 31)]
     returned = days_with(folder, "RETUR ")
     assert settlement and teller and centre and returned
     quiet = next(  # a Sunday: a statement with no movement

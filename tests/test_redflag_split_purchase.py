@@ -120,3 +120,16 @@ def test_the_window_is_configurable(scene: Scene, tmp_path: Path) -> None:
     wide = tmp_path / "wide.toml"
     wide.write_text("[split_purchase]\nwindow_days = 60\n")
     assert len(of(scene.detect(RULE, path=wide), RULE)) == 1
+
+
+def test_the_termin_of_one_tendered_contract_are_not_a_split(scene: Scene) -> None:
+    # A contract of Rp 450 juta, tendered, paid in three termin each under the limit: one purchase
+    # above the limit, not pieces of a split. Next to it, two contracts of one vendor that are.
+    for n, (gross, day) in enumerate(((150_000_000, 2), (150_000_000, 12), (150_000_000, 22))):
+        scene.pay(f"SPP-T{n}", "CV Jujur", gross, datetime(2026, 4, day, 9), rekening=GOODS,
+                  contract="KONTRAK/TENDER/01/2026")  # fmt: skip
+    split = [
+        scene.pay("SPP-S1", "CV Pecah", 120_000_000, datetime(2026, 4, 3, 9), rekening=GOODS),
+        scene.pay("SPP-S2", "CV Pecah", 110_000_000, datetime(2026, 4, 9, 9), rekening=GOODS),
+    ]
+    assert of(scene.detect(RULE), RULE) == [set(split)]

@@ -4,7 +4,8 @@ Perpres 16/2018 (Pasal 20) forbids splitting a purchase to avoid a tender: below
 ``[procurement]`` a unit buys directly from a vendor of its choice. The trace in the ledger is two
 or more live SPP (requested, not rejected or cancelled) to the same vendor on the same budget line
 (SKPD, sub kegiatan and kode rekening), each within the limit, that together exceed it within
-``window_days``.
+``window_days``. The termin of one contract above the limit (a tendered contract paid in parts)
+are not pieces of a split: SPP naming one contract number count as that contract, at its total.
 
 The query stays linear, with no self-join that could grow with a busy vendor: the SPP are sorted
 by purchase (vendor and line) and request time, a running total gives each SPP the sum of its
@@ -39,17 +40,27 @@ def _ordered(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     the rest of the rule, so they are read back for the few SPP found. The purchase is a 64-bit
     hash of vendor and line; the clusters found are grouped again by the columns themselves, so
     a collision cannot join two purchases' SPP in one flag."""
-    numbers = frames.payments.with_row_index("spp").select(
+    live = frames.payments.with_row_index("spp").filter(procurement.is_live())
+    # The SPP of one contract (kontrak / SPK) are its termin: what was bought is the contract,
+    # whose value is their sum. An SPP without a contract number is a purchase of its own.
+    contract = pl.struct(*_PURCHASE, "contract").hash()
+    bought = (
+        pl.when(pl.col("contract").is_null())
+        .then(pl.col("gross"))
+        .otherwise(pl.col("gross").sum().over(contract))
+    )
+    numbers = live.select(
         "spp",
         pl.struct(_PURCHASE).hash().alias("key"),
         "gross",
+        bought.alias("bought"),
         procurement.limit(thresholds),
         "requested_at",
-        procurement.is_live().alias("live"),
     )
     return (
-        # A payment above the limit was (or should have been) tendered: not a piece of a split.
-        numbers.filter(pl.col("live") & (pl.col("gross") <= pl.col("limit")))
+        # A purchase above the limit was (or should have been) tendered: its termin are not the
+        # pieces of a split.
+        numbers.filter(pl.col("bought") <= pl.col("limit"))
         .sort("key", "requested_at")
         .with_columns(
             # Runs of one key numbered: a small sorted integer joins faster than the hash.

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
+from audit import holidays
+
 PEMDA = "32.73"
 PEMDA_NAME = "Kota Bandung"
 YEAR = 2026
@@ -172,9 +174,8 @@ FIRST_NAMES = (
     "irfan", "nurul", "teguh", "sari", "andri", "wulan", "deden", "nia", "rudi", "tina", "hadi",
 )  # fmt: skip
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
-# Fixed-date national holidays only (the moving ones are set each year by SKB 3 Menteri).
-HOLIDAYS = frozenset(
-    {date(YEAR, 1, 1), date(YEAR, 5, 1), date(YEAR, 6, 1), date(YEAR, 8, 17), date(YEAR, 12, 25)}
-)
+# The national holidays and cuti bersama of the year, from the one table kasda ships (the same the
+# off-hours rule reads): the demo's officials rest on them, so only the planted case works one.
+HOLIDAYS: frozenset[date] = frozenset(d for d in holidays.table()["date"] if d.year == YEAR)
 # Share of the year's SPPs requested in each month (spending starts slowly, December is busiest).
 MONTH_WEIGHTS = (2, 5, 7, 8, 8, 9, 8, 9, 9, 10, 11, 14)
