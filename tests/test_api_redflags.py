@@ -213,3 +213,21 @@ def test_authorising_a_second_payment_of_one_invoice_warns_at_once(api: Api) -> 
     assert "B-2" in warning["explanation"]["id"]
     # Nothing was recorded by the warning: it is advice, not a run.
     assert expect(api.get(Role.AUDITOR, FLAGS), 200)["total"] == 0
+
+
+def test_authorising_right_after_an_account_change_warns_at_once(api: Api) -> None:
+    """The vendor's account changed just now and no run has been recorded since: the live rule
+    warns the Kuasa BUD before the SP2D goes to the new account; it does not block it."""
+    ledger = api.client.app.state.ledger  # type: ignore[attr-defined]
+    ledger.execute(
+        f.change_account("7700112233", holder="CV Bersih", npwp=api.scene.vendors["CV Bersih"])
+    )
+    clean = disbursement("SPP-6")
+    answer = expect(
+        api.post(Role.KUASA_BUD, f"/disbursements/{clean}/authorise", {"sp2d_number": "SP2D/6"}),
+        200,
+    )
+    rules = {w["rule"]: w for w in answer["warnings"]}
+    warning = rules["account_changed_before_payment"]
+    assert warning["recorded"] is False and "****2233" in warning["explanation"]["id"]
+    assert "7700112233" not in str(answer)  # a hint of the account, never its number
