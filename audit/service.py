@@ -124,12 +124,17 @@ def record(
     return RunOutcome(str(data["id"]), result.replayed, int(data["raised"]), prepared.detection)
 
 
-def recorded_run(ledger: Ledger, command: c.RecordRedFlagRun) -> UUID:
-    """The id of the run ``command`` records, which must be recorded already (``NotFound``)."""
-    run_id = ids.red_flag_run_id(
+def run_id_of(command: c.RecordRedFlagRun) -> UUID:
+    """The id of the run ``command`` records: its pemda, position, day, thresholds and rules."""
+    return ids.red_flag_run_id(
         command.pemda, command.position, command.as_of, command.thresholds_digest,
         sorted(command.rules),
     )  # fmt: skip
+
+
+def recorded_run(ledger: Ledger, command: c.RecordRedFlagRun) -> UUID:
+    """The id of the run ``command`` records, which must be recorded already (``NotFound``)."""
+    run_id = run_id_of(command)
     ledger.aggregate(run_id, RedFlagRun)
     return run_id
 

@@ -52,7 +52,7 @@ from api.problems import ProblemError, responses
 from audit import service, thresholds
 from audit.frames import secret_of
 from ledger import commands as c
-from ledger import ids, roles
+from ledger import roles
 from ledger.application import Ledger
 from ledger.errors import IdempotencyKeyReused, InvalidInput, NotFound
 from ledger.redflags import RedFlagRun
@@ -257,10 +257,7 @@ async def record_run(
         written = await writer.execute(command)
     except IdempotencyKeyReused:
         # The same run recorded by another user: recorded already, nothing new to write.
-        run_id = ids.red_flag_run_id(
-            who.pemda, command.position, command.as_of, command.thresholds_digest,
-            sorted(command.rules),
-        )  # fmt: skip
+        run_id = service.run_id_of(command)
         if not await to_thread.run_sync(_recorded, ledger, run_id):
             raise
         head = await to_thread.run_sync(models.head)

@@ -33,7 +33,7 @@ from audit import service
 from audit.frames import secret_of
 from audit.rules import RULES
 from ledger import commands as c
-from ledger import ids, redflags
+from ledger import redflags
 from ledger.codes import normalise_skpd
 from ledger.errors import DomainError, IdempotencyKeyReused, InvalidInput, NotFound
 from ledger.roles import RECORD_RED_FLAGS, REVIEW_RED_FLAG, Role
@@ -246,8 +246,7 @@ async def run_now(request: Request, session: Runner, form: CheckedForm) -> Respo
     except IdempotencyKeyReused:
         # The same run (its key is the position, thresholds and flags), recorded by another
         # person: nothing new to record.
-        run_id = ids.red_flag_run_id(who.pemda, command.position, command.as_of,
-                                     command.thresholds_digest, list(command.rules))  # fmt: skip
+        run_id = service.run_id_of(command)
         outcome = Outcome(str(run_id), command.position, len(command.flags), 0, replayed=True)
         return await _runs_page(request, session, outcome=outcome)
     except DomainError as error:  # e.g. the same run, recorded before with other flags
