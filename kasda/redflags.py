@@ -26,7 +26,7 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -121,14 +121,17 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO | None = None)
     limits = settings.thresholds(args.pemda)
     ledger = settings.open_ledger(args.database)
     try:
-        flags = _flags(ledger, settings, args, actor, limits, rules)
+        flags, names = _flags(ledger, settings, args, actor, limits, rules)
     finally:
         ledger.close()
     if args.format == "xlsx":
         write_xlsx(flags, args.out)
         print(f"wrote {args.out}", file=out)
         return 0
-    text = {"table": render_table, "csv": render_csv, "json": render_json}[args.format](flags)
+    if args.format == "table":
+        text = render_table(flags, names)
+    else:
+        text = {"csv": render_csv, "json": render_json}[args.format](flags)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=out)
@@ -144,10 +147,12 @@ def _flags(
     actor: Any,
     limits: Any,
     rules: list[str] | None,
-) -> list[Flag]:
-    """The flags of the run (recorded first with ``--record``), kept to ``--skpd`` if given."""
+) -> tuple[list[Flag], dict[str, str]]:
+    """The flags of the run (recorded first with ``--record``), kept to ``--skpd`` if given, and
+    the names of the vendors they are about (for people: the table)."""
     from audit import service
     from audit.frames import secret_of
+    from projections import queries as q
     from projections.runner import Projector
 
     projector = Projector(ledger, timezone=settings.timezone)
@@ -166,9 +171,11 @@ def _flags(
             flags = outcome.flags
         if args.skpd is not None:
             flags = of_skpd(db, args.pemda, secret, args.as_of, flags, args.skpd)
+        about = [f.subject_id for f in flags if f.subject_kind.value == "vendor"]
+        names = q.vendor_names(db, args.pemda, about)
     finally:
         projector.close()
-    return flags
+    return flags, names
 
 
 def _say_recorded(outcome: Any) -> None:
@@ -245,7 +252,7 @@ def render_csv(flags: Iterable[Flag]) -> str:
     return buffer.getvalue()
 
 
-def render_table(flags: list[Flag]) -> str:
+def render_table(flags: list[Flag], names: Mapping[str, str] | None = None) -> str:
     """For people: one line per flag (severity, rule, amount at risk, period, subject), its
     sentence in Bahasa Indonesia under it, then the count by severity."""
     if not flags:
@@ -256,7 +263,8 @@ def render_table(flags: list[Flag]) -> str:
     lines = [header, "-" * len(header)]
     for number, f in enumerate(flags, 1):
         period = f"{f.period_start.isoformat()} s.d. {f.period_end.isoformat()}"
-        subject = f"{f.subject_kind.value} {f.subject_id}"
+        named = (names or {}).get(f.subject_id) if f.subject_kind.value == "vendor" else None
+        subject = f"penyedia {named}" if named else f"{f.subject_kind.value} {f.subject_id}"
         lines.append(
             f"{number:>4}  {SEVERITY_ID[f.severity.value]:8}  {f.rule[:30]:30}  "
             f"{rupiah(f.amount):>20}  {period:26}  {subject}"

@@ -1267,6 +1267,16 @@ def open_flags(
 def vendor_npwps(db: ReadDatabase, pemda: str, vendor_ids: list[str]) -> dict[str, str]:
     """Of ``vendor_ids``, those of ``pemda``'s vendors, with their NPWP (the key of the vendor
     routes): a red flag's evidence links to them."""
+    return _of_vendors(db, pemda, vendor_ids, "npwp_sealed")
+
+
+def vendor_names(db: ReadDatabase, pemda: str, vendor_ids: list[str]) -> dict[str, str]:
+    """Of ``vendor_ids``, those of ``pemda``'s vendors, with their names (opened)."""
+    return _of_vendors(db, pemda, vendor_ids, "name")
+
+
+def _of_vendors(db: ReadDatabase, pemda: str, vendor_ids: list[str], column: str) -> dict[str, str]:
+    assert column in ("npwp_sealed", "name"), column  # this module's text, never input
     found: dict[str, str] = {}
     unique = sorted(set(vendor_ids))
     with db.transaction(write=False) as cursor:
@@ -1274,10 +1284,10 @@ def vendor_npwps(db: ReadDatabase, pemda: str, vendor_ids: list[str]) -> dict[st
             chunk = unique[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             rows = cursor.fetchall(
-                f"SELECT vendor_id, npwp_sealed FROM proj_vendor WHERE pemda = ?"  # noqa: S608
+                f"SELECT vendor_id, {column} FROM proj_vendor WHERE pemda = ?"  # noqa: S608
                 f" AND vendor_id IN ({marks})",
                 [pemda, *chunk],
             )
-            for row in db.sealer.opened(("vendor_id", "npwp_sealed"), rows):
-                found[str(row["vendor_id"])] = str(row["npwp_sealed"])
+            for row in db.sealer.opened(("vendor_id", column), rows):
+                found[str(row["vendor_id"])] = str(row[column])
     return found

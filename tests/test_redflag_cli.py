@@ -84,6 +84,7 @@ def test_csv_table_and_xlsx(
     table = capsys.readouterr().out
     assert "Tingkat" in table and "Nilai berisiko" in table
     assert "Rp 30.000.000" in table and "tinggi" in table and row["id"] in table
+    assert "penyedia CV Ganda" in table  # the vendor by name, for people
 
     out = tmp_path / "flags.xlsx"
     assert cli(["redflags", "--format", "xlsx", "--out", str(out)]) == 0
