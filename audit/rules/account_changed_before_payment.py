@@ -21,8 +21,8 @@ import polars as pl
 
 from audit.flags import EVIDENCE_TYPE, Rule
 from audit.frames import Frames
-from audit.rules import accounts, procurement
-from audit.rules.common import day_en, hari, rupiah
+from audit.rules import accounts
+from audit.rules.common import day_en, hari, rupiah, with_payment_evidence
 from audit.thresholds import Thresholds
 
 CODE = "account_changed_before_payment"
@@ -123,7 +123,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
     high = (pl.col("all_others").list.len() > 0) | pl.col("back_at").is_not_null()
     named = per_payment.with_columns(pl.concat_list("disbursement_id").alias("disbursement_ids"))
     # The payment's SP2D and transfers joined in one pass: ``hits`` is read once.
-    found = procurement.with_payment_evidence(named, frames, *_MOMENTS.values())
+    found = with_payment_evidence(named, frames, *_MOMENTS.values())
     return found.select(
         pl.when(high).then(pl.lit("high")).otherwise(pl.lit("medium")).alias("severity"),
         pl.lit("disbursement").alias("subject_kind"),

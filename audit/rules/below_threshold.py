@@ -21,7 +21,7 @@ import polars as pl
 from audit.flags import Rule
 from audit.frames import Frames
 from audit.rules import procurement
-from audit.rules.common import day_en, hari, rupiah
+from audit.rules.common import day_en, hari, rupiah, with_payment_evidence
 from audit.thresholds import Thresholds
 
 CODE = "below_threshold"
@@ -79,7 +79,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
         pl.col("spp").cast(pl.Int64),
         pl.lit(thresholds.number(CODE, "band_percent")).alias("band_percent"),
     )
-    return procurement.with_payment_evidence(found, frames, "Requested", "Authorised")
+    return with_payment_evidence(found, frames, "Requested", "Authorised")
 
 
 def _spp(numbers: list[str]) -> tuple[str, str]:

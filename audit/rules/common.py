@@ -40,3 +40,28 @@ def step_evidence(frames: Frames, *events: str) -> pl.LazyFrame:
     if events:
         steps = steps.filter(pl.col("event").is_in(list(events)))
     return steps.group_by("disbursement_id").agg(evidence_struct().alias("evidence"))
+
+
+def with_payment_evidence(found: pl.LazyFrame, frames: Frames, *events: str) -> pl.LazyFrame:
+    """``found`` (one row a flag, its payments in ``disbursement_ids``) with ``evidence``: the
+    ``events`` of every payment it names, in one list.
+
+    ``found`` is read once (the streaming engine would compute a query read twice twice): its
+    rows are spread over their payments, joined to those payments' steps, and gathered again."""
+    steps = frames.steps.filter(pl.col("event").is_in(list(events))).select(
+        pl.col("disbursement_id").alias("_named"), "version", "position"
+    )
+    numbered = found.with_row_index("_flag")
+    columns = [c for c in numbered.collect_schema().names() if c != "_flag"]
+    event = pl.struct(pl.col("_named").alias("aggregate_id"), "version", "position")
+    return (
+        numbered.with_columns(pl.col("disbursement_ids").alias("_named"))
+        .explode("_named")
+        .join(steps, on="_named", how="left")
+        .group_by("_flag")
+        .agg(
+            *(pl.col(c).first() for c in columns),
+            event.filter(pl.col("version").is_not_null()).cast(EVIDENCE_TYPE).alias("evidence"),
+        )
+        .drop("_flag")
+    )

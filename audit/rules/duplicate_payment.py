@@ -9,14 +9,13 @@ time; the inspector tells them apart from the documents.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import polars as pl
 
 from audit.flags import Rule
 from audit.frames import Frames
-from audit.rules.common import day_en, hari, rupiah, step_evidence
+from audit.rules.common import day_en, hari, rupiah, with_payment_evidence
 from audit.thresholds import Thresholds
 
 CODE = "duplicate_payment"
@@ -111,26 +110,10 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
         ],
         how="diagonal_relaxed",
     )
-    # Evidence of the payments flagged only, not of every payment of the history.
-    named = found.select(pl.col("disbursement_ids").explode().alias("disbursement_id"))
-    steps = frames.steps.join(named.unique(), on="disbursement_id", how="semi")
-    evidence = step_evidence(replace(frames, steps=steps), "Requested", "Authorised")
-    per_flag = (
-        found.with_row_index("flag")
-        .explode("disbursement_ids")
-        .join(evidence, left_on="disbursement_ids", right_on="disbursement_id", how="left")
-        .group_by("flag")
-        .agg(pl.col("evidence").list.explode(keep_nulls=False, empty_as_null=False))
-    )
-    return (
-        found.with_row_index("flag")
-        .join(per_flag, on="flag")
-        .with_columns(
-            pl.concat_list("vendor_id").alias("vendor_ids"),
-            pl.col("amount").cast(pl.Int64),
-            pl.col("total").cast(pl.Int64),
-        )
-        .drop("flag")
+    return with_payment_evidence(found, frames, "Requested", "Authorised").with_columns(
+        pl.concat_list("vendor_id").alias("vendor_ids"),
+        pl.col("amount").cast(pl.Int64),
+        pl.col("total").cast(pl.Int64),
     )
 
 

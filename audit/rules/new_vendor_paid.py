@@ -16,8 +16,7 @@ import polars as pl
 
 from audit.flags import EVIDENCE_TYPE, Rule
 from audit.frames import Frames
-from audit.rules import procurement
-from audit.rules.common import day_en, hari, rupiah
+from audit.rules.common import day_en, hari, rupiah, with_payment_evidence
 from audit.thresholds import Thresholds
 
 CODE = "new_vendor_paid"
@@ -59,7 +58,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
         .join(documents, on="row")
     )
     named = hits.with_columns(pl.concat_list("disbursement_id").alias("disbursement_ids"))
-    found = procurement.with_payment_evidence(named, frames, "Requested", "Authorised")
+    found = with_payment_evidence(named, frames, "Requested", "Authorised")
     return found.select(
         pl.lit("medium").alias("severity"),
         pl.lit("vendor").alias("subject_kind"),

@@ -1,5 +1,4 @@
-"""What the procurement rules share: the live SPP, the direct-procurement limit of each, and the
-evidence of a flag that names several payments.
+"""What the procurement rules share: the live SPP and the direct-procurement limit of each.
 
 The limit comes from ``[procurement]`` (Perpres 12/2021): the consulting limit for a kode rekening
 under one of ``consulting_rekening``, the goods (construction, other services) limit otherwise.
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from audit.flags import EVIDENCE_TYPE
 from audit.frames import Frames
 from audit.thresholds import Thresholds
 
@@ -42,29 +40,4 @@ def limit(thresholds: Thresholds) -> pl.Expr:
         .then(pl.lit(thresholds.int(TABLE, "consulting_limit"), dtype=pl.Int64))
         .otherwise(pl.lit(thresholds.int(TABLE, "goods_limit"), dtype=pl.Int64))
         .alias("limit")
-    )
-
-
-def with_payment_evidence(found: pl.LazyFrame, frames: Frames, *events: str) -> pl.LazyFrame:
-    """``found`` (one row a flag, its payments in ``disbursement_ids``) with ``evidence``: the
-    ``events`` of every payment it names, in one list.
-
-    ``found`` is read once (the streaming engine would compute a query read twice twice): its
-    rows are spread over their payments, joined to those payments' steps, and gathered again."""
-    steps = frames.steps.filter(pl.col("event").is_in(list(events))).select(
-        pl.col("disbursement_id").alias("_named"), "version", "position"
-    )
-    numbered = found.with_row_index("_flag")
-    columns = [c for c in numbered.collect_schema().names() if c != "_flag"]
-    event = pl.struct(pl.col("_named").alias("aggregate_id"), "version", "position")
-    return (
-        numbered.with_columns(pl.col("disbursement_ids").alias("_named"))
-        .explode("_named")
-        .join(steps, on="_named", how="left")
-        .group_by("_flag")
-        .agg(
-            *(pl.col(c).first() for c in columns),
-            event.filter(pl.col("version").is_not_null()).cast(EVIDENCE_TYPE).alias("evidence"),
-        )
-        .drop("_flag")
     )

@@ -24,7 +24,7 @@ import polars as pl
 from audit.flags import Rule
 from audit.frames import Frames
 from audit.rules import procurement
-from audit.rules.common import day_en, hari, rupiah
+from audit.rules.common import day_en, hari, rupiah, with_payment_evidence
 from audit.thresholds import Thresholds
 
 CODE = "split_purchase"
@@ -141,7 +141,7 @@ def find(frames: Frames, thresholds: Thresholds) -> pl.LazyFrame:
         pl.col("times").cast(pl.Int64),
         pl.lit(window_days, dtype=pl.Int64).alias("window_days"),
     ).drop("cluster")
-    return procurement.with_payment_evidence(found, frames, "Requested", "Authorised")
+    return with_payment_evidence(found, frames, "Requested", "Authorised")
 
 
 def _spp(numbers: list[str]) -> tuple[str, str]:
