@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from uuid import UUID
 
+from audit.rules.common import rupiah
 from ledger.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -222,11 +223,6 @@ def of_skpd(
         if (f.subject_kind.value == "skpd" and f.subject_id == code)
         or not mine.isdisjoint(f.disbursement_ids)
     ]
-
-
-def rupiah(amount: int) -> str:
-    """``Rp 1.234.567``: Indonesian thousands separators."""
-    return "Rp " + f"{amount:,}".replace(",", ".")
 
 
 def render_json(flags: Iterable[Flag]) -> str:

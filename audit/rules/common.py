@@ -13,9 +13,14 @@ _BULAN = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", 
 _MONTH = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+def angka(number: int) -> str:
+    """An integer with Indonesian thousands dots: ``7.300``."""
+    return f"{number:,}".replace(",", ".")
+
+
 def rupiah(amount: int) -> str:
     """``Rp 1.234.567`` (brackets for a negative), as on every screen."""
-    text = f"Rp {abs(amount):,}".replace(",", ".")
+    text = f"Rp {angka(abs(amount))}"
     return f"({text})" if amount < 0 else text
 
 

@@ -94,8 +94,3 @@ def kali(ratio: float) -> str:
 
 def times(ratio: float) -> str:
     return "infinitely many times" if math.isinf(ratio) else f"{ratio:.1f} times"
-
-
-def angka(number: int) -> str:
-    """An integer with Indonesian thousands dots: ``7.300``."""
-    return f"{number:,}".replace(",", ".")

@@ -17,8 +17,8 @@ import polars as pl
 
 from audit.flags import Rule
 from audit.frames import Frames
-from audit.rules.common import day_en, hari, rupiah
-from audit.rules.spending import angka, named, percent, persen, realised
+from audit.rules.common import angka, day_en, hari, rupiah
+from audit.rules.spending import named, percent, persen, realised
 from audit.thresholds import Thresholds
 
 CODE = "vendor_concentration"
