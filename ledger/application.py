@@ -38,6 +38,7 @@ from ledger import commands as c
 from ledger import ids
 from ledger.budget import Budget, BudgetLine
 from ledger.bulk_reads import events_after, load_fresh
+from ledger.cashplan import CashPlan
 from ledger.chained import bound_pool
 from ledger.disbursement import Disbursement
 from ledger.errors import (
@@ -322,6 +323,10 @@ class Ledger(Application[UUID]):
                 self._cache.put(line)
             # Callers get copies: the cached originals belong to the next unit of work.
             return [cast("BudgetLine", deepcopy(found[UUID(i)])) for i in budget.line_ids]
+
+    def cash_plan(self, pemda: str, year: int, skpd: str) -> CashPlan:
+        """The anggaran kas and SPD register of one SKPD and year. Raises ``NotFound``."""
+        return self.aggregate(ids.cash_plan_id(pemda, year, skpd), CashPlan)
 
     def vendor(self, vendor_id: UUID) -> Vendor:
         return self.aggregate(vendor_id, Vendor)

@@ -85,6 +85,12 @@ class Budget(Aggregate):
             **by.recorded(),
         )
 
+    def require_cash_plan(self, by: Stamp) -> None:
+        """From now on every SKPD spends only within its anggaran kas and SPD (``ledger.cashplan``):
+        set by the first anggaran kas adopted for the year, never unset."""
+        if not self.cash_plan_required:
+            self._cash_plan_required(**by.recorded())
+
     # -- facts ---------------------------------------------------------------------------------
     @event("Adopted")
     def __init__(
@@ -105,6 +111,7 @@ class Budget(Aggregate):
         self.total_pagu = total_pagu
         self.amendments = 0
         self.shifts = 0
+        self.cash_plan_required = False
 
     @event("Amended")
     def _amended(
@@ -135,6 +142,10 @@ class Budget(Aggregate):
     ) -> None:
         self.documents.append(document)
         self.shifts += 1
+
+    @event("CashPlanRequired")
+    def _cash_plan_required(self, actor_id: str, actor_role: str, at: datetime) -> None:
+        self.cash_plan_required = True
 
 
 def _check_total(total: Rupiah, what: str) -> None:

@@ -122,6 +122,47 @@ class UnblockLine(Command):
     reason: str
 
 
+# -- anggaran kas and SPD ----------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class LinePlan:
+    """One line's anggaran kas: 12 monthly or 4 quarterly amounts that add up to its pagu."""
+
+    line: LineRef
+    months: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdoptCashPlan(Command):
+    """The PPKD sets an SKPD's anggaran kas for the year (from then on the year runs on SPD)."""
+
+    year: int
+    skpd: str
+    document: str  # the decision that sets it
+    lines: tuple[LinePlan, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmendCashPlan(Command):
+    """Replaces the plan of the lines named (after an APBD-P or a pergeseran, say)."""
+
+    year: int
+    skpd: str
+    document: str
+    lines: tuple[LinePlan, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueSpd(Command):
+    """The Kuasa BUD releases ``amount`` to an SKPD for months ``first_month``..``last_month``."""
+
+    year: int
+    skpd: str
+    spd_number: str
+    first_month: int
+    last_month: int
+    amount: int
+
+
 # -- vendors -----------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class RegisterVendor(Command):

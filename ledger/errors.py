@@ -45,6 +45,19 @@ class AmendmentBelowUsage(DomainError):
     rule = "pagu_not_below_committed_plus_realised"
 
 
+class SpdExceeded(DomainError):
+    """Spending beyond what the SKPD's SPD has released for the period, or an SPD beyond its
+    anggaran kas (Permendagri 77/2020)."""
+
+    rule = "spending_within_spd"
+
+
+class CashPlanMismatch(DomainError):
+    """An anggaran kas that does not spread a line's pagu, or no longer covers the SPD issued."""
+
+    rule = "anggaran_kas_covers_pagu_and_spd"
+
+
 class LineBlocked(DomainError):
     rule = "no_commitment_on_blocked_line"
 

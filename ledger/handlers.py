@@ -29,7 +29,8 @@ from eventsourcing.domain import Aggregate
 from ledger import commands as c
 from ledger import ids, roles
 from ledger.budget import Budget, BudgetLine
-from ledger.codes import LineKey, is_spending
+from ledger.cashplan import CashPlan, check_plan_total, fiscal_month, months_of
+from ledger.codes import LineKey, is_spending, normalise_skpd
 from ledger.disbursement import Disbursement, Status
 from ledger.errors import (
     AlreadyExists,
@@ -37,6 +38,7 @@ from ledger.errors import (
     InvalidInput,
     LimitExceeded,
     NotFound,
+    SpdExceeded,
     VendorNotPayable,
 )
 from ledger.fields import MAX_NUMBER, document_number, fiscal_year, name, text
@@ -270,6 +272,113 @@ def unblock_line(cmd: c.UnblockLine, uow: UnitOfWork) -> Result:
     return {"id": str(line.id), "blocked": False}
 
 
+# -- anggaran kas and SPD ----------------------------------------------------------------------
+MAX_SPD_MONTH = 12
+
+
+def _cash_plan_reads(cmd: c.AdoptCashPlan | c.AmendCashPlan | c.IssueSpd, _: Loaded) -> list[UUID]:
+    year, skpd = fiscal_year(cmd.year), normalise_skpd(cmd.skpd)
+    found = [ids.budget_id(cmd.pemda, year), ids.cash_plan_id(cmd.pemda, year, skpd)]
+    if isinstance(cmd, c.IssueSpd):
+        return [*found, ids.document_number_id(cmd.pemda, year, "SPD", str(cmd.spd_number).strip())]
+    return [*found, *(line_id_of(cmd.pemda, year, p.line) for p in cmd.lines)]
+
+
+def cash_plan_for(uow: UnitOfWork, pemda: str, year: int, skpd: str) -> CashPlan | None:
+    """The SKPD's anggaran kas and SPD, or None in a year that does not run on SPD (no anggaran kas
+    adopted for any SKPD yet). Once one is, an SKPD without its own has nothing to spend."""
+    plan = uow.find(ids.cash_plan_id(pemda, year, skpd), CashPlan)
+    if plan is None:
+        budget = uow.find(ids.budget_id(pemda, year), Budget)
+        if budget is not None and budget.cash_plan_required:
+            raise SpdExceeded(
+                f"SKPD {skpd} has no anggaran kas and no SPD for {year}; nothing may be spent"
+            )
+    return plan
+
+
+def _line_plans(
+    cmd: c.AdoptCashPlan | c.AmendCashPlan, uow: UnitOfWork, year: int, skpd: str
+) -> dict[str, list[int]]:
+    if not isinstance(cmd.lines, tuple) or not cmd.lines:
+        raise InvalidInput("an anggaran kas names at least one line")
+    if len(cmd.lines) > MAX_LINES_PER_COMMAND:
+        raise LimitExceeded(f"at most {MAX_LINES_PER_COMMAND} lines per command")
+    plans: dict[str, list[int]] = {}
+    for item in cmd.lines:
+        if not isinstance(item, c.LinePlan) or not isinstance(item.months, tuple):
+            raise InvalidInput(f"a line's plan is its line and its amounts, got {item!r}")
+        line = _get_line(uow, cmd.pemda, year, item.line)
+        if line.skpd != skpd:
+            raise InvalidInput(f"line {line.key} is not a line of SKPD {skpd}")
+        line.check_spending()
+        if str(line.id) in plans:
+            raise InvalidInput(f"line {line.key} appears twice in one anggaran kas")
+        months = months_of(item.months)
+        for month, amount in enumerate(months, 1):
+            require_non_negative_rupiah(amount, f"plan of line {line.key} for month {month}")
+        check_plan_total(str(line.key), months, line.pagu)
+        plans[str(line.id)] = months
+    return plans
+
+
+@handles(c.AdoptCashPlan, _cash_plan_reads)
+def adopt_cash_plan(cmd: c.AdoptCashPlan, uow: UnitOfWork) -> Result:
+    cmd.actor.require(roles.BUDGET_ADMIN, "adopt an anggaran kas")
+    year, skpd = fiscal_year(cmd.year), normalise_skpd(cmd.skpd)
+    document = document_number(cmd.document, "anggaran kas decision number")
+    budget = _get_budget(uow, cmd.pemda, year)
+    plans = _line_plans(cmd, uow, year, skpd)
+    if uow.exists(ids.cash_plan_id(cmd.pemda, year, skpd)):
+        raise AlreadyExists(f"the anggaran kas {year} of SKPD {skpd} is adopted; amend it instead")
+    by = _stamp(cmd, uow)
+    budget.require_cash_plan(by)
+    plan = CashPlan.adopt(cmd.pemda, year, skpd, document, plans, by)
+    uow.add(plan)
+    return {"id": str(plan.id), "lines": len(plans), "planned": plan.planned_through(MAX_SPD_MONTH)}
+
+
+def _get_cash_plan(uow: UnitOfWork, pemda: str, year: int, skpd: str) -> CashPlan:
+    plan = uow.find(ids.cash_plan_id(pemda, year, skpd), CashPlan)
+    if plan is None:
+        raise NotFound(f"no anggaran kas {year} is adopted for SKPD {skpd}")
+    return plan
+
+
+@handles(c.AmendCashPlan, _cash_plan_reads)
+def amend_cash_plan(cmd: c.AmendCashPlan, uow: UnitOfWork) -> Result:
+    cmd.actor.require(roles.BUDGET_ADMIN, "amend an anggaran kas")
+    year, skpd = fiscal_year(cmd.year), normalise_skpd(cmd.skpd)
+    document = document_number(cmd.document, "anggaran kas decision number")
+    plan = _get_cash_plan(uow, cmd.pemda, year, skpd)
+    plans = _line_plans(cmd, uow, year, skpd)
+    plan.amend(document, plans, _stamp(cmd, uow))
+    return {"id": str(plan.id), "lines": len(plans), "planned": plan.planned_through(MAX_SPD_MONTH)}
+
+
+def _month(value: Any, what: str) -> int:
+    if type(value) is not int or not 1 <= value <= MAX_SPD_MONTH:
+        raise InvalidInput(f"{what} must be a month 1..12, got {value!r}")
+    return value
+
+
+@handles(c.IssueSpd, _cash_plan_reads)
+def issue_spd(cmd: c.IssueSpd, uow: UnitOfWork) -> Result:
+    cmd.actor.require(roles.AUTHORISE, "issue an SPD")
+    year, skpd = fiscal_year(cmd.year), normalise_skpd(cmd.skpd)
+    number = document_number(cmd.spd_number, "SPD number")
+    first, last = _month(cmd.first_month, "first month"), _month(cmd.last_month, "last month")
+    amount = require_rupiah(cmd.amount, "SPD amount")
+    plan = _get_cash_plan(uow, cmd.pemda, year, skpd)
+    plan.check_spd(number, first, last, amount)
+    if uow.exists(ids.document_number_id(cmd.pemda, year, "SPD", number)):
+        raise AlreadyExists(f"SPD number {number} is already issued in {year}")
+    by = _stamp(cmd, uow)
+    uow.add(DocumentNumber.claim(cmd.pemda, year, "SPD", number, plan.id, by))
+    plan.issue_spd(number, first, last, amount, by)
+    return {"id": str(plan.id), "issued": plan.issued, "available": plan.available(last)}
+
+
 # -- vendors -----------------------------------------------------------------------------------
 def _the_vendor(cmd: Any, _: Loaded) -> list[UUID]:
     return [ids.vendor_id(cmd.pemda, normalise_npwp(cmd.npwp))]
@@ -356,6 +465,8 @@ def _requested(cmd: c.RequestDisbursement, _: Loaded) -> list[UUID]:
         line_id_of(cmd.pemda, cmd.year, cmd.line),
         ids.vendor_id(cmd.pemda, normalise_npwp(cmd.vendor_npwp)),
         ids.disbursement_id(cmd.pemda, cmd.year, str(cmd.spp_number).strip()),
+        ids.budget_id(cmd.pemda, cmd.year),
+        ids.cash_plan_id(cmd.pemda, cmd.year, _line_key(cmd.line).skpd),
     ]
 
 
@@ -385,7 +496,18 @@ def _its_parties_and(kind: str, number_field: str) -> Reads:
     return reads
 
 
+def _its_cash_plan(cmd: c.DisbursementCommand, loaded: Loaded) -> list[UUID]:
+    """The budget and the anggaran kas / SPD of the disbursement's SKPD, once its line is loaded."""
+    d = loaded(cmd.disbursement_id) if isinstance(cmd.disbursement_id, UUID) else None
+    line = loaded(UUID(d.line_id)) if isinstance(d, Disbursement) else None
+    if not isinstance(d, Disbursement) or not isinstance(line, BudgetLine):
+        return []
+    return [ids.budget_id(d.pemda, d.year), ids.cash_plan_id(d.pemda, d.year, line.skpd)]
+
+
 _DISBURSEMENT = (_the_disbursement, _its_parties)
+# Steps that charge, pay or give back SPD: they also read the SKPD's anggaran kas.
+_SPENDING = (*_DISBURSEMENT, _its_cash_plan)
 
 
 def _get_disbursement(uow: UnitOfWork, cmd: c.DisbursementCommand) -> Disbursement:
@@ -425,10 +547,16 @@ def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     )
     line.check_commit(gross)
     disbursement_id = ids.disbursement_id(cmd.pemda, year, spp_number)
+    plan = cash_plan_for(uow, cmd.pemda, year, line.skpd)
+    month = fiscal_month(uow.at, year)
+    if plan is not None:
+        plan.check_commit(disbursement_id, gross, month)
     if uow.exists(disbursement_id):
         raise AlreadyExists(f"SPP number {spp_number} is already used in {year}")
     by = _stamp(cmd, uow)
     line.commit(disbursement_id, gross, by)
+    if plan is not None:
+        plan.commit(disbursement_id, gross, month, by)
     disbursement = Disbursement.request(
         pemda=cmd.pemda,
         year=year,
@@ -480,7 +608,9 @@ def approve_spm(cmd: c.ApproveSpm, uow: UnitOfWork) -> Result:
     return _done(d)
 
 
-@handles(c.AuthoriseSp2d, _the_disbursement, _its_parties_and("SP2D", "sp2d_number"))
+@handles(
+    c.AuthoriseSp2d, _the_disbursement, _its_parties_and("SP2D", "sp2d_number"), _its_cash_plan
+)
 def authorise_sp2d(cmd: c.AuthoriseSp2d, uow: UnitOfWork) -> Result:
     """Kuasa BUD issues the SP2D: spending is realised and the beneficiary account is fixed."""
     d = _get_disbursement(uow, cmd)
@@ -489,37 +619,58 @@ def authorise_sp2d(cmd: c.AuthoriseSp2d, uow: UnitOfWork) -> Result:
     vendor = _payable_vendor(uow, UUID(d.vendor_id), f"vendor {d.vendor_id} is not registered")
     line = uow.get(UUID(d.line_id), BudgetLine)
     line.check_realise(d.id)
+    plan = cash_plan_for(uow, d.pemda, d.year, line.skpd)
+    month = fiscal_month(uow.at, d.year)
+    if plan is not None:
+        plan.check_pay(d.id, d.gross, month)
     _unclaimed(uow, d, "SP2D", number)
     by = _stamp(cmd, uow)
     uow.add(DocumentNumber.claim(d.pemda, d.year, "SP2D", number, d.id, by))
     line.realise(d.id, by)
+    if plan is not None:
+        plan.pay(d.id, d.gross, month, by)
     d.authorise(number, vendor.bank_account, vendor.version, by)
     return _done(d)
 
 
-@handles(c.RejectDisbursement, *_DISBURSEMENT)
+def _spd_of(uow: UnitOfWork, d: Disbursement, line: BudgetLine) -> CashPlan | None:
+    """The SPD register that holds a charge of ``d``, if any (none in a year without SPD, or for
+    an SPP requested before its year began to run on SPD)."""
+    plan = uow.find(ids.cash_plan_id(d.pemda, d.year, line.skpd), CashPlan)
+    return plan if plan is not None and (plan.holds(d.id) or plan.was_realised(d.id)) else None
+
+
+@handles(c.RejectDisbursement, *_SPENDING)
 def reject_disbursement(cmd: c.RejectDisbursement, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_reject(cmd.actor)
     reason = text(cmd.reason, "rejection reason")
     line = uow.get(UUID(d.line_id), BudgetLine)
+    plan = _spd_of(uow, d, line)
     by = _stamp(cmd, uow)
     line.release(d.id, by)
+    if plan is not None:
+        plan.release(d.id, by)
     d.reject(reason, by)
     return _done(d)
 
 
-@handles(c.CancelDisbursement, *_DISBURSEMENT)
+@handles(c.CancelDisbursement, *_SPENDING)
 def cancel_disbursement(cmd: c.CancelDisbursement, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_cancel(cmd.actor)
     reason = text(cmd.reason, "cancellation reason")
     line = uow.get(UUID(d.line_id), BudgetLine)
+    plan = _spd_of(uow, d, line)
     by = _stamp(cmd, uow)
     if d.commitment_open:
         line.release(d.id, by)
+        if plan is not None:
+            plan.release(d.id, by)
     else:  # authorised or failed: the SP2D is withdrawn, no money reached the vendor
         line.reverse_realisation(d.id, d.gross, by)
+        if plan is not None:
+            plan.reverse(d.id, by)
     d.cancel(reason, by)
     return _done(d)
 

@@ -23,6 +23,10 @@ def budget_line_id(
     return _id("line", pemda, year, skpd, sub_kegiatan or "-", rekening)
 
 
+def cash_plan_id(pemda: str, year: int, skpd: str) -> UUID:
+    return _id("cash-plan", pemda, year, skpd)
+
+
 def vendor_id(pemda: str, npwp: str) -> UUID:
     return _id("vendor", pemda, npwp)
 

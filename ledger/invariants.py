@@ -5,7 +5,8 @@ the second line: cheap checks over exactly what is about to be stored, which mak
 impossible rather than merely detectable later. Each journal entry balances (``ledger.postings``);
 every amount an event carries, and every leg of its entry, lies within its explicit limit
 (``ledger.money``); the amounts an event repeats agree (net = gross - deductions, or - fee); and every
-budget line written keeps 0 <= committed, 0 <= realised, committed + realised <= pagu. A failure
+budget line written keeps 0 <= committed, 0 <= realised, committed + realised <= pagu, and every
+SPD register (``ledger.cashplan``) keeps what is charged to it within the SPD issued. A failure
 raises ``InvariantViolation`` and the whole transaction is abandoned: nothing of it is stored.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from ledger.budget import Budget, BudgetLine
+from ledger.cashplan import CashPlan
 from ledger.errors import InvariantViolation
 from ledger.money import MAX_AMOUNT, MAX_TOTAL
 from ledger.postings import Leg, entry_problem, postings_for
@@ -44,6 +46,8 @@ def check_write(aggregates: Iterable[Aggregate]) -> None:
             check_line(aggregate)
         elif isinstance(aggregate, Budget):
             _within(aggregate, "total_pagu", aggregate.total_pagu, 0, MAX_TOTAL)
+        elif isinstance(aggregate, CashPlan):
+            check_cash_plan(aggregate)
 
 
 def check_amounts(event: Any) -> None:
@@ -81,6 +85,15 @@ def check_line(line: BudgetLine) -> None:
         raise InvariantViolation(
             f"line {line.id}: committed {line.committed} is not the sum of its open commitments"
         )
+
+
+def check_cash_plan(plan: CashPlan) -> None:
+    """0 <= committed, 0 <= realised, used <= SPD issued <= MAX_TOTAL, each charge counted once."""
+    _within(plan, "issued", plan.issued, 0, MAX_TOTAL)
+    _within(plan, "committed", plan.committed, 0, plan.issued)
+    _within(plan, "realised", plan.realised, 0, plan.issued - plan.committed)
+    if plan.committed != sum(plan.open.values()) or plan.realised != sum(plan.paid.values()):
+        raise InvariantViolation(f"SPD register {plan.id}: totals differ from its charges")
 
 
 def _within(subject: Any, what: str, value: Any, low: int, high: int) -> None:

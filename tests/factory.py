@@ -252,3 +252,42 @@ def pay_in_full(
         settle(spp),
     ):
         ledger.execute(command)
+
+
+# -- anggaran kas and SPD ----------------------------------------------------------------------
+def even_months(pagu: int) -> tuple[int, ...]:
+    """A pagu spread over twelve months, the remainder in December."""
+    share = pagu // 12
+    return (share,) * 11 + (pagu - 11 * share,)
+
+
+def adopt_cash_plan(
+    *specs: c.LineSpec, skpd: str = SKPD, months: tuple[int, ...] | None = None
+) -> c.AdoptCashPlan:
+    """The anggaran kas of ``specs`` (by default the world's two lines), spread evenly."""
+    lines = specs or (MEDIA_LINE, GOODS_LINE)
+    return c.AdoptCashPlan(
+        idempotency_key=key("kas"),
+        actor=ADMIN,
+        pemda=PEMDA,
+        year=YEAR,
+        skpd=skpd,
+        document="PERKADA-AK-1-2026",
+        lines=tuple(c.LinePlan(line=ref(s), months=months or even_months(s.pagu)) for s in lines),
+    )
+
+
+def issue_spd(
+    number: str, amount: int, first: int = 1, last: int = 1, *, skpd: str = SKPD, actor: Actor = BUD
+) -> c.IssueSpd:
+    return c.IssueSpd(
+        idempotency_key=key("spd"),
+        actor=actor,
+        pemda=PEMDA,
+        year=YEAR,
+        skpd=skpd,
+        spd_number=number,
+        first_month=first,
+        last_month=last,
+        amount=amount,
+    )
