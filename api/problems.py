@@ -35,6 +35,7 @@ _CONFLICT: frozenset[type[errors.DomainError]] = frozenset(
         errors.PaguExceeded,
         errors.AmendmentBelowUsage,
         errors.LineBlocked,
+        errors.YearClosed,
         errors.AlreadyExists,
         errors.BankAccountChanged,
         errors.VendorNotPayable,

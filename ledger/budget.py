@@ -18,18 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids
-from ledger.codes import LineKey, is_spending
+from ledger.codes import SILPA_JENIS, LineKey, is_spending
 from ledger.errors import (
     AmendmentBelowUsage,
     InvalidInput,
     LimitExceeded,
     LineBlocked,
     PaguExceeded,
+    YearClosed,
 )
 from ledger.money import MAX_TOTAL, Rupiah
 from ledger.stamp import Stamp
@@ -65,6 +67,7 @@ class Budget(Aggregate):
         pagu_delta: int,
         by: Stamp,
     ) -> None:
+        self.check_open("amend")
         _check_total(self.total_pagu + pagu_delta, f"APBD-P {self.year}")
         self._amended(
             document=document,
@@ -77,6 +80,7 @@ class Budget(Aggregate):
     def shift(
         self, document: str, from_line_id: UUID, to_line_id: UUID, amount: Rupiah, by: Stamp
     ) -> None:
+        self.check_open("shift pagu of")
         self._shifted(
             document=document,
             from_line_id=str(from_line_id),
@@ -88,8 +92,45 @@ class Budget(Aggregate):
     def require_cash_plan(self, by: Stamp) -> None:
         """From now on every SKPD spends only within its anggaran kas and SPD (``ledger.cashplan``):
         set by the first anggaran kas adopted for the year, never unset."""
+        self.check_open("adopt an anggaran kas for")
         if not self.cash_plan_required:
             self._cash_plan_required(**by.recorded())
+
+    # -- year-end (tutup tahun, ``ledger.yearend``) --------------------------------------------
+    def check_open(self, step: str) -> None:
+        if self.closed:
+            raise YearClosed(f"cannot {step} APBD {self.year}: the year is closed")
+
+    def close(self, document: str, figures: dict[str, int], next_year: int, by: Stamp) -> None:
+        """Tutup tahun: the year's LRA is final; ``figures`` are its final totals and SiLPA."""
+        self.check_open("close")
+        facts: dict[str, Any] = {**figures, **by.recorded()}
+        self._year_closed(document=document, next_year=next_year, **facts)
+
+    def open_from(
+        self,
+        document: str,
+        previous_year: int,
+        silpa: int,
+        carried: list[dict[str, str | int]],
+        new_line_ids: list[str],
+        by: Stamp,
+    ) -> None:
+        """The next year takes over the closed year's SiLPA and its carried-over contracts (DPAL)."""
+        self.check_open("open")
+        if self.opened_from is not None:
+            raise YearClosed(f"APBD {self.year} was already opened from {self.opened_from}")
+        amount = sum(int(item["amount"]) for item in carried)
+        _check_total(self.total_pagu + amount, f"APBD {self.year} with carry-over")
+        self._year_opened(
+            document=document,
+            previous_year=previous_year,
+            silpa=silpa,
+            carried=carried,
+            carried_amount=amount,
+            new_line_ids=new_line_ids,
+            **by.recorded(),
+        )
 
     # -- facts ---------------------------------------------------------------------------------
     @event("Adopted")
@@ -112,6 +153,9 @@ class Budget(Aggregate):
         self.amendments = 0
         self.shifts = 0
         self.cash_plan_required = False
+        self.closed = False
+        self.silpa: int | None = None
+        self.opened_from: int | None = None
 
     @event("Amended")
     def _amended(
@@ -146,6 +190,46 @@ class Budget(Aggregate):
     @event("CashPlanRequired")
     def _cash_plan_required(self, actor_id: str, actor_role: str, at: datetime) -> None:
         self.cash_plan_required = True
+
+    @event("YearClosed")
+    def _year_closed(
+        self,
+        document: str,
+        next_year: int,
+        pendapatan: int,
+        penerimaan_pembiayaan: int,
+        belanja: int,
+        pengeluaran_pembiayaan: int,
+        silpa: int,
+        lapsed: int,
+        lapsed_amount: int,
+        carried: int,
+        carried_amount: int,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.documents.append(document)
+        self.closed = True
+        self.silpa = silpa
+
+    @event("YearOpened")
+    def _year_opened(
+        self,
+        document: str,
+        previous_year: int,
+        silpa: int,
+        carried: list[dict[str, str | int]],
+        carried_amount: int,
+        new_line_ids: list[str],
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.documents.append(document)
+        self.line_ids.extend(new_line_ids)
+        self.total_pagu += carried_amount
+        self.opened_from = previous_year
 
 
 def _check_total(total: Rupiah, what: str) -> None:
@@ -199,7 +283,13 @@ class BudgetLine(Aggregate):
         return self.pagu - self.used
 
     # -- rules ---------------------------------------------------------------------------------
+    def check_open(self, step: str) -> None:
+        """Raise if the line's year is closed: nothing of a closed year changes any more."""
+        if self.closed:
+            raise YearClosed(f"line {self.key}: cannot {step}, the year {self.year} is closed")
+
     def check_amend(self, new_pagu: Rupiah) -> None:
+        self.check_open("amend its pagu")
         if new_pagu < self.used:
             raise AmendmentBelowUsage(
                 f"line {self.key}: new pagu {new_pagu} is below committed {self.committed} "
@@ -217,9 +307,11 @@ class BudgetLine(Aggregate):
             raise InvalidInput(
                 f"line {self.key} is a spending line; income is recorded on 4.x lines"
             )
+        self.check_open("record income")
 
     def check_commit(self, amount: Rupiah) -> None:
         """Raise unless ``amount`` may be committed now."""
+        self.check_open("commit")
         if self.blocked:
             raise LineBlocked(
                 f"line {self.key} is blocked (blokir); nothing may be committed on it"
@@ -232,6 +324,7 @@ class BudgetLine(Aggregate):
 
     def check_realise(self, disbursement_id: UUID) -> None:
         """Raise unless the commitment of ``disbursement_id`` may be realised (its SP2D issued)."""
+        self.check_open("issue an SP2D")
         if self.blocked:
             raise LineBlocked(f"line {self.key} is blocked (blokir); no SP2D may be issued on it")
         self._open(disbursement_id)
@@ -254,6 +347,7 @@ class BudgetLine(Aggregate):
             )
 
     def shift_out(self, amount: Rupiah, to_line_id: UUID, document: str, by: Stamp) -> None:
+        self.check_open("shift pagu out")
         if amount > self.available:
             raise PaguExceeded(
                 f"line {self.key}: cannot shift {amount} out, only {self.available} is available"
@@ -263,16 +357,19 @@ class BudgetLine(Aggregate):
         )
 
     def shift_in(self, amount: Rupiah, from_line_id: UUID, document: str, by: Stamp) -> None:
+        self.check_open("shift pagu in")
         self._shifted_in(
             amount=amount, from_line_id=str(from_line_id), document=document, **by.recorded()
         )
 
     def block(self, reason: str, by: Stamp) -> None:
+        self.check_open("block it")
         if self.blocked:
             raise InvalidInput(f"line {self.key} is already blocked")
         self._blocked(reason=reason, **by.recorded())
 
     def unblock(self, reason: str, by: Stamp) -> None:
+        self.check_open("unblock it")
         if not self.blocked:
             raise InvalidInput(f"line {self.key} is not blocked")
         self._unblocked(reason=reason, **by.recorded())
@@ -294,12 +391,53 @@ class BudgetLine(Aggregate):
         self._realised(disbursement_id=str(disbursement_id), amount=amount, **by.recorded())
 
     def reverse_realisation(self, disbursement_id: UUID, amount: Rupiah, by: Stamp) -> None:
+        self.check_open("withdraw an SP2D")
         if amount > self.realised:
             raise InvalidInput(
                 f"line {self.key}: cannot reverse {amount}, realised is {self.realised}"
             )
         self._realisation_reversed(
             disbursement_id=str(disbursement_id), amount=amount, **by.recorded()
+        )
+
+    # -- income and year-end (``ledger.yearend``) ------------------------------------------------
+    # Income is tallied on its line too, so that the close computes SiLPA from the lines alone and a
+    # receipt racing the close conflicts with it on the line's version (a receipt is never lost).
+    def record_income(self, revenue_id: UUID, gross: Rupiah, by: Stamp) -> None:
+        self.check_income()
+        self._income_recorded(revenue_id=str(revenue_id), gross=gross, **by.recorded())
+
+    def reverse_income(self, revenue_id: UUID, gross: Rupiah, by: Stamp) -> None:
+        self.check_open("reverse a receipt")
+        self._income_reversed(revenue_id=str(revenue_id), gross=gross, **by.recorded())
+
+    def close(self, document: str, by: Stamp) -> None:
+        """The year is closed: every commitment has lapsed; pagu and realisation are final."""
+        self.check_open("close it")
+        if self.committed:
+            raise InvalidInput(f"line {self.key}: {self.committed} is still committed")
+        self._closed(document=document, **by.recorded())
+
+    def carry_in(
+        self, amount: Rupiah, from_line_id: UUID, disbursement_id: UUID, document: str, by: Stamp
+    ) -> None:
+        """A contract of the closed year continues here (DPAL): its remaining value joins the pagu."""
+        self.check_open("carry a contract over into it")
+        self._carried_over(
+            amount=amount,
+            from_line_id=str(from_line_id),
+            disbursement_id=str(disbursement_id),
+            document=document,
+            **by.recorded(),
+        )
+
+    def receive_silpa(self, amount: Rupiah, previous_year: int, document: str, by: Stamp) -> None:
+        """Penggunaan SiLPA: the closed year's surplus, realised as this year's financing receipt."""
+        self.check_income()
+        if not self.rekening.startswith(SILPA_JENIS):
+            raise InvalidInput(f"line {self.key} is not a SiLPA line ({SILPA_JENIS}.x)")
+        self._silpa_received(
+            amount=amount, previous_year=previous_year, document=document, **by.recorded()
         )
 
     # -- facts ---------------------------------------------------------------------------------
@@ -328,6 +466,9 @@ class BudgetLine(Aggregate):
         self.committed = 0
         self.realised = 0
         self.blocked = False
+        self.closed = False
+        self.income = 0  # gross receipts recorded on an income line, less reversals
+        self.silpa_received = 0  # penggunaan SiLPA of the previous year (a 6.1.01 line)
         # Open commitments by disbursement id (str: JSON object keys), so that a commitment is
         # released or realised exactly once and for exactly the amount committed.
         self.open_commitments: dict[str, Rupiah] = {}
@@ -397,3 +538,44 @@ class BudgetLine(Aggregate):
         self, disbursement_id: str, amount: Rupiah, actor_id: str, actor_role: str, at: datetime
     ) -> None:
         self.realised -= amount
+
+    @event("IncomeRecorded")
+    def _income_recorded(
+        self, revenue_id: str, gross: Rupiah, actor_id: str, actor_role: str, at: datetime
+    ) -> None:
+        self.income += gross
+
+    @event("IncomeReversed")
+    def _income_reversed(
+        self, revenue_id: str, gross: Rupiah, actor_id: str, actor_role: str, at: datetime
+    ) -> None:
+        self.income -= gross
+
+    @event("Closed")
+    def _closed(self, document: str, actor_id: str, actor_role: str, at: datetime) -> None:
+        self.closed = True
+
+    @event("CarriedOver")
+    def _carried_over(
+        self,
+        amount: Rupiah,
+        from_line_id: str,
+        disbursement_id: str,
+        document: str,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.pagu += amount
+
+    @event("SilpaReceived")
+    def _silpa_received(
+        self,
+        amount: Rupiah,
+        previous_year: int,
+        document: str,
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.silpa_received += amount

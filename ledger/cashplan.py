@@ -26,7 +26,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids
-from ledger.errors import AlreadyExists, CashPlanMismatch, InvalidInput, SpdExceeded
+from ledger.errors import AlreadyExists, CashPlanMismatch, InvalidInput, SpdExceeded, YearClosed
 from ledger.money import MAX_TOTAL, Rupiah
 from ledger.stamp import Stamp
 
@@ -99,8 +99,13 @@ class CashPlan(Aggregate):
         return self.issued_through(month) - self.used
 
     # -- rules ---------------------------------------------------------------------------------
+    def check_open(self, step: str) -> None:
+        if self.closed:
+            raise YearClosed(f"SKPD {self.skpd}: cannot {step}, the year {self.year} is closed")
+
     def check_amend(self, plans: Mapping[str, list[int]]) -> None:
         """The amended plan must still cover every SPD already issued, period by period."""
+        self.check_open("amend the anggaran kas")
         merged = {**self.plans, **plans}
         for month in range(1, MONTHS + 1):
             planned = sum(sum(months[:month]) for months in merged.values())
@@ -112,6 +117,7 @@ class CashPlan(Aggregate):
                 )
 
     def check_spd(self, number: str, first: int, last: int, amount: Rupiah) -> None:
+        self.check_open("issue an SPD")
         if number in self.spd:
             raise AlreadyExists(f"SPD {number} is already issued to SKPD {self.skpd}")
         if len(self.spd) >= MAX_SPD_PER_YEAR:
@@ -128,6 +134,7 @@ class CashPlan(Aggregate):
             )
 
     def check_commit(self, commitment_id: UUID, amount: Rupiah, month: int) -> None:
+        self.check_open("charge the SPD")
         if str(commitment_id) in self.open:
             raise InvalidInput(f"{commitment_id} is already charged to the SPD of SKPD {self.skpd}")
         available = self.available(month)
@@ -140,6 +147,7 @@ class CashPlan(Aggregate):
     def check_pay(self, commitment_id: UUID, amount: Rupiah, month: int) -> None:
         """Raise unless the SP2D of ``commitment_id`` may be paid in ``month``: its charge is within
         the SPD released by then (an SPP from before the year ran on SPD is charged now)."""
+        self.check_open("pay out of the SPD")
         if not self.holds(commitment_id):
             self.check_commit(commitment_id, amount, month)
         elif self.used > self.issued_through(month):
@@ -189,6 +197,13 @@ class CashPlan(Aggregate):
             raise InvalidInput(f"{commitment_id} holds no realised SPD charge") from None
         self._reversed(commitment_id=str(commitment_id), amount=amount, **by.recorded())
 
+    def close(self, document: str, by: Stamp) -> None:
+        """Tutup tahun: every charge has lapsed; no SPD is issued nor charged any more."""
+        self.check_open("close the SPD register")
+        if self.committed:
+            raise InvalidInput(f"SKPD {self.skpd}: {self.committed} is still charged to the SPD")
+        self._closed(document=document, **by.recorded())
+
     def _open(self, commitment_id: UUID) -> Rupiah:
         try:
             return self.open[str(commitment_id)]
@@ -224,6 +239,7 @@ class CashPlan(Aggregate):
         self.realised = 0
         self.open: dict[str, Rupiah] = {}
         self.paid: dict[str, Rupiah] = {}
+        self.closed = False
 
     @event("Amended")
     def _amended(
@@ -280,6 +296,10 @@ class CashPlan(Aggregate):
     ) -> None:
         self.realised -= amount
         del self.paid[commitment_id]
+
+    @event("Closed")
+    def _closed(self, document: str, actor_id: str, actor_role: str, at: datetime) -> None:
+        self.closed = True
 
 
 def check_plan_total(line: str, months: list[int], pagu: Rupiah) -> None:

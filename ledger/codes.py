@@ -18,6 +18,11 @@ SKPD_WIDTHS = (1, 2, 1, 2, 1, 2, 2, 4)  # urusan/bidang x3, unit, sub unit
 AKUN_PENDAPATAN = "4"
 AKUN_BELANJA = "5"
 AKUN_PEMBIAYAAN = "6"
+PENERIMAAN_PEMBIAYAAN = "6.1"
+PENGELUARAN_PEMBIAYAAN = "6.2"
+# Permendagri 90/2019, jenis 6.1.01 "Sisa Lebih Perhitungan Anggaran Tahun Sebelumnya": the line on
+# which a year receives the SiLPA of the year before (penggunaan SiLPA), e.g. 6.1.01.01.01.0001.
+SILPA_JENIS = "6.1.01"
 
 
 def _normalise(code: object, widths: tuple[int, ...], what: str) -> str:

@@ -195,6 +195,19 @@ class ReactivateVendor(Command):
     reason: str
 
 
+# -- year-end (tutup tahun) ----------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class CloseYear(Command):
+    """Tutup tahun by the PPKD: open commitments lapse (those named in ``carry_over`` continue in
+    the next year's DPAL), SiLPA is computed and received by the next year on ``silpa_line``, and
+    the year is closed. All or nothing: see ``ledger.yearend``."""
+
+    year: int
+    document: str  # the PPKD's decision closing the year
+    carry_over: tuple[UUID, ...] = ()  # disbursements whose contract continues next year
+    silpa_line: LineRef | None = None  # the next APBD's penggunaan SiLPA line (6.1.01...)
+
+
 # -- disbursements -----------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class RequestDisbursement(Command):

@@ -6,6 +6,7 @@
     settled -> returned (the bank bounced it)
     requested | verified | approved -> rejected (with reason, by the step's own role)
     requested | verified | approved | authorised | failed -> cancelled (no money with the vendor)
+    requested | verified | approved -> lapsed (the year closed before its SP2D: ``ledger.yearend``)
 
 Separation of duties lives here because it is a rule of one disbursement: one person never performs two
 different human steps of it (request, verify, approve, authorise, reject). The maker may withdraw
@@ -44,6 +45,7 @@ class Status(StrEnum):
     RETURNED = "returned"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    LAPSED = "lapsed"
 
 
 # The step that moves a disbursement out of each status awaiting a human decision,
@@ -60,7 +62,9 @@ CANCELLABLE = frozenset(
 )
 # Statuses in which the SP2D has realised spending but no money has reached the vendor.
 SP2D_WITHOUT_TRANSFER = frozenset({Status.AUTHORISED, Status.FAILED})
-TERMINAL = frozenset({Status.SETTLED, Status.RETURNED, Status.REJECTED, Status.CANCELLED})
+TERMINAL = frozenset(
+    {Status.SETTLED, Status.RETURNED, Status.REJECTED, Status.CANCELLED, Status.LAPSED}
+)
 
 
 class Disbursement(Aggregate):
@@ -189,6 +193,10 @@ class Disbursement(Aggregate):
                     f"SPP {self.spp_number}: {actor.user_id} performed '{done}' and may not cancel it"
                 )
 
+    def check_lapse(self) -> None:
+        """Only a commitment without its SP2D lapses at year end; an SP2D is a payable that stays."""
+        self._require_status("lapse", Status.REQUESTED, Status.VERIFIED, Status.APPROVED)
+
     def check_send(self, actor: Actor) -> None:
         self._require_status("send", Status.AUTHORISED, Status.FAILED)
         actor.require(roles.GATEWAY, "send")
@@ -282,6 +290,17 @@ class Disbursement(Aggregate):
         self._cancelled(
             previous_status=Status(self.status).value,
             reason=reason,
+            **self.money(),
+            **by.recorded(),
+        )
+
+    def lapse(self, document: str, carried_to: int | None, by: Stamp) -> None:
+        """Tutup tahun: the commitment lapses (``carried_to``: the year whose DPAL continues it)."""
+        self.check_lapse()
+        self._lapsed(
+            previous_status=Status(self.status).value,
+            document=document,
+            carried_to=carried_to,
             **self.money(),
             **by.recorded(),
         )
@@ -437,3 +456,20 @@ class Disbursement(Aggregate):
         at: datetime,
     ) -> None:
         self.status = Status.CANCELLED
+
+    @event("Lapsed")
+    def _lapsed(
+        self,
+        previous_status: str,
+        document: str,
+        carried_to: int | None,
+        line_id: str,
+        vendor_id: str,
+        gross: Rupiah,
+        net: Rupiah,
+        deductions: list[dict[str, Any]],
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.LAPSED

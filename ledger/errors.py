@@ -58,6 +58,12 @@ class CashPlanMismatch(DomainError):
     rule = "anggaran_kas_covers_pagu_and_spd"
 
 
+class YearClosed(DomainError):
+    """The fiscal year is closed (tutup tahun): its budget, lines, SPD and income are final."""
+
+    rule = "closed_year_accepts_no_spending"
+
+
 class LineBlocked(DomainError):
     rule = "no_commitment_on_blocked_line"
 

@@ -761,14 +761,19 @@ def record_revenue(cmd: c.RecordRevenue, uow: UnitOfWork) -> Result:
     revenue_id = ids.revenue_id(cmd.pemda, year, channel, reference)
     if uow.exists(revenue_id):
         raise AlreadyExists(f"receipt {channel}/{reference} is already recorded in {year}")
-    revenue = Revenue.receive(
-        cmd.pemda, year, line.id, channel, reference, payer, gross, fee, _stamp(cmd, uow)
-    )
+    by = _stamp(cmd, uow)
+    revenue = Revenue.receive(cmd.pemda, year, line.id, channel, reference, payer, gross, fee, by)
+    line.record_income(revenue.id, gross, by)
     uow.add(revenue)
     return {"id": str(revenue.id), "net": revenue.net}
 
 
-@handles(c.ReverseRevenue, _the_receipt)
+def _its_line(cmd: c.ReverseRevenue, loaded: Loaded) -> list[UUID]:
+    found = [loaded(i) for i in _the_receipt(cmd, loaded)]
+    return [UUID(r.line_id) for r in found if isinstance(r, Revenue)]
+
+
+@handles(c.ReverseRevenue, _the_receipt, _its_line)
 def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.REVENUE, "reverse a receipt")
     year, channel, reference = _receipt_key(cmd)
@@ -776,7 +781,11 @@ def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
     revenue = uow.find(ids.revenue_id(cmd.pemda, year, channel, reference), Revenue)
     if revenue is None:
         raise NotFound(f"no receipt {channel}/{reference} in {year}")
-    revenue.reverse(reason, _stamp(cmd, uow))
+    line = uow.get(UUID(revenue.line_id), BudgetLine)
+    line.check_open("reverse a receipt")
+    by = _stamp(cmd, uow)
+    revenue.reverse(reason, by)
+    line.reverse_income(revenue.id, revenue.gross, by)
     return {"id": str(revenue.id), "version": revenue.version}
 
 
@@ -977,3 +986,9 @@ def review_red_flag(cmd: c.ReviewRedFlag, uow: UnitOfWork) -> Result:
     reason = text(cmd.reason, "review reason")
     flag.review(cmd.decision, reason, _stamp(cmd, uow))
     return {"id": str(cmd.flag_id), "status": flag.status}
+
+
+# -- year-end (tutup tahun) --------------------------------------------------------------------
+# Its handler lives in ``ledger.yearend`` (it imports this module's ``handles``): imported here so
+# that every handler is registered once this module is.
+from ledger import yearend  # noqa: E402, F401

@@ -33,6 +33,7 @@ AMOUNT_LIMITS: dict[str, tuple[int, int]] = {
     "total_pagu": (0, MAX_TOTAL),
     "delta": (-MAX_TOTAL, MAX_TOTAL),  # a line's pagu may have grown by pergeseran
     "pagu_delta": (-MAX_TOTAL, MAX_TOTAL),
+    "silpa": (-MAX_TOTAL, MAX_TOTAL),  # negative: SiKPA (``ledger.yearend``)
 }
 
 
@@ -81,6 +82,8 @@ def check_line(line: BudgetLine) -> None:
     _within(line, "pagu", line.pagu, 0, MAX_TOTAL)
     _within(line, "committed", line.committed, 0, line.pagu)
     _within(line, "realised", line.realised, 0, line.pagu - line.committed)
+    if line.closed and line.committed:
+        raise InvariantViolation(f"line {line.id}: closed with {line.committed} still committed")
     if line.committed != sum(line.open_commitments.values()):
         raise InvariantViolation(
             f"line {line.id}: committed {line.committed} is not the sum of its open commitments"

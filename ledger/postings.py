@@ -17,6 +17,8 @@ sum(credits). Account names are ``kind:qualifier``:
     cash:rkud                  the RKUD bank account (debit-normal; credits are payments out)
     revenue:<line>             income recognised when a receipt settles (credit balance)
     gateway_fees               the gateway's fee kept from a receipt (debit balance, a belanja jasa)
+    silpa_brought_forward      the closed year's SiLPA, already in the RKUD, received by the next
+                               year as penggunaan SiLPA (debit balance; ``ledger.yearend``)
 """
 
 from __future__ import annotations
@@ -117,6 +119,13 @@ _ENTRIES: dict[str, Callable[[Any], list[Leg]]] = {
     ),
     "BudgetLine.RealisationReversed": lambda e: _move(
         _account("realisation", e), _account("appropriation", e), e.amount
+    ),
+    # Year-end (``ledger.yearend``): a DPAL carry-over adds pagu like an APBD-P; the SiLPA is the
+    # next year's financing receipt, with no new cash (it is in the RKUD already). A lapse releases
+    # the commitment (BudgetLine.CommitmentReleased); Disbursement.Lapsed itself moves nothing.
+    "BudgetLine.CarriedOver": lambda e: _move(APBD, _account("appropriation", e), e.amount),
+    "BudgetLine.SilpaReceived": lambda e: _move(
+        "silpa_brought_forward", _account("revenue", e), e.amount
     ),
     "Disbursement.Authorised": _sp2d,
     "Disbursement.Cancelled": _cancelled,
