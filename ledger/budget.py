@@ -105,7 +105,9 @@ class Budget(Aggregate):
         """Tutup tahun: the year's LRA is final; ``figures`` are its final totals and SiLPA."""
         self.check_open("close")
         facts: dict[str, Any] = {**figures, **by.recorded()}
-        self._year_closed(document=document, next_year=next_year, **facts)
+        self._year_closed(
+            pemda=self.pemda, year=self.year, document=document, next_year=next_year, **facts
+        )
 
     def open_from(
         self,
@@ -194,6 +196,8 @@ class Budget(Aggregate):
     @event("YearClosed")
     def _year_closed(
         self,
+        pemda: str,
+        year: int,
         document: str,
         next_year: int,
         pendapatan: int,

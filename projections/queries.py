@@ -144,6 +144,27 @@ def lra_lines(
     return frame.with_columns(_side().alias("side"))
 
 
+def year_closed(
+    db: ReadDatabase, pemda: str, year: int, as_of: date | None = None
+) -> dict[str, Any] | None:
+    """The close of ``year`` (tutup tahun: its LRA is final, with its SiLPA), or None while the year
+    is open; as of the end of ``as_of``, if given (an LRA as of a day before the close is not final)."""
+    with db.transaction(write=False) as cursor:
+        row = cursor.fetchone(
+            f"SELECT {', '.join(CLOSED_YEAR_COLUMNS)} FROM proj_lra_year"  # noqa: S608
+            " WHERE pemda = ? AND year = ?",
+            (pemda, year),
+        )
+    if row is None or (as_of is not None and str(row[1]) > as_of.isoformat()):
+        return None
+    return dict(zip(CLOSED_YEAR_COLUMNS, row, strict=True))
+
+
+CLOSED_YEAR_COLUMNS = ("closed_at", "closed_on", "document", "silpa", "pendapatan",
+                       "penerimaan_pembiayaan", "belanja", "pengeluaran_pembiayaan", "lapsed",
+                       "lapsed_amount", "carried", "carried_amount")  # fmt: skip
+
+
 def lra(
     db: ReadDatabase,
     pemda: str,

@@ -37,6 +37,8 @@ PROJECTED = frozenset(
         "BudgetLine.CommitmentReleased",
         "BudgetLine.Realised",
         "BudgetLine.RealisationReversed",
+        "BudgetLine.CarriedOver",
+        "BudgetLine.SilpaReceived",
         "Vendor.Registered",
         "Vendor.BankAccountChanged",
         "Vendor.Deactivated",
@@ -52,6 +54,7 @@ PROJECTED = frozenset(
         "Disbursement.TransferRejected",
         "Disbursement.Rejected",
         "Disbursement.Cancelled",
+        "Disbursement.Lapsed",
         "Revenue.Received",
         "Revenue.Reversed",
         "ReconciliationRun.Recorded",
@@ -61,6 +64,7 @@ PROJECTED = frozenset(
         "RedFlag.Reviewed",
         # The first event of the aggregates no other model reads: their pemda (projections.owners).
         "Budget.Adopted",
+        "Budget.YearClosed",
         "CommandReceipt.Recorded",
         "DocumentNumber.Claimed",
     }

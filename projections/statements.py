@@ -29,6 +29,7 @@ _STAMPED = {
     "Disbursement.Returned": "returned_at",
     "Disbursement.Rejected": "rejected_at",
     "Disbursement.Cancelled": "cancelled_at",
+    "Disbursement.Lapsed": "lapsed_at",  # tutup tahun: the SPP had no SP2D when the year closed
 }
 PAYMENT_MOMENTS = ("requested_at", *_STAMPED.values())
 

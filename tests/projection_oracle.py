@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ledger.application import Ledger
-from ledger.budget import BudgetLine
+from ledger.budget import Budget, BudgetLine
 from ledger.disbursement import Disbursement, Status
 from ledger.history import replay
 from ledger.postings import postings_for
@@ -51,11 +51,28 @@ def expected_lines(ledger: Ledger, as_of: date | None = None) -> dict[str, tuple
     for aggregate in state.values():
         if isinstance(aggregate, Revenue) and not aggregate.reversed:
             revenue[aggregate.line_id] += aggregate.gross
+    # The SiLPA a year received from the year before (tutup tahun) is that line's income too.
     return {
-        str(a.id): (a.pagu, a.committed, a.realised + revenue[str(a.id)])
+        str(a.id): (
+            a.pagu,
+            a.committed,
+            a.realised + revenue[str(a.id)] + a.silpa_received,
+        )
         for a in state.values()
         if isinstance(a, BudgetLine)
     }
+
+
+def expected_closed_years(ledger: Ledger) -> dict[tuple[str, int], int]:
+    """(pemda, year) -> SiLPA of every closed year, from the replayed budgets."""
+    state = _state(ledger)
+    return {(b.pemda, b.year): b.silpa for b in state.values() if isinstance(b, Budget) and b.closed}
+
+
+def projected_closed_years(db: ReadDatabase) -> dict[tuple[str, int], int]:
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall("SELECT pemda, year, silpa FROM proj_lra_year")
+    return {(str(p), int(y)): int(s) for p, y, s in rows}
 
 
 def expected_payments(ledger: Ledger) -> dict[str, tuple[Any, ...]]:
@@ -132,7 +149,7 @@ def projected_cash(db: ReadDatabase) -> dict[str, int]:
 
 def tables(db: ReadDatabase) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every read-model table, sorted: for comparing two builds."""
-    names = ("proj_lra_line", "proj_lra_movement", "proj_vendor", "proj_payment", "proj_receipt",
+    names = ("proj_lra_line", "proj_lra_movement", "proj_lra_year", "proj_vendor", "proj_payment", "proj_receipt",
              "proj_cash_day", "proj_queue", "proj_owner", "proj_run", "proj_run_exception",
              "proj_history", "proj_flag", "proj_flag_review", "proj_flag_link", "proj_flag_run")  # fmt: skip
     found: dict[str, list[tuple[Any, ...]]] = {}
@@ -147,6 +164,7 @@ def assert_models_match(ledger: Ledger, db: ReadDatabase, pemda: str, year: int)
     assert projected_lines(db, pemda, year) == expected_lines(ledger)
     assert projected_payments(db) == expected_payments(ledger)
     assert projected_queue(db) == expected_queue(ledger)
+    assert projected_closed_years(db) == expected_closed_years(ledger)
     cash = expected_cash(ledger)
     projected = projected_cash(db)
     assert {d: v for d, v in projected.items() if v} == {d: v for d, v in cash.items() if v}

@@ -4,6 +4,7 @@ change, on every store."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -23,7 +24,21 @@ from ledger.errors import (
 from ledger.handlers import line_id_of
 from ledger.history import replay
 from ledger.postings import is_balanced, postings_for, trial_balance
+from projections import queries as q
+from projections.runner import Projector
+from testkit.world import WIB
 from tests import factory as f
+from tests.projection_oracle import (
+    expected_closed_years,
+    expected_lines,
+    expected_payments,
+    expected_queue,
+    projected_closed_years,
+    projected_lines,
+    projected_payments,
+    projected_queue,
+    tables,
+)
 from tests.refusals import all_events
 
 NEXT = f.YEAR + 1
@@ -38,7 +53,7 @@ SILPA = f.line_spec(
 )
 # The next APBD: the media line again (so a carry-over adds to it) and its SiLPA line; the goods
 # line is missing (a carry-over creates it).
-NEXT_LINES = (f.line_spec(pagu=200_000_000), SILPA)
+NEXT_LINES = (f.line_spec(pagu=200_000_000), SILPA, INCOME)
 
 
 def adopt_next(ledger: Ledger, *specs: c.LineSpec) -> None:
@@ -121,7 +136,7 @@ def test_close_lapses_carries_computes_silpa_and_opens_the_next_year(ledger: Led
     goods_next = ids.budget_line_id(f.PEMDA, NEXT, f.SKPD, f.SUB_KEGIATAN, f.GOODS_LINE.rekening)
     assert str(goods_next) in nxt.line_ids
     assert ledger.budget_line(goods_next).pagu == 25_000_000
-    assert nxt.total_pagu == 201_000_000 + 25_000_000 and nxt.opened_from == f.YEAR
+    assert nxt.total_pagu == 1_101_000_000 + 25_000_000 and nxt.opened_from == f.YEAR
     silpa_line = ledger.budget_line(ids.budget_line_id(f.PEMDA, NEXT, f.SKPD, None, SILPA.rekening))
     assert silpa_line.silpa_received == result["silpa"]
 
@@ -264,3 +279,56 @@ def test_as_of_before_the_close_still_shows_the_open_year(ledger: Ledger) -> Non
     before = replay(ledger, position=position)
     line = before[line_id_of(f.PEMDA, f.YEAR, f.MEDIA_LINE)]
     assert not line.closed and line.committed == 40_000_000 + 0
+
+
+class Clock:
+    """The ledger's clock, moved by the test: the year's work, then the close on 30 December."""
+
+    def __init__(self) -> None:
+        self.now = datetime(f.YEAR, 3, 2, 8, 0, tzinfo=WIB)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(microseconds=1)
+        return self.now
+
+
+def test_the_lra_of_a_closed_year_is_final_and_equals_the_oracle(ledger_url: str) -> None:
+    clock = Clock()
+    ledger = Ledger(ledger_url, clock=clock)
+    projector = Projector(ledger, batch=7)
+    try:
+        a_year(ledger)
+        before_close = clock.now.date()
+        clock.now = datetime(f.YEAR, 12, 30, 16, 0, tzinfo=WIB)
+        result = ledger.execute(close((f.disbursement_id("SPP-3"),))).data
+        clock.now = datetime(NEXT, 1, 5, 9, 0, tzinfo=WIB)
+        ledger.execute(income("R-N1", 7_000_000, NEXT))  # the next year's own work goes on
+        projector.catch_up()
+        db = projector.db
+        lines = {**projected_lines(db, f.PEMDA, f.YEAR), **projected_lines(db, f.PEMDA, NEXT)}
+        assert lines == expected_lines(ledger)
+        assert projected_payments(db) == expected_payments(ledger)
+        assert projected_queue(db) == expected_queue(ledger)  # lapsed SPPs left every queue
+        assert str(f.disbursement_id("SPP-2")) not in expected_queue(ledger)
+        assert projected_closed_years(db) == expected_closed_years(ledger)
+
+        final = q.year_closed(db, f.PEMDA, f.YEAR)
+        assert final is not None and final["silpa"] == result["silpa"]
+        assert final["document"] == f"KEP-PPKD-TUTUP-{f.YEAR}"
+        assert q.year_closed(db, f.PEMDA, f.YEAR, before_close) is None  # as of then: not final
+        assert q.year_closed(db, f.PEMDA, NEXT) is None
+        for day in (before_close, date(f.YEAR, 12, 30), date(NEXT, 1, 5)):
+            expected = {k: v for k, v in expected_lines(ledger, day).items()}
+            found = {**projected_lines(db, f.PEMDA, f.YEAR, day),
+                     **projected_lines(db, f.PEMDA, NEXT, day)}  # fmt: skip
+            assert found == expected, day
+        silpa_line = str(ids.budget_line_id(f.PEMDA, NEXT, f.SKPD, None, SILPA.rekening))
+        assert lines[silpa_line][2] == result["silpa"]  # realised as the next year's receipt
+        statuses = {k: v[0] for k, v in projected_payments(db).items()}
+        assert statuses[str(f.disbursement_id("SPP-2"))] == "lapsed"
+        incremental = tables(db)
+        projector.rebuild()
+        assert tables(db) == incremental
+    finally:
+        projector.close()
+        ledger.close()

@@ -38,6 +38,7 @@ STATUS_NAMES = {
     "returned": "Dikembalikan (retur)",
     "rejected": "Ditolak",
     "cancelled": "Dibatalkan",
+    "lapsed": "Kedaluwarsa (tutup tahun)",
 }
 
 environment = Environment(

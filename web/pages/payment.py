@@ -66,6 +66,7 @@ EVENTS = {
     "Disbursement.TransferRejected": "Transfer ditolak gateway sebelum dikirim",
     "Disbursement.Rejected": "Ditolak",
     "Disbursement.Cancelled": "Dibatalkan / ditarik kembali",
+    "Disbursement.Lapsed": "Kedaluwarsa (tutup tahun)",
     "Vendor.Registered": "Penyedia didaftarkan",
     "Vendor.BankAccountChanged": "Rekening penyedia diubah",
     "Vendor.Deactivated": "Penyedia dinonaktifkan",
