@@ -198,7 +198,7 @@ def spend_after_close() -> dict[str, Callable[[], c.Command]]:
         "reverse_income": lambda: c.ReverseRevenue(
             idempotency_key=f.key(), **common, channel="teller", reference="R-1", reason="x",
         ),
-        "close_again": lambda: close(),
+        "close_again": close,
     }  # fmt: skip
 
 
