@@ -8,53 +8,41 @@
     requested | verified | approved | authorised | failed -> cancelled (no money with the vendor)
     requested | verified | approved -> lapsed (the year closed before its SP2D: ``ledger.yearend``)
 
-Separation of duties lives here because it is a rule of one disbursement: one person never performs two
-different human steps of it (request, verify, approve, authorise, reject). The maker may withdraw
-(cancel) their own request; a checker may not cancel what they checked. "One person" compares user ids
-as ``roles.identity`` normalises them (NFKC, case-folded, trimmed), so a second spelling of one id is
-still the same person.
+Separation of duties is a rule of one disbursement: one person never performs two different human
+steps of it (request, verify, approve, authorise, reject). The maker may withdraw (cancel) their own
+request; a checker may not cancel what they checked. "One person" compares user ids as
+``roles.identity`` normalises them (NFKC, case-folded, trimmed), so a second spelling of one id is
+still the same person. Those checks are ``ledger.steps.HumanSteps``, shared with the orders of the
+bendahara's advance (SPP-UP/GU/TU), which take the same four hands.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids, roles
-from ledger.errors import BankAccountChanged, InvalidTransition, SeparationOfDuties
+from ledger.errors import BankAccountChanged, InvalidTransition
 from ledger.money import Deduction, Rupiah
 from ledger.roles import Actor
 from ledger.stamp import Stamp
+from ledger.steps import DECIDING_STEP, HumanSteps, Status
 
 if TYPE_CHECKING:
     from ledger.vendor import Vendor
 
 
-class Status(StrEnum):
-    REQUESTED = "requested"
-    VERIFIED = "verified"
-    APPROVED = "approved"
-    AUTHORISED = "authorised"
-    SENT = "sent"
-    SETTLED = "settled"
-    FAILED = "failed"
-    RETURNED = "returned"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    LAPSED = "lapsed"
+__all__ = [
+    "CANCELLABLE",
+    "SP2D_WITHOUT_TRANSFER",
+    "TERMINAL",
+    "Disbursement",
+    "Status",
+]
 
-
-# The step that moves a disbursement out of each status awaiting a human decision,
-# and hence who may reject it there.
-_DECIDING_STEP = {
-    Status.REQUESTED: ("verify", roles.VERIFY),
-    Status.VERIFIED: ("approve", roles.APPROVE),
-    Status.APPROVED: ("authorise", roles.AUTHORISE),
-}
 # A failed transfer never reached the vendor, so its SP2D may still be withdrawn (e.g. when the
 # vendor's account changed and the payment must be re-issued).
 CANCELLABLE = frozenset(
@@ -67,7 +55,7 @@ TERMINAL = frozenset(
 )
 
 
-class Disbursement(Aggregate):
+class Disbursement(HumanSteps, Aggregate):
     @staticmethod
     def create_id(pemda: str, year: int, spp_number: str) -> UUID:
         return ids.disbursement_id(pemda, year, spp_number)
@@ -141,57 +129,8 @@ class Disbursement(Aggregate):
         self.authorised_at: datetime | None = None
         self.settled_at: datetime | None = None
 
-    # -- rules of this aggregate ---------------------------------------------------------------
-    def _require_status(self, step: str, *allowed: Status) -> None:
-        if self.status not in allowed:
-            expected = " or ".join(s.value for s in allowed)
-            raise InvalidTransition(
-                f"SPP {self.spp_number}: cannot {step} a disbursement that is {self.status}; "
-                f"it must be {expected}"
-            )
-
-    def _require_distinct_user(self, actor: Actor, step: str) -> None:
-        # One person, however their id is spelt (``roles.identity``): " alice" is "ALICE".
-        for done, user in self.performers.items():
-            if actor.same_person(user) and done != step:
-                raise SeparationOfDuties(
-                    f"SPP {self.spp_number}: {actor.user_id} already performed '{done}' and may "
-                    f"not also '{step}'"
-                )
-
-    def _check_human_step(self, actor: Actor, step: str, allowed: frozenset[roles.Role]) -> None:
-        actor.require(allowed, step)
-        self._require_distinct_user(actor, step)
-
-    # Each check_* raises without side effect. The command method of each step runs its own; a
-    # handler asks first when a step changes other aggregates too (see ``ledger.handlers``).
-    def check_verify(self, actor: Actor) -> None:
-        self._require_status("verify", Status.REQUESTED)
-        self._check_human_step(actor, "verify", roles.VERIFY)
-
-    def check_approve(self, actor: Actor) -> None:
-        self._require_status("approve", Status.VERIFIED)
-        self._check_human_step(actor, "approve", roles.APPROVE)
-
-    def check_authorise(self, actor: Actor) -> None:
-        self._require_status("authorise", Status.APPROVED)
-        self._check_human_step(actor, "authorise", roles.AUTHORISE)
-
-    def check_reject(self, actor: Actor) -> None:
-        if self.status not in _DECIDING_STEP:
-            self._require_status("reject", *_DECIDING_STEP)
-        step, allowed = _DECIDING_STEP[self.status]
-        actor.require(allowed, f"reject at {step}")
-        self._require_distinct_user(actor, "reject")
-
-    def check_cancel(self, actor: Actor) -> None:
-        self._require_status("cancel", *CANCELLABLE)
-        actor.require(roles.CANCEL, "cancel")
-        for done, user in self.performers.items():
-            if actor.same_person(user) and done != "request":
-                raise SeparationOfDuties(
-                    f"SPP {self.spp_number}: {actor.user_id} performed '{done}' and may not cancel it"
-                )
+    # -- rules of this aggregate (the human steps' are ``HumanSteps``') ------------------------
+    CANCELLABLE = CANCELLABLE
 
     def check_lapse(self) -> None:
         """Only a commitment without its SP2D lapses at year end; an SP2D is a payable that stays."""
@@ -282,7 +221,7 @@ class Disbursement(Aggregate):
 
     def reject(self, reason: str, by: Stamp) -> None:
         self.check_reject(by.actor)
-        step, _ = _DECIDING_STEP[self.status]
+        step, _ = DECIDING_STEP[self.status]
         self._rejected(step=step, reason=reason, **by.recorded())
 
     def cancel(self, reason: str, by: Stamp) -> None:
