@@ -66,7 +66,11 @@ def expected_lines(ledger: Ledger, as_of: date | None = None) -> dict[str, tuple
 def expected_closed_years(ledger: Ledger) -> dict[tuple[str, int], int]:
     """(pemda, year) -> SiLPA of every closed year, from the replayed budgets."""
     state = _state(ledger)
-    return {(b.pemda, b.year): b.silpa for b in state.values() if isinstance(b, Budget) and b.closed}
+    return {
+        (b.pemda, b.year): int(b.silpa or 0)
+        for b in state.values()
+        if isinstance(b, Budget) and b.closed
+    }
 
 
 def projected_closed_years(db: ReadDatabase) -> dict[tuple[str, int], int]:

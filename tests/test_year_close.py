@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from ledger import commands as c
 from ledger import ids
 from ledger.application import Ledger
+from ledger.budget import BudgetLine
 from ledger.disbursement import Status
 from ledger.errors import (
     BudgetNotOpen,
@@ -42,12 +44,8 @@ from tests.projection_oracle import (
 from tests.refusals import all_events
 
 NEXT = f.YEAR + 1
-INCOME = f.line_spec(
-    "4.1.01.06.01.0001", 900_000_000, sub_kegiatan=None, uraian="Pajak Hotel"
-)
-FINANCING_OUT = f.line_spec(
-    "6.2.02.01.01.0001", 50_000_000, uraian="Penyertaan Modal BUMD"
-)
+INCOME = f.line_spec("4.1.01.06.01.0001", 900_000_000, sub_kegiatan=None, uraian="Pajak Hotel")
+FINANCING_OUT = f.line_spec("6.2.02.01.01.0001", 50_000_000, uraian="Penyertaan Modal BUMD")
 SILPA = f.line_spec(
     "6.1.01.01.01.0001", 1_000_000, sub_kegiatan=None, uraian="SiLPA Tahun Sebelumnya"
 )
@@ -66,7 +64,10 @@ def adopt_next(ledger: Ledger, *specs: c.LineSpec) -> None:
 
 
 def close(
-    carry: tuple[UUID, ...] = (), *, actor: object = f.ADMIN, silpa: c.LineRef | None = None,
+    carry: tuple[UUID, ...] = (),
+    *,
+    actor: object = f.ADMIN,
+    silpa: c.LineRef | None = None,
     year: int = f.YEAR,
 ) -> c.CloseYear:
     return c.CloseYear(
@@ -100,11 +101,10 @@ def a_year(ledger: Ledger) -> None:
     f.pay_in_full(ledger, "SPP-1", 100_000_000)
     f.pay_in_full(ledger, "SPP-5", 30_000_000, FINANCING_OUT)
     ledger.execute(f.request("SPP-2", 40_000_000))
-    for command in (f.request("SPP-3", 25_000_000, f.GOODS_LINE), f.verify("SPP-3"),
-                    f.approve("SPP-3")):  # fmt: skip
-        ledger.execute(command)
-    for command in (f.request("SPP-4", 10_000_000), f.verify("SPP-4"), f.approve("SPP-4"),
-                    f.authorise("SPP-4")):  # fmt: skip
+    steps: list[c.Command] = [f.request("SPP-3", 25_000_000, f.GOODS_LINE), f.verify("SPP-3"),
+                              f.approve("SPP-3"), f.request("SPP-4", 10_000_000), f.verify("SPP-4"),
+                              f.approve("SPP-4"), f.authorise("SPP-4")]  # fmt: skip
+    for command in steps:
         ledger.execute(command)
     adopt_next(ledger)
 
@@ -176,7 +176,7 @@ def test_silpa_equals_an_independent_fold_of_the_events(ledger: Ledger) -> None:
 
 def spend_after_close() -> dict[str, Callable[[], c.Command]]:
     line, spec = f.ref(f.MEDIA_LINE), f.MEDIA_LINE
-    common = {"actor": f.ADMIN, "pemda": f.PEMDA, "year": f.YEAR}
+    common: dict[str, Any] = {"actor": f.ADMIN, "pemda": f.PEMDA, "year": f.YEAR}
     return {
         "spp": lambda: f.request("SPP-9", 10_000_000),
         "cancel_sp2d": lambda: f.cancel("SPP-4", actor=f.ADMIN),
@@ -278,6 +278,7 @@ def test_as_of_before_the_close_still_shows_the_open_year(ledger: Ledger) -> Non
     ledger.execute(close())
     before = replay(ledger, position=position)
     line = before[line_id_of(f.PEMDA, f.YEAR, f.MEDIA_LINE)]
+    assert isinstance(line, BudgetLine)
     assert not line.closed and line.committed == 40_000_000 + 0
 
 
