@@ -366,4 +366,3 @@ def close_year(cmd: c.CloseYear, uow: UnitOfWork) -> Result:
         "silpa_received": silpa,
         "lines_closed": len(state.lines),
     }
-

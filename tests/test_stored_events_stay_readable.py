@@ -97,11 +97,24 @@ def _bodies(rows: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[str, list
     return out
 
 
+# Kinds of event added after the fixture was written (anggaran kas and tutup tahun, issue 16): no
+# v1 store holds them. A receipt now also tallies its income line (BudgetLine.IncomeRecorded, so that the close
+# computes SiLPA from the lines and conflicts with a racing receipt): every other event of the same
+# commands is as before.
+NEWER = {
+    f"ledger.budget:{kind}"
+    for kind in ("Budget.CashPlanRequired", "Budget.YearClosed", "Budget.YearOpened", "BudgetLine.IncomeRecorded",
+                 "BudgetLine.IncomeReversed", "BudgetLine.Closed", "BudgetLine.CarriedOver",
+                 "BudgetLine.SilpaReceived")
+} | {"ledger.disbursement:Disbursement.Lapsed"}  # fmt: skip
+
+
 def test_the_same_commands_store_the_same_events_as_before() -> None:
     ledger = Ledger("memory://", clock=v1.Clock())
     try:
         v1.run(ledger)
-        assert _bodies(v1.stored_rows(ledger)) == _bodies(_rows())
+        today = [row for row in v1.stored_rows(ledger) if row["topic"] not in NEWER]
+        assert _bodies(today) == _bodies(_rows())
     finally:
         ledger.close()
 
@@ -124,5 +137,5 @@ def test_the_fixture_holds_every_kind_of_event_kasda_stores() -> None:
                     for name, value in vars(aggregate).items()
                     if isinstance(value, type) and name not in ("Event", "Created")
                 }
-    assert len(kinds) == 34
-    assert kinds <= stored, sorted(kinds - stored)
+    assert len(kinds) == 34 + len(NEWER)
+    assert kinds - NEWER <= stored, sorted(kinds - NEWER - stored)
