@@ -667,3 +667,51 @@ class AuthorisedOut(CommandOut):
     warnings: list[FlagWarningOut] = Field(
         description="the red flags open on this payment or its vendor (never a refusal)"
     )
+
+
+# -- tutup tahun -------------------------------------------------------------------------------
+class CloseYearIn(Body):
+    """Tutup tahun: the PPKD's decision, the contracts that continue next year (DPAL) and the next
+    APBD's penggunaan SiLPA line (6.1.01...)."""
+
+    document: Number = Field(examples=["KEP-PPKD-TUTUP-2026"])
+    carry_over: list[UUID] = Field(default=[], max_length=1_000)
+    silpa_line: LineRefIn | None = None
+
+
+class LapsingOut(BaseModel):
+    disbursement_id: UUID
+    spp_number: str
+    status: str
+    gross: int
+    skpd: str
+    rekening: str
+    carried: bool
+    carry_problem: str | None = Field(description="why it may not carry over, if so")
+
+
+class YearCloseOut(BaseModel):
+    """The close of a year (or, with ``dry_run``, what it would do): final totals by akun and
+    SiLPA, what lapses and what carries over into the next APBD."""
+
+    year: int
+    dry_run: bool
+    pendapatan: int
+    penerimaan_pembiayaan: int
+    belanja: int
+    pengeluaran_pembiayaan: int
+    silpa: int
+    lapsed: int
+    lapsed_amount: int
+    carried_amount: int
+    lapsing: list[LapsingOut]
+    position: int | None = None
+
+
+class YearStatusOut(BaseModel):
+    year: int
+    adopted: bool
+    closed: bool
+    closed_at: datetime | None
+    opened_from: int | None = Field(description="the closed year whose SiLPA this year received")
+    final: dict[str, int] = Field(description="the closed year's final totals and SiLPA")

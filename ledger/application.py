@@ -198,6 +198,21 @@ class Ledger(Application[UUID]):
         )
         return [conflict for _ in commands]
 
+    def dry_run(self, command: c.Command) -> Outcome:
+        """What ``command`` would do now, by every rule of its handler, recording nothing (the
+        preview of a tutup tahun): its result, or the error it would be refused with."""
+        with self._write_lock:
+            work = BatchWork(self._load_fresh, self.clock())
+            rid = _receipt_id(command)
+            try:
+                handler = _handler(command, rid)
+                _prefetch([command], [rid], work)
+                data = handler.run(command, work)
+            except DomainError as error:
+                return error
+            # The aggregates it changed were taken out of the cache and are dropped with ``work``.
+            return CommandResult(command.command_name, command.idempotency_key, data)
+
     def _lost_race(self, conflicts: int) -> None:
         log.info("optimistic concurrency conflict, attempt %d of %d", conflicts, MAX_ATTEMPTS)
         if conflicts < MAX_ATTEMPTS:

@@ -157,6 +157,8 @@ class Budget(Aggregate):
         self.cash_plan_required = False
         self.closed = False
         self.silpa: int | None = None
+        self.closed_at: datetime | None = None
+        self.final: dict[str, int] = {}
         self.opened_from: int | None = None
 
     @event("Amended")
@@ -216,6 +218,13 @@ class Budget(Aggregate):
         self.documents.append(document)
         self.closed = True
         self.silpa = silpa
+        self.closed_at = at
+        self.final = {
+            "pendapatan": pendapatan, "penerimaan_pembiayaan": penerimaan_pembiayaan,
+            "belanja": belanja, "pengeluaran_pembiayaan": pengeluaran_pembiayaan, "silpa": silpa,
+            "lapsed": lapsed, "lapsed_amount": lapsed_amount, "carried": carried,
+            "carried_amount": carried_amount,
+        }  # fmt: skip
 
     @event("YearOpened")
     def _year_opened(

@@ -15,6 +15,7 @@ from api.routes import (
     reports,
     revenue,
     vendors,
+    years,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -27,4 +28,5 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     reconciliation.router,
     redflags.router,
+    years.router,  # tutup tahun
 ]
