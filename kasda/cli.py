@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import redflags
 
     redflags.add_parsers(sub)
+    from kasda import yearend
+
+    yearend.add_parser(sub)
     return parser
 
 
@@ -140,16 +143,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kasda import integrity
 
         return integrity.run(args, settings)
-    if args.command == "lra":
-        return lra.run_lra(args, settings)
+    if args.command in ("lra", "project"):
+        return (lra.run_lra if args.command == "lra" else lra.run_project)(args, settings)
     if args.command in ("redflags", "redflag-review"):
         from kasda import redflags
 
         return (redflags.run if args.command == "redflags" else redflags.review)(args, settings)
-    if args.command == "project":
-        return lra.run_project(args, settings)
     if args.command in ("replay", "history"):
         return _report(args, settings)
+    if args.command == "close-year":
+        from kasda import yearend
+
+        return yearend.run(args, settings)
     return 2
 
 

@@ -78,6 +78,7 @@ def run_lra(args: argparse.Namespace, settings: Settings, out: TextIO | None = N
         try:
             projector.catch_up()
             lines = q.lra_lines(projector.db, args.pemda, args.year, args.as_of, skpd=args.skpd)
+            closed = q.year_closed(projector.db, args.pemda, args.year, args.as_of)
         finally:
             projector.close()
     finally:
@@ -96,6 +97,8 @@ def run_lra(args: argparse.Namespace, settings: Settings, out: TextIO | None = N
     title = f"LRA pemda {args.pemda} TA {args.year}, {unit}per {args.level}, " + (
         f"s.d. {args.as_of.isoformat()}" if args.as_of else "posisi terkini"
     )
+    if closed is not None:  # tutup tahun: the LRA of a closed year is final
+        title += f", FINAL (tutup tahun {closed['closed_on']}, SiLPA {rupiah(closed['silpa'])})"
     if args.format == "xlsx":
         write_xlsx(report, jumlah, totals, title, args.out)
         print(f"wrote {args.out}", file=out)
