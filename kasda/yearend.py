@@ -17,11 +17,11 @@ from kasda.settings import Settings
 from ledger import commands as c
 from ledger import ids
 from ledger.application import CommandResult
+from ledger.codes import SILPA_REKENING
 from ledger.errors import DomainError
 from ledger.roles import Actor, Role
 
 DEFAULT_ACTOR = "bpkad-ppkd"
-SILPA_REKENING = "6.1.01.01.01.0001"  # Permendagri 90/2019: SiLPA tahun anggaran sebelumnya
 
 
 def add_parser(sub: Any) -> None:

@@ -23,6 +23,7 @@ PENGELUARAN_PEMBIAYAAN = "6.2"
 # Permendagri 90/2019, jenis 6.1.01 "Sisa Lebih Perhitungan Anggaran Tahun Sebelumnya": the line on
 # which a year receives the SiLPA of the year before (penggunaan SiLPA), e.g. 6.1.01.01.01.0001.
 SILPA_JENIS = "6.1.01"
+SILPA_REKENING = "6.1.01.01.01.0001"  # Sisa Lebih Perhitungan Anggaran Tahun Anggaran Sebelumnya
 
 
 def _normalise(code: object, widths: tuple[int, ...], what: str) -> str:

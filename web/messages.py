@@ -16,6 +16,8 @@ RULES: dict[str, str] = {
     "terealisasi.",
     "no_commitment_on_blocked_line": "Rincian anggaran ini sedang diblokir; tidak boleh ada SPP "
     "baru atau SP2D padanya.",
+    "closed_year_accepts_no_spending": "Tahun anggaran ini sudah ditutup; tidak ada lagi SPP, SP2D, "
+    "perubahan anggaran, SPD atau penerimaan padanya.",
     "payment_to_registered_vendor_only": "Penyedia ini tidak terdaftar atau tidak aktif; "
     "pembayaran hanya kepada penyedia aktif.",
     "payment_to_account_as_at_sp2d": "Rekening penyedia berubah sejak SP2D terbit; transfer hanya "

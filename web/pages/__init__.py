@@ -30,12 +30,13 @@ from web.pages import (
     spp,
     transfers,
     vendors,
+    yearend,
 )
 
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
     signin, oidc, home, spp, approvals, payment, transfers, vendors, reconciliation, portal, audit,
-    redflags, lra,
+    redflags, lra, yearend,
 )  # fmt: skip
 
 

@@ -143,6 +143,7 @@ class View:
     today: date
     problem: str | None = None
     content: dict[str, Any] = field(default_factory=dict)
+    final: dict[str, Any] | None = None  # the year was closed by then (tutup tahun): final
 
     @property
     def as_of(self) -> date | None:
@@ -161,7 +162,8 @@ def view_of(db: ReadDatabase, pemda: str, wanted: Asked, today: date) -> View:
     default = today.year if today.year in years or not years else years[-1]
     year = wanted.year if wanted.year is not None else default
     problem = wanted.problem or day_problem(wanted.as_of, year, today)
-    return View(wanted, year, years, today, problem)
+    final = None if problem else q.year_closed(db, pemda, year, wanted.as_of)
+    return View(wanted, year, years, today, problem, final=final)
 
 
 def scope(session: Session, skpd: str | None) -> str | None:
