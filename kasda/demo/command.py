@@ -22,6 +22,7 @@ from kasda.demo.redflags import format_flags, record_red_flags
 from kasda.demo.summary import Totals, format_totals, read_totals
 from kasda.demo.world import BuildReport, DemoError, count
 from kasda.demo.year import DemoYear
+from kasda.demo.yearend import close_the_year
 from kasda.lra import year_summary
 from kasda.settings import Settings
 from ledger.application import Ledger
@@ -30,7 +31,8 @@ from ledger.store import env_for_url
 
 # Bump when a change to kasda/demo builds a different year from the same seed: a stamped store of
 # another version is built again by ``kasda demo`` (``make demo``).
-DEMO_VERSION = 3  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
+DEMO_VERSION = 4  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
+# 4: the year closed (``yearend``: late SPPs lapse, one contract carries over, the next APBD)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def build_demo(
         report = plan.run(ledger, files_dir)
         # The Inspektorat's run over the year, before the totals count the store's events.
         report.redflags = record_red_flags(ledger, plan.schemes.cases(), settings)
+        report.year_end = close_the_year(ledger, plan).describe()  # the year's last afternoon
         return read_totals(ledger), report
     finally:
         ledger.close()

@@ -186,4 +186,5 @@ def format_totals(totals: Totals, report: BuildReport | None = None) -> str:
             f"  Iris notifications delivered twice, nothing recorded the second time: "
             f"{report.replays}",
         ]
+        out += [f"  {report.year_end}"] if report.year_end else []
     return "\n".join(out)

@@ -176,6 +176,7 @@ class BuildReport:
     receipts: int = 0  # income billed, paid and collected at the gateway simulator
     files: list[Path] = field(default_factory=list)  # the gateway's and the bank's daily files
     redflags: FlagReport | None = None  # the red-flag run recorded at the end of the year
+    year_end: str = ""  # what the close of the year did (``yearend``)
 
 
 class DemoError(RuntimeError):
