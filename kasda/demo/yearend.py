@@ -61,7 +61,7 @@ def _open_lines(ledger: Ledger) -> list[BudgetLine]:
 
 def close_the_year(ledger: Ledger, plan: DemoYear) -> YearEnd:
     """The year's last afternoon: late SPPs, the next APBD, the close."""
-    plan.clock.now = CLOSE_AT
+    plan.clock.now = max(plan.clock.now, CLOSE_AT)  # after the last of the year's work
     line = _open_lines(ledger)[0]
     skpd = plan.people.skpd_by_short[_short(plan, line.skpd)]
     vendor = next(
