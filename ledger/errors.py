@@ -58,6 +58,13 @@ class CashPlanMismatch(DomainError):
     rule = "anggaran_kas_covers_pagu_and_spd"
 
 
+class AdvanceRule(DomainError):
+    """A rule of the bendahara's advance (UP/GU/TU, Permendagri 77/2020) or of its cards (KKPD,
+    Permendagri 79/2022): a ceiling, a limit, a deadline, an SPJ to account for first."""
+
+    rule = "advance_within_its_rules"
+
+
 class LineBlocked(DomainError):
     rule = "no_commitment_on_blocked_line"
 
