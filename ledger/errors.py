@@ -64,6 +64,13 @@ class YearClosed(DomainError):
     rule = "closed_year_accepts_no_spending"
 
 
+class AdvanceRule(DomainError):
+    """A rule of the bendahara's advance (UP/GU/TU, Permendagri 77/2020) or of its cards (KKPD,
+    Permendagri 79/2022): a ceiling, a limit, a deadline, an SPJ to account for first."""
+
+    rule = "advance_within_its_rules"
+
+
 class LineBlocked(DomainError):
     rule = "no_commitment_on_blocked_line"
 
