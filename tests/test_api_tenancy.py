@@ -115,6 +115,8 @@ SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
     },
     "/redflags/{flag_id}/reviews": {"decision": "escalated", "reason": "diteruskan ke APIP"},
     "/redflag-runs": {"rules": ["duplicate_payment"]},
+    # Tutup tahun: refused in this world (no next APBD), so the other routes' year stays open.
+    "/years/{year}/close": {"document": "KEP-TUTUP-T", "carry_over": []},
     "/revenues/reversals": {
         "year": YEAR,
         "channel": "teller",
