@@ -370,6 +370,9 @@ class LraOut(BaseModel):
         description="each side's anggaran and realisasi, surplus_defisit, pembiayaan_netto, silpa"
     )
     catatan: str = Field(description="the sign convention of lebih_kurang")
+    final: bool = Field(
+        default=False, description="the year was closed (tutup tahun) by then: the LRA is final"
+    )
 
 
 class StatementPaymentOut(BaseModel):

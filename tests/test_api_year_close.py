@@ -68,6 +68,10 @@ def test_preview_then_close_then_status(api: tuple[TestClient, ApiSettings]) -> 
     assert (closed["dry_run"], closed["silpa"], closed["lapsed"]) == (False, 300_000_000, 2)
     status = expect(get(client, config, Role.AUDITOR, f"/years/{YEAR}"), 200)
     assert status["closed"] is True and status["final"]["silpa"] == 300_000_000
+    lra = get(
+        client, config, Role.AUDITOR, "/lra", params={"year": YEAR, "after": closed["position"]}
+    )
+    assert expect(lra, 200)["final"] is True
     nxt = expect(get(client, config, Role.AUDITOR, f"/years/{YEAR + 1}"), 200)
     assert (nxt["closed"], nxt["opened_from"]) == (False, YEAR)
     missing = expect(get(client, config, Role.AUDITOR, f"/years/{YEAR + 5}"), 200)

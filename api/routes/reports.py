@@ -121,7 +121,7 @@ async def lra(
     freshness: Freshness = "recent",
     after: After = None,
 ) -> LraOut:
-    def build(db: ReadDatabase) -> tuple[list[LraRowOut], dict[str, int]]:
+    def build(db: ReadDatabase) -> tuple[list[LraRowOut], dict[str, int], bool]:
         # In the worker thread with the query: Polars and the row models are CPU work.
         lines = q.lra_lines(db, who.pemda, year, as_of, skpd=unit)
         if lines.is_empty():
@@ -146,14 +146,15 @@ async def lra(
             )
             for r in q.rollup(lines, level).iter_rows(named=True)
         ]
-        return rows, q.lra_totals(lines)
+        # Tutup tahun: a closed year's LRA is final (as of a day before the close it is not).
+        return rows, q.lra_totals(lines), q.year_closed(db, who.pemda, year, as_of) is not None
 
     unit = None if skpd is None else normalise_skpd(skpd)  # a bad code: 4xx before any read
     if who.skpd is not None:  # an SKPD-bound official reads its own SKPD's LRA, and only that
         if unit is not None:
             who.require_skpd(unit, "the LRA")
         unit = who.skpd
-    (rows, totals), position = await models.read(
+    (rows, totals, final), position = await models.read(
         build,
         key=("lra", who.pemda, year, level, as_of, unit),
         latest=freshness == "latest",
@@ -171,6 +172,7 @@ async def lra(
         rows=page(rows, limit, offset),
         totals=totals,
         catatan=q.SIGN_NOTE,
+        final=final,
     )
 
 
