@@ -125,6 +125,7 @@ _ENTRIES: dict[str, Callable[[Any], list[Leg]]] = {
     "Disbursement.Failed": lambda e: _move(IN_TRANSIT, f"vendor_payable:{e.vendor_id}", e.amount),
     "Disbursement.Returned": lambda e: _move(CASH, f"vendor_payable:{e.vendor_id}", e.amount),
     # Disbursement.TransferRejected: refused by the gateway before sending, nothing left the RKUD.
+    # Disbursement.Reissued: a returned transfer authorised again; Returned reopened the payable.
     "Revenue.Received": _receipt,
     "Revenue.Reversed": lambda e: _reversed(_receipt(e)),
 }

@@ -252,3 +252,19 @@ def pay_in_full(
         settle(spp),
     ):
         ledger.execute(command)
+
+
+# A second Kuasa BUD: the one who issued the SP2D may not also pay its returned transfer again.
+OTHER_BUD = actor("kuasabud.lain", Role.KUASA_BUD)
+
+
+def reissue(
+    spp: str, actor: Actor = OTHER_BUD, reason: str = "rekening baru sesuai surat penyedia"
+) -> c.ReissueReturnedTransfer:
+    return c.ReissueReturnedTransfer(
+        idempotency_key=key("reissue"),
+        actor=actor,
+        pemda=PEMDA,
+        disbursement_id=disbursement_id(spp),
+        reason=reason,
+    )
