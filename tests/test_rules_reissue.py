@@ -209,3 +209,63 @@ def test_the_reason_is_required(ledger: Ledger) -> None:
     returned(ledger)
     ledger.execute(f.change_account(NEW_ACCOUNT))
     unchanged(ledger, f.reissue("SPP-1", reason="  "), InvalidInput, "invalid_input")
+
+
+@pytest.mark.parametrize("batch", [1, 1000])
+def test_read_models_show_both_attempts(ledger: Ledger, batch: int) -> None:
+    from projections.runner import Projector
+    from tests.projection_oracle import assert_models_match
+
+    returned(ledger)
+    ledger.execute(f.change_account(NEW_ACCOUNT))
+    ledger.execute(f.reissue("SPP-1"))
+    projector = Projector(ledger, batch=batch)
+    key = str(f.disbursement_id("SPP-1"))
+
+    def payment() -> tuple[Any, ...]:
+        with projector.db.transaction(write=False) as cursor:
+            rows = cursor.fetchall(
+                "SELECT status, account_number, reissues, attempts, gateway_reference"
+                " FROM proj_payment WHERE disbursement_id = ?",
+                (key,),
+            )
+        return tuple(rows[0])
+
+    def queue() -> list[tuple[Any, ...]]:
+        with projector.db.transaction(write=False) as cursor:
+            rows = cursor.fetchall(
+                "SELECT status, role FROM proj_queue WHERE disbursement_id = ?", (key,)
+            )
+        return [tuple(r) for r in rows]
+
+    try:
+        projector.catch_up()
+        assert_models_match(ledger, projector.db, f.PEMDA, f.YEAR)
+        assert payment() == ("authorised", NEW_ACCOUNT, 1, 1, "IRIS-SPP-1")
+        assert queue() == [("authorised", "gateway")]
+        ledger.execute(f.send("SPP-1", reference="IRIS-SPP-1-02"))
+        ledger.execute(f.settle("SPP-1"))
+        projector.catch_up()
+        assert_models_match(ledger, projector.db, f.PEMDA, f.YEAR)
+        assert payment() == ("settled", NEW_ACCOUNT, 1, 2, "IRIS-SPP-1-02")
+        assert queue() == []
+        with projector.db.transaction(write=False) as cursor:
+            events = [
+                r[0]
+                for r in cursor.fetchall(
+                    "SELECT event FROM proj_history WHERE aggregate_id = ? ORDER BY position",
+                    (key,),
+                )
+            ]
+            cash = cursor.fetchall("SELECT SUM(payments_out) - SUM(returns_in) FROM proj_cash_day")
+        assert events[-6:] == [
+            "Disbursement.Sent",
+            "Disbursement.Settled",
+            "Disbursement.Returned",
+            "Disbursement.Reissued",
+            "Disbursement.Sent",
+            "Disbursement.Settled",
+        ]
+        assert int(cash[0][0]) == NET
+    finally:
+        projector.close()
