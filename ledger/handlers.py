@@ -588,7 +588,7 @@ def reissue_returned_transfer(cmd: c.ReissueReturnedTransfer, uow: UnitOfWork) -
     d.check_reissue(cmd.actor)
     reason = text(cmd.reason, "reason")
     vendor = _payable_vendor(uow, UUID(d.vendor_id), f"vendor {d.vendor_id} is not registered")
-    d.reissue(vendor, reason, _stamp(cmd, uow))
+    d.reissue(vendor, reason, Stamp(cmd.actor, uow.at))
     return {**_done(d), "reissue": d.reissues}
 
 

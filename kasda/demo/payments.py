@@ -51,6 +51,7 @@ class Payments:
         self.acting_pptk: Lifecycle | None = None  # an SPP by the unit's PPK, acting as PPTK
         # (the story, the day its vendor's bank account changes)
         self.account_changes: list[tuple[Lifecycle, int]] = []
+        self.returned = 0  # transfers planned to come back, the first one paid again
 
     # -- the books ---------------------------------------------------------------------------------
     def month(self, day: int) -> int:
@@ -208,7 +209,9 @@ class Payments:
         if o == "returned":  # the vendor's bank sends the money back a few days later
             back = sp2d_day + rng.randint(2, 5)
             bank.returns.setdefault(back, []).append(lc)
-            self._pay_again(lc, back + rng.randint(1, 3))
+            self.returned += 1
+            if self.returned % 3:  # every third vendor never sends a new account: it stays returned
+                self._pay_again(lc, back + rng.randint(1, 3))
 
     def _pay_again(self, lc: Lifecycle, day: int) -> None:
         """The vendor gives a new bank account, BPKAD records it, and a Kuasa BUD who did not
