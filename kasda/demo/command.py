@@ -30,7 +30,8 @@ from ledger.store import env_for_url
 
 # Bump when a change to kasda/demo builds a different year from the same seed: a stamped store of
 # another version is built again by ``kasda demo`` (``make demo``).
-DEMO_VERSION = 3  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
+# 4: each returned transfer paid again to the vendor's new account (``Payments._pay_again``).
+DEMO_VERSION = 4  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
 
 
 @dataclass(frozen=True)
