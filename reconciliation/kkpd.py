@@ -37,6 +37,7 @@ day) passes its limit (``kkpd_card_over_limit``), an SKPD whose cards together p
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -44,7 +45,9 @@ from typing import Any
 
 import polars as pl
 
+from ledger.reconciliation import inputs_digest
 from reconciliation.errors import StatementError
+from reconciliation.record import Record
 
 # -- the contract --------------------------------------------------------------------------------
 SPJ = pl.Schema(
@@ -537,3 +540,38 @@ def exceptions(result: KkpdResult) -> pl.DataFrame:
     if too_long.height:
         raise StatementError("exceptions", 0, f"id {too_long['id'][0]!r} is over {MAX_ID} chars")
     return found.cast(dict(EXCEPTION))  # type: ignore[arg-type]
+
+
+def frame_input(name: str, kind: str, frame: pl.DataFrame) -> dict[str, Any]:
+    """A ledger-side frame as an input of the run: its SHA-256 over a canonical CSV (rows in key
+    order), so the same SPJ entries give the same run whether read from a file or the ledger."""
+    text = frame.sort(frame.columns[0]).write_csv()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return {"name": name, "kind": kind, "sha256": digest, "rows": frame.height}
+
+
+def parameters_input(params: Params, bank_code: str, profile: str) -> dict[str, Any]:
+    """The run's parameters as one more input: other thresholds over the same files, another run."""
+    text = (
+        f"kkpd as_of {params.as_of.isoformat()} window {params.window_days} no_spj "
+        f"{params.no_spj_days} ceiling {params.payee_ceiling} bank {bank_code} profile {profile}"
+    )
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return {"name": text, "kind": "parameters", "sha256": digest, "rows": 0}
+
+
+def build_record(result: KkpdResult, params: Params, inputs: list[dict[str, Any]]) -> Record:
+    """What ``RecordReconciliation`` records of a KKPD run (``reconciliation.day.record_command``
+    turns it into the command): business date = ``as_of``; counts ``<side>.<status>``."""
+    counts = {
+        f"{side}.{status}": n
+        for side, found in result.counts().items()
+        for status, n in found.items()
+    }
+    return Record(
+        business_date=params.as_of.isoformat(),
+        inputs=tuple(inputs),
+        counts=counts,
+        exceptions=tuple(exceptions(result).to_dicts()),
+        inputs_digest=inputs_digest(inputs),
+    )
