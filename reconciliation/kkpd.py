@@ -297,9 +297,12 @@ def reconcile_kkpd(
 ) -> KkpdResult:
     """Match a card statement (``CARD_STATEMENT``) against the ledger side's frames (DataFrames or
     LazyFrames in the contract) and check the limits."""
-    rows = validate(statement, CARD_STATEMENT, "statement").with_row_index("sid")
-    entries = validate(spj, SPJ, "spj").with_row_index("lid")
-    paid = validate(payments, BILL_PAYMENTS, "bill payments").with_row_index("pid")
+    # Rows are numbered in key order, so ties break the same way whatever order they came in.
+    rows = validate(statement, CARD_STATEMENT, "statement").sort("file", "line_no")
+    rows = rows.with_row_index("sid")
+    entries = validate(spj, SPJ, "spj").sort("spj_id").with_row_index("lid")
+    paid = validate(payments, BILL_PAYMENTS, "bill payments").sort("payment_id")
+    paid = paid.with_row_index("pid")
     registered = validate(cards, CARDS, "cards")
     ceilings = validate(skpd_limits, SKPD_LIMITS, "skpd limits")
     purchases = rows.lazy().filter(pl.col("kind") == "purchase")
