@@ -132,6 +132,14 @@ def test_look_alike_rows_pair_once_each_the_nearest_day_and_first_line_first() -
     assert result.statement["spj_id"].drop_nulls().is_unique().all()
 
 
+def test_many_equal_rows_of_one_day_pair_n_th_with_n_th() -> None:
+    result = run(
+        [line(i, 5_000) for i in range(2, 22)], [spj(f"S{j:02d}", 5_000) for j in range(15)]
+    )
+    assert result.statement["status"].to_list() == ["matched"] * 15 + ["kkpd_no_spj"] * 5
+    assert result.statement["spj_id"][:15].to_list() == [f"S{j:02d}" for j in range(15)]
+
+
 def test_a_purchase_without_spj_is_pending_for_n_days_then_an_exception() -> None:
     n = 30
     result = run(
