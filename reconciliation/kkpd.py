@@ -259,6 +259,17 @@ def _pass_authorisation(purchases: pl.LazyFrame, spj: pl.LazyFrame) -> pl.DataFr
     )
 
 
+def _rank(frame: pl.LazyFrame, group: list[str], order: str) -> pl.LazyFrame:
+    """``rank`` (0, 1, ...) of each row within ``group`` by ``order``. Most groups have one row:
+    they get 0 from a cheap duplicate check; only the rest are ranked with a window."""
+    marked = frame.with_columns(_many=pl.struct(group).is_duplicated())
+    single = marked.filter(~pl.col("_many")).with_columns(rank=pl.lit(0, pl.Int64))
+    many = marked.filter(pl.col("_many")).with_columns(
+        rank=pl.int_range(pl.len(), dtype=pl.Int64).over(group, order_by=order)
+    )
+    return pl.concat([single, many]).drop("_many")
+
+
 def _pass_amount_date(
     purchases: pl.LazyFrame, spj: pl.LazyFrame, taken: pl.DataFrame, window: int
 ) -> pl.DataFrame:
@@ -268,13 +279,9 @@ def _pass_amount_date(
     twenty rounds); the rest compete within the window."""
     day = ["card", "amount", "on"]
     left = purchases.join(taken.lazy().select(sid="a"), on="sid", how="anti")
-    left = left.select("sid", "card", "amount", on="transacted_on").with_columns(
-        rank=pl.int_range(pl.len()).over(day, order_by="sid")
-    )
+    left = _rank(left.select("sid", "card", "amount", on="transacted_on"), day, "sid")
     open_ = spj.join(taken.lazy().select(lid="b"), on="lid", how="anti")
-    open_ = open_.select("lid", "card", "amount", on="spent_on").with_columns(
-        rank=pl.int_range(pl.len()).over(day, order_by="lid")
-    )
+    open_ = _rank(open_.select("lid", "card", "amount", on="spent_on"), day, "lid")
     same_day = left.join(open_, on=[*day, "rank"]).select(a="sid", b="lid").collect()
     candidates = (
         left.join(same_day.lazy().select(sid="a"), on="sid", how="anti")
