@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kasda.reconcile import WIB, _actor, _day, _identity
+from kasda.reconcile import WIB, acting_user, add_identity, iso_day
 
 if TYPE_CHECKING:
     import polars as pl
@@ -44,14 +44,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--skpd-limits", type=Path, help="UP-KKPD ceiling per SKPD (CSV)")
     parser.add_argument("--bill-payments", type=Path, help="card bills paid from the UP (CSV)")
     parser.add_argument(
-        "--as-of", type=_day, help="the business date, YYYY-MM-DD (default: today, WIB)"
+        "--as-of", type=iso_day, help="the business date, YYYY-MM-DD (default: today, WIB)"
     )
     parser.add_argument("--profile", default="bpd_kkpd", help="card statement profile")
     parser.add_argument("--bank-code", help="the issuer's kode bank (default: the profile's)")
     parser.add_argument("--out", type=Path, help="folder for the rows and exceptions as CSV")
     parser.add_argument("--pemda", help="Kemendagri region code the run is recorded for")
     parser.add_argument("--no-record", action="store_true", help="record nothing in the ledger")
-    _identity(parser)
+    add_identity(parser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from reconciliation.kkpd import Params
 
     # A role that may not record is refused before anything is read.
-    actor = None if args.no_record else _actor(args, roles.RECONCILE, "record a KKPD run")
+    actor = None if args.no_record else acting_user(args, roles.RECONCILE, "record a KKPD run")
     pemda = args.pemda or DEFAULT_PEMDA
     as_of = args.as_of or datetime.now(WIB).date()
     params = Params.of(as_of, settings.thresholds(pemda)["kkpd"])
