@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -63,7 +64,7 @@ class Matched:
 
 def match_files(
     statement: Path,
-    sides: dict[str, Path | pl.DataFrame | pl.LazyFrame | None],
+    sides: Mapping[str, Path | pl.DataFrame | pl.LazyFrame | None],
     params: Params,
     profile: str = "bpd_kkpd",
     bank_code: str | None = None,
@@ -93,7 +94,11 @@ def match_files(
         elif given is None:
             frame = pl.DataFrame(schema=schema)
         else:
-            frame = kkpd.validate(given, schema, name.replace("_", " "))
+            label = name.replace("_", " ")
+            frame = kkpd.validate(given, schema, label)
+            if "card" in schema:  # the ledger's own writing of a card, made the normal form
+                normal = frame.with_columns(card=kkpd.card_key(pl.col("card"), code))
+                frame = kkpd.validate(normal, schema, label)
             inputs.append(kkpd.frame_input(f"ledger:{name}", kind, frame))
         frames[name] = frame
     result = kkpd.reconcile_kkpd(

@@ -5,6 +5,7 @@ a refused role as a message and exit 2."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from uuid import UUID
 
@@ -12,8 +13,11 @@ import polars as pl
 import pytest
 
 from kasda.cli import main
+from kasda.reconcile_kkpd import match_files
 from ledger.application import Ledger
 from ledger.reconciliation import ReconciliationRun
+from reconciliation import kkpd
+from reconciliation.readers.kkpd_csv import read_contract_csv
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kkpd-2026-11.csv"
 
@@ -105,3 +109,22 @@ def test_a_role_that_may_not_record_is_refused_and_no_record_records_nothing(
     assert main([*sides(tmp_path), "--no-record"]) == 0
     assert "recorded" not in capsys.readouterr().out
     assert not (tmp_path / "recorded.db").exists()
+
+
+def test_the_ledger_side_may_hand_frames_instead_of_files(tmp_path: Path) -> None:
+    sides(tmp_path)
+    params = kkpd.Params.of(date(2026, 12, 31), {"window_days": 3, "no_spj_days": 30,
+                                                  "payee_ceiling": 200_000_000})  # fmt: skip
+    files = {"spj": tmp_path / "spj.csv", "cards": tmp_path / "cards.csv",
+             "bill_payments": tmp_path / "bills.csv", "skpd_limits": None}  # fmt: skip
+    from_files = match_files(FIXTURE, dict(files), params)
+    # As the ledger would: a LazyFrame, cards written masked, columns in another order.
+    spj = read_contract_csv(tmp_path / "spj.csv", kkpd.SPJ, "110").with_columns(
+        card=pl.lit("5264-xxxx-xxxx-") + pl.col("card").str.slice(4)
+    )
+    ledger = {**files, "spj": spj.select(reversed(spj.columns)).lazy()}
+    from_ledger = match_files(FIXTURE, ledger, params)
+    assert from_ledger.result.statement.equals(from_files.result.statement)
+    assert from_ledger.result.spj.equals(from_files.result.spj)
+    kinds = {i["kind"]: i["name"] for i in from_ledger.inputs}
+    assert kinds["kkpd_spj"] == "ledger:spj" and kinds["kkpd_statement"] == "kkpd-2026-11.csv"
