@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 # 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
 # 3: the history of every payment and vendor (proj_history).
 # 4: red flags, their reviews and runs (proj_flag*).
-VERSION = 5
+# 5: a returned transfer paid again (proj_payment.reissues, reissued_at).
+# 6: closed years (proj_lra_year, tutup tahun) and lapsed payments (proj_payment.lapsed_at).
+VERSION = 6
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
