@@ -28,6 +28,7 @@ from uuid import UUID
 
 from ledger import commands as c
 from ledger import ids, roles
+from ledger.advance import Advance
 from ledger.budget import Budget, BudgetLine
 from ledger.cashplan import CashPlan
 from ledger.codes import (
@@ -38,7 +39,14 @@ from ledger.codes import (
     SILPA_JENIS,
 )
 from ledger.disbursement import Disbursement
-from ledger.errors import BudgetNotOpen, InvalidInput, LimitExceeded, NotFound, YearClosed
+from ledger.errors import (
+    AdvanceRule,
+    BudgetNotOpen,
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    YearClosed,
+)
 from ledger.fields import document_number, fiscal_year
 from ledger.handlers import Loaded, Result, handles, line_id_of
 from ledger.money import MAX_TOTAL
@@ -66,6 +74,7 @@ class YearEnd:
     silpa_line: BudgetLine | None
     silpa_named: bool
     next_lines: dict[UUID, BudgetLine] = field(default_factory=dict)
+    advances: list[Advance] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,20 @@ def _next_year_adopted(state: YearEnd, _: Figures) -> None:
         raise YearClosed(f"APBD {nxt.year} was already opened from {nxt.opened_from}")
 
 
+def _advances_settled(state: YearEnd, _: Figures) -> None:
+    """Every bendahara's advance is settled by 31 December (Permendagri 77/2020): what is left of
+    the UP/TU returned to the RKUD (setoran), the last SPJ accounted for by GU nihil, every card
+    bill paid and every advance order through its SP2D."""
+    for advance in state.advances:
+        if advance.outstanding:
+            raise AdvanceRule(
+                f"SKPD {advance.skpd}: its advance is not settled (cash {advance.cash}, SPJ awaiting "
+                f"GU {advance.accounted}, owed on cards {advance.owed_on_cards}, GU or UP under way "
+                f"{advance.replenishing + advance.up_requested}); return it and account for the "
+                "last SPJ (GU nihil) before closing the year"
+            )
+
+
 def _commitments_are_payments(state: YearEnd, _: Figures) -> None:
     for line in state.lines:
         for commitment in line.open_commitments:
@@ -183,6 +206,7 @@ def _silpa_line_ready(state: YearEnd, figures: Figures) -> None:
 PRECONDITIONS: tuple[Precondition, ...] = (
     _year_open,
     _next_year_adopted,
+    _advances_settled,
     _commitments_are_payments,
     _carry_overs_allowed,
     _silpa_line_ready,
@@ -216,7 +240,11 @@ def _commitments_and_plans(cmd: c.CloseYear, loaded: Loaded) -> list[UUID]:
     lines = [line for i in _lines(cmd, loaded) if isinstance(line := loaded(i), BudgetLine)]
     found = [UUID(d) for line in lines for d in line.open_commitments]
     skpds = sorted({line.skpd for line in lines})
-    return [*found, *(ids.cash_plan_id(cmd.pemda, year, skpd) for skpd in skpds)]
+    return [
+        *found,
+        *(ids.cash_plan_id(cmd.pemda, year, skpd) for skpd in skpds),
+        *(ids.advance_id(cmd.pemda, year, skpd) for skpd in skpds),
+    ]
 
 
 def _next_lines(cmd: c.CloseYear, loaded: Loaded) -> list[UUID]:
@@ -262,11 +290,16 @@ def read_year_end(cmd: c.CloseYear, uow: UnitOfWork) -> YearEnd:
         for skpd in sorted({line.skpd for line in lines})
         if (plan := uow.find(ids.cash_plan_id(cmd.pemda, year, skpd), CashPlan)) is not None
     ]
+    advances = [
+        advance
+        for skpd in sorted({line.skpd for line in lines})
+        if (advance := uow.find(ids.advance_id(cmd.pemda, year, skpd), Advance)) is not None
+    ]
     silpa_id = _silpa_line_id(cmd)
     silpa_line = None if silpa_id is None else uow.find(silpa_id, BudgetLine)
     state = YearEnd(
         cmd.pemda, year, budget, lines, commitments, plans, uow.find(ids.budget_id(cmd.pemda, nxt), Budget),
-        carry, silpa_line, silpa_id is not None,
+        carry, silpa_line, silpa_id is not None, advances=advances,
     )  # fmt: skip
     for i in carry:
         carried = commitments.get(str(i))

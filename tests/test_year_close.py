@@ -333,3 +333,26 @@ def test_the_lra_of_a_closed_year_is_final_and_equals_the_oracle(ledger_url: str
     finally:
         projector.close()
         ledger.close()
+
+
+def test_a_year_closes_only_once_every_advance_is_settled(ledger: Ledger) -> None:
+    """An UP still held, or an SPJ not yet accounted for, keeps the year open (Permendagri
+    77/2020: the advance is returned and its last SPJ accounted by GU nihil at year end)."""
+    from tests import advance_kit as k
+
+    a_year(ledger)
+    ledger.execute(k.set_advance())
+    run = k.Advancer(ledger)
+    run.up("SPP-UP/1", 10_000_000)
+    run.run(k.spj("SPJ/1", 4_000_000))
+    with pytest.raises(DomainError, match="advance is not settled") as refused:
+        ledger.execute(close())
+    assert refused.value.rule == "advance_within_its_rules"
+    run.run(k.give_back(6_000_000))
+    with pytest.raises(DomainError, match="SPJ awaiting GU 4000000"):
+        ledger.execute(close())
+    run.run(k.order("SPP-GU-NIHIL/1", "gu_nihil", spj_numbers=("SPJ/1",)))
+    run.steps("SPP-GU-NIHIL/1", settle=False)
+    ledger.execute(close())
+    goods = ledger.budget_line(line_id_of(f.PEMDA, f.YEAR, f.GOODS_LINE))
+    assert goods.realised == 4_000_000 and goods.closed
