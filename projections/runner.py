@@ -31,6 +31,7 @@ from ledger.application import Ledger
 from ledger.connections import Backoff, connect
 from ledger.errors import DomainError
 from projections.cash import CashModel
+from projections.cashplan import CashPlanModel
 from projections.db import Cursor, ReadDatabase
 from projections.history import HistoryModel
 from projections.lra import LraModel
@@ -48,7 +49,8 @@ log = logging.getLogger(__name__)
 # 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
 # 3: the history of every payment and vendor (proj_history).
 # 4: red flags, their reviews and runs (proj_flag*).
-VERSION = 4
+# 5: anggaran kas and SPD (proj_cashplan*, proj_spd).
+VERSION = 5
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -101,6 +103,7 @@ class Projector:
             RunModel(self.db.sealer),
             HistoryModel(self.db.sealer),
             RedFlagModel(self.db.sealer),
+            CashPlanModel(),
         ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
         self._position: int | None = None
