@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import redflags
 
     redflags.add_parsers(sub)
+    from kasda import spd
+
+    spd.add_parsers(sub)
     return parser
 
 
@@ -130,10 +133,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
 
     if args.command in serve.COMMANDS:
         return serve.run(args, settings)
-    if args.command == "reconcile":
-        return reconcile.run(args, settings)
-    if args.command == "reconcile-resolve":
-        return reconcile.resolve(args, settings)
+    if args.command in ("reconcile", "reconcile-resolve"):
+        return (reconcile.run if args.command == "reconcile" else reconcile.resolve)(args, settings)
     if args.command == "demo":
         return _demo(parser, args, settings)
     if args.command in ("verify", "checkpoint", "signing-key", "export"):
@@ -146,6 +147,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kasda import redflags
 
         return (redflags.run if args.command == "redflags" else redflags.review)(args, settings)
+    if args.command in ("anggaran-kas", "spd"):
+        from kasda import spd
+
+        return spd.run(args, settings)
     if args.command == "project":
         return lra.run_project(args, settings)
     if args.command in ("replay", "history"):
