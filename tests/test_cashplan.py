@@ -203,3 +203,12 @@ def test_an_sp2d_of_an_spp_from_before_the_spd_is_charged_at_sp2d(ledger: Ledger
     ledger.execute(f.issue_spd("SPD/1", GROSS))
     ledger.execute(f.authorise("SPP/OLD", idempotency_key=f.key("again")))
     assert ledger.cash_plan(f.PEMDA, f.YEAR, f.SKPD).realised == GROSS
+
+
+def test_an_spp_number_used_before_is_refused_as_such_in_a_year_on_spd(ready: Ledger) -> None:
+    """Not as an SPD charge held already: the number's own rule, as in a year without SPD."""
+    ready.execute(f.issue_spd("SPD/1", GROSS + 1))
+    ready.execute(f.request("SPP/1"))
+    with pytest.raises(AlreadyExists) as refused:
+        ready.execute(f.request("SPP/1"))
+    assert refused.value.rule == "unique_identity"
