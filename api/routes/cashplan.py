@@ -269,7 +269,7 @@ async def get_cash_plan(
     after: After = None,
 ) -> CashPlanOut:
     unit = normalise_skpd(skpd)  # a bad code: 422 before any read
-    who.require_skpd(unit, f"the anggaran kas of SKPD {unit}")
+    who.require_skpd(unit, "the anggaran kas asked for")
 
     def build(db: ReadDatabase) -> CashPlanOut | None:
         view = s.cash_plan(db, who.pemda, year, unit, as_of)

@@ -63,7 +63,7 @@ def _chosen(session: Session, skpd: str) -> str | None:
     who = session.principal
     if who.skpd is not None:
         if skpd and normalise_skpd(skpd) != who.skpd:
-            who.require_skpd(normalise_skpd(skpd), f"the anggaran kas of SKPD {skpd}")
+            who.require_skpd(normalise_skpd(skpd), "the anggaran kas asked for")
         return who.skpd
     return normalise_skpd(skpd) if skpd else None
 
