@@ -19,7 +19,7 @@ from ledger import ids
 from ledger.codes import normalise_skpd
 from projections.cashplan import MONTH_COLUMNS, MONTHS
 from projections.db import Cursor, ReadDatabase
-from projections.queries import Listing, _listing
+from projections.queries import MAX_PAGE, Listing
 
 SPD_ROW = ("s.number", "p.skpd", "p.year", "s.first_month", "s.last_month", "s.amount",
            "s.actor_id", "s.actor_role", "s.at", "s.day")  # fmt: skip
@@ -239,14 +239,19 @@ def spd_register(
     offset: int = 0,
 ) -> Listing:
     """The SPD issued in ``year`` in the order they were issued, of every given SKPD."""
-    conditions: list[tuple[str, Any]] = [("p.pemda = ?", pemda), ("p.year = ?", year)]
-    conditions += [("p.skpd = ?", s) for s in skpds]
-    return _listing(
-        db,
-        SPD_ROW,
-        "proj_spd s JOIN proj_cashplan p ON p.plan_id = s.plan_id",
-        conditions,
-        "s.position",
-        limit,
-        offset,
+    limit, offset = max(1, min(limit, MAX_PAGE)), max(0, offset)
+    wanted = [x for x in skpds if x is not None]
+    only = "".join(" AND p.skpd = ?" for _ in wanted)  # fixed text; the codes are parameters
+    source = (
+        "proj_spd s JOIN proj_cashplan p ON p.plan_id = s.plan_id"
+        f" WHERE p.pemda = ? AND p.year = ?{only}"
     )
+    params = [pemda, year, *wanted]
+    with db.transaction(write=False) as cursor:
+        counted = cursor.fetchone(f"SELECT COUNT(*) FROM {source}", params)  # noqa: S608
+        rows = cursor.fetchall(
+            f"SELECT {', '.join(SPD_ROW)} FROM {source} ORDER BY s.position LIMIT ? OFFSET ?",  # noqa: S608
+            [*params, limit, offset],
+        )
+    names = tuple(c.split(".")[-1] for c in SPD_ROW)
+    return Listing(db.sealer.opened(names, rows), int(counted[0]) if counted else 0)
