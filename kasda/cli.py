@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import reconcile
 
     reconcile.add_parser(sub)
+    from kasda import reconcile_kkpd
+
+    reconcile_kkpd.add_parser(sub)
     from kasda import redflags
 
     redflags.add_parsers(sub)
@@ -129,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     """Run the command of ``args`` with the settings it needs."""
-    from kasda import lra, reconcile, serve
+    from kasda import lra, serve
 
     if args.command in serve.COMMANDS:
         return serve.run(args, settings)
-    if args.command in ("reconcile", "reconcile-resolve"):
-        return (reconcile.run if args.command == "reconcile" else reconcile.resolve)(args, settings)
+    if args.command in ("reconcile", "reconcile-resolve", "reconcile-kkpd"):
+        return _reconcile(args, settings)
     if args.command == "demo":
         return _demo(parser, args, settings)
     if args.command in ("verify", "checkpoint", "signing-key", "export"):
@@ -156,6 +159,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     if args.command in ("replay", "history"):
         return _report(args, settings)
     return 2
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from kasda import reconcile, reconcile_kkpd
+
+    if args.command == "reconcile-kkpd":
+        return reconcile_kkpd.run(args, settings)
+    return (reconcile.run if args.command == "reconcile" else reconcile.resolve)(args, settings)
 
 
 def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:

@@ -163,6 +163,130 @@ class IssueSpd(Command):
     amount: int
 
 
+# -- the bendahara's advance: UP / GU / TU, SPJ and KKPD -----------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class SetAdvance(Command):
+    """The kepala daerah's decision on an SKPD's UP: its ceiling, the part given as KKPD limits,
+    the most one TU may add, and the bendahara pengeluaran's account it is paid into."""
+
+    year: int
+    skpd: str
+    document: str
+    ceiling: int
+    kkpd_ceiling: int = 0
+    tu_ceiling: int = 0
+    bank_code: str
+    account_number: str
+    account_holder: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterCard(Command):
+    """A KKPD issued to a holder of the SKPD, with its credit limit."""
+
+    year: int
+    skpd: str
+    card: str  # the masked number as the bank prints it, e.g. "5264-xxxx-xxxx-1234"
+    holder: str
+    limit: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestAdvance(Command):
+    """SPP-UP (``amount``), SPP-TU (``amount`` and ``deadline``), SPP-GU or SPP-GU nihil (the SPJ
+    entries it accounts for, and for a TU's last SPJ the TU's SPP number)."""
+
+    year: int
+    skpd: str
+    spp_number: str
+    mechanism: str  # ledger.advance.Mechanism: up, gu, tu, gu_nihil
+    amount: int | None = None
+    spj_numbers: tuple[str, ...] = ()
+    tu: str | None = None
+    deadline: str | None = None  # ISO date a TU is to be used by
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdvanceOrderCommand(Command):
+    order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyAdvance(AdvanceOrderCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveAdvance(AdvanceOrderCommand):
+    spm_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthoriseAdvance(AdvanceOrderCommand):
+    sp2d_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectAdvance(AdvanceOrderCommand):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelAdvance(AdvanceOrderCommand):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordAdvanceSettled(AdvanceOrderCommand):
+    bank_reference: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSpj(Command):
+    """One purchase paid from the advance, in cash or by card, with its evidence and line."""
+
+    year: int
+    skpd: str
+    spj_number: str
+    line: LineRef
+    amount: int
+    channel: str  # ledger.advance.Channel: tunai or kkpd
+    card: str | None = None
+    tu: str | None = None  # the SPP-TU number when the purchase is paid from a TU
+    merchant: str
+    spent_on: str  # ISO date of the purchase
+    evidence: dict[str, str] = field(default_factory=dict)  # kuitansi, nota, faktur numbers
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawSpj(Command):
+    year: int
+    skpd: str
+    spj_number: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayCardBill(Command):
+    year: int
+    skpd: str
+    card: str
+    amount: int
+    reference: str  # the bank's bill (tagihan) reference
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnAdvance(Command):
+    """Setoran sisa UP/TU: the bendahara pays cash back into the RKUD."""
+
+    year: int
+    skpd: str
+    amount: int
+    reference: str  # the deposit's bank reference
+    tu: str | None = None
+
+
 # -- vendors -----------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class RegisterVendor(Command):
@@ -268,6 +392,15 @@ class RecordTransferRejected(DisbursementCommand):
 
     gateway: str
     reference: str
+    reason: str
+
+
+# -- a returned transfer paid again (issue 16) -----------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ReissueReturnedTransfer(DisbursementCommand):
+    """The Kuasa BUD pays a returned transfer again, to the vendor's corrected account: the same
+    SP2D, no new SPP (``Disbursement.reissue``)."""
+
     reason: str
 
 

@@ -4,55 +4,51 @@
                                                                                    \\-> failed -> sent (resend)
     authorised | failed -> authorised | failed (the gateway refused an attempt before any money moved)
     settled -> returned (the bank bounced it)
+    returned -> authorised (paid again to the vendor's corrected account: ``reissue``)
     requested | verified | approved -> rejected (with reason, by the step's own role)
     requested | verified | approved | authorised | failed -> cancelled (no money with the vendor)
 
-Separation of duties lives here because it is a rule of one disbursement: one person never performs two
-different human steps of it (request, verify, approve, authorise, reject). The maker may withdraw
-(cancel) their own request; a checker may not cancel what they checked. "One person" compares user ids
-as ``roles.identity`` normalises them (NFKC, case-folded, trimmed), so a second spelling of one id is
-still the same person.
+Separation of duties is a rule of one disbursement: one person never performs two different human
+steps of it (request, verify, approve, authorise, reject). The maker may withdraw (cancel) their own
+request; a checker may not cancel what they checked. "One person" compares user ids as
+``roles.identity`` normalises them (NFKC, case-folded, trimmed), so a second spelling of one id is
+still the same person. Those checks are ``ledger.steps.HumanSteps``, shared with the orders of the
+bendahara's advance (SPP-UP/GU/TU), which take the same four hands.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids, roles
-from ledger.errors import BankAccountChanged, InvalidTransition, SeparationOfDuties
+from ledger.errors import (
+    BankAccountChanged,
+    InvalidTransition,
+    LimitExceeded,
+    ReturnedToSameAccount,
+    SeparationOfDuties,
+)
 from ledger.money import Deduction, Rupiah
 from ledger.roles import Actor
 from ledger.stamp import Stamp
+from ledger.steps import DECIDING_STEP, HumanSteps, Status
 
 if TYPE_CHECKING:
     from ledger.vendor import Vendor
 
 
-class Status(StrEnum):
-    REQUESTED = "requested"
-    VERIFIED = "verified"
-    APPROVED = "approved"
-    AUTHORISED = "authorised"
-    SENT = "sent"
-    SETTLED = "settled"
-    FAILED = "failed"
-    RETURNED = "returned"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
+__all__ = [
+    "CANCELLABLE",
+    "SP2D_WITHOUT_TRANSFER",
+    "TERMINAL",
+    "Disbursement",
+    "Status",
+]
 
-
-# The step that moves a disbursement out of each status awaiting a human decision,
-# and hence who may reject it there.
-_DECIDING_STEP = {
-    Status.REQUESTED: ("verify", roles.VERIFY),
-    Status.VERIFIED: ("approve", roles.APPROVE),
-    Status.APPROVED: ("authorise", roles.AUTHORISE),
-}
 # A failed transfer never reached the vendor, so its SP2D may still be withdrawn (e.g. when the
 # vendor's account changed and the payment must be re-issued).
 CANCELLABLE = frozenset(
@@ -60,10 +56,14 @@ CANCELLABLE = frozenset(
 )
 # Statuses in which the SP2D has realised spending but no money has reached the vendor.
 SP2D_WITHOUT_TRANSFER = frozenset({Status.AUTHORISED, Status.FAILED})
+# Returned is final unless the Kuasa BUD pays it again to a corrected account (``reissue``).
 TERMINAL = frozenset({Status.SETTLED, Status.RETURNED, Status.REJECTED, Status.CANCELLED})
+# How many times one SP2D may be paid again after a return: each time needs another account change,
+# so a vendor whose accounts keep bouncing is a matter for a person, not for one more attempt.
+MAX_REISSUES = 3
 
 
-class Disbursement(Aggregate):
+class Disbursement(HumanSteps, Aggregate):
     @staticmethod
     def create_id(pemda: str, year: int, spp_number: str) -> UUID:
         return ids.disbursement_id(pemda, year, spp_number)
@@ -135,59 +135,11 @@ class Disbursement(Aggregate):
         self.references: list[str] = []  # every gateway reference used, sent or refused
         self.requested_at = at
         self.authorised_at: datetime | None = None
+        self.reissues = 0  # times a returned transfer was paid again (``reissue``)
         self.settled_at: datetime | None = None
 
-    # -- rules of this aggregate ---------------------------------------------------------------
-    def _require_status(self, step: str, *allowed: Status) -> None:
-        if self.status not in allowed:
-            expected = " or ".join(s.value for s in allowed)
-            raise InvalidTransition(
-                f"SPP {self.spp_number}: cannot {step} a disbursement that is {self.status}; "
-                f"it must be {expected}"
-            )
-
-    def _require_distinct_user(self, actor: Actor, step: str) -> None:
-        # One person, however their id is spelt (``roles.identity``): " alice" is "ALICE".
-        for done, user in self.performers.items():
-            if actor.same_person(user) and done != step:
-                raise SeparationOfDuties(
-                    f"SPP {self.spp_number}: {actor.user_id} already performed '{done}' and may "
-                    f"not also '{step}'"
-                )
-
-    def _check_human_step(self, actor: Actor, step: str, allowed: frozenset[roles.Role]) -> None:
-        actor.require(allowed, step)
-        self._require_distinct_user(actor, step)
-
-    # Each check_* raises without side effect. The command method of each step runs its own; a
-    # handler asks first when a step changes other aggregates too (see ``ledger.handlers``).
-    def check_verify(self, actor: Actor) -> None:
-        self._require_status("verify", Status.REQUESTED)
-        self._check_human_step(actor, "verify", roles.VERIFY)
-
-    def check_approve(self, actor: Actor) -> None:
-        self._require_status("approve", Status.VERIFIED)
-        self._check_human_step(actor, "approve", roles.APPROVE)
-
-    def check_authorise(self, actor: Actor) -> None:
-        self._require_status("authorise", Status.APPROVED)
-        self._check_human_step(actor, "authorise", roles.AUTHORISE)
-
-    def check_reject(self, actor: Actor) -> None:
-        if self.status not in _DECIDING_STEP:
-            self._require_status("reject", *_DECIDING_STEP)
-        step, allowed = _DECIDING_STEP[self.status]
-        actor.require(allowed, f"reject at {step}")
-        self._require_distinct_user(actor, "reject")
-
-    def check_cancel(self, actor: Actor) -> None:
-        self._require_status("cancel", *CANCELLABLE)
-        actor.require(roles.CANCEL, "cancel")
-        for done, user in self.performers.items():
-            if actor.same_person(user) and done != "request":
-                raise SeparationOfDuties(
-                    f"SPP {self.spp_number}: {actor.user_id} performed '{done}' and may not cancel it"
-                )
+    # -- rules of this aggregate (the human steps' are ``HumanSteps``') ------------------------
+    CANCELLABLE = CANCELLABLE
 
     def check_send(self, actor: Actor) -> None:
         self._require_status("send", Status.AUTHORISED, Status.FAILED)
@@ -232,6 +184,39 @@ class Disbursement(Aggregate):
         self._require_status("record a returned transfer for", Status.SETTLED)
         actor.require(roles.GATEWAY, "return")
 
+    def check_reissue(self, actor: Actor) -> None:
+        """The Kuasa BUD may pay a returned transfer again, once per return, at most
+        ``MAX_REISSUES`` times, and only someone who performed no step of this payment (the
+        re-issue fixes a new beneficiary account: a second pair of eyes, as at the SP2D)."""
+        self._require_status("pay again", Status.RETURNED)
+        actor.require(roles.AUTHORISE, "pay a returned transfer again")
+        if self.reissues >= MAX_REISSUES:
+            raise LimitExceeded(
+                f"SPP {self.spp_number}: SP2D {self.sp2d_number} was paid again {self.reissues} "
+                f"times already (at most {MAX_REISSUES})"
+            )
+        for done, user in self.performers.items():
+            if actor.same_person(user) and done != "reissue":
+                raise SeparationOfDuties(
+                    f"SPP {self.spp_number}: {actor.user_id} already performed '{done}' and may "
+                    "not also pay it again"
+                )
+
+    def check_reissue_to(self, vendor: Vendor, actor: Actor) -> None:
+        """The vendor is payable and its account was changed (``ChangeVendorBankAccount``) since
+        the transfer that bounced, by someone else than the one paying again."""
+        vendor.check_payable()
+        if vendor.bank_account == self.bank_account:
+            raise ReturnedToSameAccount(
+                f"SPP {self.spp_number}: vendor {vendor.name}'s account is still the one the "
+                f"transfer of SP2D {self.sp2d_number} came back from; change it first"
+            )
+        if vendor.account_changed_by is not None and actor.same_person(vendor.account_changed_by):
+            raise SeparationOfDuties(
+                f"SPP {self.spp_number}: {actor.user_id} changed vendor {vendor.name}'s account "
+                "and may not also pay to it"
+            )
+
     def money(self) -> dict[str, Any]:
         """The amounts and parties that every money event of this disbursement repeats."""
         return {
@@ -274,7 +259,7 @@ class Disbursement(Aggregate):
 
     def reject(self, reason: str, by: Stamp) -> None:
         self.check_reject(by.actor)
-        step, _ = _DECIDING_STEP[self.status]
+        step, _ = DECIDING_STEP[self.status]
         self._rejected(step=step, reason=reason, **by.recorded())
 
     def cancel(self, reason: str, by: Stamp) -> None:
@@ -310,6 +295,28 @@ class Disbursement(Aggregate):
     def record_returned(self, reason: str, by: Stamp) -> None:
         self.check_return(by.actor)
         self._returned(reason=reason, **self.transfer(), **by.recorded())
+
+    def reissue(self, vendor: Vendor, reason: str, by: Stamp) -> None:
+        """Pay the returned transfer again to the vendor's corrected account: the same SP2D (no new
+        SPP, SP2D number or realisation), authorised again with the account fixed anew."""
+        self.check_reissue(by.actor)
+        self.check_reissue_to(vendor, by.actor)
+        self._reissued(
+            reissue=self.reissues + 1,
+            returned_reference=self.gateway_reference or "",
+            previous_account=dict(self.bank_account or {}),
+            previous_vendor_version=self.vendor_version or 0,
+            bank_account=dict(vendor.bank_account),
+            vendor_version=vendor.version,
+            reason=reason,
+            pemda=self.pemda,
+            year=self.year,
+            spp_number=self.spp_number,
+            sp2d_number=self.sp2d_number or "",
+            requested_at=self.requested_at,
+            **self.money(),
+            **by.recorded(),
+        )
 
     # -- facts ---------------------------------------------------------------------------------
     @event("Verified")
@@ -414,6 +421,39 @@ class Disbursement(Aggregate):
         at: datetime,
     ) -> None:
         self.status = Status.RETURNED
+
+    # No money moves: the payable was reopened by ``Returned``; the next Sent / Settled move it as
+    # for any SP2D. The event names both accounts and the bounced transfer, so the history shows
+    # both attempts; it repeats what a queue row needs, as the SP2D's own event does.
+    @event("Reissued")
+    def _reissued(
+        self,
+        reissue: int,
+        returned_reference: str,
+        previous_account: dict[str, str],
+        previous_vendor_version: int,
+        bank_account: dict[str, str],
+        vendor_version: int,
+        reason: str,
+        pemda: str,
+        year: int,
+        spp_number: str,
+        sp2d_number: str,
+        requested_at: datetime,
+        line_id: str,
+        vendor_id: str,
+        gross: Rupiah,
+        net: Rupiah,
+        deductions: list[dict[str, Any]],
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.AUTHORISED
+        self.bank_account = dict(bank_account)
+        self.vendor_version = vendor_version
+        self.reissues = reissue
+        self.performers["reissue"] = actor_id
 
     @event("Rejected")
     def _rejected(

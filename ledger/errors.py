@@ -58,6 +58,13 @@ class CashPlanMismatch(DomainError):
     rule = "anggaran_kas_covers_pagu_and_spd"
 
 
+class AdvanceRule(DomainError):
+    """A rule of the bendahara's advance (UP/GU/TU, Permendagri 77/2020) or of its cards (KKPD,
+    Permendagri 79/2022): a ceiling, a limit, a deadline, an SPJ to account for first."""
+
+    rule = "advance_within_its_rules"
+
+
 class LineBlocked(DomainError):
     rule = "no_commitment_on_blocked_line"
 
@@ -80,6 +87,12 @@ class BankAccountChanged(DomainError):
 
 class InvalidTransition(DomainError):
     rule = "disbursement_lifecycle"
+
+
+class ReturnedToSameAccount(DomainError):
+    """A returned transfer paid again to the account it bounced from (no account change since)."""
+
+    rule = "repay_only_to_changed_account"
 
 
 class IdempotencyKeyReused(DomainError):

@@ -83,7 +83,7 @@ def handles(
     return register
 
 
-def _stamp(cmd: c.Command, uow: UnitOfWork) -> Stamp:
+def stamp_of(cmd: c.Command, uow: UnitOfWork) -> Stamp:
     return Stamp(cmd.actor, uow.at)
 
 
@@ -136,7 +136,7 @@ def _get_budget(uow: UnitOfWork, pemda: str, year: int) -> Budget:
     return budget
 
 
-def _get_line(uow: UnitOfWork, pemda: str, year: int, ref: c.LineRef) -> BudgetLine:
+def get_line(uow: UnitOfWork, pemda: str, year: int, ref: c.LineRef) -> BudgetLine:
     key = _line_key(ref)
     line = uow.find(_line_id(pemda, year, key), BudgetLine)
     if line is None:
@@ -176,7 +176,7 @@ def adopt_budget(cmd: c.AdoptBudget, uow: UnitOfWork) -> Result:
         raise AlreadyExists(
             f"APBD {year} of pemda {cmd.pemda} is already adopted; amend it instead"
         )
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     created = [
         BudgetLine.allocate(cmd.pemda, year, key, uraian, pagu, document, by)
         for key, uraian, pagu in lines
@@ -216,7 +216,7 @@ def amend_budget(cmd: c.AmendBudget, uow: UnitOfWork) -> Result:
     lines = _parse_lines(cmd.lines, allow_zero=True)
     budget = _get_budget(uow, cmd.pemda, year)
     changes, additions = _amendment(uow, cmd.pemda, year, lines)
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     delta = sum(pagu - line.pagu for line, pagu in changes) + sum(p for _, _, p in additions)
     # The budget first: its total is the one rule left to ask, and it asks before it triggers.
     budget.amend(
@@ -240,8 +240,8 @@ def shift_budget(cmd: c.ShiftBudget, uow: UnitOfWork) -> Result:
     document = document_number(cmd.document, "pergeseran decree number")
     amount = require_rupiah(cmd.amount, "shifted amount")
     budget = _get_budget(uow, cmd.pemda, year)
-    source = _get_line(uow, cmd.pemda, year, cmd.from_line)
-    target = _get_line(uow, cmd.pemda, year, cmd.to_line)
+    source = get_line(uow, cmd.pemda, year, cmd.from_line)
+    target = get_line(uow, cmd.pemda, year, cmd.to_line)
     if source.id == target.id:
         raise InvalidInput("a pergeseran needs two different lines")
     if is_spending(source.rekening) != is_spending(target.rekening):
@@ -249,7 +249,7 @@ def shift_budget(cmd: c.ShiftBudget, uow: UnitOfWork) -> Result:
             f"a pergeseran moves pagu between spending lines or between income lines, "
             f"not from {source.rekening} to {target.rekening}"
         )
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     source.shift_out(amount, target.id, document, by)  # the one that may refuse: first
     target.shift_in(amount, source.id, document, by)
     budget.shift(document, source.id, target.id, amount, by)
@@ -259,16 +259,16 @@ def shift_budget(cmd: c.ShiftBudget, uow: UnitOfWork) -> Result:
 @handles(c.BlockLine, _the_line)
 def block_line(cmd: c.BlockLine, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.BUDGET_ADMIN, "block a line (blokir)")
-    line = _get_line(uow, cmd.pemda, fiscal_year(cmd.year), cmd.line)
-    line.block(text(cmd.reason, "reason"), _stamp(cmd, uow))
+    line = get_line(uow, cmd.pemda, fiscal_year(cmd.year), cmd.line)
+    line.block(text(cmd.reason, "reason"), stamp_of(cmd, uow))
     return {"id": str(line.id), "blocked": True}
 
 
 @handles(c.UnblockLine, _the_line)
 def unblock_line(cmd: c.UnblockLine, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.BUDGET_ADMIN, "unblock a line")
-    line = _get_line(uow, cmd.pemda, fiscal_year(cmd.year), cmd.line)
-    line.unblock(text(cmd.reason, "reason"), _stamp(cmd, uow))
+    line = get_line(uow, cmd.pemda, fiscal_year(cmd.year), cmd.line)
+    line.unblock(text(cmd.reason, "reason"), stamp_of(cmd, uow))
     return {"id": str(line.id), "blocked": False}
 
 
@@ -308,7 +308,7 @@ def _line_plans(
     for item in cmd.lines:
         if not isinstance(item, c.LinePlan) or not isinstance(item.months, tuple):
             raise InvalidInput(f"a line's plan is its line and its amounts, got {item!r}")
-        line = _get_line(uow, cmd.pemda, year, item.line)
+        line = get_line(uow, cmd.pemda, year, item.line)
         if line.skpd != skpd:
             raise InvalidInput(f"line {line.key} is not a line of SKPD {skpd}")
         line.check_spending()
@@ -331,7 +331,7 @@ def adopt_cash_plan(cmd: c.AdoptCashPlan, uow: UnitOfWork) -> Result:
     plans = _line_plans(cmd, uow, year, skpd)
     if uow.exists(ids.cash_plan_id(cmd.pemda, year, skpd)):
         raise AlreadyExists(f"the anggaran kas {year} of SKPD {skpd} is adopted; amend it instead")
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     budget.require_cash_plan(by)
     plan = CashPlan.adopt(cmd.pemda, year, skpd, document, plans, by)
     uow.add(plan)
@@ -352,7 +352,7 @@ def amend_cash_plan(cmd: c.AmendCashPlan, uow: UnitOfWork) -> Result:
     document = document_number(cmd.document, "anggaran kas decision number")
     plan = _get_cash_plan(uow, cmd.pemda, year, skpd)
     plans = _line_plans(cmd, uow, year, skpd)
-    plan.amend(document, plans, _stamp(cmd, uow))
+    plan.amend(document, plans, stamp_of(cmd, uow))
     return {"id": str(plan.id), "lines": len(plans), "planned": plan.planned_through(MAX_SPD_MONTH)}
 
 
@@ -373,7 +373,7 @@ def issue_spd(cmd: c.IssueSpd, uow: UnitOfWork) -> Result:
     plan.check_spd(number, first, last, amount)
     if uow.exists(ids.document_number_id(cmd.pemda, year, "SPD", number)):
         raise AlreadyExists(f"SPD number {number} is already issued in {year}")
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     uow.add(DocumentNumber.claim(cmd.pemda, year, "SPD", number, plan.id, by))
     plan.issue_spd(number, first, last, amount, by)
     return {"id": str(plan.id), "issued": plan.issued, "available": plan.available(last)}
@@ -415,7 +415,7 @@ def register_vendor(cmd: c.RegisterVendor, uow: UnitOfWork) -> Result:
     account = BankAccount.parse(cmd.bank_code, cmd.account_number, cmd.account_holder)
     if uow.exists(ids.vendor_id(cmd.pemda, npwp)):
         raise AlreadyExists(f"a vendor with NPWP {npwp} is already registered")
-    vendor = Vendor.register(cmd.pemda, npwp, vendor_name, kind, account, _stamp(cmd, uow))
+    vendor = Vendor.register(cmd.pemda, npwp, vendor_name, kind, account, stamp_of(cmd, uow))
     uow.add(vendor)
     return {"id": str(vendor.id), "npwp": npwp}
 
@@ -426,7 +426,7 @@ def change_vendor_bank_account(cmd: c.ChangeVendorBankAccount, uow: UnitOfWork) 
     account = BankAccount.parse(cmd.bank_code, cmd.account_number, cmd.account_holder)
     reason = text(cmd.reason, "reason")
     vendor = _get_vendor(uow, cmd.pemda, cmd.npwp)
-    vendor.change_bank_account(account, reason, _stamp(cmd, uow))
+    vendor.change_bank_account(account, reason, stamp_of(cmd, uow))
     return {"id": str(vendor.id), "version": vendor.version}
 
 
@@ -435,7 +435,7 @@ def deactivate_vendor(cmd: c.DeactivateVendor, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.VENDOR_ADMIN, "deactivate a vendor")
     reason = text(cmd.reason, "reason")
     vendor = _get_vendor(uow, cmd.pemda, cmd.npwp)
-    vendor.deactivate(reason, _stamp(cmd, uow))
+    vendor.deactivate(reason, stamp_of(cmd, uow))
     return {"id": str(vendor.id), "active": False}
 
 
@@ -444,12 +444,12 @@ def reactivate_vendor(cmd: c.ReactivateVendor, uow: UnitOfWork) -> Result:
     cmd.actor.require(roles.VENDOR_ADMIN, "reactivate a vendor")
     reason = text(cmd.reason, "reason")
     vendor = _get_vendor(uow, cmd.pemda, cmd.npwp)
-    vendor.reactivate(reason, _stamp(cmd, uow))
+    vendor.reactivate(reason, stamp_of(cmd, uow))
     return {"id": str(vendor.id), "active": True}
 
 
 # -- disbursements -----------------------------------------------------------------------------
-def _documents(raw: Any) -> dict[str, str]:
+def documents_of(raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise InvalidInput("documents must map a document kind to its number")
     if len(raw) > MAX_DOCUMENTS:
@@ -467,6 +467,7 @@ def _requested(cmd: c.RequestDisbursement, _: Loaded) -> list[UUID]:
         ids.disbursement_id(cmd.pemda, cmd.year, str(cmd.spp_number).strip()),
         ids.budget_id(cmd.pemda, cmd.year),
         ids.cash_plan_id(cmd.pemda, cmd.year, _line_key(cmd.line).skpd),
+        ids.advance_order_id(cmd.pemda, cmd.year, str(cmd.spp_number).strip()),
     ]
 
 
@@ -536,8 +537,8 @@ def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     gross = require_rupiah(cmd.gross, "gross amount")
     deductions = parse_deductions(cmd.deductions, gross)
     description = text(cmd.description, "description")
-    documents = _documents(cmd.documents)
-    line = _get_line(uow, cmd.pemda, year, cmd.line)
+    documents = documents_of(cmd.documents)
+    line = get_line(uow, cmd.pemda, year, cmd.line)
     line.check_spending()
     npwp = normalise_npwp(cmd.vendor_npwp)
     vendor = _payable_vendor(
@@ -549,13 +550,13 @@ def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     disbursement_id = ids.disbursement_id(cmd.pemda, year, spp_number)
     # A number used before is refused as such (unique_identity), before the SPD is asked: the SPD
     # would otherwise answer for it ("already charged"), with another rule and status.
-    if uow.exists(disbursement_id):
+    if uow.exists(disbursement_id) or uow.exists(ids.advance_order_id(cmd.pemda, year, spp_number)):
         raise AlreadyExists(f"SPP number {spp_number} is already used in {year}")
     plan = cash_plan_for(uow, cmd.pemda, year, line.skpd)
     month = fiscal_month(uow.at, year)
     if plan is not None:
         plan.check_commit(disbursement_id, gross, month)
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     line.commit(disbursement_id, gross, by)
     if plan is not None:
         plan.commit(disbursement_id, gross, month, by)
@@ -594,7 +595,7 @@ def _done(d: Disbursement) -> Result:
 @handles(c.VerifyDisbursement, *_DISBURSEMENT)
 def verify_disbursement(cmd: c.VerifyDisbursement, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
-    d.verify(_stamp(cmd, uow))
+    d.verify(stamp_of(cmd, uow))
     return _done(d)
 
 
@@ -604,7 +605,7 @@ def approve_spm(cmd: c.ApproveSpm, uow: UnitOfWork) -> Result:
     d.check_approve(cmd.actor)
     number = document_number(cmd.spm_number, "SPM number")
     _unclaimed(uow, d, "SPM", number)
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     uow.add(DocumentNumber.claim(d.pemda, d.year, "SPM", number, d.id, by))
     d.approve(number, by)
     return _done(d)
@@ -626,7 +627,7 @@ def authorise_sp2d(cmd: c.AuthoriseSp2d, uow: UnitOfWork) -> Result:
     if plan is not None:
         plan.check_pay(d.id, d.gross, month)
     _unclaimed(uow, d, "SP2D", number)
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     uow.add(DocumentNumber.claim(d.pemda, d.year, "SP2D", number, d.id, by))
     line.realise(d.id, by)
     if plan is not None:
@@ -649,7 +650,7 @@ def reject_disbursement(cmd: c.RejectDisbursement, uow: UnitOfWork) -> Result:
     reason = text(cmd.reason, "rejection reason")
     line = uow.get(UUID(d.line_id), BudgetLine)
     plan = _spd_of(uow, d, line)
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     line.release(d.id, by)
     if plan is not None:
         plan.release(d.id, by)
@@ -664,7 +665,7 @@ def cancel_disbursement(cmd: c.CancelDisbursement, uow: UnitOfWork) -> Result:
     reason = text(cmd.reason, "cancellation reason")
     line = uow.get(UUID(d.line_id), BudgetLine)
     plan = _spd_of(uow, d, line)
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     if d.commitment_open:
         line.release(d.id, by)
         if plan is not None:
@@ -687,7 +688,7 @@ def record_transfer_sent(cmd: c.RecordTransferSent, uow: UnitOfWork) -> Result:
     if vendor is None:
         raise VendorNotPayable(f"vendor {d.vendor_id} is not registered")
     d.check_payee(vendor)
-    d.record_sent(gateway, reference, _stamp(cmd, uow))
+    d.record_sent(gateway, reference, stamp_of(cmd, uow))
     return _done(d)
 
 
@@ -696,7 +697,7 @@ def record_settlement(cmd: c.RecordSettlement, uow: UnitOfWork) -> Result:
     d = _get_disbursement(uow, cmd)
     d.check_settle(cmd.actor)
     reference = document_number(cmd.bank_reference, "bank reference")
-    d.record_settled(reference, _stamp(cmd, uow))
+    d.record_settled(reference, stamp_of(cmd, uow))
     return _done(d)
 
 
@@ -705,7 +706,7 @@ def record_transfer_failed(cmd: c.RecordTransferFailed, uow: UnitOfWork) -> Resu
     d = _get_disbursement(uow, cmd)
     d.check_fail(cmd.actor)
     reason = text(cmd.reason, "failure reason")
-    d.record_failed(reason, _stamp(cmd, uow))
+    d.record_failed(reason, stamp_of(cmd, uow))
     return _done(d)
 
 
@@ -714,7 +715,7 @@ def record_transfer_returned(cmd: c.RecordTransferReturned, uow: UnitOfWork) -> 
     d = _get_disbursement(uow, cmd)
     d.check_return(cmd.actor)
     reason = text(cmd.reason, "return reason")
-    d.record_returned(reason, _stamp(cmd, uow))
+    d.record_returned(reason, stamp_of(cmd, uow))
     return _done(d)
 
 
@@ -727,8 +728,22 @@ def record_transfer_rejected(cmd: c.RecordTransferRejected, uow: UnitOfWork) -> 
     gateway = name(cmd.gateway, "gateway", max_length=32)
     reference = document_number(cmd.reference, "gateway reference")
     reason = text(cmd.reason, "rejection reason")
-    d.record_transfer_rejected(gateway, reference, reason, _stamp(cmd, uow))
+    d.record_transfer_rejected(gateway, reference, reason, stamp_of(cmd, uow))
     return _done(d)
+
+
+# -- a returned transfer paid again (issue 16) -----------------------------------------------------
+@handles(c.ReissueReturnedTransfer, *_DISBURSEMENT)
+def reissue_returned_transfer(cmd: c.ReissueReturnedTransfer, uow: UnitOfWork) -> Result:
+    """The same SP2D, authorised again to the vendor's corrected account: no new SPP, SP2D number
+    or realisation (the SP2D realised the spending already), and no postings (``Returned`` reopened
+    the payable; the next transfer moves it as any other)."""
+    d = _get_disbursement(uow, cmd)
+    d.check_reissue(cmd.actor)
+    reason = text(cmd.reason, "reason")
+    vendor = _payable_vendor(uow, UUID(d.vendor_id), f"vendor {d.vendor_id} is not registered")
+    d.reissue(vendor, reason, Stamp(cmd.actor, uow.at))
+    return {**_done(d), "reissue": d.reissues}
 
 
 # -- income ------------------------------------------------------------------------------------
@@ -758,13 +773,13 @@ def record_revenue(cmd: c.RecordRevenue, uow: UnitOfWork) -> Result:
     fee = require_non_negative_rupiah(cmd.fee, "fee")
     if fee >= gross:
         raise InvalidInput(f"fee {fee} must be less than the gross {gross}")
-    line = _get_line(uow, cmd.pemda, year, cmd.line)
+    line = get_line(uow, cmd.pemda, year, cmd.line)
     line.check_income()
     revenue_id = ids.revenue_id(cmd.pemda, year, channel, reference)
     if uow.exists(revenue_id):
         raise AlreadyExists(f"receipt {channel}/{reference} is already recorded in {year}")
     revenue = Revenue.receive(
-        cmd.pemda, year, line.id, channel, reference, payer, gross, fee, _stamp(cmd, uow)
+        cmd.pemda, year, line.id, channel, reference, payer, gross, fee, stamp_of(cmd, uow)
     )
     uow.add(revenue)
     return {"id": str(revenue.id), "net": revenue.net}
@@ -778,7 +793,7 @@ def reverse_revenue(cmd: c.ReverseRevenue, uow: UnitOfWork) -> Result:
     revenue = uow.find(ids.revenue_id(cmd.pemda, year, channel, reference), Revenue)
     if revenue is None:
         raise NotFound(f"no receipt {channel}/{reference} in {year}")
-    revenue.reverse(reason, _stamp(cmd, uow))
+    revenue.reverse(reason, stamp_of(cmd, uow))
     return {"id": str(revenue.id), "version": revenue.version}
 
 
@@ -863,7 +878,7 @@ def record_reconciliation(cmd: c.RecordReconciliation, uow: UnitOfWork) -> Resul
             f"the reconciliation of {business_date} over these inputs is already recorded"
         )
     run = ReconciliationRun.record(
-        cmd.pemda, business_date, inputs, digest, counts, exceptions, _stamp(cmd, uow)
+        cmd.pemda, business_date, inputs, digest, counts, exceptions, stamp_of(cmd, uow)
     )
     uow.add(run)
     return {"id": str(run.id), "exceptions": len(exceptions)}
@@ -885,7 +900,7 @@ def resolve_reconciliation_exception(
         raise NotFound(f"no reconciliation run {cmd.run_id}")
     exception_id = name(cmd.exception_id, "exception id", max_length=MAX_NUMBER)
     reason = text(cmd.reason, "resolution reason")
-    run.resolve(exception_id, cmd.resolution, reason, _stamp(cmd, uow))
+    run.resolve(exception_id, cmd.resolution, reason, stamp_of(cmd, uow))
     return {"id": str(run.id), "open": len(run.open_exceptions)}
 
 
@@ -942,7 +957,7 @@ def record_red_flag_run(cmd: c.RecordRedFlagRun, uow: UnitOfWork) -> Result:
         raise AlreadyExists(
             "this red-flag run (the same log position, thresholds and rules) is already recorded"
         )
-    by = _stamp(cmd, uow)
+    by = stamp_of(cmd, uow)
     run = RedFlagRun.record(
         cmd.pemda, cmd.position, as_of, thresholds, cmd.thresholds_digest, rules,
         [f["id"] for f in flags], truncated, by,
@@ -977,5 +992,9 @@ def review_red_flag(cmd: c.ReviewRedFlag, uow: UnitOfWork) -> Result:
     if flag is None:
         raise NotFound(f"no red flag {cmd.flag_id} in pemda {cmd.pemda}")
     reason = text(cmd.reason, "review reason")
-    flag.review(cmd.decision, reason, _stamp(cmd, uow))
+    flag.review(cmd.decision, reason, stamp_of(cmd, uow))
     return {"id": str(cmd.flag_id), "status": flag.status}
+
+
+# The bendahara's advance (UP/GU/TU, SPJ, KKPD) registers its handlers from a module of its own.
+from ledger import advance_handlers  # noqa: E402, F401

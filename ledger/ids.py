@@ -27,6 +27,19 @@ def cash_plan_id(pemda: str, year: int, skpd: str) -> UUID:
     return _id("cash-plan", pemda, year, skpd)
 
 
+def advance_id(pemda: str, year: int, skpd: str) -> UUID:
+    return _id("advance", pemda, year, skpd)
+
+
+def advance_order_id(pemda: str, year: int, spp_number: str) -> UUID:
+    return _id("advance-order", pemda, year, spp_number)
+
+
+def spj_id(pemda: str, year: int, skpd: str, spj_number: str) -> UUID:
+    """The commitment an SPJ entry holds on its line and its SKPD's SPD."""
+    return _id("spj", pemda, year, skpd, spj_number)
+
+
 def vendor_id(pemda: str, npwp: str) -> UUID:
     return _id("vendor", pemda, npwp)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from ledger.advance import Advance
 from ledger.budget import Budget, BudgetLine
 from ledger.cashplan import CashPlan
 from ledger.errors import InvariantViolation
@@ -33,6 +34,10 @@ AMOUNT_LIMITS: dict[str, tuple[int, int]] = {
     "total_pagu": (0, MAX_TOTAL),
     "delta": (-MAX_TOTAL, MAX_TOTAL),  # a line's pagu may have grown by pergeseran
     "pagu_delta": (-MAX_TOTAL, MAX_TOTAL),
+    "ceiling": (1, MAX_AMOUNT),  # an SKPD's UP
+    "kkpd_ceiling": (0, MAX_AMOUNT),
+    "tu_ceiling": (0, MAX_AMOUNT),
+    "limit": (1, MAX_AMOUNT),  # a KKPD's credit limit
 }
 
 
@@ -48,6 +53,8 @@ def check_write(aggregates: Iterable[Aggregate]) -> None:
             _within(aggregate, "total_pagu", aggregate.total_pagu, 0, MAX_TOTAL)
         elif isinstance(aggregate, CashPlan):
             check_cash_plan(aggregate)
+        elif isinstance(aggregate, Advance):
+            check_advance(aggregate)
 
 
 def check_amounts(event: Any) -> None:
@@ -94,6 +101,25 @@ def check_cash_plan(plan: CashPlan) -> None:
     _within(plan, "realised", plan.realised, 0, plan.issued - plan.committed)
     if plan.committed != sum(plan.open.values()) or plan.realised != sum(plan.paid.values()):
         raise InvariantViolation(f"SPD register {plan.id}: totals differ from its charges")
+
+
+def check_advance(advance: Advance) -> None:
+    """Nothing negative, no card beyond its limit, the UP within its ceiling, and what the RKUD
+    entrusted equal to what the bendahara holds, has accounted for and is owed (``ledger.advance``)."""
+    _within(advance, "cash", advance.cash, 0, MAX_TOTAL)
+    _within(advance, "replenishing", advance.replenishing, 0, MAX_TOTAL)
+    _within(advance, "owed on cards", advance.owed_on_cards, 0, advance.kkpd_ceiling)
+    for card in advance.cards.values():
+        _within(advance, "owed on a card", card["owed"], 0, card["limit"])
+        _within(advance, "paid on a card", card["paid"], 0, MAX_TOTAL)
+    cash_up = advance.ceiling - advance.kkpd_ceiling
+    _within(advance, "UP given", advance.up_given + advance.up_requested, 0, cash_up)
+    held = advance.cash + advance.accounted - advance.owed_on_cards + advance.replenishing
+    if advance.entrusted != held:
+        raise InvariantViolation(
+            f"advance {advance.id}: entrusted {advance.entrusted} is not cash + SPJ - card debt "
+            f"+ replenishing = {held}"
+        )
 
 
 def _within(subject: Any, what: str, value: Any, low: int, high: int) -> None:

@@ -17,6 +17,9 @@ sum(credits). Account names are ``kind:qualifier``:
     cash:rkud                  the RKUD bank account (debit-normal; credits are payments out)
     revenue:<line>             income recognised when a receipt settles (credit balance)
     gateway_fees               the gateway's fee kept from a receipt (debit balance, a belanja jasa)
+    advance_cash:<advance>     the bendahara pengeluaran's cash of the UP/GU/TU (debit-normal)
+    spj_accounted:<advance>    spending from the advance accounted for (SPJ), awaiting its GU
+    kkpd_payable:<advance>:<card>  card purchases owed to the issuing bank (credit balance)
 """
 
 from __future__ import annotations
@@ -87,6 +90,21 @@ def _cancelled(event: Any) -> list[Leg]:
     return _sp2d(event, reverse=True) if event.previous_status in _SP2D_REVERSIBLE else []
 
 
+def _spent(event: Any) -> list[Leg]:
+    """An SPJ entry: accounted for out of the bendahara's cash, or owed to the card's bank."""
+    if event.channel == "kkpd":
+        paid_by = f"kkpd_payable:{event.originator_id}:{event.card}"
+    else:
+        paid_by = _account("advance_cash", event)
+    return _move(_account("spj_accounted", event), paid_by, event.amount)
+
+
+def _accounted(event: Any) -> list[Leg]:
+    """The SP2D of a GU (or GU nihil): each SPJ entry becomes belanja of its line."""
+    legs = [debit(f"expenditure:{entry['line_id']}", entry["amount"]) for entry in event.entries]
+    return [*legs, credit(_account("spj_accounted", event), event.amount)]
+
+
 def _reversed(legs: list[Leg]) -> list[Leg]:
     return [Leg(leg.account, "C" if leg.side == "D" else "D", leg.amount) for leg in legs]
 
@@ -125,6 +143,17 @@ _ENTRIES: dict[str, Callable[[Any], list[Leg]]] = {
     "Disbursement.Failed": lambda e: _move(IN_TRANSIT, f"vendor_payable:{e.vendor_id}", e.amount),
     "Disbursement.Returned": lambda e: _move(CASH, f"vendor_payable:{e.vendor_id}", e.amount),
     # Disbursement.TransferRejected: refused by the gateway before sending, nothing left the RKUD.
+    # The bendahara's advance (ledger.advance): its cash is an asset of the pemda held by the
+    # bendahara pengeluaran; an SPJ entry waits in spj_accounted until its GU realises it.
+    "Advance.Received": lambda e: _move(_account("advance_cash", e), CASH, e.amount),
+    "Advance.Spent": _spent,
+    "Advance.Withdrawn": lambda e: _reversed(_spent(e)),
+    "Advance.CardBillPaid": lambda e: _move(
+        f"kkpd_payable:{e.originator_id}:{e.card}", _account("advance_cash", e), e.amount
+    ),
+    "Advance.CashReturned": lambda e: _move(CASH, _account("advance_cash", e), e.amount),
+    "Advance.Accounted": _accounted,
+    # Disbursement.Reissued: a returned transfer authorised again; Returned reopened the payable.
     "Revenue.Received": _receipt,
     "Revenue.Reversed": lambda e: _reversed(_receipt(e)),
 }

@@ -142,6 +142,9 @@ AUTHORISE = frozenset({Role.KUASA_BUD})
 GATEWAY = frozenset({Role.GATEWAY})
 CANCEL = frozenset({Role.PPTK, Role.BENDAHARA, Role.BPKAD_ADMIN, Role.KUASA_BUD})
 BUDGET_ADMIN = frozenset({Role.BPKAD_ADMIN})
+# The bendahara pengeluaran keeps the SKPD's advance: prepares its SPP-UP/GU/TU, records each SPJ
+# entry, pays the card bills and returns what is left (Permendagri 77/2020, 79/2022).
+KEEP_ADVANCE = frozenset({Role.BENDAHARA})
 VENDOR_ADMIN = frozenset({Role.BPKAD_ADMIN})
 # Income is reported by the gateway adapter, or entered by BPKAD for receipts outside it.
 REVENUE = frozenset({Role.GATEWAY, Role.BPKAD_ADMIN})

@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 # 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
 # 3: the history of every payment and vendor (proj_history).
 # 4: red flags, their reviews and runs (proj_flag*).
-# 5: anggaran kas and SPD (proj_cashplan*, proj_spd).
-VERSION = 5
+# 5: a returned transfer paid again (proj_payment.reissues, reissued_at).
+# 6: anggaran kas and SPD (proj_cashplan*, proj_spd).
+VERSION = 6
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"

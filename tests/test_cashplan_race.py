@@ -32,8 +32,8 @@ def _set_up(url: str, lines: Sequence[c.LineSpec], spd: int) -> None:
 
 def _never_overdrawn(ledger: Ledger) -> None:
     plan: Any = None
-    events: list[Any] = list(ledger.events.get(ids.cash_plan_id(f.PEMDA, f.YEAR, f.SKPD)))
-    for event in events:
+    event: Any
+    for event in ledger.events.get(ids.cash_plan_id(f.PEMDA, f.YEAR, f.SKPD)):
         plan = event.mutate(plan)
         assert 0 <= plan.committed + plan.realised <= plan.issued, plan.version
 
