@@ -33,6 +33,7 @@ _CONFLICT: frozenset[type[errors.DomainError]] = frozenset(
     {
         errors.InvalidTransition,
         errors.PaguExceeded,
+        errors.SpdExceeded,
         errors.AmendmentBelowUsage,
         errors.LineBlocked,
         errors.YearClosed,

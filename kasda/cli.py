@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import yearend
 
     yearend.add_parser(sub)
+
+    from kasda import spd
+
+    spd.add_parsers(sub)
     return parser
 
 
@@ -150,6 +154,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kasda import redflags
 
         return (redflags.run if args.command == "redflags" else redflags.review)(args, settings)
+    if args.command in ("anggaran-kas", "spd"):
+        from kasda import spd
+
+        return spd.run(args, settings)
     if args.command in ("replay", "history"):
         return _report(args, settings)
     if args.command == "close-year":

@@ -126,12 +126,17 @@ class CashPlan(Aggregate):
             raise InvalidInput(
                 f"an SPD period runs from month 1..12 to a later one, got {first}..{last}"
             )
-        planned = self.planned_through(last)
-        if self.issued + amount > planned:
-            raise SpdExceeded(
-                f"SKPD {self.skpd}: SPD {number} of {amount} would release "
-                f"{self.issued + amount} through month {last}, above the anggaran kas of {planned}"
-            )
+        # Through its last month and every later one (an SPD for an earlier period may come after
+        # one for a later period: each is held to the plan through its own last month).
+        periods = [*self._periods(), (first, last, amount)]
+        for month in range(last, MONTHS + 1):
+            issued = sum(spd for _, ends, spd in periods if ends <= month)
+            planned = self.planned_through(month)
+            if issued > planned:
+                raise SpdExceeded(
+                    f"SKPD {self.skpd}: SPD {number} of {amount} would release {issued} "
+                    f"through month {month}, above the anggaran kas of {planned}"
+                )
 
     def check_commit(self, commitment_id: UUID, amount: Rupiah, month: int) -> None:
         self.check_open("charge the SPD")

@@ -548,12 +548,14 @@ def request_disbursement(cmd: c.RequestDisbursement, uow: UnitOfWork) -> Result:
     )
     line.check_commit(gross)
     disbursement_id = ids.disbursement_id(cmd.pemda, year, spp_number)
+    # A number used before is refused as such (unique_identity), before the SPD is asked: the SPD
+    # would otherwise answer for it ("already charged"), with another rule and status.
+    if uow.exists(disbursement_id) or uow.exists(ids.advance_order_id(cmd.pemda, year, spp_number)):
+        raise AlreadyExists(f"SPP number {spp_number} is already used in {year}")
     plan = cash_plan_for(uow, cmd.pemda, year, line.skpd)
     month = fiscal_month(uow.at, year)
     if plan is not None:
         plan.check_commit(disbursement_id, gross, month)
-    if uow.exists(disbursement_id) or uow.exists(ids.advance_order_id(cmd.pemda, year, spp_number)):
-        raise AlreadyExists(f"SPP number {spp_number} is already used in {year}")
     by = stamp_of(cmd, uow)
     line.commit(disbursement_id, gross, by)
     if plan is not None:

@@ -31,6 +31,7 @@ from ledger.application import Ledger
 from ledger.connections import Backoff, connect
 from ledger.errors import DomainError
 from projections.cash import CashModel
+from projections.cashplan import CashPlanModel
 from projections.db import Cursor, ReadDatabase
 from projections.history import HistoryModel
 from projections.lra import LraModel
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 # 4: red flags, their reviews and runs (proj_flag*).
 # 5: a returned transfer paid again (proj_payment.reissues, reissued_at).
 # 6: closed years (proj_lra_year, tutup tahun) and lapsed payments (proj_payment.lapsed_at).
-VERSION = 6
+# 7: anggaran kas and SPD (proj_cashplan*, proj_spd).
+VERSION = 7
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -103,6 +105,7 @@ class Projector:
             RunModel(self.db.sealer),
             HistoryModel(self.db.sealer),
             RedFlagModel(self.db.sealer),
+            CashPlanModel(),
         ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
         self._position: int | None = None

@@ -63,6 +63,14 @@ PROJECTED = frozenset(
         "RedFlagRun.Recorded",
         "RedFlag.Raised",
         "RedFlag.Reviewed",
+        # Anggaran kas and SPD (projections.cashplan).
+        "CashPlan.Adopted",
+        "CashPlan.Amended",
+        "CashPlan.SpdIssued",
+        "CashPlan.Charged",
+        "CashPlan.ChargeReleased",
+        "CashPlan.ChargeRealised",
+        "CashPlan.ChargeReversed",
         # The first event of the aggregates no other model reads: their pemda (projections.owners).
         "Budget.Adopted",
         "Budget.YearClosed",
@@ -79,6 +87,7 @@ _MODULES = {
     "ReconciliationRun": "ledger.reconciliation",
     "RedFlagRun": "ledger.redflags",
     "RedFlag": "ledger.redflags",
+    "CashPlan": "ledger.cashplan",
     "CommandReceipt": "ledger.receipts",
     "DocumentNumber": "ledger.receipts",
 }

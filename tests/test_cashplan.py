@@ -203,3 +203,24 @@ def test_an_sp2d_of_an_spp_from_before_the_spd_is_charged_at_sp2d(ledger: Ledger
     ledger.execute(f.issue_spd("SPD/1", GROSS))
     ledger.execute(f.authorise("SPP/OLD", idempotency_key=f.key("again")))
     assert ledger.cash_plan(f.PEMDA, f.YEAR, f.SKPD).realised == GROSS
+
+
+def test_an_spp_number_used_before_is_refused_as_such_in_a_year_on_spd(ready: Ledger) -> None:
+    """Not as an SPD charge held already: the number's own rule, as in a year without SPD."""
+    ready.execute(f.issue_spd("SPD/1", GROSS + 1))
+    ready.execute(f.request("SPP/1"))
+    with pytest.raises(AlreadyExists) as refused:
+        ready.execute(f.request("SPP/1"))
+    assert refused.value.rule == "unique_identity"
+
+
+def test_an_spd_for_an_earlier_period_may_follow_one_for_a_later_period(ledger: Ledger) -> None:
+    """Each SPD is held to the plan through its own last month, whatever order they come in."""
+    f.adopt(ledger)
+    quarter = f.MEDIA_LINE.pagu // 4
+    ledger.execute(f.adopt_cash_plan(f.MEDIA_LINE, months=(quarter,) * 4))
+    ledger.execute(f.issue_spd("SPD/Q2", quarter, first=4, last=6))
+    ledger.execute(f.issue_spd("SPD/Q1", quarter, first=1, last=3))
+    with pytest.raises(SpdExceeded, match="through month 3"):
+        ledger.execute(f.issue_spd("SPD/Q1-more", 1, first=1, last=3))
+    assert ledger.cash_plan(f.PEMDA, f.YEAR, f.SKPD).issued == 2 * quarter

@@ -237,7 +237,7 @@ def test_the_demo_year_at_full_scale(tmp_path: Path) -> None:
     check_the_story(events, full_scale=True)
     text = out.getvalue()
     assert format_totals(totals) in text
-    assert "refused by the ledger's rules, as planned: 8" in text
+    assert "refused by the ledger's rules, as planned: 9" in text
     assert "payouts the payout service refused to send, as planned: 1" in text
     assert f"Rp {totals.pagu:,}".replace(",", ".") in text
     check_the_money_went_through_the_simulator(url, tmp_path, text)
@@ -330,6 +330,7 @@ PLANNED_REFUSALS = {
     "payment_to_registered_vendor_only": 1,
     "separation_of_duties": 1,
     "skpd_scope": 1,
+    "spending_within_spd": 1,  # an SPP ahead of its SKPD's SPD (kasda.demo.cashplan)
     "step_requires_role": 1,
     "unique_identity": 1,
 }
@@ -403,7 +404,7 @@ def test_fresh_refuses_to_touch_anything_but_an_sqlite_file() -> None:
 @pytest.mark.postgres
 def test_the_demo_on_postgresql(pg_schema_url: str) -> None:
     totals, report = build_demo(pg_schema_url, seed=2026, lifecycles=80)
-    assert sum(report.refused.values()) == 8
+    assert sum(report.refused.values()) == 9
     assert report.blocked == 1 and report.payouts["settled"] > 0
     assert totals == build_demo_totals_again(pg_schema_url)
     check_the_story(check_against_the_ledger(pg_schema_url, totals))

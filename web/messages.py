@@ -14,6 +14,10 @@ RULES: dict[str, str] = {
     "committed_plus_realised_within_pagu": "Melebihi sisa pagu rincian anggaran ini.",
     "pagu_not_below_committed_plus_realised": "Pagu baru lebih kecil dari yang sudah terikat dan "
     "terealisasi.",
+    "spending_within_spd": "Melebihi sisa SPD (Surat Penyediaan Dana) SKPD ini untuk bulan "
+    "berjalan, atau SPD melebihi anggaran kas.",
+    "anggaran_kas_covers_pagu_and_spd": "Anggaran kas tiap rincian anggaran harus sama dengan "
+    "pagunya dan tidak boleh lebih kecil dari SPD yang sudah terbit.",
     "no_commitment_on_blocked_line": "Rincian anggaran ini sedang diblokir; tidak boleh ada SPP "
     "baru atau SP2D padanya.",
     "closed_year_accepts_no_spending": "Tahun anggaran ini sudah ditutup; tidak ada lagi SPP, SP2D, "

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from api.routes import (
     audit,
     budgets,
+    cashplan,
     disbursements,
     me,
     reconciliation,
@@ -21,6 +22,7 @@ from api.routes import (
 ROUTERS: list[APIRouter] = [
     me.router,
     budgets.router,
+    cashplan.router,
     vendors.router,
     disbursements.router,
     revenue.router,

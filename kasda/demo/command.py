@@ -33,7 +33,8 @@ from ledger.store import env_for_url
 # another version is built again by ``kasda demo`` (``make demo``).
 # 4: each returned transfer paid again to the vendor's new account (``Payments._pay_again``).
 # 5: the year closed (``yearend``: late SPPs lapse, one contract carries over, the next APBD).
-DEMO_VERSION = 5  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
+# 6: the year runs on anggaran kas and SPD (``cashplan``).
+DEMO_VERSION = 6  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
 
 
 @dataclass(frozen=True)

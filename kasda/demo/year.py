@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from kasda.demo.admin import AdminCommands, BudgetChanges
+from kasda.demo.cashplan import CashPlans
 from kasda.demo.gateway import DemoGateway, write_daily_files
 from kasda.demo.income import Income
 from kasda.demo.lifecycle import Lifecycle
@@ -46,6 +47,11 @@ class DemoYear:
         )
         parts = (self.people, self.payments, self.stories, self.income, self.schemes)
         Planner(rng, self.calendar, *parts).plan(lifecycles)
+        # The year runs on anggaran kas and SPD, planned from the rest of the plan (``cashplan``).
+        self.cash_plans = CashPlans(
+            self.calendar, self.schedule, self.people, self.admin, self.payments, self.stories
+        )
+        self.cash_plans.plan()
 
     @property
     def actions(self) -> list[Action]:

@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from ledger.roles import Role
 from web.nav import NavItem
 from web.pages import (
+    anggaran_kas,
     approvals,
     audit,
     home,
@@ -36,7 +37,7 @@ from web.pages import (
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
     signin, oidc, home, spp, approvals, payment, transfers, vendors, reconciliation, portal, audit,
-    redflags, lra, yearend,
+    redflags, lra, yearend, anggaran_kas,
 )  # fmt: skip
 
 

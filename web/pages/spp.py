@@ -21,10 +21,12 @@ from api import auth
 from api.deps import Offset
 from ledger import commands as c
 from ledger import roles
+from ledger.cashplan import fiscal_month
 from ledger.disbursement import Status
 from ledger.errors import DomainError, InvalidInput
 from ledger.money import DEFAULT_TAX_RATES, TaxRate, withholdings_on_gross
 from projections import queries as q
+from projections import spd
 from projections.db import ReadDatabase
 from web import format as fmt
 from web.deps import CheckedForm, Need, fetch, perform
@@ -66,10 +68,15 @@ class Summary:
     deductions: list[dict[str, Any]] = field(default_factory=list)
     net: int | None = None
     problem: str = ""
+    spd_left: int | None = None  # the SKPD's Sisa SPD this month; None: the year runs on pagu
 
     @property
     def over(self) -> bool:
         return self.gross is not None and self.available is not None and self.gross > self.available
+
+    @property
+    def over_spd(self) -> bool:
+        return self.gross is not None and self.spd_left is not None and self.gross > self.spd_left
 
 
 def _my_line(db: ReadDatabase, session: Session, line_id: str) -> dict[str, Any] | None:
@@ -81,17 +88,27 @@ def _my_line(db: ReadDatabase, session: Session, line_id: str) -> dict[str, Any]
     return line if line is not None and who.sees(line["skpd"]) else None
 
 
-def summarise(line: dict[str, Any] | None, gross_text: str, codes: list[str]) -> Summary:
+def sisa_spd(db: ReadDatabase, session: Session, line: dict[str, Any] | None) -> int | None:
+    """What the SPD of the line's SKPD still makes available this month (``projections.spd``)."""
+    if line is None:
+        return None
+    month = fiscal_month(datetime.now(fmt.WIB), line["year"])
+    return spd.available(db, session.principal.pemda, line["year"], line["skpd"], month)
+
+
+def summarise(
+    line: dict[str, Any] | None, gross_text: str, codes: list[str], spd_left: int | None = None
+) -> Summary:
     available = None if line is None else line["pagu"] - line["committed"] - line["realised"]
     if not gross_text:
-        return Summary(line, available)
+        return Summary(line, available, spd_left=spd_left)
     try:
         gross = fmt.parse_rupiah(gross_text)
         deductions = [d.as_dict() for d in withholdings_on_gross(gross, codes)]
     except DomainError as error:
-        return Summary(line, available, problem=error.message)
+        return Summary(line, available, problem=error.message, spd_left=spd_left)
     net = gross - sum(d["amount"] for d in deductions)
-    return Summary(line, available, gross, deductions, net)
+    return Summary(line, available, gross, deductions, net, spd_left=spd_left)
 
 
 def _codes(values: list[str]) -> list[str]:
@@ -110,7 +127,8 @@ async def live_summary(
     codes = _codes(pajak)
 
     def query(db: ReadDatabase) -> Summary:
-        return summarise(_my_line(db, session, line_id), gross, codes)
+        line = _my_line(db, session, line_id)
+        return summarise(line, gross, codes, sisa_spd(db, session, line))
 
     summary = await fetch(request, query)
     return page(request, "spp_hitung.html", {"summary": summary}, session=session)
@@ -133,7 +151,8 @@ def _choices(session: Session, year: int, values: dict[str, Any]) -> Any:
             line["available"] = line["pagu"] - line["committed"] - line["realised"]
         vendors = q.vendors(db, who.pemda, active=True, limit=q.MAX_PAGE).rows
         chosen = _my_line(db, session, values["line_id"])
-        return Choices(lines, vendors, summarise(chosen, values["gross"], values["pajak"]))
+        left = sisa_spd(db, session, chosen)
+        return Choices(lines, vendors, summarise(chosen, values["gross"], values["pajak"], left))
 
     return query
 
