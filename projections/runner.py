@@ -30,6 +30,7 @@ from psycopg import sql
 from ledger.application import Ledger
 from ledger.connections import Backoff, connect
 from ledger.errors import DomainError
+from projections.advance import AdvanceModel
 from projections.cash import CashModel
 from projections.db import Cursor, ReadDatabase
 from projections.history import HistoryModel
@@ -48,7 +49,9 @@ log = logging.getLogger(__name__)
 # 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
 # 3: the history of every payment and vendor (proj_history).
 # 4: red flags, their reviews and runs (proj_flag*).
-VERSION = 4
+# 5: the bendahara's advance (proj_advance*, proj_spj, proj_card, proj_tu); advance orders in the
+#    approval queues; the advance's money in the cash position.
+VERSION = 5
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -94,6 +97,7 @@ class Projector:
         # Order matters: the cash model looks up the pemda of payments the statements wrote.
         self.models: list[ReadModel] = [
             StatementModel(self.db.sealer),
+            AdvanceModel(),  # before the cash model, which looks up the pemda of an advance
             LraModel(),
             CashModel(),
             QueueModel(),
