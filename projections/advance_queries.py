@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import polars as pl
@@ -24,6 +25,8 @@ from projections.advance import (
     TU_COLUMNS,
 )
 from projections.db import Cursor, ReadDatabase
+
+WIB = ZoneInfo("Asia/Jakarta")  # the day a TU is overdue on, where the pemda is
 
 SPJ_STATUSES = ("open", "claimed", "accounted", "withdrawn")
 # Keys of an SPJ entry's evidence that hold the card slip's authorisation code.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routes import (
+    advance,
     audit,
     budgets,
     disbursements,
@@ -22,6 +23,7 @@ ROUTERS: list[APIRouter] = [
     budgets.router,
     vendors.router,
     disbursements.router,
+    advance.router,
     revenue.router,
     audit.router,
     reports.router,
