@@ -64,7 +64,14 @@ def _order(client: TestClient, config: ApiSettings, body: dict[str, Any], settle
     return str(oid)
 
 
-def _spj(number: str, amount: int, **kw: Any) -> dict[str, Any]:
+def rows(response: Any) -> list[dict[str, Any]]:
+    """A list answer (``expect`` types its answer as one document)."""
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()
+    return found
+
+
+def _spj(number: str, amount: Any, **kw: Any) -> dict[str, Any]:
     return {"spj_number": number, "line": line(GOODS), "amount": amount, "channel": "tunai",
             "merchant": "Toko Rejeki", "spent_on": f"{YEAR}-01-15",
             "evidence": {"kuitansi": f"KW/{number}"}, **kw}  # fmt: skip
@@ -90,24 +97,24 @@ def test_an_advance_from_up_to_gu_over_http(api: tuple[TestClient, ApiSettings])
     advance = expect(get(client, config, Role.PPK, BASE), 200)
     assert (advance["cash"], advance["accounted"], advance["owed_on_cards"]) == (28 * JT, 0, 0)
     assert (advance["cash_ceiling"], advance["outstanding"]) == (30 * JT, 28 * JT)
-    register = expect(get(client, config, bendahara, f"{BASE}/register"), 200)
+    register = rows(get(client, config, bendahara, f"{BASE}/register"))
     assert [r["kind"] for r in register] == [
         "up_received", "spj", "spj", "card_bill", "gu_accounted", "gu_received", "setoran",
     ]  # fmt: skip
     assert register[-1]["balance"] == 28 * JT
-    spj = expect(get(client, config, Role.AUDITOR, f"{BASE}/spj"), 200)
+    spj = rows(get(client, config, Role.AUDITOR, f"{BASE}/spj"))
     assert {(s["number"], s["status"], s["spp_number"]) for s in spj} == {
         ("SPJ/1", "accounted", "SPP-GU/1"), ("SPJ/2", "accounted", "SPP-GU/1"),
     }  # fmt: skip
-    [held] = expect(get(client, config, bendahara, f"{BASE}/cards"), 200)
+    [held] = rows(get(client, config, bendahara, f"{BASE}/cards"))
     assert (held["card"], held["owed"], held["billed"]) == ("5264XXXXXXXX1234", 0, 8 * JT)
-    orders = expect(get(client, config, Role.KUASA_BUD, f"{BASE}/orders"), 200)
+    orders = rows(get(client, config, Role.KUASA_BUD, f"{BASE}/orders"))
     assert [(o["spp_number"], o["status"]) for o in orders] == [
         ("SPP-UP/1", "settled"), ("SPP-GU/1", "settled"),
     ]  # fmt: skip
     one = expect(get(client, config, Role.AUDITOR, f"/advances/orders/{oid}"), 200)
     assert (one["sp2d_number"], one["verified_by"]) == ("SP2D/SPP-GU/1", "ppk.budi")
-    [listed] = expect(get(client, config, Role.BPKAD_ADMIN, "/advances"), 200)
+    [listed] = rows(get(client, config, Role.BPKAD_ADMIN, "/advances"))
     assert listed["skpd"] == SKPD
     line_row = next(
         x
@@ -130,7 +137,7 @@ def test_a_tu_and_the_queue_over_http(api: tuple[TestClient, ApiSettings]) -> No
     [waiting] = queue["items"]["items"]
     assert (waiting["kind"], waiting["skpd"], waiting["gross"]) == ("tu", SKPD, 5 * JT)
     assert waiting["line_id"] is None
-    [row] = expect(get(client, config, Role.BENDAHARA, f"{BASE}/tu"), 200)
+    [row] = rows(get(client, config, Role.BENDAHARA, f"{BASE}/tu"))
     assert (row["amount"], row["given"], row["closed"], row["overdue"]) == (5 * JT, 0, False, False)
 
 
