@@ -30,7 +30,8 @@ from ledger.store import env_for_url
 
 # Bump when a change to kasda/demo builds a different year from the same seed: a stamped store of
 # another version is built again by ``kasda demo`` (``make demo``).
-DEMO_VERSION = 3  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
+DEMO_VERSION = 4  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
+# 4: the bendahara's advances (UP/GU/TU, KKPD) of a few SKPD (``advance``)
 
 
 @dataclass(frozen=True)
