@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from ledger.roles import Role
 from web.nav import NavItem
 from web.pages import (
+    advance,
     approvals,
     audit,
     home,
@@ -34,8 +35,8 @@ from web.pages import (
 
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
-    signin, oidc, home, spp, approvals, payment, transfers, vendors, reconciliation, portal, audit,
-    redflags, lra,
+    signin, oidc, home, spp, advance, approvals, payment, transfers, vendors, reconciliation, portal,
+    audit, redflags, lra,
 )  # fmt: skip
 
 
