@@ -52,6 +52,12 @@ STEPS: dict[str, tuple[Role, str]] = {
     "verified": (Role.PA_KPA, "setujui"),
     "approved": (Role.KUASA_BUD, "terbitkan"),
 }
+# The register's and the SPJ's words on screen.
+KINDS = {"up_received": "UP diterima", "gu_received": "GU diterima", "tu_received": "TU diterima",
+         "spj": "SPJ", "spj_withdrawn": "SPJ ditarik", "card_bill": "Bayar tagihan KKPD",
+         "gu_accounted": "SPJ di-GU-kan", "gu_nihil": "GU nihil", "setoran": "Setoran"}  # fmt: skip
+SPJ_STATUS = {"open": "terbuka", "claimed": "diajukan dalam SPP", "accounted": "selesai (SP2D)",
+              "withdrawn": "ditarik"}  # fmt: skip
 DONE = {
     "spj": "SPJ dicatat.",
     "tagihan": "Tagihan KKPD dibayar.",
@@ -129,7 +135,7 @@ async def _show(
         "advance.html",
         {"book": book, "a": book.advance, "year": year, "skpd": skpd, "keeper": keeper,
          "refusal": refusal, "kept": {"form": ""} | (kept or {}), "done": DONE.get(done or ""),
-         "mechanisms": MECHANISMS},
+         "mechanisms": MECHANISMS, "kinds": KINDS, "spj_status": SPJ_STATUS},
         status=refusal.status if refusal is not None else 200,
         session=session,
     )  # fmt: skip
