@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import redflags
 
     redflags.add_parsers(sub)
+    from kasda import advance
+
+    advance.add_parser(sub)
     return parser
 
 
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     """Run the command of ``args`` with the settings it needs."""
-    from kasda import lra, reconcile, serve
+    from kasda import reconcile, serve
 
     if args.command in serve.COMMANDS:
         return serve.run(args, settings)
@@ -140,17 +143,24 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kasda import integrity
 
         return integrity.run(args, settings)
-    if args.command == "lra":
-        return lra.run_lra(args, settings)
+    if args.command in ("lra", "project", "advance"):
+        return _read_side(args, settings)
     if args.command in ("redflags", "redflag-review"):
         from kasda import redflags
 
         return (redflags.run if args.command == "redflags" else redflags.review)(args, settings)
-    if args.command == "project":
-        return lra.run_project(args, settings)
     if args.command in ("replay", "history"):
         return _report(args, settings)
     return 2
+
+
+def _read_side(args: argparse.Namespace, settings: Settings) -> int:
+    """``kasda lra``, ``kasda project`` and ``kasda advance``: reads of the read models."""
+    from kasda import advance, lra
+
+    if args.command == "advance":
+        return advance.run(args, settings)
+    return (lra.run_lra if args.command == "lra" else lra.run_project)(args, settings)
 
 
 def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
