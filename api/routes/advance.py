@@ -70,7 +70,7 @@ SkpdPath = Annotated[str, Path(max_length=64, description="SKPD code")]
 def _scoped(who: Principal, year: int, skpd: str) -> tuple[int, str]:
     """The year and SKPD named, in normal form; 403 for another SKPD's official."""
     year, code = fiscal_year(year), normalise_skpd(skpd)
-    who.require_skpd(code, f"the advance of SKPD {code}")
+    who.require_skpd(code, "this advance")  # whose it is, is not said
     return year, code
 
 
