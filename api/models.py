@@ -286,6 +286,7 @@ class DisbursementOut(BaseModel):
     bank_account: BankAccountOut | None
     performers: dict[str, str]
     attempts: int
+    reissues: int = Field(0, description="times a returned transfer was paid again")
     requested_at: datetime
     authorised_at: datetime | None
     settled_at: datetime | None

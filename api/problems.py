@@ -37,6 +37,7 @@ _CONFLICT: frozenset[type[errors.DomainError]] = frozenset(
         errors.LineBlocked,
         errors.AlreadyExists,
         errors.BankAccountChanged,
+        errors.ReturnedToSameAccount,
         errors.VendorNotPayable,
         errors.BudgetNotOpen,
         errors.ConcurrencyConflict,

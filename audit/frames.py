@@ -78,6 +78,7 @@ EXCEPTIONS = schema(
         "ledger_id": pl.String,  # the disbursement the line matched, when it did
         "amount": pl.Int64, "reference": pl.String, "resolution": pl.String,
         "version": pl.Int64, "position": pl.Int64,  # of the run's Recorded event
+        "detail": pl.String,  # as recorded: ``key=value`` words (a KKPD line's card, merchant)
     }
 )  # fmt: skip
 _TEXT = ("spp_number", "sp2d_number", "line_id", "skpd", "sub_kegiatan", "rekening", "vendor_id")
@@ -305,6 +306,7 @@ def _exceptions(db: ReadDatabase, pemda: str, vendor_id: str | None) -> pl.LazyF
             pl.col("amount").cast(pl.Int64),
             pl.col("reference", "resolution").cast(pl.String),
             pl.col("version", "position").cast(pl.Int64),
+            detail,
         )
     )
 

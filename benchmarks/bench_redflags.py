@@ -259,6 +259,7 @@ def generate(n: int, seed: int) -> Frames:  # noqa: PLR0915 - one straight recip
             "resolution": pl.repeat(None, m, eager=True, dtype=pl.String),
             "version": pl.repeat(1, m, eager=True, dtype=pl.Int64),
             "position": np.repeat(np.arange(runs), per).astype(np.int64) + 10_000_000,
+            "detail": pl.repeat("side=bank", m, eager=True, dtype=pl.String),
         }
     ).select(list(EXCEPTIONS))  # fmt: skip
     frames = [payments, steps, vendors, accounts, exceptions]

@@ -65,6 +65,7 @@ _AFTER_SP2D = {
     "Settled": Status.SETTLED,
     "Failed": Status.FAILED,
     "Returned": Status.RETURNED,
+    "Reissued": Status.AUTHORISED,  # a returned transfer to be paid again, to a new account
     "Cancelled": Status.CANCELLED,
 }
 TOPICS = {

@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import reconcile
 
     reconcile.add_parser(sub)
+    from kasda import reconcile_kkpd
+
+    reconcile_kkpd.add_parser(sub)
     from kasda import redflags
 
     redflags.add_parsers(sub)
@@ -129,14 +132,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     """Run the command of ``args`` with the settings it needs."""
-    from kasda import reconcile, serve
+    from kasda import serve
 
     if args.command in serve.COMMANDS:
         return serve.run(args, settings)
-    if args.command == "reconcile":
-        return reconcile.run(args, settings)
-    if args.command == "reconcile-resolve":
-        return reconcile.resolve(args, settings)
+    if args.command in ("reconcile", "reconcile-resolve", "reconcile-kkpd"):
+        return _reconcile(args, settings)
     if args.command == "demo":
         return _demo(parser, args, settings)
     if args.command in ("verify", "checkpoint", "signing-key", "export"):
@@ -161,6 +162,14 @@ def _read_side(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "advance":
         return advance.run(args, settings)
     return (lra.run_lra if args.command == "lra" else lra.run_project)(args, settings)
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from kasda import reconcile, reconcile_kkpd
+
+    if args.command == "reconcile-kkpd":
+        return reconcile_kkpd.run(args, settings)
+    return (reconcile.run if args.command == "reconcile" else reconcile.resolve)(args, settings)
 
 
 def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:

@@ -31,7 +31,7 @@ DEFAULT_ACTOR = "bpkad-reconcile"
 DEFAULT_ROLE = "bpkad_admin"
 
 
-def _day(text: str) -> date:
+def iso_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -43,14 +43,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "reconcile", help="match the RKUD statement and gateway reports against the ledger"
     )
     when = parser.add_mutually_exclusive_group(required=True)
-    when.add_argument("--date", type=_day, help="the statement day (the cut-off), YYYY-MM-DD")
+    when.add_argument("--date", type=iso_day, help="the statement day (the cut-off), YYYY-MM-DD")
     when.add_argument(
         "--nightly",
         action="store_true",
         help="reconcile yesterday (WIB) from $KASDA_RECON_INBOX/{bank,gateway} into $KASDA_RECON_OUT",
     )
     parser.add_argument(
-        "--since", type=_day, help="first day of the statement period (default: --date)"
+        "--since", type=iso_day, help="first day of the statement period (default: --date)"
     )
     parser.add_argument(
         "--bank",
@@ -79,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--window", type=int, default=3, help="days a bank line may follow the ledger (default 3)"
     )
-    _identity(parser)
+    add_identity(parser)
     parser.add_argument(
         "--pemda",
         help="Kemendagri region code of the run: only its ledger lines are reconciled and the run "
@@ -114,10 +114,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="explained | corrected | recovered | written_off | escalated",
     )
     resolve.add_argument("--reason", required=True, help="why; name the document or authority")
-    _identity(resolve)
+    add_identity(resolve)
 
 
-def _identity(parser: argparse.ArgumentParser) -> None:
+def add_identity(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database", help="event store URL (default $KASDA_DATABASE_URL, else sqlite:///kasda.db)"
     )
@@ -172,7 +172,7 @@ def _nightly(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _actor(args: argparse.Namespace, allowed: frozenset[Any], step: str) -> Any:
+def acting_user(args: argparse.Namespace, allowed: frozenset[Any], step: str) -> Any:
     """The acting user, checked against the roles of the step before any work is done."""
     from ledger.roles import Actor, Role
 
@@ -209,7 +209,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ledger import roles
 
     # A role that may not record is refused before anything is read or written.
-    actor = None if args.no_record else _actor(args, roles.RECONCILE, "record a reconciliation run")
+    actor = (
+        None
+        if args.no_record
+        else acting_user(args, roles.RECONCILE, "record a reconciliation run")
+    )
     with contextlib.ExitStack() as stack:
         work = None
         if args.partitions > 1 or args.memory_limit is not None:
@@ -351,7 +355,7 @@ def resolve(args: argparse.Namespace, settings: Settings) -> int:
         run_id = UUID(args.run)
     except ValueError:
         raise InvalidInput(f"--run must be a run id (UUID), got {args.run!r}") from None
-    actor = _actor(args, roles.RESOLVE_EXCEPTION, "resolve a reconciliation exception")
+    actor = acting_user(args, roles.RESOLVE_EXCEPTION, "resolve a reconciliation exception")
     store = settings.open_ledger(args.database)
     try:
         run = store.aggregate(run_id, ReconciliationRun)

@@ -395,6 +395,15 @@ class RecordTransferRejected(DisbursementCommand):
     reason: str
 
 
+# -- a returned transfer paid again (issue 16) -----------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ReissueReturnedTransfer(DisbursementCommand):
+    """The Kuasa BUD pays a returned transfer again, to the vendor's corrected account: the same
+    SP2D, no new SPP (``Disbursement.reissue``)."""
+
+    reason: str
+
+
 # -- income ------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class RecordRevenue(Command):

@@ -4,6 +4,7 @@
                                                                                    \\-> failed -> sent (resend)
     authorised | failed -> authorised | failed (the gateway refused an attempt before any money moved)
     settled -> returned (the bank bounced it)
+    returned -> authorised (paid again to the vendor's corrected account: ``reissue``)
     requested | verified | approved -> rejected (with reason, by the step's own role)
     requested | verified | approved | authorised | failed -> cancelled (no money with the vendor)
 
@@ -24,7 +25,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger import ids, roles
-from ledger.errors import BankAccountChanged, InvalidTransition
+from ledger.errors import (
+    BankAccountChanged,
+    InvalidTransition,
+    LimitExceeded,
+    ReturnedToSameAccount,
+    SeparationOfDuties,
+)
 from ledger.money import Deduction, Rupiah
 from ledger.roles import Actor
 from ledger.stamp import Stamp
@@ -49,7 +56,11 @@ CANCELLABLE = frozenset(
 )
 # Statuses in which the SP2D has realised spending but no money has reached the vendor.
 SP2D_WITHOUT_TRANSFER = frozenset({Status.AUTHORISED, Status.FAILED})
+# Returned is final unless the Kuasa BUD pays it again to a corrected account (``reissue``).
 TERMINAL = frozenset({Status.SETTLED, Status.RETURNED, Status.REJECTED, Status.CANCELLED})
+# How many times one SP2D may be paid again after a return: each time needs another account change,
+# so a vendor whose accounts keep bouncing is a matter for a person, not for one more attempt.
+MAX_REISSUES = 3
 
 
 class Disbursement(HumanSteps, Aggregate):
@@ -124,6 +135,7 @@ class Disbursement(HumanSteps, Aggregate):
         self.references: list[str] = []  # every gateway reference used, sent or refused
         self.requested_at = at
         self.authorised_at: datetime | None = None
+        self.reissues = 0  # times a returned transfer was paid again (``reissue``)
         self.settled_at: datetime | None = None
 
     # -- rules of this aggregate (the human steps' are ``HumanSteps``') ------------------------
@@ -171,6 +183,39 @@ class Disbursement(HumanSteps, Aggregate):
     def check_return(self, actor: Actor) -> None:
         self._require_status("record a returned transfer for", Status.SETTLED)
         actor.require(roles.GATEWAY, "return")
+
+    def check_reissue(self, actor: Actor) -> None:
+        """The Kuasa BUD may pay a returned transfer again, once per return, at most
+        ``MAX_REISSUES`` times, and only someone who performed no step of this payment (the
+        re-issue fixes a new beneficiary account: a second pair of eyes, as at the SP2D)."""
+        self._require_status("pay again", Status.RETURNED)
+        actor.require(roles.AUTHORISE, "pay a returned transfer again")
+        if self.reissues >= MAX_REISSUES:
+            raise LimitExceeded(
+                f"SPP {self.spp_number}: SP2D {self.sp2d_number} was paid again {self.reissues} "
+                f"times already (at most {MAX_REISSUES})"
+            )
+        for done, user in self.performers.items():
+            if actor.same_person(user) and done != "reissue":
+                raise SeparationOfDuties(
+                    f"SPP {self.spp_number}: {actor.user_id} already performed '{done}' and may "
+                    "not also pay it again"
+                )
+
+    def check_reissue_to(self, vendor: Vendor, actor: Actor) -> None:
+        """The vendor is payable and its account was changed (``ChangeVendorBankAccount``) since
+        the transfer that bounced, by someone else than the one paying again."""
+        vendor.check_payable()
+        if vendor.bank_account == self.bank_account:
+            raise ReturnedToSameAccount(
+                f"SPP {self.spp_number}: vendor {vendor.name}'s account is still the one the "
+                f"transfer of SP2D {self.sp2d_number} came back from; change it first"
+            )
+        if vendor.account_changed_by is not None and actor.same_person(vendor.account_changed_by):
+            raise SeparationOfDuties(
+                f"SPP {self.spp_number}: {actor.user_id} changed vendor {vendor.name}'s account "
+                "and may not also pay to it"
+            )
 
     def money(self) -> dict[str, Any]:
         """The amounts and parties that every money event of this disbursement repeats."""
@@ -250,6 +295,28 @@ class Disbursement(HumanSteps, Aggregate):
     def record_returned(self, reason: str, by: Stamp) -> None:
         self.check_return(by.actor)
         self._returned(reason=reason, **self.transfer(), **by.recorded())
+
+    def reissue(self, vendor: Vendor, reason: str, by: Stamp) -> None:
+        """Pay the returned transfer again to the vendor's corrected account: the same SP2D (no new
+        SPP, SP2D number or realisation), authorised again with the account fixed anew."""
+        self.check_reissue(by.actor)
+        self.check_reissue_to(vendor, by.actor)
+        self._reissued(
+            reissue=self.reissues + 1,
+            returned_reference=self.gateway_reference or "",
+            previous_account=dict(self.bank_account or {}),
+            previous_vendor_version=self.vendor_version or 0,
+            bank_account=dict(vendor.bank_account),
+            vendor_version=vendor.version,
+            reason=reason,
+            pemda=self.pemda,
+            year=self.year,
+            spp_number=self.spp_number,
+            sp2d_number=self.sp2d_number or "",
+            requested_at=self.requested_at,
+            **self.money(),
+            **by.recorded(),
+        )
 
     # -- facts ---------------------------------------------------------------------------------
     @event("Verified")
@@ -354,6 +421,39 @@ class Disbursement(HumanSteps, Aggregate):
         at: datetime,
     ) -> None:
         self.status = Status.RETURNED
+
+    # No money moves: the payable was reopened by ``Returned``; the next Sent / Settled move it as
+    # for any SP2D. The event names both accounts and the bounced transfer, so the history shows
+    # both attempts; it repeats what a queue row needs, as the SP2D's own event does.
+    @event("Reissued")
+    def _reissued(
+        self,
+        reissue: int,
+        returned_reference: str,
+        previous_account: dict[str, str],
+        previous_vendor_version: int,
+        bank_account: dict[str, str],
+        vendor_version: int,
+        reason: str,
+        pemda: str,
+        year: int,
+        spp_number: str,
+        sp2d_number: str,
+        requested_at: datetime,
+        line_id: str,
+        vendor_id: str,
+        gross: Rupiah,
+        net: Rupiah,
+        deductions: list[dict[str, Any]],
+        actor_id: str,
+        actor_role: str,
+        at: datetime,
+    ) -> None:
+        self.status = Status.AUTHORISED
+        self.bank_account = dict(bank_account)
+        self.vendor_version = vendor_version
+        self.reissues = reissue
+        self.performers["reissue"] = actor_id
 
     @event("Rejected")
     def _rejected(

@@ -89,6 +89,12 @@ class InvalidTransition(DomainError):
     rule = "disbursement_lifecycle"
 
 
+class ReturnedToSameAccount(DomainError):
+    """A returned transfer paid again to the account it bounced from (no account change since)."""
+
+    rule = "repay_only_to_changed_account"
+
+
 class IdempotencyKeyReused(DomainError):
     rule = "idempotency_key_reused_with_other_command"
 

@@ -730,6 +730,20 @@ def record_transfer_rejected(cmd: c.RecordTransferRejected, uow: UnitOfWork) -> 
     return _done(d)
 
 
+# -- a returned transfer paid again (issue 16) -----------------------------------------------------
+@handles(c.ReissueReturnedTransfer, *_DISBURSEMENT)
+def reissue_returned_transfer(cmd: c.ReissueReturnedTransfer, uow: UnitOfWork) -> Result:
+    """The same SP2D, authorised again to the vendor's corrected account: no new SPP, SP2D number
+    or realisation (the SP2D realised the spending already), and no postings (``Returned`` reopened
+    the payable; the next transfer moves it as any other)."""
+    d = _get_disbursement(uow, cmd)
+    d.check_reissue(cmd.actor)
+    reason = text(cmd.reason, "reason")
+    vendor = _payable_vendor(uow, UUID(d.vendor_id), f"vendor {d.vendor_id} is not registered")
+    d.reissue(vendor, reason, Stamp(cmd.actor, uow.at))
+    return {**_done(d), "reissue": d.reissues}
+
+
 # -- income ------------------------------------------------------------------------------------
 def _receipt_key(cmd: c.RecordRevenue | c.ReverseRevenue) -> tuple[int, str, str]:
     """The year, channel and reference that name a receipt."""

@@ -153,6 +153,7 @@ _ENTRIES: dict[str, Callable[[Any], list[Leg]]] = {
     ),
     "Advance.CashReturned": lambda e: _move(CASH, _account("advance_cash", e), e.amount),
     "Advance.Accounted": _accounted,
+    # Disbursement.Reissued: a returned transfer authorised again; Returned reopened the payable.
     "Revenue.Received": _receipt,
     "Revenue.Reversed": lambda e: _reversed(_receipt(e)),
 }

@@ -132,6 +132,9 @@ class Vendor(Aggregate):
         self.kind = kind
         self.bank_account = dict(bank_account)
         self.active = True
+        # Who set the current account, if it was changed: not the one to pay a returned transfer
+        # again to it (``Disbursement.check_reissue_to``).
+        self.account_changed_by: str | None = None
 
     @event("BankAccountChanged")
     def _bank_account_changed(
@@ -144,6 +147,7 @@ class Vendor(Aggregate):
         at: datetime,
     ) -> None:
         self.bank_account = dict(new)
+        self.account_changed_by = actor_id
 
     @event("Deactivated")
     def _deactivated(self, reason: str, actor_id: str, actor_role: str, at: datetime) -> None:

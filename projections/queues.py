@@ -8,7 +8,8 @@ returned, rejected or cancelled:
     sent       -> the gateway confirms it       failed -> Kuasa BUD decides: resend or cancel
 
 A transfer the gateway refused before sending (``TransferRejected``) leaves the status as it was
-(authorised or failed), so the disbursement stays in its queue, since the same moment.
+(authorised or failed), so the disbursement stays in its queue, since the same moment. A returned
+transfer paid again (``Reissued``) is authorised again: back in the gateway's queue.
 
 The bendahara's advance orders (SPP-UP/GU/TU/GU nihil, ``ledger.advance.AdvanceOrder``) wait in the
 same queues for the same hands (``kind`` is their mechanism, ``ls`` for a payment; their SKPD is
@@ -17,6 +18,8 @@ the bank's confirmation of an UP/GU/TU transfer settles it. A GU nihil is done a
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from ledger.roles import Role
 from projections.db import Cursor
@@ -71,10 +74,13 @@ class QueueModel(ReadModel):
             return
         key, at = fact.aggregate_id, fact.stamp
         status = fact.name.split(".")[1].lower()
+        if fact.name == "Disbursement.Reissued":
+            status = "authorised"
         waiting = WAITING_FOR.get(status)
-        if fact.name == "Disbursement.Requested":
+        if fact.name in ("Disbursement.Requested", "Disbursement.Reissued"):
             b = fact.body
-            role, step = WAITING_FOR["requested"]
+            role, step = WAITING_FOR[status]
+            requested = at if status == "requested" else _moment(b["requested_at"])
             self.items.insert(
                 key,
                 {
@@ -91,7 +97,7 @@ class QueueModel(ReadModel):
                     "role": role.value,
                     "step": step,
                     "since": at,
-                    "requested_at": at,
+                    "requested_at": requested,
                 },
             )
         elif waiting is None:  # settled, returned, rejected, cancelled: out of every queue
@@ -139,8 +145,9 @@ class QueueModel(ReadModel):
             self.items.set(key, status=status, role=role.value, step=step, since=at)
 
     def flush(self, cursor: Cursor) -> None:
-        # Leave first: a row that left is never updated again in the same batch (its
-        # disbursement is terminal), and a row inserted in this batch was dropped in ``apply``.
+        # Leave first: a row that left is updated again in the same batch only once it is back
+        # (a returned transfer paid again: inserted anew after this delete), and a row inserted
+        # in this batch was dropped in ``apply``.
         if self.leaving and cursor.db.kind == "postgres":
             cursor.execute(
                 "DELETE FROM proj_queue WHERE disbursement_id = ANY(?)", (list(self.leaving),)
@@ -155,3 +162,9 @@ class QueueModel(ReadModel):
     def discard(self) -> None:
         self.items.clear()
         self.leaving.clear()
+
+
+def _moment(stored: dict[str, str]) -> str:
+    """A datetime an event carries (the library's transcoding), as sortable UTC text."""
+    at = datetime.fromisoformat(stored["_data_"])
+    return at.astimezone(UTC).isoformat(timespec="microseconds")

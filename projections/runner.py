@@ -49,9 +49,10 @@ log = logging.getLogger(__name__)
 # 2: positions (the lists' order), the vendor's sealed NPWP, owners, reconciliation runs.
 # 3: the history of every payment and vendor (proj_history).
 # 4: red flags, their reviews and runs (proj_flag*).
-# 5: the bendahara's advance (proj_advance*, proj_spj, proj_card, proj_tu); advance orders in the
+# 5: a returned transfer paid again (proj_payment.reissues, reissued_at).
+# 6: the bendahara's advance (proj_advance*, proj_spj, proj_card, proj_tu); advance orders in the
 #    approval queues; the advance's money in the cash position.
-VERSION = 5
+VERSION = 6
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"

@@ -55,6 +55,7 @@ PROJECTED = frozenset(
         "Disbursement.Settled",
         "Disbursement.Failed",
         "Disbursement.Returned",
+        "Disbursement.Reissued",
         "Disbursement.TransferRejected",
         "Disbursement.Rejected",
         "Disbursement.Cancelled",

@@ -30,7 +30,7 @@ _STAMPED = {
     "Disbursement.Rejected": "rejected_at",
     "Disbursement.Cancelled": "cancelled_at",
 }
-PAYMENT_MOMENTS = ("requested_at", *_STAMPED.values())
+PAYMENT_MOMENTS = ("requested_at", *_STAMPED.values(), "reissued_at")
 
 
 class StatementModel(ReadModel):
@@ -63,6 +63,7 @@ class StatementModel(ReadModel):
             " bank_code TEXT, account_number TEXT, account_holder TEXT,"
             " gateway TEXT, gateway_reference TEXT, bank_reference TEXT,"
             " attempts INTEGER NOT NULL DEFAULT 0, reason TEXT,"
+            " reissues INTEGER NOT NULL DEFAULT 0,"
             f" {moments}, updated_at TEXT NOT NULL, version INTEGER NOT NULL,"
             " position BIGINT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS proj_payment_vendor ON proj_payment (vendor_id)",
@@ -104,6 +105,7 @@ class StatementModel(ReadModel):
                 "description": self.sealer.seal(b["description"]),
                 "documents": self.sealer.seal(json.dumps(b["documents"], sort_keys=True)),
                 "attempts": 0,
+                "reissues": 0,
                 "requested_at": at,
                 "updated_at": at,
                 "version": fact.version,
@@ -118,6 +120,9 @@ class StatementModel(ReadModel):
                 key, reason=self.sealer.seal(b["reason"]), updated_at=at, version=fact.version
             )
             self.payments.add(key, attempts=1)
+            return
+        if event == "Disbursement.Reissued":
+            self._reissued(fact)
             return
         status = event.split(".")[1].lower()
         changes: dict[str, object] = {
@@ -150,6 +155,24 @@ class StatementModel(ReadModel):
             ):
                 changes["reason"] = self.sealer.seal(b["reason"])
         self.payments.set(key, **changes)
+
+    def _reissued(self, fact: Fact) -> None:
+        """A returned transfer paid again: authorised anew to the vendor's new account (the SP2D
+        and its amounts stay; the vendor is owed the net once, as before the first transfer)."""
+        b, key, at = fact.body, fact.aggregate_id, fact.stamp
+        account = b["bank_account"]
+        self.payments.set(
+            key,
+            status="authorised",
+            bank_code=account["bank_code"],
+            account_number=self.sealer.seal(account["number"]),
+            account_holder=self.sealer.seal(account["holder"]),
+            reason=self.sealer.seal(b["reason"]),
+            reissued_at=at,
+            updated_at=at,
+            version=fact.version,
+        )
+        self.payments.add(key, reissues=1)
 
     def _vendor(self, fact: Fact) -> None:
         b, key, at = fact.body, fact.aggregate_id, fact.stamp

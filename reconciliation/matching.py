@@ -216,11 +216,17 @@ def pass_reference(s: pl.DataFrame, lg: pl.DataFrame) -> pl.DataFrame:
         .collect()
     )
     # One ledger line per statement line: only if a reference is written on two ledger lines does
-    # a statement line meet two; it then names the first of them.
+    # a statement line meet two; it then names the one it paid (``first_ledger_line``).
     once = _once(pairs["sid"], s.height)
     if not once.all():
-        first = pairs.filter(~once).filter(pl.int_range(pl.len()).over("sid", order_by="lid") == 0)
-        pairs = pl.concat([pairs.filter(once), first])
+        many = pairs.filter(~once)
+        many = many.with_columns(
+            sacct=s["sacct"].gather(many["sid"]),
+            lacct=lg["lacct"].gather(many["lid"]),
+            sbank=s["sbank"].gather(many["sid"]),
+            lbank=lg["lbank"].gather(many["lid"]),
+        )
+        pairs = pl.concat([pairs.filter(once), first_ledger_line(many).select("sid", "lid")])
     sid, lid = pairs["sid"], pairs["lid"]
     facts = pl.DataFrame(
         [
@@ -240,6 +246,20 @@ def pass_reference(s: pl.DataFrame, lg: pl.DataFrame) -> pl.DataFrame:
         lambda linked: _once(linked["lid"], lg.height),
         lambda many: s["value_date"].gather(many["sid"]),
     )
+
+
+def first_ledger_line(many: pl.DataFrame) -> pl.DataFrame:
+    """Of the ledger lines one statement line meets (a reference written on several: an SP2D whose
+    returned transfer was paid again to a new account is a line per transfer), the one whose payee
+    agrees with the line's counterparty (account, then kode bank), else the first. So the first
+    debit, its return and the second debit of one SP2D each find their own transfer, and none
+    reads as the SP2D debited twice."""
+    order = [
+        ~(pl.col("sacct") == pl.col("lacct")).fill_null(False),
+        ~(pl.col("sbank") == pl.col("lbank")).fill_null(False),
+        pl.col("lid"),
+    ]
+    return many.filter(pl.int_range(pl.len()).over("sid", order_by=order) == 0)
 
 
 def link_status(

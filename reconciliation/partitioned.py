@@ -60,6 +60,7 @@ from reconciliation.matching import (
     Result,
     bank_mismatch_links,
     batch_core,
+    first_ledger_line,
     link_status,
     pair_amount_account,
     reused_references,
@@ -349,12 +350,11 @@ def _join_references(lines: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
 
 def _first_ledger_line(pairs: pl.DataFrame) -> pl.DataFrame:
     """One ledger line per statement line: a statement line meets two only if a reference is written
-    on two ledger lines, and then names the first of them (as ``matching.pass_reference``)."""
+    on two ledger lines, and then names the one it paid (``matching.first_ledger_line``)."""
     many = pairs["sid"].is_duplicated()
     if not many.any():
         return pairs
-    first_lid = pairs.filter(many).filter(pl.int_range(pl.len()).over("sid", order_by="lid") == 0)
-    return pl.concat([pairs.filter(~many), first_lid])
+    return pl.concat([pairs.filter(~many), first_ledger_line(pairs.filter(many))])
 
 
 def _rank_links(pairs_dir: Path, n: int, state: _State) -> None:

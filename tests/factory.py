@@ -291,3 +291,19 @@ def issue_spd(
         last_month=last,
         amount=amount,
     )
+
+
+# A second Kuasa BUD: the one who issued the SP2D may not also pay its returned transfer again.
+OTHER_BUD = actor("kuasabud.lain", Role.KUASA_BUD)
+
+
+def reissue(
+    spp: str, actor: Actor = OTHER_BUD, reason: str = "rekening baru sesuai surat penyedia"
+) -> c.ReissueReturnedTransfer:
+    return c.ReissueReturnedTransfer(
+        idempotency_key=key("reissue"),
+        actor=actor,
+        pemda=PEMDA,
+        disbursement_id=disbursement_id(spp),
+        reason=reason,
+    )

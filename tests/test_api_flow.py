@@ -613,3 +613,75 @@ def test_a_payment_as_it_was(api: tuple[TestClient, ApiSettings]) -> None:
         404,
         "not_found",
     )
+
+
+def test_a_returned_transfer_is_paid_again_to_the_new_account(
+    api: tuple[TestClient, ApiSettings],
+) -> None:
+    """Returned, the vendor's account changed, the Kuasa BUD who did no step pays it again: the
+    same SP2D, authorised to the new account; the refusals are problems with their rule."""
+    client, config = api
+    world = build_world(client, config)
+    d = world["disbursement_id"]
+    for role, step, body in [
+        (Role.PPK, "verify", None),
+        (Role.PA_KPA, "approve", {"spm_number": "SPM-B"}),
+        (Role.KUASA_BUD, "authorise", {"sp2d_number": "SP2D-B"}),
+        (Role.GATEWAY, "transfer/sent", {"gateway": "iris", "reference": "IRIS-B-1"}),
+        (Role.GATEWAY, "transfer/settled", {"bank_reference": "BANK-B-1"}),
+        (Role.GATEWAY, "transfer/returned", {"reason": "rekening ditutup"}),
+    ]:
+        expect(post(client, config, role, f"/disbursements/{d}/{step}", body), 200)
+    path = f"/disbursements/{d}/reissue"
+    again = {"reason": "rekening baru sesuai surat penyedia"}
+    other_bud = "kuasabud.eka"
+    # The dead account again: refused until the account is changed.
+    problem(
+        post(client, config, Role.KUASA_BUD, path, again, user=other_bud),
+        409,
+        "repay_only_to_changed_account",
+    )
+    change = {
+        "bank_code": "110",
+        "account_number": "0055566677",
+        "account_holder": "PT Pikiran Rakyat Bandung",
+        "reason": "rekening lama ditutup",
+    }
+    expect(post(client, config, Role.BPKAD_ADMIN, f"/vendors/{NPWP}/bank-account", change), 200)
+    problem(post(client, config, Role.PPK, path, again), 403, "role_not_permitted")
+    # Whoever issued the SP2D may not also pay it again.
+    problem(post(client, config, Role.KUASA_BUD, path, again), 403, "separation_of_duties")
+    answer = expect(post(client, config, Role.KUASA_BUD, path, again, user=other_bud), 200)
+    assert answer["result"]["status"] == "authorised"
+    assert answer["result"]["reissue"] == 1
+    problem(
+        post(client, config, Role.KUASA_BUD, path, again, user=other_bud),
+        409,
+        "disbursement_lifecycle",
+    )
+    payment = expect(get(client, config, Role.AUDITOR, f"/disbursements/{d}"), 200)
+    assert (payment["status"], payment["sp2d_number"], payment["reissues"]) == (
+        "authorised",
+        "SP2D-B",
+        1,
+    )
+    assert payment["bank_account"]["number"] == "0055566677"
+    for role, step, body in [
+        (Role.GATEWAY, "transfer/sent", {"gateway": "iris", "reference": "IRIS-B-2"}),
+        (Role.GATEWAY, "transfer/settled", {"bank_reference": "BANK-B-2"}),
+    ]:
+        expect(post(client, config, role, f"/disbursements/{d}/{step}", body), 200)
+    history = expect(get(client, config, Role.AUDITOR, f"/disbursements/{d}/history"), 200)
+    items = history["items"]
+    assert [e["event"] for e in items][-6:] == [
+        "Sent",
+        "Settled",
+        "Returned",
+        "Reissued",
+        "Sent",
+        "Settled",
+    ]
+    reissued = items[-3]["details"]
+    assert reissued["previous_account"]["number"] == "0012345678"
+    assert reissued["bank_account"]["number"] == "0055566677"
+    assert reissued["returned_reference"] == "IRIS-B-1"

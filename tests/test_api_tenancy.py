@@ -86,6 +86,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
     "/disbursements/{disbursement_id}/authorise": {"sp2d_number": "SP2D-T"},
     "/disbursements/{disbursement_id}/reject": {"reason": "tidak lengkap"},
     "/disbursements/{disbursement_id}/cancel": {"reason": "batal"},
+    "/disbursements/{disbursement_id}/reissue": {"reason": "rekening baru"},
     "/disbursements/{disbursement_id}/transfer/sent": {"gateway": "iris", "reference": "R-1"},
     "/disbursements/{disbursement_id}/transfer/settled": {"bank_reference": "B-1"},
     "/disbursements/{disbursement_id}/transfer/failed": {"reason": "rekening tutup"},

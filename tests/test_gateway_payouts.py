@@ -326,6 +326,29 @@ def test_returned_payout_ends_returned(ledger: Ledger, sim: Simulator) -> None:
     assert kinds[-3:] == ["Sent", "Settled", "Returned"]
 
 
+def test_a_returned_payout_paid_again_goes_to_the_new_account_under_a_new_reference(
+    ledger: Ledger, sim: Simulator
+) -> None:
+    d = authorise(ledger, "S1")
+    payer = service(ledger, sim)
+    old = (d.bank_account or {})["number"]
+    sim.faults.return_accounts.add(old)
+    [first] = payer.pay_all()
+    assert first.outcome is Outcome.RETURNED
+    assert payer.pay_all() == []  # returned: nothing to pay until it is re-issued
+    ledger.execute(f.change_account("0055555555", bank_code="110", reason="rekening baru"))
+    ledger.execute(f.reissue("S1"))
+    [again] = payer.pay_all()  # the same service follows the re-issue from the log
+    assert again.outcome is Outcome.SETTLED
+    assert again.reference != first.reference
+    assert parse_reference(again.reference) == (d.id, 2)
+    assert sim.payout(again.reference).beneficiary_account == "0055555555"
+    assert sim.payout(first.reference).beneficiary_account == old
+    kinds = [type(e).__name__ for e in ledger.history(d.id)]
+    assert kinds[-6:] == ["Sent", "Settled", "Returned", "Reissued", "Sent", "Settled"]
+    assert payer.pay_all() == []  # paid once
+
+
 def test_sync_tracks_processing_payouts_to_completion(ledger: Ledger, sim: Simulator) -> None:
     sim.state.instant_payouts = False
     authorise(ledger, "S1")

@@ -77,9 +77,11 @@ from ledger.errors import (
     InvalidAmount,
     InvalidInput,
     InvalidTransition,
+    LimitExceeded,
     LineBlocked,
     NotFound,
     PaguExceeded,
+    ReturnedToSameAccount,
     RoleNotPermitted,
     SeparationOfDuties,
     VendorNotPayable,
@@ -128,6 +130,7 @@ CITRA_PA = f.actor("citra", Role.PA_KPA)
 BUDI_PA = f.actor("budi", Role.PA_KPA)  # budi again: may not approve what he verified
 DEDI_BUD = f.actor("dedi", Role.KUASA_BUD)
 CITRA_BUD = f.actor("citra", Role.KUASA_BUD)
+FAJAR_BUD = f.actor("fajar", Role.KUASA_BUD)  # did no step: may pay a returned transfer again
 GATEWAY = f.actor("gateway", Role.GATEWAY)
 ADMIN = f.actor("admin", Role.BPKAD_ADMIN)
 DEDI_ADMIN = f.actor("dedi", Role.BPKAD_ADMIN)  # may cancel, unless he authorised the SP2D himself
@@ -143,6 +146,7 @@ EVERYONE = [
     BUDI_PA,
     DEDI_BUD,
     CITRA_BUD,
+    FAJAR_BUD,
     GATEWAY,
     ADMIN,
     DEDI_ADMIN,
@@ -162,6 +166,9 @@ CANDIDATES: dict[str, list[Actor]] = {
     "refuse": [GATEWAY],  # the gateway refused the transfer before sending (TransferRejected)
     "reject": [BUDI_PPK, EKO_PPK, ANI_PPK, CITRA_PA, BUDI_PA, DEDI_BUD, CITRA_BUD],
     "cancel": [ANI_PPTK, GITA, ADMIN, DEDI_ADMIN, DEDI_BUD, CITRA_BUD],
+    # A returned transfer paid again (issue 16): dedi may have issued the SP2D or changed the
+    # account (as an admin), citra may have approved the SPM.
+    "reissue": [FAJAR_BUD, FAJAR_BUD, DEDI_BUD, CITRA_BUD, ADMIN],
 }
 NEXT_STEPS: dict[Status, list[str]] = {
     Status.REQUESTED: ["verify", "verify", "verify", "reject", "cancel"],
@@ -171,6 +178,7 @@ NEXT_STEPS: dict[Status, list[str]] = {
     Status.SENT: ["settle", "fail"],
     Status.FAILED: ["send", "send", "refuse", "cancel"],
     Status.SETTLED: ["return"],
+    Status.RETURNED: ["reissue"],
 }
 STEPS = [
     "verify",
@@ -183,6 +191,7 @@ STEPS = [
     "refuse",
     "reject",
     "cancel",
+    "reissue",
 ]
 COMMITTED = frozenset({Status.REQUESTED, Status.VERIFIED, Status.APPROVED})
 REALISED = frozenset(
@@ -204,6 +213,7 @@ STEP_RULES: dict[str, tuple[frozenset[Status], frozenset[Role]]] = {
     "return": (frozenset({Status.SETTLED}), frozenset({Role.GATEWAY})),
     # Refused before sending: no money moved, the status stays, the attempt moves on.
     "refuse": (frozenset({Status.AUTHORISED, Status.FAILED}), frozenset({Role.GATEWAY})),
+    "reissue": (frozenset({Status.RETURNED}), frozenset({Role.KUASA_BUD})),
 }
 NEW_STATUS = {
     "verify": Status.VERIFIED,
@@ -215,7 +225,9 @@ NEW_STATUS = {
     "return": Status.RETURNED,
     "reject": Status.REJECTED,
     "cancel": Status.CANCELLED,
+    "reissue": Status.AUTHORISED,
 }
+MAX_REISSUES = 3  # a returned transfer is paid again at most this often
 CANCEL_ROLES = frozenset({Role.PPTK, Role.BENDAHARA, Role.BPKAD_ADMIN, Role.KUASA_BUD})
 
 
@@ -264,6 +276,7 @@ class VendorM:
     account: dict[str, str]
     active: bool = True
     version: int = 1
+    changed_by: str | None = None  # who set the current account, if it was changed
 
 
 @dataclass
@@ -284,6 +297,7 @@ class DisbursementM:
     attempts: int = 0
     version: int = 1
     references: list[str] = field(default_factory=list)  # every attempt's, sent or refused
+    reissues: int = 0
 
 
 def _account(vendor: int, number: str) -> dict[str, str]:
@@ -444,6 +458,7 @@ class Model:
             raise Refused(InvalidInput)
         vendor.account = new
         vendor.version += 1
+        vendor.changed_by = cmd.actor.user_id
         return {"id": str(VENDOR_IDS[vendor.index]), "version": vendor.version}, 1
 
     def _activate(self, npwp: str, actor: Actor, active: bool) -> tuple[dict[str, Any], int]:
@@ -513,11 +528,12 @@ class Model:
         self._documents_allow(cmd, d)
         # Every check passed: the facts.
         events = 1 + self._record(cmd, d, step)
-        if step in ("verify", "approve", "authorise", "reject"):
+        if step in ("verify", "approve", "authorise", "reject", "reissue"):
             d.performers[step] = cmd.actor.user_id
         d.status = NEW_STATUS.get(step, d.status)
         d.version += 1
-        return {"id": str(d.id), "status": d.status.value, "version": d.version}, events
+        data = {"id": str(d.id), "status": d.status.value, "version": d.version}
+        return ({**data, "reissue": d.reissues} if step == "reissue" else data), events
 
     def _may_take(self, d: DisbursementM, actor: Actor, step: str) -> None:
         """The step applies to the status, the actor holds its role and did no other step."""
@@ -530,7 +546,9 @@ class Model:
         if d.status not in statuses:
             raise Refused(InvalidTransition)
         _require(actor, roles)
-        if step in ("verify", "approve", "authorise", "reject"):
+        if step == "reissue" and d.reissues >= MAX_REISSUES:
+            raise Refused(LimitExceeded)
+        if step in ("verify", "approve", "authorise", "reject", "reissue"):
             self._human(d, actor, step)
         elif step == "cancel":
             self._human(d, actor, "request")
@@ -552,6 +570,13 @@ class Model:
             raise Refused(BankAccountChanged)
         if isinstance(cmd, c.RecordTransferRejected) and cmd.reference in d.references:
             raise Refused(InvalidTransition)
+        if isinstance(cmd, c.ReissueReturnedTransfer):
+            if not vendor.active:
+                raise Refused(VendorNotPayable)
+            if vendor.account == d.account:
+                raise Refused(ReturnedToSameAccount)
+            if vendor.changed_by == cmd.actor.user_id:
+                raise Refused(SeparationOfDuties)
 
     def _record(self, cmd: c.DisbursementCommand, d: DisbursementM, step: str) -> int:
         """What the step changes besides the status; the number of events beyond the step's."""
@@ -569,7 +594,11 @@ class Model:
             line.committed -= d.gross
             line.realised += d.gross
             return 2
-        if isinstance(cmd, (c.RecordTransferSent, c.RecordTransferRejected)):
+        if isinstance(cmd, c.ReissueReturnedTransfer):
+            d.account = dict(vendor.account)
+            d.vendor_version = vendor.version
+            d.reissues += 1
+        elif isinstance(cmd, (c.RecordTransferSent, c.RecordTransferRejected)):
             d.attempts += 1
             d.references.append(cmd.reference)
         elif step in ("reject", "cancel"):
@@ -610,6 +639,11 @@ class Model:
 
     def cancel_disbursement(self, cmd: c.CancelDisbursement) -> tuple[dict[str, Any], int]:
         return self._step(cmd, "cancel")
+
+    def reissue_returned_transfer(
+        self, cmd: c.ReissueReturnedTransfer
+    ) -> tuple[dict[str, Any], int]:
+        return self._step(cmd, "reissue")
 
     # -- what the journal must say -------------------------------------------------------------
     def trial_balance(self) -> dict[str, int]:
@@ -928,6 +962,7 @@ SIMPLE_STEPS: dict[str, Callable[..., c.Command]] = {
     "return": lambda **common: c.RecordTransferReturned(**common, reason="rekening ditutup"),
     "reject": lambda **common: c.RejectDisbursement(**common, reason="dokumen kurang"),
     "cancel": lambda **common: c.CancelDisbursement(**common, reason="dibatalkan"),
+    "reissue": lambda **common: c.ReissueReturnedTransfer(**common, reason="rekening baru"),
 }
 
 
@@ -1156,6 +1191,7 @@ def _disbursement_state(d: Any) -> tuple[Any, ...]:
         d.bank_account,
         d.vendor_version,
         d.attempts,
+        d.reissues,
         d.version,
         d.line_id,
         d.vendor_id,
@@ -1173,6 +1209,7 @@ def _model_state(m: DisbursementM) -> tuple[Any, ...]:
         m.account,
         m.vendor_version,
         m.attempts,
+        m.reissues,
         m.version,
         str(LINE_IDS[m.line]),
         str(VENDOR_IDS[m.vendor]),

@@ -273,3 +273,28 @@ def test_is_balanced_refuses_broken_entries() -> None:
     assert not is_balanced([Leg("a", "X", 5), credit("b", 5)])
     assert not is_balanced([Leg("a", "D", True), credit("b", 1)])
     assert not is_balanced([Leg("a", "D", 5.0), credit("b", 5)])  # type: ignore[arg-type]
+
+
+def test_a_returned_transfer_paid_again_leaves_the_vendor_paid_once(ledger: Ledger) -> None:
+    """Authorise, send, settle, return, pay again to a changed account, send, settle: the vendor
+    is owed nothing, nothing is in transit, and the RKUD is down by exactly one net."""
+    f.adopt(ledger)
+    f.register_vendor(ledger)
+    run(ledger, *through("SPP-REPAY", 100_000_000, "settle"), f.return_("SPP-REPAY"))
+    run(ledger, f.change_account("5551234567"), f.reissue("SPP-REPAY"))
+    run(ledger, f.send("SPP-REPAY", reference="IRIS-REPAY-2"), f.settle("SPP-REPAY"))
+    events = all_events(ledger)
+    for event in events:
+        assert is_balanced(postings_for(event)) or not postings_for(event)
+    reissued = [e for e in events if type(e).__qualname__ == "Disbursement.Reissued"]
+    assert len(reissued) == 1 and postings_for(reissued[0]) == []
+    balance = trial_balance(events)
+    line = line_id_of(f.PEMDA, f.YEAR, f.MEDIA_LINE)
+    net = 100_000_000 - 1_100_000 - 200_000
+    assert balance[f"vendor_payable:{VENDOR_ID}"] == 0
+    assert balance["cash_in_transit"] == 0
+    assert balance["cash:rkud"] == -net
+    assert balance[f"expenditure:{line}"] == 100_000_000
+    assert balance[f"realisation:{line}"] == -100_000_000
+    assert (balance["taxes_payable:PPN"], balance["taxes_payable:PPH23"]) == (-1_100_000, -200_000)
+    assert sum(balance.values()) == 0

@@ -20,6 +20,8 @@ RULES: dict[str, str] = {
     "pembayaran hanya kepada penyedia aktif.",
     "payment_to_account_as_at_sp2d": "Rekening penyedia berubah sejak SP2D terbit; transfer hanya "
     "ke rekening yang tercatat pada SP2D.",
+    "repay_only_to_changed_account": "Rekening penyedia masih rekening yang mengembalikan "
+    "transfer ini; catat dulu perubahan rekening penyedia, lalu bayar ulang.",
     "disbursement_lifecycle": "Langkah ini tidak berlaku pada status pembayaran saat ini.",
     "skpd_scope": "Data ini milik SKPD lain.",
     # The bendahara's advance (UP/GU/TU, KKPD): Permendagri 77/2020 and 79/2022.

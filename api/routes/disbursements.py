@@ -241,6 +241,27 @@ async def cancel_disbursement(
     return await run(writer, command, response)
 
 
+@router.post(
+    "/{disbursement_id}/reissue",
+    summary="Kuasa BUD pays a returned transfer again, to the vendor's changed account (same SP2D)",
+    openapi_extra=auth.AUTHORISE.doc,
+    responses=WRITE,
+)
+async def reissue_returned_transfer(
+    disbursement_id: UUID,
+    body: ReasonIn,
+    who: Annotated[Principal, Depends(auth.AUTHORISE)],
+    key: IdempotencyKey,
+    writer: WriterDep,
+    response: Response,
+) -> CommandOut:
+    """Only a returned transfer, once per return, after the vendor's account was changed, by a
+    Kuasa BUD who did no step of the payment nor the account change; no new SPP or SP2D number.
+    The gateway then sends it under a new reference, to the new account."""
+    command = _step(who, key, disbursement_id, c.ReissueReturnedTransfer, reason=body.reason)
+    return await run(writer, command, response)
+
+
 Gateway = Annotated[Principal, Depends(auth.GATEWAY)]
 
 
@@ -484,6 +505,7 @@ def _disbursement_out(
         bank_account=BankAccountOut(**d.bank_account) if d.bank_account else None,
         performers=dict(d.performers),
         attempts=d.attempts,
+        reissues=d.reissues,
         requested_at=d.requested_at,
         authorised_at=d.authorised_at,
         settled_at=d.settled_at,

@@ -14,6 +14,7 @@ from audit.rules import (
     benford_deviation,
     duplicate_payment,
     fast_track,
+    kkpd_without_spj,
     new_vendor_paid,
     off_hours_approval,
     repeated_pair,
@@ -43,5 +44,6 @@ RULES: dict[str, Rule] = {
         benford_deviation.RULE,
         unexplained_debit.RULE,
         account_mismatch.RULE,
+        kkpd_without_spj.RULE,
     )
 }

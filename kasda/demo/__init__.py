@@ -70,8 +70,8 @@ from kasda.demo.chart import (
     rek,
 )
 from kasda.demo.command import build_demo, demo_exists, files_folder, run_demo, sqlite_path
-from kasda.demo.lifecycle import Lifecycle
-from kasda.demo.payments import CANCEL_REASONS, REJECT_REASONS, VENDOR_QUIET_DAYS
+from kasda.demo.lifecycle import CANCEL_REASONS, REJECT_REASONS, Lifecycle
+from kasda.demo.payments import VENDOR_QUIET_DAYS
 from kasda.demo.pemda import (
     APBD_P_NEW_LINES,
     BANKS,

@@ -30,8 +30,9 @@ from ledger.store import env_for_url
 
 # Bump when a change to kasda/demo builds a different year from the same seed: a stamped store of
 # another version is built again by ``kasda demo`` (``make demo``).
-DEMO_VERSION = 4  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
-# 4: the bendahara's advances (UP/GU/TU, KKPD) of a few SKPD (``advance``)
+# 4: each returned transfer paid again to the vendor's new account (``Payments._pay_again``).
+# 5: the bendahara's advances (UP/GU/TU, KKPD) of a few SKPD (``advance``)
+DEMO_VERSION = 5  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
 
 
 @dataclass(frozen=True)

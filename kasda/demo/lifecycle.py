@@ -17,6 +17,26 @@ from ledger.application import Ledger
 from ledger.money import withholdings_on_gross
 from ledger.roles import Actor
 
+# Why things go wrong, as written in the commands.
+REJECT_REASONS = {
+    "verify": (
+        "Dokumen tidak lengkap: BAST belum ditandatangani",
+        "Faktur tidak sesuai dengan nilai kontrak",
+        "Kode rekening tidak sesuai dengan DPA",
+    ),
+    "approve": ("Nilai SPM melebihi sisa anggaran kas bulan berjalan", "Kontrak belum didaftarkan"),
+    "authorise": (
+        "Nama rekening penerima tidak sesuai dengan NPWP rekanan",
+        "Potongan pajak belum sesuai ketentuan",
+    ),
+}
+CANCEL_REASONS = (
+    "Kontrak diputus oleh PPK",
+    "Kegiatan ditunda ke tahun anggaran berikutnya",
+    "Pekerjaan belum selesai, pembayaran ditunda",
+)
+REPAID_REASON = "Transfer dikembalikan bank; dibayar ulang ke rekening baru sesuai surat rekanan"
+
 
 class Books(Protocol):
     """What a lifecycle reads from its year, and numbers there, when it builds its commands."""
@@ -143,6 +163,12 @@ class Lifecycle:
 
     def cancel(self, _ledger: Ledger, key: str, *, actor: Actor, reason: str) -> c.Command:
         return c.CancelDisbursement(
+            idempotency_key=key, actor=actor, pemda=PEMDA, disbursement_id=self.id, reason=reason
+        )
+
+    def reissue(self, _ledger: Ledger, key: str, *, actor: Actor, reason: str) -> c.Command:
+        """The returned transfer paid again to the vendor's new account: the same SP2D."""
+        return c.ReissueReturnedTransfer(
             idempotency_key=key, actor=actor, pemda=PEMDA, disbursement_id=self.id, reason=reason
         )
 

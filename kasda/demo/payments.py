@@ -8,7 +8,7 @@ from functools import partial
 
 from kasda.demo.admin import AdminCommands
 from kasda.demo.chart import AMOUNTS
-from kasda.demo.lifecycle import Lifecycle
+from kasda.demo.lifecycle import CANCEL_REASONS, REJECT_REASONS, REPAID_REASON, Lifecycle
 from kasda.demo.pemda import MONTH_WEIGHTS
 from kasda.demo.people import People
 from kasda.demo.state import Calendar, Schedule
@@ -17,24 +17,6 @@ from kasda.demo.world import Line, Slot, Vendor
 from ledger.errors import SeparationOfDuties
 from ledger.roles import Actor, Role
 
-# Why things go wrong, as written in the commands.
-REJECT_REASONS = {
-    "verify": (
-        "Dokumen tidak lengkap: BAST belum ditandatangani",
-        "Faktur tidak sesuai dengan nilai kontrak",
-        "Kode rekening tidak sesuai dengan DPA",
-    ),
-    "approve": ("Nilai SPM melebihi sisa anggaran kas bulan berjalan", "Kontrak belum didaftarkan"),
-    "authorise": (
-        "Nama rekening penerima tidak sesuai dengan NPWP rekanan",
-        "Potongan pajak belum sesuai ketentuan",
-    ),
-}
-CANCEL_REASONS = (
-    "Kontrak diputus oleh PPK",
-    "Kegiatan ditunda ke tahun anggaran berikutnya",
-    "Pekerjaan belum selesai, pembayaran ditunda",
-)
 # How a life ends before its payout (rejected or withdrawn): outcome -> the step where it ends.
 ENDS_EARLY = {
     **dict.fromkeys(("reject_verify", "cancel_requested"), "verify"),
@@ -69,6 +51,7 @@ class Payments:
         self.acting_pptk: Lifecycle | None = None  # an SPP by the unit's PPK, acting as PPTK
         # (the story, the day its vendor's bank account changes)
         self.account_changes: list[tuple[Lifecycle, int]] = []
+        self.returned = 0  # transfers planned to come back, the first one paid again
 
     # -- the books ---------------------------------------------------------------------------------
     def month(self, day: int) -> int:
@@ -224,7 +207,19 @@ class Payments:
         if rng.random() < 0.02:  # Iris delivers its notification of the settlement twice
             bank.notified_twice.setdefault(sp2d_day, []).append(lc)
         if o == "returned":  # the vendor's bank sends the money back a few days later
-            bank.returns.setdefault(sp2d_day + rng.randint(2, 5), []).append(lc)
+            back = sp2d_day + rng.randint(2, 5)
+            bank.returns.setdefault(back, []).append(lc)
+            self.returned += 1
+            if self.returned % 3:  # every third vendor never sends a new account: it stays returned
+                self._pay_again(lc, back + rng.randint(1, 3))
+
+    def _pay_again(self, lc: Lifecycle, day: int) -> None:
+        """The vendor gives a new bank account, BPKAD records it, and a Kuasa BUD who did not
+        issue the SP2D pays the returned transfer again to it that afternoon: the same SP2D, no new
+        SPP. After the year's end it stays returned."""
+        self._change_account(lc, day, Slot.ADMIN)
+        other = next(k for k in self.people.kuasa_bud if not k.same_person(lc.authoriser.user_id))
+        self.add(day, Slot.SP2D, partial(lc.reissue, actor=other, reason=REPAID_REASON))
 
     def _change_account(self, lc: Lifecycle, day: int, slot: int) -> None:
         """The vendor of ``lc``'s story gives a new bank account on ``day``."""

@@ -40,9 +40,13 @@ class Totals:
     committed: int
     realised: int
     settled: int  # every settlement, including transfers later returned
-    returned: int
+    returned: int  # every transfer the banks sent back, including those later paid again
     in_transit: int
     taxes: dict[str, int]
+    # Returned transfers paid again to the vendor's new account (the same SP2D): how many, and
+    # their amount, part of ``returned`` (and of ``settled`` again if the new transfer settled).
+    reissued: int = 0
+    repaid: int = 0
 
     @property
     def disbursement_count(self) -> int:
@@ -110,7 +114,9 @@ def read_totals(ledger: Ledger, pemda: str = PEMDA, year: int = YEAR) -> Totals:
             for deduction in d.deductions:
                 taxes[deduction["code"]] += deduction["amount"]
     settled = sum(d.net for d in disbursements if d.status == Status.SETTLED)
-    returned = sum(d.net for d in disbursements if d.status == Status.RETURNED)
+    # Each re-issue answers a transfer that was settled and then returned.
+    repaid = sum(d.net * d.reissues for d in disbursements)
+    returned = repaid + sum(d.net for d in disbursements if d.status == Status.RETURNED)
     return Totals(
         skpd=len({x.skpd for x in lines}),
         spending_lines=len(spending),
@@ -133,6 +139,8 @@ def read_totals(ledger: Ledger, pemda: str = PEMDA, year: int = YEAR) -> Totals:
         returned=returned,
         in_transit=sum(d.net for d in disbursements if d.status == Status.SENT),
         taxes=dict(sorted(taxes.items())),
+        reissued=sum(d.reissues for d in disbursements),
+        repaid=repaid,
     )
 
 
@@ -163,6 +171,7 @@ def format_totals(totals: Totals, report: BuildReport | None = None) -> str:
         ("available", rupiah(t.available)),
         ("settled transfers out of the RKUD", rupiah(t.settled)),
         ("  returned by the banks", rupiah(t.returned)),
+        (f"  of which paid again to a new account ({t.reissued}x)", rupiah(t.repaid)),
         ("  net cash out", rupiah(t.cash_out)),
         ("in transit (sent, not settled)", rupiah(t.in_transit)),
         ("taxes withheld", rupiah(sum(t.taxes.values()))),

@@ -5,7 +5,12 @@ up to date first, so a nightly run reads one row per payment instead of replayin
 disbursement row is a ``proj_payment`` row that reached the SP2D: its number, gross, net and the
 vendor's bank account recorded at ``Authorised``, the gateway reference of the last ``Sent``, the
 days of ``Authorised``, the last ``Sent`` and ``Settled``, and its status (the last money event's:
-a transfer the gateway refused changes none). A receipt row is a ``proj_receipt`` row (order id,
+a transfer the gateway refused changes none). A returned transfer paid again (``Reissued``) is one row
+per transfer that reached the bank: each that came back is a row of its own (``<id>/<n>``, status
+``returned``, with the account, payout reference and days of that transfer), and the payment's own
+row is its latest transfer, to the new account, authorised on the day of the re-issue; so the
+statement's first debit, its return and the second debit (all naming the one SP2D) each find their
+transfer. A receipt row is a ``proj_receipt`` row (order id,
 gross, fee, net, the day it was received; ``reversed`` after ``Reversed``). Days are calendar days in
 the pemda's time zone (``KASDA_TIMEZONE``), as in every report.
 
@@ -20,22 +25,35 @@ From a file (``read_ledger_parquet``): a Parquet file already in the canonical l
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from ledger.application import Ledger
-from projections.db import ReadDatabase
+from projections.db import Cursor, ReadDatabase
 from projections.runner import DEFAULT_TIMEZONE, Projector
 from reconciliation.errors import StatementError
 from reconciliation.schema import LEDGER, validate_ledger
 
 _PAYMENTS = (
     "SELECT disbursement_id, pemda, sp2d_number, gateway_reference, gross, net, bank_code,"
-    " account_number, authorised_at, sent_at, settled_at, status FROM proj_payment"
-    " WHERE sp2d_number IS NOT NULL AND status <> 'cancelled'"
+    " account_number, COALESCE(reissued_at, authorised_at), sent_at, settled_at, status"
+    " FROM proj_payment WHERE sp2d_number IS NOT NULL AND status <> 'cancelled'"
 )
+_REISSUED = (
+    "SELECT disbursement_id FROM proj_payment"
+    " WHERE reissues > 0 AND sp2d_number IS NOT NULL AND status <> 'cancelled'"
+)
+_TRANSFER_EVENTS = (
+    "Disbursement.Authorised",
+    "Disbursement.Sent",
+    "Disbursement.Settled",
+    "Disbursement.Reissued",
+)
+_HISTORY = ("aggregate_id", "event", "at", "detail")
+_CHUNK = 500
 _RECEIPTS = (
     "SELECT revenue_id, pemda, reference, gross, fee, net, received_at, status FROM proj_receipt"
 )
@@ -61,11 +79,49 @@ def _day(column: str, zone: str) -> pl.Expr:
     )
 
 
+def _returned_transfers(db: ReadDatabase, cursor: Cursor) -> list[tuple[Any, ...]]:
+    """The transfers of re-issued payments that came back, as payment rows (``_PAYMENTS``'s
+    columns, sealed as stored): folded from the payments' history, the one place they are kept."""
+    found: list[tuple[Any, ...]] = []
+    ids = [str(r[0]) for r in cursor.fetchall(_REISSUED)]
+    events = ", ".join(f"'{e}'" for e in _TRANSFER_EVENTS)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = cursor.fetchall(
+            f"SELECT {', '.join(_HISTORY)} FROM proj_history"  # noqa: S608
+            f" WHERE aggregate_id IN ({', '.join('?' * len(chunk))}) AND event IN ({events})"
+            " ORDER BY aggregate_id, position",
+            chunk,
+        )
+        transfer: dict[str, Any] = {}
+        for row in db.sealer.opened(_HISTORY, rows):
+            detail, at = json.loads(row["detail"]), row["at"]
+            match row["event"]:
+                case "Disbursement.Authorised":
+                    transfer = {"authorised_at": at}
+                case "Disbursement.Sent":
+                    transfer.update(reference=detail["reference"], sent_at=at, settled_at=None)
+                case "Disbursement.Settled":
+                    transfer["settled_at"] = at
+                case _:  # Reissued: the transfer before it came back from previous_account
+                    account = detail["previous_account"]
+                    found.append((
+                        f"{row['aggregate_id']}/{detail['reissue']}", detail["pemda"],
+                        detail["sp2d_number"], transfer.get("reference"), detail["gross"],
+                        detail["net"], account.get("bank_code"), account.get("number"),
+                        transfer.get("authorised_at"), transfer.get("sent_at"),
+                        transfer.get("settled_at"), "returned",
+                    ))  # fmt: skip
+                    transfer = {"authorised_at": at}
+    return found
+
+
 def _read(db: ReadDatabase, zone: str) -> pl.DataFrame:
     """Every SP2D disbursement and receipt of the store, with its pemda, in canonical columns."""
     with db.transaction(write=False) as cursor:
         payments = cursor.fetchall(_PAYMENTS)
         receipts = cursor.fetchall(_RECEIPTS)
+        returned = _returned_transfers(db, cursor)
         advance_orders = cursor.fetchall(_ADVANCE_ORDERS)
         setoran = cursor.fetchall(_SETORAN)
     # The account number is sealed in an encrypted store: opened where the read side opens them.
@@ -74,8 +130,9 @@ def _read(db: ReadDatabase, zone: str) -> pl.DataFrame:
     payment_columns = ["ledger_id", "pemda", "sp2d_number", "payout_reference", "gross", "net",
                        "beneficiary_bank", "beneficiary_account", "authorised_at", "sent_at",
                        "settled_at", "status"]  # fmt: skip
+    opened = [tuple(row.values()) for row in db.sealer.opened(stored, payments)]
     paid = pl.DataFrame(
-        [tuple(row.values()) for row in db.sealer.opened(stored, payments)],
+        opened + returned,
         schema={c: pl.Int64 if c in ("gross", "net") else pl.String for c in payment_columns},
         orient="row",
     ).select(

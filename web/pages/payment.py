@@ -2,7 +2,8 @@
 go (its line and pagu, the vendor and the bank account that will be paid, documents, deductions,
 net, the full history with event positions), and the forms of the step that waits for the
 signed-in user: Verifikasi (PPK-SKPD), Setujui SPM (PA/KPA), Terbitkan SP2D (Kuasa BUD), Tolak
-with a reason, and Tarik kembali / Batalkan.
+with a reason, Tarik kembali / Batalkan, and, on a returned transfer, Bayar ulang ke rekening baru
+(Kuasa BUD).
 
 Who may open it is who may read the payment through the API (``auth.READ_PAYMENTS``, and
 ``api.routes.disbursements.check_visible``: another pemda's or vendor's payment is a 404, another
@@ -63,6 +64,7 @@ EVENTS = {
     "Disbursement.Settled": "Transfer berhasil (masuk rekening)",
     "Disbursement.Failed": "Transfer gagal",
     "Disbursement.Returned": "Transfer dikembalikan (retur)",
+    "Disbursement.Reissued": "Dibayar ulang ke rekening baru",
     "Disbursement.TransferRejected": "Transfer ditolak gateway sebelum dikirim",
     "Disbursement.Rejected": "Ditolak",
     "Disbursement.Cancelled": "Dibatalkan / ditarik kembali",
@@ -77,6 +79,7 @@ DONE = {
     "terbitkan": "SP2D telah diterbitkan.",
     "tolak": "Pembayaran telah ditolak.",
     "tarik": "SPP telah ditarik kembali / dibatalkan.",
+    "bayar-ulang": "Pembayaran ulang tercatat: transfer berikutnya ke rekening baru penyedia.",
     "baru": "SPP telah diajukan dan menunggu verifikasi PPK-SKPD.",
 }
 
@@ -154,6 +157,8 @@ def _detail(event: str, detail: dict[str, Any]) -> str:
             return f"{detail.get('gateway', '')} referensi {detail.get('reference', '')}"
         case "Disbursement.Settled":
             return f"Referensi bank {detail.get('bank_reference', '')}"
+        case "Disbursement.Reissued":
+            return _reissued(detail)
         case "Vendor.BankAccountChanged":
             old, new = detail.get("old") or {}, detail.get("new") or {}
             return (
@@ -162,6 +167,16 @@ def _detail(event: str, detail: dict[str, Any]) -> str:
                 f"a.n. {new.get('holder', '')}"
             )
     return ""
+
+
+def _reissued(detail: dict[str, Any]) -> str:
+    old, new = detail.get("previous_account") or {}, detail.get("bank_account") or {}
+    return (
+        f"Bayar ulang ke-{detail.get('reissue', '')} SP2D {detail.get('sp2d_number', '')} "
+        f"(transfer {detail.get('returned_reference', '')} dikembalikan): dari rekening "
+        f"{old.get('bank_code', '')} {old.get('number', '')} ke {new.get('bank_code', '')} "
+        f"{new.get('number', '')} a.n. {new.get('holder', '')}"
+    )
 
 
 def _entry(row: dict[str, Any]) -> Entry:
@@ -219,6 +234,8 @@ def actions_for(session: Session, status: str) -> list[str]:
         shown += [step[1], "tolak"]
     if role in roles.CANCEL and status in CANCELLABLE:
         shown.append("tarik")
+    if role in roles.AUTHORISE and status == Status.RETURNED:
+        shown.append("bayar-ulang")
     return shown
 
 
@@ -373,6 +390,19 @@ async def cancel(
     return await _step(
         request, session, disbursement_id, form, "tarik",
         lambda key: c.CancelDisbursement(
+            **_fields(session, key, disbursement_id),
+            reason=required(form, "reason", "Alasan"),
+        ),
+    )  # fmt: skip
+
+
+@router.post("/pembayaran/{disbursement_id}/bayar-ulang")
+async def reissue(
+    request: Request, disbursement_id: UUID, session: Authoriser, form: CheckedForm
+) -> Response:
+    return await _step(
+        request, session, disbursement_id, form, "bayar-ulang",
+        lambda key: c.ReissueReturnedTransfer(
             **_fields(session, key, disbursement_id),
             reason=required(form, "reason", "Alasan"),
         ),
