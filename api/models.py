@@ -430,6 +430,8 @@ class CashDayOut(BaseModel):
     returns_in: int
     payments_out: int
     refunds_out: int
+    advance_in: int = Field(description="setoran of the bendahara's UP/TU back into the RKUD")
+    advance_out: int = Field(description="SP2D UP, GU and TU paid to the bendahara's account")
     net: int
     closing_balance: int = Field(description="running sum of net from the first recorded day")
     movements: int
@@ -456,9 +458,13 @@ class QueueItemOut(BaseModel):
     gross: int
     since: datetime = Field(description="when it began to wait for this role")
     requested_at: datetime
-    line_id: UUID
-    vendor_id: UUID
+    line_id: UUID | None = Field(description="the payment's line; none for an advance order")
+    vendor_id: UUID | None = Field(description="the payment's vendor; none for an advance order")
     year: int
+    kind: str = Field(
+        default="ls", description="ls (a payment), or up, gu, tu, gu_nihil (an advance order)"
+    )
+    skpd: str | None = Field(default=None, description="the SKPD of an advance order")
 
 
 class QueueOut(BaseModel):

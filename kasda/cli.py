@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import spd
 
     spd.add_parsers(sub)
+
+    from kasda import advance
+
+    advance.add_parser(sub)
     return parser
 
 
@@ -136,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     """Run the command of ``args`` with the settings it needs."""
-    from kasda import lra, serve
+    from kasda import serve
 
     if args.command in serve.COMMANDS:
         return serve.run(args, settings)
@@ -148,8 +152,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kasda import integrity
 
         return integrity.run(args, settings)
-    if args.command in ("lra", "project"):
-        return (lra.run_lra if args.command == "lra" else lra.run_project)(args, settings)
+    if args.command in ("lra", "project", "advance"):
+        return _read_side(args, settings)
     if args.command in ("redflags", "redflag-review"):
         from kasda import redflags
 
@@ -165,6 +169,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
 
         return yearend.run(args, settings)
     return 2
+
+
+def _read_side(args: argparse.Namespace, settings: Settings) -> int:
+    """``kasda lra``, ``kasda project`` and ``kasda advance``: reads of the read models."""
+    from kasda import advance, lra
+
+    if args.command == "advance":
+        return advance.run(args, settings)
+    return (lra.run_lra if args.command == "lra" else lra.run_project)(args, settings)
 
 
 def _reconcile(args: argparse.Namespace, settings: Settings) -> int:

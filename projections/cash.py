@@ -5,6 +5,10 @@ in net of the gateway's fee when a receipt settles, and goes out again when it i
 are exactly the movements of the ``cash:rkud`` account in ``ledger.postings``, and the consistency
 tests hold the two to each other. The closing balance of a day is the running sum, computed when it
 is read.
+
+The bendahara's advance moves RKUD money too: the SP2D of an UP, GU or TU pays the bendahara's
+account when it settles (``Advance.Received``, ``advance_out``) and a setoran of what is left comes
+back (``Advance.CashReturned``, ``advance_in``).
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from projections.db import Cursor
 from projections.model import ReadModel, insert_rows
 from projections.source import Fact
 
-COLUMNS = ("receipts_in", "returns_in", "payments_out", "refunds_out")
+COLUMNS = ("receipts_in", "returns_in", "payments_out", "refunds_out", "advance_in", "advance_out")
 _MOVES = {
     "Disbursement.Settled": "payments_out",
     "Disbursement.Returned": "returns_in",
     "Revenue.Received": "receipts_in",
     "Revenue.Reversed": "refunds_out",
+    "Advance.Received": "advance_out",
+    "Advance.CashReturned": "advance_in",
 }
 _CACHE_LIMIT = 200_000
 
@@ -41,13 +47,14 @@ class CashModel(ReadModel):
             " pemda TEXT NOT NULL, day TEXT NOT NULL,"
             " receipts_in BIGINT NOT NULL DEFAULT 0, returns_in BIGINT NOT NULL DEFAULT 0,"
             " payments_out BIGINT NOT NULL DEFAULT 0, refunds_out BIGINT NOT NULL DEFAULT 0,"
+            " advance_in BIGINT NOT NULL DEFAULT 0, advance_out BIGINT NOT NULL DEFAULT 0,"
             " movements INTEGER NOT NULL DEFAULT 0,"
             " PRIMARY KEY (pemda, day))"
         ]
 
     def apply(self, fact: Fact) -> None:
         name = fact.name
-        if name in ("Disbursement.Requested", "Revenue.Received"):
+        if name in ("Disbursement.Requested", "Revenue.Received", "Advance.SetUp"):
             if len(self.pemda_of) > _CACHE_LIMIT:
                 self.pemda_of.clear()
             self.pemda_of[fact.aggregate_id] = fact.body["pemda"]
@@ -62,7 +69,11 @@ class CashModel(ReadModel):
         for start in range(0, len(unknown), 500):
             chunk = unknown[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            for table, key in (("proj_payment", "disbursement_id"), ("proj_receipt", "revenue_id")):
+            for table, key in (
+                ("proj_payment", "disbursement_id"),
+                ("proj_receipt", "revenue_id"),
+                ("proj_advance", "advance_id"),
+            ):
                 rows = cursor.fetchall(
                     f"SELECT {key}, pemda FROM {table} WHERE {key} IN ({marks})",  # noqa: S608
                     chunk,

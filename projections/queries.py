@@ -572,11 +572,13 @@ def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> pl.DataFram
 def cash_position(
     db: ReadDatabase, pemda: str, *, start: date | None = None, end: date | None = None
 ) -> pl.DataFrame:
-    """Per day: receipts in, returns in, payments out, refunds out, net and the closing balance of
-    the RKUD as kasda knows it (the running sum from the first recorded day)."""
+    """Per day: receipts in, returns in, payments out, refunds out, the advance's money out (UP,
+    GU, TU paid to bendahara) and in (setoran), net and the closing balance of the RKUD as kasda
+    knows it (the running sum from the first recorded day)."""
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall(
-            "SELECT day, receipts_in, returns_in, payments_out, refunds_out, movements"
+            "SELECT day, receipts_in, returns_in, payments_out, refunds_out, advance_in,"
+            " advance_out, movements"
             " FROM proj_cash_day WHERE pemda = ? AND day <= ? ORDER BY day",
             (pemda, (end or date.max).isoformat()),
         )
@@ -589,6 +591,8 @@ def cash_position(
                 "returns_in": pl.Int64,
                 "payments_out": pl.Int64,
                 "refunds_out": pl.Int64,
+                "advance_in": pl.Int64,
+                "advance_out": pl.Int64,
                 "movements": pl.Int64,
             },
             orient="row",
@@ -599,6 +603,8 @@ def cash_position(
                 + pl.col("returns_in")
                 - pl.col("payments_out")
                 - pl.col("refunds_out")
+                + pl.col("advance_in")
+                - pl.col("advance_out")
             ).alias("net")
         )
         .with_columns(pl.col("net").cum_sum().alias("closing_balance"))
@@ -610,7 +616,15 @@ def cash_position(
 
 # -- approval queues -----------------------------------------------------------------------------
 QUEUE_COLUMNS = ("disbursement_id", "spp_number", "status", "step", "role", "gross", "since",
-                 "requested_at", "line_id", "vendor_id", "year")  # fmt: skip
+                 "requested_at", "line_id", "vendor_id", "year", "kind", "skpd")  # fmt: skip
+
+
+def _queue_of_skpd(pemda: str, skpd: str | None) -> tuple[str, list[Any]]:
+    """The queue rows of ``skpd``: a payment by its line, an advance order by its SKPD."""
+    if skpd is None:
+        return "", []
+    where, params = _of_skpd("line_id", pemda, skpd)
+    return f" AND ({where.removeprefix(' AND ')} OR skpd = ?)", [*params, skpd]
 
 
 def approval_queue(
@@ -630,7 +644,7 @@ def approval_queue(
             f"no queue for role {role!r}; queues exist for {', '.join(sorted(roles))}"
         )
     limit, offset = _page(limit, offset)
-    where, params = _of_skpd("line_id", pemda, skpd)
+    where, params = _queue_of_skpd(pemda, skpd)
     if step is not None:
         where, params = f"{where} AND step = ?", [*params, step]
     with db.transaction(write=False) as cursor:
@@ -646,8 +660,9 @@ def queue_sizes(
     db: ReadDatabase, pemda: str, *, skpd: str | None = None, step: str | None = None
 ) -> dict[str, int]:
     """How many payments (of ``skpd``, if given; at ``step``, if given: the Kuasa BUD's queue holds
-    SP2D to issue and failed transfers to re-send or cancel) wait for each role."""
-    where, params = _of_skpd("line_id", pemda, skpd)
+    SP2D to issue and failed transfers to re-send or cancel) wait for each role; advance orders
+    (SPP-UP/GU/TU) count with the payments."""
+    where, params = _queue_of_skpd(pemda, skpd)
     if step is not None:
         where, params = f"{where} AND step = ?", [*params, step]
     with db.transaction(write=False) as cursor:

@@ -10,6 +10,11 @@ returned, rejected or cancelled:
 A transfer the gateway refused before sending (``TransferRejected``) leaves the status as it was
 (authorised or failed), so the disbursement stays in its queue, since the same moment. A returned
 transfer paid again (``Reissued``) is authorised again: back in the gateway's queue.
+
+The bendahara's advance orders (SPP-UP/GU/TU/GU nihil, ``ledger.advance.AdvanceOrder``) wait in the
+same queues for the same hands (``kind`` is their mechanism, ``ls`` for a payment; their SKPD is
+on the row, they have no line or vendor): PPK verifies, PA/KPA approves, Kuasa BUD authorises, and
+the bank's confirmation of an UP/GU/TU transfer settles it. A GU nihil is done at its SP2D.
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ WAITING_FOR: dict[str, tuple[Role, str]] = {
     "failed": (Role.KUASA_BUD, "resend or cancel"),
 }
 
+# Where an advance order waits, by status (settled, rejected, cancelled: nowhere).
+ADVANCE_WAITING_FOR: dict[str, tuple[Role, str]] = {
+    "requested": (Role.PPK, "verify"),
+    "verified": (Role.PA_KPA, "approve"),
+    "approved": (Role.KUASA_BUD, "authorise"),
+    "authorised": (Role.GATEWAY, "settle"),
+}
+
 # Disbursement events that change no status: the disbursement waits where it waited.
 _STATUS_UNCHANGED = frozenset({"Disbursement.TransferRejected"})
 
@@ -46,13 +59,17 @@ class QueueModel(ReadModel):
         return [
             "CREATE TABLE IF NOT EXISTS proj_queue ("
             " disbursement_id TEXT PRIMARY KEY, pemda TEXT NOT NULL, year INTEGER NOT NULL,"
-            " line_id TEXT NOT NULL, vendor_id TEXT NOT NULL, spp_number TEXT NOT NULL,"
+            " line_id TEXT, vendor_id TEXT, spp_number TEXT NOT NULL,"
+            " kind TEXT NOT NULL, skpd TEXT,"
             " gross BIGINT NOT NULL, status TEXT NOT NULL, role TEXT NOT NULL,"
             " step TEXT NOT NULL, since TEXT NOT NULL, requested_at TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS proj_queue_role ON proj_queue (pemda, role, since)",
         ]
 
     def apply(self, fact: Fact) -> None:
+        if fact.name.startswith("AdvanceOrder."):
+            self._advance_order(fact)
+            return
         if not fact.name.startswith("Disbursement.") or fact.name in _STATUS_UNCHANGED:
             return
         key, at = fact.aggregate_id, fact.stamp
@@ -73,6 +90,8 @@ class QueueModel(ReadModel):
                     "line_id": b["line_id"],
                     "vendor_id": b["vendor_id"],
                     "spp_number": b["spp_number"],
+                    "kind": "ls",
+                    "skpd": None,
                     "gross": b["gross"],
                     "status": status,
                     "role": role.value,
@@ -82,11 +101,47 @@ class QueueModel(ReadModel):
                 },
             )
         elif waiting is None:  # settled, returned, rejected, cancelled: out of every queue
-            self.items.new.pop(key, None)
-            self.items.sets.pop(key, None)
-            self.leaving.add(key)
+            self._leave(key)
         else:
             role, step = waiting
+            self.items.set(key, status=status, role=role.value, step=step, since=at)
+
+    def _leave(self, key: str) -> None:
+        self.items.new.pop(key, None)
+        self.items.sets.pop(key, None)
+        self.leaving.add(key)
+
+    def _advance_order(self, fact: Fact) -> None:
+        key, at, b = fact.aggregate_id, fact.stamp, fact.body
+        status = fact.name.split(".")[1].lower()
+        if status == "authorised" and b["mechanism"] == "gu_nihil":
+            status = "settled"  # moves no money: done at its SP2D
+        waiting = ADVANCE_WAITING_FOR.get(status)
+        if waiting is None:
+            self._leave(key)
+            return
+        role, step = waiting
+        if status == "requested":
+            self.items.insert(
+                key,
+                {
+                    "disbursement_id": key,
+                    "pemda": b["pemda"],
+                    "year": b["year"],
+                    "line_id": None,
+                    "vendor_id": None,
+                    "spp_number": b["spp_number"],
+                    "kind": b["mechanism"],
+                    "skpd": b["skpd"],
+                    "gross": b["amount"],
+                    "status": status,
+                    "role": role.value,
+                    "step": step,
+                    "since": at,
+                    "requested_at": at,
+                },
+            )
+        else:
             self.items.set(key, status=status, role=role.value, step=step, since=at)
 
     def flush(self, cursor: Cursor) -> None:

@@ -30,6 +30,7 @@ from psycopg import sql
 from ledger.application import Ledger
 from ledger.connections import Backoff, connect
 from ledger.errors import DomainError
+from projections.advance import AdvanceModel
 from projections.cash import CashModel
 from projections.cashplan import CashPlanModel
 from projections.db import Cursor, ReadDatabase
@@ -52,7 +53,9 @@ log = logging.getLogger(__name__)
 # 5: a returned transfer paid again (proj_payment.reissues, reissued_at).
 # 6: closed years (proj_lra_year, tutup tahun) and lapsed payments (proj_payment.lapsed_at).
 # 7: anggaran kas and SPD (proj_cashplan*, proj_spd).
-VERSION = 7
+# 8: the bendahara's advance (proj_advance*, proj_spj, proj_card, proj_tu); advance orders in the
+#    approval queues; the advance's money in the cash position.
+VERSION = 8
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -98,6 +101,7 @@ class Projector:
         # Order matters: the cash model looks up the pemda of payments the statements wrote.
         self.models: list[ReadModel] = [
             StatementModel(self.db.sealer),
+            AdvanceModel(),  # before the cash model, which looks up the pemda of an advance
             LraModel(),
             CashModel(),
             QueueModel(),

@@ -24,6 +24,12 @@ from psycopg.rows import tuple_row
 from ledger.application import Ledger
 from ledger.connections import retrying
 
+ADVANCE_EVENTS = ("SetUp", "CardRegistered", "Spent", "Withdrawn", "CardBillPaid",
+                  "CashReturned", "UpRequested", "TuRequested", "SpjClaimed", "ClaimLapsed",
+                  "Accounted", "Received")  # fmt: skip
+ADVANCE_ORDER_EVENTS = ("Requested", "Verified", "Approved", "Authorised", "Settled", "Rejected",
+                        "Cancelled")  # fmt: skip
+
 # Every event a read model uses, by the aggregate's class name and the event's name.
 PROJECTED = frozenset(
     {
@@ -71,6 +77,9 @@ PROJECTED = frozenset(
         "CashPlan.ChargeReleased",
         "CashPlan.ChargeRealised",
         "CashPlan.ChargeReversed",
+        # The bendahara's advance and its orders (projections.advance, queues, cash).
+        *(f"Advance.{e}" for e in ADVANCE_EVENTS),
+        *(f"AdvanceOrder.{e}" for e in ADVANCE_ORDER_EVENTS),
         # The first event of the aggregates no other model reads: their pemda (projections.owners).
         "Budget.Adopted",
         "Budget.YearClosed",
@@ -89,6 +98,8 @@ _MODULES = {
     "RedFlag": "ledger.redflags",
     "CashPlan": "ledger.cashplan",
     "CommandReceipt": "ledger.receipts",
+    "Advance": "ledger.advance",
+    "AdvanceOrder": "ledger.advance",
     "DocumentNumber": "ledger.receipts",
 }
 TOPICS = tuple(sorted(f"{_MODULES[name.split('.')[0]]}:{name}" for name in PROJECTED))

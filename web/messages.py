@@ -30,6 +30,9 @@ RULES: dict[str, str] = {
     "transfer ini; catat dulu perubahan rekening penyedia, lalu bayar ulang.",
     "disbursement_lifecycle": "Langkah ini tidak berlaku pada status pembayaran saat ini.",
     "skpd_scope": "Data ini milik SKPD lain.",
+    # The bendahara's advance (UP/GU/TU, KKPD): Permendagri 77/2020 and 79/2022.
+    "advance_within_its_rules": "Tidak sesuai aturan uang persediaan (UP/GU/TU) atau KKPD: "
+    "periksa saldo kas, limit kartu, batas TU dan SPJ yang diajukan.",
     "tenant_scope": "Data ini tidak ditemukan.",
     "not_found": "Data ini tidak ditemukan.",
     "budget_must_be_adopted": "APBD tahun ini belum ditetapkan.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routes import (
+    advance,
     audit,
     budgets,
     cashplan,
@@ -25,6 +26,7 @@ ROUTERS: list[APIRouter] = [
     cashplan.router,
     vendors.router,
     disbursements.router,
+    advance.router,
     revenue.router,
     audit.router,
     reports.router,

@@ -238,11 +238,11 @@ def _bank_credit(n: int, credit: SimCredit) -> Entry:
     day = _wib_day(credit.at)
     return Entry(
         day,
-        "C",
+        "D" if credit.debit else "C",
         credit.amount,
         "TRF",
         credit.reference[:16],
-        f"KRD{day:%y%m%d}{n:07d}",
+        f"{'DBT' if credit.debit else 'KRD'}{day:%y%m%d}{n:07d}",
         credit.remark,
         credit.counterparty_account,
         credit.counterparty_bank,

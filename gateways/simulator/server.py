@@ -148,6 +148,19 @@ class Simulator:
             self.state.credits.append(credit)
         return credit
 
+    def bank_debit(
+        self, reference: str, amount: int, remark: str, *, account: str = "", bank: str = ""
+    ) -> SimCredit:
+        """Money paid out of the RKUD at the bank now, outside the gateway (the SP2D of a
+        bendahara's UP, GU or TU, paid by the bank's own transfer): a debit on the day's
+        statement whose remark starts with ``reference``."""
+        if type(amount) is not int or amount <= 0:
+            raise ValueError(f"a debit is a positive integer number of rupiah, got {amount!r}")
+        debit = SimCredit(self.state.now(), amount, reference, remark, account, bank, debit=True)
+        with self.state.lock:
+            self.state.credits.append(debit)
+        return debit
+
     def payouts(self) -> list[SimPayout]:
         with self.state.lock:
             return list(self.state.payouts.values())

@@ -188,6 +188,7 @@ class SimCredit:
     remark: str
     counterparty_account: str = ""
     counterparty_bank: str = ""
+    debit: bool = False  # money out of the RKUD by the bank's own transfer (``bank_debit``)
 
 
 @dataclass

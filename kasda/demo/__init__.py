@@ -45,6 +45,9 @@ The package, one module per part (each small enough to read in one sitting):
                  clients on the ledger's clock, and the daily files for reconciliation
 - ``schemes``    the red-flag schemes planted in the year (``scheme_plans`` plants each): their
                  cases, by rule, for the summary and the tests
+- ``advance``    the bendahara's advances of a few SKPD: UP, SPJ in cash and by KKPD, card bills,
+                 GU, a TU, GU nihil and setoran; their money on the RKUD statement, the KKPD
+                 statement of the year
 - ``redflags``   the red-flag run the auditor records at year end, printed beside the planted cases
 - ``summary``    the counts and totals read back from the store, and how they are printed
 - ``command``    ``kasda demo`` itself: ``run_demo`` and ``build_demo``, the store's stamp

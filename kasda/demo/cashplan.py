@@ -1,18 +1,17 @@
 """The demo year runs on anggaran kas and SPD (``ledger.cashplan``, docs/penatausahaan.md).
 
-On the first working day BPKAD adopts an anggaran kas for every SKPD: each spending line's pagu
-spread over the months in which the year's own plan requests its payments (a month's planned SPPs
-first, what no payment will use in December). On the first working day of every month the Kuasa
-BUD issues each SKPD an SPD for that month, releasing what its plan holds through the month and
-was not released before. After each pergeseran and the APBD-P, BPKAD amends the plan of the SKPDs
-whose lines changed so that every line's plan still equals its pagu (a raise or a new line in the
-month of the change, a cut or a shift out from December backwards), and the Kuasa BUD releases by
-a supplementary SPD what the change made available this month. So no planned payment is refused
-for lack of SPD; one SPP is, on purpose: in late June a PPTK submits an SPP for Rp 1 juta more
-than the SPD still available to the SKPD (refused by ``spending_within_spd``).
+On the first working day BPKAD adopts an anggaran kas for every SKPD: each spending line's pagu spread over
+the months in which the year's own plan requests its payments (a month's planned SPPs first, what no payment
+will use in December). On the first working day of every month the Kuasa BUD issues each SKPD an SPD for that
+month, releasing what its plan holds through the month and was not released before. After each pergeseran and
+the APBD-P, BPKAD amends the plan of the SKPDs whose lines changed so that every line's plan still equals its
+pagu (a raise or a new line in the month of the change, a cut or a shift out from December backwards), and the
+Kuasa BUD releases by a supplementary SPD what the change made available this month. So no planned payment is
+refused for lack of SPD; one SPP is, on purpose: in late June a PPTK submits an SPP for Rp 1 juta more than
+the SPD still available to the SKPD (refused by ``spending_within_spd``).
 
-Everything is worked out when the year is planned, from the plan alone (no random draws but the
-probe's, after the rest of the year is planned), so the same seed gives the same commands.
+The bendahara's advances spend from SPD too: their planned SPJ count like SPPs. Everything is worked out when
+the year is planned, from the plan alone (no random draws but the probe's), so a seed gives the same commands.
 """
 
 from __future__ import annotations
@@ -62,9 +61,11 @@ class CashPlans:
         admin: AdminCommands,
         payments: Payments,
         stories: Stories,
+        purchases: Iterable[tuple[Line, int, int]] = (),  # the advances' SPJ: charged to SPD too
     ) -> None:
         self.calendar, self.schedule, self.people = calendar, schedule, people
         self.admin, self.payments, self.stories = admin, payments, stories
+        self.purchases = list(purchases)
         self.books: dict[str, SkpdBooks] = {}
         self.probe: Lifecycle | None = None
         self.amendments = 0
@@ -95,14 +96,17 @@ class CashPlans:
         return [x for x in lines if x.rekening is not None]
 
     def _wanted(self) -> dict[int, list[int]]:
-        """What the year's plan requests on each line, by month (an SPP after the year, never)."""
+        """What the year's plan spends on each line, by month: its SPPs (none after the year) and
+        its advances' SPJ."""
         wanted: dict[int, list[int]] = {}
-        month = self.calendar.month
-        for line in self._spending([*self.people.lines, *self.people.new_lines]):
-            months = wanted.setdefault(id(line), [0] * MONTHS)
-            for lc in line.planned:
-                if lc.day <= self.calendar.last_day:
-                    months[month(lc.day) - 1] += lc.gross
+        spent = [
+            (x, lc.day, lc.gross)
+            for x in self._spending([*self.people.lines, *self.people.new_lines])
+            for lc in x.planned
+            if lc.day <= self.calendar.last_day
+        ]
+        for line, day, amount in [*spent, *self.purchases]:
+            wanted.setdefault(id(line), [0] * MONTHS)[self.calendar.month(day) - 1] += amount
         return wanted
 
     def _changes(self) -> dict[int, list[tuple[Line, int]]]:
@@ -234,8 +238,7 @@ def _spread(wanted: list[int], pagu: int) -> list[int]:
     rest in December."""
     months, left = [], pagu
     for amount in wanted:
-        taken = min(amount, left)
-        months.append(taken)
+        months.append(taken := min(amount, left))
         left -= taken
     months[-1] += left
     return months
@@ -243,7 +246,4 @@ def _spread(wanted: list[int], pagu: int) -> list[int]:
 
 def _copy(books: SkpdBooks) -> list[c.LinePlan]:
     """The plan of every line of ``books`` as it stands now (later changes do not reach it)."""
-    return [
-        c.LinePlan(line=books.lines[key].ref, months=tuple(months))
-        for key, months in books.plans.items()
-    ]
+    return [c.LinePlan(line=books.lines[k].ref, months=tuple(m)) for k, m in books.plans.items()]

@@ -34,7 +34,8 @@ from ledger.store import env_for_url
 # 4: each returned transfer paid again to the vendor's new account (``Payments._pay_again``).
 # 5: the year closed (``yearend``: late SPPs lapse, one contract carries over, the next APBD).
 # 6: the year runs on anggaran kas and SPD (``cashplan``).
-DEMO_VERSION = 6  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
+# 7: the bendahara's advances (UP/GU/TU, KKPD) of a few SKPD (``advance``).
+DEMO_VERSION = 7  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from kasda.demo.admin import AdminCommands, BudgetChanges
+from kasda.demo.advance import Advances
 from kasda.demo.cashplan import CashPlans
 from kasda.demo.gateway import DemoGateway, write_daily_files
 from kasda.demo.income import Income
@@ -47,9 +48,18 @@ class DemoYear:
         )
         parts = (self.people, self.payments, self.stories, self.income, self.schemes)
         Planner(rng, self.calendar, *parts).plan(lifecycles)
+        # The bendahara's advances, on their own stream: the year above is drawn as it was.
+        self.advances = Advances(seed, self.calendar, self.schedule, self.people)
+        self.advances.plan()
         # The year runs on anggaran kas and SPD, planned from the rest of the plan (``cashplan``).
         self.cash_plans = CashPlans(
-            self.calendar, self.schedule, self.people, self.admin, self.payments, self.stories
+            self.calendar,
+            self.schedule,
+            self.people,
+            self.admin,
+            self.payments,
+            self.stories,
+            self.advances.purchases,
         )
         self.cash_plans.plan()
 
@@ -83,12 +93,14 @@ class DemoYear:
                 self.clock.now = self.calendar.at(day, slot)
                 _execute(ledger, [a for a in batch if a.at is None], built, report)
                 treasury.after(slot, day, gateway, report)
+                self.advances.after(slot, day, gateway)
                 for action in sorted(batch, key=lambda a: (a.at is not None, a.at, a.seq)):
                     if action.at is not None:  # off the timetable: a night, a Sunday, a holiday
                         self.clock.now = action.at
                         _execute(ledger, [action], built, report)
             if files_dir is not None:
                 report.files = _write_files(gateway, files_dir)
+                report.files.append(self.advances.write_kkpd_statement(files_dir))
         return report
 
     def _batches(self) -> dict[tuple[int, int], list[Action]]:

@@ -14,6 +14,12 @@ transfer. A receipt row is a ``proj_receipt`` row (order id,
 gross, fee, net, the day it was received; ``reversed`` after ``Reversed``). Days are calendar days in
 the pemda's time zone (``KASDA_TIMEZONE``), as in every report.
 
+The bendahara's advance moves RKUD money too (``projections.advance``): the SP2D of an SPP-UP, -GU or
+-TU pays the bendahara's account, so it is a disbursement row like an LS one (its SP2D number in the
+remark, its exact amount, the bendahara's account); a setoran of what is left of the UP or a TU
+comes back into the RKUD, a receipt row whose reference is the deposit's (the STS number). A GU
+nihil moves no money and is no row.
+
 From a file (``read_ledger_parquet``): a Parquet file already in the canonical ledger schema.
 """
 
@@ -50,6 +56,15 @@ _HISTORY = ("aggregate_id", "event", "at", "detail")
 _CHUNK = 500
 _RECEIPTS = (
     "SELECT revenue_id, pemda, reference, gross, fee, net, received_at, status FROM proj_receipt"
+)
+_ADVANCE_ORDERS = (
+    "SELECT order_id, pemda, sp2d_number, amount, bank_code, account_number, authorised_at,"
+    " settled_at, status FROM proj_advance_order WHERE sp2d_number IS NOT NULL"
+    " AND mechanism <> 'gu_nihil' AND status <> 'cancelled'"
+)
+_SETORAN = (
+    "SELECT r.advance_id, r.seq, a.pemda, r.reference, r.amount, r.at FROM proj_advance_register r"
+    " JOIN proj_advance a ON a.advance_id = r.advance_id WHERE r.kind = 'setoran'"
 )
 _ORDER = ("authorised_on", "ledger_id")  # a stable row order: ties in matching are ranked by it
 
@@ -107,6 +122,8 @@ def _read(db: ReadDatabase, zone: str) -> pl.DataFrame:
         payments = cursor.fetchall(_PAYMENTS)
         receipts = cursor.fetchall(_RECEIPTS)
         returned = _returned_transfers(db, cursor)
+        advance_orders = cursor.fetchall(_ADVANCE_ORDERS)
+        setoran = cursor.fetchall(_SETORAN)
     # The account number is sealed in an encrypted store: opened where the read side opens them.
     stored = ("disbursement_id", "pemda", "sp2d_number", "gateway_reference", "gross", "net",
               "bank_code", "account_number", "authorised_at", "sent_at", "settled_at", "status")  # fmt: skip
@@ -162,7 +179,66 @@ def _read(db: ReadDatabase, zone: str) -> pl.DataFrame:
         settled_on=_day("received_at", zone),
         status="status",
     )
-    return pl.concat([paid, received]).sort(_ORDER)
+    return pl.concat([paid, received, *_advance_rows(advance_orders, setoran, zone)]).sort(_ORDER)
+
+
+def _advance_rows(
+    orders: list[tuple[Any, ...]], setoran: list[tuple[Any, ...]], zone: str
+) -> list[pl.DataFrame]:
+    """The advance's SP2D (UP, GU, TU) as disbursements and its setoran as receipts."""
+    order_columns = ["ledger_id", "pemda", "sp2d_number", "amount", "beneficiary_bank",
+                     "beneficiary_account", "authorised_at", "settled_at", "status"]  # fmt: skip
+    paid = pl.DataFrame(
+        orders,
+        schema={c: pl.Int64 if c == "amount" else pl.String for c in order_columns},
+        orient="row",
+    ).select(
+        "ledger_id",
+        "pemda",
+        kind=pl.lit("disbursement"),
+        direction=pl.lit("D"),
+        sp2d_number="sp2d_number",
+        payout_reference=pl.lit(None, pl.String),
+        order_id=pl.lit(None, pl.String),
+        gross="amount",
+        fee=pl.lit(0, pl.Int64),
+        net="amount",
+        beneficiary_bank="beneficiary_bank",
+        beneficiary_account="beneficiary_account",
+        authorised_on=_day("authorised_at", zone),
+        sent_on=pl.lit(None, pl.Date),
+        settled_on=_day("settled_at", zone),
+        status="status",
+    )
+    returned = pl.DataFrame(
+        [(f"{a}#{seq}", p, ref, amount, at) for a, seq, p, ref, amount, at in setoran],
+        schema={
+            "ledger_id": pl.String,
+            "pemda": pl.String,
+            "order_id": pl.String,
+            "amount": pl.Int64,
+            "at": pl.String,
+        },
+        orient="row",
+    ).select(
+        "ledger_id",
+        "pemda",
+        kind=pl.lit("receipt"),
+        direction=pl.lit("C"),
+        sp2d_number=pl.lit(None, pl.String),
+        payout_reference=pl.lit(None, pl.String),
+        order_id="order_id",
+        gross="amount",
+        fee=pl.lit(0, pl.Int64),
+        net="amount",
+        beneficiary_bank=pl.lit(None, pl.String),
+        beneficiary_account=pl.lit(None, pl.String),
+        authorised_on=_day("at", zone),
+        sent_on=_day("at", zone),
+        settled_on=_day("at", zone),
+        status=pl.lit("received"),
+    )
+    return [paid, returned]
 
 
 def _rows(ledger: Ledger, timezone: str) -> pl.DataFrame:

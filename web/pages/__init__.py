@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from ledger.roles import Role
 from web.nav import NavItem
 from web.pages import (
+    advance,
     anggaran_kas,
     approvals,
     audit,
@@ -36,8 +37,8 @@ from web.pages import (
 
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
-    signin, oidc, home, spp, approvals, payment, transfers, vendors, reconciliation, portal, audit,
-    redflags, lra, yearend, anggaran_kas,
+    signin, oidc, home, spp, advance, approvals, payment, transfers, vendors, reconciliation, portal,
+    audit, redflags, lra, yearend, anggaran_kas,
 )  # fmt: skip
 
 
