@@ -2,9 +2,10 @@
 bendahara's SPJ entries and bill payments, check the card and SKPD limits, print the counts and
 record the run in the ledger (``RecordReconciliation``, inputs of kind ``kkpd_statement``).
 
-The SPJ entries, cards, SKPD ceilings and bill payments are CSV files in the columns of
-``reconciliation.kkpd`` for now; ``match_files`` takes any of them as a frame instead, so the
-ledger-backed source replaces a file without touching the matching. Exit 0 on a completed run, 2 on
+The SPJ entries, cards, SKPD ceilings and bill payments come from the ledger's read models
+(``projections.advance_queries``, caught up first) unless CSV files in the columns of
+``reconciliation.kkpd`` are named instead (``--spj`` and ``--cards`` together, say for a statement
+of another system's SPJ); ``match_files`` takes either. Exit 0 on a completed run, 2 on
 unreadable input (``file:line: reason``) or a refused command, 1 when the store is unavailable."""
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "reconcile-kkpd", help="match a KKPD card statement against the SPJ entries"
     )
     parser.add_argument("--statement", type=Path, required=True, help="the card statement CSV")
-    parser.add_argument("--spj", type=Path, required=True, help="SPJ entries paid by card (CSV)")
-    parser.add_argument("--cards", type=Path, required=True, help="registered cards (CSV)")
+    parser.add_argument("--spj", type=Path, help="SPJ entries paid by card (CSV; default: ledger)")
+    parser.add_argument("--cards", type=Path, help="registered cards (CSV; default: the ledger)")
     parser.add_argument("--skpd-limits", type=Path, help="UP-KKPD ceiling per SKPD (CSV)")
     parser.add_argument("--bill-payments", type=Path, help="card bills paid from the UP (CSV)")
     parser.add_argument(
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     pemda = args.pemda or DEFAULT_PEMDA
     as_of = args.as_of or datetime.now(WIB).date()
     params = Params.of(as_of, settings.thresholds(pemda)["kkpd"])
-    sides = {name: getattr(args, name) for name, _, _ in SIDES}
+    sides = _sides(args, settings, pemda, as_of.year)
     matched = match_files(args.statement, sides, params, args.profile, args.bank_code)
     _print(matched.result, as_of)
     from reconciliation.kkpd import build_record
@@ -133,6 +134,38 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if actor is None:
         return 0
     return _record(args, settings, pemda, actor, record)
+
+
+def _sides(
+    args: argparse.Namespace, settings: Settings, pemda: str, year: int
+) -> Mapping[str, Path | pl.DataFrame | None]:
+    """The four ledger-side inputs: the files named, or else the ledger's own read models."""
+    from ledger.errors import InvalidInput
+
+    named = {name: getattr(args, name) for name, _, _ in SIDES}
+    if named["spj"] is not None or named["cards"] is not None:
+        if named["spj"] is None or named["cards"] is None:
+            raise InvalidInput("reconcile-kkpd: name --spj and --cards together, or neither")
+        return named
+    from projections import advance_queries as aq
+    from projections.runner import Projector
+
+    ledger = settings.open_ledger(args.database)
+    try:
+        projector = Projector(ledger, timezone=settings.timezone)
+        try:
+            projector.catch_up()
+            db = projector.db
+            return {
+                "spj": aq.kkpd_spj(db, pemda, year),
+                "cards": aq.kkpd_cards(db, pemda, year),
+                "skpd_limits": aq.kkpd_skpd_limits(db, pemda, year),
+                "bill_payments": aq.kkpd_bill_payments(db, pemda, year),
+            }
+        finally:
+            projector.close()
+    finally:
+        ledger.close()
 
 
 def _print(result: KkpdResult, as_of: date) -> None:

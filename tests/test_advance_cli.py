@@ -60,3 +60,37 @@ def test_kasda_advance_prints_the_balances_the_register_and_writes_the_kkpd_fram
     assert bills.columns == ["payment_id", "card", "paid_on", "amount"]
     assert main(["advance", "--year", str(f.YEAR + 1), "--pemda", f.PEMDA]) != 0
     assert "no UP set" in capsys.readouterr().err
+
+
+def test_kasda_reconcile_kkpd_reads_the_spj_and_cards_from_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --spj/--cards: the card purchases the bendahara accounted for are the ledger's own; the
+    statement's purchase with an SPJ matches, the one without is an exception once old enough."""
+    url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    ledger = Ledger(url, clock=Clock())
+    try:
+        f.adopt(ledger)
+        ledger.execute(k.set_advance())
+        ledger.execute(k.register_card())
+        run = k.Advancer(ledger)
+        run.up("SPP-UP/1", 30 * JT)
+        run.run(k.spj("SPJ/1", 2 * JT, channel="kkpd", card=k.CARD, spent_on="2026-01-02"))
+    finally:
+        ledger.close()
+    statement = tmp_path / "kkpd.csv"
+    statement.write_text(
+        "tanggal_transaksi;tanggal_posting;nomor_kartu;nama_merchant;kode_otorisasi;uraian;"
+        "debet;kredit\n"
+        "02/01/2026;03/01/2026;5264-xxxx-xxxx-1234;TOKO SUMBER REJEKI;;ATK;2.000.000;\n"
+        "05/01/2026;06/01/2026;5264-xxxx-xxxx-1234;TOKO LAIN;;TANPA SPJ;450.000;\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("KASDA_DATABASE_URL", url)
+    argv = ["reconcile-kkpd", "--statement", str(statement), "--pemda", f.PEMDA,
+            "--as-of", "2026-03-31", "--no-record"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "matched=1" in printed and "kkpd_no_spj=1" in printed, printed
+    assert main([*argv, "--spj", str(statement)]) == 2
+    assert "--spj and --cards together" in capsys.readouterr().err
