@@ -113,17 +113,13 @@ class Advance(Aggregate):
 
     @property
     def outstanding(self) -> Rupiah:
-        """What the bendahara still holds or has yet to account for: zero once the year's advance
-        is returned and its last SPJ accounted (GU nihil), the state a year is closed in."""
+        """What the bendahara still holds, owes the card's bank or has yet to account for, and what
+        orders have yet to pay in: zero once the year's advance is returned and its last SPJ
+        accounted (GU nihil), the state a year is closed in. (A TU returned whole, with no SPJ to
+        account for, leaves nothing outstanding.)"""
         unpaid_tu: Rupiah = sum(t["amount"] for t in self.tu.values() if t["given"] == 0)
-        open_tu: int = sum(1 for t in self.tu.values() if t["given"] and not t["closed"])
         return (
-            self.entrusted
-            + self.owed_on_cards
-            + self.replenishing
-            + self.up_requested
-            + unpaid_tu
-            + open_tu
+            self.entrusted + self.owed_on_cards + self.replenishing + self.up_requested + unpaid_tu
         )
 
     def entry(self, spj_number: str) -> dict[str, Any]:
