@@ -112,9 +112,10 @@ class Book:
         r["tu_unpaid"] = sum(t["amount"] for t in self.tu.values() if t["given"] == 0)
         r["tu_open"] = sum(1 for t in self.tu.values() if t["given"] and not t["closed"])
         r["owed_on_cards"] = sum(c["owed"] for c in self.cards.values())
+        # As ``Advance.outstanding``: rupiah only (an open TU counts by what it still holds).
         r["outstanding"] = (
             r["entrusted"] + r["owed_on_cards"] + r["replenishing"] + r["up_requested"]
-            + r["tu_unpaid"] + r["tu_open"]
+            + r["tu_unpaid"]
         )  # fmt: skip
 
 

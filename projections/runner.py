@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 # 7: anggaran kas and SPD (proj_cashplan*, proj_spd).
 # 8: the bendahara's advance (proj_advance*, proj_spj, proj_card, proj_tu); advance orders in the
 #    approval queues; the advance's money in the cash position.
-VERSION = 8
+# 9: an advance's outstanding is rupiah only, as ``Advance.outstanding``.
+VERSION = 9
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
