@@ -105,3 +105,21 @@ def test_the_kkpd_statement_lists_the_card_purchases_and_one_without_spj(demo: P
     assert purchases.height == len(spent) + 1
     assert set(purchases["kode_otorisasi"].to_list()) - codes == {"AFFFFF"}
     assert lines.filter(pl.col("uraian") == "PEMBAYARAN TAGIHAN").height >= 10
+
+
+def test_the_kkpd_statement_is_reconciled_and_its_purchase_without_spj_flagged(
+    demo: Path,
+) -> None:
+    """BPKAD records the KKPD run over the year's statement; the planted purchase with no SPJ is
+    its one exception, and the Inspektorat's run raises kkpd_without_spj on it."""
+    ledger = Ledger(_url(demo))
+    try:
+        events = all_events(ledger)
+    finally:
+        ledger.close()
+    runs = [e for e in events if type(e).__qualname__ == "ReconciliationRun.Recorded"]
+    kkpd = [r for r in runs if any(i["kind"] == "kkpd_statement" for i in r.inputs)]
+    assert len(kkpd) == 1
+    assert [x["status"] for x in kkpd[0].exceptions] == ["kkpd_no_spj"]
+    raised = [e for e in events if type(e).__qualname__ == "RedFlag.Raised"]
+    assert sum(1 for e in raised if e.flag["rule"] == "kkpd_without_spj") == 1

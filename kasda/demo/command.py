@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TextIO
 
+from kasda.demo.kkpd import record_kkpd_run
 from kasda.demo.pemda import DEFAULT_LIFECYCLES, PEMDA, PEMDA_NAME, YEAR
 from kasda.demo.redflags import format_flags, record_red_flags
 from kasda.demo.summary import Totals, format_totals, read_totals
@@ -35,7 +36,8 @@ from ledger.store import env_for_url
 # 5: the year closed (``yearend``: late SPPs lapse, one contract carries over, the next APBD).
 # 6: the year runs on anggaran kas and SPD (``cashplan``).
 # 7: the bendahara's advances (UP/GU/TU, KKPD) of a few SKPD (``advance``).
-DEMO_VERSION = 7  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
+# 8: BPKAD reconciles the year's KKPD statement and records the run (``kkpd``).
+DEMO_VERSION = 8  # 2: the red-flag schemes planted in the year (``schemes``); 3: every holiday
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,9 @@ def build_demo(
         if demo_exists(ledger):
             raise DemoError(f"the store at {url} already holds APBD {YEAR} of pemda {PEMDA}")
         report = plan.run(ledger, files_dir)
+        if files_dir is not None:  # BPKAD reconciles the bank's KKPD statement of the year
+            statement = files_dir / f"kkpd-{YEAR}.csv"
+            report.kkpd = record_kkpd_run(ledger, statement, plan.people.admins[0], settings)
         # The Inspektorat's run over the year, before the totals count the store's events.
         report.redflags = record_red_flags(ledger, plan.schemes.cases(), settings)
         report.year_end = close_the_year(ledger, plan).describe()  # the year's last afternoon

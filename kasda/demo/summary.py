@@ -196,4 +196,5 @@ def format_totals(totals: Totals, report: BuildReport | None = None) -> str:
             f"{report.replays}",
         ]
         out += [f"  {report.year_end}"] if report.year_end else []
+        out += [f"  {report.kkpd}"] if report.kkpd else []
     return "\n".join(out)

@@ -177,6 +177,7 @@ class BuildReport:
     files: list[Path] = field(default_factory=list)  # the gateway's and the bank's daily files
     redflags: FlagReport | None = None  # the red-flag run recorded at the end of the year
     year_end: str = ""  # what the close of the year did (``yearend``)
+    kkpd: str = ""  # what the KKPD statement's reconciliation found (``kkpd``)
 
 
 class DemoError(RuntimeError):
