@@ -603,7 +603,6 @@ class AdvanceOrder(HumanSteps, Aggregate):
         description: str,
         by: Stamp,
     ) -> AdvanceOrder:
-        by.actor.require(roles.KEEP_ADVANCE, "request an advance (SPP-UP/GU/TU)")
         return cls(
             pemda=advance.pemda,
             year=advance.year,

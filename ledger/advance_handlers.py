@@ -19,7 +19,7 @@ from ledger.budget import BudgetLine
 from ledger.cashplan import WIB, CashPlan, fiscal_month
 from ledger.codes import normalise_skpd
 from ledger.errors import AdvanceRule, AlreadyExists, InvalidInput, NotFound
-from ledger.fields import document_number, fiscal_year, name, text
+from ledger.fields import document_number, fiscal_year, iso_date, name, text
 from ledger.handlers import (
     Loaded,
     Result,
@@ -33,6 +33,7 @@ from ledger.handlers import (
 from ledger.money import require_non_negative_rupiah, require_rupiah
 from ledger.receipts import DocumentNumber
 from ledger.stamp import Stamp
+from ledger.steps import Status
 from ledger.unit_of_work import UnitOfWork
 from ledger.vendor import BankAccount
 
@@ -67,15 +68,6 @@ def _get_advance(uow: UnitOfWork, pemda: str, year: int, skpd: str) -> Advance:
 def _the_advance(cmd: Any, _: Loaded) -> list[UUID]:
     year, skpd = fiscal_year(cmd.year), normalise_skpd(cmd.skpd)
     return [ids.advance_id(cmd.pemda, year, skpd)]
-
-
-def _day(value: Any, what: str) -> date:
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise InvalidInput(f"{what} must be an ISO date (YYYY-MM-DD), got {value!r}")
 
 
 def _today(uow: UnitOfWork) -> date:
@@ -134,7 +126,7 @@ def _spj_entry(cmd: c.RecordSpj, year: int, today: date) -> dict[str, Any]:
         raise InvalidInput(f"an SPJ is paid tunai or kkpd, got {cmd.channel!r}") from None
     if channel == Channel.CASH and cmd.card is not None:
         raise InvalidInput("a cash purchase names no card")
-    spent_on = _day(cmd.spent_on, "purchase date")
+    spent_on = iso_date(cmd.spent_on, "purchase date")
     if spent_on.year != year or spent_on > today:
         raise InvalidInput(f"purchase date {spent_on} must lie in {year}, not after {today}")
     evidence = documents_of(cmd.evidence)
@@ -246,7 +238,7 @@ def _order_request(
         if mechanism == Mechanism.UP:
             advance.check_up(amount)
         else:
-            advance.check_tu(spp, amount, _day(cmd.deadline, "TU deadline"), today)
+            advance.check_tu(spp, amount, iso_date(cmd.deadline, "TU deadline"), today)
         return amount, [], None
     if cmd.amount is not None:
         raise InvalidInput("a GU's amount is the total of the SPJ entries it accounts for")
@@ -279,7 +271,8 @@ def request_advance(cmd: c.RequestAdvance, uow: UnitOfWork) -> Result:
     spp = document_number(cmd.spp_number, "SPP number")
     description = text(cmd.description, "description")
     advance = _get_advance(uow, cmd.pemda, year, skpd)
-    amount, numbers, tu = _order_request(cmd, advance, mechanism, spp, _today(uow))
+    today = _today(uow)
+    amount, numbers, tu = _order_request(cmd, advance, mechanism, spp, today)
     for taken in (ids.advance_order_id, ids.disbursement_id):
         if uow.exists(taken(cmd.pemda, year, spp)):
             raise AlreadyExists(f"SPP number {spp} is already used in {year}")
@@ -289,7 +282,7 @@ def request_advance(cmd: c.RequestAdvance, uow: UnitOfWork) -> Result:
     if mechanism == Mechanism.UP:
         advance.request_up(spp, amount, by)
     elif mechanism == Mechanism.TU:
-        advance.request_tu(spp, amount, _day(cmd.deadline, "TU deadline"), _today(uow), by)
+        advance.request_tu(spp, amount, iso_date(cmd.deadline, "TU deadline"), today, by)
     else:
         advance.claim(spp, numbers, tu, by)
     return _order_done(order)
@@ -298,7 +291,7 @@ def request_advance(cmd: c.RequestAdvance, uow: UnitOfWork) -> Result:
 def _order_done(order: AdvanceOrder) -> Result:
     return {
         "id": str(order.id),
-        "status": order.status.value if hasattr(order.status, "value") else order.status,
+        "status": Status(order.status).value,
         "amount": order.amount,
     }
 

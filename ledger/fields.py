@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from typing import Any
 
 from ledger.errors import InvalidInput
@@ -116,3 +117,13 @@ def document_number(value: Any, what: str) -> str:
 
 def idempotency_key(value: Any) -> str:
     return name(value, "idempotency key", max_length=MAX_NUMBER * 2)
+
+
+def iso_date(value: Any, what: str) -> date:
+    """A calendar day written as an ISO date (YYYY-MM-DD), nothing else."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidInput(f"{what} must be an ISO date (YYYY-MM-DD), got {value!r}")

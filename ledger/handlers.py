@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -29,7 +28,7 @@ from eventsourcing.domain import Aggregate
 from ledger import commands as c
 from ledger import ids, roles
 from ledger.budget import Budget, BudgetLine
-from ledger.cashplan import CashPlan, check_plan_total, fiscal_month, months_of
+from ledger.cashplan import MONTHS, CashPlan, check_plan_total, fiscal_month, months_of
 from ledger.codes import LineKey, is_spending, normalise_skpd
 from ledger.disbursement import Disbursement, Status
 from ledger.errors import (
@@ -41,7 +40,7 @@ from ledger.errors import (
     SpdExceeded,
     VendorNotPayable,
 )
-from ledger.fields import MAX_NUMBER, document_number, fiscal_year, name, text
+from ledger.fields import MAX_NUMBER, document_number, fiscal_year, iso_date, name, text
 from ledger.money import parse_deductions, require_non_negative_rupiah, require_rupiah
 from ledger.receipts import DocumentNumber
 from ledger.reconciliation import ReconciliationRun, inputs_digest
@@ -273,7 +272,6 @@ def unblock_line(cmd: c.UnblockLine, uow: UnitOfWork) -> Result:
 
 
 # -- anggaran kas and SPD ----------------------------------------------------------------------
-MAX_SPD_MONTH = 12
 
 
 def _cash_plan_reads(cmd: c.AdoptCashPlan | c.AmendCashPlan | c.IssueSpd, _: Loaded) -> list[UUID]:
@@ -335,7 +333,7 @@ def adopt_cash_plan(cmd: c.AdoptCashPlan, uow: UnitOfWork) -> Result:
     budget.require_cash_plan(by)
     plan = CashPlan.adopt(cmd.pemda, year, skpd, document, plans, by)
     uow.add(plan)
-    return {"id": str(plan.id), "lines": len(plans), "planned": plan.planned_through(MAX_SPD_MONTH)}
+    return {"id": str(plan.id), "lines": len(plans), "planned": plan.planned_through(MONTHS)}
 
 
 def _get_cash_plan(uow: UnitOfWork, pemda: str, year: int, skpd: str) -> CashPlan:
@@ -353,11 +351,11 @@ def amend_cash_plan(cmd: c.AmendCashPlan, uow: UnitOfWork) -> Result:
     plan = _get_cash_plan(uow, cmd.pemda, year, skpd)
     plans = _line_plans(cmd, uow, year, skpd)
     plan.amend(document, plans, stamp_of(cmd, uow))
-    return {"id": str(plan.id), "lines": len(plans), "planned": plan.planned_through(MAX_SPD_MONTH)}
+    return {"id": str(plan.id), "lines": len(plans), "planned": plan.planned_through(MONTHS)}
 
 
 def _month(value: Any, what: str) -> int:
-    if type(value) is not int or not 1 <= value <= MAX_SPD_MONTH:
+    if type(value) is not int or not 1 <= value <= MONTHS:
         raise InvalidInput(f"{what} must be a month 1..12, got {value!r}")
     return value
 
@@ -815,12 +813,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _business_date(value: Any) -> str:
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            return date.fromisoformat(value).isoformat()
-        except ValueError:
-            pass
-    raise InvalidInput(f"business date must be an ISO date (YYYY-MM-DD), got {value!r}")
+    return iso_date(value, "business date").isoformat()
 
 
 def _reconciliation_input(item: Any) -> dict[str, Any]:
