@@ -42,12 +42,22 @@ MAX_CARD_ID = 32
 
 def card_id(value: Any) -> str:
     """A card as kasda keys it: the number as printed, masked or not, without spaces or dashes,
-    upper case ("5264-xxxx-xxxx-1234" -> "5264XXXXXXXX1234"); the KKPD statement reader keys the
-    bank's lines the same way (``reconciliation/kkpd.py``)."""
+    upper case ("5264-xxxx-xxxx-1234" -> "5264XXXXXXXX1234"). The KKPD reconciliation keys both
+    this and the bank's lines by the issuer's code and the last four digits
+    (``reconciliation.kkpd.card_key``)."""
     raw = name(value, "card number", max_length=MAX_CARD_ID + 8)
     key = raw.replace(" ", "").replace("-", "").upper()
-    if not 8 <= len(key) <= MAX_CARD_ID or not all(ch.isdigit() or ch in "X*" for ch in key):
-        raise InvalidInput(f"card number {raw!r} must be 8..{MAX_CARD_ID} digits, masked with x")
+    # ASCII digits only (str.isdigit also takes superscripts and Arabic-Indic digits), and the last
+    # four never masked: they are what the bank's statement and the reconciliation know a card by.
+    if (
+        not 8 <= len(key) <= MAX_CARD_ID
+        or not all(ch in "0123456789X*" for ch in key)
+        or not all(ch in "0123456789" for ch in key[-4:])
+    ):
+        raise InvalidInput(
+            f"card number {raw!r} must be 8..{MAX_CARD_ID} digits, masked with x but for the "
+            "last four"
+        )
     return key
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ledger import commands as c
 from ledger import ids
 from ledger.advance import Advance
+from ledger.advance_handlers import card_id
 from ledger.application import Ledger
 from ledger.cashplan import WIB
 from ledger.errors import (
@@ -323,3 +324,20 @@ def test_the_books_always_agree_with_the_advance(ops: list[tuple[str, int]]) -> 
         assert balance["cash:rkud"] == -(advance.entrusted + realised)
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "\u00b2" * 8,  # superscript two: str.isdigit says yes
+        "\u0665\u0662\u0666\u0664" * 2,  # Arabic-Indic digits
+        "XXXXXXXX",
+        "5264XXXXXXXX12XX",
+        "\uff15\uff12\uff16\uff14\uff58\uff58\uff58\uff58\uff11\uff12\uff13\uff14",  # fullwidth
+        "1234",
+    ],
+)
+def test_a_card_number_is_ascii_digits_with_its_last_four_shown(card: str) -> None:
+    with pytest.raises(InvalidInput, match="card number"):
+        card_id(card)
+    assert card_id("5264-xxxx-xxxx-1234") == "5264XXXXXXXX1234"
