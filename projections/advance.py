@@ -371,6 +371,7 @@ class AdvanceModel(ReadModel):
     name = "advance"
     tables = ("proj_advance", "proj_advance_register", "proj_spj", "proj_card", "proj_tu",
               "proj_advance_order")  # fmt: skip
+    kinds = frozenset({"Advance", "AdvanceOrder"})
 
     def __init__(self) -> None:
         self.facts: list[Fact] = []

@@ -34,6 +34,7 @@ _CACHE_LIMIT = 200_000
 class CashModel(ReadModel):
     name = "cash"
     tables = ("proj_cash_day",)
+    kinds = frozenset({"Disbursement", "Revenue", "Advance"})
 
     def __init__(self) -> None:
         # Settled, Returned and Reversed do not repeat the pemda: remember it from the first

@@ -37,6 +37,7 @@ _MOVES: dict[str, tuple[tuple[str, int], ...]] = {
 class CashPlanModel(ReadModel):
     name = "cashplan"
     tables = ("proj_cashplan", "proj_cashplan_line", "proj_spd", "proj_cashplan_day")
+    kinds = frozenset({"CashPlan"})
 
     def __init__(self) -> None:
         self.plans = RowChanges("proj_cashplan", "plan_id")

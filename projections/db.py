@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -171,6 +171,16 @@ class Cursor:
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self.raw.executemany(self.db.q(statement), rows)
+
+    def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert ``rows`` with PostgreSQL's ``COPY``: the cheapest way in for the server (no
+        statement per row, no JSON to parse); psycopg formats the rows in C."""
+        assert self.db.kind == "postgres", "COPY is PostgreSQL's"
+        names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), names)
+        with self.raw.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def fetchall(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         self.raw.execute(self.db.q(statement), params)

@@ -27,6 +27,7 @@ _KINDS = ("Disbursement.", "Vendor.")
 class HistoryModel(ReadModel):
     name = "history"
     tables = ("proj_history",)
+    kinds = frozenset({"Disbursement", "Vendor"})
 
     def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer

@@ -45,6 +45,7 @@ _BLOCKED = {"BudgetLine.Blocked": 1, "BudgetLine.Unblocked": 0}
 class LraModel(ReadModel):
     name = "lra"
     tables = ("proj_lra_line", "proj_lra_movement", "proj_lra_year")
+    kinds = frozenset({"BudgetLine", "Budget", "Revenue"})
 
     def __init__(self) -> None:
         self.lines = RowChanges("proj_lra_line", "line_id")

@@ -50,6 +50,7 @@ _STATUS_UNCHANGED = frozenset({"Disbursement.TransferRejected"})
 class QueueModel(ReadModel):
     name = "queues"
     tables = ("proj_queue",)
+    kinds = frozenset({"Disbursement", "AdvanceOrder"})
 
     def __init__(self) -> None:
         self.items = RowChanges("proj_queue", "disbursement_id")

@@ -27,6 +27,7 @@ _REVIEW_UPDATE = ("decision", "actor_id", "at", "reason", "version", "position",
 class RedFlagModel(ReadModel):
     name = "redflags"
     tables = ("proj_flag", "proj_flag_review", "proj_flag_link", "proj_flag_run")
+    kinds = frozenset({"RedFlagRun", "RedFlag"})
 
     def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer

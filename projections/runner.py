@@ -37,11 +37,11 @@ from projections.db import Cursor, ReadDatabase
 from projections.history import HistoryModel
 from projections.lra import LraModel
 from projections.model import ReadModel
-from projections.owners import OwnerModel
+from projections.owners import OwnerModel, project_in_sql
 from projections.queues import QueueModel
 from projections.redflags import RedFlagModel
 from projections.runs import RunModel
-from projections.source import EventSource, Page
+from projections.source import EventSource, Fact, Page
 from projections.statements import StatementModel
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ class Projector:
             CashPlanModel(),
         ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
+        # Per event name, the ``apply`` of every model that reads it, in the models' order.
+        self._routes: dict[str, tuple[Callable[[Fact], None], ...]] = {}
         self._position: int | None = None
         self.setup()
 
@@ -181,9 +183,7 @@ class Projector:
         if page.upto <= start:
             return 0
         try:
-            for fact in page.facts:
-                for model in self.models:
-                    model.apply(fact)
+            self._fold(page.facts)
             with self.db.transaction() as cursor:
                 cursor.execute(
                     "UPDATE proj_position SET position = ? WHERE name = ? AND position = ?",
@@ -193,6 +193,8 @@ class Projector:
                     raise ProjectionConflict(
                         f"another projector moved past position {start}; this batch is not applied"
                     )
+                if page.owners_in:
+                    project_in_sql(cursor, page.owners_in, start, page.upto)
                 for model in self.models:
                     model.flush(cursor)
                 if self.before_commit is not None:
@@ -209,6 +211,17 @@ class Projector:
             progress.batches += 1
             progress.commits.append((page.upto, time.time()))
         return page.upto - start
+
+    def _fold(self, facts: list[Fact]) -> None:
+        routes = self._routes
+        for fact in facts:
+            appliers = routes.get(fact.name)
+            if appliers is None:
+                appliers = routes[fact.name] = tuple(
+                    model.apply for model in self.models if model.wants(fact.name)
+                )
+            for apply in appliers:
+                apply(fact)
 
     def catch_up(self, upto: int | None = None) -> Progress:
         """Project everything recorded so far, or only until the position reaches ``upto`` (a

@@ -24,6 +24,7 @@ RESOLUTION = ("resolution", "reason", "resolved_by", "resolved_at")
 class RunModel(ReadModel):
     name = "runs"
     tables = ("proj_run", "proj_run_exception")
+    kinds = frozenset({"ReconciliationRun"})
 
     def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer

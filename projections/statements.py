@@ -37,6 +37,7 @@ PAYMENT_MOMENTS = ("requested_at", *_STAMPED.values(), "reissued_at")
 class StatementModel(ReadModel):
     name = "statements"
     tables = ("proj_vendor", "proj_payment", "proj_receipt")
+    kinds = frozenset({"Disbursement", "Vendor", "Revenue"})
 
     def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer
