@@ -10,11 +10,10 @@ and their role, the reason if the event gives one, and the rest of what the even
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from projections.db import Cursor
-from projections.model import ReadModel, insert_rows
+from projections.model import ReadModel, insert_rows, sorted_json
 from projections.sealing import Sealer
 from projections.source import Fact
 
@@ -58,7 +57,7 @@ class HistoryModel(ReadModel):
                 "actor_id": str(body.get("actor_id", "")),
                 "actor_role": str(body.get("actor_role", "")),
                 "reason": self.sealer.seal(reason if isinstance(reason, str) else None),
-                "detail": self.sealer.seal(json.dumps(detail, sort_keys=True)),
+                "detail": self.sealer.seal(sorted_json(detail)),
             }
         )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -111,9 +111,11 @@ OWNER_ONLY = ("CommandReceipt.Recorded", "DocumentNumber.Claimed")
 OWNER_ONLY_TOPICS = tuple(f"{_MODULES[name.split('.')[0]]}:{name}" for name in OWNER_ONLY)
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One projected event: where it is in the log, whose it is, what it says, and when."""
+class Fact(NamedTuple):
+    """One projected event: where it is in the log, whose it is, what it says, and when.
+
+    A named tuple, not a frozen dataclass: as immutable, and made in a third of the time (one
+    is made per event of a rebuild)."""
 
     position: int
     aggregate_id: str  # the originator's UUID as text

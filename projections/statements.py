@@ -11,10 +11,8 @@ no two rows share it.
 
 from __future__ import annotations
 
-import json
-
 from projections.db import Cursor
-from projections.model import ReadModel, RowChanges
+from projections.model import ReadModel, RowChanges, sorted_json
 from projections.sealing import Sealer
 from projections.source import Fact
 
@@ -103,9 +101,9 @@ class StatementModel(ReadModel):
                 "gross": b["gross"],
                 "deductions": sum(d["amount"] for d in b["deductions"]),
                 "net": b["net"],
-                "deduction_detail": json.dumps(b["deductions"], sort_keys=True),
+                "deduction_detail": sorted_json(b["deductions"]),
                 "description": self.sealer.seal(b["description"]),
-                "documents": self.sealer.seal(json.dumps(b["documents"], sort_keys=True)),
+                "documents": self.sealer.seal(sorted_json(b["documents"])),
                 "attempts": 0,
                 "reissues": 0,
                 "requested_at": at,
