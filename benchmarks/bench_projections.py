@@ -129,6 +129,21 @@ def rebuild(url: str) -> Progress:
         ledger.close()
 
 
+def _write_while_following(
+    url: str, lifecycles: int, batch: int
+) -> tuple[float, list[tuple[int, float]]]:
+    results: multiprocessing.Queue[Any] = multiprocessing.get_context("spawn").Queue()
+    writer = multiprocessing.get_context("spawn").Process(
+        target=_writer, args=(url, lifecycles, batch, results)
+    )
+    writer.start()
+    try:
+        rate, written = results.get(timeout=3600)
+    finally:
+        writer.join(timeout=60)
+    return float(rate), list(written)
+
+
 def live(url: str, lifecycles: int, batch: int) -> tuple[list[float], float]:
     """(lag of every write, the writer's rate)."""
     ledger = Ledger(url, clock=clock)
@@ -143,20 +158,17 @@ def live(url: str, lifecycles: int, batch: int) -> tuple[list[float], float]:
         kwargs={"interval": 0.05, "on_progress": lambda p: projected.extend(p.commits)},
     )
     follower.start()
-    results: multiprocessing.Queue[Any] = multiprocessing.get_context("spawn").Queue()
-    writer = multiprocessing.get_context("spawn").Process(
-        target=_writer, args=(url, lifecycles, batch, results)
-    )
-    writer.start()
-    rate, written = results.get()
-    writer.join()
-    head = ledger.recorder.max_notification_id() or 0
-    while projector.position() < head:
-        time.sleep(0.005)
-    stop.set()
-    follower.join()
-    projector.close()
-    ledger.close()
+    try:
+        rate, written = _write_while_following(url, lifecycles, batch)
+        head = ledger.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + 600  # every wait bounded
+        while projector.position() < head and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:  # a writer that failed must not leave the follower running
+        stop.set()
+        follower.join(timeout=60)
+        projector.close()
+        ledger.close()
     # For each write: the first projector commit that reached its position.
     lags, at = [], 0
     for position, committed in written:
