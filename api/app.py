@@ -4,8 +4,8 @@
 serves a request's pemda. With one store for all (the default) the ``Ledger`` is opened once at
 start-up (lifespan) and kept on ``app.state.ledger``, with the read models that serve every list,
 report and ownership check (``app.state.read_models``, kept current by a projector thread;
-start-up reads no event); with a store per pemda, each pemda's are opened on its first request. The token
-verifier (``app.state.verifier``) and the gateway settings (``app.state.gateway_settings``) that
+start-up reads no event); with a store per pemda, a pemda's are opened on its first request. The
+token verifier (``app.state.verifier``) and the gateway settings (``app.state.gateway_settings``) that
 the webhooks router reads. ``kasda serve`` runs ``kasda.serve:create_app_from_env`` under uvicorn.
 """
 

@@ -73,13 +73,10 @@ class Tenants:
         # Shared tenancy: the one tenant of every pemda (set at start-up, or given by a test).
         self.shared = shared
         self.limit = limit
+        self.per_pemda = settings.tenancy != SHARED
         self._open: dict[str, Tenant] = {}
         self._lock = threading.Lock()  # held while a store opens
         self._closed = False
-
-    @property
-    def per_pemda(self) -> bool:
-        return self.settings.tenancy != SHARED
 
     def opened(self) -> dict[str, Tenant]:
         """The pemda open now (schema tenancy), by code."""
