@@ -19,7 +19,9 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 from api.app import create_app
+from api.problems import ProblemError
 from api.settings import ApiSettings
+from api.tenants import Tenants
 from kasda import cli
 from ledger import ids
 from ledger.application import Ledger
@@ -146,3 +148,18 @@ def test_tenant_urls_keep_every_pemda_apart() -> None:
         tenant_url("sqlite:////srv/kasda/kasda.db", "32.04") == "sqlite:////srv/kasda/kasda_3204.db"
     )
     assert tenant_url("memory://", "32.73") == "memory://"
+
+
+def test_a_process_opens_at_most_its_limit_of_pemda(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    for pemda in PAGU:
+        Ledger(tenant_url(url, pemda)).close()  # what kasda tenant-add makes
+    tenants = Tenants(web_settings(url, tenancy="schema"), limit=1)
+    try:
+        assert tenants.open(PEMDA) is tenants.open(PEMDA)  # opened once, then kept
+        with pytest.raises(ProblemError) as refused:
+            tenants.open(OTHER_PEMDA)
+        assert (refused.value.status, refused.value.rule) == (503, "too_many_pemda")
+    finally:
+        tenants.close()
+    assert tenants.opened() == {}
