@@ -1,9 +1,11 @@
 """The kasda HTTP API: one FastAPI application per process.
 
-``create_app(settings)`` builds it; the ``Ledger`` is opened once at start-up (lifespan) and kept on
-``app.state.ledger``, with the read models that serve every list, report and ownership check
-(``app.state.read_models``, kept current by a projector thread; start-up reads no event), the token
-verifier (``app.state.verifier``) and the gateway settings (``app.state.gateway_settings``) that
+``create_app(settings)`` builds it; ``app.state.tenants`` (``api/tenants.py``) says which store
+serves a request's pemda. With one store for all (the default) the ``Ledger`` is opened once at
+start-up (lifespan) and kept on ``app.state.ledger``, with the read models that serve every list,
+report and ownership check (``app.state.read_models``, kept current by a projector thread;
+start-up reads no event); with a store per pemda, a pemda's are opened on its first request. The
+token verifier (``app.state.verifier``) and the gateway settings (``app.state.gateway_settings``) that
 the webhooks router reads. ``kasda serve`` runs ``kasda.serve:create_app_from_env`` under uvicorn.
 """
 
@@ -21,10 +23,9 @@ from fastapi.openapi.utils import get_openapi
 from api import docs, problems
 from api.auth import TokenVerifier
 from api.edge import EdgeGuard
-from api.readmodels import ReadModels
 from api.routes import ROUTERS
-from api.settings import ApiSettings
-from api.writer import BatchWriter
+from api.settings import SHARED, ApiSettings
+from api.tenants import Tenant, Tenants
 from ledger.application import Ledger
 from web import app as web_app
 
@@ -61,23 +62,23 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
         # Fewer threads than anyio's 40: routes are short and CPU-bound between two queries, and
         # a crowd of threads starves the event loop (and the requests waiting in it) of the GIL.
         to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        tenants: Tenants = app.state.tenants
         if ledger is not None:  # given by the caller, who closes it
             # Reads catch up on demand even without the follower, so the app keeps answering
             # (e.g. to schemathesis over ASGI) after this lifespan ends.
-            app.state.read_models.start()
+            tenants.start()
             try:
                 yield
             finally:
-                app.state.read_models.stop()
+                tenants.stop()
             return
-        opened = Ledger(settings.database_url, env=settings.ledger_env or None)
-        _attach(app, opened)
-        app.state.read_models.start()
+        if settings.tenancy == SHARED:
+            _attach(app, Ledger(settings.database_url, env=settings.ledger_env or None))
+        tenants.start()  # with a store per pemda, each opens on its first request
         try:
             yield
         finally:
-            app.state.read_models.close()
-            opened.close()
+            tenants.close()
 
     app = FastAPI(
         title="kasda",
@@ -92,6 +93,7 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
     app.state.gateway_settings = settings.gateway_settings
+    app.state.tenants = Tenants(settings)  # which store serves which pemda (api/tenants.py)
     if ledger is not None:
         _attach(app, ledger)
     problems.install(app)
@@ -124,11 +126,12 @@ def _guard(app: FastAPI) -> None:
 
 
 def _attach(app: FastAPI, ledger: Ledger) -> None:
-    app.state.ledger = ledger
-    app.state.writer = BatchWriter(ledger)
-    # The read models live in the same database as the events (projections/db.py) and carry
-    # their position: nothing is replayed here, the projector thread (lifespan) catches up.
-    app.state.read_models = ReadModels(ledger, timezone=app.state.settings.timezone)
+    """The one store of shared tenancy; also on ``app.state`` for the gateway webhooks."""
+    shared = Tenant.over(ledger, app.state.settings.timezone)
+    app.state.tenants.shared = shared
+    app.state.ledger = shared.ledger
+    app.state.writer = shared.writer
+    app.state.read_models = shared.read_models
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

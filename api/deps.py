@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Query, Request, Response
 
 from api.models import CommandOut, Page
 from api.readmodels import POSITION_HEADER, ReadModels
+from api.tenants import request_tenant
 from api.writer import BatchWriter
 from ledger.application import Ledger
 from ledger.commands import Command
@@ -24,14 +25,13 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 async def get_ledger(request: Request) -> Ledger:
     # async: FastAPI would run a plain function in the thread pool, a thread hop per request.
-    ledger: Ledger = request.app.state.ledger
-    return ledger
+    # The path's pemda's (api/tenants.py: one store for all, or one per pemda).
+    return (await request_tenant(request)).ledger
 
 
 async def get_read_models(request: Request) -> ReadModels:
     # async, as get_ledger: no thread hop to hand over an object.
-    models: ReadModels = request.app.state.read_models
-    return models
+    return (await request_tenant(request)).read_models
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
@@ -120,13 +120,8 @@ async def read(
     return answer
 
 
-def get_writer(request: Request) -> BatchWriter:
-    writer: BatchWriter = request.app.state.writer
-    return writer
-
-
 async def _writer(request: Request) -> BatchWriter:
-    return get_writer(request)
+    return (await request_tenant(request)).writer
 
 
 WriterDep = Annotated[BatchWriter, Depends(_writer)]

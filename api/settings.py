@@ -19,6 +19,10 @@ MIN_SECRET_BYTES = 32
 DEFAULT_MAX_TOKEN_LIFETIME = 12 * 3600  # a working day and then some
 MAX_TOKEN_LIFETIME_LIMIT = 7 * 24 * 3600
 DEFAULT_THREADS = 4
+# Where each pemda's events live (KASDA_TENANCY): all in the one store, or each in its own.
+SHARED = "shared"
+SCHEMA = "schema"
+TENANCIES = (SHARED, SCHEMA)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +34,9 @@ class ApiSettings:
     """
 
     database_url: str
+    # SHARED: every pemda in the store of ``database_url``; SCHEMA: each in its own beside it
+    # (``ledger.store.tenant_url``), opened on its first request (``api.tenants``).
+    tenancy: str = SHARED
     jwt_secret: str | None = None
     jwks_url: str | None = None
     issuer: str = LOCAL_ISSUER
@@ -51,6 +58,10 @@ class ApiSettings:
     web: WebSettings | None = None
 
     def __post_init__(self) -> None:
+        if self.tenancy not in TENANCIES:
+            raise InvalidInput(
+                f"tenancy must be one of {', '.join(TENANCIES)}, got {self.tenancy!r}"
+            )
         if self.jwks_url is None and not self.jwt_secret:
             raise InvalidInput("set KASDA_JWT_SECRET (local tokens) or KASDA_JWKS_URL (an IdP)")
         if self.jwks_url is None and len((self.jwt_secret or "").encode()) < MIN_SECRET_BYTES:

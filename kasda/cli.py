@@ -73,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--out", type=Path, required=True, help="a new (or empty) folder")
     sign = sub.add_parser("checkpoint", help="sign the head of the chain (KASDA_SIGNING_KEY)")
     sign.add_argument("--out", type=Path, help="also write the signed checkpoint to this file")
+    made = sub.add_parser(
+        "tenant-add", help="make the store of a pemda (KASDA_TENANCY=schema): the API serves it"
+    )
+    for store_command in (check, out, sign, made):
+        store_command.add_argument(
+            "--pemda",
+            required=store_command is made,
+            help="the pemda whose store (KASDA_TENANCY=schema: each pemda has its own chain)",
+        )
     sub.add_parser("signing-key", help="make an Ed25519 key pair for checkpoints")
     sub.add_parser("keygen", help="print a new AES-256 key for KASDA_CIPHER_KEY")
     from kasda import lra
@@ -144,6 +153,17 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
 
     if args.command in serve.COMMANDS:
         return serve.run(args, settings)
+    if args.command == "tenant-add":
+        return _tenant_add(args, settings)
+    # With a store per pemda (KASDA_TENANCY=schema), every other command works on the store of
+    # its --pemda: the one door to a pemda's store (``Settings.for_pemda``, then ``open_ledger``).
+    return _run_on_store(parser, args, settings.for_pemda(getattr(args, "pemda", None)))
+
+
+def _run_on_store(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings
+) -> int:
+    """Run a command that works on one store (``settings.open_ledger``)."""
     if args.command in ("reconcile", "reconcile-resolve", "reconcile-kkpd"):
         return _reconcile(args, settings)
     if args.command == "demo":
@@ -169,6 +189,22 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
 
         return yearend.run(args, settings)
     return 2
+
+
+def _tenant_add(args: argparse.Namespace, settings: Settings) -> int:
+    """``kasda tenant-add --pemda``: make the pemda's store (its tables, its read models)."""
+    from kasda.settings import SettingError
+    from projections.runner import Projector
+
+    if settings.for_pemda(args.pemda) is settings:
+        raise SettingError("kasda tenant-add needs KASDA_TENANCY=schema")
+    ledger = settings.for_pemda(args.pemda).open_ledger()  # makes the store if it is missing
+    try:
+        Projector(ledger, timezone=settings.timezone).close()  # and the read models' tables
+    finally:
+        ledger.close()
+    print(f"kasda tenant-add: pemda {args.pemda} has its own store")
+    return 0
 
 
 def _read_side(args: argparse.Namespace, settings: Settings) -> int:

@@ -23,17 +23,28 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from api.settings import DEFAULT_MAX_TOKEN_LIFETIME, DEFAULT_SECRET_FILE, DEFAULT_THREADS
+from api.settings import (
+    DEFAULT_MAX_TOKEN_LIFETIME,
+    DEFAULT_SECRET_FILE,
+    DEFAULT_THREADS,
+    SHARED,
+    TENANCIES,
+)
 from gateways.config import DEFAULT_TIMEOUT as GATEWAY_TIMEOUT
 from gateways.config import ConfigError
 from ledger.connections import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT
 from ledger.errors import InvalidInput
-from ledger.store import DEFAULT_DATABASE_URL, DEFAULT_TEST_POSTGRES_URL, store_options
+from ledger.store import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_TEST_POSTGRES_URL,
+    store_options,
+    tenant_url,
+)
 from projections.runner import DEFAULT_TIMEZONE
 from web.settings import (
     DEFAULT_NPWP_CLAIM,
@@ -113,6 +124,13 @@ def _zone(name: str, text: str) -> str:
     return text
 
 
+def _tenancy(name: str, text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in TENANCIES:
+        raise SettingError(f"{name}={text!r}: use one of {', '.join(TENANCIES)}")
+    return mode
+
+
 def setting(name: str, default: T, kind: str, meaning: str, parse: Callable[[str, str], T]) -> T:
     """A field of ``Settings`` read from the variable ``name``: one row of the table."""
     row = {"variable": name, "kind": kind, "meaning": meaning, "parse": parse}
@@ -131,6 +149,16 @@ class Settings:
         "where events and read models live: `sqlite:///FILE`, "
         "`postgresql://user@host:port/db[?schema=name]` or `memory://`",
         _text,
+    )
+    tenancy: str = setting(
+        "KASDA_TENANCY",
+        SHARED,
+        "`shared`/`schema`",
+        "`shared`: every pemda in the one store of `KASDA_DATABASE_URL`; `schema`: each pemda in "
+        "a store of its own beside it (PostgreSQL schema `<schema>_3273`, default `kasda_3273`, "
+        "for 32.73; SQLite file `<name>_3273.db`), made by `kasda tenant-add --pemda`, its own "
+        "hash chain (`kasda verify --pemda`). See docs/scaling.md",
+        _tenancy,
     )
     cipher_key: str | None = setting(
         "KASDA_CIPHER_KEY",
@@ -471,11 +499,29 @@ class Settings:
             statement_timeout=self.db_statement_timeout,
         )
 
+    def store_url(self, pemda: str | None = None) -> str:
+        """The URL of ``pemda``'s store: ``KASDA_DATABASE_URL`` itself when tenancy is shared,
+        else the pemda's own (``ledger.store.tenant_url``), which then needs the pemda."""
+        if self.tenancy == SHARED:
+            return self.database_url
+        if pemda is None:
+            raise SettingError(f"KASDA_TENANCY={self.tenancy}: name the pemda (--pemda 32.73)")
+        return tenant_url(self.database_url, pemda)
+
+    def for_pemda(self, pemda: str | None) -> Settings:
+        """These settings for a command about ``pemda`` alone: with a store per pemda, its store
+        becomes ``database_url`` (and tenancy shared: this process sees that one store). The CLI
+        passes every command's ``--pemda`` through here, so that ``open_ledger`` is the one door."""
+        if self.tenancy == SHARED or pemda is None:
+            return self
+        return replace(self, database_url=self.store_url(pemda), tenancy=SHARED)
+
     def open_ledger(self, url: str | None = None, **options: Any) -> Ledger:
-        """The ledger at ``url`` (default ``KASDA_DATABASE_URL``) with the store's options."""
+        """The ledger at ``url`` (default: the store of ``KASDA_DATABASE_URL``; with a store per
+        pemda, ``for_pemda`` first) with the store's options."""
         from ledger.application import Ledger
 
-        return Ledger(url or self.database_url, env=self.ledger_env(), **options)
+        return Ledger(url or self.store_url(), env=self.ledger_env(), **options)
 
     def thresholds(self, pemda: str) -> Thresholds:
         """The red-flag thresholds of ``pemda``: the defaults, with ``KASDA_REDFLAGS_FILE``'s."""
@@ -497,6 +543,7 @@ class Settings:
             "ledger_env": self.ledger_env(),
             "timezone": self.timezone,
             "redflags_file": self.redflags_file,
+            "tenancy": self.tenancy,
         }
         if self.jwks_url is not None:
             common["web"] = self.web(None)

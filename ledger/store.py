@@ -3,13 +3,18 @@
 - ``sqlite:///kasda.db`` (the default: embedded, a file next to where kasda runs), ``sqlite:////abs/path.db``
 - ``postgresql://user:password@host:port/dbname?schema=name`` (psycopg 3)
 - ``memory://`` (in-process, for unit tests and throw-away runs)
+
+A deployment that serves many pemda may give each its own store (``KASDA_TENANCY=schema``):
+``tenant_url`` derives a pemda's store from that one URL, ``store_exists`` says whether it was made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from urllib.parse import parse_qs, unquote, urlsplit
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 from ledger.cipher import KEY_VARIABLE, cipher_env
 from ledger.connections import (
@@ -19,9 +24,61 @@ from ledger.connections import (
     STATEMENT_TIMEOUT,
 )
 from ledger.errors import InvalidInput
+from ledger.fields import pemda_code
 
 DEFAULT_DATABASE_URL = "sqlite:///kasda.db"
 DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# The schema (or file stem) a pemda's own store is named after when the URL names none.
+TENANT_PREFIX = "kasda"
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def tenant_url(url: str, pemda: str) -> str:
+    """The store of ``pemda`` alone, next to the store ``url`` names: on PostgreSQL the schema
+    ``<schema>_<code digits>`` (``kasda_3273`` for 32.73 when the URL names no schema), on SQLite
+    the file ``<stem>_<code digits><suffix>`` in the same folder; ``memory://`` is separate in
+    every ``Ledger`` already. The digits of a Kemendagri code keep every pemda's name distinct
+    (``32`` and ``32.73`` give ``_32`` and ``_3273``). ``InvalidInput`` for a malformed code."""
+    digits = pemda_code(pemda).replace(".", "")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in _POSTGRES_SCHEMES:
+        query = parse_qs(parts.query)
+        query["schema"] = [f"{query.get('schema', [TENANT_PREFIX])[0]}_{digits}"]
+        return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    if scheme == "sqlite":
+        path = Path(_sqlite_path(url))
+        return f"sqlite:///{path.with_name(f'{path.stem}_{digits}{path.suffix}')}"
+    _store_env(url)  # a malformed URL is refused as ``Ledger`` would refuse it
+    return url
+
+
+def store_exists(url: str) -> bool:
+    """Whether the store ``url`` names was made (its SQLite file, its PostgreSQL schema), without
+    making it; ``memory://`` always is. Waits at most ``DEFAULT_CONNECT_TIMEOUT`` to connect."""
+    env = _store_env(url)
+    module = env["PERSISTENCE_MODULE"]
+    if module == "eventsourcing.sqlite":
+        return Path(env["SQLITE_DBNAME"]).is_file()
+    if module != "eventsourcing.postgres":
+        return True
+    import psycopg
+
+    with psycopg.connect(**_connect_args(env), autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+            (env.get("POSTGRES_SCHEMA", "public"),),
+        ).fetchone()
+    return found is not None
+
+
+def _sqlite_path(url: str) -> str:
+    parts = urlsplit(url)
+    # sqlite:///relative.db -> path "relative.db"; sqlite:////abs.db -> "/abs.db"
+    path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+    if not path:
+        raise InvalidInput(f"database URL {url!r} names no SQLite file")
+    return path
 
 
 def postgres_problem(url: str) -> str | None:
@@ -72,18 +129,14 @@ def _store_env(url: str) -> dict[str, str]:
     if scheme in ("memory", "popo"):
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if scheme == "sqlite":
-        # sqlite:///relative.db -> path "relative.db"; sqlite:////abs.db -> "/abs.db"
-        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
-        if not path:
-            raise InvalidInput(f"database URL {url!r} names no SQLite file")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "APPLICATION_RECORDER_TOPIC": "ledger.chained:ChainedSQLiteApplicationRecorder",
-            "SQLITE_DBNAME": path,
+            "SQLITE_DBNAME": _sqlite_path(url),
             # Writers wait for each other rather than fail at once (seconds).
             "SQLITE_LOCK_TIMEOUT": "30",
         }
-    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+    if scheme in _POSTGRES_SCHEMES:
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -131,15 +184,7 @@ def setting_up(env: dict[str, str]) -> Iterator[None]:
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
-        autocommit=True,
-    ) as conn:
+    with psycopg.connect(**_connect_args(env), autocommit=True) as conn:
         conn.execute("SET lock_timeout = '60s'")
         conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         try:
@@ -150,3 +195,15 @@ def setting_up(env: dict[str, str]) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+def _connect_args(env: dict[str, str]) -> dict[str, Any]:
+    """psycopg's connection arguments for the PostgreSQL store of ``env`` (``_store_env``)."""
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"] or None,
+        "connect_timeout": int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
+    }

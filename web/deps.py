@@ -15,8 +15,8 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from api.auth import Allow
-from api.readmodels import ReadModels
-from api.writer import BatchWriter, Written
+from api.tenants import Tenant, tenant_of
+from api.writer import Written
 from ledger.commands import Command
 from ledger.roles import Role
 from projections.db import ReadDatabase
@@ -102,7 +102,7 @@ async def fetch(request: Request, query: Callable[[ReadDatabase], T]) -> T:
     """``query``'s answer from the read models, including everything recorded before this
     request (a user sees their own write). Build the page's data inside ``query``: it runs in a
     worker thread, off the event loop."""
-    models: ReadModels = request.app.state.read_models
+    models = (await tenant(request)).read_models
     answer, _ = await models.read(query, latest=True)
     return answer
 
@@ -110,5 +110,11 @@ async def fetch(request: Request, query: Callable[[ReadDatabase], T]) -> T:
 async def perform(request: Request, command: Command) -> Written:
     """Execute ``command`` through the same writer as the API (group commit, idempotency by the
     form's key). A refusal is raised as the ledger's ``DomainError``."""
-    writer: BatchWriter = request.app.state.writer
-    return await writer.execute(command)
+    return await (await tenant(request)).writer.execute(command)
+
+
+async def tenant(request: Request) -> Tenant:
+    """What serves the signed-in user's pemda (``api.tenants``): its ledger, writer and read
+    models."""
+    session = current(request)
+    return await tenant_of(request, session.principal.pemda if session is not None else None)

@@ -34,7 +34,7 @@ from ledger.verify import Checkpoint, Report, load_checkpoints, verify
 from projections import queries as q
 from projections.db import ReadDatabase
 from web import format as fmt
-from web.deps import CheckedForm, Need, fetch
+from web.deps import CheckedForm, Need, fetch, tenant
 from web.messages import Refusal
 from web.nav import NavItem
 from web.render import page
@@ -199,18 +199,22 @@ class Watch:
             return self.last
 
 
-def watch_of(request: Request) -> Watch:
+def watch_of(request: Request, ledger: Ledger) -> Watch:
+    """The verifications of ``ledger``'s store (one per pemda with a store per pemda)."""
     state = request.app.state
-    found = getattr(state, "kasda_integrity", None)
+    watches = getattr(state, "kasda_integrity", None)
+    if not isinstance(watches, dict):
+        watches = {}
+        state.kasda_integrity = watches
+    found = watches.get(ledger.url)
     if not isinstance(found, Watch):
         found = Watch()
-        state.kasda_integrity = found
+        watches[ledger.url] = found
     return found
 
 
-def _ledger(request: Request) -> Ledger:
-    ledger: Ledger = request.app.state.ledger
-    return ledger
+async def _ledger(request: Request) -> Ledger:
+    return (await tenant(request)).ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,20 +251,22 @@ def latest_checkpoint(ledger: Ledger, last: Verified | None) -> Signed | None:
 
 @router.get("/audit/integritas")
 async def integrity(request: Request, session: Auditor) -> Response:
-    last = watch_of(request).last
-    signed = await to_thread.run_sync(latest_checkpoint, _ledger(request), last)
+    ledger = await _ledger(request)
+    last = watch_of(request, ledger).last
+    signed = await to_thread.run_sync(latest_checkpoint, ledger, last)
     return page(request, "audit_integrity.html", {"last": last, "signed": signed})
 
 
 @router.post("/audit/integritas")
 async def verify_now(request: Request, session: Auditor, form: CheckedForm) -> Response:
-    await watch_of(request).verify(_ledger(request), session.user)
+    ledger = await _ledger(request)
+    await watch_of(request, ledger).verify(ledger, session.user)
     return RedirectResponse("/audit/integritas", status_code=303)
 
 
 @router.get("/audit/integritas/checkpoint.json")
 async def checkpoint_download(request: Request, session: Auditor) -> Response:
-    signed = await to_thread.run_sync(latest_checkpoint, _ledger(request), None)
+    signed = await to_thread.run_sync(latest_checkpoint, await _ledger(request), None)
     if signed is None:
         raise NotFound("no signed checkpoint is recorded in this store")
     return Response(
@@ -276,7 +282,7 @@ async def checkpoint_download(request: Request, session: Auditor) -> Response:
 async def export_download(request: Request, session: Auditor) -> Response:
     """The pemda's events in store order, one JSON object a line: every page of the API's export
     (``GET /pemda/{p}/export/events``), read a page at a time."""
-    ledger, pemda = _ledger(request), session.principal.pemda
+    ledger, pemda = await _ledger(request), session.principal.pemda
 
     async def lines() -> AsyncIterator[bytes]:
         after: int | None = 0

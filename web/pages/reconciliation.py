@@ -29,6 +29,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from api.routes.reconciliation import READ, RECORD, RESOLVE
 from ledger import commands as c
+from ledger.application import Ledger
 from ledger.errors import AlreadyExists, DomainError
 from ledger.reconciliation import RESOLUTIONS
 from projections import queries as q
@@ -38,7 +39,7 @@ from reconciliation.readers.csv_profiles import DEFAULT_PROFILES
 from reconciliation.record import NOT_EXCEPTIONS
 from reconciliation.schema import STATUS_LABELS, STATUSES
 from web import format as fmt
-from web.deps import CheckedForm, Need, PageRefused, fetch, perform
+from web.deps import CheckedForm, Need, PageRefused, fetch, perform, tenant
 from web.messages import Refusal
 from web.nav import NavItem
 from web.pages.home import Card
@@ -165,8 +166,9 @@ async def run_day(request: Request, session: Recorder, form: CheckedForm) -> Res
     with tempfile.TemporaryDirectory(prefix="kasda-web-recon-") as work:
         folder = Path(work)
         try:
-            matched = await to_thread.run_sync(_match, request, who.pemda, day, profile, window,
-                                               bank, gateway, folder)  # fmt: skip
+            ledger = (await tenant(request)).ledger
+            matched = await to_thread.run_sync(_match, request, ledger, who.pemda, day, profile,
+                                               window, bank, gateway, folder)  # fmt: skip
         except RunRefused as refused:
             detail = str(refused).replace(f"{folder}/", "").removeprefix("kasda reconcile: ")
             detail = re.sub(r"(?:bank|gateway)/\d+/", "", detail)
@@ -188,12 +190,12 @@ async def run_day(request: Request, session: Recorder, form: CheckedForm) -> Res
 
 
 def _match(
-    request: Request, pemda: str, day: date, profile: str, window: int, bank: list[UploadFile],
-    gateway: list[UploadFile], folder: Path,
+    request: Request, ledger: Ledger, pemda: str, day: date, profile: str, window: int,
+    bank: list[UploadFile], gateway: list[UploadFile], folder: Path,
 ) -> DayRun:  # fmt: skip
-    """In a worker thread: the uploads saved, then read and matched against the app's store."""
+    """In a worker thread: the uploads saved, then read and matched against the pemda's store."""
     return match_day(
-        request.app.state.ledger, pemda=pemda, day=day, bank=_save(bank, folder / "bank"),
+        ledger, pemda=pemda, day=day, bank=_save(bank, folder / "bank"),
         gateway=_save(gateway, folder / "gateway"), timezone=request.app.state.settings.timezone,
         profile=profile, window=window,
     )  # fmt: skip

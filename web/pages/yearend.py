@@ -23,7 +23,7 @@ from ledger.codes import SILPA_REKENING
 from ledger.errors import DomainError, NotFound
 from ledger.fields import MAX_YEAR, MIN_YEAR
 from ledger.roles import Role
-from web.deps import CheckedForm, Need, PageRefused, perform
+from web.deps import CheckedForm, Need, PageRefused, perform, tenant
 from web.messages import Refusal
 from web.nav import NavItem
 from web.render import page
@@ -120,7 +120,7 @@ async def year_end_page(
     dokumen: Annotated[str | None, Query(max_length=64)] = None,
     pesan: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    ledger: Ledger = request.app.state.ledger
+    ledger = (await tenant(request)).ledger
     carry = _carry(bawa or [])
 
     def build() -> tuple[int, dict[str, Any], dict[str, Any]]:
@@ -157,7 +157,7 @@ def _form_key(form: FormData) -> str:
 @router.post("/tutup-tahun")
 async def year_end_close(request: Request, session: Admin, form: CheckedForm) -> Response:
     """``POST .../years/{year}/close``: the same command, the same role."""
-    ledger: Ledger = request.app.state.ledger
+    ledger = (await tenant(request)).ledger
     year = _year(str(form.get("tahun") or ""), 0)
     carry = _carry([str(v) for v in form.getlist("bawa")])
     document = str(form.get("dokumen") or "").strip()
