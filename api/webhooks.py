@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.tenants import Tenants
 from gateways.config import GatewaySettings
 from gateways.iris import IrisClient
 from gateways.port import PayoutGateway, ReceiptGateway
@@ -26,9 +27,17 @@ from ledger.application import Ledger
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-def _parts(request: Request) -> tuple[Ledger, GatewaySettings] | None:
+async def _parts(
+    request: Request, pemda: str | None = None
+) -> tuple[Ledger, GatewaySettings] | None:
+    """The ledger a notification is for, and the gateway settings: the app's one ledger, or with
+    a store per pemda (``api.tenants``) the store of the pemda its path names (404 if not served;
+    the legacy path names none, so it is not ready)."""
     state: Any = request.app.state
     ledger = getattr(state, "ledger", None)
+    tenants: Tenants | None = getattr(state, "tenants", None)
+    if pemda is not None and tenants is not None:
+        ledger = (await tenants.of(pemda)).ledger
     settings = getattr(state, "gateway_settings", None)
     if not isinstance(ledger, Ledger) or not isinstance(settings, GatewaySettings):
         return None
@@ -72,10 +81,9 @@ _NOT_READY = WebhookResponse(
 )
 
 
-@router.post("/iris", summary="Iris payout notification (Iris-Signature)")
-async def iris_notification(request: Request) -> JSONResponse:
+async def _iris(request: Request, pemda: str | None) -> JSONResponse:
     raw = await request.body()
-    parts = _parts(request)
+    parts = await _parts(request, pemda)
     if parts is None:
         return _json(_NOT_READY)
     ledger, settings = parts
@@ -84,12 +92,33 @@ async def iris_notification(request: Request) -> JSONResponse:
     return _json(await run_in_threadpool(handle_iris, ledger, settings, raw, headers, payouts))
 
 
-@router.post("/midtrans", summary="Midtrans payment notification (signature_key)")
-async def midtrans_notification(request: Request) -> JSONResponse:
+async def _midtrans(request: Request, pemda: str | None) -> JSONResponse:
     raw = await request.body()
-    parts = _parts(request)
+    parts = await _parts(request, pemda)
     if parts is None:
         return _json(_NOT_READY)
     ledger, settings = parts
     receipts = _receipts(request, settings)
     return _json(await run_in_threadpool(handle_midtrans, ledger, settings, raw, receipts))
+
+
+@router.post("/iris", summary="Iris payout notification (Iris-Signature)")
+async def iris_notification(request: Request) -> JSONResponse:
+    return await _iris(request, None)
+
+
+@router.post("/midtrans", summary="Midtrans payment notification (signature_key)")
+async def midtrans_notification(request: Request) -> JSONResponse:
+    return await _midtrans(request, None)
+
+
+# With a store per pemda (KASDA_TENANCY=schema) the gateway is given each pemda's own
+# notification URL: the path names the store, the signature still proves the sender.
+@router.post("/{pemda}/iris", summary="Iris payout notification for one pemda's store")
+async def pemda_iris_notification(request: Request, pemda: str) -> JSONResponse:
+    return await _iris(request, pemda)
+
+
+@router.post("/{pemda}/midtrans", summary="Midtrans payment notification for one pemda's store")
+async def pemda_midtrans_notification(request: Request, pemda: str) -> JSONResponse:
+    return await _midtrans(request, pemda)

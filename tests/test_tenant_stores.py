@@ -22,6 +22,7 @@ from api.app import create_app
 from api.problems import ProblemError
 from api.settings import ApiSettings
 from api.tenants import Tenants
+from gateways.config import GatewaySettings
 from kasda import cli
 from ledger import ids
 from ledger.application import Ledger
@@ -163,3 +164,28 @@ def test_a_process_opens_at_most_its_limit_of_pemda(tmp_path: Path) -> None:
     finally:
         tenants.close()
     assert tenants.opened() == {}
+
+
+def test_gateway_notifications_reach_the_store_their_path_names(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a store per pemda the gateway is given one notification URL per pemda
+    (``/webhooks/{pemda}/midtrans``): it opens that pemda's store and the signature is checked as
+    on the shared path; the path without a pemda names no store (503, the gateway retries), and a
+    pemda not served is a 404 that makes no store."""
+    assert kasda(monkeypatch, base_url, "tenant-add", "--pemda", PEMDA) == 0
+    config = web_settings(base_url, tenancy="schema")
+    forged = {"order_id": "KASDA-1", "status_code": "200", "gross_amount": "1000.00",
+              "signature_key": "0" * 128}  # fmt: skip
+    with TestClient(create_app(config)) as client:
+        client.app.state.gateway_settings = GatewaySettings(  # type: ignore[attr-defined]
+            server_key="SB-Mid-server-test", iris_creator_key="c", iris_approver_key="a",
+            iris_merchant_key="m")  # fmt: skip
+        assert client.post("/webhooks/midtrans", json=forged).status_code == 503
+        answer = client.post(f"/webhooks/{PEMDA}/midtrans", json=forged)
+        assert answer.status_code == 401, answer.text  # reached the handler, on PEMDA's store
+        assert answer.json() == {"error": "invalid signature"}
+        assert sorted(client.app.state.tenants.opened()) == [PEMDA]  # type: ignore[attr-defined]
+        unserved = client.post(f"/webhooks/{UNSERVED}/iris", json=forged)
+        assert unserved.status_code == 404, unserved.text
+    assert not store_exists(tenant_url(base_url, UNSERVED))
