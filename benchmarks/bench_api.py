@@ -48,12 +48,11 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: testkit
 
-from api.auth import make_token
 from api.settings import ApiSettings
 from kasda.settings import Settings
 from ledger.roles import Role
-from testkit.api import vendor_body
-from testkit.world import NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR
+from testkit.api import token, vendor_body
+from testkit.world import PEMDA, SKPD, SUB_KEGIATAN, YEAR
 
 T = TypeVar("T")
 LINES = 50
@@ -453,16 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         "KASDA_JWT_SECRET": secret,
     }
     config = ApiSettings(database_url=env["KASDA_DATABASE_URL"], jwt_secret=secret)
-    tokens = {
-        role: make_token(
-            config,
-            sub=USERS[role],
-            role=role,
-            pemda=PEMDA,
-            npwp=NPWP if role is Role.VENDOR else None,
-        )
-        for role in Role
-    }
+    # testkit's tokens carry the claims each role needs (the SKPD of an SKPD-bound role).
+    tokens = {role: token(config, role) for role in Role}
     world = World(tokens, lra_freshness=args.lra_freshness)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
