@@ -40,6 +40,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ from api.problems import ProblemError
 from ledger.application import Ledger
 from ledger.connections import Backoff
 from ledger.errors import DomainError
+from projections import queries
 from projections.db import ReadDatabase
 from projections.queries import position as _position
 from projections.runner import Projector
@@ -61,6 +63,9 @@ POSITION_HEADER = "X-Kasda-Projection-Position"
 FOLLOW_INTERVAL = 0.5  # seconds between the follower's catch-ups
 _READ_ATTEMPTS = 4
 ANSWERS = 256  # answers kept by key (``read(key=...)``); all are dropped when full
+# Owners kept (``ReadModels.owner``), least recently used dropped first: about 200 bytes each, so
+# at most a few MiB per worker; a pemda's payments of a few months fit.
+OWNERS = 20_000
 # The longest a read waits for the models to reach its position; then 503 with Retry-After. A
 # projection this far behind is one that cannot keep up (or a database that does not answer): the
 # client should come back, not hold a connection and a worker's waiter open.
@@ -103,6 +108,8 @@ class ReadModels:
         self._wanted = 0  # the highest position a reader waits for
         self._reached = 0  # the highest position known to be projected
         self._answers: dict[Hashable, tuple[int, Any]] = {}  # key -> (position, answer)
+        # aggregate id -> its owner; used from the event loop only (``owner``).
+        self._owners: OrderedDict[str, queries.Owner] = OrderedDict()
 
     # -- keeping current ------------------------------------------------------------------------
     def head(self) -> int:
@@ -307,6 +314,23 @@ class ReadModels:
             before = after
         # Projectors kept committing during the query: the answer reflects at least this.
         return query(db), before
+
+    async def owner(self, aggregate_id: str) -> queries.Owner | None:
+        """Who owns ``aggregate_id`` (``projections.queries.owner``), as ``read`` with
+        ``latest`` gives it. An owner never changes once recorded (``projections/owners.py``), so
+        one found is kept and given again without a query, a thread hop or a wait: the check
+        of tenancy and scope before every read of one payment costs a dict lookup. An owner not
+        found (yet), or a payment whose line's SKPD was not found, is asked again each time."""
+        known = self._owners.get(aggregate_id)
+        if known is not None:
+            self._owners.move_to_end(aggregate_id)
+            return known
+        found, _ = await self.read(lambda db: queries.owner(db, aggregate_id))
+        if found is not None and (found.skpd is not None or found.kind != "Disbursement"):
+            self._owners[aggregate_id] = found
+            if len(self._owners) > OWNERS:
+                self._owners.popitem(last=False)
+        return found
 
     async def read(
         self,

@@ -48,12 +48,11 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: testkit
 
-from api.auth import make_token
 from api.settings import ApiSettings
 from kasda.settings import Settings
 from ledger.roles import Role
-from testkit.api import vendor_body
-from testkit.world import NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR
+from testkit.api import token, vendor_body
+from testkit.world import PEMDA, SKPD, SUB_KEGIATAN, YEAR
 
 T = TypeVar("T")
 LINES = 50
@@ -147,7 +146,27 @@ ROUTES: list[Route] = [
     # Calibration only (--only me / --only healthz): the cost of the HTTP stack and of the token.
     Route("me", "read", 0.0, Role.AUDITOR, lambda w, i: ("GET", f"/pemda/{PEMDA}/me", None)),
     Route("healthz", "read", 0.0, Role.AUDITOR, lambda w, i: ("GET", "/healthz", None)),
+    # The same-run reference (--reference): a bare FastAPI endpoint, served as kasda is.
+    Route("hello", "read", 0.0, Role.AUDITOR, lambda w, i: ("GET", "/hello", None)),
 ]
+
+# Issue 17's targets for the API (the mix with read-your-writes on every LRA read, 500/s, 2 cores).
+TARGET_CPU_MS = 1.0
+TARGET_P99_MS = 50.0
+
+
+def hello() -> Any:
+    """The reference server (uvicorn factory): a bare FastAPI app answering a small JSON body,
+    so that the CPU per request of kasda's mix can be given as a ratio measured in the same run."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello_route() -> dict[str, str]:
+        return {"hello": "world"}
+
+    return app
 
 
 # The mix before the LRA route existed (50% payment, 30% history, 20% write), kept so that the
@@ -172,32 +191,33 @@ def free_port() -> int:
         return port
 
 
-def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "kasda.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, env=env)
+def start_server(
+    env: dict[str, str], port: int, workers: int, *, reference: bool = False
+) -> subprocess.Popen[bytes]:
+    """``kasda serve``; with ``reference``, uvicorn serving ``hello`` with the same settings
+    (uvloop and httptools when installed, no access log, ``workers`` processes)."""
+    common = ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    if reference:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_api:hello"]
+        command += [*common, "--no-access-log"]
+        probe = "/hello"
+    else:
+        command = [sys.executable, "-m", "kasda.cli", "serve", *common]
+        probe = "/healthz"
+    root = str(Path(__file__).resolve().parent.parent)
+    process = subprocess.Popen(command, env={**env, "PYTHONPATH": root}, cwd=root)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"kasda serve exited with {process.returncode}")
+            raise SystemExit(f"the server exited with {process.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=1).status_code == 200:
                 return process
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     process.terminate()
-    raise SystemExit("kasda serve did not answer within 60 s")
+    raise SystemExit("the server did not answer within 60 s")
 
 
 def seed(base: str, world: World, payments: int) -> None:
@@ -400,6 +420,35 @@ def cpu_seconds(pid: int) -> float:
     return total + sum(cpu_seconds(int(child)) for child in children)
 
 
+def measure_reference(
+    args: argparse.Namespace, env: dict[str, str], world: World
+) -> dict[str, float]:
+    """CPU per request and p99 of ``hello`` under the same uvicorn settings, workers, rate and
+    durations as the run just made (the machine's speed and load of the moment, for a ratio)."""
+    port = free_port()
+    server = start_server(env, port, args.workers, reference=True)
+    try:
+        before = cpu_seconds(server.pid)
+        samples, elapsed = run_loop(
+            drive(
+                port,
+                world,
+                args.rate,
+                args.duration,
+                args.warmup,
+                args.max_requests,
+                args.connections,
+                ["hello"],
+            )
+        )
+        used = cpu_seconds(server.pid) - before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    rows = report(samples, elapsed)
+    return {"cpu_ms": used / len(samples) * 1000, "p99_ms": rows[0]["p99_ms"]}
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -412,6 +461,68 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average": os.getloadavg(),
     }
+
+
+def summarise(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    world: World,
+    before: dict[str, Any],
+    measured: tuple[list[Sample], float, float, float],
+) -> None:
+    """Print the run (and measure the reference after it), whether each target is met."""
+    samples, elapsed, server_cpu, own_cpu = measured
+    rows = report(samples, elapsed)
+    print(f"machine: {before}")
+    print(
+        f"target {args.rate:.0f} req/s for {args.duration:.0f} s (+{args.warmup:.0f} s warm-up), "
+        f"{args.workers} workers, PostgreSQL, loopback, mix {args.mix}, "
+        f"LRA freshness {args.lra_freshness or 'default (recent)'}"
+    )
+    print(
+        f"{'route':<14}{'requests':>9}{'errors':>7}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}"
+        f"{'p99 ms':>8}{'max ms':>8}{'svc p50':>8}{'svc p99':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['route']:<14}{r['requests']:>9}{r['errors']:>7}{r['per_s']:>8.0f}"
+            f"{r['p50_ms']:>8.1f}{r['p90_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['max_ms']:>8.0f}"
+            f"{r['service_p50_ms']:>8.1f}{r['service_p99_ms']:>8.1f}"
+        )
+    sent = len(samples)
+    cpu_ms = server_cpu / sent * 1000
+    print(
+        f"CPU per request (warm-up included): server workers {cpu_ms:.2f} ms, "
+        f"load generator {own_cpu / sent * 1000:.2f} ms"
+    )
+    reference = measure_reference(args, env, world) if args.reference else None
+    if reference is not None:
+        print(
+            f"reference (bare FastAPI endpoint, same uvicorn settings, same rate, just after): "
+            f"{reference['cpu_ms']:.3f} ms CPU per request, p99 {reference['p99_ms']:.1f} ms; "
+            f"kasda's mix costs {cpu_ms / reference['cpu_ms']:.1f}x the reference"
+        )
+    p99 = rows[0]["p99_ms"] if rows else float("nan")
+    print(
+        f"target CPU per request <= {TARGET_CPU_MS} ms: {'met' if cpu_ms <= TARGET_CPU_MS else 'NOT met'}"
+        f" ({cpu_ms:.2f} ms); target p99 < {TARGET_P99_MS:.0f} ms: "
+        f"{'met' if p99 < TARGET_P99_MS else 'NOT met'} ({p99:.1f} ms)"
+        + ("" if args.lra_freshness == "after" else "; issue 17 asks for --lra-freshness after")
+        + f"; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": before,
+                    "args": vars(args) | {"json": None},
+                    "rows": rows,
+                    "server_cpu_ms_per_request": cpu_ms,
+                    "reference": reference,
+                },
+                indent=2,
+            )
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -441,6 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the same-run reference (a bare FastAPI endpoint under the same uvicorn)",
+    )
     args = parser.parse_args(argv)
 
     base_url = Settings.from_env().test_postgres_url
@@ -453,16 +570,8 @@ def main(argv: list[str] | None = None) -> int:
         "KASDA_JWT_SECRET": secret,
     }
     config = ApiSettings(database_url=env["KASDA_DATABASE_URL"], jwt_secret=secret)
-    tokens = {
-        role: make_token(
-            config,
-            sub=USERS[role],
-            role=role,
-            pemda=PEMDA,
-            npwp=NPWP if role is Role.VENDOR else None,
-        )
-        for role in Role
-    }
+    # testkit's tokens carry the claims each role needs (the SKPD of an SKPD-bound role).
+    tokens = {role: token(config, role) for role in Role}
     world = World(tokens, lra_freshness=args.lra_freshness)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -494,40 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
         with psycopg.connect(base_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-    rows = report(samples, elapsed)
-    print(f"machine: {before}")
-    print(
-        f"target {args.rate:.0f} req/s for {args.duration:.0f} s (+{args.warmup:.0f} s warm-up), "
-        f"{args.workers} workers, PostgreSQL, loopback, mix {args.mix}, "
-        f"LRA freshness {args.lra_freshness or 'default (recent)'}"
-    )
-    print(
-        f"{'route':<14}{'requests':>9}{'errors':>7}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}"
-        f"{'p99 ms':>8}{'max ms':>8}{'svc p50':>8}{'svc p99':>8}"
-    )
-    for r in rows:
-        print(
-            f"{r['route']:<14}{r['requests']:>9}{r['errors']:>7}{r['per_s']:>8.0f}"
-            f"{r['p50_ms']:>8.1f}{r['p90_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['max_ms']:>8.0f}"
-            f"{r['service_p50_ms']:>8.1f}{r['service_p99_ms']:>8.1f}"
-        )
-    sent = len(samples)
-    print(
-        f"CPU per request (warm-up included): server workers {server_cpu / sent * 1000:.2f} ms, "
-        f"load generator {own_cpu / sent * 1000:.2f} ms"
-    )
-    if args.json is not None:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "machine": before,
-                    "args": vars(args) | {"json": None},
-                    "rows": rows,
-                    "server_cpu_ms_per_request": server_cpu / sent * 1000,
-                },
-                indent=2,
-            )
-        )
+    summarise(args, env, world, before, (samples, elapsed, server_cpu, own_cpu))
     return 0
 
 

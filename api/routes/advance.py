@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
 from api import auth
 from api.advance_models import (
@@ -47,6 +47,7 @@ from api.deps import (
 from api.models import ApproveIn, AuthoriseIn, CommandOut, ReasonIn, SettlementIn
 from api.problems import responses
 from api.routes.budgets import line_ref
+from api.routing import AreaRouter
 from ledger import commands as c
 from ledger import roles
 from ledger.codes import normalise_skpd
@@ -55,7 +56,7 @@ from ledger.fields import fiscal_year
 from projections import advance_queries as aq
 from projections.db import ReadDatabase
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}/advances", tags=["advances"], responses=responses(401, 403, 404, 422)
 )
 

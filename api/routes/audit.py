@@ -12,19 +12,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from api import auth
 from api.auth import Principal
 from api.deps import LedgerDep, ReadModelsDep, read
 from api.models import ExportEventOut, ExportPageOut, VerifyOut
 from api.problems import responses
+from api.routing import AreaRouter
 from ledger.application import Ledger
 from ledger.verify import verify
 from projections import queries as q
 from projections.db import ReadDatabase
 
-router = APIRouter(prefix="/pemda/{pemda}", tags=["audit"], responses=responses(401, 403, 404, 422))
+router = AreaRouter(
+    prefix="/pemda/{pemda}", tags=["audit"], responses=responses(401, 403, 404, 422)
+)
 
 Auditor = Annotated[Principal, Depends(auth.READ_AUDIT)]
 MAX_SCAN = 20_000  # notifications read per export page, at most

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
 from api import auth
 from api.auth import Principal
@@ -44,6 +44,7 @@ from api.models import (
     ShiftIn,
 )
 from api.problems import responses
+from api.routing import AreaRouter
 from ledger import commands as c
 from ledger import history as ledger_history
 from ledger import ids
@@ -54,7 +55,7 @@ from ledger.fields import MAX_YEAR, MIN_YEAR
 from projections import queries as q
 from projections.db import ReadDatabase
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}/budgets", tags=["budgets"], responses=responses(401, 403, 404, 422)
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel, Field, StrictInt
 
 from api import auth
@@ -30,6 +30,7 @@ from api.deps import (
 from api.models import SKPD, Body, Code, CommandOut, LineRefIn, Number, Page, Rupiah, RupiahOrZero
 from api.problems import responses
 from api.routes.budgets import line_ref
+from api.routing import AreaRouter
 from ledger import commands as c
 from ledger.codes import normalise_skpd
 from ledger.errors import NotFound
@@ -37,7 +38,7 @@ from ledger.fields import MAX_YEAR, MIN_YEAR
 from projections import spd as s
 from projections.db import ReadDatabase
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}/budgets/{year}",
     tags=["anggaran kas & SPD"],
     responses=responses(401, 403, 404, 422),

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from api import auth
 from api.auth import Principal
@@ -57,6 +57,7 @@ from api.problems import responses
 from api.readmodels import ReadModels
 from api.routes.budgets import line_ref
 from api.routes.redflags import pemda_thresholds, warnings_out
+from api.routing import AreaRouter
 from audit import service as redflag_service
 from audit.frames import secret_of
 from ledger import commands as c
@@ -71,7 +72,7 @@ from projections.db import ReadDatabase
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}/disbursements",
     tags=["disbursements"],
     responses=responses(401, 403, 404, 422),
@@ -441,8 +442,7 @@ async def list_disbursements(
 
 async def require_visible(models: ReadModels, who: Principal, disbursement_id: UUID) -> None:
     """Whether ``who`` may see the disbursement (``check_visible``), from who owns it."""
-    found, _ = await models.read(lambda db: q.owner(db, str(disbursement_id)))
-    check_visible(found, who, disbursement_id)
+    check_visible(await models.owner(str(disbursement_id)), who, disbursement_id)
 
 
 def check_visible(found: q.Owner | None, who: Principal, disbursement_id: UUID) -> None:

@@ -12,7 +12,7 @@ import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
 from api import auth
 from api.auth import Principal
@@ -40,6 +40,7 @@ from api.models import (
     ResolveExceptionIn,
 )
 from api.problems import responses
+from api.routing import AreaRouter
 from ledger import commands as c
 from ledger import roles
 from ledger.errors import NotFound
@@ -48,7 +49,7 @@ from ledger.roles import Role
 from projections import queries as q
 from projections.db import ReadDatabase
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}/reconciliation",
     tags=["reconciliation"],
     responses=responses(401, 403, 404, 422),

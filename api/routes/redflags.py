@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from api import auth
 from api.auth import Principal
@@ -49,6 +49,7 @@ from api.models import (
     ReviewRedFlagIn,
 )
 from api.problems import ProblemError, responses
+from api.routing import AreaRouter
 from audit import service, thresholds
 from audit.frames import secret_of
 from ledger import commands as c
@@ -60,7 +61,7 @@ from ledger.roles import Role
 from projections import queries as q
 from projections.db import ReadDatabase
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}", tags=["red flags"], responses=responses(401, 403, 404, 422)
 )
 

@@ -21,7 +21,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 from pydantic import AwareDatetime
 
 from api import auth
@@ -43,6 +43,7 @@ from api.models import (
 )
 from api.problems import responses
 from api.readmodels import POSITION_HEADER
+from api.routing import AreaRouter
 from ledger import ids
 from ledger.codes import normalise_skpd
 from ledger.errors import InvalidInput, NotFound
@@ -53,7 +54,7 @@ from projections import nomenclature
 from projections import queries as q
 from projections.db import ReadDatabase
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}", tags=["reports"], responses=responses(401, 403, 404, 422)
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from api import auth
 from api.auth import Principal
@@ -12,9 +12,10 @@ from api.deps import IdempotencyKey, WriterDep, run
 from api.models import CommandOut, RevenueIn, ReverseRevenueIn
 from api.problems import responses
 from api.routes.budgets import line_ref
+from api.routing import AreaRouter
 from ledger import commands as c
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}/revenues",
     tags=["revenue"],
     responses=responses(401, 403, 404, 409, 422),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
 from api import auth
 from api.auth import Principal
@@ -33,6 +33,7 @@ from api.models import (
     VendorOut,
 )
 from api.problems import responses
+from api.routing import AreaRouter
 from ledger import commands as c
 from ledger import ids
 from ledger.errors import NotFound
@@ -41,7 +42,7 @@ from ledger.vendor import normalise_npwp
 from projections import queries as q
 from projections.db import ReadDatabase
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}/vendors", tags=["vendors"], responses=responses(401, 403, 404, 422)
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import auth
@@ -19,12 +19,13 @@ from api.deps import REPLAYED_HEADER, IdempotencyKey, LedgerDep, WriterDep
 from api.models import CloseYearIn, LapsingOut, YearCloseOut, YearStatusOut
 from api.problems import responses
 from api.routes.budgets import YearPath, line_ref
+from api.routing import AreaRouter
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.errors import DomainError, NotFound
 from ledger.yearend import carry_over_problem
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/pemda/{pemda}/years", tags=["budgets"], responses=responses(401, 403, 404, 422)
 )
 Admin = Annotated[Principal, Depends(auth.BUDGET_ADMIN)]
