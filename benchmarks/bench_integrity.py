@@ -178,12 +178,10 @@ def read_rows(backend: str, url: str) -> Iterator[tuple[Any, ...]]:
             ("kasda_events", "notification_id, originator_id, originator_version, topic, state"),
             ("kasda_events_chain", "position, chain_hash"),
         ):
-            with server.cursor(name=f"read_{table}", binary=True) as cursor:
-                cursor.itersize = 20_000  # type: ignore[attr-defined]
-                cursor.execute(
-                    f'SELECT {columns} FROM "{schema}"."{table}" ORDER BY 1'
-                )
-                yield from cursor
+            with server.cursor(name=f"read_{table}", binary=True) as named:
+                named.itersize = 20_000
+                named.execute(f'SELECT {columns} FROM "{schema}"."{table}" ORDER BY 1')
+                yield from named
 
 
 def read_rate(backend: str, url: str, events: int) -> float:
