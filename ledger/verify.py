@@ -27,11 +27,13 @@ import bisect
 import hashlib
 import itertools
 import json
+import multiprocessing
+import sqlite3
 import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +52,11 @@ from ledger.integrity import GENESIS, chain_next, raw_digest
 PAGE = 20_000
 FAST_PAGE = 20_000  # events per page of the fast path (x ~0.5 KB: ~10 MB a page)
 READERS = 2  # threads reading pages, each on its own connection
+# A large store is checked by worker processes, each reading, digesting and checking its own
+# ranges (the GIL no longer serialises the hashing); below PROCESS_MIN events their start costs
+# more than they save.
+PROCESSES = 2
+PROCESS_MIN = 200_000
 AHEAD = 2  # pages read ahead of the hashing, beyond one per reader: memory stays bounded
 # (position reached, last position of the store): called after each page, for a progress bar.
 Progress = Callable[[int, int], None]
@@ -329,12 +336,15 @@ def _fast_walk(
     wanted: dict[int, set[Checkpoint]],
     progress: Progress | None,
 ) -> tuple[bytes, int | None]:
-    """Check page after page while every page is sound. Returns the head so far and, at the first
-    page that is not, the position after which the exact walk takes over (None: all sound)."""
-    previous = GENESIS
+    """Check range after range while every range is sound. Returns the head so far and, at the
+    first range that is not, the position after which the exact walk takes over (None: all
+    sound)."""
     reader = _PageReader(ledger)
     if reader.sparse:
-        return previous, 0  # positions far apart (not what kasda writes): all exact
+        return GENESIS, 0  # positions far apart (not what kasda writes): all exact
+    if reader.source is not None and reader.events >= PROCESS_MIN:
+        return _walk_ranges(reader, report, wanted, progress)
+    previous = GENESIS
     for page in reader.pages():
         if not _page_holds(page, previous, wanted):
             return previous, page.after
@@ -345,6 +355,34 @@ def _fast_walk(
         if progress is not None:
             progress(report.head_position, max(reader.last, report.head_position))
     return previous, None
+
+
+def _walk_ranges(
+    reader: _PageReader,
+    report: Report,
+    wanted: dict[int, set[Checkpoint]],
+    progress: Progress | None,
+) -> tuple[bytes, int | None]:
+    """The same walk with each range read, digested and checked by a worker process."""
+    previous = GENESIS
+    for checked in reader.ranges(tuple(sorted(wanted))):
+        if not checked.sound or not _signed_hold(checked.signed, wanted):
+            return previous, checked.after
+        if checked.events:
+            previous = checked.last_link
+            report.events += checked.events
+            report.head_position = checked.last_position
+        if progress is not None:
+            progress(report.head_position, max(reader.last, report.head_position))
+    return previous, None
+
+
+def _signed_hold(links: dict[int, bytes], wanted: dict[int, set[Checkpoint]]) -> bool:
+    for at, link in links.items():
+        if any(signed.chain_hash != link.hex() for signed in wanted[at]):
+            return False
+        del wanted[at]
+    return True
 
 
 def _page_holds(page: _Page, previous: bytes, wanted: dict[int, set[Checkpoint]]) -> bool:
@@ -445,9 +483,14 @@ class _PageReader:
             f"WHERE {position} {between.format(position)} ORDER BY {position}"
         )
         self.count = f"SELECT count(*) FROM {chain} WHERE position {between.format('position')}"  # noqa: S608
-        self.last, events_count = self._extent(events, chain, position)
+        self.last, self.events = self._extent(events, chain, position)
         # Ranges of positions suit a store whose positions are dense, as kasda writes them.
-        self.sparse = self.last > 2 * events_count + FAST_PAGE
+        self.sparse = self.last > 2 * self.events + FAST_PAGE
+        before = (
+            f"SELECT chain_hash FROM {chain} WHERE position > 0 AND position <= {placeholder} "  # noqa: S608
+            "ORDER BY position DESC LIMIT 1"
+        )
+        self.source = _source(recorder, self.kind, self.select, self.count, before)
 
     def _extent(self, events: str, chain: str, position: str) -> tuple[int, int]:
         """(the last position of either table, the number of events)."""
@@ -478,8 +521,39 @@ class _PageReader:
                 for future in pending:
                     future.cancel()
 
+    def ranges(self, signed: tuple[int, ...]) -> Iterator[_Range]:
+        """The ranges checked by ``PROCESSES`` worker processes, in position order (started by
+        fork: a worker opens its own connection and needs nothing else of this process)."""
+        assert self.source is not None
+        starts = iter(range(0, max(self.last, 1), FAST_PAGE))
+        with ProcessPoolExecutor(
+            PROCESSES,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_open_in_worker,
+            initargs=(self.source,),
+        ) as pool:
+            pending = deque(
+                pool.submit(_check_in_worker, lo, self._top(lo), signed)
+                for lo in itertools.islice(starts, PROCESSES + AHEAD)
+            )
+            try:
+                while pending:
+                    checked = pending.popleft().result(timeout=self.wait)
+                    following = next(starts, None)
+                    if following is not None:
+                        pending.append(
+                            pool.submit(_check_in_worker, following, self._top(following), signed)
+                        )
+                    yield checked
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def _top(self, after: int) -> int:
+        return (1 << 63) - 1 if after + FAST_PAGE >= self.last else after + FAST_PAGE
+
     def _read(self, after: int) -> _Page:
-        top = (1 << 63) - 1 if after + FAST_PAGE >= self.last else after + FAST_PAGE
+        top = self._top(after)
         with self.recorder.datastore.transaction(commit=False) as cursor:
             # Plain tuples: the library's dict (or sqlite3.Row) rows cost more than the hashing.
             if self.kind == "postgres":
@@ -493,6 +567,89 @@ class _PageReader:
             (linked,) = tuple(cursor.fetchone())
         digests = _sqlite_digests(rows) if self.kind == "sqlite" else _postgres_digests(rows)
         return _Page(after, top, [r[0] for r in rows], digests, [r[-1] for r in rows], int(linked))
+
+
+# -- worker processes (a large store, where fork is available) ----------------------------------
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """How a worker process opens the store on its own, and what it asks."""
+
+    kind: str
+    target: str  # the SQLite file, or the PostgreSQL conninfo
+    options: dict[str, Any]  # the pool's connection options (every wait bounded)
+    connection: Any  # the PostgreSQL connection class (bounded waits)
+    select: str
+    count: str
+    before: str  # the stored link before a range
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """A worker's verdict on the positions (after, top]: sound, or not (the exact walk then looks)."""
+
+    after: int
+    sound: bool
+    events: int = 0
+    last_position: int = 0
+    last_link: bytes = GENESIS
+    signed: dict[int, bytes] = field(default_factory=dict)  # the links at checkpoint positions
+
+
+def _source(recorder: Any, kind: str, select: str, count: str, before: str) -> _Source | None:
+    """None where worker processes cannot be used (no fork, or an in-memory SQLite store)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    pool = recorder.datastore.pool
+    if kind == "sqlite":
+        if pool.is_sqlite_memory_mode:
+            return None
+        return _Source(kind, pool.db_name, {}, None, select, count, before)
+    options = {**(pool.kwargs or {}), "row_factory": tuple_row}  # not the library's dict rows
+    return _Source(kind, pool.conninfo, options, pool.connection_class, select, count, before)
+
+
+_WORKER: dict[str, Any] = {}  # in a worker process: its source and connection
+
+
+def _open_in_worker(source: _Source) -> None:
+    _WORKER["source"] = source
+    if source.kind == "sqlite":
+        _WORKER["connection"] = sqlite3.connect(source.target, uri=True, timeout=30)
+    else:
+        _WORKER["connection"] = source.connection.connect(
+            source.target, autocommit=True, **source.options
+        )
+
+
+def _check_in_worker(after: int, top: int, signed: tuple[int, ...]) -> _Range:
+    """Read, digest and check the range (after, top], from the stored link before it."""
+    source: _Source = _WORKER["source"]
+    connection = _WORKER["connection"]
+    cursor = connection.cursor()
+    options = {"binary": True} if source.kind == "postgres" else {}
+    cursor.execute(source.before, (after,), **options)
+    found = cursor.fetchone()
+    previous = bytes(found[0]) if found and after > 0 else GENESIS
+    cursor.execute(source.select, (after, top), **options)
+    rows = cursor.fetchall()
+    cursor.execute(source.count, (after, top), **options)
+    (linked,) = cursor.fetchone()
+    cursor.close()
+    digests = _sqlite_digests(rows) if source.kind == "sqlite" else _postgres_digests(rows)
+    positions, links = [r[0] for r in rows], [r[-1] for r in rows]
+    if digests is None or linked != len(rows) or None in links:
+        return _Range(after, sound=False)
+    if not _links_hold(previous, positions, digests, links):
+        return _Range(after, sound=False)
+    at_signed = {}
+    for at in (p for p in signed if after < p <= top):
+        index = bisect.bisect_left(positions, at)
+        if index == len(positions) or positions[index] != at:
+            return _Range(after, sound=False)
+        at_signed[at] = links[index]
+    if not rows:
+        return _Range(after, sound=True)
+    return _Range(after, True, len(rows), positions[-1], links[-1], at_signed)
 
 
 def _done(report: Report, started: float) -> Report:

@@ -169,10 +169,12 @@ def _exact_from(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.mark.parametrize("ledger_url", ["sqlite", "postgres"], indirect=True)
 @pytest.mark.parametrize("page", [7, 20_000])
+@pytest.mark.parametrize("processes", [False, True])
 def test_an_untouched_store_is_vouched_for_by_the_fast_path_alone(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, page: int
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, page: int, processes: bool
 ) -> None:
     monkeypatch.setattr(verifying, "FAST_PAGE", page)
+    monkeypatch.setattr(verifying, "PROCESS_MIN", 0 if processes else 1 << 62)
     resumed = _exact_from(monkeypatch)
     seen: list[tuple[int, int]] = []
     report = verify(ledger, progress=lambda done, total: seen.append((done, total)))
@@ -185,10 +187,12 @@ def test_an_untouched_store_is_vouched_for_by_the_fast_path_alone(
 
 
 @pytest.mark.parametrize("ledger_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("processes", [False, True])
 def test_the_exact_walk_takes_over_at_the_page_of_the_problem(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, processes: bool
 ) -> None:
     monkeypatch.setattr(verifying, "FAST_PAGE", 7)
+    monkeypatch.setattr(verifying, "PROCESS_MIN", 0 if processes else 1 << 62)
     recorder: Any = ledger.recorder
     if ledger.env.get("PERSISTENCE_MODULE", "").endswith("postgres"):
         table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
