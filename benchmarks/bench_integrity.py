@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -213,9 +214,23 @@ def best(runs: int, measure: Callable[[], float]) -> float:
     return max(measure() for _ in range(runs))
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (verify's worker processes)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+CPU: list[float] = []  # events per CPU-second of kasda's side of each verify (not the server's)
+
+
 def timed_verify(ledger: Ledger) -> float:
+    before = cpu_seconds()
     report = verify(ledger)
     assert report.ok, report.problem
+    CPU.append(report.events / max(cpu_seconds() - before, 1e-9))
     return report.events / report.seconds
 
 
@@ -264,11 +279,12 @@ def verify_speed(backend: str, events: int, export_events: int, runs: int) -> No
             print(
                 f"{backend:8} kasda verify: {v:,.0f} events/s (best of {runs}); plain SELECT of the "
                 f"same rows {r:,.0f}/s (verify = {v / r:.2f}x of it); hashlib alone {h:,.0f}/s "
-                f"({v / h:.2f}x); {verdict(v)}"
+                f"({v / h:.2f}x); {verdict(v)}; kasda's CPU: {max(CPU[-runs:]):,.0f} events per "
+                f"CPU-second (workers included)"
             )
         finally:
             ledger.close()
-    if backend == "sqlite":
+    if backend == "sqlite" and export_events > 0:
         export_speed(export_events, runs)
 
 
@@ -306,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], action="append")
     parser.add_argument("--verify-only", action="store_true", help="only issue 17's measurement")
     parser.add_argument("--verify-events", type=int, default=1_000_000)
-    parser.add_argument("--export-events", type=int, default=1_000_000)
+    parser.add_argument("--export-events", type=int, default=1_000_000, help="0: no export")
     args = parser.parse_args(argv)
     backends = args.backend or ["sqlite", "postgres"]
     if "postgres" in backends and (problem := postgres_problem()) is not None:

@@ -34,12 +34,15 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import multiprocessing
 import re
 import shutil
 import struct
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -67,6 +70,12 @@ from ledger.verify import (
 FILES = ("events.jsonl", "events.parquet", "checkpoints.json")
 PAGE = 10_000  # events per JSONL read page and per Parquet part
 FAST_PAGE = 50_000  # rows per page of the fast verification (a few tens of MB)
+# A large export is checked by worker processes, a slice each (the GIL no longer serialises the
+# body checks); below PROCESS_MIN rows their start (imports) costs more than they save.
+PROCESSES = 2
+PROCESS_MIN = 200_000
+AHEAD = 2  # slices checked ahead of the one the JSONL is compared with: memory stays bounded
+SLICE_WAIT = 600.0  # seconds a slice may take in a worker (a loaded machine): every wait bounded
 SCHEMA: dict[str, Any] = {
     "position": pl.Int64,
     "aggregate_id": pl.String,
@@ -507,17 +516,15 @@ def _fast_walks(
     try:
         if dict(pl.read_parquet_schema(path)) != SCHEMA:
             return None
-        frame = pl.scan_parquet(path)
-        total = int(frame.select(pl.len()).collect().item())
-        previous: bytes | None = GENESIS
+        total = int(pl.scan_parquet(path).select(pl.len()).collect().item())
         with (folder / "events.jsonl").open("rb") as jsonl:
-            for offset in range(0, total, FAST_PAGE):
-                page = _fast_page(frame.slice(offset, FAST_PAGE).collect())
-                if page is None or jsonl.read(len(page[1])) != page[1]:
+            for piece in _slices(path, total, signed):
+                if (
+                    not piece.sound
+                    or piece.lines != hashlib.sha256(jsonl.read(piece.length)).digest()
+                ):
                     return None
-                previous = _fast_rows(page[0], previous or GENESIS, walk, wanted)
-                if previous is None:
-                    return None
+                _merge(walk, piece, wanted)
                 if progress is not None:
                     progress(walk.events, total)
             if jsonl.read(1):
@@ -528,6 +535,89 @@ def _fast_walks(
         return None  # a checkpoint beyond the export: the exact walk words it
     walk.checkpoints = sum(len(at) for at in signed.values())
     return [dataclasses.replace(walk, source="events.jsonl"), walk]
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """The verdict on FAST_PAGE rows of events.parquet from ``offset``, and what the walk needs."""
+
+    offset: int
+    sound: bool
+    events: int = 0
+    first: int = 0
+    last: int = 0
+    head: str = ""
+    encrypted: int = 0
+    signed: frozenset[int] = frozenset()  # checkpoint positions met (and holding) in the slice
+    lines: bytes = b""  # SHA-256 of the slice's lines of events.jsonl, as the exporter writes them
+    length: int = 0  # and their length in bytes
+
+
+def _merge(walk: _Walk, piece: _Slice, wanted: dict[int, set[Checkpoint]]) -> None:
+    for position in piece.signed:
+        wanted.pop(position, None)
+    if piece.events:
+        walk.first = walk.first or piece.first
+        walk.last, walk.head = piece.last, piece.head
+        walk.events += piece.events
+        walk.encrypted += piece.encrypted
+
+
+def _slices(path: Path, total: int, signed: dict[int, set[Checkpoint]]) -> Iterator[_Slice]:
+    """The slices' verdicts in order: checked here, or for a large export by ``PROCESSES`` worker
+    processes (spawned: Polars' threads do not survive a fork), each reading its own slice."""
+    size = FAST_PAGE  # passed along: a spawned worker has its own module's settings
+    offsets = range(0, total, size)
+    if total < PROCESS_MIN:
+        yield from (_check_slice(path, offset, size, signed) for offset in offsets)
+        return
+    starts = iter(offsets)
+    with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = deque(
+            pool.submit(_check_slice, path, offset, size, signed)
+            for offset in itertools.islice(starts, PROCESSES + AHEAD)
+        )
+        try:
+            while pending:
+                piece = pending.popleft().result(timeout=SLICE_WAIT)
+                following = next(starts, None)
+                if following is not None:
+                    pending.append(pool.submit(_check_slice, path, following, size, signed))
+                yield piece
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _check_slice(path: Path, offset: int, size: int, signed: dict[int, set[Checkpoint]]) -> _Slice:
+    """Check ``size`` rows from ``offset``: each link from the stored one before it (the last row
+    of the slice before; if every link holds, each equals the recomputed one)."""
+    frame = pl.scan_parquet(path)
+    try:
+        page = _fast_page(frame.slice(offset, size).collect())
+        if page is None:
+            return _Slice(offset, sound=False)
+        previous = GENESIS
+        if offset:
+            before = frame.slice(offset - 1, 1).select("chain_hash").collect().item()
+            previous = bytes.fromhex(before)
+        walk, wanted = _Walk("events.parquet"), {p: set(at) for p, at in signed.items()}
+        if _fast_rows(page[0], previous, walk, wanted) is None:
+            return _Slice(offset, sound=False)
+    except (pl.exceptions.PolarsError, ValueError, TypeError, struct.error):
+        return _Slice(offset, sound=False)
+    return _Slice(
+        offset,
+        True,
+        walk.events,
+        walk.first,
+        walk.last,
+        walk.head,
+        walk.encrypted,
+        frozenset(signed) - frozenset(wanted),
+        hashlib.sha256(page[1]).digest(),
+        len(page[1]),
+    )
 
 
 def _fast_page(frame: pl.DataFrame) -> tuple[pl.DataFrame, bytes] | None:

@@ -258,11 +258,12 @@ def _slow_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return walked
 
 
-@pytest.mark.parametrize("page", [3, 50_000])
+@pytest.mark.parametrize(("page", "processes"), [(3, False), (50_000, False), (9, True)])
 def test_an_export_is_vouched_for_by_the_fast_path(
-    exported: Path, monkeypatch: pytest.MonkeyPatch, page: int
+    exported: Path, monkeypatch: pytest.MonkeyPatch, page: int, processes: bool
 ) -> None:
     monkeypatch.setattr(export, "FAST_PAGE", page)
+    monkeypatch.setattr(export, "PROCESS_MIN", 0 if processes else 1 << 62)
     walked = _slow_walks(monkeypatch)
     seen: list[int] = []
     report = verify_export(exported, progress=lambda done, _: seen.append(done))
