@@ -56,8 +56,10 @@ from benchmarks.bench_ledger import (
     stream,
 )
 from kasda.export import export_history, verify_export
+from ledger import verify as verifying
 from ledger.application import Ledger
 from ledger.cipher import new_key
+from ledger.integrity import GENESIS
 from ledger.store import store_options
 from ledger.verify import verify
 
@@ -214,6 +216,18 @@ def best(runs: int, measure: Callable[[], float]) -> float:
     return max(measure() for _ in range(runs))
 
 
+def exact_rate(ledger: Ledger) -> float:
+    """verify as before issue 17: the exact walk alone, event by event (the fast path skipped)."""
+    fast = verifying._fast_walk
+    verifying._fast_walk = lambda *_: (GENESIS, 0)
+    try:
+        report = verify(ledger)
+    finally:
+        verifying._fast_walk = fast
+    assert report.ok, report.problem
+    return report.events / report.seconds
+
+
 def cpu_seconds() -> float:
     """CPU time of this process and its finished children (verify's worker processes)."""
     own, children = (
@@ -270,14 +284,16 @@ def verify_speed(backend: str, events: int, export_events: int, runs: int) -> No
             print(
                 f"{backend:8} store of {made:,} events made in {time.perf_counter() - started:.0f} s"
             )
-            read, hashed, mine = [], [], []
+            read, hashed, mine, before = [], [], [], []
             for _ in range(runs):  # interleaved: the machine's drift hits all alike
                 read.append(read_rate(backend, url, made))
                 hashed.append(hash_rate(backend, url))
                 mine.append(timed_verify(ledger))
-            r, h, v = max(read), max(hashed), max(mine)
+                before.append(exact_rate(ledger))
+            r, h, v, b = max(read), max(hashed), max(mine), max(before)
             print(
-                f"{backend:8} kasda verify: {v:,.0f} events/s (best of {runs}); plain SELECT of the "
+                f"{backend:8} kasda verify: {v:,.0f} events/s (best of {runs}; the exact walk alone, "
+                f"as before issue 17: {b:,.0f}/s, {v / b:.1f}x); plain SELECT of the "
                 f"same rows {r:,.0f}/s (verify = {v / r:.2f}x of it); hashlib alone {h:,.0f}/s "
                 f"({v / h:.2f}x); {verdict(v)}; kasda's CPU: {max(CPU[-runs:]):,.0f} events per "
                 f"CPU-second (workers included)"
