@@ -104,14 +104,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def export_history(ledger: Ledger, out: Path) -> dict[str, Any]:
+def export_history(ledger: Ledger, out: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Write the export into ``out`` (which must not exist or be empty), atomically."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"{out} exists and is not an empty folder: choose a new one")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        manifest = _write(ledger, work)
+        manifest = _write(ledger, work, progress)
         if out.exists():
             out.rmdir()
         work.rename(out)
@@ -128,7 +128,7 @@ def _kasda_version() -> str:
         return "unknown"
 
 
-def _write(ledger: Ledger, work: Path) -> dict[str, Any]:
+def _write(ledger: Ledger, work: Path, progress: Progress | None) -> dict[str, Any]:
     """Stream the store into the files, a page of ``PAGE`` events at a time.
 
     Each page becomes one Parquet part; the parts are then streamed into ``events.parquet`` by
@@ -136,12 +136,17 @@ def _write(ledger: Ledger, work: Path) -> dict[str, Any]:
     """
     parquet = _ParquetParts(work)
     chain = _Chain()
+    last = int(ledger.recorder.max_notification_id() or 0) if progress is not None else 0
     with (work / "events.jsonl").open("w", encoding="utf-8") as jsonl:
         for record in _records(ledger):
             line = json.dumps(record, default=_plain, ensure_ascii=False, sort_keys=True)
             jsonl.write(line + "\n")
             parquet.add(record)
             chain.add(record["position"], record["chain_hash"])
+            if progress is not None and chain.count % PAGE == 0:
+                progress(chain.count, max(last, chain.count))
+    if progress is not None:
+        progress(chain.count, chain.count)
     parquet.join(work / "events.parquet")
     checkpoints = [json.loads(c.to_json()) for c in load_checkpoints(ledger)]
     (work / "checkpoints.json").write_text(json.dumps(checkpoints, indent=2) + "\n")

@@ -31,7 +31,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     ledger = settings.open_ledger()
     try:
         if args.command == "export":
-            manifest = export_history(ledger, args.out)
+            bar = Bar("kasda export")
+            try:
+                manifest = export_history(ledger, args.out, progress=bar)
+            finally:
+                bar.close()
             print(
                 f"kasda export: {manifest['events']:,} events to {args.out} "
                 f"(chain head {manifest['chain_head']})"

@@ -282,6 +282,21 @@ def test_an_export_is_vouched_for_by_the_fast_path(
     )
 
 
+def test_the_export_reports_its_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'kasda.db'}", clock=FixedClock())
+    try:
+        f.adopt(ledger)
+        f.register_vendor(ledger)
+        monkeypatch.setattr(export, "PAGE", 4)
+        seen: list[tuple[int, int]] = []
+        manifest = export_history(ledger, tmp_path / "out", progress=lambda *p: seen.append(p))
+    finally:
+        ledger.close()
+    events = manifest["events"]
+    assert seen[-1] == (events, events) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(seen) == events // 4 + 1
+
+
 def _rehash(out: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     for name in manifest["files"]:
