@@ -253,7 +253,7 @@ class _ParquetParts:
             part.unlink()
 
 
-def _plain_json(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """The library's JSON transcoding ({"_type_": ..., "_data_": ...}) as the export writes it."""
     if isinstance(value, dict):
         if set(value) == {"_type_", "_data_"}:
@@ -262,10 +262,10 @@ def _plain_json(value: Any) -> Any:
                 return str(UUID(data))
             if kind == "datetime_iso":
                 return datetime.fromisoformat(data).isoformat()
-            return _plain_json(data)
-        return {k: _plain_json(v) for k, v in value.items()}
+            return plain_json(data)
+        return {k: plain_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain_json(v) for v in value]
+        return [plain_json(v) for v in value]
     return value
 
 
@@ -275,7 +275,7 @@ def body_matches_state(body: Any, state: bytes) -> bool | None:
         stored = json.loads(state)
     except ValueError:
         return None
-    return bool(_plain_json(stored) == body)
+    return bool(plain_json(stored) == body)
 
 
 def verify_export(
@@ -317,9 +317,9 @@ def _verify_export(
     report.problem = forged_checkpoint(itertools.chain.from_iterable(wanted.values()), trusted_key)
     if report.problem is not None:
         return report
-    walks = _fast_walks(folder, wanted, _counting(progress, manifest)) or [
-        _walk("events.jsonl", _jsonl_rows(folder / "events.jsonl"), wanted),
-        _walk("events.parquet", _parquet_rows(folder / "events.parquet"), wanted),
+    walks = fast_walks(folder, wanted, _counting(progress, manifest)) or [
+        walk_rows("events.jsonl", _jsonl_rows(folder / "events.jsonl"), wanted),
+        walk_rows("events.parquet", _parquet_rows(folder / "events.parquet"), wanted),
     ]
     for walk in walks:
         if walk.problem is not None:
@@ -423,7 +423,9 @@ class _Walk:
     problem: Problem | None = None
 
 
-def _walk(source: str, rows: Iterator[dict[str, Any]], signed: dict[int, set[Checkpoint]]) -> _Walk:
+def walk_rows(
+    source: str, rows: Iterator[dict[str, Any]], signed: dict[int, set[Checkpoint]]
+) -> _Walk:
     """Recompute the chain over one file's rows and hold it to the signed checkpoints."""
     walk, wanted = _Walk(source), {p: set(at) for p, at in signed.items()}
     previous, position = GENESIS, 0
@@ -512,7 +514,7 @@ def _counting(progress: Progress | None, manifest: dict[str, Any]) -> Progress |
     return lambda done, _: progress(done, max(total, done))
 
 
-def _fast_walks(
+def fast_walks(
     folder: Path, signed: dict[int, set[Checkpoint]], progress: Progress | None
 ) -> list[_Walk] | None:
     """Both files' walks, if the Parquet rows all hold and events.jsonl is, byte for byte, those
@@ -752,7 +754,7 @@ def _body_matches(body: str, state: bytes) -> bool | None:
         stored = orjson.loads(state)
     except orjson.JSONDecodeError:
         return body_matches_state(decoded, state)
-    return _same(stored, decoded)
+    return same_as_plain(stored, decoded)
 
 
 _HEX = frozenset("0123456789abcdef")
@@ -762,8 +764,8 @@ _ISO = re.compile(
 )
 
 
-def _same(stored: Any, body: Any) -> bool:
-    """``_plain_json(stored) == body``, without building the plain copy: compared in place, and
+def same_as_plain(stored: Any, body: Any) -> bool:
+    """``plain_json(stored) == body``, without building the plain copy: compared in place, and
     stopping at the first difference."""
     kind = type(stored)
     if kind is dict:
@@ -780,7 +782,7 @@ def _same(stored: Any, body: Any) -> bool:
         return bool(stored == body)
     for value, other in pairs:  # leaves compared here: no call per leaf
         if type(value) in _NESTED:
-            if not _same(value, other):
+            if not same_as_plain(value, other):
                 return False
         elif value != other:  # JSON's values: != is the negation of ==
             return False
@@ -790,7 +792,7 @@ def _same(stored: Any, body: Any) -> bool:
 def _same_wrapped(stored: dict[str, Any], body: Any) -> bool:
     """The common wrappers compared as text: a datetime already in the form ``isoformat`` writes
     (parsed all the same, so an impossible date fails as before), a lowercase hex UUID (its
-    canonical form is that hex with dashes); any other through ``_plain_json``."""
+    canonical form is that hex with dashes); any other through ``plain_json``."""
     data = stored["_data_"]
     if stored["_type_"] == "datetime_iso" and type(data) is str and data == body:
         found = _ISO.fullmatch(data)
@@ -806,7 +808,7 @@ def _same_wrapped(stored: dict[str, Any], body: Any) -> bool:
         and _HEX.issuperset(data)
     ):
         return body == f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
-    return bool(_plain_json(stored) == body)
+    return bool(plain_json(stored) == body)
 
 
 _NESTED = (dict, list)

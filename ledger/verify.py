@@ -259,7 +259,7 @@ def verify(
         return _done(report, started)
     previous, resume = _fast_walk(ledger, report, wanted, progress)
     if resume is not None:
-        previous = _exact_walk(ledger, report, wanted, previous, resume)
+        previous = exact_walk(ledger, report, wanted, previous, resume)
     report.head_hash = previous.hex()
     report.checkpoints = distinct - sum(len(at) for at in wanted.values())
     if report.problem is None and wanted:
@@ -272,7 +272,7 @@ def verify(
     return _done(report, started)
 
 
-def _exact_walk(
+def exact_walk(
     ledger: Ledger,
     report: Report,
     wanted: dict[int, set[Checkpoint]],
@@ -391,7 +391,7 @@ def _page_holds(page: _Page, previous: bytes, wanted: dict[int, set[Checkpoint]]
     links, positions = page.links, page.positions
     if page.digests is None or page.linked != len(positions) or None in links:
         return False
-    if not _links_hold(previous, positions, page.digests, links):  # type: ignore[arg-type]
+    if not links_hold(previous, positions, page.digests, links):  # type: ignore[arg-type]
         return False
     for at in [p for p in wanted if page.after < p <= page.top]:
         index = bisect.bisect_left(positions, at)
@@ -405,7 +405,7 @@ def _page_holds(page: _Page, previous: bytes, wanted: dict[int, set[Checkpoint]]
     return True
 
 
-def _links_hold(
+def links_hold(
     previous: bytes, positions: list[int], digests: list[bytes], links: list[bytes]
 ) -> bool:
     """sha256(stored link before | position | digest) == stored link, for each event in turn.
@@ -421,7 +421,7 @@ def _links_hold(
 _PACK8 = struct.Struct(">Q")
 
 
-def _sqlite_digests(rows: list[tuple[Any, ...]]) -> list[bytes] | None:
+def sqlite_digests(rows: list[tuple[Any, ...]]) -> list[bytes] | None:
     """Digests of (position, aggregate text, version, topic bytes, state bytes, link) rows; None if
     a row is not what kasda writes (the exact walk then looks at it)."""
     sha256, pack, join = hashlib.sha256, _PACK8.pack, b"".join
@@ -438,7 +438,7 @@ def _sqlite_digests(rows: list[tuple[Any, ...]]) -> list[bytes] | None:
     return digests
 
 
-def _postgres_digests(rows: list[tuple[Any, ...]]) -> list[bytes] | None:
+def postgres_digests(rows: list[tuple[Any, ...]]) -> list[bytes] | None:
     """Digests of (position, digest input, link) rows: PostgreSQL concatenated the input."""
     sha256 = hashlib.sha256
     try:
@@ -565,7 +565,7 @@ class _PageReader:
             rows: list[tuple[Any, ...]] = cursor.fetchall()
             cursor.execute(self.count, (after, top))
             (linked,) = tuple(cursor.fetchone())
-        digests = _sqlite_digests(rows) if self.kind == "sqlite" else _postgres_digests(rows)
+        digests = sqlite_digests(rows) if self.kind == "sqlite" else postgres_digests(rows)
         return _Page(after, top, [r[0] for r in rows], digests, [r[-1] for r in rows], int(linked))
 
 
@@ -635,11 +635,11 @@ def _check_in_worker(after: int, top: int, signed: tuple[int, ...]) -> _Range:
     cursor.execute(source.count, (after, top), **options)
     (linked,) = cursor.fetchone()
     cursor.close()
-    digests = _sqlite_digests(rows) if source.kind == "sqlite" else _postgres_digests(rows)
+    digests = sqlite_digests(rows) if source.kind == "sqlite" else postgres_digests(rows)
     positions, links = [r[0] for r in rows], [r[-1] for r in rows]
     if digests is None or linked != len(rows) or None in links:
         return _Range(after, sound=False)
-    if not _links_hold(previous, positions, digests, links):
+    if not links_hold(previous, positions, digests, links):
         return _Range(after, sound=False)
     at_signed = {}
     for at in (p for p in signed if after < p <= top):

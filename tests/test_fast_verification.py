@@ -45,12 +45,12 @@ def test_bulk_digests_are_event_digest(events: list[tuple[UUID, int, str, bytes]
         for n, (aggregate, version, topic, state) in enumerate(events, 1)
     ]
     expected = [event_digest(*event) for event in events]
-    assert verifying._sqlite_digests(sqlite_rows) == expected
+    assert verifying.sqlite_digests(sqlite_rows) == expected
     server_rows = [  # what PostgreSQL's concatenation hands over
         (n, a.bytes + v.to_bytes(8, "big") + t.encode() + b"\x00" + s, b"")
         for n, (a, v, t, s) in enumerate(events, 1)
     ]
-    assert verifying._postgres_digests(server_rows) == expected
+    assert verifying.postgres_digests(server_rows) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -75,10 +75,10 @@ def test_links_checked_from_the_stored_ones_agree_with_the_sequential_chain(
     for position, digest, link in zip(positions, digests, links, strict=True):
         previous = chain_next(previous, position, digest)
         sequential = sequential and previous == link
-    assert verifying._links_hold(GENESIS, positions, digests, links) is sequential
+    assert verifying.links_hold(GENESIS, positions, digests, links) is sequential
 
 
-# -- the body check: the same verdict as _plain_json, faster ------------------------------------
+# -- the body check: the same verdict as plain_json, faster ------------------------------------
 def _iso_texts() -> st.SearchStrategy[str]:
     zones = st.sampled_from(
         [None, UTC, timezone(timedelta(hours=7)), timezone(timedelta(hours=-5, minutes=-30))]
@@ -129,17 +129,17 @@ def _verdict(call: Any) -> Any:
 @settings(max_examples=400, deadline=None)
 @given(stored_values, st.data())
 def test_the_body_comparison_gives_plain_jsons_verdict(stored: Any, data: st.DataObject) -> None:
-    plain = _verdict(lambda: export._plain_json(stored))
+    plain = _verdict(lambda: export.plain_json(stored))
     body = plain if plain != "ValueError" else None
     if data.draw(st.booleans()):  # an editor's change somewhere in the body
         text = json.dumps(body)
         body = json.loads(
             data.draw(st.sampled_from([text.replace("0", "1"), text.replace("-", "")]))
         )
-    expected = _verdict(lambda: export._plain_json(stored) == body)
-    # True exactly when _plain_json says equal. Otherwise the fast path hands over to the exact
-    # walk, which gives _plain_json's own verdict (a difference, or a ValueError it reports).
-    assert (_verdict(lambda: export._same(stored, body)) is True) == (expected is True)
+    expected = _verdict(lambda: export.plain_json(stored) == body)
+    # True exactly when plain_json says equal. Otherwise the fast path hands over to the exact
+    # walk, which gives plain_json's own verdict (a difference, or a ValueError it reports).
+    assert (_verdict(lambda: export.same_as_plain(stored, body)) is True) == (expected is True)
 
 
 # -- the store: fast path, page by page, and the hand-over ---------------------------------------
@@ -157,13 +157,13 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
 def _exact_from(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Where the exact walk took over (none: the fast path vouched for the whole store)."""
     resumed: list[int] = []
-    exact = verifying._exact_walk
+    exact = verifying.exact_walk
 
     def spy(*args: Any) -> bytes:
         resumed.append(args[-1])
         return exact(*args)
 
-    monkeypatch.setattr(verifying, "_exact_walk", spy)
+    monkeypatch.setattr(verifying, "exact_walk", spy)
     return resumed
 
 
@@ -248,13 +248,13 @@ def exported(tmp_path: Path) -> Path:
 
 def _slow_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     walked: list[str] = []
-    walk = export._walk
+    walk = export.walk_rows
 
     def spy(source: str, *args: Any) -> Any:
         walked.append(source)
         return walk(source, *args)
 
-    monkeypatch.setattr(export, "_walk", spy)
+    monkeypatch.setattr(export, "walk_rows", spy)
     return walked
 
 
@@ -272,7 +272,7 @@ def test_an_export_is_vouched_for_by_the_fast_path(
         (exported / "events.jsonl").read_text().splitlines()
     )
     assert seen[-1] == report.events
-    monkeypatch.setattr(export, "_fast_walks", lambda *_: None)
+    monkeypatch.setattr(export, "fast_walks", lambda *_: None)
     slow = verify_export(exported)
     assert (slow.events, slow.head_hash, slow.head_position, slow.checkpoints) == (
         report.events,
