@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from kasda.export import export_history, verify_export
+from kasda.progress import Bar
 from kasda.settings import Settings
 from ledger.errors import InvalidInput
 from ledger.verify import Checkpoint, Report, checkpoint, new_signing_key, signing_key, verify
@@ -19,12 +20,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "verify" and args.export is not None:
         anchors = [Checkpoint.from_json(path.read_text()) for path in args.anchor]
-        report = verify_export(args.export, anchors=anchors, trusted_key=settings.verify_key)
+        bar = Bar("kasda verify --export")
+        try:
+            report = verify_export(
+                args.export, anchors=anchors, trusted_key=settings.verify_key, progress=bar
+            )
+        finally:
+            bar.close()
         return _print(report)
     ledger = settings.open_ledger()
     try:
         if args.command == "export":
-            manifest = export_history(ledger, args.out)
+            bar = Bar("kasda export")
+            try:
+                manifest = export_history(ledger, args.out, progress=bar)
+            finally:
+                bar.close()
             print(
                 f"kasda export: {manifest['events']:,} events to {args.out} "
                 f"(chain head {manifest['chain_head']})"
@@ -40,7 +51,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(signed.to_json())
             return 0
         anchors = [Checkpoint.from_json(path.read_text()) for path in args.anchor]
-        report = verify(ledger, anchors=anchors, trusted_key=settings.verify_key)
+        bar = Bar("kasda verify")
+        try:
+            report = verify(ledger, anchors=anchors, trusted_key=settings.verify_key, progress=bar)
+        finally:
+            bar.close()
     finally:
         ledger.close()
     return _print(report)
