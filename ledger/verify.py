@@ -30,6 +30,7 @@ import json
 import multiprocessing
 import sqlite3
 import struct
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -240,15 +241,25 @@ def forged_checkpoint(checkpoints: Iterable[Checkpoint], trusted_key: str | None
 
 
 # -- verification ------------------------------------------------------------------------------
+def single_threaded() -> bool:
+    """This process runs one thread only, so a fork copies no lock another thread holds."""
+    return threading.active_count() == 1
+
+
 def verify(
     ledger: Ledger,
     *,
     anchors: list[Checkpoint] | None = None,
     trusted_key: str | None = None,
     progress: Progress | None = None,
+    processes: bool | None = None,
 ) -> Report:
     """Verify the whole store; ``anchors`` are checkpoints kept outside the database.
-    ``progress`` (if given) hears the position reached after each page."""
+    ``progress`` (if given) hears the position reached after each page. ``processes``: whether a
+    large store is checked by worker processes started by fork; by default only where this
+    process runs no other thread (``single_threaded``: the CLI), because a fork copies the locks
+    other threads hold at that moment (the web app's projector and server threads) and a worker
+    could wait on one for ever. Otherwise reader threads do the reading."""
     started = time.perf_counter()
     report = Report()
     stored = load_checkpoints(ledger)
@@ -257,7 +268,8 @@ def verify(
     report.problem = forged_checkpoint(itertools.chain.from_iterable(wanted.values()), trusted_key)
     if report.problem is not None:
         return _done(report, started)
-    previous, resume = _fast_walk(ledger, report, wanted, progress)
+    forking = single_threaded() if processes is None else processes
+    previous, resume = _fast_walk(ledger, report, wanted, progress, forking)
     if resume is not None:
         previous = exact_walk(ledger, report, wanted, previous, resume)
     report.head_hash = previous.hex()
@@ -335,6 +347,7 @@ def _fast_walk(
     report: Report,
     wanted: dict[int, set[Checkpoint]],
     progress: Progress | None,
+    processes: bool,
 ) -> tuple[bytes, int | None]:
     """Check range after range while every range is sound. Returns the head so far and, at the
     first range that is not, the position after which the exact walk takes over (None: all
@@ -342,7 +355,7 @@ def _fast_walk(
     reader = _PageReader(ledger)
     if reader.sparse:
         return GENESIS, 0  # positions far apart (not what kasda writes): all exact
-    if reader.source is not None and reader.events >= PROCESS_MIN:
+    if processes and reader.source is not None and reader.events >= PROCESS_MIN:
         return _walk_ranges(reader, report, wanted, progress)
     previous = GENESIS
     for page in reader.pages():

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -175,6 +176,7 @@ def test_an_untouched_store_is_vouched_for_by_the_fast_path_alone(
 ) -> None:
     monkeypatch.setattr(verifying, "FAST_PAGE", page)
     monkeypatch.setattr(verifying, "PROCESS_MIN", 0 if processes else 1 << 62)
+    monkeypatch.setattr(verifying, "single_threaded", lambda: processes)
     resumed = _exact_from(monkeypatch)
     seen: list[tuple[int, int]] = []
     report = verify(ledger, progress=lambda done, total: seen.append((done, total)))
@@ -193,6 +195,7 @@ def test_the_exact_walk_takes_over_at_the_page_of_the_problem(
 ) -> None:
     monkeypatch.setattr(verifying, "FAST_PAGE", 7)
     monkeypatch.setattr(verifying, "PROCESS_MIN", 0 if processes else 1 << 62)
+    monkeypatch.setattr(verifying, "single_threaded", lambda: processes)
     recorder: Any = ledger.recorder
     if ledger.env.get("PERSISTENCE_MODULE", "").endswith("postgres"):
         table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
@@ -396,3 +399,28 @@ def test_kasda_verify_off_a_terminal_prints_only_its_result(
     assert main(["verify"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("kasda verify: OK") and err == ""
+
+
+def test_a_process_with_other_threads_never_forks_workers(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web app verifies from a process with projector and server threads: a fork would copy
+    the locks they hold. There the store is read by threads, even when it is large."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        f.adopt(ledger)
+        monkeypatch.setattr(verifying, "PROCESS_MIN", 0)
+        monkeypatch.setattr(verifying, "FAST_PAGE", 7)
+        forked: list[object] = []
+        monkeypatch.setattr(verifying, "ProcessPoolExecutor", lambda *a, **k: forked.append(a))
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait, daemon=True)
+        other.start()
+        try:
+            assert verify(ledger).ok and forked == []
+        finally:
+            stop.set()
+            other.join(timeout=5)
+        assert verifying.single_threaded() is (threading.active_count() == 1)
+    finally:
+        ledger.close()

@@ -69,7 +69,9 @@ def pages(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> No
     is not sound)."""
     if request.param != "one page":
         monkeypatch.setattr(verifying, "FAST_PAGE", 7)
-    monkeypatch.setattr(verifying, "PROCESS_MIN", 0 if "processes" in request.param else 1 << 62)
+    forking = "processes" in request.param
+    monkeypatch.setattr(verifying, "PROCESS_MIN", 0 if forking else 1 << 62)
+    monkeypatch.setattr(verifying, "single_threaded", lambda: forking)
 
 
 @pytest.fixture
