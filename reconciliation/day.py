@@ -233,7 +233,10 @@ def _read_statement(run: RunInputs, work: Path | None, inputs: _Inputs, say: Say
                 lines = frame.height
                 del frame
             else:
-                lines = _write_pieces(pieces(), work, k, inputs)
+                written = write_pieces(pieces(), work, f"input-{k}")
+                inputs.files.extend(written.files)
+                inputs.paid_in.extend(written.paid_in)
+                lines = written.lines
             inputs.read.append(Input(role, str(path), digest.result(timeout=DIGEST_TIMEOUT), lines))
 
 
@@ -245,39 +248,47 @@ def _credits(frame: pl.DataFrame) -> pl.Series:
     return frame.filter(credit)["reference"]
 
 
-def _write_pieces(
-    pieces: Iterator[pl.DataFrame | None], work: Path, k: int, inputs: _Inputs
-) -> int:
-    """Write a reader's pieces as ``input-K-N.parquet``; their line count. A ``None`` piece drops the
-    files written so far; a reader that raises leaves none behind."""
-    written: list[Path] = []
-    paid_in: list[pl.Series] = []
-    lines = 0
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A statement written as canonical Parquet pieces: the files, its lines, and the references of
+    its credits that pay receipts."""
+
+    files: list[Path]
+    lines: int
+    paid_in: list[pl.Series]
+
+
+def write_pieces(pieces: Iterator[pl.DataFrame | None], work: Path, stem: str) -> Written:
+    """Write a reader's pieces as ``STEM-N.parquet`` in ``work`` as they come. A ``None`` piece drops
+    the files written so far; a reader that raises leaves none behind. A statement with no lines is
+    one empty file (it is still an input of the run)."""
+    import polars as pl
+
+    from reconciliation.schema import STATEMENT
+
+    written = Written([], 0, [])
     try:
         for piece in pieces:
             if piece is None:
-                for old in written:
-                    old.unlink()
-                written, paid_in, lines = [], [], 0
+                _remove(written.files)
+                written = Written([], 0, [])
                 continue
-            written.append(work / f"input-{k}-{len(written)}.parquet")
-            piece.write_parquet(written[-1])
-            paid_in.append(_credits(piece))
-            lines += piece.height
+            written.files.append(work / f"{stem}-{len(written.files)}.parquet")
+            piece.write_parquet(written.files[-1])
+            written.paid_in.append(_credits(piece))
+            written = replace(written, lines=written.lines + piece.height)
     except BaseException:
-        for old in written:
-            old.unlink(missing_ok=True)
+        _remove(written.files)
         raise
-    if not written:  # a statement with no lines is still an input of the run
-        import polars as pl
+    if not written.files:
+        written.files.append(work / f"{stem}-0.parquet")
+        pl.DataFrame(schema=STATEMENT).write_parquet(written.files[-1])
+    return written
 
-        from reconciliation.schema import STATEMENT
 
-        written.append(work / f"input-{k}-0.parquet")
-        pl.DataFrame(schema=STATEMENT).write_parquet(written[-1])
-    inputs.files.extend(written)
-    inputs.paid_in.extend(paid_in)
-    return lines
+def _remove(files: list[Path]) -> None:
+    for old in files:
+        old.unlink(missing_ok=True)
 
 
 def _read_ledger(run: RunInputs, store: StoreOpener | None, inputs: _Inputs, say: Say) -> None:

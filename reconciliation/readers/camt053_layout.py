@@ -122,6 +122,10 @@ _CLEARING = (
     r"(?:<BIC>[^<]*</BIC>\s*)?<ClrSysMmbId>\s*"
     r"(?:<ClrSysId>\s*<(?:Cd|Prtry)>[^<]*</(?:Cd|Prtry)>\s*</ClrSysId>\s*)?<MmbId>([^<]*)</MmbId>"
 )
+# Fields of the entry's head (before ``<NtryDtls>``) and of its details, each looked for in its part
+# only, so each pattern scans about half the entry. ``AddtlNtryInf`` follows ``NtryDtls``, or is in
+# the head when there are no details.
+HEAD = ("amount_text", "cdi", "reversal", "booking_date", "value_date", "bank_ref", "subfamily")
 FIELDS: dict[str, list[str]] = {
     "amount_text": [r"<Amt(?:\s[^<>]*)?>([^<]*)</Amt>"],
     "cdi": [r"<CdtDbtInd>([^<]*)</CdtDbtInd>"],
@@ -216,13 +220,17 @@ def entries_of(chunk: Chunk) -> tuple[pl.DataFrame, int]:
     entries = located.select("line_no", body.alias("body"))
     if not entries.select(pl.col("body").str.contains(ENTRY).all()).item():
         raise NotTheLayout("an entry is not in the layout")
-    fields = {
-        name: pl.coalesce(pl.col("body").str.extract(p, 1) for p in patterns)
-        for name, patterns in FIELDS.items()
-    }
-    frame = (
-        entries.lazy()
-        .select("line_no", *(_text(v, plain).alias(n) for n, v in fields.items()))
-        .collect(engine="streaming")
+    parts = pl.col("body").str.split_exact("<NtryDtls>", 1)
+    entries = entries.select(
+        "line_no",
+        head=parts.struct.field("field_0"),
+        details=parts.struct.field("field_1").fill_null(""),
     )
+
+    def found(name: str, part: str) -> pl.Expr:
+        return pl.coalesce(pl.col(part).str.extract(p, 1) for p in FIELDS[name])
+
+    fields = {name: found(name, "head" if name in HEAD else "details") for name in FIELDS}
+    fields["addtl"] = pl.coalesce(found("addtl", "details"), found("addtl", "head"))
+    frame = entries.select("line_no", *(_text(v, plain).alias(n) for n, v in fields.items()))
     return frame, balance

@@ -51,13 +51,14 @@ def _decode(raw: bytes, encoding: str, path: Path, first_line: int) -> str:
 
 
 def chunks(
-    path: Path, cut_before: bytes, encoding: str = "utf-8-sig", size: int = CHUNK_BYTES
+    path: Path, cut_before: bytes, encoding: str = "utf-8-sig", size: int | None = None
 ) -> Iterator[Chunk]:
     """The file in pieces of about ``size`` bytes, each piece (but the first) starting exactly at an
     occurrence of ``cut_before`` (an ASCII marker such as ``b"\\n:61:"``'s ``:61:``: the cut is made
     after the marker's leading newline, if it has one), so a reader never sees a record split in two.
     A piece grows until it holds a marker. Only bytes are searched here: no loop over lines."""
     skip = cut_before.startswith(b"\n")
+    size = size or CHUNK_BYTES  # read when called, so a test can make the pieces small
     if "\n:<>".encode(encoding.replace("-sig", "")) != b"\n:<>":
         size = -1  # markers are searched as bytes: a wide encoding is read in one piece
     first_line, index, rest = 1, 0, b""
