@@ -1,4 +1,7 @@
-"""SWIFT MT940 customer statements, read line by line with the line numbers kept.
+"""The MT940 reader as it was before issue 17 (with the line reader of that time), kept as the
+reference the piece-by-piece reader is tested against. What follows is its docstring.
+
+SWIFT MT940 customer statements, read line by line with the line numbers kept.
 
 Supported tags: ``:20:`` (starts a statement), ``:25:``, ``:28C:``, ``:60F:``/``:60M:`` (opening
 balance), ``:61:`` (one entry), ``:86:`` (the entry's remark; SWIFT wraps it at 65 characters, so
@@ -24,7 +27,7 @@ import polars as pl
 
 from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
-from reconciliation.readers.common import kind_of, read_lines, reference_of
+from reconciliation.readers.common import kind_of, reference_of
 from reconciliation.schema import STATEMENT
 
 _TAG = r"^:(\d{2}[A-Z]?):"
@@ -34,6 +37,26 @@ _ENTRY = (
 )
 _BALANCE = r"^(C|D)(\d{6})([A-Z]{3})(\d+,\d{0,2})$"
 _KNOWN = ["20", "21", "25", "28C", "60F", "60M", "61", "86", "62F", "62M", "64", "65"]
+
+
+def read_lines(path: Path, encoding: str = "utf-8-sig") -> pl.DataFrame:
+    """Every line of the file with its 1-based number (``line_no``, ``text``); blank lines removed."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise StatementError(path, 0, f"cannot read the file: {error.strerror or error}") from None
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise StatementError(path, line, f"not {encoding} text: {error.reason}") from None
+    lines = pl.Series("text", text.split("\n"), pl.String)
+    return (
+        pl.DataFrame({"text": lines.str.strip_suffix("\r")})
+        .with_row_index("line_no", offset=1)
+        .with_columns(pl.col("line_no").cast(pl.Int64))
+        .filter(pl.col("text").str.strip_chars() != "")
+    )
 
 
 def read_mt940(path: Path) -> pl.DataFrame:

@@ -20,9 +20,21 @@ from hypothesis import strategies as st
 from benchmarks.bench_readers import write_camt053_fast, write_midtrans_fast, write_mt940_fast
 from reconciliation import day
 from reconciliation.errors import StatementError
-from reconciliation.readers import bank_statement_pieces, common, read_bank_statement
+from reconciliation.readers import (
+    bank_statement_pieces,
+    common,
+    gateway_report_pieces,
+    read_bank_statement,
+    read_gateway_report,
+)
 from reconciliation.readers.camt053 import iter_camt053, read_camt053_xml
-from testkit.reconciliation import generate, write_camt053, write_midtrans, write_mt940
+from testkit.reconciliation import (
+    generate,
+    write_bpd_csv,
+    write_camt053,
+    write_midtrans,
+    write_mt940,
+)
 from tests.mt940_reference import read_mt940 as read_mt940_before
 
 FAST = settings(
@@ -260,3 +272,34 @@ def test_a_partitioned_run_writes_each_piece_and_keeps_none_of_a_bad_file(tmp_pa
     with pieces_of(2_000), pytest.raises(StatementError):
         day.write_pieces(bank_statement_pieces(bad), work, "input-1")
     assert list(work.iterdir()) == []  # the pieces read before the balance failed are gone
+
+
+# -- the bank CSV and the Midtrans reports, piece by piece ----------------------------------------
+def test_a_bank_csv_in_pieces_reads_as_in_one_and_balances_across_them(tmp_path: Path) -> None:
+    path = tmp_path / "rkud.csv"
+    write_bpd_csv(generate(200, seed=6).bank, path)
+    whole = read_bank_statement(path)
+    with pieces_of(500):
+        assert len(pieces(path)) > 1
+        assert read_bank_statement(path).equals(whole)
+    lines = path.read_text(encoding="utf-8").split("\n")
+    k = len(lines) // 2  # a balance off by one rupiah, in a piece of its own
+    fields = lines[k].split(";")
+    fields[4] = fields[4].replace(",00", "").replace(".", "")
+    fields[4] = f"{int(fields[4]) + 1:,}".replace(",", ".") + ",00"
+    lines[k] = ";".join(fields)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    for size in (300, 1 << 20):
+        with pieces_of(size):
+            line, reason = error_of(read_bank_statement, path)
+        assert line == k + 1 and "previous balance" in reason
+
+
+def test_midtrans_reports_in_pieces_read_as_in_one(tmp_path: Path) -> None:
+    payouts, settlements = tmp_path / "p.csv", tmp_path / "s.csv"
+    write_midtrans(generate(600, seed=8).gateway, payouts, settlements)
+    for path in (payouts, settlements):
+        whole = read_gateway_report(path)
+        with pieces_of(300):
+            assert len(list(gateway_report_pieces(path))) > 1
+            assert read_gateway_report(path).equals(whole)

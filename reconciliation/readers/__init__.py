@@ -16,8 +16,8 @@ import polars as pl
 from reconciliation.errors import StatementError
 from reconciliation.readers.camt053 import iter_camt053
 from reconciliation.readers.common import Pieces, collect
-from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, CsvProfile, read_bank_csv
-from reconciliation.readers.midtrans import read_midtrans
+from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, CsvProfile, iter_bank_csv
+from reconciliation.readers.midtrans import iter_midtrans, read_midtrans
 from reconciliation.readers.mt940 import iter_mt940
 
 __all__ = [
@@ -47,7 +47,7 @@ def bank_statement_pieces(
     known = profiles if profiles is not None else DEFAULT_PROFILES
     if profile not in known:
         raise StatementError(path, 0, f"unknown CSV profile {profile!r}; known: {sorted(known)}")
-    return iter([read_bank_csv(path, known[profile])])
+    return iter_bank_csv(path, known[profile])
 
 
 def read_bank_statement(
@@ -59,7 +59,7 @@ def read_bank_statement(
 
 def gateway_report_pieces(path: Path) -> Pieces:
     """A Midtrans payout or settlement report (recognised by its header)."""
-    return iter([read_midtrans(path)])
+    return iter_midtrans(path)
 
 
 def read_gateway_report(path: Path) -> pl.DataFrame:
