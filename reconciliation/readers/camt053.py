@@ -20,7 +20,9 @@ with broken XML is refused for that, at the same line, by either path.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
@@ -31,6 +33,7 @@ from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
 from reconciliation.readers.camt053_layout import NotTheLayout, entries_of
 from reconciliation.readers.common import (
+    Chunk,
     chunks,
     collect,
     kind_of_upper,
@@ -126,20 +129,46 @@ def iter_camt053(path: Path) -> Iterator[pl.DataFrame | None]:
         yield read_camt053_xml(path)
 
 
+# Pieces of a camt.053 are independent: two are parsed at once (Polars releases the GIL), one per
+# core of the 2-core servers kasda runs on; at most this many are in memory besides the one given.
+PARALLEL_PIECES = 2
+# Seconds to wait for one piece (32 MiB) to be parsed; far beyond what one takes.
+PIECE_TIMEOUT = 600.0
+
+
+def _parsed(chunk: Chunk, where: str) -> tuple[pl.DataFrame | None, int, str]:
+    """One piece: its canonical lines (None if it holds no entry), tag balance and last characters."""
+    raw, tags = entries_of(chunk)
+    return (_canonical(raw, where) if raw.height else None), tags, chunk.text[-64:]
+
+
 def _fast_pieces(path: Path) -> Iterator[pl.DataFrame]:
-    """The pieces of a file in the fast layout; ``NotTheLayout`` as soon as it is known not to be.
-    That every element was closed and nothing follows ``</Document>`` is known after the last."""
+    """The pieces of a file in the fast layout, in file order; ``NotTheLayout`` as soon as it is
+    known not to be. That every element was closed and nothing follows ``</Document>`` is known
+    after the last."""
     balance, tail = 0, ""
-    try:
-        for chunk in chunks(path, b"<Ntry>"):
-            raw, tags = entries_of(chunk)
-            balance += tags
-            tail = (tail + chunk.text[-64:])[-64:]
-            if raw.height:
-                yield _canonical(raw, str(path))
-    except StatementError:
-        _well_formed(path)  # broken XML is what the XML reader would have said first
-        raise
+    pending: deque[Future[tuple[pl.DataFrame | None, int, str]]] = deque()
+    with ThreadPoolExecutor(PARALLEL_PIECES, thread_name_prefix="kasda-camt053") as pool:
+        try:
+            for chunk in chunks(path, b"<Ntry>"):
+                pending.append(pool.submit(_parsed, chunk, str(path)))
+                del chunk
+                while len(pending) >= PARALLEL_PIECES:
+                    frame, tags, end = pending.popleft().result(timeout=PIECE_TIMEOUT)
+                    balance, tail = balance + tags, (tail + end)[-64:]
+                    if frame is not None:
+                        yield frame
+            while pending:
+                frame, tags, end = pending.popleft().result(timeout=PIECE_TIMEOUT)
+                balance, tail = balance + tags, (tail + end)[-64:]
+                if frame is not None:
+                    yield frame
+        except StatementError:
+            _well_formed(path)  # broken XML is what the XML reader would have said first
+            raise
+        finally:
+            for future in pending:
+                future.cancel()
     if balance != 0 or not tail.rstrip().endswith("</Document>"):
         raise NotTheLayout("an element is not closed, or something follows </Document>")
 
