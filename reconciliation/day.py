@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from reconciliation.record import Record
     from reconciliation.report import Input, Summary
 
+# Seconds to wait for an input's SHA-256 once it is read (a 10 GB file hashes in well under this).
+DIGEST_TIMEOUT = 600.0
 # The run's pemda when the ledger is a file (or the store holds none) and none is named.
 DEFAULT_PEMDA = "32.73"
 PREFIX = "kasda reconcile: "  # how a refusal begins, as the command line prints it
@@ -202,31 +204,91 @@ def _read(run: RunInputs, store: StoreOpener | None, work: Path | None, say: Say
 
 def _read_statement(run: RunInputs, work: Path | None, inputs: _Inputs, say: Say) -> None:
     """Each bank statement and gateway report, once: kept in memory, or (a partitioned run) written
-    to ``work`` as canonical Parquet and dropped."""
-    import polars as pl
+    to ``work`` as canonical Parquet piece by piece as the reader gives them, so a statement of any
+    size is read in the reader's bounded memory."""
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
 
-    from reconciliation.readers import read_bank_statement, read_gateway_report
+    from reconciliation.readers import bank_statement_pieces, collect, gateway_report_pieces
     from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
     from reconciliation.report import Input, sha256_of
 
     sources = [("bank", p) for p in run.bank] + [("gateway", p) for p in run.gateway]
     profiles = load_profiles(run.profiles) if run.profiles else DEFAULT_PROFILES
-    credits = (pl.col("direction") == "C") & ~pl.col("kind").is_in(["return", "interest"])
-    for k, (role, path) in enumerate(sources):
-        if role == "bank":
-            say(f"reading bank statement {path}")
-            frame = read_bank_statement(path, run.profile, profiles)
-        else:
-            say(f"reading gateway report {path}")
-            frame = read_gateway_report(path)
-        inputs.read.append(Input(role, str(path), sha256_of(path), frame.height))
-        inputs.paid_in.append(frame.filter(credits)["reference"])
-        if work is None:
-            inputs.frames.append(frame)
-        else:
-            inputs.files.append(work / f"input-{k}.parquet")
-            frame.write_parquet(inputs.files[-1])
-        del frame
+    # The digest of a file is taken on a second thread while the file is read (hashlib and file
+    # reads release the GIL): a large statement's SHA-256 then costs no wall time of its own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasda-digest") as hashing:
+        for k, (role, path) in enumerate(sources):
+            say(f"reading {'bank statement' if role == 'bank' else 'gateway report'} {path}")
+            digest = hashing.submit(sha256_of, path)
+            pieces = (
+                partial(bank_statement_pieces, path, run.profile, profiles)
+                if role == "bank"
+                else partial(gateway_report_pieces, path)
+            )
+            if work is None:
+                frame = collect(pieces())
+                inputs.frames.append(frame)
+                inputs.paid_in.append(_credits(frame))
+                lines = frame.height
+                del frame
+            else:
+                written = write_pieces(pieces(), work, f"input-{k}")
+                inputs.files.extend(written.files)
+                inputs.paid_in.extend(written.paid_in)
+                lines = written.lines
+            inputs.read.append(Input(role, str(path), digest.result(timeout=DIGEST_TIMEOUT), lines))
+
+
+def _credits(frame: pl.DataFrame) -> pl.Series:
+    """The references of the credits that pay receipts (not returns, not interest)."""
+    import polars as pl
+
+    credit = (pl.col("direction") == "C") & ~pl.col("kind").is_in(["return", "interest"])
+    return frame.filter(credit)["reference"]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A statement written as canonical Parquet pieces: the files, its lines, and the references of
+    its credits that pay receipts."""
+
+    files: list[Path]
+    lines: int
+    paid_in: list[pl.Series]
+
+
+def write_pieces(pieces: Iterator[pl.DataFrame | None], work: Path, stem: str) -> Written:
+    """Write a reader's pieces as ``STEM-N.parquet`` in ``work`` as they come. A ``None`` piece drops
+    the files written so far; a reader that raises leaves none behind. A statement with no lines is
+    one empty file (it is still an input of the run)."""
+    import polars as pl
+
+    from reconciliation.schema import STATEMENT
+
+    written = Written([], 0, [])
+    try:
+        for piece in pieces:
+            if piece is None:
+                _remove(written.files)
+                written = Written([], 0, [])
+                continue
+            written.files.append(work / f"{stem}-{len(written.files)}.parquet")
+            piece.write_parquet(written.files[-1])
+            written.paid_in.append(_credits(piece))
+            written = replace(written, lines=written.lines + piece.height)
+    except BaseException:
+        _remove(written.files)
+        raise
+    if not written.files:
+        written.files.append(work / f"{stem}-0.parquet")
+        pl.DataFrame(schema=STATEMENT).write_parquet(written.files[-1])
+    return written
+
+
+def _remove(files: list[Path]) -> None:
+    for old in files:
+        old.unlink(missing_ok=True)
 
 
 def _read_ledger(run: RunInputs, store: StoreOpener | None, inputs: _Inputs, say: Say) -> None:

@@ -8,12 +8,21 @@ when there is no EndToEndId), the counterparty account (``CdtrAcct`` for a debit
 credit: ``Id/Othr/Id`` or ``Id/IBAN``) and bank (``ClrSysMmbId/MmbId`` or ``BICFI`` of the agent),
 and ``BkTxCd`` sub-family ``CHRG`` (fee) or ``INTR`` (interest).
 
-Parsed with the standard library's expat (no external entities are fetched), so each entry keeps the
-line it starts on.
+A file in the usual layout (``camt053_layout``: every entry in a shape the fast path knows) is read
+in pieces of about ``common.CHUNK_BYTES``, cut just before a ``<Ntry>``, each piece with vectorised
+Polars expressions: memory is bounded by the piece. Any other file is parsed whole with the standard
+library's expat (no external entities are fetched), as it always was; both keep the line each entry
+starts on and give the same rows. The fast path runs no XML parser over the file: it checks that no
+element is left open (start tags = end tags) and that the file ends with ``</Document>``, and when it
+finds a bad line it asks expat, without building anything, whether the XML is well-formed, so a file
+with broken XML is refused for that, at the same line, by either path.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
@@ -22,7 +31,16 @@ import polars as pl
 
 from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
-from reconciliation.readers.common import kind_of, reference_of, shaped_reference
+from reconciliation.readers.camt053_layout import NotTheLayout, entries_of
+from reconciliation.readers.common import (
+    Chunk,
+    chunks,
+    collect,
+    kind_of_upper,
+    reference_of_upper,
+    shaped_reference,
+    upper_of,
+)
 from reconciliation.schema import STATEMENT
 
 # Path suffix inside an Ntry -> field. The first match wins for each field.
@@ -97,6 +115,82 @@ class _Collector:
 
 
 def read_camt053(path: Path) -> pl.DataFrame:
+    return collect(iter_camt053(path))
+
+
+def iter_camt053(path: Path) -> Iterator[pl.DataFrame | None]:
+    """The statement lines piece by piece, in file order. A file not in the fast layout is found out
+    as the pieces come (possibly after some were given): then ``None`` comes, meaning "drop every
+    piece given so far", and the whole file follows as one piece read by ``read_camt053_xml``."""
+    try:
+        yield from _fast_pieces(path)
+    except NotTheLayout:
+        yield None
+        yield read_camt053_xml(path)
+
+
+# Pieces of a camt.053 are independent: two are parsed at once (Polars releases the GIL), one per
+# core of the 2-core servers kasda runs on; at most this many are in memory besides the one given.
+PARALLEL_PIECES = 2
+# Seconds to wait for one piece (32 MiB) to be parsed; far beyond what one takes.
+PIECE_TIMEOUT = 600.0
+
+
+def _parsed(chunk: Chunk, where: str) -> tuple[pl.DataFrame | None, int, str]:
+    """One piece: its canonical lines (None if it holds no entry), tag balance and last characters."""
+    raw, tags = entries_of(chunk)
+    return (_canonical(raw, where) if raw.height else None), tags, chunk.text[-64:]
+
+
+def _fast_pieces(path: Path) -> Iterator[pl.DataFrame]:
+    """The pieces of a file in the fast layout, in file order; ``NotTheLayout`` as soon as it is
+    known not to be. That every element was closed and nothing follows ``</Document>`` is known
+    after the last."""
+    balance, tail = 0, ""
+    pending: deque[Future[tuple[pl.DataFrame | None, int, str]]] = deque()
+    with ThreadPoolExecutor(PARALLEL_PIECES, thread_name_prefix="kasda-camt053") as pool:
+        try:
+            for chunk in chunks(path, b"<Ntry>"):
+                pending.append(pool.submit(_parsed, chunk, str(path)))
+                del chunk
+                while len(pending) >= PARALLEL_PIECES:
+                    frame, tags, end = pending.popleft().result(timeout=PIECE_TIMEOUT)
+                    balance, tail = balance + tags, (tail + end)[-64:]
+                    if frame is not None:
+                        yield frame
+            while pending:
+                frame, tags, end = pending.popleft().result(timeout=PIECE_TIMEOUT)
+                balance, tail = balance + tags, (tail + end)[-64:]
+                if frame is not None:
+                    yield frame
+        except StatementError:
+            _well_formed(path)  # broken XML is what the XML reader would have said first
+            raise
+        finally:
+            for future in pending:
+                future.cancel()
+    if balance != 0 or not tail.rstrip().endswith("</Document>"):
+        raise NotTheLayout("an element is not closed, or something follows </Document>")
+
+
+def _well_formed(path: Path) -> None:
+    """Raise as the XML reader does if the file is not well-formed XML (nothing is collected)."""
+    parser = expat.ParserCreate(namespace_separator="}")
+    try:
+        with path.open("rb") as handle:
+            parser.ParseFile(handle)
+    except OSError as error:
+        raise StatementError(path, 0, f"cannot read the file: {error.strerror or error}") from None
+    except expat.ExpatError as error:
+        raise StatementError(
+            path,
+            error.lineno,
+            f"not well-formed XML: {expat.errors.messages.get(error.code, error)}",
+        ) from None
+
+
+def read_camt053_xml(path: Path) -> pl.DataFrame:
+    """Any camt.053 file, parsed whole with expat (the reader for files outside the fast layout)."""
     where = str(path)
     parser = expat.ParserCreate(namespace_separator="}")
     parser.buffer_text = True  # one data call per text node
@@ -125,6 +219,11 @@ def read_camt053(path: Path) -> pl.DataFrame:
     )
     if raw.height == 0:
         return pl.DataFrame(schema=STATEMENT)
+    return _canonical(raw, where)
+
+
+def _canonical(raw: pl.DataFrame, where: str) -> pl.DataFrame:
+    """The collected fields of each entry (strings, ``line_no``) as checked canonical lines."""
     first_bad(
         raw,
         ~pl.col("cdi").is_in(["DBIT", "CRDT"]) | pl.col("cdi").is_null(),
@@ -148,6 +247,7 @@ def read_camt053(path: Path) -> pl.DataFrame:
     )
     debit = pl.col("cdi") == "DBIT"
     remark = pl.coalesce("ustrd", "addtl")
+    upper = pl.col("_upper")  # the remark through ``upper_of``, computed once
     reversal = pl.col("reversal").fill_null("").str.to_lowercase() == "true"
     subfamily = pl.col("subfamily").fill_null("")
     kind = (
@@ -157,11 +257,13 @@ def read_camt053(path: Path) -> pl.DataFrame:
         .then(pl.lit("fee"))
         .when(subfamily == "INTR")
         .then(pl.lit("interest"))
-        .otherwise(kind_of(remark))
+        .otherwise(kind_of_upper(upper))
     )
     end_to_end = pl.col("end_to_end").str.strip_chars().str.to_uppercase()
     out = (
         raw.with_columns(amount=amount)
+        .lazy()
+        .with_columns(_upper=upper_of(remark))
         .select(
             source=pl.lit("bank"),
             file=pl.lit(where),
@@ -181,9 +283,8 @@ def read_camt053(path: Path) -> pl.DataFrame:
             .otherwise(pl.col("debtor_bank")),
             bank_ref=pl.col("bank_ref"),
             batch_id=pl.lit(None, pl.String),
+            _upper=upper,
         )
-        .with_columns(
-            reference=pl.coalesce("reference", reference_of(pl.col("remark"), pl.col("kind")))
-        )
+        .with_columns(reference=pl.coalesce("reference", reference_of_upper(upper, pl.col("kind"))))
     )
-    return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items())
+    return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items()).collect()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from reconciliation.amounts import first_bad
 from reconciliation.errors import StatementError
+from reconciliation.schema import STATEMENT
 
 # Words a bank puts before the document reference in a remark; they are skipped.
 LEAD_WORDS = r"(?:TRF|TRANSFER|PEMBAYARAN|BAYAR|PB|PEMINDAHBUKUAN|RETUR|RETURN|RTR|TOLAKAN|KE|DARI)"
@@ -22,24 +26,107 @@ FEE = r"^(?:BIAYA|ADM|ADMIN|PROVISI|CHARGE|FEE)\b"
 INTEREST = r"^(?:BUNGA|JASA GIRO|INTEREST|PAJAK BUNGA)\b"
 
 
-def read_lines(path: Path, encoding: str = "utf-8-sig") -> pl.DataFrame:
-    """Every line of the file with its 1-based number (``line_no``, ``text``); blank lines removed."""
+# A statement is read in pieces of about this many bytes, so a file of any size is read in bounded
+# memory: 32 MiB is about 400k MT940 lines, and its frames stay well under 0.5 GiB.
+CHUNK_BYTES = 32 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a file, decoded: ``text`` starts on line ``first_line`` (1-based) of the file;
+    ``index`` is its place in the file (0 for the first)."""
+
+    text: str
+    first_line: int
+    index: int
+
+
+def _decode(raw: bytes, encoding: str, path: Path, first_line: int) -> str:
     try:
-        raw = path.read_bytes()
+        # the BOM is removed from the first piece by ``chunks``; later pieces have none to remove
+        return raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
+    except UnicodeDecodeError as error:
+        line = first_line + raw[: error.start].count(b"\n")
+        raise StatementError(path, line, f"not {encoding} text: {error.reason}") from None
+
+
+def chunks(
+    path: Path, cut_before: bytes, encoding: str = "utf-8-sig", size: int | None = None
+) -> Iterator[Chunk]:
+    """The file in pieces of about ``size`` bytes, each piece (but the first) starting exactly at an
+    occurrence of ``cut_before`` (an ASCII marker such as ``b"\\n:61:"``'s ``:61:``: the cut is made
+    after the marker's leading newline, if it has one), so a reader never sees a record split in two.
+    A piece grows until it holds a marker. Only bytes are searched here: no loop over lines."""
+    skip = cut_before.startswith(b"\n")
+    size = size or CHUNK_BYTES  # read when called, so a test can make the pieces small
+    if "\n:<>".encode(encoding.replace("-sig", "")) != b"\n:<>":
+        size = -1  # markers are searched as bytes: a wide encoding is read in one piece
+    first_line, index, rest = 1, 0, b""
+    try:
+        with path.open("rb") as handle:
+            while True:
+                block = handle.read(size)
+                buffer = rest + block
+                at = buffer.rfind(cut_before) if block else -1
+                if block and at <= 0:
+                    rest = buffer  # no marker yet: read on
+                    continue
+                cut = len(buffer) if not block else at + (1 if skip else 0)
+                piece, rest = buffer[:cut], buffer[cut:]
+                if index == 0 and encoding == "utf-8-sig":
+                    piece = piece.removeprefix(b"\xef\xbb\xbf")
+                text = _decode(piece, encoding, path, first_line)
+                yield Chunk(text, first_line, index)
+                first_line += piece.count(b"\n")
+                index += 1
+                if not block:
+                    return
     except OSError as error:
         raise StatementError(path, 0, f"cannot read the file: {error.strerror or error}") from None
+
+
+def lines_of(chunk: Chunk) -> pl.DataFrame:
+    """The lines of a piece with their 1-based numbers (``line_no``, ``text``); blank lines removed.
+    Polars' CSV reader splits them (one column, no quoting, a separator that text files do not hold:
+    it keeps empty lines, as nulls, and removes the ``\\r`` of a CRLF); a line that holds the
+    separator after all is split by Polars' string split instead."""
     try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise StatementError(path, line, f"not {encoding} text: {error.reason}") from None
-    lines = pl.Series("text", text.split("\n"), pl.String)
+        column = pl.read_csv(
+            io.BytesIO(chunk.text.encode()),
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            schema={"text": pl.String},
+        )["text"]
+    except pl.exceptions.PolarsError:
+        column = pl.Series("text", [chunk.text]).str.split("\n").explode().str.strip_suffix("\r")
     return (
-        pl.DataFrame({"text": lines.str.strip_suffix("\r")})
-        .with_row_index("line_no", offset=1)
+        column.to_frame()
+        .with_row_index("line_no", offset=chunk.first_line)
         .with_columns(pl.col("line_no").cast(pl.Int64))
-        .filter(pl.col("text").str.strip_chars() != "")
+        .filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
     )
+
+
+# A reader's lines piece by piece; a ``None`` piece means "drop every piece given so far".
+Pieces = Iterator[pl.DataFrame | None]
+
+
+def collect(pieces: Pieces) -> pl.DataFrame:
+    """Every piece, as one frame (a ``None`` piece drops the ones before it)."""
+    parts: list[pl.DataFrame] = []
+    for piece in pieces:
+        if piece is None:
+            parts.clear()
+        else:
+            parts.append(piece)
+    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=STATEMENT)
+
+
+def read_lines(path: Path, encoding: str = "utf-8-sig") -> pl.DataFrame:
+    """Every line of the file with its 1-based number (``line_no``, ``text``); blank lines removed."""
+    parts = [lines_of(c) for c in chunks(path, b"\n", encoding)]
+    return pl.concat(parts, how="vertical", rechunk=False)
 
 
 def split_fields(
@@ -94,9 +181,19 @@ def parse_dates(frame: pl.DataFrame, column: str, fmt: str, path: str) -> pl.Ser
     return frame.select(parsed.alias(column)).to_series()
 
 
+def upper_of(remark: pl.Expr) -> pl.Expr:
+    """The remark as the rules below read it: trimmed, upper case, "" for none. A reader computes it
+    once as a column and passes it to ``kind_of_upper`` and ``reference_of_upper``."""
+    return remark.fill_null("").str.strip_chars().str.to_uppercase()
+
+
 def kind_of(remark: pl.Expr) -> pl.Expr:
     """``return``, ``fee``, ``interest`` or ``transfer`` from the start of a remark."""
-    upper = remark.fill_null("").str.strip_chars().str.to_uppercase()
+    return kind_of_upper(upper_of(remark))
+
+
+def kind_of_upper(upper: pl.Expr) -> pl.Expr:
+    """``kind_of`` of a remark already through ``upper_of``."""
     return (
         pl.when(upper.str.contains(RETURN))
         .then(pl.lit("return"))
@@ -118,7 +215,11 @@ def shaped_reference(token: pl.Expr) -> pl.Expr:
 def reference_of(remark: pl.Expr, kind: pl.Expr) -> pl.Expr:
     """The document reference: the first token of the remark after the lead words, when it has the
     shape of a kasda reference (none for fees and interest)."""
-    upper = remark.fill_null("").str.strip_chars().str.to_uppercase()
+    return reference_of_upper(upper_of(remark), kind)
+
+
+def reference_of_upper(upper: pl.Expr, kind: pl.Expr) -> pl.Expr:
+    """``reference_of`` of a remark already through ``upper_of``."""
     return (
         pl.when(kind.is_in(["fee", "interest"]))
         .then(None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -19,10 +20,13 @@ from typing import Any, cast
 import polars as pl
 
 from reconciliation.amounts import Style, first_bad, parse_amount_column
+from reconciliation.errors import StatementError
 from reconciliation.readers.common import (
+    chunks,
+    collect,
     kind_of,
+    lines_of,
     parse_dates,
-    read_lines,
     reference_of,
     split_fields,
 )
@@ -114,9 +118,32 @@ def load_profiles(path: Path) -> dict[str, CsvProfile]:
 
 def read_bank_csv(path: Path, profile: CsvProfile = BPD) -> pl.DataFrame:
     """A statement CSV in the canonical statement schema (``source`` = bank)."""
+    return collect(iter_bank_csv(path, profile))
+
+
+def iter_bank_csv(path: Path, profile: CsvProfile = BPD) -> Iterator[pl.DataFrame]:
+    """The lines of a statement CSV piece by piece (``common.chunks``, cut at line ends); each
+    piece's first balance is checked against the last balance of the piece before it."""
     where = str(path)
-    lines = read_lines(path, profile.encoding)
-    raw = split_fields(lines, profile.separator, profile.columns, where)
+    header = True
+    previous: int | None = None
+    for chunk in chunks(path, b"\n", profile.encoding):
+        lines = lines_of(chunk)
+        if lines.height == 0:
+            continue
+        raw = split_fields(lines, profile.separator, profile.columns, where, header=header)
+        header = False
+        if raw.height:
+            frame, previous = _piece(raw, profile, where, previous)
+            yield frame
+    if header:
+        raise StatementError(path, 0, "the file is empty")
+
+
+def _piece(
+    raw: pl.DataFrame, profile: CsvProfile, where: str, previous: int | None
+) -> tuple[pl.DataFrame, int | None]:
+    """The piece's lines as canonical lines, and its last balance (for the next piece)."""
     roles = profile.roles
     debit = parse_amount_column(raw, roles["debit"], profile.amount_style, where, allow_empty=True)
     credit = parse_amount_column(
@@ -142,8 +169,12 @@ def read_bank_csv(path: Path, profile: CsvProfile = BPD) -> pl.DataFrame:
             frame, roles["balance"], profile.amount_style, where, allow_empty=True
         )
         frame = frame.with_columns(_balance=balance).with_columns(
-            _expected=pl.col("_balance").shift(1) - pl.col("_debit") + pl.col("_credit")
+            _expected=pl.col("_balance").shift(1, fill_value=pl.lit(previous, pl.Int64))
+            - pl.col("_debit")
+            + pl.col("_credit")
         )
+        last = frame["_balance"][-1]
+        previous = last if isinstance(last, int) else None
         expected = pl.col("_expected")
         first_bad(
             frame,
@@ -180,4 +211,4 @@ def read_bank_csv(path: Path, profile: CsvProfile = BPD) -> pl.DataFrame:
         bank_ref=text("bank_ref"),
         batch_id=pl.lit(None, pl.String),
     ).with_columns(reference=reference_of(pl.col("remark"), pl.col("kind")))
-    return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items())
+    return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items()), previous

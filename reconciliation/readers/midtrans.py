@@ -15,6 +15,7 @@ sum(net_amount) per settlement batch, whose remark starts with the ``batch_id``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +23,7 @@ import polars as pl
 from gateways.references import BI_CODES
 from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
-from reconciliation.readers.common import parse_dates, read_lines, split_fields
+from reconciliation.readers.common import chunks, collect, lines_of, parse_dates, split_fields
 from reconciliation.schema import STATEMENT
 
 PAYOUT_COLUMNS = [
@@ -47,15 +48,36 @@ SETTLEMENT_COLUMNS = [
 
 
 def read_midtrans(path: Path) -> pl.DataFrame:
+    return collect(iter_midtrans(path))
+
+
+def iter_midtrans(path: Path) -> Iterator[pl.DataFrame]:
+    """The rows of a report piece by piece (``common.chunks``, cut at line ends); the header of the
+    first line says which report it is."""
     where = str(path)
-    lines = read_lines(path)
-    if lines.height == 0:
+    report: tuple[list[str], Callable[[pl.DataFrame, str], pl.DataFrame]] | None = None
+    for chunk in chunks(path, b"\n"):
+        lines = lines_of(chunk)
+        if lines.height == 0:
+            continue
+        header = report is None
+        if report is None:
+            report = _report_of(lines, path)
+        raw = split_fields(lines, ",", report[0], where, header=header)
+        if raw.height:
+            yield report[1](raw, where)
+    if report is None:
         raise StatementError(path, 0, "the file is empty")
+
+
+def _report_of(
+    lines: pl.DataFrame, path: Path
+) -> tuple[list[str], Callable[[pl.DataFrame, str], pl.DataFrame]]:
     header = str(lines["text"][0]).lower().replace(" ", "")
     if header.startswith("reference_no,"):
-        return _payouts(split_fields(lines, ",", PAYOUT_COLUMNS, where), where)
+        return PAYOUT_COLUMNS, _payouts
     if header.startswith("order_id,"):
-        return _settlements(split_fields(lines, ",", SETTLEMENT_COLUMNS, where), where)
+        return SETTLEMENT_COLUMNS, _settlements
     raise StatementError(
         path,
         int(lines["line_no"][0]),

@@ -11,6 +11,12 @@ continuation lines are joined exactly as written, with nothing added between the
 ``REK:<account>`` and ``BANK:<code>`` anywhere in it name the counterparty. ``RD``/``RC`` are
 reversals: ``RD`` (reversal of a debit) is money back in, ``kind`` = return.
 
+Read in pieces of about ``common.CHUNK_BYTES`` (each cut just before a ``:61:`` line, so an entry
+and its ``:86:`` are never split), each piece parsed with vectorised Polars expressions: memory is
+bounded by the piece, not the file. The balances are summed per statement over the pieces and checked
+at the end. A piece's checks run in the order above, so a file with one bad line is refused exactly
+as before; with several bad lines of different kinds, the first piece holding one names it.
+
 The ``mt-940`` package (``mt940`` module) parses the same files and is used in the tests as an
 independent cross-check; it is not used here because it reports no line numbers and accepts
 statements whose balances do not add up.
@@ -18,13 +24,23 @@ statements whose balances do not add up.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
-from reconciliation.readers.common import kind_of, read_lines, reference_of
+from reconciliation.readers.common import (
+    Chunk,
+    chunks,
+    collect,
+    kind_of_upper,
+    lines_of,
+    reference_of_upper,
+    upper_of,
+)
 from reconciliation.schema import STATEMENT
 
 _TAG = r"^:(\d{2}[A-Z]?):"
@@ -34,60 +50,122 @@ _ENTRY = (
 )
 _BALANCE = r"^(C|D)(\d{6})([A-Z]{3})(\d+,\d{0,2})$"
 _KNOWN = ["20", "21", "25", "28C", "60F", "60M", "61", "86", "62F", "62M", "64", "65"]
+_SUMS = {
+    "statement": pl.Int64,
+    "piece": pl.Int64,
+    "opening": pl.Int64,
+    "closing": pl.Int64,
+    "closing_line": pl.Int64,
+    "moved": pl.Int64,
+}
+
+
+@dataclass
+class _Progress:
+    """What the pieces read so far carry to the next: statements begun, whether the first line was
+    seen, and per statement and piece the opening, closing and movements."""
+
+    statements: int = 0
+    started: bool = False
+    sums: list[pl.DataFrame] = field(default_factory=list)
 
 
 def read_mt940(path: Path) -> pl.DataFrame:
+    return collect(iter_mt940(path))
+
+
+def iter_mt940(path: Path) -> Iterator[pl.DataFrame]:
+    """The statement lines piece by piece, in file order; the balances are checked after the last
+    piece (a caller that writes pieces away keeps nothing of the file when this raises)."""
     where = str(path)
-    lines = read_lines(path).filter(
+    progress = _Progress()
+    for chunk in chunks(path, b"\n:61:"):
+        frame = _piece(chunk, path, progress)
+        if frame is not None and frame.height:
+            yield frame
+    if not progress.started:
+        raise StatementError(path, 0, "the file has no MT940 tags")
+    _check_sums(pl.concat(progress.sums, how="vertical"), where)
+
+
+def _tagged_lines(chunk: Chunk, path: Path, progress: _Progress) -> pl.DataFrame | None:
+    lines = lines_of(chunk).filter(
         ~pl.col("text").str.starts_with("{") & ~pl.col("text").str.starts_with("-")
     )
     if lines.height == 0:
-        raise StatementError(path, 0, "the file has no MT940 tags")
+        return None
     lines = lines.with_columns(tag=pl.col("text").str.extract(_TAG, 1))
-    first = lines.row(0, named=True)
-    if first["tag"] != "20":
-        raise StatementError(path, int(first["line_no"]), "an MT940 statement starts with :20:")
+    if not progress.started:
+        first = lines.row(0, named=True)
+        if first["tag"] != "20":
+            raise StatementError(path, int(first["line_no"]), "an MT940 statement starts with :20:")
+        progress.started = True
     first_bad(
         lines,
         pl.col("tag").is_not_null() & ~pl.col("tag").is_in(_KNOWN),
-        where,
+        str(path),
         pl.format("unknown MT940 tag :{}:", pl.col("tag")),
     )
-    # Continuation lines belong to the tag above them.
-    blocks = (
-        lines.with_columns(
-            block=pl.col("tag").is_not_null().cum_sum(),
-            body=pl.when(pl.col("tag").is_not_null())
-            .then(pl.col("text").str.replace(_TAG, ""))
-            .otherwise(pl.col("text")),
-        )
-        .group_by("block", maintain_order=True)
-        .agg(
-            pl.col("line_no").first(),
-            pl.col("tag").first(),
-            pl.col("body").first().alias("head"),
-            pl.col("body").str.join("").alias("body"),
-        )
-        .with_columns(statement=(pl.col("tag") == "20").cum_sum())
+    return lines
+
+
+def _blocks(lines: pl.DataFrame, progress: _Progress) -> pl.DataFrame:
+    """One row per tag: its line, tag, first line (``head``, the tag removed) and whole text
+    (``body``: continuation lines joined as written), its statement, and the next tag's body
+    (``next_tag``, ``next_body``: the ``:86:`` of a ``:61:``)."""
+    tagged = pl.col("tag").is_not_null()
+    lines = lines.with_columns(
+        block=tagged.cum_sum(),
+        body=pl.when(tagged)
+        .then(pl.col("text").str.slice(pl.col("tag").str.len_bytes() + 2))
+        .otherwise(pl.col("text")),
     )
-    entries = blocks.filter(pl.col("tag") == "61")
+    blocks = lines.filter(tagged).rename({"body": "head"})
+    if blocks.height < lines.height:
+        # Continuation lines are rare: only the blocks that have some are grouped and joined.
+        wrapped = lines.filter(pl.col("block").is_in(lines.filter(~tagged)["block"].implode()))
+        joined = wrapped.group_by("block").agg(pl.col("body").str.join("").alias("body"))
+        blocks = blocks.join(joined, on="block", how="left", maintain_order="left")
+        blocks = blocks.with_columns(pl.col("body").fill_null(pl.col("head")))
+    else:
+        blocks = blocks.with_columns(body=pl.col("head"))
+    blocks = blocks.with_columns(
+        statement=(pl.col("tag") == "20").cum_sum().cast(pl.Int64) + progress.statements,
+        next_tag=pl.col("tag").shift(-1),
+        next_body=pl.col("body").shift(-1),
+    )
+    last = blocks["statement"].max()
+    progress.statements = last if isinstance(last, int) else progress.statements
+    return blocks
+
+
+def _piece(chunk: Chunk, path: Path, progress: _Progress) -> pl.DataFrame | None:
+    where = str(path)
+    lines = _tagged_lines(chunk, path, progress)
+    if lines is None:
+        return None
+    blocks = _blocks(lines, progress)
+    parts = (
+        blocks.filter(pl.col("tag") == "61")
+        .with_columns(
+            remark=pl.when(pl.col("next_tag") == "86").then(pl.col("next_body").str.strip_chars()),
+            _e=pl.col("head").str.extract_groups(_ENTRY),
+        )
+        .with_columns(
+            date_text=pl.col("_e").struct[0],
+            mark=pl.col("_e").struct[2],
+            amount_text=pl.col("_e").struct[4],
+            customer_ref=pl.col("_e").struct[6].str.strip_chars(),
+            bank_ref=pl.col("_e").struct[7],
+        )
+    )
     first_bad(
-        entries,
+        parts,
         ~pl.col("head").str.contains(_ENTRY),
         where,
         pl.format(
             ":61: {} is not YYMMDD[MMDD]D|C|RD|RCamount,TTTT[ref][//bankref]", pl.col("head")
         ),
-    )
-    remarks = blocks.filter(pl.col("tag") == "86").select(
-        block=pl.col("block") - 1, remark=pl.col("body").str.strip_chars()
-    )
-    parts = entries.join(remarks, on="block", how="left").with_columns(
-        date_text=pl.col("head").str.extract(_ENTRY, 1),
-        mark=pl.col("head").str.extract(_ENTRY, 3),
-        amount_text=pl.col("head").str.extract(_ENTRY, 5),
-        customer_ref=pl.col("head").str.extract(_ENTRY, 7).str.strip_chars(),
-        bank_ref=pl.col("head").str.extract(_ENTRY, 8),
     )
     value_date = pl.col("date_text").str.strptime(pl.Date, "%y%m%d", strict=False)
     first_bad(
@@ -103,11 +181,17 @@ def read_mt940(path: Path) -> pl.DataFrame:
         where,
         pl.lit(":61: amount is zero"),
     )
-    _check_balances(blocks, parts.with_columns(amount=amount), where)
+    parts = parts.with_columns(amount=amount)
+    progress.sums.append(_sums(blocks, parts, where, chunk.index))
+    return _canonical(parts, value_date, where)
+
+
+def _canonical(parts: pl.DataFrame, value_date: pl.Expr, where: str) -> pl.DataFrame:
     remark = pl.col("remark").fill_null(pl.col("customer_ref"))
-    upper = remark.fill_null("").str.to_uppercase()
+    upper = pl.col("_upper")
     out = (
-        parts.with_columns(amount=amount)
+        parts.lazy()
+        .with_columns(remark=remark, _upper=upper_of(remark))
         .select(
             source=pl.lit("bank"),
             file=pl.lit(where),
@@ -120,20 +204,23 @@ def read_mt940(path: Path) -> pl.DataFrame:
             fee=pl.lit(0, pl.Int64),
             kind=pl.when(pl.col("mark").str.starts_with("R"))
             .then(pl.lit("return"))
-            .otherwise(kind_of(remark)),
+            .otherwise(kind_of_upper(upper)),
             reference=pl.lit(None, pl.String),
-            remark=remark,
+            remark=pl.col("remark"),
             counterparty_account=upper.str.extract(r"REK:(\d+)", 1),
             counterparty_bank=upper.str.extract(r"BANK:(\w+)", 1),
             bank_ref=pl.col("bank_ref"),
             batch_id=pl.lit(None, pl.String),
+            _upper=upper,
         )
-        .with_columns(reference=reference_of(pl.col("remark"), pl.col("kind")))
+        .with_columns(reference=reference_of_upper(upper, pl.col("kind")))
     )
-    return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items())
+    return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items()).collect()
 
 
-def _check_balances(blocks: pl.DataFrame, entries: pl.DataFrame, where: str) -> None:
+def _sums(blocks: pl.DataFrame, entries: pl.DataFrame, where: str, piece: int) -> pl.DataFrame:
+    """Per statement of the piece: its first opening and last closing balance (signed, with the
+    closing's line) and the sum of its movements; the balance lines are checked here."""
     balances = blocks.filter(pl.col("tag").is_in(["60F", "60M", "62F", "62M"]))
     first_bad(
         balances,
@@ -148,15 +235,12 @@ def _check_balances(blocks: pl.DataFrame, entries: pl.DataFrame, where: str) -> 
     signed = amounts.with_columns(
         value=pl.when(pl.col("head").str.starts_with("D")).then(-value).otherwise(value)
     )
-    opening = (
-        signed.filter(pl.col("tag").str.starts_with("60"))
-        .group_by("statement")
-        .agg(opening=pl.col("value").first())
-    )
-    closing = (
-        signed.filter(pl.col("tag").str.starts_with("62"))
-        .group_by("statement")
-        .agg(closing=pl.col("value").last(), line_no=pl.col("line_no").last())
+    opening = pl.col("value").filter(pl.col("tag").str.starts_with("60"))
+    closing = pl.col("tag").str.starts_with("62")
+    ends = signed.group_by("statement").agg(
+        opening=opening.first(),
+        closing=pl.col("value").filter(closing).last(),
+        closing_line=pl.col("line_no").filter(closing).last(),
     )
     moves = entries.group_by("statement").agg(
         moved=pl.when(pl.col("mark").is_in(["C", "RD"]))
@@ -164,11 +248,28 @@ def _check_balances(blocks: pl.DataFrame, entries: pl.DataFrame, where: str) -> 
         .otherwise(-pl.col("amount"))
         .sum()
     )
-    check = closing.join(opening, on="statement", how="left").join(
-        moves, on="statement", how="left"
+    return (
+        ends.join(moves, on="statement", how="full", coalesce=True)
+        .with_columns(piece=pl.lit(piece, pl.Int64))
+        .select(pl.col(n).cast(t) for n, t in _SUMS.items())
+    )
+
+
+def _check_sums(sums: pl.DataFrame, where: str) -> None:
+    """Each statement with a closing balance: opening + movements = closing, over all pieces."""
+    check = (
+        sums.sort("statement", "piece")
+        .group_by("statement", maintain_order=True)
+        .agg(
+            pl.col("opening").drop_nulls().first(),
+            pl.col("closing").drop_nulls().last(),
+            line_no=pl.col("closing_line").drop_nulls().last(),
+            moved=pl.col("moved").sum(),
+        )
+        .filter(pl.col("closing").is_not_null())
     )
     first_bad(
-        check.with_columns(pl.col("moved").fill_null(0)),
+        check,
         pl.col("opening").is_null() | (pl.col("opening") + pl.col("moved") != pl.col("closing")),
         where,
         pl.format(
