@@ -358,12 +358,14 @@ class Thing(Aggregate):
 
 
 class Plain(Application[UUID]):
-    """The eventsourcing library alone: no rules, no receipts, no batching."""
+    """The eventsourcing library alone, with its own recorder: no rules, no receipts, no chain."""
 
 
 def run_plain(backend: str, events: int, per_transaction: int) -> Row:
     with store(backend) as url:
         env = env_for_url(url)
+        # The library's own recorder (no hash chain, its own insert), not kasda's.
+        env.pop("APPLICATION_RECORDER_TOPIC", None)
         prepare(env)
         app = Plain(env=env)
         try:

@@ -316,7 +316,7 @@ class ChainedPostgresApplicationRecorder(ReceiptsApart, PostgresApplicationRecor
         bound: Any = datastore.pool.connection_class
         self.answer_seconds = (
             bound.answer_timeout
-            if issubclass(bound, BoundedConnection)
+            if isinstance(bound, type) and issubclass(bound, BoundedConnection)
             else DEFAULT_STATEMENT_TIMEOUT
         )
         schema = Identifier(self.datastore.schema)
