@@ -10,6 +10,11 @@ request: a refusal here can only be a conflict.
 
     .venv/bin/python benchmarks/bench_contention.py                    # both stores, both policies
     .venv/bin/python benchmarks/bench_contention.py --requests 200 --store sqlite
+    .venv/bin/python benchmarks/bench_contention.py --what revenue     # receipts on ONE income line
+
+``--what revenue``: the writers record income receipts (``RecordRevenue``, as the gateways do) on one
+income line instead: since a receipt writes its income line (``BudgetLine.record_income``), they
+collide on that line the same way (numbers only, issue 17).
 
 ``KASDA_TEST_POSTGRES_URL`` names the PostgreSQL server (skipped with a message if unreachable).
 """
@@ -41,7 +46,7 @@ from ledger.application import RETRY_BACKOFF, Ledger
 from ledger.errors import DomainError
 from ledger.roles import Actor, Role
 from ledger.store import postgres_problem
-from testkit.world import MEDIA, NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR
+from testkit.world import INCOME, MEDIA, NPWP, PEMDA, SKPD, SUB_KEGIATAN, USERS, YEAR
 
 WRITERS = 3
 LINE = c.LineSpec(
@@ -51,8 +56,46 @@ LINE = c.LineSpec(
     uraian="Belanja Jasa Iklan/Reklame, Film, dan Pemotretan",
     pagu=10**15,
 )
+INCOME_LINE = c.LineSpec(
+    skpd=SKPD, sub_kegiatan=SUB_KEGIATAN, rekening=INCOME, uraian="Pajak Hotel", pagu=10**15
+)
 ADMIN = Actor(USERS[Role.BPKAD_ADMIN], Role.BPKAD_ADMIN)
 PPTK = Actor(USERS[Role.PPTK], Role.PPTK, SKPD)
+GATEWAY = Actor(USERS[Role.GATEWAY], Role.GATEWAY)
+
+
+def _ref(spec: c.LineSpec) -> c.LineRef:
+    return c.LineRef(skpd=spec.skpd, sub_kegiatan=spec.sub_kegiatan, rekening=spec.rekening)
+
+
+def _command(what: str, who: int, n: int) -> c.Command:
+    """The ``n``-th command of writer ``who``: a disbursement request on the spending line, or an
+    income receipt on the income line."""
+    if what == "revenue":
+        return c.RecordRevenue(
+            idempotency_key=f"w{who}-{n}",
+            actor=GATEWAY,
+            pemda=PEMDA,
+            year=YEAR,
+            line=_ref(INCOME_LINE),
+            channel="midtrans:qris",
+            reference=f"ORDER-{who}-{n}",
+            payer="Hotel Bench",
+            gross=1_000_000,
+        )
+    return c.RequestDisbursement(
+        idempotency_key=f"w{who}-{n}",
+        actor=PPTK,
+        pemda=PEMDA,
+        year=YEAR,
+        spp_number=f"SPP-{who}-{n}",
+        line=_ref(LINE),
+        vendor_npwp=NPWP,
+        gross=1_000_000,
+        deductions=(),
+        description="Publikasi kegiatan",
+        documents={},
+    )
 
 
 class _Retries(logging.Handler):
@@ -77,7 +120,7 @@ def _set_up(url: str) -> None:
                 pemda=PEMDA,
                 year=YEAR,
                 document="PERDA-1-2025",
-                lines=(LINE,),
+                lines=(LINE, INCOME_LINE),
             )
         )
         ledger.execute(
@@ -98,7 +141,13 @@ def _set_up(url: str) -> None:
 
 
 def _writer(
-    url: str, who: int, requests: int, backoff: float, barrier: Barrier, out: Queue[Any]
+    url: str,
+    what: str,
+    who: int,
+    requests: int,
+    backoff: float,
+    barrier: Barrier,
+    out: Queue[Any],
 ) -> None:
     try:
         retries = _Retries()
@@ -107,28 +156,11 @@ def _writer(
         logger.addHandler(retries)
         ledger = Ledger(url, retry_backoff=backoff)
         try:
-            line = c.LineRef(skpd=LINE.skpd, sub_kegiatan=LINE.sub_kegiatan, rekening=LINE.rekening)
             outcomes: Counter[str] = Counter()
             barrier.wait(timeout=60)
             started = time.perf_counter()
             for n in range(requests):
-                [outcome] = ledger.execute_batch(
-                    [
-                        c.RequestDisbursement(
-                            idempotency_key=f"w{who}-{n}",
-                            actor=PPTK,
-                            pemda=PEMDA,
-                            year=YEAR,
-                            spp_number=f"SPP-{who}-{n}",
-                            line=line,
-                            vendor_npwp=NPWP,
-                            gross=1_000_000,
-                            deductions=(),
-                            description="Publikasi kegiatan",
-                            documents={},
-                        )
-                    ]
-                )
+                [outcome] = ledger.execute_batch([_command(what, who, n)])
                 outcomes[type(outcome).__name__ if isinstance(outcome, DomainError) else "ok"] += 1
             seconds = time.perf_counter() - started
         finally:
@@ -138,13 +170,13 @@ def _writer(
         out.put((who, error, 0, 0.0))
 
 
-def run(url: str, requests: int, backoff: float) -> dict[str, Any]:
+def run(url: str, requests: int, backoff: float, what: str = "disbursement") -> dict[str, Any]:
     _set_up(url)
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(WRITERS)
     out: Queue[Any] = ctx.Queue()
     processes = [
-        ctx.Process(target=_writer, args=(url, w, requests, backoff, barrier, out))
+        ctx.Process(target=_writer, args=(url, what, w, requests, backoff, barrier, out))
         for w in range(WRITERS)
     ]
     for process in processes:
@@ -187,9 +219,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=150, help="per writer (default 150)")
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=2, help="runs per row (default 2)")
+    parser.add_argument(
+        "--what",
+        choices=["disbursement", "revenue"],
+        default="disbursement",
+        help="requests on one spending line (default) or income receipts on one income line",
+    )
     args = parser.parse_args()
     print(f"{platform.node()}: {platform.processor() or platform.machine()}, {mp.cpu_count()} CPUs")
-    print(f"{WRITERS} writer processes x {args.requests} requests, one budget line, batch of 1")
+    kind = "income receipts, one income line" if args.what == "revenue" else "requests, one line"
+    print(f"{WRITERS} writer processes x {args.requests} {kind}, batch of 1")
     print(
         f"{'store':9} {'backoff':>8} {'sent':>5} {'ok':>5} {'conflicts':>9} {'rate':>7} "
         f"{'retries':>8} {'req/s':>7}"
@@ -209,7 +248,7 @@ def main() -> None:
                     else:
                         url, schema = _postgres_url(base)
                     try:
-                        r = run(url, args.requests, backoff)
+                        r = run(url, args.requests, backoff, args.what)
                     finally:
                         if schema:
                             _drop_schema(base, schema)

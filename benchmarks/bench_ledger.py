@@ -5,9 +5,12 @@ each wave goes through the six steps of an LS payment (SPP, verification, SPM, S
 one ``execute_batch`` of ``batch`` commands per step, so that no two commands of one batch belong to the
 same disbursement. Batch size 1 is one command per transaction (``Ledger.execute``).
 
-Stored events are counted from the store afterwards, by kind: domain events (the facts), idempotency
-receipts (one per accepted command) and SPM/SP2D number claims. The plain ``eventsourcing`` library,
-saving one new aggregate (one event) per transaction, is measured on the same store for reference.
+Stored events are counted from the store afterwards, by kind: domain events (the facts, in the log and
+its hash chain), idempotency receipts (one per accepted command) and SPM/SP2D number claims (both kept
+in a table of their own since issue 17, written in the same transaction). The plain ``eventsourcing``
+library, saving new aggregates (one event each) in transactions of 1, 100 and 500, is measured on the
+same store in the same run for reference: the target of issue 17 is the ledger's domain events/s at
+least equal to the plain library's best batched rate (ratio >= 1.0).
 
 Stores are durable: SQLite in a file on disk (the library switches it to WAL; ``synchronous`` is left at
 the SQLite default, printed below) and PostgreSQL with its own settings (printed: ``fsync``,
@@ -71,7 +74,8 @@ STEPS = 6  # commands in one complete lifecycle
 # Lifecycles per run, by batch size (full / quick).
 FULL_SIZES = {1: 300, 10: 1_500, 100: 4_000, 500: 6_000}
 QUICK_SIZES = {1: 60, 10: 300, 100: 1_000, 500: 1_500}
-BASELINE_EVENTS = {"full": 3_000, "quick": 600}
+BASELINE_EVENTS = {"full": 6_000, "quick": 3_000}
+PLAIN_BATCHES = (1, 100, 500)  # events per transaction of the plain library
 
 ADMIN = Actor("bench.admin", Role.BPKAD_ADMIN)
 PPTK = Actor("bench.pptk", Role.PPTK, SKPD)
@@ -249,6 +253,14 @@ def check(outcomes: list[Any]) -> None:
         raise RuntimeError(f"{len(errors)} commands refused, first: {errors[0]!r}")
 
 
+_KINDS = {"CommandReceipt": "receipts", "DocumentNumber": "claims"}
+
+
+def count_receipts(ledger: Ledger) -> Counter[str]:
+    """Receipts and claims stored (kept apart from the log), by kind (read from the store)."""
+    return Counter(_KINDS[type(e).__qualname__.partition(".")[0]] for e in ledger.receipts())
+
+
 def count_events(ledger: Ledger, after: int) -> Counter[str]:
     """Events stored since notification ``after``, by kind (read from the store)."""
     kinds: Counter[str] = Counter()
@@ -260,10 +272,7 @@ def count_events(ledger: Ledger, after: int) -> Counter[str]:
             return kinds
         for n in page:
             aggregate = n.topic.rpartition(":")[2].partition(".")[0]
-            kind = {"CommandReceipt": "receipts", "DocumentNumber": "claims"}.get(
-                aggregate, "domain"
-            )
-            kinds[kind] += 1
+            kinds[_KINDS.get(aggregate, "domain")] += 1
         start = page[-1].id + 1
 
 
@@ -307,6 +316,7 @@ def run_ledger(
             settings = durability(backend, ledger)
             batches = stream(lifecycles, batch)
             before = ledger.recorder.max_notification_id() or 0
+            receipts_before = count_receipts(ledger)
             if profile is not None:
                 profile.enable()
             started = time.perf_counter()
@@ -318,7 +328,7 @@ def run_ledger(
             seconds = time.perf_counter() - started
             if profile is not None:
                 profile.disable()
-            kinds = count_events(ledger, before)
+            kinds = count_events(ledger, before) + count_receipts(ledger) - receipts_before
         finally:
             ledger.close()
     row = Row(
@@ -348,12 +358,14 @@ class Thing(Aggregate):
 
 
 class Plain(Application[UUID]):
-    """The eventsourcing library alone: no rules, no receipts, no batching."""
+    """The eventsourcing library alone, with its own recorder: no rules, no receipts, no chain."""
 
 
 def run_plain(backend: str, events: int, per_transaction: int) -> Row:
     with store(backend) as url:
         env = env_for_url(url)
+        # The library's own recorder (no hash chain, its own insert), not kasda's.
+        env.pop("APPLICATION_RECORDER_TOPIC", None)
         prepare(env)
         app = Plain(env=env)
         try:
@@ -375,7 +387,7 @@ def measure(
 ) -> tuple[list[Row], dict[str, str]]:
     rows: list[Row] = []
     settings: dict[str, str] = {}
-    for per_transaction in (1, 100):
+    for per_transaction in PLAIN_BATCHES:
         runs = [run_plain(backend, baseline_events, per_transaction) for _ in range(repeat)]
         rows.append(median(runs))
         print(format_row(rows[-1]), flush=True)
@@ -407,6 +419,24 @@ def format_row(r: Row) -> str:
     return (
         f"{r.backend:<8} {r.what:<14} {r.batch:>5} {lifecycles:>10} {r.seconds:>8.2f} "
         f"{rate:>12} {r.events_per_s:>9,.0f} {r.domain_per_s:>9,.0f}"
+    )
+
+
+def verdict(backend: str, rows: list[dict[str, Any]]) -> str:
+    """Issue 17: the ledger's best domain events/s against the plain library's best batched rate
+    (more than one event per transaction), both of this run."""
+    best = max((r for r in rows if r["what"] == "ledger"), key=lambda r: r["domain_per_s"])
+    plain = max(
+        (r for r in rows if r["what"] == "plain library" and r["batch"] > 1),
+        key=lambda r: r["events_per_s"],
+    )
+    ratio = best["domain_per_s"] / plain["events_per_s"]
+    met = "MET" if ratio >= 1.0 else "NOT MET"
+    return (
+        f"{backend}: ledger best {best['domain_per_s']:,.0f} domain events/s "
+        f"({best['events_per_s']:,.0f} stored events/s incl. receipts and claims) at batch "
+        f"{best['batch']}; plain library {plain['events_per_s']:,.0f} events/s at batch "
+        f"{plain['batch']}; ratio {ratio:.2f}x; target >= 1.0x {met}"
     )
 
 
@@ -518,17 +548,8 @@ def main(argv: list[str] | None = None) -> int:
             f"\nstored events per lifecycle: {per['domain']} domain events, {per['receipts']} "
             f"idempotency receipts, {per['claims']} SPM/SP2D number claims"
         )
-    targets: dict[str, float] = {"sqlite": 10_000, "postgres": 5_000}
     for backend, data in results["backends"].items():
-        best = max(
-            (r for r in data["rows"] if r["what"] == "ledger"), key=lambda r: r["events_per_s"]
-        )
-        verdict = "meets" if best["events_per_s"] >= targets[backend] else "MISSES"
-        print(
-            f"{backend}: best {best['events_per_s']:,.0f} stored events/s at batch "
-            f"{best['batch']} ({best['domain_per_s']:,.0f} domain events/s); {verdict} the target "
-            f"of {targets[backend]:,.0f} events/s"
-        )
+        print(verdict(backend, data["rows"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -8,7 +8,9 @@ Commands run in batches (a batch of one for ``execute``). For each batch the led
    rule broken raises a ``DomainError`` and changes nothing;
 3. asserts the invariants of what is about to be stored (``ledger.invariants``: every journal entry
    balances, every amount within its limits), then appends the events of every accepted command,
-   plus one receipt per command, in ONE transaction.
+   plus one receipt per command, in ONE transaction. On SQLite and PostgreSQL the receipts and
+   document-number claims go to a table of their own (``ledger.chained``): unique keys, not facts,
+   so they take no place in the notification log or the hash chain.
 
 If another writer got to one of the same aggregates first, the store's unique (id, version) constraint
 rejects the whole transaction; the ledger reloads and runs the batch again (``ledger.retry``), so two
@@ -29,9 +31,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError
 from eventsourcing.utils import Environment
 
 from ledger import commands as c
@@ -39,7 +41,7 @@ from ledger import ids
 from ledger.budget import Budget, BudgetLine
 from ledger.bulk_reads import events_after, load_fresh
 from ledger.cashplan import CashPlan
-from ledger.chained import bound_pool
+from ledger.chained import ReceiptsApart, bound_pool, construct_recorder
 from ledger.disbursement import Disbursement
 from ledger.errors import (
     ConcurrencyConflict,
@@ -136,6 +138,9 @@ class Ledger(Application[UUID]):
         factory = super().construct_factory(env)
         bound_pool(factory, env)  # before the library's set-up opens a PostgreSQL pool
         return factory
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return construct_recorder(self.factory) or super().construct_recorder()
 
     # -- commands ------------------------------------------------------------------------------
     def execute(self, command: c.Command) -> CommandResult:
@@ -294,18 +299,22 @@ class Ledger(Application[UUID]):
         if not aggregates:
             return
         check_write(aggregates)
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        facts: list[Any] = []
+        keys: list[Any] = []
         for aggregate in aggregates:
-            processing_event.events.extend(aggregate.collect_events())
-            processing_event.aggregates[aggregate.id] = aggregate
-        recordings = self._record(processing_event)
-        self._notify(recordings)
+            (keys if isinstance(aggregate, _KEYS) else facts).extend(aggregate.collect_events())
+        encode = self.mapper.to_stored_event
+        stored = [encode(e) for e in facts]
+        receipts = [encode(e) for e in keys]
+        # Receipts and claims in their own table, same transaction (ledger/chained.py).
+        assert isinstance(self.recorder, ReceiptsApart), type(self.recorder)
+        self.recorder.insert_events(stored, receipts=receipts)
 
     def _keep(self, work: BatchWork) -> None:
         for aggregate in work.local.values():
             # Receipts and number claims are read again only when a command is retried (then from
             # the store): caching them would make up most of the cache and slow the GC.
-            if not isinstance(aggregate, (CommandReceipt, DocumentNumber)):
+            if not isinstance(aggregate, _KEYS):
                 self._cache.put(aggregate)
 
     # -- reading -------------------------------------------------------------------------------
@@ -349,6 +358,12 @@ class Ledger(Application[UUID]):
     def disbursement(self, disbursement_id: UUID) -> Disbursement:
         return self.aggregate(disbursement_id, Disbursement)
 
+    def receipts(self) -> list[Any]:
+        """Every idempotency receipt and document-number claim recorded, decoded: they are kept
+        apart from the log of facts (``ledger.chained``). For audits and tests, not a hot path."""
+        assert isinstance(self.recorder, ReceiptsApart), type(self.recorder)
+        return [self.mapper.to_domain_event(s) for s in self.recorder.select_receipts()]
+
     def history(self, aggregate_id: UUID) -> list[Any]:
         """Every event of one aggregate, in order."""
         return list(self.events.get(aggregate_id))
@@ -356,6 +371,10 @@ class Ledger(Application[UUID]):
     def close(self) -> None:
         self._cache.clear()
         super().close()
+
+
+# Not domain facts: the unique keys that make a command run once and a number be issued once.
+_KEYS = (CommandReceipt, DocumentNumber)
 
 
 def _receipt_id(command: c.Command) -> UUID | None:

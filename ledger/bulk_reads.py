@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from ledger.chained import ReceiptsApart
 from ledger.connections import retrying
 from ledger.unit_of_work import AggregateCache
 
@@ -67,21 +68,28 @@ def _as_uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
+def _tables(recorder: Any) -> list[str]:
+    """The tables an aggregate's events may be in: the events, and the receipts and number claims
+    where the recorder keeps them apart (``ledger.chained``)."""
+    if isinstance(recorder, ReceiptsApart):
+        return [recorder.events_table_name, recorder.receipts_table_name]
+    return [recorder.events_table_name]
+
+
 def _sqlite_reader(recorder: Any) -> EventsAfter:
-    table = recorder.events_table_name
+    selects = " UNION ALL ".join(
+        f"SELECT e.originator_id, e.originator_version, e.topic, e.state "  # noqa: S608
+        f"FROM wanted w JOIN {table} e "
+        f"ON e.originator_id = w.id AND e.originator_version > w.ver"
+        for table in _tables(recorder)
+    )
 
     def read(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
         values = ",".join("(?,?)" for _ in pairs)
         params: list[Any] = []
         for aggregate_id, version in pairs:
             params.extend((aggregate_id.hex, version))
-        statement = (
-            f"WITH wanted(id, ver) AS (VALUES {values}) "  # noqa: S608 - only placeholders
-            f"SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            f"FROM wanted w JOIN {table} e "
-            f"ON e.originator_id = w.id AND e.originator_version > w.ver "
-            f"ORDER BY e.originator_id, e.originator_version"
-        )
+        statement = f"WITH wanted(id, ver) AS (VALUES {values}) {selects} ORDER BY 1, 2"
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, params)
             return [StoredEvent(UUID(row[0]), row[1], row[2], row[3]) for row in cursor.fetchall()]
@@ -102,15 +110,16 @@ _INDEX_PROBES_ONLY = (
 def _postgres_reader(recorder: Any) -> EventsAfter:
     from psycopg.sql import SQL, Identifier
 
-    statement = SQL(
-        "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-        "FROM unnest(%s::uuid[], %s::bigint[]) AS w(id, ver) "
-        "JOIN {schema}.{table} e ON e.originator_id = w.id AND e.originator_version > w.ver "
-        "ORDER BY e.originator_id, e.originator_version"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
+    selects = SQL(" UNION ALL ").join(
+        SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM w "
+            "JOIN {schema}.{table} e ON e.originator_id = w.id AND e.originator_version > w.ver"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(table))
+        for table in _tables(recorder)
     )
+    statement = SQL(
+        "WITH w AS (SELECT * FROM unnest(%s::uuid[], %s::bigint[]) AS w(id, ver)) {} ORDER BY 1, 2"
+    ).format(selects)
 
     def read(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
         return retrying(lambda: read_once(pairs))  # a dropped pooled connection is replaced

@@ -4,6 +4,14 @@ They are the library's own SQLite and PostgreSQL application recorders plus one 
 events' rows are inserted (and their notification ids known), the chain table gets one row per event
 (see ``ledger.integrity``). Both stores serialise writers here (SQLite has one writer; PostgreSQL's
 recorder holds an exclusive lock on the events table), so the chain never forks.
+
+Idempotency receipts and document-number claims (``ledger.receipts``) are not domain facts: they
+are unique keys that make a command run once and a number be issued once. The ledger hands them to
+``insert_events`` apart (``receipts=``) and they go to a table of their own, ``<events>_receipts``,
+in the same transaction, encoded as events are (so encrypted alike), with the same unique
+(id, version) key: a second receipt for one idempotency key, or a second claim of one number,
+rolls the whole transaction back exactly as before. They take no position in the notification
+log and no link in the chain; ``select_events`` still finds them by id.
 """
 
 from __future__ import annotations
@@ -12,22 +20,32 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg import Cursor
-from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from ledger.connections import (
+    DEFAULT_STATEMENT_TIMEOUT,
     RETRY_ATTEMPTS,
+    BoundedConnection,
+    answering_within,
     bounded,
     connect_timeout,
     is_read_only_error,
     retrying,
     server_options,
     statement_timeout,
+    write_bound,
 )
 from ledger.integrity import GENESIS, chain_next, event_digest
 
@@ -36,6 +54,41 @@ T = TypeVar("T")
 
 def chain_table_name(events_table_name: str) -> str:
     return f"{events_table_name}_chain"
+
+
+def receipts_table_name(events_table_name: str) -> str:
+    return f"{events_table_name}_receipts"
+
+
+class ReceiptsApart:
+    """A recorder that stores the ``receipts=`` of ``insert_events`` in ``receipts_table_name``."""
+
+    events_table_name: str
+
+    @property
+    def receipts_table_name(self) -> str:
+        return receipts_table_name(self.events_table_name)
+
+    def select_receipts(self) -> list[StoredEvent]:
+        """Every receipt and claim recorded (for audits and counts; not a hot path)."""
+        raise NotImplementedError
+
+
+def _receipts(kwargs: Mapping[str, Any]) -> Sequence[StoredEvent]:
+    assert kwargs.get("tracking") is None, "the ledger records no tracking"
+    receipts: Sequence[StoredEvent] = kwargs.get("receipts") or ()
+    return receipts
+
+
+def _only_version(
+    found: Sequence[StoredEvent], gt: int | None, lte: int | None
+) -> list[StoredEvent]:
+    return [
+        e
+        for e in found
+        if (gt is None or e.originator_version > gt)
+        and (lte is None or e.originator_version <= lte)
+    ]
 
 
 def _links(
@@ -54,7 +107,7 @@ def _links(
     return rows
 
 
-class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+class ChainedSQLiteApplicationRecorder(ReceiptsApart, SQLiteApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # SQLite opens a file it cannot write read-only, without a word, and the connection stays
@@ -97,24 +150,144 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.chain_table_name} ("
             "position INTEGER PRIMARY KEY, chain_hash BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.receipts_table_name} ("
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+            "topic TEXT NOT NULL, state BLOB NOT NULL, "
+            "PRIMARY KEY (originator_id, originator_version)) WITHOUT ROWID",
         ]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        if ids:
-            c.execute(
-                f"SELECT chain_hash FROM {self.chain_table_name} "  # noqa: S608 - our own name
-                "ORDER BY position DESC LIMIT 1"
-            )
-            row = c.fetchone()
-            previous = bytes(row[0]) if row else GENESIS
+        receipts = _receipts(kwargs)
+        if receipts:
             c.executemany(
-                f"INSERT INTO {self.chain_table_name} VALUES (?, ?)",  # noqa: S608
-                _links(previous, ids, stored_events),
+                f"INSERT INTO {self.receipts_table_name} VALUES (?,?,?,?)",  # noqa: S608
+                _sqlite_rows(receipts),
             )
+        if not stored_events:
+            return []
+        ids = self._insert_rows(c, stored_events)
+        c.execute(
+            f"SELECT chain_hash FROM {self.chain_table_name} "  # noqa: S608 - our own name
+            "ORDER BY position DESC LIMIT 1"
+        )
+        row = c.fetchone()
+        previous = bytes(row[0]) if row else GENESIS
+        c.executemany(
+            f"INSERT INTO {self.chain_table_name} VALUES (?, ?)",  # noqa: S608
+            _links(previous, ids, stored_events),
+        )
         return ids
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """One ``executemany`` (the library executes one INSERT per event to read its rowid).
+        SQLite gives a row without a rowid the largest rowid so far plus one, and this transaction
+        holds the one write lock, so the batch's rowids are the last ``n``: checked on the first."""
+        c.executemany(self.insert_events_statement, _sqlite_rows(stored_events))
+        c.execute(f"SELECT max(rowid) FROM {self.events_table_name}")  # noqa: S608
+        last = int(c.fetchone()[0])
+        ids = list(range(last - len(stored_events) + 1, last + 1))
+        c.execute(
+            f"SELECT originator_id, originator_version FROM {self.events_table_name} "  # noqa: S608
+            "WHERE rowid = ?",
+            (ids[0],),
+        )
+        first = stored_events[0]
+        assert tuple(c.fetchone()) == _sqlite_rows([first])[0][:2], "rowids not contiguous"
+        return ids
+
+    def select_events(
+        self,
+        originator_id: Any,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        found = super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        if found:
+            return found
+        key = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT * FROM {self.receipts_table_name} "  # noqa: S608 - our own name
+                "WHERE originator_id = ? ORDER BY originator_version",
+                (key,),
+            )
+            rows = [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+        return _only_version(rows, gt, lte)
+
+    def select_receipts(self) -> list[StoredEvent]:
+        return _sqlite_receipts(self)
+
+
+def _sqlite_receipts(recorder: ChainedSQLiteApplicationRecorder) -> list[StoredEvent]:
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT * FROM {recorder.receipts_table_name}")  # noqa: S608
+        return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+
+
+def _sqlite_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
+    return [
+        (
+            s.originator_id.hex if isinstance(s.originator_id, UUID) else str(s.originator_id),
+            s.originator_version,
+            s.topic,
+            s.state,
+        )
+        for s in stored_events
+    ]
+
+
+class MemoryApplicationRecorder(ReceiptsApart, POPOApplicationRecorder):
+    """The in-memory store (``memory://``), keeping receipts and claims apart as the others do."""
+
+    events_table_name = "memory"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._receipts: dict[str, dict[int, StoredEvent]] = {}
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        receipts = _receipts(kwargs)
+        keys = [(str(r.originator_id), r.originator_version) for r in receipts]
+        with self._database_lock:
+            if len(set(keys)) < len(keys) or any(v in self._receipts.get(i, {}) for i, v in keys):
+                raise IntegrityError(f"receipt or claim already recorded: {keys}")
+            ids = super().insert_events(stored_events)
+            for (i, v), receipt in zip(keys, receipts, strict=True):
+                self._receipts.setdefault(i, {})[v] = receipt
+        return ids
+
+    def select_events(
+        self,
+        originator_id: Any,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        found = super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        if found:
+            return found
+        with self._database_lock:
+            kept = self._receipts.get(str(originator_id), {})
+            return _only_version([kept[v] for v in sorted(kept)], gt, lte)
+
+    def select_receipts(self) -> list[StoredEvent]:
+        with self._database_lock:
+            return [e for kept in self._receipts.values() for e in kept.values()]
+
+
+def construct_recorder(factory: InfrastructureFactory[Any]) -> ApplicationRecorder | None:
+    """The recorder of the in-memory store (whose factory takes no recorder topic); None for the
+    others, whose settings name theirs (``ledger.store``)."""
+    return MemoryApplicationRecorder() if isinstance(factory, POPOFactory) else None
 
 
 def bound_pool(factory: InfrastructureFactory[Any], env: Mapping[str, str]) -> None:
@@ -135,39 +308,64 @@ def bound_pool(factory: InfrastructureFactory[Any], env: Mapping[str, str]) -> N
     }
 
 
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+class ChainedPostgresApplicationRecorder(ReceiptsApart, PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *args: Any, **kwargs: Any) -> None:
         # Every wait of the pool is bounded: ``bound_pool`` ran before the library made it.
         super().__init__(datastore, *args, **kwargs)
         self.chain_table_name = chain_table_name(self.events_table_name)
-        table = SQL("{}.{}").format(
-            Identifier(self.datastore.schema), Identifier(self.chain_table_name)
+        bound: Any = datastore.pool.connection_class
+        self.answer_seconds = (
+            bound.answer_timeout
+            if isinstance(bound, type) and issubclass(bound, BoundedConnection)
+            else DEFAULT_STATEMENT_TIMEOUT
         )
-        self.sql_create_statements.append(
+        schema = Identifier(self.datastore.schema)
+        table = SQL("{}.{}").format(schema, Identifier(self.chain_table_name))
+        events = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
+        receipts = SQL("{}.{}").format(schema, Identifier(self.receipts_table_name))
+        id_type = Identifier(self.datastore.originator_id_type)
+        self.sql_create_statements += [
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, chain_hash bytea NOT NULL)"
-            ).format(table)
+            ).format(table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (originator_id {} NOT NULL, "
+                "originator_version bigint NOT NULL, topic text NOT NULL, state bytea NOT NULL, "
+                "PRIMARY KEY (originator_id, originator_version))"
+            ).format(receipts, id_type),
+        ]
+        # Lock, notify and read the chain's head in one round trip (no parameters: one simple
+        # query), as the library locks: writers take turns, so positions follow commit order.
+        self._lock_and_head = SQL(
+            "SET LOCAL lock_timeout = '{}s'; LOCK TABLE {} IN EXCLUSIVE MODE; NOTIFY {}; "
+            "SELECT chain_hash FROM {} ORDER BY position DESC LIMIT 1"
+        ).format(
+            SQL(str(int(self.datastore.lock_timeout))),
+            events,
+            Identifier(self.channel_name),
+            table,
         )
-        self._select_head = SQL("SELECT chain_hash FROM {} ORDER BY position DESC LIMIT 1").format(
-            table
-        )
+        # The receipts and the events of a batch in ONE statement of four arrays each (bound in
+        # binary): the library's pipelined insert of a composite-typed array is sent so slowly that
+        # ~10k events took more than the 10 s answer bound.
+        self._insert_all = SQL(
+            "WITH r AS (INSERT INTO {receipts} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[])) "
+            "INSERT INTO {events} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id"
+        ).format(receipts=receipts, events=events, t=id_type)
         # One statement for the whole batch's links, not one per event.
         self._insert_links = SQL(
             "INSERT INTO {} (position, chain_hash) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
         ).format(table)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if ids:
-            # Still inside the insert's transaction, holding the events table's exclusive lock.
-            curs.execute(self._select_head)
-            row = curs.fetchone()
-            previous = bytes(row["chain_hash"]) if row else GENESIS
-            links = _links(previous, ids, stored_events)
-            curs.execute(self._insert_links, ([p for p, _ in links], [h for _, h in links]))
-        return ids
+        self._all_receipts = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}"
+        ).format(receipts)
+        self._select_receipt = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = %s ORDER BY originator_version"
+        ).format(receipts)
 
     # The library retries these 10 times, 0.2 s apart, on any connection error: right after the
     # server dropped the pool's connections, each one fails at once and the next attempt gets a
@@ -176,12 +374,62 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids: Sequence[int] | None = _again(self, "insert_events", stored_events, **kwargs)
-        return ids
+        receipts = _receipts(kwargs)
+        if not stored_events and not receipts:
+            return []
+        return retrying(lambda: self._insert_chained(stored_events, receipts))
 
-    def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
-        events: Sequence[StoredEvent] = _again(self, "select_events", *args, **kwargs)
-        return events
+    def _insert_chained(
+        self, stored_events: Sequence[StoredEvent], receipts: Sequence[StoredEvent]
+    ) -> list[int]:
+        """Receipts, events and their links in one transaction, every statement of it bounded by
+        ``write_bound`` of its rows (a large batch is not cut off; a silent network still is)."""
+        bound = write_bound(self.answer_seconds, len(stored_events) + len(receipts))
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            answering_within(conn, bound),
+            conn.cursor() as curs,
+        ):
+            curs.execute(self._lock_and_head)
+            while curs.nextset():  # to the last statement's result: the head
+                pass
+            row = curs.fetchone()
+            previous = bytes(row["chain_hash"]) if row else GENESIS
+            curs.execute(self._insert_all, [*_columns(receipts), *_columns(stored_events)])
+            ids = [r["notification_id"] for r in curs.fetchall()]
+            assert len(ids) == len(stored_events), (len(ids), len(stored_events))
+            if ids:
+                links = _links(previous, ids, stored_events)
+                curs.execute(self._insert_links, ([p for p, _ in links], [h for _, h in links]))
+            return ids
+
+    def select_events(self, originator_id: Any, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+        events: Sequence[StoredEvent] = _again(
+            self, "select_events", originator_id, *args, **kwargs
+        )
+        if events:
+            return events
+        return _only_version(
+            retrying(lambda: self._receipt(originator_id)), kwargs.get("gt"), kwargs.get("lte")
+        )
+
+    def _receipt(self, originator_id: Any) -> list[StoredEvent]:
+        """The receipt or claim ``originator_id`` (None: all of them)."""
+        with self.datastore.transaction(commit=False) as curs:
+            if originator_id is None:
+                curs.execute(self._all_receipts)
+            else:
+                curs.execute(self._select_receipt, (originator_id,))
+            return [
+                StoredEvent(
+                    r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"])
+                )
+                for r in curs.fetchall()
+            ]
+
+    def select_receipts(self) -> list[StoredEvent]:
+        return retrying(lambda: self._receipt(None))
 
     def select_notifications(self, *args: Any, **kwargs: Any) -> Any:
         return _again(self, "select_notifications", *args, **kwargs)
@@ -189,6 +437,17 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def max_notification_id(self) -> int | None:
         head: int | None = _again(self, "max_notification_id")
         return head
+
+
+def _columns(
+    stored_events: Sequence[StoredEvent],
+) -> tuple[list[Any], list[int], list[str], list[bytes]]:
+    return (
+        [s.originator_id for s in stored_events],
+        [s.originator_version for s in stored_events],
+        [s.topic for s in stored_events],
+        [s.state for s in stored_events],
+    )
 
 
 def _again(

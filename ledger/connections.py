@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
 
@@ -70,6 +71,34 @@ def retrying(call: Callable[[], T]) -> T:
                 raise
             time.sleep(0.02 * attempt)
     raise AssertionError("unreachable")
+
+
+# A write of many rows (adopting an APBD of 10,000 lines stores ~10k events in one statement) may
+# take longer than the statement bound: its bound grows by this much per row written, so a large
+# batch is not cut off while a black-holed network is still given up on, in proportion to what
+# was sent.
+ROW_ALLOWANCE = 0.001  # seconds per row
+
+
+def write_bound(base_seconds: float, rows: int) -> float:
+    """Seconds a write of ``rows`` rows may take (server and answer), from the statement bound."""
+    assert base_seconds > 0 and rows >= 0, (base_seconds, rows)
+    return base_seconds + rows * ROW_ALLOWANCE
+
+
+@contextmanager
+def answering_within(conn: psycopg.Connection[Any], seconds: float) -> Iterator[None]:
+    """Let ``conn`` (a ``BoundedConnection``) wait up to ``seconds`` for each answer in the block,
+    and the server run each statement as long (``SET LOCAL``: the block must be a transaction)."""
+    if not isinstance(conn, BoundedConnection):
+        yield
+        return
+    conn.answer_timeout = seconds
+    try:
+        conn.execute(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
+        yield
+    finally:
+        del conn.answer_timeout  # back to the class's bound for the pool's next user
 
 
 def server_options(statement_seconds: float) -> str:

@@ -71,6 +71,11 @@ def identity(user_id: str) -> str:
     ``NFKC(casefold(NFKC(x)))`` as Unicode defines the closure of case folding under
     compatibility normalisation, after removing default-ignorable characters. The one place kasda
     decides whether two user ids are one person."""
+    if user_id.isascii():
+        # The common case, and the hot one (every separation-of-duties check folds two ids): no
+        # ASCII character is default-ignorable, NFKC leaves ASCII as it is, and ASCII casefolds
+        # to lower case, so the general path below would return exactly this.
+        return user_id.lower().strip()
     visible = "".join(ch for ch in user_id if not _ignorable(ch))
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
     return folded.strip()

@@ -193,7 +193,7 @@ def audit(url: str) -> list[Any]:
         for event in events:
             if type(event).__qualname__ == "BudgetLine.Allocated":
                 _never_overspent(ledger, UUID(str(event.originator_id)))
-        return events
+        return events + ledger.receipts()  # receipts and claims are kept apart from the log
     finally:
         ledger.close()
 

@@ -198,7 +198,7 @@ def test_replays_are_served_from_a_warm_ledger_too(ledger: Ledger) -> None:
     """The aggregate cache must not make a replay skip its receipt."""
     setup(ledger)
     command = c.RegisterVendor(
-        idempotency_key="vendor-2",
+        idempotency_key="vendor-warm",  # not a key tests.factory.key() makes
         actor=f.ADMIN,
         pemda=f.PEMDA,
         npwp="3273010101800001",

@@ -95,7 +95,7 @@ def test_an_untouched_store_verifies(store: tuple[Ledger, Raw]) -> None:
     ledger, _ = store
     report = verify(ledger)
     assert report.ok, report.problem
-    assert report.events == _last(ledger) > 40
+    assert report.events == _last(ledger) > 20
     assert report.head_position == _last(ledger)
 
 
@@ -180,8 +180,8 @@ def test_a_rewritten_chain_is_caught_by_a_signed_checkpoint(store: tuple[Ledger,
     seed, public = new_signing_key()
     signed = checkpoint(ledger, signing_key(seed))
     assert signed.check_signature(public)
-    *_, state = raw.row(30)
-    raw.run(f"UPDATE {raw.events} SET state = ? WHERE {raw.pos} = ?", bytes(state) + b" ", 30)
+    *_, state = raw.row(20)
+    raw.run(f"UPDATE {raw.events} SET state = ? WHERE {raw.pos} = ?", bytes(state) + b" ", 20)
     _rewrite_chain(raw, _last(ledger))
     problem = verify(ledger, trusted_key=public).problem
     assert problem is not None and problem.position == signed.position

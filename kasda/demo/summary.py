@@ -66,6 +66,11 @@ EVENT_KINDS = {"CommandReceipt": "idempotency receipts", "DocumentNumber": "SPM/
 _FOLDED = ("Budget.", "BudgetLine.", "Vendor.", "Disbursement.")
 
 
+def _receipt_kinds(ledger: Ledger) -> Counter[str]:
+    """Receipts and number claims, kept apart from the log (``ledger.chained``), by kind."""
+    return Counter(EVENT_KINDS[type(r).__qualname__.partition(".")[0]] for r in ledger.receipts())
+
+
 def read_totals(ledger: Ledger, pemda: str = PEMDA, year: int = YEAR) -> Totals:
     """Fold every event in the store (one pass over the notification log) into the totals of
     ``pemda`` and ``year``. Event counts are of the whole store."""
@@ -95,6 +100,7 @@ def read_totals(ledger: Ledger, pemda: str = PEMDA, year: int = YEAR) -> Totals:
                     users.add(event.actor_id)
                     stamps.append(event.at)
         start = notifications[-1].id + 1
+    events.update(_receipt_kinds(ledger))
     events["total"] = sum(events.values())
 
     budget = aggregates.get(ids.budget_id(pemda, year))
