@@ -203,18 +203,19 @@ def test_the_exact_walk_takes_over_at_the_page_of_the_problem(
     else:
         table, column, mark = recorder.events_table_name, "rowid", "?"
     with recorder.datastore.transaction(commit=True) as cursor:
-        cursor.execute(f"SELECT state FROM {table} WHERE {column} = 30")
+        # Position 16: the third page of 7, (14, 21].
+        cursor.execute(f"SELECT state FROM {table} WHERE {column} = 16")
         row = cursor.fetchone()
         state = bytes(row["state"] if isinstance(row, dict) else row[0])
         cursor.execute(
-            f"UPDATE {table} SET state = {mark} WHERE {column} = 30",
+            f"UPDATE {table} SET state = {mark} WHERE {column} = 16",
             (state + b" ",),
         )
     resumed = _exact_from(monkeypatch)
     report = verify(ledger)
-    assert report.problem is not None and report.problem.position == 30
+    assert report.problem is not None and report.problem.position == 16
     assert "altered" in report.problem.what
-    assert resumed == [28] and report.events == 29  # pages (0, 7], ..., (21, 28] were sound
+    assert resumed == [14] and report.events == 15  # pages (0, 7] and (7, 14] were sound
 
 
 def test_a_store_with_positions_far_apart_is_walked_exactly(

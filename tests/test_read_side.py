@@ -204,7 +204,7 @@ def test_every_aggregate_of_the_log_has_its_owner(
         n for n in ledger.recorder.select_notifications(start=1, limit=10_000)
         if n.originator_version == 1
     ]  # fmt: skip
-    assert len(firsts) > 20
+    assert len(firsts) > 10  # (receipts and number claims are kept apart from the log)
     for notification in firsts:
         event: Any = ledger.mapper.to_domain_event(notification)
         found = q.owner(projector.db, str(notification.originator_id))

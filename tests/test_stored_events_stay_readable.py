@@ -81,8 +81,9 @@ def test_a_store_written_before_takes_new_commands_and_still_verifies(v1_store: 
     assert (line.committed, line.realised) == (0, 110_000_000)
     report = verify(v1_store)
     assert report.ok, report.problem
-    # SPP and commitment, verification, SPM and its number, SP2D, realisation and its number
-    assert report.events == len(_rows()) + 8 + 4  # and one receipt per command
+    # SPP and commitment, verification, SPM, SP2D, realisation: the receipts and the SPM and
+    # SP2D number claims are kept apart from the log now (ledger.chained)
+    assert report.events == len(_rows()) + 6
 
 
 def _bodies(rows: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[str, list[Any]]]:
@@ -109,12 +110,24 @@ NEWER = {
 } | {"ledger.disbursement:Disbursement.Lapsed"}  # fmt: skip
 
 
+# Kept in a table apart from the log since issue 17 (ledger.chained): older stores hold them in it.
+KEPT_APART = {"ledger.receipts:CommandReceipt.Recorded", "ledger.receipts:DocumentNumber.Claimed"}
+
+
 def test_the_same_commands_store_the_same_events_as_before() -> None:
     ledger = Ledger("memory://", clock=v1.Clock())
     try:
         v1.run(ledger)
         today = [row for row in v1.stored_rows(ledger) if row["topic"] not in NEWER]
-        assert _bodies(today) == _bodies(_rows())
+        facts = [row for row in _rows() if row["topic"] not in KEPT_APART]
+        assert _bodies(today) == _bodies(facts)
+        # The receipts and claims are the same, in their table apart.
+        recorder: Any = ledger.recorder
+        apart = [{"originator_id": str(e.originator_id), "originator_version":
+                  e.originator_version, "topic": e.topic,
+                  "state_b64": base64.b64encode(e.state).decode()}
+                 for e in recorder.select_receipts()]  # fmt: skip
+        assert _bodies(apart) == _bodies([row for row in _rows() if row["topic"] in KEPT_APART])
     finally:
         ledger.close()
 
