@@ -18,6 +18,8 @@ holds a pool of connections (``POSTGRES_POOL_SIZE``) and the read models' own, a
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from anyio import to_thread
@@ -35,6 +37,11 @@ from ledger.store import store_exists, tenant_url
 # itself). Past it, a new pemda's request is a 503: serve the rest from another process.
 MAX_TENANTS = 64
 OPEN_WAIT = 30.0  # seconds a request waits for another pemda's store to finish opening
+# A pemda found not served is answered from memory for this long: the gateway paths
+# (``/webhooks/{pemda}/...``) take no sign-in, and a stream of requests naming pemda that are not
+# served must not each take the opening lock and a round trip to the database.
+ABSENT_FOR = 30.0  # seconds
+MAX_ABSENT = 1_024  # pemda remembered as not served (the Kemendagri codes are ~550)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +73,12 @@ class Tenants:
     """The pemda this process serves (see the module's description)."""
 
     def __init__(
-        self, settings: ApiSettings, *, shared: Tenant | None = None, limit: int = MAX_TENANTS
+        self,
+        settings: ApiSettings,
+        *,
+        shared: Tenant | None = None,
+        limit: int = MAX_TENANTS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         assert limit >= 1, limit
         self.settings = settings
@@ -75,6 +87,8 @@ class Tenants:
         self.limit = limit
         self.per_pemda = settings.tenancy != SHARED
         self._open: dict[str, Tenant] = {}
+        self._absent: dict[str, float] = {}  # pemda not served -> until when that is trusted
+        self._clock = clock
         self._lock = threading.Lock()  # held while a store opens
         self._closed = False
 
@@ -89,6 +103,8 @@ class Tenants:
             return found
         if not self.per_pemda:
             raise ProblemError(503, "starting", "kasda is starting", headers={"Retry-After": "1"})
+        if self._absent.get(pemda, 0.0) > self._clock():
+            raise not_served(pemda)
         return await to_thread.run_sync(self.open, pemda)
 
     def open(self, pemda: str) -> Tenant:
@@ -114,6 +130,11 @@ class Tenants:
     def _made(self, pemda: str) -> Tenant:
         url = tenant_url(self.settings.database_url, pemda)
         if not store_exists(url):
+            if len(self._absent) >= MAX_ABSENT:
+                self._absent.clear()
+            # Until then a request for it is answered without the lock (``kasda tenant-add``
+            # takes effect here at most ABSENT_FOR later).
+            self._absent[pemda] = self._clock() + ABSENT_FOR
             raise not_served(pemda)
         tenant = Tenant.over(Ledger(url, env=self.settings.ledger_env or None),
                              self.settings.timezone)  # fmt: skip

@@ -9,6 +9,7 @@ other's routes is a 404, and a pemda whose store was never made is a 404 that ma
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
+from api import tenants as tenancy
 from api.app import create_app
 from api.problems import ProblemError
 from api.settings import ApiSettings
@@ -189,3 +191,35 @@ def test_gateway_notifications_reach_the_store_their_path_names(
         unserved = client.post(f"/webhooks/{UNSERVED}/iris", json=forged)
         assert unserved.status_code == 404, unserved.text
     assert not store_exists(tenant_url(base_url, UNSERVED))
+
+
+def test_a_pemda_not_served_is_answered_from_memory_for_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway paths take no sign-in: requests naming a pemda not served must not each take
+    the opening lock and a look at the database. A store made later is served once that memory
+    lapses (``ABSENT_FOR``)."""
+    url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    looked: list[str] = []
+
+    def exists(store: str) -> bool:
+        looked.append(store)
+        return store_exists(store)
+
+    monkeypatch.setattr(tenancy, "store_exists", exists)
+    now = [0.0]
+    tenants = Tenants(web_settings(url, tenancy="schema"), clock=lambda: now[0])
+    try:
+        for _ in range(50):
+            with pytest.raises(ProblemError) as refused:
+                asyncio.run(tenants.of(UNSERVED))
+            assert (refused.value.status, refused.value.rule) == (404, "tenant_scope")
+        assert len(looked) == 1
+        Ledger(tenant_url(url, UNSERVED)).close()  # kasda tenant-add, meanwhile
+        with pytest.raises(ProblemError):
+            asyncio.run(tenants.of(UNSERVED))  # still remembered as not served
+        now[0] += tenancy.ABSENT_FOR + 1  # the memory lapses
+        assert asyncio.run(tenants.of(UNSERVED)).ledger is not None
+        assert len(looked) == 2
+    finally:
+        tenants.close()
