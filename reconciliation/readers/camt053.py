@@ -175,7 +175,12 @@ def _fast_pieces(path: Path) -> Iterator[pl.DataFrame]:
 
 def _well_formed(path: Path) -> None:
     """Raise as the XML reader does if the file is not well-formed XML (nothing is collected)."""
-    parser = expat.ParserCreate(namespace_separator="}")
+    _parse(expat.ParserCreate(namespace_separator="}"), path)
+
+
+def _parse(parser: Any, path: Path) -> None:
+    """Feed the file to ``parser``; an unreadable or ill-formed file is a ``StatementError``
+    naming the line, the same from either reader."""
     try:
         with path.open("rb") as handle:
             parser.ParseFile(handle)
@@ -198,17 +203,7 @@ def read_camt053_xml(path: Path) -> pl.DataFrame:
     parser.StartElementHandler = collector.start
     parser.EndElementHandler = collector.end
     parser.CharacterDataHandler = collector.data
-    try:
-        with path.open("rb") as handle:
-            parser.ParseFile(handle)
-    except OSError as error:
-        raise StatementError(path, 0, f"cannot read the file: {error.strerror or error}") from None
-    except expat.ExpatError as error:
-        raise StatementError(
-            path,
-            error.lineno,
-            f"not well-formed XML: {expat.errors.messages.get(error.code, error)}",
-        ) from None
+    _parse(parser, path)
     if collector.root != "Document":
         raise StatementError(
             path, 1, f"root element is {collector.root!r}, expected Document (camt.053)"
