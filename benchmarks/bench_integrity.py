@@ -35,14 +35,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,7 +48,6 @@ from benchmarks.bench_ledger import (
     check,
     clock,
     postgres_problem,
-    postgres_url,
     setup,
     store,
     stream,
@@ -113,25 +110,6 @@ def verify_rate(backend: str, lifecycles: int) -> tuple[int, float]:
 
 
 # -- issue 17: verification speed ---------------------------------------------------------------
-@contextmanager
-def own_store(backend: str) -> Iterator[str]:
-    """A new store of this benchmark's own (SQLite file / PostgreSQL schema h_verify_bench_*)."""
-    if backend == "sqlite":
-        directory = Path(tempfile.mkdtemp(prefix="kasda-verify-", dir=os.environ.get("BENCH_DIR")))
-        try:
-            yield f"sqlite:///{directory / 'verify.db'}"
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-        return
-    schema = f"h_verify_bench_{uuid.uuid4().hex[:8]}"
-    base = postgres_url()
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}schema={schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
 def fill(ledger: Ledger, events: int) -> int:
     """At least ``events`` stored events: real lifecycles, then copies of them under new aggregate
     ids through the real chained recorder (so every link is kasda's own)."""
@@ -276,7 +254,7 @@ PATIENT = store_options(statement_timeout=300)
 
 
 def verify_speed(backend: str, events: int, export_events: int, runs: int) -> None:
-    with own_store(backend) as url:
+    with store(backend) as url:
         ledger = Ledger(url, clock=clock, env=PATIENT)
         try:
             started = time.perf_counter()
@@ -305,7 +283,7 @@ def verify_speed(backend: str, events: int, export_events: int, runs: int) -> No
 
 
 def export_speed(events: int, runs: int) -> None:
-    with own_store("sqlite") as url:
+    with store("sqlite") as url:
         ledger = Ledger(url, clock=clock)
         work = Path(
             tempfile.mkdtemp(prefix="kasda-verify-export-", dir=os.environ.get("BENCH_DIR"))
