@@ -69,9 +69,22 @@ class ReceiptsApart:
     def receipts_table_name(self) -> str:
         return receipts_table_name(self.events_table_name)
 
+    def receipts_of(self, originator_id: Any) -> list[StoredEvent]:
+        """The receipt or claim ``originator_id`` in version order (None: every one)."""
+        raise NotImplementedError
+
     def select_receipts(self) -> list[StoredEvent]:
         """Every receipt and claim recorded (for audits and counts; not a hot path)."""
-        raise NotImplementedError
+        return self.receipts_of(None)
+
+    def or_receipt(
+        self, found: Sequence[StoredEvent], originator_id: Any, gt: int | None, lte: int | None
+    ) -> Sequence[StoredEvent]:
+        """``found`` in the log, else the receipt or claim ``originator_id`` kept apart (a
+        receipt has one version; ``gt`` and ``lte`` as the library's ``select_events``)."""
+        if found:
+            return found
+        return _only_version(self.receipts_of(originator_id), gt, lte)
 
 
 def _receipts(kwargs: Mapping[str, Any]) -> Sequence[StoredEvent]:
@@ -207,32 +220,30 @@ class ChainedSQLiteApplicationRecorder(ReceiptsApart, SQLiteApplicationRecorder)
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
         found = super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        if found:
-            return found
-        key = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+        return self.or_receipt(found, originator_id, gt, lte)
+
+    def receipts_of(self, originator_id: Any) -> list[StoredEvent]:
+        table = self.receipts_table_name
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT * FROM {self.receipts_table_name} "  # noqa: S608 - our own name
-                "WHERE originator_id = ? ORDER BY originator_version",
-                (key,),
-            )
-            rows = [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
-        return _only_version(rows, gt, lte)
+            if originator_id is None:
+                c.execute(f"SELECT * FROM {table}")  # noqa: S608 - our own name
+            else:
+                c.execute(
+                    f"SELECT * FROM {table} "  # noqa: S608
+                    "WHERE originator_id = ? ORDER BY originator_version",
+                    (_sqlite_id(originator_id),),
+                )
+            return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
 
-    def select_receipts(self) -> list[StoredEvent]:
-        return _sqlite_receipts(self)
 
-
-def _sqlite_receipts(recorder: ChainedSQLiteApplicationRecorder) -> list[StoredEvent]:
-    with recorder.datastore.transaction(commit=False) as c:
-        c.execute(f"SELECT * FROM {recorder.receipts_table_name}")  # noqa: S608
-        return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+def _sqlite_id(originator_id: Any) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
 
 
 def _sqlite_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
     return [
         (
-            s.originator_id.hex if isinstance(s.originator_id, UUID) else str(s.originator_id),
+            _sqlite_id(s.originator_id),
             s.originator_version,
             s.topic,
             s.state,
@@ -273,15 +284,14 @@ class MemoryApplicationRecorder(ReceiptsApart, POPOApplicationRecorder):
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
         found = super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        if found:
-            return found
-        with self._database_lock:
-            kept = self._receipts.get(str(originator_id), {})
-            return _only_version([kept[v] for v in sorted(kept)], gt, lte)
+        return self.or_receipt(found, originator_id, gt, lte)
 
-    def select_receipts(self) -> list[StoredEvent]:
+    def receipts_of(self, originator_id: Any) -> list[StoredEvent]:
         with self._database_lock:
-            return [e for kept in self._receipts.values() for e in kept.values()]
+            if originator_id is None:
+                return [e for kept in self._receipts.values() for e in kept.values()]
+            kept = self._receipts.get(str(originator_id), {})
+            return [kept[v] for v in sorted(kept)]
 
 
 def construct_recorder(factory: InfrastructureFactory[Any]) -> ApplicationRecorder | None:
@@ -408,14 +418,12 @@ class ChainedPostgresApplicationRecorder(ReceiptsApart, PostgresApplicationRecor
         events: Sequence[StoredEvent] = _again(
             self, "select_events", originator_id, *args, **kwargs
         )
-        if events:
-            return events
-        return _only_version(
-            retrying(lambda: self._receipt(originator_id)), kwargs.get("gt"), kwargs.get("lte")
-        )
+        return self.or_receipt(events, originator_id, kwargs.get("gt"), kwargs.get("lte"))
 
-    def _receipt(self, originator_id: Any) -> list[StoredEvent]:
-        """The receipt or claim ``originator_id`` (None: all of them)."""
+    def receipts_of(self, originator_id: Any) -> list[StoredEvent]:
+        return retrying(lambda: self._receipts_of(originator_id))
+
+    def _receipts_of(self, originator_id: Any) -> list[StoredEvent]:
         with self.datastore.transaction(commit=False) as curs:
             if originator_id is None:
                 curs.execute(self._all_receipts)
@@ -427,9 +435,6 @@ class ChainedPostgresApplicationRecorder(ReceiptsApart, PostgresApplicationRecor
                 )
                 for r in curs.fetchall()
             ]
-
-    def select_receipts(self) -> list[StoredEvent]:
-        return retrying(lambda: self._receipt(None))
 
     def select_notifications(self, *args: Any, **kwargs: Any) -> Any:
         return _again(self, "select_notifications", *args, **kwargs)
