@@ -66,12 +66,13 @@ def _write_lines(head: list[str], body: pl.DataFrame, tail: list[str], path: Pat
         handle.write(("\n".join(tail) + "\n").encode() if tail else b"")
 
 
-def write_mt940_fast(bank: pl.DataFrame, path: Path, account: str = ACCOUNT) -> None:
-    """``testkit.reconciliation.write_mt940``, vectorised."""
-    end = bank["value_date"].max() if bank.height else PERIOD_END
-    assert isinstance(end, date)
-    signed = pl.when(pl.col("direction") == "D").then(-pl.col("amount")).otherwise("amount")
-    closing = OPENING + int(bank.select(signed.sum()).item() or 0)
+def _signed() -> pl.Expr:
+    """A bank line's amount, negative for a debit."""
+    return pl.when(pl.col("direction") == "D").then(-pl.col("amount")).otherwise("amount")
+
+
+def _mt940_entry() -> pl.Expr:
+    """A bank line's ``:61:`` and ``:86:`` lines, as ``testkit.reconciliation.write_mt940``."""
     mark = pl.when(pl.col("direction") == "D").then(pl.lit("D")).otherwise(pl.lit("C"))
     account_part = pl.when(pl.col("counterparty_account").is_not_null()).then(
         pl.format(
@@ -89,7 +90,15 @@ def write_mt940_fast(bank: pl.DataFrame, path: Path, account: str = ACCOUNT) -> 
         pl.col("bank_ref").fill_null("NONE").str.slice(0, 16),
     )
     remark = pl.concat_str([pl.lit(":86:"), pl.col("remark"), account_part.fill_null("")])
-    body = bank.select(line=pl.concat_list(entry, remark)).explode("line")
+    return pl.concat_list(entry, remark)
+
+
+def write_mt940_fast(bank: pl.DataFrame, path: Path, account: str = ACCOUNT) -> None:
+    """``testkit.reconciliation.write_mt940``, vectorised."""
+    end = bank["value_date"].max() if bank.height else PERIOD_END
+    assert isinstance(end, date)
+    closing = OPENING + int(bank.select(_signed().sum()).item() or 0)
+    body = bank.select(line=_mt940_entry()).explode("line")
     head = [":20:KASDA-RKUD", f":25:{account}", ":28C:1/1", f":60F:C{end:%y%m%d}IDR{OPENING},00"]
     tail = [f":62F:{'C' if closing >= 0 else 'D'}{end:%y%m%d}IDR{abs(closing)},00"]
     _write_lines(head, body, tail, path)
@@ -99,39 +108,16 @@ def write_mt940_daily(bank: pl.DataFrame, path: Path, account: str = ACCOUNT) ->
     """The bank lines as MT940, one statement per run of lines of one value date, each opening at
     10^15: the balance of one statement of 10M generated lines would pass the readers' 10^16 rupiah
     limit (the generator's amounts grow with the row number), and the reader refuses it."""
-    mark = pl.when(pl.col("direction") == "D").then(pl.lit("D")).otherwise(pl.lit("C"))
-    signed = pl.when(pl.col("direction") == "D").then(-pl.col("amount")).otherwise("amount")
     rows = bank.with_columns(
         block=(pl.col("value_date") != pl.col("value_date").shift()).fill_null(True).cum_sum(),
         order=pl.int_range(pl.len(), dtype=pl.Int64),
     )
-    account_part = pl.when(pl.col("counterparty_account").is_not_null()).then(
-        pl.format(
-            " REK:{} BANK:{}",
-            pl.col("counterparty_account"),
-            pl.col("counterparty_bank").fill_null(""),
-        )
-    )
-    entries = rows.select(
-        "block",
-        "order",
-        line=pl.concat_list(
-            pl.format(
-                ":61:{}{}{}{},00NTRFNONREF//{}",
-                pl.col("value_date").dt.strftime("%y%m%d"),
-                pl.col("value_date").dt.strftime("%m%d"),
-                mark,
-                pl.col("amount"),
-                pl.col("bank_ref").fill_null("NONE").str.slice(0, 16),
-            ),
-            pl.concat_str([pl.lit(":86:"), pl.col("remark"), account_part.fill_null("")]),
-        ),
-    )
+    entries = rows.select("block", "order", line=_mt940_entry())
     blocks = rows.group_by("block").agg(
         day=pl.col("value_date").first().dt.strftime("%y%m%d"),
         first=pl.col("order").first(),
         last=pl.col("order").last(),
-        closing=signed.sum() + OPENING,
+        closing=_signed().sum() + OPENING,
     )
     heads = blocks.select(
         "block",
