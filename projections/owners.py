@@ -18,7 +18,7 @@ from typing import Any
 
 from projections.db import Cursor
 from projections.model import ReadModel, insert_rows
-from projections.source import ESCAPE, OWNER_ONLY_TOPICS, Fact
+from projections.source import Fact
 
 # The fields of a first event that say what scopes its aggregate (absent: NULL).
 SCOPES = ("skpd", "line_id", "vendor_id")
@@ -65,23 +65,3 @@ class OwnerModel(ReadModel):
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def project_in_sql(cursor: Cursor, events: str, after: int, upto: int) -> None:
-    """The rows ``OwnerModel.apply`` would write for the receipts and number claims in positions
-    (after, upto] that ``EventSource`` left in the database (plain JSON without a \\u escape),
-    written by PostgreSQL from the events table itself, in the projector's transaction."""
-    scopes = ", ".join(
-        f"CASE WHEN json_typeof(j.{s}) = 'string' THEN j.{s} #>> '{{}}' END" for s in SCOPES
-    )
-    fields = ", ".join(f"{name} json" for name in ("pemda", *SCOPES))
-    cursor.execute(
-        f"INSERT INTO proj_owner (aggregate_id, pemda, kind, position, {', '.join(SCOPES)}) "  # noqa: S608
-        "SELECT e.originator_id::text, j.pemda #>> '{}', "
-        f"split_part(split_part(e.topic, ':', 2), '.', 1), e.notification_id, {scopes} "
-        f"FROM {events} AS e, json_to_record(convert_from(e.state, 'UTF8')::json) AS j({fields}) "
-        "WHERE e.notification_id > ? AND e.notification_id <= ? AND e.topic = ANY(?) "
-        "AND position(?::bytea IN e.state) = 0 AND e.originator_version = 1 "
-        "AND json_typeof(j.pemda) = 'string'",
-        (after, upto, list(OWNER_ONLY_TOPICS), ESCAPE),
-    )

@@ -38,7 +38,7 @@ from projections.db import Cursor, ReadDatabase
 from projections.history import HistoryModel
 from projections.lra import LraModel
 from projections.model import ReadModel
-from projections.owners import OwnerModel, project_in_sql
+from projections.owners import OwnerModel
 from projections.queues import QueueModel
 from projections.redflags import RedFlagModel
 from projections.runs import RunModel
@@ -215,8 +215,6 @@ class Projector:
                     raise ProjectionConflict(
                         f"another projector moved past position {start}; this batch is not applied"
                     )
-                if page.owners_in:
-                    project_in_sql(cursor, page.owners_in, start, page.upto)
                 for model in self.models:
                     model.flush(cursor)
                 if self.before_commit is not None:

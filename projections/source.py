@@ -2,10 +2,9 @@
 
 Projections need a handful of fields from each event, not the library's domain event objects, so the
 stored body is decrypted and decompressed with the ledger's own mapper and then parsed with
-``orjson.loads`` alone (a C call). Events no read model uses are filtered out in SQL. Command
-receipts and number claims (half of a log), of which only ``proj_owner`` reads the pemda, do not
-leave PostgreSQL either when their bodies are plain JSON: ``projections.owners.project_in_sql``
-writes their rows there, in the projector's transaction.
+``orjson.loads`` alone (a C call). Events no read model uses are filtered out in SQL. (Command
+receipts and number claims are kept apart from the log since issue 17, ``ledger.chained``; in a log
+written before, ``proj_owner`` still reads their pemda.)
 
 A page is a *range* of positions, read together with the log's head in one snapshot. The position
 a batch reaches is the end of the range it scanned, not the last event it used, so a range of
@@ -105,10 +104,6 @@ _MODULES = {
     "DocumentNumber": "ledger.receipts",
 }
 TOPICS = tuple(sorted(f"{_MODULES[name.split('.')[0]]}:{name}" for name in PROJECTED))
-ESCAPE = b"\\u"  # a JSON escape that PostgreSQL may not take (\u0000, lone surrogates)
-# Events only ``proj_owner`` reads (their pemda, from their first and only event): half of a log.
-OWNER_ONLY = ("CommandReceipt.Recorded", "DocumentNumber.Claimed")
-OWNER_ONLY_TOPICS = tuple(f"{_MODULES[name.split('.')[0]]}:{name}" for name in OWNER_ONLY)
 
 
 class Fact(NamedTuple):
@@ -132,9 +127,6 @@ class Page:
     facts: list[Fact]
     upto: int  # every position <= upto has now been read
     head: int  # the log's last position when this page was read
-    # The events table (qualified) when the page's plain-JSON ``OWNER_ONLY`` events were left in
-    # the database, for ``projections.owners`` to project there; "" when they are among ``facts``.
-    owners_in: str = ""
 
 
 class EventSource:
@@ -151,13 +143,6 @@ class EventSource:
         )
         self._cipher = ledger.mapper.cipher
         self._compressor = ledger.mapper.compressor
-        # PostgreSQL can read a stored body itself when it is plain JSON (no cipher, no
-        # compression): then the receipts and number claims never cross to Python.
-        # (``convert_from`` reads it as UTF-8 into the database's encoding: UTF8 only, so that no
-        # character can fail there; asked on the first read.)
-        self.owners_in_sql = self.kind == "postgres" and self._cipher is None
-        self.owners_in_sql = self.owners_in_sql and self._compressor is None
-        self._utf8: bool | None = None
         self._moments: dict[str, tuple[datetime, str, str]] = {}
         self._ids: dict[Any, str] = {}  # an aggregate's events come in runs: format its id once
 
@@ -168,8 +153,7 @@ class EventSource:
         # A pooled connection the server dropped fails at once: read again on a new one.
         rows, head = retrying(lambda: self._read(after, size))
         upto = min(after + size, head)
-        owners_in = self.events_table() if self.owners_in_sql and self._utf8 else ""
-        return Page([self._fact(row) for row in rows], max(upto, after), head, owners_in)
+        return Page([self._fact(row) for row in rows], max(upto, after), head)
 
     def events_table(self) -> str:
         recorder: Any = self.ledger.recorder
@@ -201,27 +185,19 @@ class EventSource:
                 cursor.execute(statement, (after, upto, *TOPICS))
                 return [tuple(r) for r in cursor.fetchall()], head
         qualified = self.events_table()
-        # Receipts and claims stay in the database (``projections.owners.project_in_sql``) unless
-        # their body has a \u escape, which PostgreSQL's JSON may refuse (\u0000, a lone
-        # surrogate): those few come here, as the rest did before.
         statement = (
             "SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608
             f"FROM {qualified} WHERE notification_id > %s AND notification_id <= %s "
-            "AND topic = ANY(%s) AND (topic <> ALL(%s) OR position(%s::bytea IN state) > 0) "
-            "ORDER BY notification_id"
+            "AND topic = ANY(%s) ORDER BY notification_id"
         )
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.row_factory = tuple_row
-            if self._utf8 is None:
-                cursor.execute("SHOW server_encoding")
-                self._utf8 = cursor.fetchone()[0] == "UTF8"
-            in_sql = list(OWNER_ONLY_TOPICS if self.owners_in_sql and self._utf8 else ())
             # The library serialises inserts with a table lock, so ids commit in order: every
             # id up to the head seen here is either committed or rolled back for good.
             cursor.execute(f"SELECT COALESCE(MAX(notification_id), 0) FROM {qualified}")  # noqa: S608
             head = int(cursor.fetchone()[0])
             upto = min(after + size, head)
-            cursor.execute(statement, (after, upto, list(TOPICS), in_sql, ESCAPE), binary=True)
+            cursor.execute(statement, (after, upto, list(TOPICS)), binary=True)
             return [tuple(r) for r in cursor.fetchall()], head
 
     # -- decoding ---------------------------------------------------------------------------------

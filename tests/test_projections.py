@@ -452,21 +452,6 @@ def test_follow_keeps_the_read_models_current(ledger_url: str) -> None:
         ledger.close()
 
 
-def _escape_one_receipt(projector: Projector) -> None:
-    """Give the first command receipt's body a JSON \\u escape (a control character in a field no
-    read model reads), as a body PostgreSQL's JSON might refuse: it must take the Python path."""
-    table = projector.source.events_table()
-    with projector.db.transaction() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET state = convert_to(replace(convert_from(state, 'UTF8'),"
-            ' \'"actor_role":\', \'"note":"a\\u0001b","actor_role":\'), \'UTF8\')'
-            f" WHERE notification_id = (SELECT MIN(notification_id) FROM {table}"
-            " WHERE topic = ?)",
-            ("ledger.receipts:CommandReceipt.Recorded",),
-        )
-        assert cursor.rowcount == 1
-
-
 def _as_an_older_store(ledger: Ledger) -> None:
     """Receipts and number claims in the log, as every store written before issue 17 holds them
     (kasda now keeps them in a table apart): the projector still reads such logs."""
@@ -474,34 +459,6 @@ def _as_an_older_store(ledger: Ledger) -> None:
     kept = recorder.select_receipts()
     assert kept, "the history records commands"
     recorder.insert_events(kept)
-
-
-@pytest.mark.parametrize("ledger_url", ["postgres"], indirect=True)
-def test_receipts_projected_by_postgresql_equal_the_python_path(ledger_url: str) -> None:
-    """Receipts and number claims (plain JSON) are projected into ``proj_owner`` by PostgreSQL
-    itself and never reach Python, except a body with a \\u escape; the tables are the same as when
-    every receipt is decoded in Python."""
-    ledger, _ = _history(ledger_url, 5, 120)
-    _as_an_older_store(ledger)
-    projector = Projector(ledger, batch=29)
-    try:
-        _escape_one_receipt(projector)
-        page = projector.source.page(0, 1_000_000)
-        receipts = [
-            x for x in page.facts if x.name.startswith(("CommandReceipt", "DocumentNumber"))
-        ]
-        assert len(receipts) == 1 and page.owners_in
-        projector.catch_up()
-        in_sql = tables(projector.db)
-        kinds = {row[2] for row in in_sql["proj_owner"]}
-        assert {"CommandReceipt", "DocumentNumber", "Disbursement"} <= kinds
-        projector.source.owners_in_sql = False  # every receipt decoded in Python, as before
-        projector.rebuild()
-        assert tables(projector.db) == in_sql
-        assert_models_match(ledger, projector.db, f.PEMDA, f.YEAR)
-    finally:
-        projector.close()
-        ledger.close()
 
 
 @pytest.mark.parametrize("ledger_url", ["postgres"], indirect=True)
