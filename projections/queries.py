@@ -77,7 +77,8 @@ LINE_SCHEMA = {
 }
 
 
-def _side() -> pl.Expr:
+def side_of_rekening() -> pl.Expr:
+    """The side of the LRA a kode rekening belongs to (akun 4, 5, 6.1, 6.2)."""
     rek = pl.col("rekening")
     return (
         pl.when(rek.str.starts_with("4"))
@@ -141,7 +142,7 @@ def lra_lines(
         schema=LINE_SCHEMA,
         orient="row",
     )
-    return frame.with_columns(_side().alias("side"))
+    return frame.with_columns(side_of_rekening().alias("side"))
 
 
 def year_closed(
@@ -278,11 +279,11 @@ def lra_months(
             (pemda, year, day, day, *params),
         )
     moves = pl.DataFrame(
-        [(r[0], _month_of(str(r[1]), year), int(r[2]), int(r[3])) for r in rows],
+        [(r[0], month_of(str(r[1]), year), int(r[2]), int(r[3])) for r in rows],
         schema={"rekening": pl.Utf8, "month": pl.Int64, "anggaran": pl.Int64,
                 "realisasi_bulan": pl.Int64},
         orient="row",
-    ).with_columns(_side().alias("side"))  # fmt: skip
+    ).with_columns(side_of_rekening().alias("side"))  # fmt: skip
     if as_of is None:
         last = int(moves["month"].max() or 0)  # type: ignore[arg-type]
     else:
@@ -305,7 +306,7 @@ def lra_months(
     )
 
 
-def _month_of(month: str, year: int) -> int:
+def month_of(month: str, year: int) -> int:
     """A ``YYYY-MM`` as a month of ``year``: a month before it is its first, after it its last."""
     y, m = int(month[:4]), int(month[5:7])
     return 1 if y < year else 12 if y > year else m
@@ -687,7 +688,13 @@ class Listing:
 def position(db: ReadDatabase) -> int:
     """The position in the ledger's log that the read models include everything up to."""
     with db.transaction(write=False) as cursor:
-        row = cursor.fetchone("SELECT position FROM proj_position WHERE name = ?", (PROJECTION,))
+        return position_in(cursor)
+
+
+def position_in(cursor: Cursor) -> int:
+    """``position``, read in a transaction already open: with other reads, so that they and the
+    position agree."""
+    row = cursor.fetchone("SELECT position FROM proj_position WHERE name = ?", (PROJECTION,))
     return 0 if row is None else int(row[0])
 
 
