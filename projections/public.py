@@ -268,3 +268,61 @@ def pemdas(db: ReadDatabase) -> list[str]:
     with db.transaction(write=False) as cursor:
         rows = cursor.fetchall("SELECT DISTINCT pemda FROM proj_lra_line ORDER BY pemda")
     return [str(r[0]) for r in rows]
+
+
+BUDGET_LINE_SCHEMA: dict[str, pl.DataType] = {
+    "kelompok": pl.String(),
+    "skpd": pl.String(),
+    "skpd_nama": pl.String(),
+    "sub_kegiatan": pl.String(),
+    "sub_kegiatan_nama": pl.String(),
+    "rekening": pl.String(),
+    "uraian_rekening": pl.String(),
+    "anggaran": pl.Int64(),
+    "realisasi": pl.Int64(),
+}
+
+
+def budget_lines(db: ReadDatabase, pemda: str, year: int) -> AsOf:
+    """The LRA of ``pemda``'s ``year`` per budget line (``BUDGET_LINE_SCHEMA``): its side of the
+    LRA (``kelompok``), codes and names, anggaran (the pagu now) and realisasi (spending at SP2D,
+    income received), in the order of the report (side, SKPD, sub kegiatan, rekening); with the log
+    position, read together. What is committed but not yet realised is not here: an SPP may still
+    be rejected. The uraian was typed by officials: private digits in it are masked."""
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            "SELECT skpd, sub_kegiatan, rekening, uraian, pagu, realised + revenue"
+            " FROM proj_lra_line WHERE pemda = ? AND year = ?",
+            (pemda, year),
+        )
+        at = q.position_in(cursor)
+    names = nomenclature.names()
+    raw = pl.DataFrame(
+        [(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows],
+        schema={"skpd": pl.String, "sub_kegiatan": pl.String, "rekening": pl.String,
+                "uraian": pl.String, "anggaran": pl.Int64, "realisasi": pl.Int64},
+        orient="row",
+    )  # fmt: skip
+    side = q.side_of_rekening()
+    frame = (
+        raw.with_columns(
+            side.alias("kelompok"),
+            side.replace_strict({s: i for i, s in enumerate(q.SIDES)}).alias("order"),
+        )
+        .sort("order", "skpd", "sub_kegiatan", "rekening")
+        .select(
+            "kelompok",
+            "skpd",
+            pl.col("skpd").replace_strict(names["skpd"], default="").alias("skpd_nama"),
+            "sub_kegiatan",
+            pl.col("sub_kegiatan")
+            .replace_strict(names["subkegiatan"], default="")
+            .alias("sub_kegiatan_nama"),
+            "rekening",
+            masked(pl.col("uraian").fill_null("")).alias("uraian_rekening"),
+            "anggaran",
+            "realisasi",
+        )
+        .cast(BUDGET_LINE_SCHEMA)  # type: ignore[arg-type]
+    )
+    return AsOf(frame, at)
