@@ -48,6 +48,7 @@ from ledger.store import (
 from projections.runner import DEFAULT_TIMEZONE
 from web.settings import (
     DEFAULT_NPWP_CLAIM,
+    DEFAULT_OCDS_PREFIX,
     DEFAULT_OIDC_SCOPES,
     DEFAULT_OIDC_TIMEOUT,
     DEFAULT_PEMDA_CLAIM,
@@ -355,6 +356,15 @@ class Settings:
         "at the identity provider is this + `/masuk/oidc/kembali`; unset: each request's own",
         _text,
     )
+    ocds_prefix: str = setting(
+        "KASDA_OCDS_PREFIX",
+        DEFAULT_OCDS_PREFIX,
+        "text",
+        "the prefix of the ocids in the open data's `ocds.json` (`/publik/data/`); the default is "
+        "NOT registered: a pemda publishing OCDS registers its own (`ocds-` and six characters) "
+        "with the Open Contracting Partnership. See docs/opendata.md",
+        _text,
+    )
     # -- the payment gateways (gateways/config.py, docs/gateways.md) -----------------------------
     midtrans_production: bool = setting(
         "KASDA_MIDTRANS_PRODUCTION",
@@ -576,7 +586,8 @@ class Settings:
             key = local_secret(None, Path(self.jwt_secret_file).with_name(SESSION_SECRET_FILE))
         users = demo_users(self.database_url) if self.demo_mode else ()
         return WebSettings(session_secret=key, session_ttl_seconds=self.session_ttl,
-                           demo_users=users, oidc=self.oidc())  # fmt: skip
+                           demo_users=users, oidc=self.oidc(), public_url=self.public_url,
+                           ocds_prefix=self.ocds_prefix)  # fmt: skip
 
     def oidc(self) -> OidcSettings | None:
         """Production sign-in to the web app, or None when ``KASDA_OIDC_CLIENT_ID`` is unset.

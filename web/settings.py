@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -14,6 +15,10 @@ from ledger.roles import Role
 DEFAULT_SESSION_TTL = 8 * 3600  # a working day: then the user signs in again
 MAX_SESSION_TTL = 24 * 3600
 MIN_SESSION_SECRET_BYTES = 32
+# Not a registered prefix: a pemda that publishes OCDS registers its own with the Open Contracting
+# Partnership (``ocds-`` and six characters) and sets KASDA_OCDS_PREFIX (docs/opendata.md).
+DEFAULT_OCDS_PREFIX = "ocds-kasda"
+_OCDS_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +105,20 @@ class WebSettings:
     demo_users: tuple[DemoUser, ...] = ()
     # The pemda's identity provider (KASDA_OIDC_*); None: no "Masuk dengan akun pemda".
     oidc: OidcSettings | None = None
+    # Where people reach kasda (KASDA_PUBLIC_URL): the open data's own links; None: each request's.
+    public_url: str | None = None
+    # The OCDS prefix of the open data's ocids (KASDA_OCDS_PREFIX; ``opendata.ocds``).
+    ocds_prefix: str = DEFAULT_OCDS_PREFIX
 
     def __post_init__(self) -> None:
         if len(self.session_secret.encode()) < MIN_SESSION_SECRET_BYTES:
             raise InvalidInput(
                 f"the session secret must have at least {MIN_SESSION_SECRET_BYTES} bytes"
+            )
+        if not _OCDS_PREFIX.fullmatch(self.ocds_prefix):
+            raise InvalidInput(
+                f"KASDA_OCDS_PREFIX={self.ocds_prefix!r} must be letters, digits and dashes, "
+                "like ocds-a1b2c3"
             )
         if not 60 <= self.session_ttl_seconds <= MAX_SESSION_TTL:
             raise InvalidInput(

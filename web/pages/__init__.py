@@ -26,6 +26,7 @@ from web.pages import (
     oidc,
     payment,
     portal,
+    publik_data,
     reconciliation,
     redflags,
     signin,
@@ -38,7 +39,7 @@ from web.pages import (
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
     signin, oidc, home, spp, advance, approvals, payment, transfers, vendors, reconciliation, portal,
-    audit, redflags, lra, yearend, anggaran_kas,
+    audit, redflags, lra, yearend, anggaran_kas, publik_data,
 )  # fmt: skip
 
 
