@@ -75,8 +75,8 @@ PAYMENT_COLUMNS = (
     Column(
         "position",
         "integer",
-        "posisi di log buku besar dari perubahan terakhir pembayaran "
-        "ini (untuk verifikasi, lihat kasda verify)",
+        "posisi di log buku besar dari peristiwa pertama pembayaran ini (SPP diajukan); "
+        "tidak berubah, untuk verifikasi (kasda verify) dan urutan",
     ),
 )
 BUDGET_LINE_COLUMNS = (
@@ -87,7 +87,7 @@ BUDGET_LINE_COLUMNS = (
     ),
     Column("skpd", "string", "kode SKPD"),
     Column("skpd_nama", "string", "nama SKPD (kosong bila kodenya belum ada di daftar kode)"),
-    Column("sub_kegiatan", "string", "kode sub kegiatan (- bila baris tanpa sub kegiatan)"),
+    Column("sub_kegiatan", "string", "kode sub kegiatan (kosong bila baris tanpa sub kegiatan)"),
     Column("sub_kegiatan_nama", "string", "nama sub kegiatan"),
     Column("rekening", "string", "kode rekening"),
     Column("uraian_rekening", "string", "uraian kode rekening sebagaimana dalam APBD"),

@@ -7,7 +7,8 @@ process, the payment made under it. The mapping (docs/opendata.md has it as a ta
 - ``ocid``: ``{prefix}-{pemda}-{payment id}``. The prefix is ``KASDA_OCDS_PREFIX``; the default
   ``ocds-kasda`` is NOT a registered prefix: a pemda that publishes OCDS must register its own with
   the Open Contracting Partnership and set it.
-- ``id``: ``{payment id}-{log position}``: a new release id whenever the payment changes.
+- ``id``: ``{payment id}-{digest}``, the digest of the release's content: the same facts are the
+  same release, and a payment that changes (paid, returned) is a new release of its ocid.
 - ``date``: the day the payment was paid, else the day its SP2D was authorised, at 00:00 WIB (the
   public facts carry days, not times). ``tag``: award, contract, implementation.
   ``initiationType``: tender (the only value OCDS 1.1 has).
@@ -24,6 +25,7 @@ schemas shipped in ``ocds_schema/`` (version 1.1.5, see its README).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,9 +69,8 @@ def release(row: dict[str, Any], pemda: str, prefix: str) -> dict[str, Any]:
     skpd = {"id": f"skpd-{row['skpd']}", "name": row["skpd_nama"] or f"SKPD {row['skpd']}"}
     payee = {"id": PAYEE, "name": row["penerima"]}
     day = release_date(row["tanggal_bayar"] or row["tanggal_sp2d"])
-    return {
+    content = {
         "ocid": f"{prefix}-{pemda}-{row['id']}",
-        "id": f"{row['id']}-{row['position']}",
         "date": day,
         "tag": list(TAGS),
         "initiationType": "tender",
@@ -108,6 +109,8 @@ def release(row: dict[str, Any], pemda: str, prefix: str) -> dict[str, Any]:
             }
         ],
     }
+    digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return {"id": f"{row['id']}-{digest[:16]}", **content}
 
 
 def release_date(day: str) -> str:

@@ -314,7 +314,7 @@ def budget_lines(db: ReadDatabase, pemda: str, year: int) -> AsOf:
             "kelompok",
             "skpd",
             pl.col("skpd").replace_strict(names["skpd"], default="").alias("skpd_nama"),
-            "sub_kegiatan",
+            pl.col("sub_kegiatan").fill_null(""),  # income and financing lines may have none
             pl.col("sub_kegiatan")
             .replace_strict(names["subkegiatan"], default="")
             .alias("sub_kegiatan_nama"),
