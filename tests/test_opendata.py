@@ -282,3 +282,10 @@ def test_the_files_say_so_when_there_is_nothing_final_yet(tmp_path: Path) -> Non
         assert orjson.loads(download(client, "payments.json").content)["data"] == []
         # An OCDS release package has at least one release.
         assert download(client, "ocds.json").status_code == 404
+
+
+def test_the_documentation_describes_every_column() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "opendata.md").read_text("utf-8")
+    for dataset in DATASETS.values():
+        for column in dataset.columns:
+            assert f"| `{column.name}` | {column.type} | {column.meaning} | {column.unit} |" in page

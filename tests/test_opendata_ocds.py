@@ -195,3 +195,9 @@ def test_a_release_id_changes_with_what_the_release_says(published: dict[str, An
         {**authorised, "status": "dibayar", "tanggal_bayar": "2026-12-30"}, PEMDA, PREFIX
     )
     assert paid["ocid"] == before["ocid"] and paid["id"] != before["id"]
+
+
+def test_the_documented_example_is_valid_ocds() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "opendata.md").read_text("utf-8")
+    example = page.split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert errors(json.loads(example)) == []
