@@ -193,3 +193,13 @@ def _resource(dataset: Dataset, base_url: str) -> dict[str, Any]:
             ]
         }
     return resource
+
+
+def tables() -> list[tuple[list[Dataset], tuple[Column, ...]]]:
+    """The tables of the dictionary, each once with the files that hold it (the payments are one
+    table in three formats), in the order of ``DATASETS``."""
+    grouped: dict[tuple[Column, ...], list[Dataset]] = {}
+    for dataset in DATASETS.values():
+        if dataset.columns:
+            grouped.setdefault(dataset.columns, []).append(dataset)
+    return [(files, columns) for columns, files in grouped.items()]

@@ -22,7 +22,7 @@ from api.readmodels import POSITION_HEADER
 from api.tenants import Tenant, Tenants, tenant_of
 from ledger.errors import DomainError, NotFound
 from opendata.cache import Renditions
-from opendata.dictionary import DATASETS, data_package
+from opendata.dictionary import DATASETS, data_package, tables
 from opendata.files import Context, Wanted, checked_pemda, checked_year, produce
 from projections import public
 from projections import queries as q
@@ -104,7 +104,8 @@ async def index(request: Request, pemda: str | None = None, tahun: str | None = 
             f"tidak ada APBD pemda {only or '(semua)'} tahun {year or '(semua)'} di sini"
         )
     return page(request, "opendata.html", {
-        "listed": listed, "datasets": list(DATASETS.values()), "pemda": only, "tahun": year,
+        "listed": listed, "datasets": list(DATASETS.values()), "tables": tables(),
+        "pemda": only, "tahun": year,
     })  # fmt: skip
 
 
