@@ -7,7 +7,8 @@ facts, though their ``dibuat`` time differs.
 
 ``Renditions`` keeps rendered files by (store, dataset, pemda, year, position), least recently used
 dropped first, within a budget of bytes; a file larger than a quarter of the budget is not kept. A
-newer position makes the older renditions of the same file unreachable: they age out.
+newer position makes the older renditions of the same file unreachable: they age out. Requests
+that miss the same key at once render it once (``making``): the others wait for it and take it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 # same position is not taken for the new one.
 RENDERING = 1
 DEFAULT_BUDGET = 64 * 1024 * 1024  # bytes of renditions kept per process
+MAX_MAKING = 256  # render locks kept before the idle ones are dropped
+MAKING_WAIT = 30.0  # seconds a request waits for another's rendering of the same file
 
 
 def etag(dataset: str, pemda: str, year: int, position: int) -> str:
@@ -52,6 +55,7 @@ class Renditions:
         self._kept: OrderedDict[Hashable, Rendition] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self._making: dict[Hashable, threading.Lock] = {}  # key -> held while it is rendered
 
     @property
     def size(self) -> int:
@@ -71,6 +75,13 @@ class Renditions:
             if found is not None:
                 self._kept.move_to_end(key)
             return found
+
+    def making(self, key: Hashable) -> threading.Lock:
+        """The lock to hold while ``key`` is rendered (one per key being rendered)."""
+        with self._lock:
+            if len(self._making) > MAX_MAKING:  # locks of keys rendered long ago
+                self._making = {k: v for k, v in self._making.items() if v.locked()}
+            return self._making.setdefault(key, threading.Lock())
 
     def put(self, key: Hashable, rendition: Rendition) -> None:
         size = len(rendition.body)

@@ -19,7 +19,7 @@ import polars as pl
 from ledger.errors import InvalidInput, NotFound
 from ledger.fields import pemda_code
 from opendata import ocds, render
-from opendata.cache import Rendition, Renditions, etag, not_modified
+from opendata.cache import MAKING_WAIT, Rendition, Renditions, etag, not_modified
 from opendata.dictionary import DATASETS, Dataset
 from projections import public
 from projections import queries as q
@@ -103,8 +103,15 @@ def produce(
     key = (context.store, wanted.dataset.file, wanted.pemda, wanted.year)
     found = context.renditions.get((*key, at))
     if found is None:
-        found = render_file(db, wanted, context)
-        context.renditions.put((*key, found.position), found)
+        making = context.renditions.making((*key, at))
+        # Bounded: past it, render without waiting for the other request's rendering.
+        waited = making.acquire(timeout=MAKING_WAIT)
+        try:
+            found = context.renditions.get((*key, at)) or render_file(db, wanted, context)
+            context.renditions.put((*key, found.position), found)
+        finally:
+            if waited:
+                making.release()
     return Produced(etag(*key[1:], found.position), found.position, found.body)
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -18,12 +20,16 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from ledger.application import Ledger
 from ledger.roles import Role
-from opendata.cache import Renditions
+from ledger.store import tenant_url
+from opendata import files
+from opendata.cache import Rendition, Renditions
 from opendata.dictionary import DATASETS
+from projections.db import ReadDatabase
 from testkit.api import adopt_body, expect, post, request_body, vendor_body
 from testkit.web import web_settings
-from testkit.world import GOODS, INCOME, MEDIA, NPWP, NPWP_WRITTEN, PEMDA, YEAR
+from testkit.world import GOODS, INCOME, MEDIA, NPWP, NPWP_WRITTEN, OTHER_PEMDA, PEMDA, YEAR
 from tests.conftest import make_url
 
 Web = tuple[TestClient, ApiSettings]
@@ -289,3 +295,67 @@ def test_the_documentation_describes_every_column() -> None:
     for dataset in DATASETS.values():
         for column in dataset.columns:
             assert f"| `{column.name}` | {column.type} | {column.meaning} | {column.unit} |" in page
+
+
+def test_with_a_store_per_pemda_each_file_comes_from_its_pemdas_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    pagu = {PEMDA: 700_000_000, OTHER_PEMDA: 300_000_000}
+    for pemda in pagu:
+        Ledger(tenant_url(url, pemda)).close()  # what kasda tenant-add makes
+    config = web_settings(url, tenancy="schema")
+    with TestClient(create_app(config)) as client:
+        for pemda, amount in pagu.items():
+            expect(post(client, config, Role.BPKAD_ADMIN, "/budgets", adopt_body(amount),
+                        pemda=pemda), 201)  # fmt: skip
+        opened = client.app.state.tenants.opened()  # type: ignore[attr-defined]
+        for tenant in opened.values():
+            tenant.read_models.catch_up()
+        for pemda, amount in pagu.items():
+            answer = client.get("/publik/data/lra.csv", params={"pemda": pemda, "tahun": YEAR})
+            assert answer.status_code == 200, answer.text
+            assert {int(r["anggaran"]) for r in csv_rows(answer.content)} == {amount}
+        unserved = client.get("/publik/data/lra.csv", params={"pemda": "33.01", "tahun": YEAR})
+        assert unserved.status_code == 404
+        assert unserved.headers["content-type"] == "application/problem+json"
+        index = client.get("/publik/data/")
+        assert index.status_code == 200
+        for pemda in pagu:
+            assert f"?pemda={pemda}&amp;tahun={YEAR}" in index.text
+        assert client.get("/publik/data/", params={"pemda": "33.01"}).status_code == 404
+
+
+def test_downloads_that_miss_together_render_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of requests for a file the log just moved past: one renders, the rest take it."""
+    url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    config = web_settings(url)
+    with TestClient(create_app(config)) as client:
+        build(client, config)
+    rendered: list[int] = []
+    real = files.render_file
+
+    def counted(db: ReadDatabase, wanted: files.Wanted, context: files.Context) -> Rendition:
+        rendered.append(1)
+        time.sleep(0.2)  # long enough for every thread to miss the cache
+        return real(db, wanted, context)
+
+    monkeypatch.setattr(files, "render_file", counted)
+    context = files.Context("store", Renditions(), "http://127.0.0.1", "ocds-kasda")
+    wanted = files.Wanted.parse("payments.json", PEMDA, str(YEAR))
+    ledger = Ledger(url)
+
+    def one(_: int) -> bytes | None:
+        db = ReadDatabase(ledger)
+        try:
+            return files.produce(db, wanted, context).body
+        finally:
+            db.close()
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            bodies = list(pool.map(one, range(8)))
+    finally:
+        ledger.close()
+    assert len(rendered) == 1
+    assert len(set(bodies)) == 1 and bodies[0] is not None
