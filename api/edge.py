@@ -12,7 +12,10 @@ error pages included). In this order, before any route, model or dependency runs
 And on the way out, **security headers** on every answer: ``X-Content-Type-Options: nosniff``, a
 content security policy (nothing may be loaded by an API answer; the docs page loads only kasda's
 own Swagger UI assets), ``Cache-Control: no-store`` (answers carry a tenant's data and errors;
-only the versioned static assets of the docs may be cached), no framing, no referrer.
+only the versioned static assets of the docs may be cached), no framing, no referrer. The public
+portal (``/publik``, no sign-in, no private data: ``web/pages/publik.py``) says itself how long a
+page may be cached (``Cache-Control: public`` with an ETag); an answer of it that does not say so
+(an error page) is ``no-store`` too.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ DOCS_ASSETS_PREFIX = "/docs/assets/"
 API_PREFIXES = ("/pemda/", "/webhooks/", "/healthz", "/docs", "/openapi.json")
 UPLOAD_PREFIX = "/rekonsiliasi/"
 STATIC_PREFIX = "/static/"
+PUBLIC_PAGES = "/publik"  # the transparency portal: its own Cache-Control (see above)
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI: its scripts and styles from kasda itself; it sets inline styles on elements, and
@@ -103,11 +107,23 @@ _NO_STORE = b"no-store"
 _CACHED = b"public, max-age=86400"
 _API, _DOCS, _PAGE = (_headers(csp, _NO_STORE) for csp in (API_CSP, DOCS_CSP, PAGE_CSP))
 _DOCS_ASSETS, _STATIC = _headers(DOCS_CSP, _CACHED), _headers(PAGE_CSP, _CACHED)
+# The portal's pages: the page's own Cache-Control is kept; without one, no-store is added.
+_PUBLIC = (
+    [(name, value) for name, value in _PAGE[0] if name != b"cache-control"],
+    _PAGE[1] - {b"cache-control"},
+)
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` is the public portal's (``/publik`` and below)."""
+    return path == PUBLIC_PAGES or path.startswith(PUBLIC_PAGES + "/")
 
 
 def _security(path: str) -> tuple[list[tuple[bytes, bytes]], frozenset[bytes]]:
     if path.startswith(AUTHENTICATED_PREFIX):  # the API's answers: most of them
         return _API
+    if is_public(path):
+        return _PUBLIC
     if path.startswith(DOCS_ASSETS_PREFIX):
         return _DOCS_ASSETS
     if path == "/docs":
@@ -189,6 +205,10 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], names: frozenset
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+            if b"cache-control" not in names and not any(
+                k.lower() == b"cache-control" for k, _ in kept
+            ):
+                kept.append((b"cache-control", _NO_STORE))  # a public page that did not say
             message["headers"] = kept + extra
         await send(message)
 
