@@ -15,6 +15,7 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,17 @@ from ledger import commands as c
 from ledger.application import Ledger
 from ledger.roles import Role
 from ledger.verify import checkpoint, new_signing_key, newest_checkpoint, signing_key
+from projections import public
+from projections.db import ReadDatabase
 from projections.public import MASK
+from projections.runner import Projector
 from testkit.clock import FixedClock
 from testkit.web import sign_in
 from testkit.web import web_settings as settings_for_pages
 from testkit.world import INCOME, OTHER_NPWP, OTHER_SKPD, USERS
 from tests import factory as f
 from tests.conftest import make_url
+from web import format as fmt
 from web.pages import publik
 
 PERSON = "Budi Santoso Wijaya"
@@ -353,5 +358,63 @@ def test_the_newest_checkpoint_is_read_without_making_a_table(tmp_path: Path) ->
         newer = checkpoint(ledger, key)
         assert newer.position > older.position
         assert newest_checkpoint(ledger) == newer
+    finally:
+        ledger.close()
+
+
+# -- the year the portal opens on, and when its facts last changed ---------------------------------
+class Clock:
+    """The ledger's clock: one second per reading, from 09:00 WIB of a day the test chooses."""
+
+    def __init__(self) -> None:
+        self.now = datetime(f.YEAR, 1, 2, 9, 0, tzinfo=fmt.WIB)
+
+    def to(self, day: date) -> None:
+        self.now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=fmt.WIB)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def test_the_latest_year_with_payments_and_the_last_public_change(tmp_path: Path) -> None:
+    clock = Clock()
+    ledger = Ledger(f"sqlite:///{tmp_path / 'k.db'}", clock=clock)
+    try:
+        f.adopt(ledger)
+        f.register_vendor(ledger)
+        clock.to(date(f.YEAR, 2, 10))
+        f.pay_in_full(ledger, "SPP-1")
+        clock.to(date(f.YEAR, 3, 5))
+        ledger.execute(
+            f.request("SPP-2", 1_000_000, deductions=())
+        )  # not public: no change to the public
+        ledger.execute(
+            c.AdoptBudget(idempotency_key=f.key("adopt"), actor=f.ADMIN, pemda=f.PEMDA,
+                          year=f.YEAR + 1, document="PERDA-2027", lines=(f.MEDIA_LINE,))
+        )  # fmt: skip
+        projector = Projector(ledger)
+        projector.catch_up()
+        projector.close()
+        db = ReadDatabase(ledger)
+        try:
+            assert public.years(db, f.PEMDA) == [f.YEAR, f.YEAR + 1]
+            assert public.payment_years(db, f.PEMDA) == [f.YEAR]
+            changed = public.updated_at(db, f.PEMDA, f.YEAR)
+            assert changed is not None and fmt.local(changed).date() == date(f.YEAR, 2, 10)
+            assert public.updated_at(db, f.PEMDA, f.YEAR + 1) is None
+        finally:
+            db.close()
+        app = create_app(settings_for_pages(f"sqlite:///{tmp_path / 'k.db'}"), ledger=ledger)
+        try:
+            with TestClient(app) as client:
+                html = client.get("/publik").text
+                assert f"tahun {f.YEAR}</h1>" in html  # the latest year with a payment
+                assert f'<option value="{f.YEAR + 1}">' in html  # the next one may be chosen
+                assert "diperbarui 10 Feb 2026 09.00 WIB" in html
+                later = client.get("/publik", params={"tahun": f.YEAR + 1}).text
+                assert 'data-kolom="belanja_realisasi" data-rupiah="0"' in later
+        finally:
+            app.state.read_models.close()
     finally:
         ledger.close()
