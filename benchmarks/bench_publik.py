@@ -8,7 +8,7 @@ whole year), one payment, the verification page, and revalidations (``If-None-Ma
 the same run it times a reference: ``GET /healthz``, a bare FastAPI endpoint of the same server
 (no database, no template), so that the ratio says what the portal adds to the cost of any answer.
 
-Two phases:
+Three phases:
 
 1. **One at a time**: ``--requests`` rounds, round robin over the rows on one keep-alive
    connection (as ``bench_web.py``), after ``--warmup`` uncounted rounds. The very first request
@@ -16,6 +16,11 @@ Two phases:
    empty); every later one finds it kept.
 2. **Concurrent**: ``--clients`` clients (threads, a keep-alive connection each) request a
    random row of the portal (not the reference) for ``--seconds``; each latency is the client's.
+3. **Concurrent, while the log moves**: the same, while a writer registers a vendor through the
+   API ``--writes`` times a second (BPKAD's bearer token): every write moves the log position, so
+   the portal's kept pemda-year is stale and computed again by the next request (the worst case
+   of "once per position"; a vendor registration changes no public figure, but the portal cannot
+   know that). The server serves a copy of the demo store, which is left as it was built.
 
 Times are the client's round trip on the loopback interface (sent to read); the client shares the
 machine's CPUs with the server.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -40,8 +46,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-from benchmarks.bench_web import build_year, free_port, machine, start_server
+from benchmarks.bench_web import build_year, free_port, machine, start_server, token
 from kasda.demo.pemda import DEFAULT_LIFECYCLES, PEMDA, SKPDS, YEAR
+from ledger.roles import Role
+from testkit.api import vendor_body
 
 TARGET_P95_MS = 100.0
 
@@ -145,6 +153,56 @@ def concurrent(base: str, rows: list[Row], clients: int, seconds: float) -> tupl
     return times, bad[0]
 
 
+class Writer(threading.Thread):
+    """Registers a vendor through the API ``rate`` times a second until stopped."""
+
+    def __init__(self, base: str, bearer: str, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.base, self.rate = base, rate
+        self.headers = {"Authorization": f"Bearer {bearer}"}
+        self.stop = threading.Event()
+        self.written = 0
+        self.refused = 0
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.base, timeout=30, headers=self.headers) as client:
+            n = 0
+            while not self.stop.wait(1 / self.rate):
+                n += 1
+                body = vendor_body(f"09{n:013d}", f"PT Bench Publik {n}")
+                answer = client.post(f"/pemda/{PEMDA}/vendors", json=body,
+                                     headers={"Idempotency-Key": f"bench-publik-{n}"})  # fmt: skip
+                if answer.status_code in (200, 201):
+                    self.written += 1
+                else:
+                    self.refused += 1
+
+
+def position_of(base: str) -> int:
+    answer = httpx.get(f"{base}/publik/verifikasi", timeout=30)
+    return int(answer.text.split('data-position="', 1)[1].split('"', 1)[0])
+
+
+def while_writing(base: str, rows: list[Row], args: argparse.Namespace, bearer: str) -> str:
+    """Phase 3: the concurrent clients while a writer moves the log; its summary line."""
+    before = position_of(base)
+    writer = Writer(base, bearer, args.writes)
+    writer.start()
+    try:
+        times, bad = concurrent(base, rows, args.clients, args.seconds)
+    finally:
+        writer.stop.set()
+        writer.join(timeout=30)
+    moved = position_of(base) - before
+    return (
+        f"{args.clients} clients for {args.seconds:g} s while {writer.written} vendors were "
+        f"registered ({args.writes:g}/s; {writer.refused} refused; the log moved {moved}): "
+        f"{len(times)} requests ({len(times) / args.seconds:.0f}/s), p50 "
+        f"{percentile(times, 0.5):.1f} ms, p95 {percentile(times, 0.95):.1f} ms, p99 "
+        f"{percentile(times, 0.99):.1f} ms, not 200/304: {bad}"
+    )
+
+
 def report(
     rows: list[Row], cold: float, loaded: tuple[list[float], int], args: argparse.Namespace
 ) -> bool:
@@ -174,6 +232,8 @@ def report(
         print(f"{args.clients} clients for {args.seconds:g} s: {len(times)} requests "
               f"({len(times) / args.seconds:.0f}/s), p50 {percentile(times, 0.5):.1f} ms, p95 "
               f"{load95:.1f} ms, p99 {percentile(times, 0.99):.1f} ms, not 200/304: {bad}")  # fmt: skip
+    if args.written:
+        print(args.written)
     print("\n" + "\n".join(machine()))
     expected = {"portal": {200}, "304": {304}, "reference": {200}}
     return all(r.statuses == expected[r.kind] for r in rows) and bad == 0 and all95 < TARGET_P95_MS
@@ -185,6 +245,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3, help="per row, not counted (default 3)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--seconds", type=float, default=15.0, help="of the concurrent phase")
+    parser.add_argument("--writes", type=float, default=2.0,
+                        help="vendor registrations a second in phase 3 (0: no phase 3)")  # fmt: skip
     parser.add_argument("--lifecycles", type=int, default=DEFAULT_LIFECYCLES)
     parser.add_argument("--store", type=Path, help="folder of the demo store (default: temporary)")
     args = parser.parse_args()
@@ -200,12 +262,21 @@ def main() -> int:
         }
         built = build_year(env, args.lifecycles)
         print(f"demo year (seed {YEAR}, {args.lifecycles} lifecycles) ready in {built:.0f} s")
+        served = Path(scratch) / "served"  # phase 3 writes: into a copy of the store
+        served.mkdir()
+        for made in folder.glob("kasda.db*"):
+            shutil.copy(made, served / made.name)
+        env["KASDA_DATABASE_URL"] = f"sqlite:///{served / 'kasda.db'}"
         port = free_port()
         server = start_server(env, port)
         base = f"http://127.0.0.1:{port}"
+        args.written = ""
         try:
             rows, cold = one_at_a_time(base, args.requests, args.warmup)
             loaded = concurrent(base, rows, args.clients, args.seconds)
+            if args.writes > 0:
+                bearer = token(env, Role.BPKAD_ADMIN)
+                args.written = while_writing(base, rows, args, bearer)
         finally:
             server.terminate()
             server.wait(timeout=30)

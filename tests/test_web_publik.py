@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -265,6 +267,8 @@ def test_etag_and_304_follow_the_log_position(site: Site) -> None:
     moved = site.client.get("/publik/pembayaran", headers={"If-None-Match": tag})
     assert moved.status_code == 200 and moved.headers["etag"] != tag
     assert IDS["SPP-5"] in shown_ids(moved.text)
+    # Only the portal's own paths may be cached: another page (here a 404) stays no-store.
+    assert site.client.get("/publikasi").headers["cache-control"] == "no-store"
 
 
 def test_a_year_is_computed_once_per_log_position(
@@ -290,16 +294,53 @@ def test_a_year_is_computed_once_per_log_position(
 
 def test_the_kept_views_are_bounded_least_recently_used_first() -> None:
     views = publik.Views(size=2)
-    views.get("a", 1, lambda: ("A1", 1))
+    assert views.get("a", 1, lambda: ("A1", 1)) == "A1"
+    assert views.get("a", 1, lambda: ("again", 1)) == "A1"  # kept at its position
+    assert views.get("a", 2, lambda: ("A2", 2)) == "A2"  # the log moved: made again
+    assert views.get("a", 1, lambda: ("old", 1)) == "A2"  # what is kept is newer: it serves
     views.get("b", 1, lambda: ("B1", 1))
-    assert views.get("a", 1, lambda: ("again", 1)) == "A1"  # kept; now the most recent
-    views.get("c", 1, lambda: ("C1", 1))  # drops b
+    views.get("a", 2, lambda: ("again", 2))  # a is the most recent; c will drop b
+    views.get("c", 1, lambda: ("C1", 1))
     assert len(views) == 2
-    assert views.get("b", 1, lambda: ("B2", 1)) == "B2"
-    assert views.get("c", 2, lambda: ("C2", 2)) == "C2"  # another position: made again
-    # Read at another position than asked (a projector committed meanwhile): given, not kept.
-    assert views.get("d", 3, lambda: ("D", 4)) == "D"
+    assert views.get("b", 1, lambda: ("B again", 1)) == "B again"
+    # Read at two positions (a projector committed between the reads): given, not kept.
+    assert views.get("d", 3, lambda: ("D", -1)) == "D"
     assert views.get("d", 3, lambda: ("D again", 3)) == "D again"
+
+
+def test_one_request_makes_a_view_while_the_others_get_the_kept_one() -> None:
+    views = publik.Views()
+    views.get("a", 1, lambda: ("A1", 1))
+    started, release = threading.Event(), threading.Event()
+    made: list[str] = []
+
+    def slow() -> tuple[str, int]:
+        made.append("A2")
+        started.set()
+        assert release.wait(10)
+        return "A2", 2
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        first = pool.submit(views.get, "a", 2, slow)
+        assert started.wait(10)
+        # While A2 is made, another request at position 2 gets A1 (it says its own position).
+        assert views.get("a", 2, lambda: ("not made twice", 2)) == "A1"
+        # With nothing kept yet, a second request for a new key waits for the first one.
+        started_b, release_b = threading.Event(), threading.Event()
+
+        def slow_b() -> tuple[str, int]:
+            started_b.set()
+            assert release_b.wait(10)
+            return "B1", 1
+
+        b_first = pool.submit(views.get, "b", 1, slow_b)
+        assert started_b.wait(10)
+        b_second = pool.submit(views.get, "b", 1, lambda: ("B made twice", 1))
+        release_b.set()
+        assert b_first.result(10) == "B1" and b_second.result(10) == "B1"
+        release.set()
+        assert first.result(10) == "A2"
+    assert views.get("a", 2, lambda: ("again", 2)) == "A2" and made == ["A2"]
 
 
 def test_a_signed_in_official_gets_the_same_public_page(site: Site) -> None:

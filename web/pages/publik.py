@@ -67,6 +67,7 @@ MAX_AGE = 30  # seconds a browser or a proxy may keep a page before asking again
 VIEWS = 32  # pemda-years kept, each at one position (a province has at most 39 pemda)
 CHECKPOINT_SECONDS = 30.0  # the newest checkpoint is read again at most this often per store
 MAX_ID = 64  # characters of a payment's id in an address
+MAKE_WAIT = 30.0  # seconds a request waits for another to compute a pemda-year none has kept
 T = TypeVar("T")
 
 # The templates the pages are made of: a change to them (a new release) changes every ETag.
@@ -157,31 +158,62 @@ class YearView:
 
 
 class Views:
-    """Answers computed from the read models, kept by their key and log position (a key holds
-    one position: the newest asked), at most ``size`` of them, the least recently used dropped
-    first. Shared by the server's worker threads."""
+    """Answers computed from the read models, kept by their key with the log position they were
+    read at (a key holds one: the newest), at most ``size`` keys, the least recently used dropped
+    first. Shared by the server's worker threads; one answer of a key is made at a time: while it
+    is made again (the log moved), the others asking get the one kept (which says its own, older,
+    position) rather than each making it too; with none kept yet, they wait for it."""
 
     def __init__(self, size: int = VIEWS) -> None:
         self.size = size
         self._kept: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._making: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
 
+    def _fresh(self, key: Hashable, position: int) -> tuple[tuple[int, Any] | None, bool]:
+        """(what is kept of ``key``, whether it is at ``position`` or later); under the lock."""
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found, found is not None and found[0] >= position
+
     def get(self, key: Hashable, position: int, make: Callable[[], tuple[T, int]]) -> T:
-        """The answer of ``key`` at ``position``: kept, or ``make()``'s (the answer and the
-        position it was read at; kept only if that is ``position``)."""
+        """The answer of ``key`` at ``position`` or later: kept, or ``make()``'s (the answer and
+        the position it was read at, -1 if its reads met different positions: not kept)."""
         with self._lock:
-            found = self._kept.get(key)
-            if found is not None and found[0] == position:
-                self._kept.move_to_end(key)
+            found, fresh = self._fresh(key, position)
+            if fresh:
+                return found[1]  # type: ignore[index, no-any-return]
+            making = self._making.setdefault(key, threading.Lock())
+        if found is not None:
+            if not making.acquire(blocking=False):
                 return found[1]  # type: ignore[no-any-return]
-        answer, read_at = make()
-        if read_at == position:
+        elif not making.acquire(timeout=MAKE_WAIT):
+            return self._made(key, make)  # the other is stuck: do not wait without end
+        try:
             with self._lock:
-                self._kept[key] = (position, answer)
-                self._kept.move_to_end(key)
-                while len(self._kept) > self.size:
-                    self._kept.popitem(last=False)
+                found, fresh = self._fresh(key, position)  # made while this one waited
+            if fresh:
+                return found[1]  # type: ignore[index, no-any-return]
+            return self._made(key, make)
+        finally:
+            making.release()
+
+    def _made(self, key: Hashable, make: Callable[[], tuple[T, int]]) -> T:
+        answer, read_at = make()
+        if read_at >= 0:
+            self._keep(key, read_at, answer)
         return answer
+
+    def _keep(self, key: Hashable, position: int, answer: Any) -> None:
+        with self._lock:
+            self._kept[key] = (position, answer)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                dropped, _ = self._kept.popitem(last=False)
+                lock = self._making.get(dropped)
+                if lock is not None and not lock.locked():
+                    del self._making[dropped]
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -337,8 +369,9 @@ async def read_year(request: Request, pemda: str | None, tahun: str | None) -> R
                          lambda: year_view(db, choice.pemda, choice.year))  # fmt: skip
         return choice, view
 
-    (choice, view), position = await tenant.read_models.read(query, latest=False)
-    return Read(choice, view, position)
+    (choice, view), _ = await tenant.read_models.read(query, latest=False)
+    # The view's own position: while it is computed again at a newer one, it may be older.
+    return Read(choice, view, view.position)
 
 
 def etag(request: Request, position: int, *more: object) -> str:
