@@ -44,6 +44,7 @@ from markupsafe import Markup
 
 from api.problems import ProblemError
 from api.tenants import Tenant, Tenants, tenant_of
+from ledger.codes import normalise_skpd
 from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.fields import MAX_YEAR, MIN_YEAR
 from projections import public
@@ -82,7 +83,11 @@ def year_of(text: str | None) -> int | None:
     text = (text or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 4 or not MIN_YEAR <= int(text) <= MAX_YEAR:
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(text) > 4
+        or not MIN_YEAR <= int(text) <= MAX_YEAR
+    ):
         raise InvalidInput(f"Tahun anggaran tidak valid: {text[:20]!r}; contoh: 2026")
     return int(text)
 
@@ -91,7 +96,7 @@ def month_of(text: str | None) -> int | None:
     text = (text or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 2 or not 1 <= int(text) <= 12:
+    if not (text.isascii() and text.isdigit()) or len(text) > 2 or not 1 <= int(text) <= 12:
         raise InvalidInput(f"Bulan harus 1 sampai 12, bukan {text[:20]!r}")
     return int(text)
 
@@ -100,7 +105,7 @@ def page_number(text: str | None) -> int:
     text = (text or "").strip()
     if not text:
         return 1
-    if not text.isdigit() or len(text) > 6 or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or int(text) < 1:
         raise InvalidInput(f"Nomor halaman tidak valid: {text[:20]!r}")
     return int(text)
 
@@ -113,14 +118,14 @@ def payment_filter(skpd: str | None, bulan: str | None, jenis: str | None, statu
         return (text or "").strip() or None
 
     unit = given(skpd)
-    if unit is not None and (len(unit) > 40 or not set(unit) <= set("0123456789.")):
-        raise InvalidInput(f"Kode SKPD tidak valid: {unit[:40]!r}")
-    try:
-        return public.PaymentFilter(unit, month_of(bulan), given(jenis), given(status), given(cari))
-    except InvalidInput:
-        raise
-    except DomainError as error:  # a malformed SKPD code
-        raise InvalidInput(f"Kode SKPD tidak valid: {unit!r}") from error
+    if unit is not None:
+        try:
+            if len(unit) > 40 or not set(unit) <= set("0123456789."):
+                raise InvalidInput(unit)
+            unit = normalise_skpd(unit)
+        except DomainError:
+            raise InvalidInput(f"Kode SKPD tidak valid: {unit[:40]!r}") from None
+    return public.PaymentFilter(unit, month_of(bulan), given(jenis), given(status), given(cari))
 
 
 # -- what a pemda's year shows, once per log position --------------------------------------------
