@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from kasda import cli
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.roles import Role
@@ -35,10 +36,11 @@ from projections import public
 from projections.db import ReadDatabase
 from projections.public import MASK
 from projections.runner import Projector
+from testkit.api import adopt_body, expect, post
 from testkit.clock import FixedClock
 from testkit.web import sign_in
 from testkit.web import web_settings as settings_for_pages
-from testkit.world import INCOME, OTHER_NPWP, OTHER_SKPD, USERS
+from testkit.world import INCOME, OTHER_NPWP, OTHER_PEMDA, OTHER_SKPD, USERS
 from tests import factory as f
 from tests.conftest import make_url
 from web import format as fmt
@@ -464,3 +466,30 @@ def test_the_latest_year_with_payments_and_the_last_public_change(tmp_path: Path
             app.state.read_models.close()
     finally:
         ledger.close()
+
+
+# -- a store per pemda ---------------------------------------------------------------------------
+def test_a_store_per_pemda_serves_each_pemdas_portal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base_url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    monkeypatch.setenv("KASDA_DATABASE_URL", base_url)
+    monkeypatch.setenv("KASDA_TENANCY", "schema")
+    pagu = {f.PEMDA: 1_000_000_000, OTHER_PEMDA: 7_000_000_000}
+    for pemda in pagu:
+        assert cli.main(["tenant-add", "--pemda", pemda]) == 0
+    config = settings_for_pages(base_url, tenancy="schema")
+    with TestClient(create_app(config)) as client:
+        assert client.get("/publik").status_code == 404  # no pemda named, none open yet
+        for pemda, amount in pagu.items():
+            expect(post(client, config, Role.BPKAD_ADMIN, "/budgets", adopt_body(amount),
+                        pemda=pemda), 201)  # fmt: skip
+        for tenant in client.app.state.tenants.opened().values():  # type: ignore[attr-defined]
+            tenant.read_models.catch_up()
+        for pemda, amount in pagu.items():
+            html = client.get("/publik", params={"pemda": pemda}).text
+            assert f"Pemda {pemda}, tahun {f.YEAR}" in html
+            assert f'data-kolom="belanja_anggaran" data-rupiah="{2 * amount}"' in html
+            assert f'<option value="{OTHER_PEMDA}"' in html and f'<option value="{f.PEMDA}"' in html
+        assert client.get("/publik", params={"pemda": "35.78"}).status_code == 404  # no store
+        assert client.get("/publik").status_code == 200  # the first pemda open

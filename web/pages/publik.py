@@ -234,9 +234,10 @@ def views_of(request: Request) -> Views:
 
 
 def choose(db: ReadDatabase, views: Views, store: str, pemda: str | None, year: int | None,
-           position: int) -> Choice:  # fmt: skip
+           position: int, served: tuple[str, ...] | None = None) -> Choice:  # fmt: skip
     """The pemda and year asked for, or the defaults: the only (first) pemda, the latest year
-    with a public payment (else with an APBD). An unknown pemda or year is ``NotFound``."""
+    with a public payment (else with an APBD). An unknown pemda or year is ``NotFound``. With a
+    store per pemda, ``served`` are the pemda open in this process: the ones offered."""
     pemdas: list[str] = views.get((store, "pemdas"), position,
                                   lambda: (public.pemdas(db), q.position(db)))  # fmt: skip
     chosen = pemda if pemda is not None else (pemdas[0] if pemdas else None)
@@ -251,7 +252,8 @@ def choose(db: ReadDatabase, views: Views, store: str, pemda: str | None, year: 
     picked = default if year is None else year
     if picked not in years:
         raise NotFound(f"Pemda {chosen} belum punya APBD tahun {picked} di portal ini")
-    return Choice(tuple(pemdas), chosen, tuple(years), picked)
+    offered = tuple(pemdas) if served is None else tuple(sorted({*served, chosen}))
+    return Choice(offered, chosen, tuple(years), picked)
 
 
 def year_view(db: ReadDatabase, pemda: str, year: int) -> tuple[YearView, int]:
@@ -293,7 +295,9 @@ def _headline(plan: pl.DataFrame) -> dict[str, int]:
 
 def _bp(part: int, whole: int) -> int:
     """``part / whole`` in basis points, rounded half up (``queries.persen_bp`` for one pair)."""
-    return int(pl.select(q.persen_bp(pl.lit(part), pl.lit(whole))).item())
+    # Typed literals: a small and a large int literal are Int32 and Int64, which polars' when/then
+    # cannot mix (it panics).
+    return int(pl.select(q.persen_bp(pl.lit(part, pl.Int64), pl.lit(whole, pl.Int64))).item())
 
 
 def _by_skpd(belanja: pl.DataFrame) -> tuple[list[dict[str, Any]], Markup]:
@@ -366,10 +370,12 @@ async def read_year(request: Request, pemda: str | None, tahun: str | None) -> R
         raise NotFound(f"Pemda {asked[:20]!r}… tidak ada di portal ini")
     tenant = await tenant_for(request, asked)
     views, store = views_of(request), tenant.ledger.url
+    tenants: Tenants = request.app.state.tenants
+    served = tuple(tenants.opened()) if tenants.per_pemda else None
 
     def query(db: ReadDatabase) -> tuple[Choice, YearView]:
         at = q.position(db)
-        choice = choose(db, views, store, asked, year, at)
+        choice = choose(db, views, store, asked, year, at, served)
         view = views.get((store, "year", choice.pemda, choice.year), at,
                          lambda: year_view(db, choice.pemda, choice.year))  # fmt: skip
         return choice, view
@@ -379,12 +385,12 @@ async def read_year(request: Request, pemda: str | None, tahun: str | None) -> R
     return Read(choice, view, view.position)
 
 
-def etag(request: Request, position: int, *more: object) -> str:
+def etag(request: Request, read: Read, *more: object) -> str:
     """The validator of a page: the log position, the address (path and query, in a fixed
-    order) and the templates; ``more`` for what else the page shows."""
+    order), the pemda offered and the templates; ``more`` for what else the page shows."""
     query = sorted(request.query_params.multi_items())
-    seed = f"{request.url.path}|{query}|{more}|{BUILD}".encode()
-    return f'"{position}-{hashlib.sha256(seed).hexdigest()[:20]}"'
+    seed = f"{request.url.path}|{query}|{read.choice.pemdas}|{more}|{BUILD}".encode()
+    return f'"{read.position}-{hashlib.sha256(seed).hexdigest()[:20]}"'
 
 
 def fresh(request: Request, tag: str) -> bool:
@@ -443,7 +449,7 @@ async def overview(
         "data_link": choice.link("/publik/data/"),
         **as_of(read),
     }
-    return cached(request, etag(request, read.position),
+    return cached(request, etag(request, read),
                   lambda: page(request, "publik.html", context, public=True))  # fmt: skip
 
 
@@ -493,7 +499,7 @@ async def payments(
         }
         return page(request, "publik_pembayaran.html", context, public=True)
 
-    return cached(request, etag(request, read.position), render)
+    return cached(request, etag(request, read), render)
 
 
 @router.get("/publik/pembayaran/{payment_id}")
@@ -516,7 +522,7 @@ async def payment(
         "back": read.choice.link("/publik/pembayaran"),
         **as_of(read),
     }
-    return cached(request, etag(request, read.position),
+    return cached(request, etag(request, read),
                   lambda: page(request, "publik_pembayaran_satu.html", context, public=True))  # fmt: skip
 
 
@@ -572,7 +578,7 @@ async def verification(
         "covered": signed is not None and signed.checkpoint.position >= read.position,
         **as_of(read),
     }
-    return cached(request, etag(request, read.position, mark),
+    return cached(request, etag(request, read, mark),
                   lambda: page(request, "publik_verifikasi.html", context, public=True))  # fmt: skip
 
 
