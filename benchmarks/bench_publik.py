@@ -16,6 +16,8 @@ Three phases:
    empty); every later one finds it kept.
 2. **Concurrent**: ``--clients`` clients (threads, a keep-alive connection each) request a
    random row of the portal (not the reference) for ``--seconds``; each latency is the client's.
+   Then the same clients on the reference alone for a third of that: what the machine and the
+   server's one process cost any answer at that concurrency.
 3. **Concurrent, while the log moves**: the same, while a writer registers a vendor through the
    API ``--writes`` times a second (BPKAD's bearer token): every write moves the log position, so
    the portal's kept pemda-year is stale and computed again by the next request (the worst case
@@ -124,9 +126,10 @@ def one_at_a_time(base: str, requests: int, warmup: int) -> tuple[list[Row], flo
 
 
 def concurrent(base: str, rows: list[Row], clients: int, seconds: float) -> tuple[list[float], int]:
-    """``clients`` threads, each a connection, each requesting a random portal row until the
-    time is up; the latencies (ms) and the number of answers that were not 200/304."""
-    portal = [r for r in rows if r.kind != "reference"]
+    """``clients`` threads, each a connection, each requesting a random portal row (the
+    reference, if ``rows`` holds only it) until the time is up; the latencies (ms) and the number
+    of answers that were not 200/304."""
+    portal = [r for r in rows if r.kind != "reference"] or rows
     times: list[float] = []
     bad = [0]
     lock = threading.Lock()
@@ -232,6 +235,10 @@ def report(
         print(f"{args.clients} clients for {args.seconds:g} s: {len(times)} requests "
               f"({len(times) / args.seconds:.0f}/s), p50 {percentile(times, 0.5):.1f} ms, p95 "
               f"{load95:.1f} ms, p99 {percentile(times, 0.99):.1f} ms, not 200/304: {bad}")  # fmt: skip
+    ref_times, _ = args.reference
+    print(f"{args.clients} clients for {args.seconds / 3:g} s on /healthz (the reference): "
+          f"{len(ref_times)} requests, p50 {percentile(ref_times, 0.5):.1f} ms, p95 "
+          f"{percentile(ref_times, 0.95):.1f} ms, p99 {percentile(ref_times, 0.99):.1f} ms")  # fmt: skip
     if args.written:
         print(args.written)
     print("\n" + "\n".join(machine()))
@@ -274,6 +281,8 @@ def main() -> int:
         try:
             rows, cold = one_at_a_time(base, args.requests, args.warmup)
             loaded = concurrent(base, rows, args.clients, args.seconds)
+            reference = [r for r in rows if r.kind == "reference"]
+            args.reference = concurrent(base, reference, args.clients, args.seconds / 3)
             if args.writes > 0:
                 bearer = token(env, Role.BPKAD_ADMIN)
                 args.written = while_writing(base, rows, args, bearer)
