@@ -13,8 +13,9 @@ And on the way out, **security headers** on every answer: ``X-Content-Type-Optio
 content security policy (nothing may be loaded by an API answer; the docs page loads only kasda's
 own Swagger UI assets), ``Cache-Control: no-store`` (answers carry a tenant's data and errors;
 only the versioned static assets of the docs may be cached), no framing, no referrer. The public
-pages (``/publik``: no sign-in, the same answer for everyone) may set their own
-``Cache-Control``; without one they are ``no-store`` too.
+portal (``/publik``, no sign-in, no private data: ``web/pages/publik.py``) says itself how long a
+page may be cached (``Cache-Control: public`` with an ETag); an answer of it that does not say so
+(an error page) is ``no-store`` too.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ DOCS_ASSETS_PREFIX = "/docs/assets/"
 API_PREFIXES = ("/pemda/", "/webhooks/", "/healthz", "/docs", "/openapi.json")
 UPLOAD_PREFIX = "/rekonsiliasi/"
 STATIC_PREFIX = "/static/"
-PUBLIC_PATH = "/publik"  # the transparency portal and its open data: no sign-in
+PUBLIC_PAGES = "/publik"  # the transparency portal: its own Cache-Control (see above)
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI: its scripts and styles from kasda itself; it sets inline styles on elements, and
@@ -106,25 +107,29 @@ _NO_STORE = b"no-store"
 _CACHED = b"public, max-age=86400"
 _API, _DOCS, _PAGE = (_headers(csp, _NO_STORE) for csp in (API_CSP, DOCS_CSP, PAGE_CSP))
 _DOCS_ASSETS, _STATIC = _headers(DOCS_CSP, _CACHED), _headers(PAGE_CSP, _CACHED)
-# Public pages: the page's headers, but a Cache-Control of the page's own is kept.
-_PUBLIC = (_PAGE[0], _PAGE[1] - {b"cache-control"})
+# The portal's pages: the page's own Cache-Control is kept; without one, no-store is added.
+_PUBLIC = (
+    [(name, value) for name, value in _PAGE[0] if name != b"cache-control"],
+    _PAGE[1] - {b"cache-control"},
+)
 
 
 def is_public(path: str) -> bool:
-    return path == PUBLIC_PATH or path.startswith(PUBLIC_PATH + "/")
+    """Whether ``path`` is the public portal's (``/publik`` and below)."""
+    return path == PUBLIC_PAGES or path.startswith(PUBLIC_PAGES + "/")
 
 
 def _security(path: str) -> tuple[list[tuple[bytes, bytes]], frozenset[bytes]]:
     if path.startswith(AUTHENTICATED_PREFIX):  # the API's answers: most of them
         return _API
+    if is_public(path):
+        return _PUBLIC
     if path.startswith(DOCS_ASSETS_PREFIX):
         return _DOCS_ASSETS
     if path == "/docs":
         return _DOCS
     if path.startswith(STATIC_PREFIX):
         return _STATIC
-    if is_public(path):
-        return _PUBLIC
     return _PAGE if is_page(path) else _API
 
 
@@ -200,11 +205,11 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], names: frozenset
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-            if len(names) == len(extra):
-                message["headers"] = kept + extra
-            else:  # a header the answer may set itself (``_PUBLIC``'s Cache-Control): if unset
-                present = {k.lower() for k, _ in kept}
-                message["headers"] = kept + [(k, v) for k, v in extra if k not in present]
+            if b"cache-control" not in names and not any(
+                k.lower() == b"cache-control" for k, _ in kept
+            ):
+                kept.append((b"cache-control", _NO_STORE))  # a public page that did not say
+            message["headers"] = kept + extra
         await send(message)
 
     return sending

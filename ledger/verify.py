@@ -695,6 +695,34 @@ def load_checkpoints(ledger: Ledger) -> list[Checkpoint]:
     return [Checkpoint.from_json(r["body"] if isinstance(r, dict) else r[0]) for r in rows]
 
 
+def newest_checkpoint(ledger: Ledger) -> Checkpoint | None:
+    """The signed checkpoint of the highest position, or None if none was ever signed. Read-only
+    and small (one row by its primary key, on a reader connection: no lock the writer waits on,
+    no table made), so that a page anyone may open can show it without slowing the ledger."""
+    recorder, kind, events, _ = _tables(ledger)
+    table = _checkpoint_table(ledger)
+    with recorder.datastore.transaction(commit=False) as cursor:
+        if kind == "sqlite":
+            cursor.execute(
+                "SELECT count(*) AS found FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (f"{events}_checkpoints",),
+            )
+        else:
+            cursor.execute("SELECT count(to_regclass(%s)) AS found", (table,))
+        if not _first(cursor.fetchone()):
+            return None
+        cursor.execute(f"SELECT body FROM {table} ORDER BY position DESC LIMIT 1")  # noqa: S608
+        row = cursor.fetchone()
+    return None if row is None else Checkpoint.from_json(_first(row))
+
+
+def _first(row: Any) -> Any:
+    """The first column of a row, as either driver gives it (a tuple, a sqlite3.Row, a dict)."""
+    if row is None:
+        return None
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+
+
 def signing_key(encoded: str) -> Ed25519PrivateKey:
     try:
         return Ed25519PrivateKey.from_private_bytes(base64.b64decode(encoded, validate=True))

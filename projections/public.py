@@ -21,6 +21,7 @@ ledger. Rupiah stay integers (``Int64``); dates are calendar days in WIB.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -54,6 +55,7 @@ MASK = "[disamarkan]"
 # Digits that may be an account, a NIK or an NPWP: 10 or more in a row, or an NPWP's dotted form.
 _PRIVATE_DIGITS = r"[0-9]{2}\.[0-9]{3}\.[0-9]{3}\.[0-9]-[0-9]{3}\.[0-9]{3}|[0-9]{10,}"
 MAX_SEARCH = 100  # characters of a search text
+_FINAL = f"status IN ({', '.join('?' * len(PUBLIC_STATUS))})"  # with the keys of PUBLIC_STATUS
 
 PAYMENT_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
@@ -326,3 +328,37 @@ def budget_lines(db: ReadDatabase, pemda: str, year: int) -> AsOf:
         .cast(BUDGET_LINE_SCHEMA)  # type: ignore[arg-type]
     )
     return AsOf(frame, at)
+
+
+def payment_years(db: ReadDatabase, pemda: str) -> list[int]:
+    """The years of ``pemda`` with at least one public payment, oldest first (the portal opens
+    on the latest of them)."""
+    statuses = tuple(PUBLIC_STATUS)
+    with db.transaction(write=False) as cursor:
+        rows = cursor.fetchall(
+            f"SELECT DISTINCT year FROM proj_payment WHERE pemda = ? AND {_FINAL} ORDER BY year",  # noqa: S608
+            (pemda, *statuses),
+        )
+    return [int(r[0]) for r in rows]
+
+
+def updated_at(db: ReadDatabase, pemda: str, year: int) -> str | None:
+    """When the public facts of ``pemda``'s ``year`` last changed, by the ledger's clock (UTC ISO
+    text, as the read models keep it): the latest change of a public payment or receipt of
+    income; None while there is none. A change that is not public (an SPP requested) is not one."""
+    statuses = tuple(PUBLIC_STATUS)
+    with db.transaction(write=False) as cursor:
+        paid = cursor.fetchone(
+            f"SELECT MAX(updated_at) FROM proj_payment WHERE pemda = ? AND year = ? AND {_FINAL}",  # noqa: S608
+            (pemda, year, *statuses),
+        )
+        received = cursor.fetchone(
+            "SELECT MAX(received_at) FROM proj_receipt WHERE pemda = ? AND year = ?",
+            (pemda, year),
+        )
+    moments = [str(r[0]) for r in (paid, received) if r is not None and r[0] is not None]
+    return max(moments, key=_utc, default=None)
+
+
+def _utc(moment: str) -> datetime:
+    return datetime.fromisoformat(moment).astimezone(UTC)

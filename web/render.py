@@ -73,14 +73,18 @@ def page(
     status: int = 200,
     session: Session | None = None,
     csrf: str | None = None,
+    public: bool = False,
 ) -> HTMLResponse:
+    """``template`` rendered for ``request``. A ``public`` page (the portal, ``/publik``) is the
+    same for everyone: it is rendered as if no one were signed in (no name, no menu, no token),
+    so that a shared cache may keep it."""
     from web.pages import nav_for
 
-    who = session if session is not None else current(request)
+    who = None if public else session if session is not None else current(request)
     values: dict[str, Any] = {
         "request": request,
         "session": who,
-        "csrf": csrf if csrf is not None else csrf_token(request, who),
+        "csrf": "" if public else csrf if csrf is not None else csrf_token(request, who),
         "nav": nav_for(who.principal.role) if who is not None else [],
         "now": datetime.now(fmt.WIB),
         "path": request.url.path,

@@ -23,7 +23,7 @@ from projections.db import ReadDatabase
 from projections.runner import Projector
 from testkit.browser import LiveServer, live_server
 from testkit.web import web_settings
-from web.pages import pages_for
+from web.pages import pages_for, public_pages
 from web.render import ROLE_NAMES
 
 SEED, LIFECYCLES = 2026, 60
@@ -33,8 +33,10 @@ SIGNED_OUT = None
 
 
 def every_page() -> list[tuple[Role | None, str]]:
-    """The sign-in page signed out, then every page of ``web.pages`` for each role."""
-    return [(SIGNED_OUT, "/masuk")] + [(role, path) for role in ROLES for path in pages_for(role)]
+    """The sign-in page and the public portal's pages signed out, then every page of
+    ``web.pages`` for each role."""
+    signed_out = [(SIGNED_OUT, path) for path in ("/masuk", *public_pages())]
+    return signed_out + [(role, path) for role in ROLES for path in pages_for(role)]
 
 
 def case_id(case: tuple[Role | None, str]) -> str:

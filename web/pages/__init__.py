@@ -4,7 +4,8 @@
 - ``PAGES``: the GET paths a user of each role can open without parameters (the accessibility
   test, the screenshots and the page benchmark visit each);
 - ``cards(db, session, now)``: what waits for the user on Beranda (``web.pages.home.Card``), run
-  inside a read of the read models.
+  inside a read of the read models;
+- ``PUBLIC``: the GET paths anyone can open signed out, without parameters (the public portal).
 
 To add a page: write its module here, add it to ``MODULES`` (docs/web.md)."""
 
@@ -26,6 +27,7 @@ from web.pages import (
     oidc,
     payment,
     portal,
+    publik,
     publik_data,
     reconciliation,
     redflags,
@@ -39,7 +41,7 @@ from web.pages import (
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
     signin, oidc, home, spp, advance, approvals, payment, transfers, vendors, reconciliation, portal,
-    audit, redflags, lra, yearend, anggaran_kas, publik_data,
+    audit, redflags, lra, yearend, anggaran_kas, publik, publik_data,
 )  # fmt: skip
 
 
@@ -61,3 +63,8 @@ def pages_for(role: Role) -> list[str]:
     for module in MODULES:
         paths += getattr(module, "PAGES", {}).get(role, [])
     return paths
+
+
+def public_pages() -> list[str]:
+    """The GET paths anyone can open signed out, without parameters."""
+    return [path for module in MODULES for path in getattr(module, "PUBLIC", [])]

@@ -30,7 +30,7 @@ from ledger.codes import normalise_skpd
 from ledger.disbursement import Status
 from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.vendor import normalise_npwp
-from ledger.verify import Checkpoint, Report, load_checkpoints, verify
+from ledger.verify import Checkpoint, Report, newest_checkpoint, verify
 from projections import queries as q
 from projections.db import ReadDatabase
 from web import format as fmt
@@ -231,10 +231,9 @@ class Signed:
 
 
 def latest_checkpoint(ledger: Ledger, last: Verified | None) -> Signed | None:
-    checkpoints = load_checkpoints(ledger)
-    if not checkpoints:
+    newest = newest_checkpoint(ledger)
+    if newest is None:
         return None
-    newest = max(checkpoints, key=lambda c: c.position)
     try:
         signed_at = fmt.local(newest.signed_at)
     except ValueError:

@@ -30,8 +30,8 @@ from projections.db import ReadDatabase
 from web.render import page
 
 router = APIRouter(include_in_schema=False)
-# The paths anyone can open signed out, without parameters (the portal's accessibility test visits
-# a module's ``PUBLIC``: branch i18-portal's ``web.pages.public_pages``).
+# The paths anyone can open signed out, without parameters (``web.pages.public_pages``: the
+# accessibility test visits them signed out).
 PUBLIC = ["/publik/data/"]
 
 MAX_AGE = 60  # seconds a browser or proxy may reuse a file without asking again
