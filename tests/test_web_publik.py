@@ -46,6 +46,14 @@ from tests.conftest import make_url
 from web import format as fmt
 from web.pages import publik
 
+
+@pytest.fixture(autouse=True)
+def views_follow_every_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests look at each write at once: a view does not settle (``publik.SETTLE``), except
+    in the test of settling itself, which gives its own."""
+    monkeypatch.setattr(publik, "SETTLE", 0.0)
+
+
 PERSON = "Budi Santoso Wijaya"
 PERSON_ACCOUNT = "9988776655"
 MEDIA_ACCOUNT = "0012345678"
@@ -297,6 +305,18 @@ def test_a_year_is_computed_once_per_log_position(
     site.get("/publik")
     site.get("/publik/pembayaran")
     assert made == [(f.PEMDA, f.YEAR)] * 2
+
+
+def test_while_the_log_moves_a_view_is_made_again_at_most_once_a_settle() -> None:
+    now = [100.0]
+    views = publik.Views(settle=5.0, clock=lambda: now[0])
+    assert views.get("a", 1, lambda: ("A1", 1)) == "A1"
+    now[0] += 4.9  # the log moved twice within the settle: the kept view (at 1) serves
+    assert views.get("a", 2, lambda: ("A2", 2)) == "A1"
+    assert views.get("a", 3, lambda: ("A3", 3)) == "A1"
+    now[0] += 0.2  # settled: made again at the newest position, and kept from now
+    assert views.get("a", 3, lambda: ("A3", 3)) == "A3"
+    assert views.get("a", 4, lambda: ("A4", 4)) == "A3"
 
 
 def test_the_kept_views_are_bounded_least_recently_used_first() -> None:

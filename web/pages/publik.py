@@ -27,6 +27,7 @@ long) is a page that says why, in Indonesian, 4xx, and is not cached."""
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -69,6 +70,10 @@ VIEWS = 32  # pemda-years kept, each at one position (a province has at most 39 
 CHECKPOINT_SECONDS = 30.0  # the newest checkpoint is read again at most this often per store
 MAX_ID = 64  # characters of a payment's id in an address
 MAKE_WAIT = 30.0  # seconds a request waits for another to compute a pemda-year none has kept
+# A view younger than this serves even when the log has moved since: while the ledger writes, a
+# pemda-year is computed again at most this often (each page says the position it shows), rather
+# than on every write; a proxy may keep a page MAX_AGE anyway.
+SETTLE = 5.0
 T = TypeVar("T")
 
 # The templates the pages are made of: a change to them (a new release) changes every ETag.
@@ -169,18 +174,29 @@ class Views:
     is made again (the log moved), the others asking get the one kept (which says its own, older,
     position) rather than each making it too; with none kept yet, they wait for it."""
 
-    def __init__(self, size: int = VIEWS) -> None:
+    def __init__(
+        self,
+        size: int = VIEWS,
+        settle: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.size = size
+        self.settle = SETTLE if settle is None else settle
+        self.clock = clock
         self._kept: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._made_at: dict[Hashable, float] = {}
         self._making: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def _fresh(self, key: Hashable, position: int) -> tuple[tuple[int, Any] | None, bool]:
-        """(what is kept of ``key``, whether it is at ``position`` or later); under the lock."""
+        """(what is kept of ``key``, whether it is at ``position`` or later, or younger than
+        ``settle``); under the lock."""
         found = self._kept.get(key)
-        if found is not None:
-            self._kept.move_to_end(key)
-        return found, found is not None and found[0] >= position
+        if found is None:
+            return None, False
+        self._kept.move_to_end(key)
+        young = self.clock() - self._made_at.get(key, -math.inf) < self.settle
+        return found, found[0] >= position or young
 
     def get(self, key: Hashable, position: int, make: Callable[[], tuple[T, int]]) -> T:
         """The answer of ``key`` at ``position`` or later: kept, or ``make()``'s (the answer and
@@ -213,9 +229,11 @@ class Views:
     def _keep(self, key: Hashable, position: int, answer: Any) -> None:
         with self._lock:
             self._kept[key] = (position, answer)
+            self._made_at[key] = self.clock()
             self._kept.move_to_end(key)
             while len(self._kept) > self.size:
                 dropped, _ = self._kept.popitem(last=False)
+                self._made_at.pop(dropped, None)
                 lock = self._making.get(dropped)
                 if lock is not None and not lock.locked():
                     del self._making[dropped]
