@@ -23,7 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from api import docs, problems
 from api.auth import TokenVerifier
 from api.edge import EdgeGuard
-from api.routes import ROUTERS
+from api.routes import ROUTERS, feed
 from api.settings import SHARED, ApiSettings
 from api.tenants import Tenant, Tenants
 from feed.dispatcher import Dispatcher
@@ -108,6 +108,7 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(feed.pull_router)  # the subscribers' own route, outside /pemda/
     webhooks = _webhooks_router()
     if webhooks is not None:
         app.include_router(webhooks)

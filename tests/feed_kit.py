@@ -23,8 +23,15 @@ from tests import factory as f
 
 KEY = "feed-key-of-the-tests-" + "x" * 16
 # Small waits, so that a test of retries and dead letters takes a second, not minutes.
-FAST = FeedSettings(key=KEY, timeout=0.3, max_attempts=3, backoff=0.02, backoff_max=0.05,
-                    interval=0.01, dispatch=False)  # fmt: skip
+FAST = FeedSettings(
+    key=KEY,
+    timeout=0.3,
+    max_attempts=3,
+    backoff=0.02,
+    backoff_max=0.05,
+    interval=0.01,
+    dispatch=False,
+)
 OK, FAIL, SLOW = "ok", "fail", "slow"
 
 
@@ -104,8 +111,14 @@ def subscribe(
     ledger: Ledger, url: str, kinds: tuple[str, ...], *, name: str = "sipd", pemda: str = PEMDA
 ) -> str:
     result = ledger.execute(
-        c.CreateFeedSubscription(idempotency_key=f.key("feed"), actor=f.ADMIN, pemda=pemda,
-                                 name=name, url=url, kinds=kinds)  # fmt: skip
+        c.CreateFeedSubscription(
+            idempotency_key=f.key("feed"),
+            actor=f.ADMIN,
+            pemda=pemda,
+            name=name,
+            url=url,
+            kinds=kinds,
+        )
     )
     return result.id
 
@@ -120,8 +133,14 @@ def world(ledger: Ledger) -> None:
     ledger.execute(f.request("SPP-3", 30_000_000, npwp=OTHER_NPWP))
     other_admin = f.actor("admin.lain", Role.BPKAD_ADMIN)
     ledger.execute(
-        c.AdoptBudget(idempotency_key=f.key("adopt"), actor=other_admin, pemda=OTHER_PEMDA,
-                      year=f.YEAR, document="PERDA-9-2025", lines=(f.MEDIA_LINE,))  # fmt: skip
+        c.AdoptBudget(
+            idempotency_key=f.key("adopt"),
+            actor=other_admin,
+            pemda=OTHER_PEMDA,
+            year=f.YEAR,
+            document="PERDA-9-2025",
+            lines=(f.MEDIA_LINE,),
+        )
     )
 
 

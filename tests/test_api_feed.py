@@ -43,12 +43,17 @@ def problem(response: Any, status: int, rule: str) -> None:
 
 
 def subscription_body(name: str = "sipd", kinds: list[str] | None = None) -> dict[str, Any]:
-    return {"name": name, "url": "https://sipd.example.go.id/kasda", "kinds": KINDS if kinds is None else kinds}
+    return {
+        "name": name,
+        "url": "https://sipd.example.go.id/kasda",
+        "kinds": KINDS if kinds is None else kinds,
+    }
 
 
 def pull(client: TestClient, token: str, pemda: str = PEMDA, **params: Any) -> Any:
-    return client.get(f"/feed/{pemda}/events", params=params,
-                      headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    return client.get(
+        f"/feed/{pemda}/events", params=params, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def test_bpkad_subscribes_and_the_subscriber_pulls_its_own(
@@ -66,15 +71,20 @@ def test_bpkad_subscribes_and_the_subscriber_pulls_its_own(
     assert [s["id"] for s in listed["items"]] == [sid]
     assert "secret" not in listed["items"][0] and "pull_token" not in listed["items"][0]
     one = expect(get(client, config, ADMIN, f"{SUBS}/{sid}"), 200)
-    assert one["kinds"] == sorted(KINDS) and one["delivery"] == {"cursor": 0, "pending": 0,
-                                                                  "dead": 0}  # fmt: skip
+    assert one["kinds"] == sorted(KINDS) and one["delivery"] == {
+        "cursor": 0,
+        "pending": 0,
+        "dead": 0,
+    }
 
     answer = pull(client, token)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith(events.BATCH_CONTENT_TYPE)
     batch = answer.json()
-    assert {e["type"] for e in batch} == {"id.go.kasda.disbursement.requested",
-                                          "id.go.kasda.vendor.registered"}  # fmt: skip
+    assert {e["type"] for e in batch} == {
+        "id.go.kasda.disbursement.requested",
+        "id.go.kasda.vendor.registered",
+    }
     assert {e["source"] for e in batch} == {f"urn:kasda:pemda:{PEMDA}"}
     assert len(batch) == 4  # two vendors, two payments requested: none of the other pemda's
     positions = [e["kasdaposition"] for e in batch]
@@ -96,8 +106,10 @@ def test_bpkad_subscribes_and_the_subscriber_pulls_its_own(
     assert pull(client, rotated["pull_token"]).status_code == 200
 
     for path, state in (("pause", "paused"), ("resume", "active"), ("delete", "deleted")):
-        assert expect(post(client, config, ADMIN, f"{SUBS}/{sid}/{path}"), 200)["result"][
-            "state"] == state  # fmt: skip
+        assert (
+            expect(post(client, config, ADMIN, f"{SUBS}/{sid}/{path}"), 200)["result"]["state"]
+            == state
+        )
     problem(post(client, config, ADMIN, f"{SUBS}/{sid}/resume"), 409, "subscription_lifecycle")
     problem(pull(client, rotated["pull_token"]), 401, "authentication_required")
 
@@ -106,27 +118,38 @@ def test_refusals_are_problems(api: tuple[TestClient, ApiSettings]) -> None:
     client, config = api
     made = expect(post(client, config, ADMIN, SUBS, subscription_body()), 201)
     sid, token = made["id"], made["pull_token"]
-    problem(post(client, config, Role.KUASA_BUD, SUBS, subscription_body("x")), 403,
-            "role_not_permitted")  # fmt: skip
+    problem(
+        post(client, config, Role.KUASA_BUD, SUBS, subscription_body("x")),
+        403,
+        "role_not_permitted",
+    )
     problem(get(client, config, Role.AUDITOR, SUBS), 403, "role_not_permitted")
     problem(post(client, config, ADMIN, SUBS, subscription_body()), 409, "unique_identity")
-    problem(post(client, config, ADMIN, SUBS, subscription_body("y", ["Disbursement.Paid"])), 422,
-            "invalid_input")  # fmt: skip
+    problem(
+        post(client, config, ADMIN, SUBS, subscription_body("y", ["Disbursement.Paid"])),
+        422,
+        "invalid_input",
+    )
     bad_url = subscription_body("z") | {"url": "ftp://sipd.example.go.id/x"}
     problem(post(client, config, ADMIN, SUBS, bad_url), 422, "invalid_input")
-    problem(post(client, config, ADMIN, SUBS, subscription_body("w", [])), 422,
-            "request_validation")  # fmt: skip
+    problem(
+        post(client, config, ADMIN, SUBS, subscription_body("w", [])), 422, "request_validation"
+    )
     # Another pemda's BPKAD: its own path does not have it; this pemda's path is not its.
     problem(get(client, config, ADMIN, f"{SUBS}/{sid}", pemda=OTHER_PEMDA), 404, "not_found")
-    problem(post(client, config, ADMIN, f"{SUBS}/{sid}/pause", pemda=OTHER_PEMDA), 404,
-            "not_found")  # fmt: skip
-    problem(post(client, config, ADMIN, f"{SUBS}/{sid}/rewind", {"position": 10**12}), 422,
-            "position_not_recorded")  # fmt: skip
-    problem(post(client, config, ADMIN, f"{SUBS}/{sid}/rewind", {"position": -1}), 422,
-            "request_validation")  # fmt: skip
+    problem(post(client, config, ADMIN, f"{SUBS}/{sid}/pause", pemda=OTHER_PEMDA), 404, "not_found")
+    problem(
+        post(client, config, ADMIN, f"{SUBS}/{sid}/rewind", {"position": 10**12}),
+        422,
+        "position_not_recorded",
+    )
+    problem(
+        post(client, config, ADMIN, f"{SUBS}/{sid}/rewind", {"position": -1}),
+        422,
+        "request_validation",
+    )
 
-    for params in ({"after": -1}, {"after": "x"}, {"limit": 0}, {"limit": 5000},
-                   {"after": 2**63}):  # fmt: skip
+    for params in ({"after": -1}, {"after": "x"}, {"limit": 0}, {"limit": 5000}, {"after": 2**63}):
         problem(pull(client, token, **params), 422, "request_validation")
     problem(pull(client, token, pemda=OTHER_PEMDA), 401, "authentication_required")
     problem(pull(client, "not-a-token"), 401, "authentication_required")
@@ -167,5 +190,9 @@ def test_the_api_process_dispatches(tmp_path: Path) -> None:
         pulled = pull(client, made["pull_token"]).json()
     assert seen.delivered == pulled
     attempt = seen.attempts[0]
-    assert signing.signature_valid(made["secret"], attempt.headers[signing.TIMESTAMP_HEADER],
-                                   attempt.body, attempt.headers[signing.SIGNATURE_HEADER])  # fmt: skip
+    assert signing.signature_valid(
+        made["secret"],
+        attempt.headers[signing.TIMESTAMP_HEADER],
+        attempt.body,
+        attempt.headers[signing.SIGNATURE_HEADER],
+    )

@@ -33,7 +33,7 @@ from testkit.clock import FixedClock
 from testkit.world import OTHER_PEMDA, PEMDA
 from tests import factory as f
 from tests.conftest import make_url
-from tests.feed_kit import FAIL, FAST, OK, SLOW, Receiver, receiver, subscribe, turn, world
+from tests.feed_kit import FAIL, FAST, OK, SLOW, receiver, subscribe, turn, world
 
 PAYMENTS = ("Disbursement.*",)
 
@@ -110,14 +110,19 @@ def test_subscription_rules(store: Ledger) -> None:
         subscribe(store, url, ("Budget.*",))
     with pytest.raises(RoleNotPermitted):
         store.execute(
-            c.CreateFeedSubscription(idempotency_key=f.key(), actor=f.BUD, pemda=PEMDA,
-                                     name="x", url=url, kinds=("Budget.*",))  # fmt: skip
+            c.CreateFeedSubscription(
+                idempotency_key=f.key(),
+                actor=f.BUD,
+                pemda=PEMDA,
+                name="x",
+                url=url,
+                kinds=("Budget.*",),
+            )
         )
 
     def run(kind: type[c.FeedSubscriptionCommand], pemda: str = PEMDA) -> dict[str, object]:
         return store.execute(
-            kind(idempotency_key=f.key(), actor=f.ADMIN, pemda=pemda,
-                 subscription_id=UUID(made))  # fmt: skip
+            kind(idempotency_key=f.key(), actor=f.ADMIN, pemda=pemda, subscription_id=UUID(made))
         ).data
 
     with pytest.raises(NotFound):  # another pemda's subscription is none of this one's
@@ -156,8 +161,9 @@ def test_secrets_and_tokens_are_derived_per_subscriber_and_rotation() -> None:
     assert signing.token_subscription(token) == one
     assert signing.token_subscription("garbage") is None
     waits = [delay(n, 1.0, 300.0) for n in range(1, 12)]
-    assert all(0.5 * min(300, 2 ** (n - 1)) <= w <= min(300, 2 ** (n - 1))
-               for n, w in enumerate(waits, 1))  # fmt: skip
+    assert all(
+        0.5 * min(300, 2 ** (n - 1)) <= w <= min(300, 2 ** (n - 1)) for n, w in enumerate(waits, 1)
+    )
 
 
 # -- the feed: public data, every pemda's own ---------------------------------------------------
@@ -178,15 +184,26 @@ def test_the_feed_holds_public_data_only(store: Ledger) -> None:
     assert settled.aggregate_id == str(f.disbursement_id("SPP-1"))
     assert set(settled.data) == {"vendor_id", "amount"} and settled.data["amount"] == 8_000_000
     text = json.dumps([e.data for e in mine])
-    for private in ("0012345678", "5550001111", f.NPWP_DIGITS, "01.234.567.8-901.000",
-                    "account", "npwp", "actor", "reason", "payer"):  # fmt: skip
+    for private in (
+        "0012345678",
+        "5550001111",
+        f.NPWP_DIGITS,
+        "01.234.567.8-901.000",
+        "account",
+        "npwp",
+        "actor",
+        "reason",
+        "payer",
+    ):
         assert private not in text
     positions = [e.position for e in mine]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
 
 
 # -- delivery: at least once, in order per aggregate, signed -----------------------------------
-def test_delivery_survives_failures_and_timeouts(sqlite_store: Ledger, projector: Projector) -> None:
+def test_delivery_survives_failures_and_timeouts(
+    sqlite_store: Ledger, projector: Projector
+) -> None:
     world(sqlite_store)
     with receiver() as seen:
         made = subscribe(sqlite_store, seen.url, PAYMENTS)
@@ -200,23 +217,31 @@ def test_delivery_survives_failures_and_timeouts(sqlite_store: Ledger, projector
             assert Deliveries(dispatcher.db).status(made)["dead"] == 0  # tries left
             seen.set(OK)
             expected = pulled(projector, made)
-            turn(dispatcher, lambda: {e["id"] for e in seen.delivered} >= {e["id"] for e in expected})
+            turn(
+                dispatcher, lambda: {e["id"] for e in seen.delivered} >= {e["id"] for e in expected}
+            )
             assert Deliveries(dispatcher.db).status(made) == {
-                "cursor": expected[-1]["kasdaposition"], "pending": 0, "dead": 0}  # fmt: skip
+                "cursor": expected[-1]["kasdaposition"],
+                "pending": 0,
+                "dead": 0,
+            }
         finally:
             dispatcher.stop()
     # Every event at least once, the same CloudEvent pushed as pulled, in order per aggregate.
     firsts = {e["id"]: e for e in reversed(seen.delivered)}
     assert sorted(firsts.values(), key=lambda e: int(str(e["kasdaposition"]))) == expected
     assert in_order_per_subject(seen.delivered)
-    assert {e["type"] for e in expected} >= {"id.go.kasda.disbursement.settled",
-                                              "id.go.kasda.disbursement.requested"}  # fmt: skip
+    assert {e["type"] for e in expected} >= {
+        "id.go.kasda.disbursement.settled",
+        "id.go.kasda.disbursement.requested",
+    }
     secret = signing.secret(FAST.key, made, 0)
     for attempt in seen.attempts:
         assert attempt.headers["Content-Type"] == events.CONTENT_TYPE
         timestamp = attempt.headers[signing.TIMESTAMP_HEADER]
-        assert signing.signature_valid(secret, timestamp, attempt.body,
-                                       attempt.headers[signing.SIGNATURE_HEADER])  # fmt: skip
+        assert signing.signature_valid(
+            secret, timestamp, attempt.body, attempt.headers[signing.SIGNATURE_HEADER]
+        )
         assert attempt.event["specversion"] == "1.0"
         assert attempt.event["source"] == f"urn:kasda:pemda:{PEMDA}"
         assert attempt.event["id"] == f"{PEMDA}:{attempt.event['kasdaposition']}"
@@ -235,10 +260,16 @@ def test_dead_letter_holds_back_its_aggregate_only_until_replayed(
         try:
             expected = pulled(projector, made)
             others = {e["id"] for e in expected if e["subject"] != stuck}
-            turn(dispatcher, lambda: deliveries.status(made)["dead"] == 1
-                 and {e["id"] for e in seen.delivered} >= others)  # fmt: skip
-            first_of_stuck = min(int(str(e["kasdaposition"])) for e in expected
-                                 if e["subject"] == stuck)  # fmt: skip
+            turn(
+                dispatcher,
+                lambda: (
+                    deliveries.status(made)["dead"] == 1
+                    and {e["id"] for e in seen.delivered} >= others
+                ),
+            )
+            first_of_stuck = min(
+                int(str(e["kasdaposition"])) for e in expected if e["subject"] == stuck
+            )
             letters, total = deliveries.dead_letters(made, limit=10, offset=0)
             assert total == 1 and letters[0]["position"] == first_of_stuck
             assert letters[0]["attempts"] == FAST.max_attempts
@@ -250,10 +281,14 @@ def test_dead_letter_holds_back_its_aggregate_only_until_replayed(
 
             seen.failing.clear()
             assert deliveries.replay(made, None, f.ADMIN.user_id) == 1
-            turn(dispatcher, lambda: {e["id"] for e in seen.delivered}
-                 >= {e["id"] for e in expected})  # fmt: skip
-            assert deliveries.status(made) == {"cursor": expected[-1]["kasdaposition"],
-                                               "pending": 0, "dead": 0}  # fmt: skip
+            turn(
+                dispatcher, lambda: {e["id"] for e in seen.delivered} >= {e["id"] for e in expected}
+            )
+            assert deliveries.status(made) == {
+                "cursor": expected[-1]["kasdaposition"],
+                "pending": 0,
+                "dead": 0,
+            }
         finally:
             dispatcher.stop()
     assert in_order_per_subject(seen.delivered)
@@ -289,8 +324,9 @@ def test_other_pemda_and_kinds_are_never_sent(sqlite_store: Ledger, projector: P
         made = subscribe(sqlite_store, seen.url, ("Disbursement.Settled", "Vendor.*"))
         paused = subscribe(sqlite_store, seen.url, ("Budget.*",), name="paused")
         sqlite_store.execute(
-            c.PauseFeedSubscription(idempotency_key=f.key(), actor=f.ADMIN, pemda=PEMDA,
-                                    subscription_id=UUID(paused))  # fmt: skip
+            c.PauseFeedSubscription(
+                idempotency_key=f.key(), actor=f.ADMIN, pemda=PEMDA, subscription_id=UUID(paused)
+            )
         )
         world(sqlite_store)
         dispatcher = dispatcher_for(sqlite_store, projector)
@@ -302,7 +338,9 @@ def test_other_pemda_and_kinds_are_never_sent(sqlite_store: Ledger, projector: P
         finally:
             dispatcher.stop()
     assert {e["type"] for e in seen.delivered} == {
-        "id.go.kasda.disbursement.settled", "id.go.kasda.vendor.registered"}  # fmt: skip
+        "id.go.kasda.disbursement.settled",
+        "id.go.kasda.vendor.registered",
+    }
     assert {e["source"] for e in seen.delivered} == {f"urn:kasda:pemda:{PEMDA}"}
     assert len(seen.delivered) == len(expected) == 4
 
@@ -351,8 +389,10 @@ def test_delivery_on_postgresql(pg_schema_url: str) -> None:
                 turn(dispatcher, lambda: deliveries.status(made)["dead"] == 1)
                 seen.failing.clear()
                 assert deliveries.replay(made, None, f.ADMIN.user_id) == 1
-                turn(dispatcher, lambda: {e["id"] for e in seen.delivered}
-                     >= {e["id"] for e in expected})  # fmt: skip
+                turn(
+                    dispatcher,
+                    lambda: {e["id"] for e in seen.delivered} >= {e["id"] for e in expected},
+                )
             finally:
                 dispatcher.stop()
                 idle.stop()

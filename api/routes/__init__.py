@@ -35,5 +35,4 @@ ROUTERS: list[APIRouter] = [
     redflags.router,
     years.router,  # tutup tahun
     feed.router,  # the event feed: BPKAD's subscriptions and deliveries
-    feed.pull_router,  # ... and the subscribers' pull route (/feed/{pemda}/events)
 ]
