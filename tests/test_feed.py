@@ -401,3 +401,31 @@ def test_delivery_on_postgresql(pg_schema_url: str) -> None:
     finally:
         projector.close()
         ledger.close()
+
+
+def test_the_worker_command_delivers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kasda feed-dispatch --once``: the worker of its own, on the store of the environment,
+    keeps the feed current itself and signs with the key ``kasda serve`` would."""
+    from kasda.cli import main
+    from kasda.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    monkeypatch.setenv("KASDA_DATABASE_URL", url)
+    monkeypatch.setenv("KASDA_JWT_SECRET", "s" * 48)
+    ledger = Ledger(url)
+    try:
+        with receiver() as seen:
+            made = subscribe(ledger, seen.url, ("Disbursement.Settled",))
+            world(ledger)
+            assert main(["feed-dispatch", "--once"]) == 0
+    finally:
+        ledger.close()
+    assert [e["type"] for e in seen.delivered] == ["id.go.kasda.disbursement.settled"] * 2
+    key = Settings.from_env().api().events.key
+    attempt = seen.attempts[0]
+    assert signing.signature_valid(
+        signing.secret(key, made, 0),
+        attempt.headers[signing.TIMESTAMP_HEADER],
+        attempt.body,
+        attempt.headers[signing.SIGNATURE_HEADER],
+    )
