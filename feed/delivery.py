@@ -89,27 +89,31 @@ class Deliveries:
             )
 
     def enqueue(self, subscription: Subscription) -> int:
-        """Take the subscriber's next events from the feed into its deliveries; how many."""
+        """Take the subscriber's next events from the feed into its deliveries; how many. Looked
+        for in a read transaction first: a turn with nothing new writes nothing (on SQLite a
+        write takes the one write lock the ledger's writers need too)."""
         kinds = subscription.allowed_kinds
-        with self.db.transaction() as cursor:
+        if not kinds:
+            return 0
+        with self.db.transaction(write=False) as cursor:
             row = cursor.fetchone(
                 "SELECT COUNT(*) FROM feed_delivery WHERE subscription_id = ? AND state = ?",
                 (subscription.id, PENDING),
             )
             room = MAX_PENDING - (int(row[0]) if row else 0)
-            if room <= 0 or not kinds:
+            if room <= 0:
                 return 0
-            after = _cursor(cursor, subscription.id)
             marks = self.db.placeholders(len(kinds))
             found = cursor.fetchall(
                 "SELECT position, aggregate_id, kind FROM proj_feed"  # noqa: S608
                 f" WHERE pemda = ? AND position > ? AND kind IN ({marks})"
                 " ORDER BY position LIMIT ?",
-                [subscription.pemda, after, *kinds, min(room, ENQUEUE)],
+                [subscription.pemda, _cursor(cursor, subscription.id), *kinds, min(room, ENQUEUE)],
             )
-            if not found:
-                return 0
-            now = self.clock()
+        if not found:
+            return 0
+        now = self.clock()
+        with self.db.transaction() as cursor:
             cursor.executemany(
                 "INSERT INTO feed_delivery (subscription_id, position, aggregate_id, kind, state,"
                 " attempts, next_at) VALUES (?, ?, ?, ?, ?, 0, ?)"
@@ -117,18 +121,20 @@ class Deliveries:
                 [(subscription.id, p, a, k, PENDING, now) for p, a, k in found],
             )
             _set_cursor(cursor, subscription.id, int(found[-1][0]))
-            return len(found)
+        return len(found)
 
     def forget_disallowed(self, subscription: Subscription) -> None:
-        """Drop what the subscriber may no longer hear (its kinds changed)."""
+        """Drop what the subscriber may no longer hear (its kinds changed); writes only then."""
         kinds = subscription.allowed_kinds or ("",)
         marks = self.db.placeholders(len(kinds))
+        where = f" WHERE subscription_id = ? AND kind NOT IN ({marks})"
+        params = [subscription.id, *kinds]
+        with self.db.transaction(write=False) as cursor:
+            found = cursor.fetchone("SELECT 1 FROM feed_delivery" + where + " LIMIT 1", params)  # noqa: S608
+            if found is None:
+                return
         with self.db.transaction() as cursor:
-            cursor.execute(
-                "DELETE FROM feed_delivery"  # noqa: S608
-                f" WHERE subscription_id = ? AND kind NOT IN ({marks})",
-                [subscription.id, *kinds],
-            )
+            cursor.execute("DELETE FROM feed_delivery" + where, params)  # noqa: S608
 
     def due(self, subscription_id: str, limit: int) -> list[Due]:
         """The subscriber's events to try now, oldest first: pending, their time come, and no

@@ -73,17 +73,19 @@ class Dispatcher:
         self.busy: dict[str, Future[list[Outcome]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._renew_at = 0.0  # when the lease is to be renewed (0: not held)
 
     # -- one turn ---------------------------------------------------------------------------------
     def tick(self) -> int:
         """One turn of the loop; how many events it handed to workers (0 without the lease)."""
         self.collect()
-        if not self.deliveries.lease(self.holder, self.lease_ttl):
-            return 0
         if self.catch_up is not None:
             self.catch_up()
+        subscriptions = live_subscriptions(self.db)
+        if not subscriptions or not self._leased():
+            return 0  # nobody to serve (nothing written), or another dispatcher serves them
         started = 0
-        for subscription in live_subscriptions(self.db):
+        for subscription in subscriptions:
             if subscription.id in self.busy:
                 continue
             self.deliveries.forget_disallowed(subscription)
@@ -97,6 +99,18 @@ class Dispatcher:
             self.busy[subscription.id] = self.pool.submit(self._send, subscription, due, found)
             started += len(due)
         return started
+
+    def _leased(self) -> bool:
+        """Whether this dispatcher holds the lease; renewed a third of its time before it ends,
+        not every turn (a renewal is a write)."""
+        now = self.clock()
+        if now < self._renew_at:
+            return True
+        if not self.deliveries.lease(self.holder, self.lease_ttl):
+            self._renew_at = 0.0
+            return False
+        self._renew_at = now + self.lease_ttl / 3
+        return True
 
     def collect(self, *, wait: bool = False) -> None:
         """Record the outcomes of the workers that finished (all of them, with ``wait``)."""

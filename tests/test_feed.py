@@ -429,3 +429,28 @@ def test_the_worker_command_delivers(tmp_path: Path, monkeypatch: pytest.MonkeyP
         attempt.body,
         attempt.headers[signing.SIGNATURE_HEADER],
     )
+
+
+def test_a_dispatcher_with_nobody_to_serve_writes_nothing(
+    sqlite_store: Ledger, projector: Projector
+) -> None:
+    """On SQLite a write takes the one lock the ledger's writers need: a dispatcher with no
+    subscription, or with nothing new for one, writes nothing (not even its lease)."""
+    world(sqlite_store)
+    dispatcher = dispatcher_for(sqlite_store, projector)
+    try:
+        changes = projector.db.transaction  # the read database, as the dispatcher sees it
+
+        def written() -> list[tuple[object, ...]]:
+            with changes(write=False) as cursor:
+                return cursor.fetchall(
+                    "SELECT (SELECT COUNT(*) FROM feed_lease), (SELECT COUNT(*) FROM feed_cursor)"
+                )
+
+        assert dispatcher.tick() == 0
+        assert written() == [(0, 0)]
+        subscribe(sqlite_store, "http://127.0.0.1:9/never", ("Revenue.*",))
+        assert dispatcher.tick() == 0
+        assert written() == [(1, 0)]  # the lease, once; no event of its kinds, no cursor
+    finally:
+        dispatcher.stop()
