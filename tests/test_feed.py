@@ -6,6 +6,7 @@ dead letters after the last attempt (holding back their aggregate only), replay 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
@@ -454,3 +455,22 @@ def test_a_dispatcher_with_nobody_to_serve_writes_nothing(
         assert written() == [(1, 0)]  # the lease, once; no event of its kinds, no cursor
     finally:
         dispatcher.stop()
+
+
+def test_the_verification_example_of_the_docs_verifies_a_delivery() -> None:
+    """docs/feed.md's ten lines of Python accept kasda's signature and refuse a changed body."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "feed.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(example, "docs/feed.md", "exec"), namespace)
+    verify = namespace["verify"]
+    assert callable(verify)
+    secret, body = signing.secret(FAST.key, "0" * 36, 0), b'{"id":"32.73:1"}'
+    timestamp = str(int(time.time()))
+    headers = {
+        signing.TIMESTAMP_HEADER: timestamp,
+        signing.SIGNATURE_HEADER: signing.signature(secret, timestamp, body),
+    }
+    assert verify(secret, headers, body)
+    assert not verify(secret, headers, body + b" ")
+    assert not verify(signing.secret(FAST.key, "0" * 36, 1), headers, body)
