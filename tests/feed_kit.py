@@ -1,23 +1,18 @@
-"""Support of the event feed's tests: a real HTTP receiver on 127.0.0.1 that can fail (500), time
-out (sleep past the dispatcher's timeout) and come back; a small world of facts in two pemda; and a
-loop that turns a dispatcher until a condition holds (bounded)."""
+"""Support of the event feed's tests: fast delivery settings, a small world of facts in two pemda,
+and a loop that turns a dispatcher until a condition holds (bounded). The receiver on 127.0.0.1 is
+``testkit.feed``'s (the benchmark uses it too)."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Callable
 
 from feed.dispatcher import Dispatcher
 from feed.settings import FeedSettings
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.roles import Role
+from testkit.feed import FAIL, OK, SLOW, Receiver, receiver
 from testkit.world import OTHER_NPWP, OTHER_PEMDA, OTHER_VENDOR_NAME, PEMDA
 from tests import factory as f
 
@@ -32,79 +27,6 @@ FAST = FeedSettings(
     interval=0.01,
     dispatch=False,
 )
-OK, FAIL, SLOW = "ok", "fail", "slow"
-
-
-@dataclass
-class Attempt:
-    headers: dict[str, str]
-    body: bytes
-    event: dict[str, Any]
-    answered: str  # OK, FAIL or SLOW (the client gave up before the answer)
-
-
-@dataclass
-class Receiver:
-    """What a subscriber's endpoint saw. ``mode`` decides the answer to every request;
-    ``failing`` names subjects (aggregate ids) answered 500 whatever the mode."""
-
-    url: str = ""
-    mode: str = OK
-    sleep: float = 1.0
-    failing: set[str] = field(default_factory=set)
-    attempts: list[Attempt] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def answer(self, event: dict[str, Any]) -> str:
-        if event.get("subject") in self.failing:
-            return FAIL
-        return self.mode
-
-    @property
-    def delivered(self) -> list[dict[str, Any]]:
-        """The events answered 2xx, in the order they arrived."""
-        with self.lock:
-            return [a.event for a in self.attempts if a.answered == OK]
-
-    def set(self, mode: str) -> None:
-        with self.lock:
-            self.mode = mode
-
-
-@contextmanager
-def receiver() -> Iterator[Receiver]:
-    seen = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            event = json.loads(body)
-            with seen.lock:
-                answered = seen.answer(event)
-                seen.attempts.append(Attempt(dict(self.headers), body, event, answered))
-            if answered == SLOW:
-                time.sleep(seen.sleep)
-            status = 500 if answered == FAIL else 200
-            try:
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            except OSError:  # the dispatcher gave up waiting
-                pass
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    seen.url = f"http://127.0.0.1:{server.server_address[1]}/events"
-    try:
-        yield seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def subscribe(
@@ -154,3 +76,17 @@ def turn(dispatcher: Dispatcher, until: Callable[[], bool], *, seconds: float = 
             return
         time.sleep(0.01)
     raise AssertionError("the dispatcher did not get there in time")
+
+
+__all__ = [
+    "FAIL",
+    "FAST",
+    "KEY",
+    "OK",
+    "SLOW",
+    "Receiver",
+    "receiver",
+    "subscribe",
+    "turn",
+    "world",
+]
