@@ -67,8 +67,13 @@ class Deliveries:
 
     # -- the dispatcher ---------------------------------------------------------------------------
     def lease(self, holder: str, ttl: float) -> bool:
-        """Take or renew the one dispatcher lease of this store; False while another holds it."""
+        """Take or renew the one dispatcher lease of this store; False while another holds it
+        (found by a read: a dispatcher waiting for the lease writes nothing)."""
         now = self.clock()
+        with self.db.transaction(write=False) as cursor:
+            row = cursor.fetchone("SELECT holder, until FROM feed_lease WHERE name = ?", (LEASE,))
+        if row is not None and row[0] != holder and float(row[1]) >= now:
+            return False
         with self.db.transaction() as cursor:
             cursor.execute(
                 "INSERT INTO feed_lease (name, holder, until) VALUES (?, ?, 0)"
