@@ -20,7 +20,7 @@ KEY = "feed-key-of-the-tests-" + "x" * 16
 # Small waits, so that a test of retries and dead letters takes a second, not minutes.
 FAST = FeedSettings(
     key=KEY,
-    timeout=0.3,
+    timeout=1.0,  # generous: a loaded machine must not make a healthy receiver look down
     max_attempts=3,
     backoff=0.02,
     backoff_max=0.05,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from uuid import UUID
 
@@ -208,7 +209,9 @@ def test_delivery_survives_failures_and_timeouts(
     world(sqlite_store)
     with receiver() as seen:
         made = subscribe(sqlite_store, seen.url, PAYMENTS)
-        dispatcher = dispatcher_for(sqlite_store, projector)
+        # Attempts to spare: this test is about coming back, not about giving up.
+        patient = replace(FAST, max_attempts=8)
+        dispatcher = Dispatcher(sqlite_store, patient, catch_up=projector.catch_up)
         try:
             seen.set(FAIL)
             turn(dispatcher, lambda: len(seen.attempts) >= 2)
