@@ -18,7 +18,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from feed import events, signing
 from ledger.roles import Role
-from testkit.api import build_world, expect, get, post, settings
+from testkit.api import build_world, expect, get, post, settings, vendor_body
 from testkit.world import OTHER_PEMDA, PEMDA
 from tests.conftest import make_url
 from tests.feed_kit import FAST, receiver
@@ -93,6 +93,22 @@ def test_bpkad_subscribes_and_the_subscriber_pulls_its_own(
     page = pull(client, token, after=positions[1], limit=1).json()
     assert page == [batch[2]]
     assert pull(client, token, after=positions[-1]).json() == []
+
+    # The log position validates a page: asked again unchanged, 304 without a body; once the log
+    # moved (here: a vendor registered), the page again, with a new tag.
+    tag = answer.headers["ETag"]
+    again = client.get(
+        f"/feed/{PEMDA}/events",
+        headers={"Authorization": f"Bearer {token}", "If-None-Match": tag},
+    )
+    assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", tag)
+    expect(post(client, config, ADMIN, "/vendors", vendor_body("019999999999000", "CV Baru")), 201)
+    moved = client.get(
+        f"/feed/{PEMDA}/events",
+        headers={"Authorization": f"Bearer {token}", "If-None-Match": tag},
+    )
+    assert moved.status_code == 200 and moved.headers["ETag"] != tag
+    assert len(moved.json()) == 5
 
     # Its kinds changed: it hears what it is allowed now, and nothing else.
     changed = post(client, config, ADMIN, f"{SUBS}/{sid}/kinds", {"kinds": ["Budget.*"]})

@@ -243,6 +243,7 @@ async def replay(
     subscription_id: SubscriptionId,
     body: ReplayIn,
     who: Admin,
+    key: IdempotencyKey,
     models: ReadModelsDep,
     response: Response,
 ) -> ReplayOut:
@@ -262,6 +263,7 @@ async def rewind(
     subscription_id: SubscriptionId,
     body: RewindIn,
     who: Admin,
+    key: IdempotencyKey,
     models: ReadModelsDep,
     response: Response,
 ) -> RewindOut:
@@ -300,6 +302,7 @@ def _bearer(request: Request) -> str:
     summary="Pull the feed by position (the subscription's pull token, not a user's)",
     response_class=JSONResponse,
     responses={
+        304: {"description": "not modified: the same page as the `If-None-Match` ETag"},
         200: {
             "content": {events.BATCH_CONTENT_TYPE: {}},
             "description": "a CloudEvents batch, oldest first",
@@ -314,7 +317,7 @@ async def pull(
         int, Query(ge=0, le=MAX_POSITION, description="the last position the subscriber has")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PULL, description=f"1..{MAX_PULL}")] = 100,
-) -> JSONResponse:
+) -> Response:
     token = _bearer(request)
     key = _settings(request).events.key
     try:
@@ -333,12 +336,19 @@ async def pull(
         return fq.feed(db, pemda, found.allowed_kinds, after=after, limit=limit)
 
     found, position = await models.read(build, latest=True)
+    headers = {
+        POSITION_HEADER: str(position),
+        "X-Kasda-Feed-Next-After": str(found[-1].position if found else after),
+        # The log position validates the answer: the same URL for the same subscriber at the same
+        # position is the same page (a change of its kinds or its rotation moves the position).
+        "ETag": f'"{token.partition(".")[0]}:{position}"',
+    }
+    if headers["ETag"] in _tags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
     batch = [events.cloud_event(e) for e in found]
-    return JSONResponse(
-        batch,
-        media_type=events.BATCH_CONTENT_TYPE,
-        headers={
-            POSITION_HEADER: str(position),
-            "X-Kasda-Feed-Next-After": str(found[-1].position if found else after),
-        },
-    )
+    return JSONResponse(batch, media_type=events.BATCH_CONTENT_TYPE, headers=headers)
+
+
+def _tags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header (weak ones compared as strong)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
