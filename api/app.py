@@ -23,9 +23,10 @@ from fastapi.openapi.utils import get_openapi
 from api import docs, problems
 from api.auth import TokenVerifier
 from api.edge import EdgeGuard
-from api.routes import ROUTERS
+from api.routes import ROUTERS, feed
 from api.settings import SHARED, ApiSettings
 from api.tenants import Tenant, Tenants
+from feed.dispatcher import Dispatcher
 from ledger.application import Ledger
 from web import app as web_app
 
@@ -75,9 +76,12 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
         if settings.tenancy == SHARED:
             _attach(app, Ledger(settings.database_url, env=settings.ledger_env or None))
         tenants.start()  # with a store per pemda, each opens on its first request
+        dispatcher = _dispatcher(app)
         try:
             yield
         finally:
+            if dispatcher is not None:
+                dispatcher.stop()
             tenants.close()
 
     app = FastAPI(
@@ -104,6 +108,7 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(feed.pull_router)  # the subscribers' own route, outside /pemda/
     webhooks = _webhooks_router()
     if webhooks is not None:
         app.include_router(webhooks)
@@ -123,6 +128,22 @@ def _guard(app: FastAPI) -> None:
         return EdgeGuard(build())
 
     app.build_middleware_stack = guarded  # type: ignore[method-assign]
+
+
+def _dispatcher(app: FastAPI) -> Dispatcher | None:
+    """The event feed's dispatcher (``feed/dispatcher.py``), started when the settings ask for it
+    and one store serves every pemda (with a store per pemda, ``kasda feed-dispatch --pemda``
+    serves each); the projector thread keeps the feed it reads current. An in-memory store has no
+    second connection to hold the delivery state on: no dispatcher."""
+    settings: ApiSettings = app.state.settings
+    ledger: Ledger | None = getattr(app.state, "ledger", None)
+    if not settings.events.dispatch or ledger is None:
+        return None
+    if ledger.env.get("PERSISTENCE_MODULE", "").endswith("popo"):
+        return None
+    dispatcher = Dispatcher(ledger, settings.events)
+    dispatcher.start()
+    return dispatcher
 
 
 def _attach(app: FastAPI, ledger: Ledger) -> None:

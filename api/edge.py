@@ -50,7 +50,7 @@ MAX_UPLOAD_BODY = 64 * MiB
 AUTHENTICATED_PREFIX = "/pemda/"
 DOCS_ASSETS_PREFIX = "/docs/assets/"
 # Every other path is a page of the web app (``web.app.is_page``).
-API_PREFIXES = ("/pemda/", "/webhooks/", "/healthz", "/docs", "/openapi.json")
+API_PREFIXES = ("/pemda/", "/webhooks/", "/feed/", "/healthz", "/docs", "/openapi.json")
 UPLOAD_PREFIX = "/rekonsiliasi/"
 STATIC_PREFIX = "/static/"
 PUBLIC_PAGES = "/publik"  # the transparency portal: its own Cache-Control (see above)

@@ -43,6 +43,7 @@ _CONFLICT: frozenset[type[errors.DomainError]] = frozenset(
         errors.VendorNotPayable,
         errors.BudgetNotOpen,
         errors.ConcurrencyConflict,
+        errors.SubscriptionLifecycle,
     }
 )
 _TITLES = {

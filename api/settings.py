@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from feed.settings import FeedSettings, derived_feed_key
 from ledger.errors import InvalidInput
 from projections.runner import DEFAULT_TIMEZONE
 from web.settings import WebSettings, derived_session_secret
@@ -56,6 +57,10 @@ class ApiSettings:
     # The web app's (``web/settings.py``); by default its session key is derived from the local
     # JWT secret. With an identity provider there is none: KASDA_SESSION_SECRET is then needed.
     web: WebSettings | None = None
+    # The event feed's (``feed/settings.py``): its key, delivery bounds, whether this process runs
+    # the dispatcher. Built directly (tests, benchmarks) without one: a key derived as the web's,
+    # and no dispatcher.
+    feed: FeedSettings | None = None
 
     def __post_init__(self) -> None:
         if self.tenancy not in TENANCIES:
@@ -76,6 +81,15 @@ class ApiSettings:
             # an identity provider and none gets a key of this process only.
             key = derived_session_secret(self.jwt_secret or secrets.token_urlsafe(48))
             object.__setattr__(self, "web", WebSettings(session_secret=key))
+        if self.feed is None:
+            key = derived_feed_key(self.jwt_secret or secrets.token_urlsafe(48))
+            object.__setattr__(self, "feed", FeedSettings(key=key, dispatch=False))
+
+    @property
+    def events(self) -> FeedSettings:
+        """The event feed's settings (always present after construction)."""
+        assert self.feed is not None
+        return self.feed
 
     @property
     def pages(self) -> WebSettings:

@@ -113,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import advance
 
     advance.add_parser(sub)
+
+    from kasda import feed_dispatch
+
+    feed_dispatch.add_parser(sub)
     return parser
 
 
@@ -188,6 +192,10 @@ def _run_on_store(
         from kasda import yearend
 
         return yearend.run(args, settings)
+    if args.command == "feed-dispatch":
+        from kasda import feed_dispatch
+
+        return feed_dispatch.run(args, settings)
     return 2
 
 

@@ -35,6 +35,12 @@ from api.settings import (
     SHARED,
     TENANCIES,
 )
+from feed.settings import (
+    DEFAULT_BACKOFF,
+    DEFAULT_BACKOFF_MAX,
+    DEFAULT_MAX_ATTEMPTS,
+)
+from feed.settings import DEFAULT_TIMEOUT as FEED_TIMEOUT
 from gateways.config import DEFAULT_TIMEOUT as GATEWAY_TIMEOUT
 from gateways.config import ConfigError
 from ledger.connections import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT
@@ -60,12 +66,14 @@ from web.settings import (
 if TYPE_CHECKING:
     from api.settings import ApiSettings
     from audit.thresholds import Thresholds
+    from feed.settings import FeedSettings
     from gateways.config import GatewaySettings
     from ledger.application import Ledger
     from web.settings import DemoUser, OidcSettings, WebSettings
 
 T = TypeVar("T")
 SESSION_SECRET_FILE = "kasda-session.key"  # noqa: S105 - a file name, not a secret
+FEED_KEY_FILE = "kasda-feed.key"
 MAX_DB_WAIT = 3600  # seconds: the longest bound a database wait may be given
 
 
@@ -123,6 +131,12 @@ def _zone(name: str, text: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingError(f"{name}={text!r} is not a time zone (e.g. Asia/Jakarta)") from None
     return text
+
+
+def _attempts(name: str, text: str) -> int:
+    if not text.strip().isdecimal() or not 1 <= int(text) <= 100:
+        raise SettingError(f"{name} must be an integer in 1..100, got {text!r}")
+    return int(text)
 
 
 def _tenancy(name: str, text: str) -> str:
@@ -440,6 +454,54 @@ class Settings:
         "before a gateway call raises `GatewayTimeout`",
         _seconds,
     )
+    # -- the event feed (feed/, docs/feed.md) ---------------------------------------------------
+    feed_key: str | None = setting(
+        "KASDA_FEED_KEY",
+        None,
+        "secret",
+        "the server's feed key (at least 32 bytes): each subscriber's signing secret and pull "
+        "token are HMAC-SHA256 of it (never stored); unset: derived from the local JWT secret, or "
+        "with `KASDA_JWKS_URL` the file `kasda-feed.key` beside `KASDA_JWT_SECRET_FILE` (made "
+        "once; set this with several hosts). Changing it changes every subscriber's secret",
+        _text,
+    )
+    feed_dispatch: bool = setting(
+        "KASDA_FEED_DISPATCH",
+        True,
+        "true/false",
+        "`kasda serve` runs the feed's dispatcher (one sends per store, by a lease in the "
+        "database); false: run `kasda feed-dispatch` instead, or no webhooks at all",
+        _flag,
+    )
+    feed_timeout: float = setting(
+        "KASDA_FEED_TIMEOUT",
+        FEED_TIMEOUT,
+        "seconds",
+        "for each webhook delivery: to connect, to send, and for each read of the answer (at most "
+        "60); past it the attempt failed",
+        _seconds,
+    )
+    feed_max_attempts: int = setting(
+        "KASDA_FEED_MAX_ATTEMPTS",
+        DEFAULT_MAX_ATTEMPTS,
+        "integer",
+        "attempts to deliver one event before it is a dead letter (1..100)",
+        _attempts,
+    )
+    feed_backoff: float = setting(
+        "KASDA_FEED_BACKOFF",
+        DEFAULT_BACKOFF,
+        "seconds",
+        "the wait before the second attempt; doubles with each further one, jittered to 50-100%",
+        _seconds,
+    )
+    feed_backoff_max: float = setting(
+        "KASDA_FEED_BACKOFF_MAX",
+        DEFAULT_BACKOFF_MAX,
+        "seconds",
+        "the longest wait between two attempts",
+        _seconds,
+    )
     # -- signed checkpoints (kasda checkpoint, kasda verify) -------------------------------------
     signing_key: str | None = setting(
         "KASDA_SIGNING_KEY",
@@ -557,6 +619,7 @@ class Settings:
         }
         if self.jwks_url is not None:
             common["web"] = self.web(None)
+            common["feed"] = self.feed(None)
             if not self.jwt_issuer or not self.jwt_audience:
                 raise InvalidInput("KASDA_JWKS_URL needs KASDA_JWT_ISSUER and KASDA_JWT_AUDIENCE")
             return ApiSettings(
@@ -564,6 +627,7 @@ class Settings:
             )
         secret = local_secret(self.jwt_secret, Path(self.jwt_secret_file))
         common["web"] = self.web(secret)
+        common["feed"] = self.feed(secret)
         return ApiSettings(
             jwt_secret=secret,
             issuer=self.jwt_issuer or LOCAL_ISSUER,
@@ -588,6 +652,26 @@ class Settings:
         return WebSettings(session_secret=key, session_ttl_seconds=self.session_ttl,
                            demo_users=users, oidc=self.oidc(), public_url=self.public_url,
                            ocds_prefix=self.ocds_prefix)  # fmt: skip
+
+    def feed(self, jwt_secret: str | None) -> FeedSettings:
+        """The event feed's settings: its key (``KASDA_FEED_KEY``, else derived from the local
+        JWT secret, else a development key file), delivery bounds and whether to dispatch."""
+        from api.settings import local_secret
+        from feed.settings import FeedSettings, derived_feed_key
+
+        if self.feed_key:
+            key = self.feed_key
+        elif jwt_secret:
+            key = derived_feed_key(jwt_secret)
+        else:
+            key = local_secret(None, Path(self.jwt_secret_file).with_name(FEED_KEY_FILE))
+        try:
+            return FeedSettings(key=key, timeout=self.feed_timeout,
+                                max_attempts=self.feed_max_attempts, backoff=self.feed_backoff,
+                                backoff_max=self.feed_backoff_max,
+                                dispatch=self.feed_dispatch)  # fmt: skip
+        except InvalidInput as error:
+            raise SettingError(error.message) from None
 
     def oidc(self) -> OidcSettings | None:
         """Production sign-in to the web app, or None when ``KASDA_OIDC_CLIENT_ID`` is unset.

@@ -481,3 +481,43 @@ class ReviewRedFlag(Command):
     flag_id: UUID  # the flag's own id (``FLAG_FIELDS`` id), not its aggregate's
     decision: str  # one of ledger.redflags.DECISIONS
     reason: str
+
+
+# -- the event feed (``ledger.feed``, docs/feed.md) ------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class CreateFeedSubscription(Command):
+    """BPKAD subscribes one of the pemda's systems to kinds of events."""
+
+    name: str
+    url: str  # where the CloudEvents are posted (http or https)
+    kinds: tuple[str, ...]  # known kinds (``ledger.feed.FEED_KINDS``) or prefixes ``Vendor.*``
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedSubscriptionCommand(Command):
+    subscription_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeFeedSubscriptionKinds(FeedSubscriptionCommand):
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PauseFeedSubscription(FeedSubscriptionCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumeFeedSubscription(FeedSubscriptionCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RotateFeedSecret(FeedSubscriptionCommand):
+    """A new secret (and pull token) for the subscriber: the old ones stop working."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteFeedSubscription(FeedSubscriptionCommand):
+    pass

@@ -101,6 +101,13 @@ class ReturnedToSameAccount(DomainError):
     rule = "repay_only_to_changed_account"
 
 
+class SubscriptionLifecycle(DomainError):
+    """A change a feed subscription in its state cannot take (pause a paused one, touch a
+    deleted one: ``ledger.feed``)."""
+
+    rule = "subscription_lifecycle"
+
+
 class IdempotencyKeyReused(DomainError):
     rule = "idempotency_key_reused_with_other_command"
 

@@ -1000,4 +1000,4 @@ def review_red_flag(cmd: c.ReviewRedFlag, uow: UnitOfWork) -> Result:
 
 # The bendahara's advance (UP/GU/TU, SPJ, KKPD) and the tutup tahun (``ledger.yearend``) register
 # their handlers from modules of their own (they import this module's ``handles``).
-from ledger import advance_handlers, yearend  # noqa: E402, F401
+from ledger import advance_handlers, feed, yearend  # noqa: E402, F401

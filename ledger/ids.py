@@ -72,3 +72,8 @@ def red_flag_run_id(
 
 def red_flag_id(pemda: str, flag_id: str) -> UUID:
     return _id("redflag", pemda, flag_id)
+
+
+def feed_subscription_id(pemda: str, name: str) -> UUID:
+    """A system's subscription to the event feed (``ledger.feed``), by its name."""
+    return _id("feed-subscription", pemda, name)

@@ -160,3 +160,5 @@ RESOLVE_EXCEPTION = frozenset({Role.BPKAD_ADMIN, Role.KUASA_BUD})
 # thresholds are on record either way); only an inspector reviews a flag.
 RECORD_RED_FLAGS = frozenset({Role.AUDITOR, Role.BPKAD_ADMIN})
 REVIEW_RED_FLAG = frozenset({Role.AUDITOR})
+# BPKAD decides which of the pemda's systems hear which events (the event feed, ``ledger.feed``).
+FEED_ADMIN = frozenset({Role.BPKAD_ADMIN})

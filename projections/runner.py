@@ -35,6 +35,7 @@ from projections.advance import AdvanceModel
 from projections.cash import CashModel
 from projections.cashplan import CashPlanModel
 from projections.db import Cursor, ReadDatabase
+from projections.feed import FeedModel
 from projections.history import HistoryModel
 from projections.lra import LraModel
 from projections.model import ReadModel
@@ -57,7 +58,8 @@ log = logging.getLogger(__name__)
 # 8: the bendahara's advance (proj_advance*, proj_spj, proj_card, proj_tu); advance orders in the
 #    approval queues; the advance's money in the cash position.
 # 9: an advance's outstanding is rupiah only, as ``Advance.outstanding``.
-VERSION = 9
+# 10: the event feed (proj_feed, proj_feed_subscription; feed/ keeps its delivery state apart).
+VERSION = 10
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -133,6 +135,7 @@ class Projector:
             HistoryModel(self.db.sealer),
             RedFlagModel(self.db.sealer),
             CashPlanModel(),
+            FeedModel(self.db.sealer),  # last: it looks up the pemda the owners wrote
         ]
         self.before_commit = before_commit  # tests use it to crash between write and commit
         # Per event name, the ``apply`` of every model that reads it, in the models' order.

@@ -30,6 +30,8 @@ ADVANCE_EVENTS = ("SetUp", "CardRegistered", "Spent", "Withdrawn", "CardBillPaid
                   "Accounted", "Received")  # fmt: skip
 ADVANCE_ORDER_EVENTS = ("Requested", "Verified", "Approved", "Authorised", "Settled", "Rejected",
                         "Cancelled")  # fmt: skip
+FEED_SUBSCRIPTION_EVENTS = ("Created", "KindsChanged", "Paused", "Resumed", "SecretRotated",
+                            "Deleted")  # fmt: skip
 
 # Every event a read model uses, by the aggregate's class name and the event's name.
 PROJECTED = frozenset(
@@ -81,6 +83,8 @@ PROJECTED = frozenset(
         # The bendahara's advance and its orders (projections.advance, queues, cash).
         *(f"Advance.{e}" for e in ADVANCE_EVENTS),
         *(f"AdvanceOrder.{e}" for e in ADVANCE_ORDER_EVENTS),
+        # The event feed's subscriptions (projections.feed).
+        *(f"FeedSubscription.{e}" for e in FEED_SUBSCRIPTION_EVENTS),
         # The first event of the aggregates no other model reads: their pemda (projections.owners).
         "Budget.Adopted",
         "Budget.YearClosed",
@@ -102,6 +106,7 @@ _MODULES = {
     "Advance": "ledger.advance",
     "AdvanceOrder": "ledger.advance",
     "DocumentNumber": "ledger.receipts",
+    "FeedSubscription": "ledger.feed",
 }
 TOPICS = tuple(sorted(f"{_MODULES[name.split('.')[0]]}:{name}" for name in PROJECTED))
 

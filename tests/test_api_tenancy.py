@@ -180,6 +180,19 @@ SAMPLE_BODIES: dict[str, dict[str, Any] | None] = {
         "reference": "T-1",
         "reason": "salah input",
     },
+    # The event feed (api/routes/feed.py).
+    "/feed/subscriptions": {
+        "name": "sipd-t",
+        "url": "https://sipd.example.go.id/t",
+        "kinds": ["Disbursement.*"],
+    },
+    "/feed/subscriptions/{subscription_id}/kinds": {"kinds": ["Budget.*"]},
+    "/feed/subscriptions/{subscription_id}/pause": None,
+    "/feed/subscriptions/{subscription_id}/resume": None,
+    "/feed/subscriptions/{subscription_id}/rotate": None,
+    "/feed/subscriptions/{subscription_id}/delete": None,
+    "/feed/subscriptions/{subscription_id}/dead-letters/replay": {},
+    "/feed/subscriptions/{subscription_id}/rewind": {"position": 1},
 }
 
 
@@ -229,6 +242,7 @@ class World:
         self.a_ids = {self.a["disbursement_id"], self.a["other_vendor_disbursement_id"]}
         self.a_ids |= {self.a["line_id"], str(ids.budget_id(PEMDA, YEAR)), self.a["run_id"]}
         self.a_ids.add(self.a["flag_id"])
+        self.a_ids.add(self.a["subscription_id"])
         self.a_ids |= {self.a["order_id"], str(ids.advance_id(PEMDA, YEAR, SKPD))}
         self.a_ids |= {str(ids.vendor_id(PEMDA, n)) for n in (self.a["npwp"], OTHER_NPWP)}
         self.dinkes = self._other_skpd()
@@ -297,7 +311,25 @@ class World:
             ),
             201,
         )
-        self.position = max(self.position, int(found["position"]), recorded["position"])
+        subscription = {
+            "name": "sipd",
+            "url": "https://sipd.example.go.id/k",
+            "kinds": ["Vendor.*"],
+        }
+        subscribed = expect(
+            post(
+                self.client,
+                self.config,
+                Role.BPKAD_ADMIN,
+                "/feed/subscriptions",
+                subscription,
+                pemda=pemda,
+            ),
+            201,
+        )
+        self.position = max(
+            self.position, int(found["position"]), recorded["position"], subscribed["position"]
+        )
         vendor_id = str(ids.vendor_id(pemda, found["npwp"]))
         return (
             found
@@ -308,6 +340,7 @@ class World:
                 "run_id": recorded["id"],
                 "exception_id": "EX-1",
                 "flag_id": self._flag(pemda, found["disbursement_id"], vendor_id),
+                "subscription_id": subscribed["id"],
             }
         )
 
@@ -446,7 +479,14 @@ def test_every_route_for_every_role(
         assert reach.status_code < 500, (tag, reach.text)
         names_an_a_id = any(
             "{" + p + "}" in template
-            for p in ("disbursement_id", "line_id", "vendor_id", "run_id", "flag_id")
+            for p in (
+                "disbursement_id",
+                "line_id",
+                "vendor_id",
+                "run_id",
+                "flag_id",
+                "subscription_id",
+            )
         )
         if names_an_a_id:
             assert reach.status_code in (404, 422), (tag, reach.text)
@@ -627,7 +667,9 @@ def test_every_route_with_roles_is_under_a_pemda() -> None:
     schema = create_app(settings("memory://")).openapi()
     for path, item in schema["paths"].items():
         for method, operation in item.items():
-            if path == "/healthz" or path.startswith("/webhooks"):
+            # The gateways' webhooks, and the event feed's pull route: a subscriber's pull token,
+            # not a user's (tests/test_api_feed.py holds it to its pemda and kinds).
+            if path == "/healthz" or path.startswith(("/webhooks", "/feed/")):
                 continue
             assert path.startswith("/pemda/{pemda}"), path
             assert "x-kasda-roles" in operation, (method, path)

@@ -15,6 +15,7 @@ PRODUCT = (
     "web",
     "audit",
     "opendata",
+    "feed",
     "gateways",
     "reconciliation",
     "kasda",

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 from eventsourcing.domain import Aggregate, CommandMethodDecorator
 
-from ledger import budget, disbursement, receipts, reconciliation, redflags, revenue, vendor
+from ledger import budget, disbursement, feed, receipts, reconciliation, redflags, revenue, vendor
 from ledger.stamp import Stamp
 
-_MODULES = (budget, disbursement, receipts, reconciliation, redflags, revenue, vendor)
+_MODULES = (budget, disbursement, feed, receipts, reconciliation, redflags, revenue, vendor)
 _STAMPED = ["actor_id", "actor_role", "at"]
 
 
@@ -33,7 +33,7 @@ def test_kasda_has_the_aggregates_it_names() -> None:
     names = sorted(a.__name__ for a in _aggregates())
     assert names == [
         "Budget", "BudgetLine", "CommandReceipt", "Disbursement", "DocumentNumber",
-        "ReconciliationRun", "RedFlag", "RedFlagRun", "Revenue", "Vendor",
+        "FeedSubscription", "ReconciliationRun", "RedFlag", "RedFlagRun", "Revenue", "Vendor",
     ]  # fmt: skip
 
 

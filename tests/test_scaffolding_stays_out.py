@@ -15,7 +15,17 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("ledger", "projections", "api", "web", "audit", "opendata", "gateways", "reconciliation")
+PRODUCT = (
+    "ledger",
+    "projections",
+    "api",
+    "web",
+    "audit",
+    "opendata",
+    "gateways",
+    "reconciliation",
+    "feed",
+)
 DEMO = "kasda.demo"
 TEST_SUPPORT = ("testkit", "tests", "benchmarks")
 # Scaffolding that once lived in the product, and where it lives now.
@@ -82,6 +92,16 @@ def test_no_product_module_imports_the_command_line() -> None:
     """``kasda`` is the command line and the wiring: it imports the product, never the other way
     round (a page that needs a step of ``kasda reconcile`` takes it from ``reconciliation``)."""
     assert offending_imports(PRODUCT, ("kasda",)) == []
+
+
+def test_the_feed_sits_outside_the_ledger_and_its_read_side() -> None:
+    """``feed/`` (CloudEvents, signatures, the dispatcher's HTTP client) builds on the ledger and
+    the read models; they never import it, nor does it import the API or the pages that serve it.
+    The feed reads the read models only: nothing of it touches the ledger's write path."""
+    assert offending_imports(("ledger", "projections"), ("feed",)) == []
+    assert offending_imports(("feed",), ("api", "web", "gateways")) == []
+    writes = ("ledger.handlers", "ledger.commands", "ledger.unit_of_work", "api.writer")
+    assert offending_imports(("feed",), writes) == []
 
 
 def test_the_command_line_takes_nothing_from_the_test_support() -> None:

@@ -23,6 +23,7 @@ PRODUCT = (
     "web",
     "audit",
     "opendata",
+    "feed",
     "gateways",
     "reconciliation",
     "kasda",
@@ -203,6 +204,9 @@ def test_values_are_parsed_once_into_their_types() -> None:
         ("KASDA_MIDTRANS_PRODUCTION", "maybe", "must be true or false"),
         ("KASDA_GATEWAY_TIMEOUT", "ten", "must be a number of seconds"),
         ("KASDA_TIMEZONE", "Mars/Olympus", "is not a time zone"),
+        ("KASDA_FEED_MAX_ATTEMPTS", "0", "must be an integer in 1..100"),
+        ("KASDA_FEED_DISPATCH", "sometimes", "must be true or false"),
+        ("KASDA_FEED_TIMEOUT", "soon", "must be a number of seconds"),
     ],
 )
 def test_a_malformed_value_names_its_variable(name: str, value: str, words: str) -> None:
@@ -210,6 +214,33 @@ def test_a_malformed_value_names_its_variable(name: str, value: str, words: str)
         Settings.from_env({name: value})
     assert words in str(error.value)
     assert isinstance(error.value, ConfigError)  # as the gateways' configuration errors are
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("KASDA_FEED_KEY", "short", "at least 32 bytes"),
+        ("KASDA_FEED_TIMEOUT", "0", "KASDA_FEED_TIMEOUT must be in (0, 60]"),
+        ("KASDA_FEED_BACKOFF", "600", "at most KASDA_FEED_BACKOFF_MAX"),
+    ],
+)
+def test_the_feed_settings_hold(tmp_path: Path, name: str, value: str, words: str) -> None:
+    environ = {"KASDA_JWT_SECRET": "s" * 48, name: value}
+    with pytest.raises(InvalidInput, match=name) as error:
+        Settings.from_env(environ).api()
+    assert words in str(error.value)
+
+
+def test_the_feed_key_is_set_or_derived_and_the_dispatcher_on_by_default() -> None:
+    derived = Settings.from_env({"KASDA_JWT_SECRET": "s" * 48}).api().events
+    assert derived.dispatch and len(derived.key) == 64
+    chosen = Settings.from_env(
+        {"KASDA_JWT_SECRET": "s" * 48, "KASDA_FEED_KEY": "k" * 32, "KASDA_FEED_DISPATCH": "false"}
+    ).api()
+    assert (chosen.events.key, chosen.events.dispatch) == ("k" * 32, False)
+    other = Settings.from_env({"KASDA_JWT_SECRET": "t" * 48}).api().events
+    assert other.key != derived.key  # derived from the JWT secret, never equal to it
+    assert derived.key != "s" * 48
 
 
 def test_the_api_gets_the_store_options_and_the_time_zone(tmp_path: Path) -> None:

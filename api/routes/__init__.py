@@ -11,6 +11,7 @@ from api.routes import (
     budgets,
     cashplan,
     disbursements,
+    feed,
     me,
     reconciliation,
     redflags,
@@ -33,4 +34,5 @@ ROUTERS: list[APIRouter] = [
     reconciliation.router,
     redflags.router,
     years.router,  # tutup tahun
+    feed.router,  # the event feed: BPKAD's subscriptions and deliveries
 ]
