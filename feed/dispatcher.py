@@ -161,12 +161,15 @@ class Dispatcher:
             signing.SIGNATURE_HEADER: signing.signature(secret, timestamp, body),
         }
         try:
-            answer = self.client.post(url, content=body, headers=headers)
+            # Only the status matters: the answer's body is never read, so a receiver that
+            # trickles a long body cannot stretch an attempt past the timeouts of the head.
+            with self.client.stream("POST", url, content=body, headers=headers) as answer:
+                status = answer.status_code
         except httpx.HTTPError as error:
             return Outcome(event.position, False, f"{type(error).__name__}: {error}")
-        if 200 <= answer.status_code < 300:
+        if 200 <= status < 300:
             return Outcome(event.position, True)
-        return Outcome(event.position, False, f"HTTP {answer.status_code}")
+        return Outcome(event.position, False, f"HTTP {status}")
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> None:

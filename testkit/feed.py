@@ -1,6 +1,7 @@
 """A subscriber's endpoint for the event feed's tests and benchmarks: a real HTTP server on
 127.0.0.1 (a threaded ``http.server``) that records every delivery and answers 2xx, 500, or
-nothing in time (it sleeps past the dispatcher's timeout), as told."""
+nothing in time (it sleeps past the dispatcher's timeout), or 200 with a body trickled a byte at a
+time for ``sleep`` seconds (each byte well within the client's read timeout), as told."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-OK, FAIL, SLOW = "ok", "fail", "slow"
+OK, FAIL, SLOW, TRICKLE = "ok", "fail", "slow", "trickle"
+TRICKLE_EVERY = 0.05  # seconds between two bytes of a trickled body
 
 
 @dataclass
@@ -21,7 +23,7 @@ class Attempt:
     headers: dict[str, str]
     body: bytes
     event: dict[str, Any]
-    answered: str  # OK, FAIL or SLOW (the client gave up before the answer)
+    answered: str  # OK, FAIL, SLOW (the client gave up before the answer) or TRICKLE
 
 
 @dataclass
@@ -41,11 +43,13 @@ class Receiver:
             return FAIL
         return self.mode
 
+    trickled: int = 0  # trickled bodies sent to their end
+
     @property
     def delivered(self) -> list[dict[str, Any]]:
         """The events answered 2xx, in the order they arrived."""
         with self.lock:
-            return [a.event for a in self.attempts if a.answered == OK]
+            return [a.event for a in self.attempts if a.answered in (OK, TRICKLE)]
 
     def set(self, mode: str) -> None:
         with self.lock:
@@ -65,6 +69,9 @@ def receiver() -> Iterator[Receiver]:
                 seen.attempts.append(Attempt(dict(self.headers), body, event, answered))
             if answered == SLOW:
                 time.sleep(seen.sleep)
+            if answered == TRICKLE:
+                self.trickle()
+                return
             status = 500 if answered == FAIL else 200
             try:
                 self.send_response(status)
@@ -72,6 +79,21 @@ def receiver() -> Iterator[Receiver]:
                 self.end_headers()
             except OSError:  # the dispatcher gave up waiting
                 pass
+
+        def trickle(self) -> None:
+            length = max(1, int(seen.sleep / TRICKLE_EVERY))
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", str(length))
+                self.end_headers()
+                for _ in range(length):
+                    self.wfile.write(b".")
+                    self.wfile.flush()
+                    time.sleep(TRICKLE_EVERY)
+            except OSError:  # the dispatcher closed the connection: it read the status only
+                return
+            with seen.lock:
+                seen.trickled += 1
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -12,7 +12,7 @@ from feed.settings import FeedSettings
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.roles import Role
-from testkit.feed import FAIL, OK, SLOW, Receiver, receiver
+from testkit.feed import FAIL, OK, SLOW, TRICKLE, Receiver, receiver
 from testkit.world import OTHER_NPWP, OTHER_PEMDA, OTHER_VENDOR_NAME, PEMDA
 from tests import factory as f
 
@@ -84,6 +84,7 @@ __all__ = [
     "KEY",
     "OK",
     "SLOW",
+    "TRICKLE",
     "Receiver",
     "receiver",
     "subscribe",

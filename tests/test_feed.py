@@ -35,7 +35,7 @@ from testkit.clock import FixedClock
 from testkit.world import OTHER_PEMDA, PEMDA
 from tests import factory as f
 from tests.conftest import make_url
-from tests.feed_kit import FAIL, FAST, OK, SLOW, receiver, subscribe, turn, world
+from tests.feed_kit import FAIL, FAST, OK, SLOW, TRICKLE, receiver, subscribe, turn, world
 
 PAYMENTS = ("Disbursement.*",)
 
@@ -249,6 +249,30 @@ def test_delivery_survives_failures_and_timeouts(
         assert attempt.event["specversion"] == "1.0"
         assert attempt.event["source"] == f"urn:kasda:pemda:{PEMDA}"
         assert attempt.event["id"] == f"{PEMDA}:{attempt.event['kasdaposition']}"
+
+
+def test_a_receiver_trickling_its_answer_cannot_hold_the_dispatcher(
+    sqlite_store: Ledger, projector: Projector
+) -> None:
+    """Only the status is read: a 200 whose body comes a byte at a time (each within the read
+    timeout) for far longer than the timeout counts as delivered without waiting for the body."""
+    world(sqlite_store)
+    with receiver() as seen:
+        made = subscribe(sqlite_store, seen.url, PAYMENTS)
+        seen.set(TRICKLE)
+        seen.sleep = 60.0  # a body that would take a minute
+        dispatcher = Dispatcher(sqlite_store, FAST, catch_up=projector.catch_up)
+        try:
+            expected = pulled(projector, made)
+            turn(
+                dispatcher,
+                lambda: {e["id"] for e in seen.delivered} >= {e["id"] for e in expected},
+                seconds=30.0,
+            )
+            assert Deliveries(dispatcher.db).status(made)["pending"] == 0
+        finally:
+            dispatcher.stop()
+    assert seen.trickled == 0  # no body was read to its end
 
 
 def test_dead_letter_holds_back_its_aggregate_only_until_replayed(
