@@ -4,12 +4,20 @@ and name it exactly as the exact walk alone does, page by page and in worker pro
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
+from kasda import export
+from kasda.export import export_history, verify_export
+from kasda.export_bodies import bodies_as_stored
 from ledger import verify as verifying
 from ledger.application import Ledger
 from ledger.integrity import GENESIS, event_digest
@@ -150,3 +158,152 @@ def test_postgresql_sends_the_digests_it_computed_not_their_input(
     assert page.digests == [
         event_digest(n.originator_id, n.originator_version, n.topic, n.state) for n in stored
     ]
+
+
+# -- the export: the body compared with the stored bytes as text --------------------------------
+@pytest.fixture
+def plain_export(tmp_path: Path) -> Path:
+    """An export whose stored JSON is all plain (ASCII text, integers, datetimes, nesting)."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'kasda.db'}", clock=FixedClock())
+    try:
+        f.adopt(ledger)
+        f.register_vendor(ledger)
+        for n in range(2):
+            f.pay_in_full(ledger, f"SPP-{n}")
+        export_history(ledger, tmp_path / "export")
+    finally:
+        ledger.close()
+    return tmp_path / "export"
+
+
+def _vouched(out: Path) -> list[bool]:
+    frame = pl.read_parquet(out / "events.parquet")
+    states = frame["state_b64"].str.decode("base64")
+    return bodies_as_stored(states, frame["body"], frame["topic"]).to_list()
+
+
+def _rows(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+
+
+def _write_both(out: Path, rows: list[dict[str, Any]]) -> None:
+    """Both files rewritten in the exporter's own format, the manifest re-hashed: the JSONL is
+    still the Parquet's rows, so only the body check can object."""
+    (out / "events.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+    )
+    pl.DataFrame(
+        [{**r, "body": json.dumps(r["body"], sort_keys=True)} for r in rows], schema=export.SCHEMA
+    ).write_parquet(out / "events.parquet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name in manifest["files"]:
+        manifest["files"][name] = hashlib.sha256((out / name).read_bytes()).hexdigest()
+    manifest["chain_head"] = rows[-1]["chain_hash"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _exact_walks(out: Path, monkeypatch: pytest.MonkeyPatch) -> Problem | None:
+    with monkeypatch.context() as patch:
+        patch.setattr(export, "fast_walks", lambda *_: None)
+        return verify_export(out).problem
+
+
+def test_every_plain_body_is_vouched_for_column_wise_and_holds_row_by_row(
+    plain_export: Path,
+) -> None:
+    frame = pl.read_parquet(plain_export / "events.parquet")
+    vouched = _vouched(plain_export)
+    assert all(vouched) and len(vouched) == frame.height
+    states = frame["state_b64"].str.decode("base64")
+    for row, state in zip(frame.iter_rows(named=True), states, strict=True):
+        assert export.body_matches_state(json.loads(row["body"]), state) is True
+    _write_both(plain_export, _rows(plain_export))  # the rewriting itself changes nothing
+    assert export.fast_walks(plain_export, {}, None) is not None
+
+
+def _edit(body: dict[str, Any], what: str) -> None:
+    if what == "amount":
+        body["gross"] += 1
+    elif what == "datetime":
+        body["at"] = body["at"].replace(body["at"][:4], "2001", 1)
+    elif what == "key renamed":
+        body["gross_"] = body.pop("gross")
+    elif what == "key removed":
+        del body["description"]
+    elif what == "type of a value":
+        body["gross"] = str(body["gross"])
+    elif what == "nested value":
+        body["deductions"][0]["amount"] += 1
+    else:
+        raise AssertionError(what)
+
+
+@pytest.mark.parametrize(("page", "processes"), [(3, False), (50_000, False), (9, True)])
+@pytest.mark.parametrize(
+    "what",
+    ["amount", "datetime", "key renamed", "key removed", "type of a value", "nested value"],
+)
+def test_a_body_edited_in_both_files_is_named_as_the_exact_walks_name_it(
+    plain_export: Path, monkeypatch: pytest.MonkeyPatch, page: int, processes: bool, what: str
+) -> None:
+    monkeypatch.setattr(export, "FAST_PAGE", page)
+    monkeypatch.setattr(export, "PROCESS_MIN", 0 if processes else 1 << 62)
+    rows = _rows(plain_export)
+    index = next(i for i, r in enumerate(rows) if r["event"] == "Requested")
+    _edit(rows[index]["body"], what)
+    _write_both(plain_export, rows)
+    assert not _vouched(plain_export)[index] and sum(_vouched(plain_export)) == len(rows) - 1
+    assert export.fast_walks(plain_export, {}, None) is None
+    problem = verify_export(plain_export).problem
+    assert problem is not None and problem.position == rows[index]["position"]
+    assert "decoded body differs" in problem.what
+    assert problem == _exact_walks(plain_export, monkeypatch)
+
+
+def test_a_body_saying_the_same_in_other_words_is_checked_on_its_own_and_passes(
+    plain_export: Path,
+) -> None:
+    """100000000.0 is 100000000 to the exact check: not the exporter's text, so not vouched for
+    column-wise, and the row's own check gives the exact verdict (the export is sound)."""
+    rows = _rows(plain_export)
+    index = next(i for i, r in enumerate(rows) if r["event"] == "Requested")
+    rows[index]["body"]["gross"] = float(rows[index]["body"]["gross"])
+    _write_both(plain_export, rows)
+    assert not _vouched(plain_export)[index]
+    assert export.fast_walks(plain_export, {}, None) is not None
+    assert verify_export(plain_export).ok
+
+
+def _rechain(rows: list[dict[str, Any]], start: int) -> None:
+    previous = bytes.fromhex(rows[start - 1]["chain_hash"]) if start else GENESIS
+    for row in rows[start:]:
+        state = base64.b64decode(row["state_b64"])
+        digest = event_digest(row["aggregate_id"], row["version"], row["topic"], state)
+        previous = hashlib.sha256(previous + row["position"].to_bytes(8, "big") + digest).digest()
+        row.update(digest=digest.hex(), chain_hash=previous.hex())
+
+
+@pytest.mark.parametrize(("page", "processes"), [(3, False), (50_000, False), (9, True)])
+def test_a_datetime_that_does_not_read_back_as_itself_is_not_vouched_for(
+    plain_export: Path, monkeypatch: pytest.MonkeyPatch, page: int, processes: bool
+) -> None:
+    """A stored offset of +05:60 is +06:00 to plain_json: a body that says +05:60 differs, on
+    every path (the fast path used to take the text as it stood)."""
+    monkeypatch.setattr(export, "FAST_PAGE", page)
+    monkeypatch.setattr(export, "PROCESS_MIN", 0 if processes else 1 << 62)
+    rows = _rows(plain_export)
+    index = next(i for i, r in enumerate(rows) if r["event"] == "Requested")
+    victim = rows[index]
+    at = victim["body"]["at"]
+    odd = at[: -len("+00:00")] + "+05:60"
+    state = base64.b64decode(victim["state_b64"])
+    assert state.count(at.encode()) == 1
+    victim["state_b64"] = base64.b64encode(state.replace(at.encode(), odd.encode())).decode()
+    victim["body"]["at"] = odd
+    _rechain(rows, index)  # a consistent forgery: only the body check can object
+    _write_both(plain_export, rows)
+    assert not any(_vouched(plain_export))  # the slice's datetimes do not all read back
+    problem = verify_export(plain_export).problem
+    assert problem is not None and problem.position == victim["position"]
+    assert "decoded body differs" in problem.what
+    assert problem == _exact_walks(plain_export, monkeypatch)
