@@ -53,7 +53,6 @@ from uuid import UUID
 import orjson
 import polars as pl
 
-from kasda.export_bodies import bodies_as_stored
 from ledger.application import Ledger
 from ledger.errors import InvalidInput
 from ledger.integrity import GENESIS, chain_next, event_digest
@@ -663,8 +662,7 @@ def _fast_page(frame: pl.DataFrame) -> tuple[pl.DataFrame, bytes] | None:
         .equals(frame["state_b64"], check_names=False)
     ):
         return None
-    vouched = bodies_as_stored(columns["state"], frame["body"], frame["topic"])
-    return columns.with_columns(vouched.alias("vouched")), _jsonl_lines(frame)
+    return columns, _jsonl_lines(frame)
 
 
 def _jsonl_lines(frame: pl.DataFrame) -> bytes:
@@ -722,15 +720,14 @@ def _fast_rows(
     sha256, pack, join = hashlib.sha256, _PACK8.pack, b"".join
     encrypted = 0
     rows = zip(*(columns.get_column(name).to_list() for name in columns.columns), strict=True)
-    for position, version, aggregate, topic, state, digest, link, body, vouched in rows:
+    for position, version, aggregate, topic, state, digest, link, body in rows:
         computed = sha256(join((aggregate, pack(version), topic, b"\x00", state))).digest()
         if computed != digest or sha256(previous + pack(position) + computed).digest() != link:
             return None
-        if not vouched:  # the body not already found equal to the stored bytes, column-wise
-            matches = _body_matches(body, state)
-            if matches is False:
-                return None
-            encrypted += matches is None
+        matches = _body_matches(body, state)
+        if matches is False:
+            return None
+        encrypted += matches is None
         if position in wanted:
             if any(signed.chain_hash != link.hex() for signed in wanted[position]):
                 return None
