@@ -363,7 +363,7 @@ def _fast_walk(
     """Check range after range while every range is sound. Returns the head so far and, at the
     first range that is not, the position after which the exact walk takes over (None: all
     sound)."""
-    reader = _PageReader(ledger)
+    reader = PageReader(ledger)
     if reader.sparse:
         return GENESIS, 0  # positions far apart (not what kasda writes): all exact
     if processes and reader.source is not None and reader.events >= PROCESS_MIN:
@@ -382,7 +382,7 @@ def _fast_walk(
 
 
 def _walk_ranges(
-    reader: _PageReader,
+    reader: PageReader,
     report: Report,
     wanted: dict[int, set[Checkpoint]],
     progress: Progress | None,
@@ -487,7 +487,7 @@ DIGESTS: dict[str, Callable[[list[tuple[Any, ...]]], list[bytes] | None]] = {
 SERVER_DIGESTS = 110_000  # server_version_num from which PostgreSQL has sha256()
 
 
-class _PageReader:
+class PageReader:
     """Pages of the fast path: the positions (0, last] cut into ranges of ``FAST_PAGE``, read by
     ``READERS`` threads, each on its own connection, while this thread hashes (the drivers let go
     of the GIL while the database works). At most ``READERS + AHEAD`` pages are in memory at once,

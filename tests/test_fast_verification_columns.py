@@ -103,10 +103,10 @@ COLUMNS = [
 ]
 
 
-def _exact_alone(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> tuple[Problem | None, int]:
-    with monkeypatch.context() as patch:
-        patch.setattr(verifying, "_fast_walk", lambda *_: (GENESIS, 0))
-        report = verify(ledger)
+def _exact_alone(ledger: Ledger) -> tuple[Problem | None, int]:
+    """The exact walk alone, from the genesis (the store has no checkpoints)."""
+    report = verifying.Report()
+    verifying.exact_walk(ledger, report, {}, GENESIS, 0)
     return report.problem, report.events
 
 
@@ -126,7 +126,7 @@ def test_each_tampered_column_is_named_as_the_exact_walk_names_it(
     monkeypatch.setattr(verifying, "FAST_PAGE", 7)
     monkeypatch.setattr(verifying, "PROCESS_MIN", 0 if processes else 1 << 62)
     monkeypatch.setattr(verifying, "single_threaded", lambda: processes)
-    assert verifying._PageReader(ledger).digests == digests
+    assert verifying.PageReader(ledger).digests == digests
     _tamper(ledger, column)
     resumed: list[int] = []
     exact = verifying.exact_walk
@@ -139,7 +139,7 @@ def test_each_tampered_column_is_named_as_the_exact_walk_names_it(
     report = verify(ledger)
     assert resumed == [14], "the fast path vouched for pages (0, 7] and (7, 14] only"
     assert report.problem is not None and report.problem.position == POSITION
-    assert (report.problem, report.events) == _exact_alone(ledger, monkeypatch)
+    assert (report.problem, report.events) == _exact_alone(ledger)
 
 
 @pytest.mark.parametrize("ledger_url", ["postgres"], indirect=True)
@@ -148,7 +148,7 @@ def test_postgresql_sends_the_digests_it_computed_not_their_input(
 ) -> None:
     """From PostgreSQL 11 a page row is (position, digest, link): the digest is ``event_digest``
     of the stored event, computed by the server."""
-    reader = verifying._PageReader(ledger)
+    reader = verifying.PageReader(ledger)
     assert reader.digests == "server" and "pg_catalog.sha256(" in reader.select
     monkeypatch.setattr(verifying, "FAST_PAGE", 1 << 20)
     (page,) = list(reader.pages())
