@@ -165,6 +165,33 @@ def read_rows(backend: str, url: str) -> Iterator[tuple[Any, ...]]:
                 yield from named
 
 
+def digests_rate(url: str, events: int) -> float:
+    """PostgreSQL's reading of what verify reads from it since issue 17 part 2, merely SELECTed by
+    plain psycopg on one connection: each event's position, its digest computed by the server
+    (sha256 of the digest's input) and its link, in ranges of 20,000 positions."""
+    base, _, query_string = url.partition("?")
+    schema = query_string.split("schema=")[1].split("&")[0]
+    events_table, chain = f'"{schema}"."kasda_events"', f'"{schema}"."kasda_events_chain"'
+    select = (
+        "SELECT e.notification_id, sha256(uuid_send(e.originator_id) "
+        "|| int8send(e.originator_version::bigint) || convert_to(e.topic, 'UTF8') "
+        f"|| '\\x00'::bytea || e.state), c.chain_hash FROM {events_table} e "
+        f"LEFT JOIN {chain} c ON c.position = e.notification_id "
+        "AND c.position > %s AND c.position <= %s "
+        "WHERE e.notification_id > %s AND e.notification_id <= %s ORDER BY 1"
+    )
+    started, rows = time.perf_counter(), 0
+    with psycopg.connect(base) as server, server.cursor() as cursor:
+        cursor.execute(f"SELECT max(notification_id) FROM {events_table}")
+        (last,) = cursor.fetchone() or (0,)
+        for low in range(0, int(last), 20_000):
+            bounds = (low, low + 20_000)
+            cursor.execute(select, bounds + bounds, binary=True)
+            rows += len(cursor.fetchall())
+    assert rows >= events, rows
+    return events / (time.perf_counter() - started)
+
+
 def read_rate(backend: str, url: str, events: int) -> float:
     started = time.perf_counter()
     rows = sum(1 for _ in read_rows(backend, url))
@@ -262,19 +289,27 @@ def verify_speed(backend: str, events: int, export_events: int, runs: int) -> No
             print(
                 f"{backend:8} store of {made:,} events made in {time.perf_counter() - started:.0f} s"
             )
-            read, hashed, mine, before = [], [], [], []
+            read, hashed, mine, before, served = [], [], [], [], []
             for _ in range(runs):  # interleaved: the machine's drift hits all alike
                 read.append(read_rate(backend, url, made))
                 hashed.append(hash_rate(backend, url))
+                if backend == "postgres":
+                    served.append(digests_rate(url, made))
                 mine.append(timed_verify(ledger))
                 before.append(exact_rate(ledger))
             r, h, v, b = max(read), max(hashed), max(mine), max(before)
+            digests = (
+                f"; plain SELECT of (position, server's digest, link) on one connection "
+                f"{max(served):,.0f}/s ({v / max(served):.2f}x)"
+                if served
+                else ""
+            )
             print(
                 f"{backend:8} kasda verify: {v:,.0f} events/s (best of {runs}; the exact walk alone, "
                 f"as before issue 17: {b:,.0f}/s, {v / b:.1f}x); plain SELECT of the "
-                f"same rows {r:,.0f}/s (verify = {v / r:.2f}x of it); hashlib alone {h:,.0f}/s "
-                f"({v / h:.2f}x); {verdict(v)}; kasda's CPU: {max(CPU[-runs:]):,.0f} events per "
-                f"CPU-second (workers included)"
+                f"same rows {r:,.0f}/s (verify = {v / r:.2f}x of it){digests}; hashlib alone "
+                f"{h:,.0f}/s ({v / h:.2f}x); {verdict(v)}; kasda's CPU: {max(CPU[-runs:]):,.0f} "
+                "events per CPU-second (workers included)"
             )
         finally:
             ledger.close()
