@@ -303,3 +303,29 @@ def test_midtrans_reports_in_pieces_read_as_in_one(tmp_path: Path) -> None:
         with pieces_of(300):
             assert len(list(gateway_report_pieces(path))) > 1
             assert read_gateway_report(path).equals(whole)
+
+
+# -- the reference without a capture group is the one the regular expression took ----------------
+words = st.sampled_from(
+    ["TRF", "TRANSFER", "RETUR", "RETURN", "PB", "KE", "PBX", "32.73/00001/SP2D-LS/BUD/2026",
+     "IRIS-0000000042", "ksd-7", "A1", "ABC", "X" * 63 + "1", "X" * 64 + "1", "REK:123", "é1.2",
+     "ẞ9", "١٢٣", "-1A", ".5", ""]
+)  # fmt: skip
+spaces = st.sampled_from([" ", "  ", "\t", "\u00a0", "\u2003", " \t"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(st.tuples(words, spaces), max_size=5), kind=st.sampled_from(["transfer", "fee"])
+)
+def test_the_reference_is_the_first_word_after_the_lead_words(
+    parts: list[tuple[str, str]], kind: str
+) -> None:
+    remark = "".join(w + s for w, s in parts)
+    frame = pl.DataFrame({"remark": [remark], "kind": [kind]})
+    upper = common.upper_of(pl.col("remark"))
+    token = upper.str.extract(common.REFERENCE, 1)
+    regex = pl.when(pl.col("kind").is_in(["fee", "interest"])).then(None)
+    expected = regex.otherwise(common.shaped_reference(token))
+    got = frame.select(now=common.reference_of_upper(upper, pl.col("kind")), before=expected).row(0)
+    assert got[0] == got[1]
