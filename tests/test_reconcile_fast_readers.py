@@ -99,6 +99,35 @@ def test_mt940_in_pieces_reads_what_the_reader_before_read(bank: pl.DataFrame, s
         assert pl.concat([p for p in got if p is not None]).equals(read_mt940_before(path))
 
 
+def as_a_bank_writes_it(path: Path, crlf: bool) -> None:
+    """The statement with an envelope and a trailer around it, its remarks wrapped at 65 characters
+    (continuation lines), blank lines between entries and, if ``crlf``, CRLF line ends."""
+    out = ["{1:F01BPDJIDJAXXXX0000000000}{2:O9401200261121BPDJIDJAXXXX}{4:"]
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith(":86:"):
+            out += [line[k : k + 65] for k in range(0, len(line), 65)]
+        else:
+            out += ["", line] if line.startswith(":61:") else [line]
+    path.write_bytes(("\r\n" if crlf else "\n").join([*out, "-}", ""]).encode())
+
+
+@FAST
+@given(bank=statements, size=sizes, crlf=st.booleans())
+def test_a_wrapped_mt940_in_pieces_reads_what_the_reader_before_read(
+    bank: pl.DataFrame, size: int, crlf: bool
+) -> None:
+    with TemporaryDirectory() as name:
+        path = Path(name) / "rkud.sta"
+        write_mt940(bank, path)
+        as_a_bank_writes_it(path, crlf)
+        with pieces_of(size):
+            got = pieces(path)
+        assert all(p is not None for p in got)
+        frame = pl.concat([p for p in got if p is not None])
+        assert frame.equals(read_mt940_before(path))
+        assert frame["remark"].str.len_chars().max() > 61  # the wrapped remarks joined back
+
+
 @FAST
 @given(bank=statements, size=sizes)
 def test_camt053_fast_path_reads_what_expat_reads(bank: pl.DataFrame, size: int) -> None:

@@ -142,40 +142,36 @@ def _tagged_lines(lines: pl.DataFrame, path: Path, progress: _Progress) -> pl.Da
     return lines
 
 
-def _blocks(lines: pl.DataFrame, progress: _Progress) -> pl.DataFrame:
-    """One row per tag: its line, tag, first line (``head``, the tag removed) and whole text
-    (``body``: continuation lines joined as written), its statement, and the next tag's body
-    (``next_tag``, ``next_body``: the ``:86:`` of a ``:61:``)."""
+def _blocks(lines: pl.DataFrame, progress: _Progress) -> tuple[pl.DataFrame, bool]:
+    """One row per tag: its line, tag and ``text`` (the tag's line as written), ``more`` (its
+    continuation lines joined as written), its statement, and the next tag's (``next_tag``,
+    ``next_text``, ``next_more``: the ``:86:`` of a ``:61:``); and whether any block has more."""
     tagged = pl.col("tag").is_not_null()
-    # ``:NN:`` (nearly every line) loses 4 characters; ``:NNX:`` 5, a continuation line none
-    body = lines["text"].str.slice(4)
-    odd = (lines["tag"].str.len_bytes() != 2).fill_null(True).arg_true()
-    if odd.len():
-        rows = lines[odd]
-        body = body.scatter(
-            odd, rows["text"].str.slice(rows["tag"].str.len_bytes().fill_null(-2) + 2)
-        )
-    lines = lines.with_columns(body=body)
     continued = lines["tag"].null_count() > 0
-    blocks = lines.filter(tagged).rename({"body": "head"})
     if continued:
-        # Continuation lines are rare: only the blocks that have some are grouped and joined.
-        lines = lines.with_columns(block=tagged.cum_sum())
-        blocks = blocks.with_columns(block=lines.filter(tagged)["block"])
-        wrapped = lines.filter(pl.col("block").is_in(lines.filter(~tagged)["block"].implode()))
-        joined = wrapped.group_by("block").agg(pl.col("body").str.join("").alias("body"))
-        blocks = blocks.join(joined, on="block", how="left", maintain_order="left")
-        blocks = blocks.with_columns(pl.col("body").fill_null(pl.col("head")))
+        # Continuation lines are rare: they are joined per block and put beside their tag's line.
+        numbered = lines.with_columns(block=tagged.cum_sum())
+        more = (
+            numbered.filter(~tagged)
+            .group_by("block")
+            .agg(pl.col("text").str.join("").alias("more"))
+        )
+        blocks = (
+            numbered.filter(tagged)
+            .join(more, on="block", how="left", maintain_order="left")
+            .drop("block")
+        )
     else:
-        blocks = blocks.with_columns(body=pl.col("head"))
+        blocks = lines.with_columns(more=pl.lit(None, pl.String))
     blocks = blocks.with_columns(
         statement=(pl.col("tag") == "20").cum_sum().cast(pl.Int64) + progress.statements,
         next_tag=pl.col("tag").shift(-1),
-        next_body=pl.col("body").shift(-1),
+        next_text=pl.col("text").shift(-1),
+        next_more=pl.col("more").shift(-1),
     )
     last = blocks["statement"].max()
     progress.statements = last if isinstance(last, int) else progress.statements
-    return blocks
+    return blocks, continued
 
 
 def _piece(lines: pl.DataFrame, path: Path, progress: _Progress) -> pl.DataFrame | None:
@@ -183,15 +179,19 @@ def _piece(lines: pl.DataFrame, path: Path, progress: _Progress) -> pl.DataFrame
     tagged = _tagged_lines(lines, path, progress)
     if tagged is None:
         return None
-    blocks = _blocks(tagged, progress)
+    blocks, continued = _blocks(tagged, progress)
+    # the :86: after a :61: is its remark: its first line without the tag, and its continuation
+    remark = pl.col("next_text").str.slice(4)
+    if continued:
+        remark = pl.concat_str([remark, pl.col("next_more").fill_null("")])
     parts = (
         blocks.filter(pl.col("tag") == "61")
         .select(
             "line_no",
             "statement",
-            "head",
-            remark=pl.when(pl.col("next_tag") == "86").then(pl.col("next_body").str.strip_chars()),
-            _e=pl.col("head").str.extract_groups(_ENTRY),
+            "text",
+            remark=pl.when(pl.col("next_tag") == "86").then(remark.str.strip_chars()),
+            _e=pl.col("text").str.extract_groups(":61:" + _ENTRY.removeprefix("^")),
         )
         .unnest("_e")
         .with_columns(
@@ -210,7 +210,13 @@ def _piece(lines: pl.DataFrame, path: Path, progress: _Progress) -> pl.DataFrame
     ).row(0)
     if any(odd):
         parts = _checked(parts, where)
-    progress.sums.append(_sums(blocks, parts, where, progress.pieces))
+    balances = blocks.filter(pl.col("tag").is_in(["60F", "60M", "62F", "62M"])).select(
+        "line_no",
+        "statement",
+        "tag",
+        head=pl.col("text").str.slice(pl.col("tag").str.len_bytes() + 2),
+    )
+    progress.sums.append(_sums(balances, parts, where, progress.pieces))
     progress.pieces += 1
     return _canonical(parts, where)
 
@@ -218,6 +224,7 @@ def _piece(lines: pl.DataFrame, path: Path, progress: _Progress) -> pl.DataFrame
 def _checked(parts: pl.DataFrame, where: str) -> pl.DataFrame:
     """The checks of a piece one by one, in order, naming the first bad line: for a piece whose
     cheap checks found something (a long amount with leading zeros may still be a good one)."""
+    parts = parts.with_columns(head=pl.col("text").str.slice(4))
     first_bad(
         parts,
         ~pl.col("head").str.contains(_ENTRY),
@@ -275,10 +282,10 @@ def _canonical(parts: pl.DataFrame, where: str) -> pl.DataFrame:
     return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items()).collect()
 
 
-def _sums(blocks: pl.DataFrame, entries: pl.DataFrame, where: str, piece: int) -> pl.DataFrame:
+def _sums(balances: pl.DataFrame, entries: pl.DataFrame, where: str, piece: int) -> pl.DataFrame:
     """Per statement of the piece: its first opening and last closing balance (signed, with the
-    closing's line) and the sum of its movements; the balance lines are checked here."""
-    balances = blocks.filter(pl.col("tag").is_in(["60F", "60M", "62F", "62M"]))
+    closing's line) and the sum of its movements; the balance lines (``head``: the tag removed)
+    are checked here."""
     first_bad(
         balances,
         ~pl.col("head").str.contains(_BALANCE),
