@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,12 +49,15 @@ class Chunk:
     index: int
 
 
-def _decode(raw: bytes, encoding: str, path: Path, first_line: int) -> str:
+_BOM = b"\xef\xbb\xbf"
+
+
+def _decode(raw: memoryview, encoding: str, path: Path, first_line: int) -> str:
     try:
         # the BOM is removed from the first piece by ``chunks``; later pieces have none to remove
-        return raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
+        return codecs.decode(raw, "utf-8" if encoding == "utf-8-sig" else encoding)
     except UnicodeDecodeError as error:
-        line = first_line + raw[: error.start].count(b"\n")
+        line = first_line + bytes(raw[: error.start]).count(b"\n")
         raise StatementError(path, line, f"not {encoding} text: {error.reason}") from None
 
 
@@ -63,28 +67,31 @@ def chunks(
     """The file in pieces of about ``size`` bytes, each piece (but the first) starting exactly at an
     occurrence of ``cut_before`` (an ASCII marker such as ``b"\\n:61:"``'s ``:61:``: the cut is made
     after the marker's leading newline, if it has one), so a reader never sees a record split in two.
-    A piece grows until it holds a marker. Only bytes are searched here: no loop over lines."""
+    A piece grows until it holds a marker. Only bytes are searched here: no loop over lines. What
+    follows a cut is read again with the next block (a seek back), so a block is never copied."""
     skip = cut_before.startswith(b"\n")
     size = size or CHUNK_BYTES  # read when called, so a test can make the pieces small
     if "\n:<>".encode(encoding.replace("-sig", "")) != b"\n:<>":
         size = -1  # markers are searched as bytes: a wide encoding is read in one piece
-    first_line, index, rest = 1, 0, b""
+    first_line, index, rest, again = 1, 0, b"", 0
     try:
         with path.open("rb") as handle:
             while True:
-                block = handle.read(size)
-                buffer = rest + block
+                block = handle.read(size + again if size > 0 else size)
+                buffer = rest + block if rest else block
                 at = buffer.rfind(cut_before) if block else -1
                 if block and at <= 0:
-                    rest = buffer  # no marker yet: read on
+                    rest, again = buffer, 0  # no marker yet: read on
                     continue
                 cut = len(buffer) if not block else at + (1 if skip else 0)
-                piece, rest = buffer[:cut], buffer[cut:]
-                if index == 0 and encoding == "utf-8-sig":
-                    piece = piece.removeprefix(b"\xef\xbb\xbf")
+                again = len(buffer) - cut  # read again with the next block
+                handle.seek(-again, io.SEEK_CUR)
+                rest, piece = b"", memoryview(buffer)[:cut]
+                if index == 0 and encoding == "utf-8-sig" and buffer.startswith(_BOM):
+                    piece = piece[len(_BOM) :]
                 text = _decode(piece, encoding, path, first_line)
                 yield Chunk(text, first_line, index)
-                first_line += piece.count(b"\n")
+                first_line += buffer.count(b"\n", 0, cut)
                 index += 1
                 if not block:
                     return
