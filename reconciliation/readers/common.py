@@ -158,7 +158,7 @@ def lines_of(chunk: Chunk) -> pl.DataFrame:
         column = pl.read_csv(
             io.BytesIO(chunk.text.encode()),
             has_header=False,
-            separator="\x1f",
+            separator=_SEPARATOR,
             quote_char=None,
             schema={"text": pl.String},
         )["text"]
