@@ -264,6 +264,7 @@ def write_pieces(pieces: Iterator[pl.DataFrame | None], work: Path, stem: str) -
     one empty file (it is still an input of the run)."""
     import polars as pl
 
+    from reconciliation.partitioned import WORK_COMPRESSION
     from reconciliation.schema import STATEMENT
 
     written = Written([], 0, [])
@@ -274,7 +275,7 @@ def write_pieces(pieces: Iterator[pl.DataFrame | None], work: Path, stem: str) -
                 written = Written([], 0, [])
                 continue
             written.files.append(work / f"{stem}-{len(written.files)}.parquet")
-            piece.write_parquet(written.files[-1])
+            piece.write_parquet(written.files[-1], compression=WORK_COMPRESSION)
             written.paid_in.append(_credits(piece))
             written = replace(written, lines=written.lines + piece.height)
     except BaseException:
@@ -379,10 +380,10 @@ def _match(
 def _match_partitioned(
     inputs: _Inputs, params: Params, partitions: int, work: Path, say: Say
 ) -> LazyResult:
-    from reconciliation.partitioned import lazy_result, reconcile_files
+    from reconciliation.partitioned import WORK_COMPRESSION, lazy_result, reconcile_files
 
     ledger_file = work / "ledger.parquet"
-    inputs.take_ledger().write_parquet(ledger_file)
+    inputs.take_ledger().write_parquet(ledger_file, compression=WORK_COMPRESSION)
     dense = reconcile_files(inputs.files, ledger_file, params, partitions, work, progress=say)
     say("writing every line with its status")
     return lazy_result(inputs.files, ledger_file, dense, work, partitions)

@@ -178,33 +178,39 @@ def write_report(result: AnyResult, summary: Summary, out: Path) -> list[Path]:
         parquet = out / f"{name}.parquet"
         csv = out / f"{name}.csv"
         if isinstance(frame, pl.LazyFrame):
-            frame.sink_parquet(parquet)
-            _csv_in_slices(pl.scan_parquet(parquet), csv)
+            frame.sink_parquet(parquet, compression_level=ZSTD_LEVEL)
+            _csv_in_batches(frame, csv)
         else:
-            frame.write_parquet(parquet)
+            frame.write_parquet(parquet, compression_level=ZSTD_LEVEL)
             frame.with_columns(pl.col("status").cast(pl.String)).write_csv(csv)
         written += [parquet, csv]
     summary_json = out / "summary.json"
     summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
+    exceptions = _exceptions(result)
     page = out / "summary.html"
-    page.write_text(_html(result, summary), encoding="utf-8")
+    page.write_text(_html(exceptions, summary), encoding="utf-8")
     book = out / "summary.xlsx"
-    _xlsx(result, summary, book)
+    _xlsx(exceptions, summary, book)
     return [*written, summary_json, page, book]
 
 
+# The report's Parquet files are zstd at level 1: as small as the default level 3 on these lines
+# and faster to write (docs/benchmarks.md, issue 17 part 1 again).
+ZSTD_LEVEL = 1
 _SLICE = 100_000
 
 
-def _csv_in_slices(frame: pl.LazyFrame, path: Path) -> None:
-    """The CSV of a large result, a slice of rows at a time (``sink_csv`` held far more)."""
-    rows = frame.select(pl.len()).collect().item()
+def _csv_in_batches(frame: pl.LazyFrame, path: Path) -> None:
+    """The CSV of a large result, streamed a batch of rows at a time in one pass (``sink_csv``
+    buffers rows it has not yet written, up to half the file's size on a slow disk)."""
+    rows = frame.with_columns(pl.col("status").cast(pl.String))
     with path.open("wb") as handle:
-        for start in range(0, max(rows, 1), _SLICE):
-            part = frame.slice(start, _SLICE).collect()
-            part.with_columns(pl.col("status").cast(pl.String)).write_csv(
-                handle, include_header=start == 0
-            )
+        header = True
+        for part in rows.collect_batches(chunk_size=_SLICE):
+            part.write_csv(handle, include_header=header)
+            header = False
+        if header:  # no rows: the header alone, as write_csv writes it
+            rows.head(0).collect().write_csv(handle)
 
 
 def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -312,7 +318,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _xlsx(result: AnyResult, summary: Summary, path: Path) -> None:
+def _xlsx(exceptions: tuple[pl.DataFrame, pl.DataFrame], summary: Summary, path: Path) -> None:
     """The same summary as a workbook: counts and amounts per status (with what each means), bank
     charges per day, then the exceptions."""
     from openpyxl import Workbook
@@ -331,7 +337,7 @@ def _xlsx(result: AnyResult, summary: Summary, path: Path) -> None:
     sheet.append(_FEE_HEADERS)
     for row in _fee_rows(summary, _same):
         sheet.append(row)
-    statement, ledger = _exceptions(result)
+    statement, ledger = exceptions
     bank = book.create_sheet("statement exceptions")
     bank.append(_STATEMENT_HEADERS)
     for r in statement.iter_rows(named=True):
@@ -355,9 +361,9 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html(result: AnyResult, summary: Summary) -> str:
+def _html(exceptions: tuple[pl.DataFrame, pl.DataFrame], summary: Summary) -> str:
     inputs = [[i.role, i.path, str(i.lines), i.sha256] for i in summary.inputs]
-    statement_exceptions, ledger_exceptions = _exceptions(result)
+    statement_exceptions, ledger_exceptions = exceptions
     statement_rows = [
         _statement_row(r, _rupiah) for r in statement_exceptions.iter_rows(named=True)
     ]

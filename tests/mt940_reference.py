@@ -27,7 +27,7 @@ import polars as pl
 
 from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
-from reconciliation.readers.common import kind_of, reference_of
+from reconciliation.readers.common import REFERENCE, kind_of, shaped_reference, upper_of
 from reconciliation.schema import STATEMENT
 
 _TAG = r"^:(\d{2}[A-Z]?):"
@@ -151,9 +151,15 @@ def read_mt940(path: Path) -> pl.DataFrame:
             bank_ref=pl.col("bank_ref"),
             batch_id=pl.lit(None, pl.String),
         )
-        .with_columns(reference=reference_of(pl.col("remark"), pl.col("kind")))
+        .with_columns(reference=_reference_of(pl.col("remark"), pl.col("kind")))
     )
     return out.select(pl.col(n).cast(t) for n, t in STATEMENT.items())
+
+
+def _reference_of(remark: pl.Expr, kind: pl.Expr) -> pl.Expr:
+    """The document reference as it was taken then: the ``REFERENCE`` regular expression's group."""
+    token = upper_of(remark).str.extract(REFERENCE, 1)
+    return pl.when(kind.is_in(["fee", "interest"])).then(None).otherwise(shaped_reference(token))
 
 
 def _check_balances(blocks: pl.DataFrame, entries: pl.DataFrame, where: str) -> None:

@@ -99,6 +99,36 @@ def test_mt940_in_pieces_reads_what_the_reader_before_read(bank: pl.DataFrame, s
         assert pl.concat([p for p in got if p is not None]).equals(read_mt940_before(path))
 
 
+def as_a_bank_writes_it(path: Path, crlf: bool) -> None:
+    """The statement with an envelope and a trailer around it, its remarks wrapped at 65 characters
+    (continuation lines), blank lines between entries and, if ``crlf``, CRLF line ends."""
+    out = ["{1:F01BPDJIDJAXXXX0000000000}{2:O9401200261121BPDJIDJAXXXX}{4:"]
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith(":86:"):
+            out += [line[k : k + 65] for k in range(0, len(line), 65)]
+        else:
+            out += ["", line] if line.startswith(":61:") else [line]
+    path.write_bytes(("\r\n" if crlf else "\n").join([*out, "-}", ""]).encode())
+
+
+@FAST
+@given(bank=statements, size=sizes, crlf=st.booleans())
+def test_a_wrapped_mt940_in_pieces_reads_what_the_reader_before_read(
+    bank: pl.DataFrame, size: int, crlf: bool
+) -> None:
+    with TemporaryDirectory() as name:
+        path = Path(name) / "rkud.sta"
+        write_mt940(bank, path)
+        as_a_bank_writes_it(path, crlf)
+        with pieces_of(size):
+            got = pieces(path)
+        assert all(p is not None for p in got)
+        frame = pl.concat([p for p in got if p is not None])
+        assert frame.equals(read_mt940_before(path))
+        longest = frame.select(pl.col("remark").str.len_chars().max()).item()
+        assert longest > 61  # the wrapped remarks joined back
+
+
 @FAST
 @given(bank=statements, size=sizes)
 def test_camt053_fast_path_reads_what_expat_reads(bank: pl.DataFrame, size: int) -> None:
@@ -303,3 +333,29 @@ def test_midtrans_reports_in_pieces_read_as_in_one(tmp_path: Path) -> None:
         with pieces_of(300):
             assert len(list(gateway_report_pieces(path))) > 1
             assert read_gateway_report(path).equals(whole)
+
+
+# -- the reference without a capture group is the one the regular expression took ----------------
+words = st.sampled_from(
+    ["TRF", "TRANSFER", "RETUR", "RETURN", "PB", "KE", "PBX", "32.73/00001/SP2D-LS/BUD/2026",
+     "IRIS-0000000042", "ksd-7", "A1", "ABC", "X" * 63 + "1", "X" * 64 + "1", "REK:123", "é1.2",
+     "ẞ9", "١٢٣", "-1A", ".5", ""]
+)  # fmt: skip
+spaces = st.sampled_from([" ", "  ", "\t", "\u00a0", "\u2003", " \t"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(st.tuples(words, spaces), max_size=5), kind=st.sampled_from(["transfer", "fee"])
+)
+def test_the_reference_is_the_first_word_after_the_lead_words(
+    parts: list[tuple[str, str]], kind: str
+) -> None:
+    remark = "".join(w + s for w, s in parts)
+    frame = pl.DataFrame({"remark": [remark], "kind": [kind]})
+    upper = common.upper_of(pl.col("remark"))
+    token = upper.str.extract(common.REFERENCE, 1)
+    regex = pl.when(pl.col("kind").is_in(["fee", "interest"])).then(None)
+    expected = regex.otherwise(common.shaped_reference(token))
+    got = frame.select(now=common.reference_of_upper(upper, pl.col("kind")), before=expected).row(0)
+    assert got[0] == got[1]

@@ -183,10 +183,9 @@ def check_piece(chunk: Chunk) -> tuple[pl.DataFrame, int, bool]:
     than the five predefined ones, an entry with attributes or a namespace prefix. Literal counts
     only: each is one fast scan."""
     text = pl.Series("text", [chunk.text], pl.String)
-    counts = pl.DataFrame({"text": text}).select(
-        odd=_count("<!") + _count("<?") + _count("&#") + _count(":Ntry"),
-        amps=_count("&"),
-        entities=pl.col("text").str.count_matches(_ENTITIES),
+    piece = pl.DataFrame({"text": text})
+    counts = piece.select(
+        rare=pl.col("text").str.contains(r"<!|<\?|&|:Ntry"),  # one scan for what is rare
         entries=pl.col("text").str.count_matches(r"<Ntry[\s/>]"),
         plain=_count("<Ntry>"),
         closed=_count("</Ntry>"),
@@ -194,7 +193,14 @@ def check_piece(chunk: Chunk) -> tuple[pl.DataFrame, int, bool]:
         ends=_count("</"),
         empty=_count("/>"),
     )
-    odd, amps, entities, entries, plain, closed, tags, ends, empty = counts.row(0)
+    rare, entries, plain, closed, tags, ends, empty = counts.row(0)
+    odd, amps, entities = 0, 0, 0
+    if rare:
+        odd, amps, entities = piece.select(
+            odd=_count("<!") + _count("<?") + _count("&#") + _count(":Ntry"),
+            amps=_count("&"),
+            entities=pl.col("text").str.count_matches(_ENTITIES),
+        ).row(0)
     # The XML declaration is the one processing instruction allowed, at the start of the file.
     declaration = 1 if chunk.index == 0 and chunk.text.lstrip().startswith("<?xml") else 0
     if odd != declaration or amps != entities or entries != plain or plain != closed:

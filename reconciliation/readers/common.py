@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,13 @@ REFERENCE = rf"^(?:{LEAD_WORDS}\s+)*(\S+)"
 # (``IRIS20261121``): 3..64 letters, digits and ``. / _ -``, with at least one digit. The first word
 # of free text (``CV``, ``PT``, ``TRF``, ``REK``) is not one, so it is never read as a reference.
 REFERENCE_SHAPE = r"^[A-Z0-9][A-Z0-9./_\-]{2,63}$"
+# ``REFERENCE``'s token without a capture group (``str.extract`` is several times slower): the lead
+# words removed (a remark is stripped, so what is left starts with the token), the token's shape
+# checked where it stands, and only then cut at its end. A word of the shape is ASCII, so the byte
+# offset of the space after it is its length in characters.
+_LEADING = rf"^(?:{LEAD_WORDS}\s+)+"
+_SHAPED_WORD = REFERENCE_SHAPE.removesuffix("$") + r"(?:\s|$)"
+_DIGIT_IN_WORD = r"^[A-Z0-9./_\-]*[0-9]"
 RETURN = r"^(?:RETUR|RETURN|RTR|TOLAKAN)\b"
 FEE = r"^(?:BIAYA|ADM|ADMIN|PROVISI|CHARGE|FEE)\b"
 INTEREST = r"^(?:BUNGA|JASA GIRO|INTEREST|PAJAK BUNGA)\b"
@@ -41,12 +49,15 @@ class Chunk:
     index: int
 
 
-def _decode(raw: bytes, encoding: str, path: Path, first_line: int) -> str:
+_BOM = b"\xef\xbb\xbf"
+
+
+def _decode(raw: memoryview, encoding: str, path: Path, first_line: int) -> str:
     try:
         # the BOM is removed from the first piece by ``chunks``; later pieces have none to remove
-        return raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
+        return codecs.decode(raw, "utf-8" if encoding == "utf-8-sig" else encoding)
     except UnicodeDecodeError as error:
-        line = first_line + raw[: error.start].count(b"\n")
+        line = first_line + bytes(raw[: error.start]).count(b"\n")
         raise StatementError(path, line, f"not {encoding} text: {error.reason}") from None
 
 
@@ -56,33 +67,86 @@ def chunks(
     """The file in pieces of about ``size`` bytes, each piece (but the first) starting exactly at an
     occurrence of ``cut_before`` (an ASCII marker such as ``b"\\n:61:"``'s ``:61:``: the cut is made
     after the marker's leading newline, if it has one), so a reader never sees a record split in two.
-    A piece grows until it holds a marker. Only bytes are searched here: no loop over lines."""
+    A piece grows until it holds a marker. Only bytes are searched here: no loop over lines. What
+    follows a cut is read again with the next block (a seek back), so a block is never copied."""
     skip = cut_before.startswith(b"\n")
     size = size or CHUNK_BYTES  # read when called, so a test can make the pieces small
     if "\n:<>".encode(encoding.replace("-sig", "")) != b"\n:<>":
         size = -1  # markers are searched as bytes: a wide encoding is read in one piece
-    first_line, index, rest = 1, 0, b""
+    first_line, index, rest, again = 1, 0, b"", 0
     try:
         with path.open("rb") as handle:
             while True:
-                block = handle.read(size)
-                buffer = rest + block
+                block = handle.read(size + again if size > 0 else size)
+                buffer = rest + block if rest else block
                 at = buffer.rfind(cut_before) if block else -1
                 if block and at <= 0:
-                    rest = buffer  # no marker yet: read on
+                    rest, again = buffer, 0  # no marker yet: read on
                     continue
                 cut = len(buffer) if not block else at + (1 if skip else 0)
-                piece, rest = buffer[:cut], buffer[cut:]
-                if index == 0 and encoding == "utf-8-sig":
-                    piece = piece.removeprefix(b"\xef\xbb\xbf")
+                again = len(buffer) - cut  # read again with the next block
+                handle.seek(-again, io.SEEK_CUR)
+                rest, piece = b"", memoryview(buffer)[:cut]
+                if index == 0 and encoding == "utf-8-sig" and buffer.startswith(_BOM):
+                    piece = piece[len(_BOM) :]
                 text = _decode(piece, encoding, path, first_line)
                 yield Chunk(text, first_line, index)
-                first_line += piece.count(b"\n")
+                first_line += buffer.count(b"\n", 0, cut)
                 index += 1
                 if not block:
                     return
     except OSError as error:
         raise StatementError(path, 0, f"cannot read the file: {error.strerror or error}") from None
+
+
+class NotPlainLines(Exception):
+    """Polars' CSV reader could not split the file into lines (not UTF-8, a line holding the
+    separator, an empty or unreadable file): read it by bytes (``chunks`` and ``lines_of``), which
+    names the line."""
+
+
+# The separator of the one-column CSV a text file is read as (a control character text files do
+# not hold), and the bytes of a statement line, about (to turn ``CHUNK_BYTES`` into rows).
+_SEPARATOR = "\x1f"
+LINE_BYTES = 64
+
+
+def line_pieces(path: Path, cut_before: str, size: int | None = None) -> Iterator[pl.DataFrame]:
+    """The lines of a UTF-8 file with their 1-based numbers (``line_no``, ``text``; an empty line is
+    null, a blank one kept) in pieces of about ``size`` bytes, each piece but the first starting with
+    a line that starts with ``cut_before`` (a piece grows until it holds one). Polars' CSV reader
+    streams them from the file itself, in parallel and without a copy through Python: the lines are
+    those ``chunks`` and ``lines_of`` give. Raises ``NotPlainLines`` where Polars cannot split it."""
+    rows = max(1, (size or CHUNK_BYTES) // LINE_BYTES)
+    scan = pl.scan_csv(
+        path, has_header=False, separator=_SEPARATOR, quote_char=None, schema={"text": pl.String}
+    ).with_row_index("line_no", offset=1)
+    carry: pl.DataFrame | None = None
+    try:
+        for read in scan.collect_batches(chunk_size=rows):
+            batch = read.with_columns(pl.col("line_no").cast(pl.Int64))
+            if carry is not None:
+                batch = pl.concat([carry, batch], how="vertical", rechunk=False)
+            at = _last_start(batch, cut_before)
+            if at <= 0:
+                carry = batch  # no line to cut before yet: read on
+                continue
+            yield batch.slice(0, at)
+            carry = batch.slice(at)
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise NotPlainLines(str(error)) from None
+    if carry is not None and carry.height:
+        yield carry
+
+
+def _last_start(batch: pl.DataFrame, start: str) -> int:
+    """The row of the last line that starts with ``start`` (-1: none); the end is searched first."""
+    for tail in (1024, batch.height):
+        rows = batch.tail(tail)
+        found = rows["text"].str.starts_with(start).fill_null(False)
+        if found.any():
+            return batch.height - rows.height + int(found.arg_true()[-1])
+    return -1
 
 
 def lines_of(chunk: Chunk) -> pl.DataFrame:
@@ -94,7 +158,7 @@ def lines_of(chunk: Chunk) -> pl.DataFrame:
         column = pl.read_csv(
             io.BytesIO(chunk.text.encode()),
             has_header=False,
-            separator="\x1f",
+            separator=_SEPARATOR,
             quote_char=None,
             schema={"text": pl.String},
         )["text"]
@@ -220,8 +284,7 @@ def reference_of(remark: pl.Expr, kind: pl.Expr) -> pl.Expr:
 
 def reference_of_upper(upper: pl.Expr, kind: pl.Expr) -> pl.Expr:
     """``reference_of`` of a remark already through ``upper_of``."""
-    return (
-        pl.when(kind.is_in(["fee", "interest"]))
-        .then(None)
-        .otherwise(shaped_reference(upper.str.extract(REFERENCE, 1)))
-    )
+    rest = upper.str.replace(_LEADING, "")
+    shaped = rest.str.contains(_SHAPED_WORD) & rest.str.contains(_DIGIT_IN_WORD)
+    token = rest.str.head(rest.str.find(r"\s").fill_null(64))
+    return pl.when(kind.is_in(["fee", "interest"])).then(None).when(shaped).then(token)
