@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import advance
 
     advance.add_parser(sub)
+    from kasda import handover
+
+    handover.add_parsers(sub)
     return parser
 
 
@@ -188,6 +191,10 @@ def _run_on_store(
         from kasda import yearend
 
         return yearend.run(args, settings)
+    if args.command in ("export-sipd", "ebupot"):
+        from kasda import handover
+
+        return handover.run(args, settings)
     return 2
 
 
