@@ -82,8 +82,10 @@ def base_of(gross: int, ppn: int | None) -> int:
         return gross
     if ppn >= gross:
         return 0
+    # The rate to within a basis point or two for any base above Rp 100.000 (the PPN rounded
+    # down makes the guess low by at most 2 x 10^4 / base basis points).
     guess = ppn * BASIS_POINTS // (gross - ppn)
-    for rate in range(max(guess - 2, 1), guess + 3):
+    for rate in range(max(guess - 3, 1), guess + 4):
         base = tax_base(gross, rate)
         if base * rate // BASIS_POINTS == ppn:
             return base
