@@ -93,13 +93,14 @@ def book(ledger: Ledger, clock: Clock, plans: list[Plan]) -> None:
         ledger.execute(f.approve(p.spp))
         clock.to(p.sp2d_at - timedelta(seconds=1))
         ledger.execute(f.authorise(p.spp))  # at p.sp2d_at
-        for command in {
+        then: dict[str, list[Any]] = {
             "settled": [f.send(p.spp), f.settle(p.spp)],
             "failed": [f.send(p.spp), f.fail(p.spp)],
             "returned": [f.send(p.spp), f.settle(p.spp), f.return_(p.spp)],
             "cancelled": [f.cancel(p.spp)],
             "authorised": [],
-        }[p.outcome]:
+        }
+        for command in then[p.outcome]:
             ledger.execute(command)  # a refusal raises: every step here is one the rules allow
 
 
@@ -108,10 +109,10 @@ def ledger_withheld(ledger: Ledger, plans: list[Plan]) -> dict[tuple[int, int], 
     payment whose SP2D stands, in the month (WIB) of its SP2D."""
     found: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for p in plans:
-        payment = ledger.repository.get(f.disbursement_id(p.spp))
-        assert isinstance(payment, Disbursement)
+        payment: Disbursement = ledger.repository.get(f.disbursement_id(p.spp))
         if str(payment.status) not in STANDS:
             continue
+        assert payment.authorised_at is not None
         day = payment.authorised_at.astimezone(WIB)
         for d in payment.deductions:
             found[(day.year, day.month)][d["code"]] += d["amount"]
@@ -242,8 +243,8 @@ def test_the_ebupot_file_sums_to_the_ledger_and_the_xlsx_holds_the_csv(year_url:
     ]
     documents = list(book["Dasar Pemotongan"].iter_rows(values_only=True))[1:]
     others = list(book["Bukan e-Bupot"].iter_rows(values_only=True))[1:]
-    assert sum(int(r[10]) for r in documents) == sum(pph.values())  # pph_dipotong per SP2D
-    assert sum(int(r[8]) for r in others) == february.totals()["PPN"]
+    assert sum(int(str(r[10])) for r in documents) == sum(pph.values())  # pph per SP2D
+    assert sum(int(str(r[8])) for r in others) == february.totals()["PPN"]
     assert {r[2] for r in documents} == {"SP2D/SPP-3", "SP2D/SPP-4", "SP2D/SPP-8", "SP2D/SPP-9"}
 
 

@@ -8,7 +8,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("ledger", "projections", "api", "web", "audit", "gateways", "reconciliation", "kasda")
+PRODUCT = (
+    "ledger",
+    "projections",
+    "api",
+    "web",
+    "audit",
+    "gateways",
+    "reconciliation",
+    "exports",
+    "kasda",
+)
 
 
 def _private(name: str) -> bool:

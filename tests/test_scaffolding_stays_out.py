@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("ledger", "projections", "api", "web", "audit", "gateways", "reconciliation")
+PRODUCT = ("ledger", "projections", "api", "web", "audit", "gateways", "reconciliation", "exports")
 DEMO = "kasda.demo"
 TEST_SUPPORT = ("testkit", "tests", "benchmarks")
 # Scaffolding that once lived in the product, and where it lives now.

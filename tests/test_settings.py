@@ -16,7 +16,17 @@ from ledger.store import env_for_url, store_options
 
 ROOT = Path(__file__).resolve().parent.parent
 # Shipped in the wheel (pyproject's packages): only the settings module reads the environment.
-PRODUCT = ("ledger", "projections", "api", "web", "audit", "gateways", "reconciliation", "kasda")
+PRODUCT = (
+    "ledger",
+    "projections",
+    "api",
+    "web",
+    "audit",
+    "gateways",
+    "reconciliation",
+    "exports",
+    "kasda",
+)
 SETTINGS_MODULE = ROOT / "kasda" / "settings.py"
 # The test harness: it may read its own knobs (CI, PYTEST_XDIST_WORKER, KASDA_SCHEMATHESIS_*,
 # BENCH_DIR) and pass the environment on to subprocesses, but a variable of kasda's table it

@@ -21,6 +21,7 @@ from web.pages import (
     anggaran_kas,
     approvals,
     audit,
+    exports,
     home,
     lra,
     oidc,
@@ -38,7 +39,7 @@ from web.pages import (
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
     signin, oidc, home, spp, advance, approvals, payment, transfers, vendors, reconciliation, portal,
-    audit, redflags, lra, yearend, anggaran_kas,
+    audit, redflags, lra, exports, yearend, anggaran_kas,
 )  # fmt: skip
 
 
