@@ -29,7 +29,7 @@ def shot(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
-def api_file(server: LiveServer, path: str, params: dict[str, object]) -> bytes:
+def api_file(server: LiveServer, path: str, params: dict[str, str | int]) -> bytes:
     headers = bearer(server.config, Role.AUDITOR, pemda=PEMDA)
     answer = httpx.get(f"{server.url}/pemda/{PEMDA}/exports/{path}", params=params,
                        headers=headers, timeout=30)  # fmt: skip
