@@ -54,34 +54,39 @@ def csv_bytes(table: Table) -> bytes:
 
 def xlsx_bytes(*tables: Table) -> bytes:
     """A workbook of one sheet per table, in order: its title if it has one, a bold header row,
-    then the rows; text cells typed as text, rupiah columns with thousands separators."""
+    then the rows; rupiah columns with thousands separators. Written in openpyxl's streaming
+    mode (a year's LRA is some 9,000 cells). A text cell stays text: ``cell`` guarded every value
+    a spreadsheet would read as a formula."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    book = Workbook()
-    first = book.active
-    assert first is not None
-    book.remove(first)
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
     for table in tables:
         sheet = book.create_sheet(table.name)
         if table.title is not None:
             sheet.append([table.title])
-        sheet.append(list(table.headers))
-        first = sheet.max_row + 1  # the first row of data
-        for header in sheet[first - 1]:
-            header.font = Font(bold=True)
+        header = []
+        for name in table.headers:
+            written = WriteOnlyCell(sheet, value=name)
+            written.font = bold
+            header.append(written)
+        sheet.append(header)
+        money = [name in table.money for name in table.headers]
         for row in table.cells():
-            sheet.append(row)
-            for value in sheet[sheet.max_row]:
-                if isinstance(value.value, str):
-                    value.data_type = "s"  # text stays text, never a formula
-        for index, name in enumerate(table.headers, start=1):
-            if name in table.money:
-                for (amount,) in sheet.iter_rows(min_row=first, min_col=index, max_col=index):
+            out: list[Any] = []
+            for value, rupiah in zip(row, money, strict=True):
+                if rupiah and isinstance(value, int):
+                    amount = WriteOnlyCell(sheet, value=value)
                     amount.number_format = RUPIAH_FORMAT
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+                    out.append(amount)
+                else:
+                    out.append(value)
+            sheet.append(out)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def render(kind: str, main: Table, *more: Table) -> bytes:

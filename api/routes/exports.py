@@ -5,8 +5,9 @@ vendor's NPWP in full: it is for the tax office.
 
 Each file is read from the read models as the reports are (``freshness``, ``after``; the position
 in ``X-Kasda-Projection-Position``) and named in ``Content-Disposition``. A year, month or day out
-of range, or a format other than csv and xlsx, is a 422 problem before anything is read; a year
-without an APBD is a 404. docs/exports.md describes the columns."""
+of range, or a format other than csv and xlsx, is a 422 problem before anything is read; for the
+SIPD file, a year without an APBD (as of that day) is a 404. docs/exports.md describes the
+columns."""
 
 from __future__ import annotations
 
