@@ -28,12 +28,13 @@ from exports import ebupot, sheets, sipd
 from kasda.cli import main as cli
 from ledger import commands as c
 from ledger.application import Ledger
+from ledger.cipher import new_key
 from ledger.disbursement import Disbursement
 from ledger.money import DEFAULT_TAX_RATES, tax_base, withholdings_on_gross
 from projections import queries as q
 from projections import tax
 from projections.runner import Projector
-from testkit.world import OTHER_NPWP, OTHER_VENDOR_NAME, PEMDA, WIB, YEAR
+from testkit.world import OTHER_NPWP, OTHER_VENDOR_NAME, PEMDA, VENDOR_NAME, WIB, YEAR
 from tests import factory as f
 from tests.conftest import make_url
 
@@ -437,3 +438,28 @@ def test_the_example_files_are_the_layouts() -> None:
             assert tuple(next(csv.reader(example))) == headers
     book = load_workbook(EXAMPLES / "ebupot-32.73-2026-03.xlsx")
     assert book.sheetnames == ["Rekap", "42152223", "Dasar Pemotongan", "Bukan e-Bupot"]
+
+
+def test_an_encrypted_store_gives_the_npwp_and_name_in_clear(tmp_path: Path) -> None:
+    """With encryption at rest the read models hold NPWP and names sealed: the tax office's
+    file opens them (``Sealer.opened``), and only there."""
+    env = {"KASDA_CIPHER_KEY": new_key()}
+    url = f"sqlite:///{tmp_path / 'kasda.db'}"
+    clock = Clock()
+    ledger = Ledger(url, clock=clock, env=env)
+    try:
+        book(ledger, clock, PLANS[:2])
+        projector = Projector(ledger)
+        try:
+            projector.catch_up()
+            january = tax.withheld(projector.db, PEMDA, YEAR, 1)
+        finally:
+            projector.close()
+    finally:
+        ledger.close()
+    assert {(w.npwp, w.vendor_name) for w in january.withholdings} == {
+        (f.NPWP_DIGITS, VENDOR_NAME),
+        (OTHER_NPWP, OTHER_VENDOR_NAME),
+    }
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("kasda.db*"))
+    assert OTHER_VENDOR_NAME.encode() not in raw
