@@ -295,6 +295,8 @@ OFFICIALS = (
 READ_BOOKS = Allow(*OFFICIALS)
 READ_PAYMENTS = Allow(*OFFICIALS, Role.VENDOR, Role.GATEWAY)
 READ_AUDIT = Allow(Role.AUDITOR, Role.BPKAD_ADMIN)
+# The files handed on to other systems (SIPD, e-Bupot: NPWP in full): the treasury and its auditor.
+EXPORT = Allow(Role.BPKAD_ADMIN, Role.KUASA_BUD, Role.AUDITOR)
 ANYONE = Allow(*Role)
 BUDGET_ADMIN = Allow(*roles.BUDGET_ADMIN)
 VENDOR_ADMIN = Allow(*roles.VENDOR_ADMIN)

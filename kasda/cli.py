@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sqlite3
 import sys
 from datetime import datetime
@@ -117,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     from kasda import feed_dispatch
 
     feed_dispatch.add_parser(sub)
+    from kasda import handover
+
+    handover.add_parsers(sub)
     return parser
 
 
@@ -164,38 +168,33 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     return _run_on_store(parser, args, settings.for_pemda(getattr(args, "pemda", None)))
 
 
+# Commands a module runs with its ``run(args, settings)``, imported only when used.
+_RUN_BY = {
+    "verify": "integrity", "checkpoint": "integrity", "signing-key": "integrity",
+    "export": "integrity", "anggaran-kas": "spd", "spd": "spd", "close-year": "yearend",
+    "feed-dispatch": "feed_dispatch", "export-sipd": "handover", "ebupot": "handover",
+}  # fmt: skip
+
+
 def _run_on_store(
     parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings
 ) -> int:
     """Run a command that works on one store (``settings.open_ledger``)."""
+    module = _RUN_BY.get(args.command)
+    if module is not None:
+        return int(importlib.import_module(f"kasda.{module}").run(args, settings))
     if args.command in ("reconcile", "reconcile-resolve", "reconcile-kkpd"):
         return _reconcile(args, settings)
     if args.command == "demo":
         return _demo(parser, args, settings)
-    if args.command in ("verify", "checkpoint", "signing-key", "export"):
-        from kasda import integrity
-
-        return integrity.run(args, settings)
     if args.command in ("lra", "project", "advance"):
         return _read_side(args, settings)
     if args.command in ("redflags", "redflag-review"):
         from kasda import redflags
 
         return (redflags.run if args.command == "redflags" else redflags.review)(args, settings)
-    if args.command in ("anggaran-kas", "spd"):
-        from kasda import spd
-
-        return spd.run(args, settings)
     if args.command in ("replay", "history"):
         return _report(args, settings)
-    if args.command == "close-year":
-        from kasda import yearend
-
-        return yearend.run(args, settings)
-    if args.command == "feed-dispatch":
-        from kasda import feed_dispatch
-
-        return feed_dispatch.run(args, settings)
     return 2
 
 

@@ -35,7 +35,7 @@ SIDE_TITLES = {
 }
 
 
-def _day(text: str) -> date:
+def day_argument(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -46,7 +46,9 @@ def add_parsers(sub: Any) -> None:
     report = sub.add_parser("lra", help="budget realisation report (LRA), now or as of a day")
     report.add_argument("--pemda", default="32.73", help="Kemendagri region code (default 32.73)")
     report.add_argument("--year", type=int, default=2026)
-    report.add_argument("--as-of", type=_day, help="end of this day in the pemda's time zone")
+    report.add_argument(
+        "--as-of", type=day_argument, help="end of this day in the pemda's time zone"
+    )
     report.add_argument("--level", choices=list(q.LEVELS), default="skpd")
     report.add_argument(
         "--skpd", help="only this SKPD's lines (its code, e.g. 1.01.0.00.0.00.01.0000)"

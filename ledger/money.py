@@ -139,5 +139,12 @@ def withholdings_on_gross(
     table = DEFAULT_TAX_RATES if rates is None else rates
     base = gross
     if "PPN" in codes and "PPN" in table:
-        base = gross * BASIS_POINTS // (BASIS_POINTS + table["PPN"].basis_points)
+        base = tax_base(gross, table["PPN"].basis_points)
     return withholdings(base, codes, table)
+
+
+def tax_base(gross: Rupiah, ppn_basis_points: int) -> Rupiah:
+    """The tax base (DPP) of a gross that includes PPN at ``ppn_basis_points``: gross x 100 /
+    (100 + rate), rounded down. ``withholdings_on_gross`` levies every tax on it, and the tax
+    reports (``projections.tax``) recover it from a payment's recorded gross and PPN."""
+    return gross * BASIS_POINTS // (BASIS_POINTS + ppn_basis_points)

@@ -1,6 +1,6 @@
-"""The uraian (description) of every code the reports show: SKPD names, program, kegiatan and sub
-kegiatan (urusan.bidang.program.kewenangan.kegiatan.sub), and the chart of accounts from akun to the
-full kode rekening (Permendagri 90/2019 and its updates).
+"""The uraian (description) of every code the reports show: urusan and bidang urusan, SKPD names,
+program, kegiatan and sub kegiatan (urusan.bidang.program.kewenangan.kegiatan.sub), and the chart of
+accounts from akun to the full kode rekening (Permendagri 90/2019 and its updates).
 
 The list (``nomenclature.csv``, shipped as package data) holds the codes kasda's demo and tests use;
 a pemda adds its own rows. A code not in it is shown with ``MISSING``, never an error: a report must
@@ -16,6 +16,8 @@ from functools import cache
 from importlib import resources
 
 LEVELS = (
+    "urusan",
+    "bidang",
     "skpd",
     "program",
     "kegiatan",
@@ -28,6 +30,8 @@ LEVELS = (
     "rekening",
 )
 SEGMENTS = {
+    "urusan": 1,
+    "bidang": 2,
     "skpd": 8,
     "program": 3,
     "kegiatan": 5,

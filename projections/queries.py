@@ -243,6 +243,14 @@ def _kode(level: str) -> pl.Expr:
     return column if segments is None else column.str.split(".").list.head(segments).list.join(".")
 
 
+def kode_of(level: str) -> pl.Expr:
+    """A budget line's code at ``level`` (one of ``LEVELS``), as ``rollup`` groups it: the code of
+    every level above a line, for layouts that carry the whole hierarchy on each line."""
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown LRA level {level!r}; use one of {', '.join(LEVELS)}")
+    return _kode(level)
+
+
 def within(lines: pl.DataFrame, level: str, kode: str) -> pl.DataFrame:
     """The lines that roll up into the row ``kode`` of ``level`` (as ``rollup`` groups them): the
     lines under one row of the report, to drill down into."""
@@ -476,10 +484,10 @@ def statement(
         params.append(status)
     if requested_from is not None:
         where.append("p.requested_at >= ?")
-        params.append(_stamp(requested_from))
+        params.append(stamp(requested_from))
     if requested_to is not None:
         where.append("p.requested_at < ?")
-        params.append(_stamp(requested_to))
+        params.append(stamp(requested_to))
     clause = " AND ".join(where)
     with db.transaction(write=False) as cursor:
         vendor_row = cursor.fetchone(
@@ -528,7 +536,7 @@ def vendor_progress(
             " COALESCE(SUM(CASE WHEN status = 'settled' AND settled_at >= ? THEN 1 ELSE 0 END), 0),"
             " COALESCE(SUM(CASE WHEN status = 'settled' AND settled_at >= ? THEN net ELSE 0 END), 0)"
             " FROM proj_payment WHERE pemda = ? AND vendor_id = ?",
-            (*UNDER_WAY, _stamp(settled_from), _stamp(settled_from), pemda, vendor_id),
+            (*UNDER_WAY, stamp(settled_from), stamp(settled_from), pemda, vendor_id),
         )
     assert row is not None  # an aggregate without GROUP BY always has its row
     return dict(zip(("under_way", "settled", "settled_net"), map(int, row), strict=True))
@@ -541,7 +549,7 @@ def _npwp_shown(row: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _stamp(moment: datetime) -> str:
+def stamp(moment: datetime) -> str:
     # Moments are stored as UTC ISO text with microseconds (projections/source.py): compare so.
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
@@ -782,8 +790,8 @@ def disbursements(
     conditions += [
         ("p.status = ?", status),
         ("p.year = ?", year),
-        ("p.requested_at >= ?", None if requested_from is None else _stamp(requested_from)),
-        ("p.requested_at < ?", None if requested_to is None else _stamp(requested_to)),
+        ("p.requested_at >= ?", None if requested_from is None else stamp(requested_from)),
+        ("p.requested_at < ?", None if requested_to is None else stamp(requested_to)),
     ]
     return _listing(
         db, DISBURSEMENT_ROW, _PAYMENTS_WITH_LINE_AND_VENDOR, conditions, "p.position", limit,

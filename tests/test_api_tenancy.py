@@ -205,6 +205,8 @@ SAMPLE_QUERIES: dict[str, dict[str, str]] = {
     "/queues/{role}": {"limit": "500"},
     "/reconciliation/runs": {"state": "open"},
     "/reconciliation/runs/{run_id}": {"limit": "500"},
+    "/exports/sipd-lra.{kind}": {"year": str(YEAR)},
+    "/exports/ebupot.{kind}": {"year": str(YEAR), "month": "1"},
 }
 RUN_BODY: dict[str, Any] = {
     "business_date": "2026-03-31",
@@ -389,7 +391,7 @@ class World:
         key: str,
         skpd: str = SKPD,
     ) -> Any:
-        values = {"year": str(YEAR), **params_of}
+        values = {"year": str(YEAR), "kind": "csv", **params_of}  # kind: a file's format
         path = template
         for name, value in values.items():
             path = path.replace("{" + name + "}", value)

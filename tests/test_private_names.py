@@ -18,6 +18,7 @@ PRODUCT = (
     "feed",
     "gateways",
     "reconciliation",
+    "exports",
     "kasda",
 )
 

@@ -25,6 +25,7 @@ PRODUCT = (
     "gateways",
     "reconciliation",
     "feed",
+    "exports",
 )
 DEMO = "kasda.demo"
 TEST_SUPPORT = ("testkit", "tests", "benchmarks")

@@ -26,6 +26,7 @@ PRODUCT = (
     "feed",
     "gateways",
     "reconciliation",
+    "exports",
     "kasda",
 )
 SETTINGS_MODULE = ROOT / "kasda" / "settings.py"

@@ -11,6 +11,7 @@ from api.routes import (
     budgets,
     cashplan,
     disbursements,
+    exports,
     feed,
     me,
     reconciliation,
@@ -31,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     revenue.router,
     audit.router,
     reports.router,
+    exports.router,  # files for SIPD and e-Bupot
     reconciliation.router,
     redflags.router,
     years.router,  # tutup tahun

@@ -22,6 +22,7 @@ from web.pages import (
     anggaran_kas,
     approvals,
     audit,
+    exports,
     home,
     lra,
     oidc,
@@ -41,7 +42,7 @@ from web.pages import (
 # In menu order.
 MODULES: tuple[ModuleType, ...] = (
     signin, oidc, home, spp, advance, approvals, payment, transfers, vendors, reconciliation, portal,
-    audit, redflags, lra, yearend, anggaran_kas, publik, publik_data,
+    audit, redflags, lra, exports, yearend, anggaran_kas, publik, publik_data,
 )  # fmt: skip
 
 

@@ -277,8 +277,18 @@ async def lra_dashboard(
         "side": side,
         "tabs": tabs,
         "report": link("/lra/laporan", shown.period()),
+        "sipd": sipd_links(session, shown.period()),
     }
     return _answer(request, "lra.html", shown, unit, context)
+
+
+def sipd_links(session: Session, period: dict[str, str]) -> dict[str, str]:
+    """The LRA of ``period`` (its address parameters) in SIPD's layout
+    (``web.pages.exports``), for the roles that may take it (``auth.EXPORT``); none for the
+    others."""
+    if session.principal.role not in auth.EXPORT.roles:
+        return {}
+    return {kind: link(f"/lra/sipd.{kind}", period) for kind in ("csv", "xlsx")}
 
 
 def _answer(

@@ -6,8 +6,6 @@ NPWP in the address is the API's refusal (404, as if it did not exist)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +16,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from exports import sheets
 from ledger.disbursement import Status
 from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.roles import Role
 from ledger.vendor import normalise_npwp
 from projections import queries as q
 from projections.db import ReadDatabase
+from projections.tax import tax_name
 from web import format as fmt
 from web.deps import Need, fetch
 from web.messages import Refusal
@@ -48,9 +48,6 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 PAGE_SIZE = 20
 DOWNLOAD_LIMIT = 10_000  # payments in one download; a longer period is refused, not cut short
 
-# How the taxes withheld are called on screen (the ledger keeps the codes, ``ledger/money.py``).
-TAX_NAMES = {"PPN": "PPN", "PPH21": "PPh 21", "PPH22": "PPh 22", "PPH23": "PPh 23",
-             "PPH4_2": "PPh Pasal 4 ayat (2)"}  # fmt: skip
 # The steps of a payment, in order, and the moment each was reached (``proj_payment``).
 STEPS = (
     ("requested", "requested_at"),
@@ -62,10 +59,6 @@ STEPS = (
 )
 ENDINGS = {"failed": "failed_at", "returned": "returned_at", "rejected": "rejected_at",
            "cancelled": "cancelled_at"}  # fmt: skip
-
-
-def tax_name(code: str) -> str:
-    return TAX_NAMES.get(code, code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,12 +296,6 @@ def all_payments(db: ReadDatabase, session: Session, period: Period) -> q.Statem
     return q.Statement(first.vendor, first.totals, payments)
 
 
-def _cell(value: str | None) -> str:
-    """Text as a spreadsheet cell that is never a formula (a description may start with ``=``)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _day_wib(value: str | None) -> str:
     return "" if not value else fmt.local(value).date().isoformat()
 
@@ -324,54 +311,32 @@ def statement_table(found: q.Statement) -> tuple[list[str], list[list[Any]]]:
     for p in found.payments:
         withheld = {t["code"]: t["amount"] for t in taxes(p)}
         rows.append(
-            [_cell(p["spp_number"]), _cell(p["spm_number"]), _cell(p["sp2d_number"]),
+            [sheets.cell(p["spp_number"]), sheets.cell(p["spm_number"]), sheets.cell(p["sp2d_number"]),
              p["status"], _day_wib(p["requested_at"]), int(p["gross"]),
              *(withheld.get(c, 0) for c in codes), int(p["deductions"]), int(p["net"]),
-             _day_wib(p["settled_at"]), _cell(p["bank_reference"]), _cell(p["description"])]
+             _day_wib(p["settled_at"]), sheets.cell(p["bank_reference"]), sheets.cell(p["description"])]
         )  # fmt: skip
     return headers, rows
 
 
-def statement_csv(found: q.Statement) -> bytes:
+def statement_sheet(found: q.Statement, title: str | None = None) -> sheets.Table:
     headers, rows = statement_table(found)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
+    money = frozenset(h for h in headers if h in ("bruto", "jumlah_potongan", "netto")
+                      or h.startswith("potongan_"))  # fmt: skip
+    return sheets.Table("Rekening koran", headers, rows, money, title)
+
+
+def statement_csv(found: q.Statement) -> bytes:
+    return sheets.csv_bytes(statement_sheet(found))
 
 
 def statement_xlsx(found: q.Statement, title: str) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    headers, rows = statement_table(found)
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Rekening koran"
-    sheet.append([title])
-    sheet.append(headers)
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(row)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # text stays text, never a formula
-    money = [i + 1 for i, h in enumerate(headers) if h in ("bruto", "jumlah_potongan", "netto")
-             or h.startswith("potongan_")]  # fmt: skip
-    for column in money:
-        for (cell,) in sheet.iter_rows(min_row=3, min_col=column, max_col=column):
-            cell.number_format = "#,##0"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return sheets.xlsx_bytes(statement_sheet(found, title))
 
 
 FORMATS: dict[str, tuple[str, Callable[[q.Statement, str], bytes]]] = {
-    "csv": ("text/csv; charset=utf-8", lambda found, _title: statement_csv(found)),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", statement_xlsx),
+    "csv": (sheets.CSV_MEDIA_TYPE, lambda found, _title: statement_csv(found)),
+    "xlsx": (sheets.XLSX_MEDIA_TYPE, statement_xlsx),
 }
 
 
