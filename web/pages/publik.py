@@ -48,6 +48,7 @@ from api.tenants import Tenant, Tenants, tenant_of
 from ledger.codes import normalise_skpd
 from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.fields import MAX_YEAR, MIN_YEAR
+from opendata.cache import not_modified
 from projections import public
 from projections import queries as q
 from projections.db import ReadDatabase
@@ -413,11 +414,7 @@ def etag(request: Request, read: Read, *more: object) -> str:
 
 def fresh(request: Request, tag: str) -> bool:
     """Whether the client's ``If-None-Match`` names ``tag`` (weakly: ``W/`` ignored)."""
-    sent = request.headers.get("if-none-match")
-    if not sent:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in sent.split(",")}
-    return tag in tags or "*" in tags
+    return not_modified(request.headers.get("if-none-match"), tag)
 
 
 def cached(request: Request, tag: str, render: Callable[[], Response]) -> Response:
