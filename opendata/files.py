@@ -24,6 +24,7 @@ from opendata.dictionary import DATASETS, Dataset
 from projections import public
 from projections import queries as q
 from projections.db import ReadDatabase
+from projections.runner import gc_paused
 
 WIB = ZoneInfo("Asia/Jakarta")
 _YEAR = re.compile(r"[0-9]{4}")
@@ -122,10 +123,13 @@ def render_file(db: ReadDatabase, wanted: Wanted, context: Context) -> Rendition
         raise NotFound(f"tidak ada APBD pemda {wanted.pemda} tahun {wanted.year} di sini")
     file = wanted.dataset.file
     read = public.budget_lines if file == "lra.csv" else public.payments
-    found = read(db, wanted.pemda, wanted.year)
-    meta = render.Meta(wanted.pemda, wanted.year, found.position, datetime.now(WIB), file,
-                       f"{context.base_url}/publik/data/kamus.json")  # fmt: skip
-    return Rendition(_bytes(found.frame, meta, wanted, context), found.position)
+    # Thousands of short-lived dicts and no cycles (ocds.json: 33 ms, but 134 ms at p95 with the
+    # collector scanning the server's heap meanwhile).
+    with gc_paused():
+        found = read(db, wanted.pemda, wanted.year)
+        meta = render.Meta(wanted.pemda, wanted.year, found.position, datetime.now(WIB), file,
+                           f"{context.base_url}/publik/data/kamus.json")  # fmt: skip
+        return Rendition(_bytes(found.frame, meta, wanted, context), found.position)
 
 
 def _bytes(frame: pl.DataFrame, meta: render.Meta, wanted: Wanted, context: Context) -> bytes:

@@ -68,12 +68,14 @@ BATCH = 10_000  # positions per step: big enough to amortise the writes, small e
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a catch-up runs (if it was on).
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a catch-up runs (if it was on); also around other
+    short bursts that make many containers and no cycles (the public files and pages).
 
     Decoding and folding make many containers and no reference cycles (JSON bodies, pending
     rows), and each collection scans the growing pending rows again: 15 to 25 % of a rebuild's
-    CPU. Reference counting still frees everything; the collector runs again afterwards."""
+    CPU. Reference counting still frees everything; the collector runs again afterwards. The
+    switch is the process's: a burst that finds it off leaves it to whoever turned it off."""
     if not gc.isenabled():
         yield
         return
@@ -258,7 +260,7 @@ class Projector:
         immutable once read (every id up to the page's head is committed), so reading ahead
         changes nothing but the time; a read-ahead page that no longer follows the position
         (another projector moved it) is dropped."""
-        with _gc_paused():
+        with gc_paused():
             return self._catch_up(upto)
 
     def _catch_up(self, upto: int | None) -> Progress:
