@@ -221,37 +221,16 @@ def realisation(db: ReadDatabase, pemda: str, year: int) -> AsOf:
     the month's realisasi, belanja and pendapatan apart; with the log position, read together.
     Columns: skpd, skpd_nama, side, month, anggaran, realisasi_bulan, realisasi (cumulative)."""
     with db.transaction(write=False) as cursor:
-        rows = cursor.fetchall(
-            "SELECT l.skpd, l.rekening, substr(m.day, 1, 7), SUM(m.pagu),"
-            " SUM(m.realised) + SUM(m.revenue)"
-            " FROM proj_lra_line l JOIN proj_lra_movement m ON m.line_id = l.line_id"
-            " WHERE l.pemda = ? AND l.year = ?"
-            " GROUP BY l.skpd, l.rekening, substr(m.day, 1, 7)",
-            (pemda, year),
-        )
+        moves = q.month_moves(cursor, pemda, year, "9999-12-31", per_skpd=True)
         at = q.position_in(cursor)
-    moves = pl.DataFrame(
-        [(r[0], r[1], q.month_of(str(r[2]), year), int(r[3]), int(r[4])) for r in rows],
-        schema={"skpd": pl.String, "rekening": pl.String, "month": pl.Int64,
-                "anggaran": pl.Int64, "realisasi_bulan": pl.Int64},
-        orient="row",
-    ).with_columns(q.side_of_rekening().alias("side"))  # fmt: skip
-    grid = (
-        moves.select("skpd", "side")
-        .unique()
-        .join(pl.DataFrame({"month": range(1, 13)}, schema={"month": pl.Int64}), how="cross")
-    )
-    sums = moves.group_by("skpd", "side", "month").agg(pl.col("anggaran", "realisasi_bulan").sum())
+    months = pl.DataFrame({"month": range(1, 13)}, schema={"month": pl.Int64})
+    grid = moves.select("skpd", "side").unique().join(months, how="cross")
     frame = (
-        grid.join(sums, on=["skpd", "side", "month"], how="left")
-        .with_columns(pl.col("anggaran", "realisasi_bulan").fill_null(0))
-        .sort("skpd", "side", "month")
+        q.cumulative(grid, moves, ("skpd", "side"))
         .with_columns(
-            pl.col("anggaran").cum_sum().over("skpd", "side"),
-            pl.col("realisasi_bulan").cum_sum().over("skpd", "side").alias("realisasi"),
             pl.col("skpd")
             .replace_strict(nomenclature.names()["skpd"], default="")
-            .alias("skpd_nama"),
+            .alias("skpd_nama")
         )
         .select(
             "skpd", "skpd_nama", "side", "month", "anggaran", "realisasi_bulan", "realisasi"

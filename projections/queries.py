@@ -273,25 +273,9 @@ def lra_months(
     movement. At the end of a month the cumulative sums equal
     ``lra_totals(lra_lines(..., as_of=<its last day>))``; a month of another year folds into the
     nearest month of ``year``."""
-    only: str = ""
-    params: tuple[str, ...] = ()
-    if skpd is not None:
-        only, params = " AND l.skpd = ?", (normalise_skpd(skpd),)
     day = "9999-12-31" if as_of is None else as_of.isoformat()
     with db.transaction(write=False) as cursor:
-        rows = cursor.fetchall(
-            "SELECT l.rekening, substr(m.day, 1, 7), SUM(m.pagu), SUM(m.realised) + SUM(m.revenue)"  # noqa: S608
-            " FROM proj_lra_line l JOIN proj_lra_movement m ON m.line_id = l.line_id"
-            " WHERE l.pemda = ? AND l.year = ? AND l.allocated_on <= ? AND m.day <= ?"
-            f"{only} GROUP BY l.rekening, substr(m.day, 1, 7)",
-            (pemda, year, day, day, *params),
-        )
-    moves = pl.DataFrame(
-        [(r[0], month_of(str(r[1]), year), int(r[2]), int(r[3])) for r in rows],
-        schema={"rekening": pl.Utf8, "month": pl.Int64, "anggaran": pl.Int64,
-                "realisasi_bulan": pl.Int64},
-        orient="row",
-    ).with_columns(side_of_rekening().alias("side"))  # fmt: skip
+        moves = month_moves(cursor, pemda, year, day, skpd=skpd)
     if as_of is None:
         last = int(moves["month"].max() or 0)  # type: ignore[arg-type]
     else:
@@ -301,16 +285,60 @@ def lra_months(
         schema={"side": pl.Utf8, "month": pl.Int64},
         orient="row",
     )
-    sums = moves.group_by("side", "month").agg(pl.col("anggaran", "realisasi_bulan").sum())
+    return cumulative(grid, moves, ("side",)).select(
+        "side", "month", "anggaran", "realisasi", "realisasi_bulan"
+    )
+
+
+def month_moves(
+    cursor: Cursor,
+    pemda: str,
+    year: int,
+    day: str,
+    *,
+    skpd: str | None = None,
+    per_skpd: bool = False,
+) -> pl.DataFrame:
+    """Per kode rekening (and SKPD, with ``per_skpd``) and month of ``year``: the pagu moved
+    (``anggaran``) and the month's realisasi (``realisasi_bulan``) of the lines allocated by
+    ``day`` (``YYYY-MM-DD``), from their movements up to ``day``, with the rekening's ``side``; a
+    month of another year folds into the nearest month of ``year`` (``month_of``). Read in the
+    caller's transaction, so that other reads (the log position) agree with it."""
+    only: str = ""
+    params: tuple[str, ...] = ()
+    if skpd is not None:
+        only, params = " AND l.skpd = ?", (normalise_skpd(skpd),)
+    keys = ("skpd", "rekening") if per_skpd else ("rekening",)
+    grouped = ", ".join(f"l.{k}" for k in keys)
+    rows = cursor.fetchall(
+        f"SELECT {grouped}, substr(m.day, 1, 7), SUM(m.pagu), SUM(m.realised) + SUM(m.revenue)"  # noqa: S608
+        " FROM proj_lra_line l JOIN proj_lra_movement m ON m.line_id = l.line_id"
+        " WHERE l.pemda = ? AND l.year = ? AND l.allocated_on <= ? AND m.day <= ?"
+        f"{only} GROUP BY {grouped}, substr(m.day, 1, 7)",
+        (pemda, year, day, day, *params),
+    )
+    n = len(keys)
+    return pl.DataFrame(
+        [(*r[:n], month_of(str(r[n]), year), int(r[n + 1]), int(r[n + 2])) for r in rows],
+        schema={**dict.fromkeys(keys, pl.Utf8), "month": pl.Int64, "anggaran": pl.Int64,
+                "realisasi_bulan": pl.Int64},
+        orient="row",
+    ).with_columns(side_of_rekening().alias("side"))  # fmt: skip
+
+
+def cumulative(grid: pl.DataFrame, moves: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
+    """``moves`` (``month_moves``) summed per ``keys`` and month onto ``grid`` (every key and month
+    to show, none missing), with the anggaran and the realisasi (``realisasi``) cumulative to the
+    end of each month."""
+    sums = moves.group_by(*keys, "month").agg(pl.col("anggaran", "realisasi_bulan").sum())
     return (
-        grid.join(sums, on=["side", "month"], how="left")
+        grid.join(sums, on=[*keys, "month"], how="left")
         .with_columns(pl.col("anggaran", "realisasi_bulan").fill_null(0))
-        .sort("side", "month")
+        .sort(*keys, "month")
         .with_columns(
-            pl.col("anggaran").cum_sum().over("side"),
-            pl.col("realisasi_bulan").cum_sum().over("side").alias("realisasi"),
+            pl.col("anggaran").cum_sum().over(*keys),
+            pl.col("realisasi_bulan").cum_sum().over(*keys).alias("realisasi"),
         )
-        .select("side", "month", "anggaran", "realisasi", "realisasi_bulan")
     )
 
 
