@@ -4,7 +4,8 @@ bytes of a file. Amounts stay integers in every format; dates are ISO 8601 calen
 - CSV: UTF-8 without a byte order mark, a header row, ``\\n`` line ends, an empty cell for a
   missing value. A text cell that a spreadsheet would run as a formula (starting with ``=``,
   ``+``, ``-``, ``@``, a tab or a carriage return) starts with ``'`` instead (``spreadsheet_safe``),
-  as in the vendor portal's downloads; JSON and Parquet keep the text as it is.
+  the rule of the exports and the vendor portal's downloads (``exports.sheets.FORMULA_STARTS``);
+  JSON and Parquet keep the text as it is.
 - JSON: an object with the metadata (``Meta.header``) and ``data``, the rows as objects.
 - Parquet: the frame's own types (Int64, Date, String), zstd, the metadata as the file's
   key-value metadata.
@@ -13,6 +14,7 @@ bytes of a file. Amounts stay integers in every format; dates are ISO 8601 calen
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,8 +22,11 @@ from typing import Any
 import orjson
 import polars as pl
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA = r"^[=+\-@\t\r]"  # FORMULA_STARTS as a pattern
+from exports.sheets import FORMULA_STARTS
+
+# The characters a spreadsheet runs as a formula: the exports' rule (``exports.sheets``), as a
+# pattern.
+_FORMULA = "^[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
 
 
 @dataclass(frozen=True, slots=True)
