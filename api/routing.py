@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute, serialize_response
 from starlette.requests import Request
 from starlette.responses import Response
@@ -146,6 +147,15 @@ def _served_dependency(route: APIRoute) -> Any:
     is one ``DirectReads`` can call: a GET whose path parameters are the pemda and UUIDs, with a
     response model, and every other parameter with a default."""
     assert route.methods == {"GET"} and route.response_field is not None, route.path
+    # FastAPI's defaults, which ``DirectReads.handle`` answers with (status 200, plain JSON).
+    assert route.status_code in (None, 200) and route.response_model_by_alias, route.path
+    assert isinstance(route.response_class, DefaultPlaceholder), route.path
+    assert route.response_model_include is None and route.response_model_exclude is None
+    assert not (
+        route.response_model_exclude_unset
+        or route.response_model_exclude_defaults
+        or route.response_model_exclude_none
+    ), route.path
     served = [d for d in route.dependant.dependencies if d.name == "served"]
     assert len(served) == 1 and len(route.dependant.dependencies) == 1, route.path
     signature = inspect.signature(route.endpoint)
