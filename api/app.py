@@ -23,7 +23,8 @@ from fastapi.openapi.utils import get_openapi
 from api import docs, problems
 from api.auth import TokenVerifier
 from api.edge import EdgeGuard
-from api.routes import ROUTERS, feed
+from api.routes import DIRECT_READS, ROUTERS, feed
+from api.routing import DirectReads
 from api.settings import SHARED, ApiSettings
 from api.tenants import Tenant, Tenants
 from feed.dispatcher import Dispatcher
@@ -108,6 +109,8 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
 
     for router in ROUTERS:
         app.include_router(router)
+    # The busiest reads, when plainly asked, without FastAPI's routing and dependencies.
+    app.router.routes.insert(0, DirectReads(DIRECT_READS))
     app.include_router(feed.pull_router)  # the subscribers' own route, outside /pemda/
     webhooks = _webhooks_router()
     if webhooks is not None:

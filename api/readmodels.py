@@ -107,13 +107,24 @@ class ReadModels:
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._wanted = 0  # the highest position a reader waits for
         self._reached = 0  # the highest position known to be projected
+        # A position known to be in the log (a head read, a write's answer: ``recorded``). Set
+        # from several threads without a lock: a lost update leaves a smaller value, which was
+        # recorded too, so it only ever errs towards asking the log again.
+        self._recorded = 0
         self._answers: dict[Hashable, tuple[int, Any]] = {}  # key -> (position, answer)
         # aggregate id -> its owner; used from the event loop only (``owner``).
         self._owners: OrderedDict[str, queries.Owner] = OrderedDict()
 
     # -- keeping current ------------------------------------------------------------------------
     def head(self) -> int:
-        return int(self.ledger.recorder.max_notification_id() or 0)
+        head = int(self.ledger.recorder.max_notification_id() or 0)
+        self.recorded(head)
+        return head
+
+    def recorded(self, position: int) -> None:
+        """``position`` is in the log (the head just read, or a write's ``CommandOut.position``):
+        a read ``after`` it need not ask the log's head before it waits (``read``)."""
+        self._recorded = max(self._recorded, position)
 
     def catch_up(self, upto: int | None = None) -> int:
         """Project at least up to ``upto`` (default: the log's head now); the position reached."""
@@ -355,6 +366,11 @@ class ReadModels:
         # Without ``latest`` and ``after``: what the models hold now (the follower keeps them
         # within about ``interval``), no wait and no projection step forced by this read.
         upto = 0 if after is None else after
+        if not latest and self._reached < upto <= self._recorded and self._thread is not None:
+            # Read-your-writes of a position known to be recorded (so no 422 to give) that the
+            # models have not reached: wait first, then one hop to a worker thread for the query,
+            # instead of a hop to find out that it must wait and a second one after the wait.
+            await self._wait_bounded(upto)
         found = await to_thread.run_sync(self._query, query, upto, key, latest)
         if isinstance(found, int):
             await self._wait_bounded(found)

@@ -56,7 +56,9 @@ class Tenant:
     def over(cls, ledger: Ledger, timezone: str) -> Tenant:
         # The read models live in the same store as the events (projections/db.py) and carry
         # their position: nothing is replayed here, the projector thread catches up.
-        return cls(ledger, BatchWriter(ledger), ReadModels(ledger, timezone=timezone))
+        models = ReadModels(ledger, timezone=timezone)
+        # A read after a position this process's writes returned need not ask the log's head.
+        return cls(ledger, BatchWriter(ledger, recorded=models.recorded), models)
 
     def close(self) -> None:
         self.read_models.close()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from anyio import to_thread
@@ -42,9 +42,16 @@ class Written:
 
 
 class BatchWriter:
-    def __init__(self, ledger: Ledger, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        max_batch: int = MAX_BATCH,
+        recorded: Callable[[int], None] | None = None,
+    ) -> None:
         self.ledger = ledger
         self.max_batch = max_batch
+        # Told each position a batch answers with (``ReadModels.recorded``): it is in the log.
+        self._recorded = recorded
         self._pending: list[tuple[Command, asyncio.Future[tuple[Outcome, int]]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -112,6 +119,8 @@ class BatchWriter:
                     if not future.done():
                         future.set_exception(error)
                 continue
+            if self._recorded is not None and position:
+                self._recorded(position)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue

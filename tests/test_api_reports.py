@@ -656,6 +656,43 @@ def test_after_makes_the_write_visible(api: Api, year: dict[str, str]) -> None:
     assert fresh["position"] >= requested["position"] > lra["position"]
 
 
+def test_after_a_recorded_position_waits_then_reads_once(
+    api: Api, year: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read after a position this process's writer answered (so in the log: no 422 to give)
+    that the models have not reached waits for the follower first, then reads once: one trip to
+    a worker thread (``ReadModels._query``), not one to find out that it must wait and another
+    after. The answer includes the write, and names a position at or after it."""
+    models = api.client.app.state.read_models  # type: ignore[attr-defined]
+    models.stop()
+    models.interval = 3600.0  # the follower projects only when a reader waits
+    models.start()
+    before = api.ok(Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "level": "rekening"}))
+    written = expect(
+        api.post(Role.PPTK, "/disbursements", request_body("SPP-W", gross=5_000_000)), 201
+    )
+    assert models._reached < written["position"] <= models._recorded  # the writer told it
+    queries = []
+    real = models._query
+
+    def counted(*args: Any) -> Any:
+        queries.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(models, "_query", counted)
+    after = api.ok(Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "level": "rekening"}))
+    assert queries == [written["position"]]
+    assert after["position"] >= written["position"] > before["position"]
+
+    def committed(body: dict[str, Any]) -> int:
+        return int({r["kode"]: r["committed"] for r in body["rows"]["items"]}["5.1.02.02.01.0055"])
+
+    assert committed(after) == committed(before) + 5_000_000
+    # Beyond what the log holds: still refused at once, not waited for.
+    beyond = api.get(Role.AUDITOR, "/lra", params={"year": YEAR, "after": models._recorded + 10})
+    assert expect(beyond, 422)["rule"] == "position_not_recorded"
+
+
 @pytest.mark.parametrize(("path", "params"), REPORTS)
 def test_after_beyond_the_head_is_422_not_a_wait(
     api: Api, year: dict[str, str], path: str, params: dict[str, Any]

@@ -4,6 +4,7 @@ list it in ``ROUTERS`` below (``create_app`` includes them in order)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from api.routes import (
     advance,
@@ -37,4 +38,17 @@ ROUTERS: list[APIRouter] = [
     redflags.router,
     years.router,  # tutup tahun
     feed.router,  # the event feed: BPKAD's subscriptions and deliveries
+]
+
+
+def _route(router: APIRouter, endpoint: object) -> APIRoute:
+    [route] = [r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is endpoint]
+    return route
+
+
+# Answered directly when plainly asked (``api.routing.DirectReads``): half and a fifth of the
+# API's traffic in ``benchmarks/bench_api.py``'s mix.
+DIRECT_READS: list[APIRoute] = [
+    _route(disbursements.router, disbursements.get_disbursement),
+    _route(disbursements.router, disbursements.get_history),
 ]

@@ -24,11 +24,12 @@ from api.auth import Principal
 from api.deps import (
     After,
     IdempotencyKey,
-    LedgerDep,
     Limit,
     ListFreshness,
     Offset,
     ReadModelsDep,
+    Serve,
+    Served,
     WriterDep,
     listed,
     page,
@@ -79,6 +80,8 @@ router = AreaRouter(
 )
 
 Reader = Annotated[Principal, Depends(auth.READ_PAYMENTS)]
+# The busiest routes take the guard and the tenant as one dependency (``api.deps.Serve``).
+ServedReader = Annotated[Served, Depends(Serve(auth.READ_PAYMENTS))]
 WRITE = responses(409)
 
 
@@ -103,11 +106,11 @@ def _step(
 )
 async def request_disbursement(
     body: RequestDisbursementIn,
-    who: Annotated[Principal, Depends(auth.REQUEST)],
+    served: Annotated[Served, Depends(Serve(auth.REQUEST))],
     key: IdempotencyKey,
-    writer: WriterDep,
     response: Response,
 ) -> CommandOut:
+    who = served.who
     command = c.RequestDisbursement(
         idempotency_key=key,
         actor=who.actor,
@@ -121,7 +124,7 @@ async def request_disbursement(
         description=body.description,
         documents=dict(body.documents),
     )
-    return await run(writer, command, response)
+    return await run(served.tenant.writer, command, response)
 
 
 @router.post(
@@ -467,16 +470,15 @@ def check_visible(found: q.Owner | None, who: Principal, disbursement_id: UUID) 
 )
 async def get_disbursement(
     disbursement_id: UUID,
-    who: Reader,
-    ledger: LedgerDep,
-    models: ReadModelsDep,
+    served: ServedReader,
     at: Annotated[
         datetime | None,
         Query(description="time travel: the payment as it was then (ISO 8601 with zone)"),
     ] = None,
 ) -> DisbursementOut:
-    await require_visible(models, who, disbursement_id)
-    return await to_thread.run_sync(_disbursement_out, ledger, disbursement_id, at)
+    tenant = served.tenant
+    await require_visible(tenant.read_models, served.who, disbursement_id)
+    return await to_thread.run_sync(_disbursement_out, tenant.ledger, disbursement_id, at)
 
 
 def _disbursement_out(
@@ -520,14 +522,13 @@ def _disbursement_out(
 )
 async def get_history(
     disbursement_id: UUID,
-    who: Reader,
-    ledger: LedgerDep,
-    models: ReadModelsDep,
+    served: ServedReader,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[HistoryEntryOut]:
-    await require_visible(models, who, disbursement_id)
-    return await to_thread.run_sync(_history_out, ledger, disbursement_id, limit, offset)
+    tenant = served.tenant
+    await require_visible(tenant.read_models, served.who, disbursement_id)
+    return await to_thread.run_sync(_history_out, tenant.ledger, disbursement_id, limit, offset)
 
 
 def _history_out(

@@ -26,7 +26,7 @@ from pydantic import AwareDatetime
 
 from api import auth
 from api.auth import Principal
-from api.deps import After, Freshness, Limit, Offset, ReadModelsDep, page
+from api.deps import After, Freshness, Limit, Offset, ReadModelsDep, Serve, Served, page
 from api.models import (
     CashDayOut,
     CashPositionOut,
@@ -101,8 +101,7 @@ def _persen(bp: int) -> str:
     openapi_extra=auth.READ_BOOKS.doc,
 )
 async def lra(
-    who: Reader,
-    models: ReadModelsDep,
+    served: Annotated[Served, Depends(Serve(auth.READ_BOOKS))],  # the guard and the tenant at once
     response: Response,
     year: Annotated[int, Query(ge=MIN_YEAR, le=MAX_YEAR, description="fiscal year")],
     level: Annotated[LevelName, Query(description="rows per this level")] = "skpd",
@@ -150,6 +149,7 @@ async def lra(
         # Tutup tahun: a closed year's LRA is final (as of a day before the close it is not).
         return rows, q.lra_totals(lines), q.year_closed(db, who.pemda, year, as_of) is not None
 
+    who, models = served.who, served.tenant.read_models
     unit = None if skpd is None else normalise_skpd(skpd)  # a bad code: 4xx before any read
     if who.skpd is not None:  # an SKPD-bound official reads its own SKPD's LRA, and only that
         if unit is not None:
