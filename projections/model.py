@@ -58,6 +58,18 @@ def _sorted_json_encoder() -> Callable[[Any], str]:
 sorted_json = _sorted_json_encoder()
 
 
+def compact_json(value: Any) -> str:
+    """A decoded JSON document as JSON text, keys sorted, without spaces: what ``orjson`` writes,
+    in C, in about a fifth of the time of ``sorted_json``. For the details only kasda reads
+    back (the history's and the feed's, always parsed with ``json.loads``); a text people or
+    other programs read as stored keeps ``sorted_json``. A value orjson cannot write (an
+    integer beyond 64 bits) is written by ``json.dumps`` in the same layout, parsing the same."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 class ReadModel(ABC):
     name: str
     tables: tuple[str, ...]

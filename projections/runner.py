@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 #    approval queues; the advance's money in the cash position.
 # 9: an advance's outstanding is rupiah only, as ``Advance.outstanding``.
 # 10: the event feed (proj_feed, proj_feed_subscription; feed/ keeps its delivery state apart).
-VERSION = 10
+# 11: the history's and the feed's details written compact (``projections.model.compact_json``).
+VERSION = 11
 NAME = "kasda"
 # The pemda's time zone, which decides the calendar day of every event (``KASDA_TIMEZONE``).
 DEFAULT_TIMEZONE = "Asia/Jakarta"

@@ -23,7 +23,7 @@ from ledger.application import Ledger
 from projections.db import ReadDatabase
 from projections.feed import FeedModel
 from projections.history import HistoryModel
-from projections.model import insert_rows, sorted_json
+from projections.model import compact_json, insert_rows, sorted_json
 from projections.runner import Projector
 from projections.source import Fact
 from tests import factory as f
@@ -217,3 +217,23 @@ _json = st.recursive(
 @given(value=_json)
 def test_sorted_json_is_json_dumps_with_sorted_keys(value: Any) -> None:
     assert sorted_json(value) == json.dumps(value, sort_keys=True)
+
+
+# Decoded JSON documents: no NaN or infinity (JSON has none), integers of any size.
+_document = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(value=_document, number=st.floats(allow_nan=False, allow_infinity=False))
+def test_compact_json_is_the_document_with_sorted_keys_and_reads_back_the_same(
+    value: Any, number: float
+) -> None:
+    assert compact_json(value) == json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert json.loads(compact_json(value)) == value
+    assert json.loads(compact_json([number, value])) == [number, value]
