@@ -196,13 +196,12 @@ def _values(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> list[tuple[
 
 
 _PLAIN = frozenset({str, int, type(None)})
-# The Python types a column of each PostgreSQL type takes in binary COPY exactly as the JSON path
-# would store them; a column of another type, or a value of another type, goes in as text.
-_BINARY = {
-    "text": frozenset({str, type(None)}),
-    "int8": frozenset({int, type(None)}),
-    "int4": frozenset({int, type(None)}),
-}
+_TEXT = frozenset({str, type(None)})
+_INTEGER = frozenset({int, type(None)})
+# The integer columns binary COPY may write, with their bounds: psycopg's binary dumper would wrap
+# a value outside them silently (2**31 into INTEGER as -2**31), where text COPY and the JSON path
+# make PostgreSQL refuse it; so a column out of bounds goes in as text, refused as before.
+_BOUNDS = {"int4": 2**31, "int8": 2**63}
 
 
 def _copied(
@@ -210,19 +209,35 @@ def _copied(
 ) -> bool:
     """Plain inserts (most rows of a rebuild) by ``COPY``, which PostgreSQL takes in several
     times faster than rows it has to pull out of a JSON document; in binary when every column
-    is text or an integer and holds only those (less to format here and to parse there). False
-    if a value is not text, an integer or NULL: what COPY writes exactly as the JSON path stores
-    it (a bool would be ``t`` in COPY's text and ``true`` through JSON)."""
-    kinds = [set(map(type, column)) for column in zip(*values, strict=True)] if values else []
+    is text or an integer and holds only those, in bounds (less to format here and to parse
+    there). False if a value is not text, an integer or NULL: what COPY writes exactly as the
+    JSON path stores it (a bool would be ``t`` in COPY's text and ``true`` through JSON)."""
+    by_column = list(zip(*values, strict=True))
+    kinds = [set(map(type, column)) for column in by_column]
     if not all(found <= _PLAIN for found in kinds):
         return False
     types = cursor.db.column_types(cursor, table)
     binary = [types.get(column, "") for column in columns]
-    if all(found <= _BINARY.get(t, frozenset()) for t, found in zip(binary, kinds, strict=True)):
+    if values and all(
+        _binary(kind, found, column)
+        for kind, found, column in zip(binary, kinds, by_column, strict=True)
+    ):
         cursor.copy(table, columns, values, types=binary)
     else:
         cursor.copy(table, columns, values)
     return True
+
+
+def _binary(kind: str, found: set[type], column: tuple[Any, ...]) -> bool:
+    """Whether binary COPY writes ``column`` (its values, of the Python types ``found``) into a
+    column of the PostgreSQL type ``kind`` exactly as text COPY would."""
+    if kind == "text":
+        return found <= _TEXT
+    bound = _BOUNDS.get(kind)
+    if bound is None or not found <= _INTEGER:
+        return False
+    numbers = [v for v in column if v is not None] if type(None) in found else column
+    return not numbers or (-bound <= min(numbers) and max(numbers) < bound)
 
 
 def update_rows(

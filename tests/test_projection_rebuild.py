@@ -14,6 +14,7 @@ import random
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -237,3 +238,36 @@ def test_compact_json_is_the_document_with_sorted_keys_and_reads_back_the_same(
     )
     assert json.loads(compact_json(value)) == value
     assert json.loads(compact_json([number, value])) == [number, value]
+
+
+@pytest.mark.parametrize(("column", "value"), [("n", 2**31), ("n", -(2**31) - 1), ("big", 2**63)])
+def test_an_integer_out_of_its_columns_bounds_is_refused_as_by_the_json_path(
+    ledger_url: str, column: str, value: int
+) -> None:
+    """Binary COPY would wrap it silently (2**31 into INTEGER as -2**31): it goes in as text,
+    and PostgreSQL refuses it as it refuses the JSON path's (SQLite treats both alike)."""
+    ledger = Ledger(ledger_url)
+    db = ReadDatabase(ledger)
+    stored: list[Any] = []
+    try:
+        for on_conflict in ("", "ON CONFLICT DO NOTHING"):
+            try:
+                with db.transaction() as cursor:
+                    cursor.execute(f"CREATE TABLE rows_bounds ({_COLUMNS})")
+                    insert_rows(cursor, "rows_bounds", [{"id": 1, column: value}], on_conflict)
+                    stored.append(cursor.fetchall(f"SELECT {column} FROM rows_bounds"))
+                    raise _RolledBack
+            except _RolledBack:
+                pass
+            except (psycopg.errors.NumericValueOutOfRange, OverflowError):
+                stored.append("refused")  # OverflowError: SQLite's driver, beyond 64 bits
+        assert stored[0] == stored[1]
+        if db.kind == "postgres":
+            assert stored == ["refused", "refused"]
+    finally:
+        db.close()
+        ledger.close()
+
+
+class _RolledBack(Exception):
+    """Leaves a transaction without committing it."""
