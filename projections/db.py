@@ -51,6 +51,8 @@ class ReadDatabase:
         self._pg: psycopg.Connection[Row] | None = None
         self._path = ""
         self._in_memory = False
+        # Per table, its columns' PostgreSQL types (``column_types``).
+        self._column_types: dict[str, dict[str, str]] = {}
         if self.kind == "postgres":
             self.schema = self._env.get("POSTGRES_SCHEMA") or "public"
         else:
@@ -118,6 +120,25 @@ class ReadDatabase:
         """``statement`` written with ``?`` markers, in this database's dialect."""
         return statement.replace("?", "%s") if self.kind == "postgres" else statement
 
+    def column_types(self, cursor: Cursor, table: str) -> dict[str, str]:
+        """The PostgreSQL type (``int8``, ``text``, ...) of each column of ``table``, read from
+        the catalogue once per table and kept until ``forget_tables`` (binary ``COPY`` must be
+        told them)."""
+        found = self._column_types.get(table)
+        if found is None:
+            rows = cursor.fetchall(
+                "SELECT a.attname, t.typname FROM pg_attribute a"
+                " JOIN pg_type t ON t.oid = a.atttypid"
+                " WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped",
+                (table,),
+            )
+            found = self._column_types[table] = {str(name): str(kind) for name, kind in rows}
+        return found
+
+    def forget_tables(self) -> None:
+        """Tables were dropped or made: read their columns' types again."""
+        self._column_types.clear()
+
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
         """A transaction; SQLite takes its write lock up front so a batch never fails half-way
@@ -172,13 +193,24 @@ class Cursor:
         if rows:
             self.raw.executemany(self.db.q(statement), rows)
 
-    def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    def copy(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        types: Sequence[str] | None = None,
+    ) -> None:
         """Insert ``rows`` with PostgreSQL's ``COPY``: the cheapest way in for the server (no
-        statement per row, no JSON to parse); psycopg formats the rows in C."""
+        statement per row, no JSON to parse); psycopg formats the rows in C. With the columns'
+        ``types`` (``int8``, ``text``, ...), in binary: less to format and to parse."""
         assert self.db.kind == "postgres", "COPY is PostgreSQL's"
         names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), names)
+        form = sql.SQL(" (FORMAT BINARY)" if types is not None else "")
+        statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(sql.Identifier(table), names, form)
         with self.raw.copy(statement) as copy:
+            if types is not None:
+                copy.set_types(list(types))
             for row in rows:
                 copy.write_row(row)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from ledger.feed import FEED_KINDS
 from projections.db import Cursor
-from projections.model import ReadModel, RowChanges, insert_rows, sorted_json
+from projections.model import ReadModel, RowChanges, compact_json, insert_rows
 from projections.sealing import Sealer
 from projections.source import Fact
 
@@ -167,7 +167,7 @@ class FeedModel(ReadModel):
                 "version": fact.version,
                 "kind": fact.name,
                 "at": fact.stamp,
-                "detail": sorted_json(public_data(fact.name, fact.body)),
+                "detail": compact_json(public_data(fact.name, fact.body)),
             }
         )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.db import Cursor
-from projections.model import ReadModel, insert_rows, sorted_json
+from projections.model import ReadModel, compact_json, insert_rows
 from projections.sealing import Sealer
 from projections.source import Fact
 
@@ -57,7 +57,7 @@ class HistoryModel(ReadModel):
                 "actor_id": str(body.get("actor_id", "")),
                 "actor_role": str(body.get("actor_role", "")),
                 "reason": self.sealer.seal(reason if isinstance(reason, str) else None),
-                "detail": self.sealer.seal(sorted_json(detail)),
+                "detail": self.sealer.seal(compact_json(detail)),
             }
         )
 

@@ -223,15 +223,22 @@ def projected_cash(db: ReadDatabase) -> dict[str, int]:
 
 
 def tables(db: ReadDatabase) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every read-model table, sorted: for comparing two builds."""
-    names = ("proj_lra_line", "proj_lra_movement", "proj_lra_year", "proj_vendor", "proj_payment", "proj_receipt",
-             "proj_cash_day", "proj_queue", "proj_owner", "proj_run", "proj_run_exception",
-             "proj_history", "proj_flag", "proj_flag_review", "proj_flag_link", "proj_flag_run",
-             "proj_advance", "proj_advance_register", "proj_spj", "proj_card", "proj_tu",
-             "proj_advance_order")  # fmt: skip
+    """Every row of every read-model table, sorted: for comparing two builds. The tables are
+    read from the database's catalogue (every ``proj_`` table but the position), not listed
+    here, so a read model added later is compared too."""
     found: dict[str, list[tuple[Any, ...]]] = {}
     with db.transaction(write=False) as cursor:
-        for name in names:
+        if db.kind == "postgres":
+            listed = cursor.fetchall(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema() AND table_name LIKE 'proj!_%%' ESCAPE '!'"
+            )
+        else:
+            listed = cursor.fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name LIKE 'proj!_%' ESCAPE '!'"
+            )
+        for name in sorted({str(r[0]) for r in listed} - {"proj_position"}):
             rows = cursor.fetchall(f"SELECT * FROM {name}")
             found[name] = sorted(rows, key=repr)
     return found
