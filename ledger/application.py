@@ -283,6 +283,7 @@ class Ledger(Application[UUID]):
                 raise _HalfApplied({index: error}) from error
             return error
         work.receipts[rid] = receipt_event(
+            rid,
             pemda_code(command.pemda),
             idempotency_key(command.idempotency_key),
             command.command_name,

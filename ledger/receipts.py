@@ -75,6 +75,7 @@ _RECEIPT_TOPIC = get_topic(CommandReceipt)
 
 
 def receipt_event(
+    receipt_id: UUID,
     pemda: str,
     idempotency_key: str,
     command: str,
@@ -85,10 +86,11 @@ def receipt_event(
     """The one event of ``CommandReceipt.record(...)``, the same attributes in the same order (so
     stored as the same bytes, ``tests/test_stored_bytes.py``), made without the aggregate: a
     receipt is only ever stored, or read back by a retry, so its ``__init__`` (run by the
-    library's ``_create`` and ``mutate``) would be work thrown away on every command."""
+    library's ``_create`` and ``mutate``) would be work thrown away on every command.
+    ``receipt_id`` is ``CommandReceipt.create_id(pemda, idempotency_key)``, known already."""
     recorded: Any = CommandReceipt.Recorded  # type: ignore[attr-defined]  # made by @event
     return recorded(
-        originator_id=ids.receipt_id(pemda, idempotency_key),
+        originator_id=receipt_id,
         originator_version=CommandReceipt.INITIAL_VERSION,
         timestamp=recorded.create_timestamp(),
         originator_topic=_RECEIPT_TOPIC,

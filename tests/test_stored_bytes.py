@@ -32,7 +32,7 @@ def test_a_receipt_made_directly_is_the_event_its_aggregate_triggers() -> None:
         with stored_bytes.counted_timestamps():
             [reference] = CommandReceipt.record(*said, by).collect_events()
         with stored_bytes.counted_timestamps():
-            direct = receipt_event(*said, by)
+            direct = receipt_event(CommandReceipt.create_id(*said[:2]), *said, by)
         assert type(direct) is type(reference)
         assert list(vars(direct).items()) == list(vars(reference).items())
         assert ledger.mapper.to_stored_event(direct) == ledger.mapper.to_stored_event(reference)
