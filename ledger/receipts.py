@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 
 from ledger import ids
 from ledger.stamp import Stamp
+from ledger.triggers import fast_triggers
 
 
 class CommandReceipt(Aggregate):
@@ -103,6 +104,7 @@ def receipt_event(
     )
 
 
+@fast_triggers
 class DocumentNumber(Aggregate):
     """Claims one SPM or SP2D number of a pemda and fiscal year for one disbursement."""
 

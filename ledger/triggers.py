@@ -13,7 +13,8 @@ in the library's order: the next version, the library's timestamp, the event (th
 the same stored bytes: ``tests/test_stored_bytes.py``), the method body, the aggregate's version
 and ``modified_on``, the pending list. Any other call, and any event class whose ``apply`` or
 ``mutate`` is not the library's own, goes the library's way. Replaying stored events does not come
-here: it is the event's ``mutate``, untouched.
+here: it is the event's ``mutate``, untouched. Creating an aggregate (``Disbursement.request``,
+``DocumentNumber.claim``) takes the same kind of short way through the library's ``_create``.
 """
 
 from __future__ import annotations
@@ -22,15 +23,22 @@ import inspect
 from collections.abc import Callable
 from types import MethodType
 from typing import Any, TypeVar
+from uuid import UUID
 
 from eventsourcing.domain import (
     Aggregate,
     BoundCommandMethodDecorator,
+    CanInitAggregate,
     CanMutateAggregate,
     CommandMethodDecorator,
     DecoratedFuncCaller,
+    _annotations_mention_id,
+    _create_id_param_names,
+    _created_event_classes,
+    _init_mentions_id,
     decorated_func_callers,
 )
+from eventsourcing.utils import get_topic
 
 A = TypeVar("A", bound=type[Aggregate])
 
@@ -39,7 +47,12 @@ _LIBRARY_STEPS = {
     "apply": {DecoratedFuncCaller.__dict__["apply"], CanMutateAggregate.__dict__["apply"]},
     "mutate": {CanMutateAggregate.__dict__["mutate"]},
 }
-_SET_BY_THE_LIBRARY = {"originator_id", "originator_version", "timestamp"}
+# ... and for an aggregate's creation event.
+_LIBRARY_CREATION = {
+    "apply": {CanMutateAggregate.__dict__["apply"]},
+    "mutate": {CanInitAggregate.__dict__["mutate"], CanMutateAggregate.__dict__["mutate"]},
+}
+_SET_BY_THE_LIBRARY = {"originator_id", "originator_version", "timestamp", "originator_topic", "id"}
 
 
 def fast_triggers(aggregate_class: A) -> A:
@@ -53,17 +66,72 @@ def fast_triggers(aggregate_class: A) -> A:
         if type(attribute) is not CommandMethodDecorator or attribute.decorated_property:
             continue
         event_class = decorated_func_callers.get(attribute)
-        if event_class is not None and _library_steps_only(event_class):
+        if event_class is not None and _library_steps_only(event_class, _LIBRARY_STEPS):
             setattr(aggregate_class, name, _ShortTrigger(attribute, event_class))
+    _short_creation(aggregate_class)
     return aggregate_class
 
 
-def _library_steps_only(event_class: type) -> bool:
+def _library_steps_only(event_class: type, steps: dict[str, set[Any]]) -> bool:
     return all(
         step not in cls.__dict__ or cls.__dict__[step] in allowed
         for cls in event_class.__mro__
-        for step, allowed in _LIBRARY_STEPS.items()
+        for step, allowed in steps.items()
     )
+
+
+def _short_creation(aggregate_class: Any) -> None:
+    """``aggregate_class(**kwargs)`` the short way too: the library's ``_create`` (and the creation
+    event's ``mutate``) when every parameter of ``__init__`` is given by keyword and no ``id``:
+    ``create_id``, the library's timestamp, the event, ``__base_init__``, the ``__init__`` body,
+    the pending list, in the library's order. Anything else goes the library's way."""
+    created = _created_event_classes.get(aggregate_class, [])
+    if (
+        len(created) != 1
+        or not _library_steps_only(created[0], _LIBRARY_CREATION)
+        or aggregate_class in _init_mentions_id
+        or aggregate_class in _annotations_mention_id
+    ):
+        return
+    creation: Any = created[0]
+    init = aggregate_class.__init__
+    names = [n for n in inspect.signature(init).parameters if n != "self"]
+    if _SET_BY_THE_LIBRARY & set(names):
+        return
+    expected = frozenset(names)
+    id_names = tuple(_create_id_param_names[aggregate_class])
+    topic = get_topic(aggregate_class)
+    library_create = aggregate_class._create.__func__
+
+    def _create(cls: Any, /, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
+        if (
+            cls is not aggregate_class
+            or event_class is not creation
+            or id is not None
+            or (kwargs.keys() != expected)
+        ):
+            return library_create(cls, event_class, id=id, **kwargs)
+        originator_id = cls.create_id(**{k: kwargs[k] for k in id_names})
+        if not isinstance(originator_id, (UUID, str)):  # the library's error
+            return library_create(cls, event_class, **kwargs)
+        event = event_class(
+            originator_id=originator_id,
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=event_class.create_timestamp(),
+            originator_topic=topic,
+            **kwargs,
+        )
+        aggregate = cls.__new__(cls)
+        aggregate.__base_init__(
+            originator_id=originator_id,
+            originator_version=event.originator_version,
+            timestamp=event.timestamp,
+        )
+        init(aggregate, **kwargs)
+        aggregate._pending_events.append(event)
+        return aggregate
+
+    aggregate_class._create = classmethod(_create)
 
 
 class _ShortTrigger:

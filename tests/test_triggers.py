@@ -134,3 +134,37 @@ def test_every_event_method_of_the_ledgers_aggregates_takes_the_short_way() -> N
         or (isinstance(value, _ShortTrigger) and value.trigger is None)
     }
     assert not slow, sorted(slow)
+
+
+def test_a_creation_given_an_id_goes_the_library_way() -> None:
+    from uuid import uuid4
+
+    given = uuid4()
+    with counted_timestamps():
+        short: Any = ShortWay._create(ShortWay.Created, id=given, name="x")
+    with counted_timestamps():
+        library: Any = LibraryWay._create(LibraryWay.Created, id=given, name="x")
+    assert short.id == library.id == given
+    assert (
+        vars(short.collect_events()[0])["timestamp"]
+        == vars(library.collect_events()[0])["timestamp"]
+    )
+
+
+def test_every_aggregate_of_the_ledger_is_created_the_short_way() -> None:
+    """``CommandReceipt`` is never created as an aggregate on the write path (receipt_event)."""
+    import ledger.application  # noqa: F401 - every aggregate imported
+
+    def kinds(cls: type) -> list[type]:
+        found: list[type] = []
+        subclasses: list[type] = cls.__subclasses__()
+        for sub in subclasses:
+            found += [sub, *kinds(sub)]
+        return found
+
+    slow = {
+        cls.__qualname__
+        for cls in kinds(Aggregate)
+        if cls.__module__.startswith("ledger.") and "_create" not in vars(cls)
+    }
+    assert slow == {"CommandReceipt"}
