@@ -41,6 +41,7 @@ from ledger.errors import AdvanceRule, AlreadyExists, InvalidInput, InvalidTrans
 from ledger.money import Rupiah
 from ledger.stamp import Stamp
 from ledger.steps import HumanSteps, Status
+from ledger.triggers import fast_triggers
 
 # Permendagri 79/2022 Pasal 19: a KKPD purchase pays one payee at most Rp 200 juta.
 PAYEE_CEILING: Rupiah = 200_000_000
@@ -66,6 +67,7 @@ class Mechanism(StrEnum):
 PAID_OUT = frozenset({Mechanism.UP, Mechanism.GU, Mechanism.TU})
 
 
+@fast_triggers
 class Advance(Aggregate):
     """The UP of one SKPD's bendahara pengeluaran for one fiscal year."""
 
@@ -579,6 +581,7 @@ def _one_month_after(day: date) -> date:
 _CANCELLABLE = frozenset({Status.REQUESTED, Status.VERIFIED, Status.APPROVED})
 
 
+@fast_triggers
 class AdvanceOrder(HumanSteps, Aggregate):
     """An SPP-UP, SPP-GU, SPP-TU or SPP-GU nihil of one SKPD, from SPP to SP2D and settlement.
 

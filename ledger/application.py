@@ -54,7 +54,7 @@ from ledger.errors import (
 from ledger.fields import idempotency_key, pemda_code
 from ledger.handlers import HANDLERS, Handler, Reads
 from ledger.invariants import check_write
-from ledger.receipts import CommandReceipt, DocumentNumber
+from ledger.receipts import CommandReceipt, DocumentNumber, Receipt, receipt_event
 from ledger.retry import MAX_ATTEMPTS, RETRY_BACKOFF, back_off, check_backoff
 from ledger.roles import Actor
 from ledger.stamp import Stamp
@@ -180,7 +180,7 @@ class Ledger(Application[UUID]):
                 doomed.update(half.refused)
                 continue
             try:
-                self._record_all(work.changed())
+                self._record_all(work.changed(), list(work.receipts.values()))
             except IntegrityError:
                 # Someone else recorded events on one of these aggregates (or the same receipt)
                 # since we read them. Nothing of ours was written: read again and redo.
@@ -240,7 +240,8 @@ class Ledger(Application[UUID]):
                 continue
             outcome = self._run_one(index, command, rid, work)
             if check_each and isinstance(outcome, CommandResult) and not outcome.replayed:
-                problem = self._unstorable(work)
+                assert rid is not None  # it ran
+                problem = self._unstorable(work, work.receipts[rid])
                 if problem is not None:
                     # The events stay on the aggregates of this pass, which is thrown away; the
                     # others still run, so one pass finds every command that cannot be stored.
@@ -252,14 +253,15 @@ class Ledger(Application[UUID]):
             raise _HalfApplied(unstorable)
         return outcomes
 
-    def _unstorable(self, work: BatchWork) -> str | None:
-        """Why the events the last command triggered cannot be encoded for the store, if so."""
-        for aggregate, held in work.touched.values():
-            for pending in aggregate.pending_events[held:]:
-                try:
-                    self.mapper.to_stored_event(pending)
-                except _UNSTORABLE as error:
-                    return f"{type(error).__name__}: {error}"
+    def _unstorable(self, work: BatchWork, receipt: Any) -> str | None:
+        """Why the events the last command triggered (its receipt last) cannot be encoded for the
+        store, if so."""
+        triggered = [p for a, held in work.touched.values() for p in a.pending_events[held:]]
+        for pending in (*triggered, receipt):
+            try:
+                self.mapper.to_stored_event(pending)
+            except _UNSTORABLE as error:
+                return f"{type(error).__name__}: {error}"
         return None
 
     def _run_one(
@@ -270,7 +272,7 @@ class Ledger(Application[UUID]):
         except DomainError as error:
             return error
         assert rid is not None  # a command without one was refused
-        receipt = work.find(rid, CommandReceipt)
+        receipt: Receipt | None = work.receipts.get(rid) or work.find(rid, CommandReceipt)
         if receipt is not None:
             return _replay(receipt, command)
         work.touched = {}
@@ -280,27 +282,26 @@ class Ledger(Application[UUID]):
             if work.pending() != 0:
                 raise _HalfApplied({index: error}) from error
             return error
-        work.add(
-            CommandReceipt.record(
-                pemda_code(command.pemda),
-                idempotency_key(command.idempotency_key),
-                command.command_name,
-                command.fingerprint(),
-                data,
-                Stamp(command.actor, work.at),
-            )
+        work.receipts[rid] = receipt_event(
+            rid,
+            pemda_code(command.pemda),
+            idempotency_key(command.idempotency_key),
+            command.command_name,
+            command.fingerprint(),
+            data,
+            Stamp(command.actor, work.at),
         )
         return CommandResult(command.command_name, command.idempotency_key, data)
 
-    def _record_all(self, aggregates: list[Aggregate]) -> None:
+    def _record_all(self, aggregates: list[Aggregate], receipts: list[Any]) -> None:
         """``Application.save`` without its per-object protocol checks (measurably slow at batch
-        sizes): every object here is one of our aggregates. One transaction for all events, after
-        the invariants of all of them held."""
-        if not aggregates:
+        sizes): every object here is one of our aggregates. One transaction for all events and
+        the commands' ``receipts`` (their events), after the invariants of all of them held."""
+        if not aggregates and not receipts:
             return
         check_write(aggregates)
         facts: list[Any] = []
-        keys: list[Any] = []
+        keys: list[Any] = list(receipts)
         for aggregate in aggregates:
             (keys if isinstance(aggregate, _KEYS) else facts).extend(aggregate.collect_events())
         encode = self.mapper.to_stored_event
@@ -433,7 +434,7 @@ def _ids(reads: Reads, command: c.Command, work: BatchWork) -> list[UUID]:
         return []
 
 
-def _replay(receipt: CommandReceipt, command: c.Command) -> Outcome:
+def _replay(receipt: Receipt, command: c.Command) -> Outcome:
     if receipt.fingerprint != command.fingerprint() or receipt.command != command.command_name:
         return IdempotencyKeyReused(
             f"idempotency key {command.idempotency_key!r} was used for a different "

@@ -35,8 +35,10 @@ from ledger.errors import (
 )
 from ledger.money import MAX_TOTAL, Rupiah
 from ledger.stamp import Stamp
+from ledger.triggers import fast_triggers
 
 
+@fast_triggers
 class Budget(Aggregate):
     """The adopted APBD (and its APBD-P), a register of its lines and the documents that changed it."""
 
@@ -250,6 +252,7 @@ def _check_total(total: Rupiah, what: str) -> None:
         raise LimitExceeded(f"{what} would total {total}, above the limit of {MAX_TOTAL}")
 
 
+@fast_triggers
 class BudgetLine(Aggregate):
     """One line of the DPA: SKPD x sub kegiatan x kode rekening, with its pagu and what is used of it."""
 

@@ -29,6 +29,7 @@ from ledger import ids
 from ledger.errors import AlreadyExists, CashPlanMismatch, InvalidInput, SpdExceeded, YearClosed
 from ledger.money import MAX_TOTAL, Rupiah
 from ledger.stamp import Stamp
+from ledger.triggers import fast_triggers
 
 MONTHS = 12
 QUARTERS = 4
@@ -63,6 +64,7 @@ def months_of(amounts: Sequence[int]) -> list[int]:
     )
 
 
+@fast_triggers
 class CashPlan(Aggregate):
     """Anggaran kas, SPD and their use for one SKPD and year (the SKPD's *kendali SPD*)."""
 

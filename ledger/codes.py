@@ -7,6 +7,7 @@ in, so that one line has exactly one key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ledger.errors import InvalidCode
 
@@ -27,8 +28,17 @@ SILPA_REKENING = "6.1.01.01.01.0001"  # Sisa Lebih Perhitungan Anggaran Tahun An
 
 
 def _normalise(code: object, widths: tuple[int, ...], what: str) -> str:
+    if type(code) is str:
+        return _normalised(code, widths, what)
     if not isinstance(code, str):
         raise InvalidCode(f"{what} must be a string like {_example(widths)}, got {code!r}")
+    return _normalised.__wrapped__(code, widths, what)  # a str subclass: not remembered
+
+
+@lru_cache(maxsize=16_384)
+def _normalised(code: str, widths: tuple[int, ...], what: str) -> str:
+    """``code`` normalised; remembered, since the commands of a batch name the same lines again
+    and again (a code refused raises, and is not remembered)."""
     parts = code.strip().split(".")
     if len(parts) != len(widths):
         raise InvalidCode(

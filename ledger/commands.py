@@ -32,17 +32,32 @@ class Command:
 
         The same key with a different fingerprint is a different command reusing a key: refused.
         """
-        body = {
-            f.name: _plain(getattr(self, f.name))
-            for f in dataclasses.fields(self)
-            if f.name != "idempotency_key"
-        }
-        raw = json.dumps([self.command_name, body], sort_keys=True, separators=(",", ":"))
+        body = {name: _plain(getattr(self, name)) for name in _fingerprinted(type(self))}
+        raw = _FINGERPRINT_JSON.encode([self.command_name, body])
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+# What ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` builds on every call: one is kept
+# (the same encoder, so the same text; a receipt's fingerprint must never change).
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+_FINGERPRINTED: dict[type[Command], tuple[str, ...]] = {}
+
+
+def _fingerprinted(command: type[Command]) -> tuple[str, ...]:
+    """The fields a fingerprint covers, in field order: all but the idempotency key."""
+    names = _FINGERPRINTED.get(command)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(command) if f.name != "idempotency_key")
+        _FINGERPRINTED[command] = names
+    return names
 
 
 def _plain(value: Any) -> Any:
     """A JSON-able form of a command field (dataclasses.asdict deep-copies: too slow here)."""
+    if type(value) is str or type(value) is int:  # most fields: exactly what JSON takes
+        return value
     if value is None or isinstance(value, (str, int, bool)):
         return value.value if isinstance(value, Enum) else value
     if isinstance(value, UUID):

@@ -37,6 +37,7 @@ from ledger.money import Deduction, Rupiah
 from ledger.roles import Actor
 from ledger.stamp import Stamp
 from ledger.steps import DECIDING_STEP, HumanSteps, Status
+from ledger.triggers import fast_triggers
 
 if TYPE_CHECKING:
     from ledger.vendor import Vendor
@@ -66,6 +67,7 @@ TERMINAL = frozenset(
 MAX_REISSUES = 3
 
 
+@fast_triggers
 class Disbursement(HumanSteps, Aggregate):
     @staticmethod
     def create_id(pemda: str, year: int, spp_number: str) -> UUID:

@@ -37,6 +37,7 @@ from ledger.errors import (
 from ledger.fields import name, text
 from ledger.handlers import Loaded, Result, handles, stamp_of
 from ledger.stamp import Stamp
+from ledger.triggers import fast_triggers
 from ledger.unit_of_work import UnitOfWork
 
 # Every kind of event a system may subscribe to: facts of the budget, the vendor registry, the
@@ -125,6 +126,7 @@ def parse_url(raw: object) -> str:
     return url
 
 
+@fast_triggers
 class FeedSubscription(Aggregate):
     @staticmethod
     def create_id(pemda: str, name: str) -> UUID:

@@ -4,13 +4,33 @@ creating a twin."""
 
 from __future__ import annotations
 
-from uuid import UUID, uuid5
+from functools import lru_cache
+from hashlib import sha1
+from uuid import UUID, SafeUUID
 
 KASDA_NAMESPACE = UUID("6f1c2b8e-3a5d-5c4e-9b7a-0d2e4f6a8c10")
+_NAMESPACE_BYTES = KASDA_NAMESPACE.bytes
+# uuid5 sets these bits of the SHA-1 (RFC 4122): the variant (10xx) and the version (0101).
+_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_SET = (0x8000 << 48) | (5 << 76)
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _id(*parts: object) -> UUID:
-    return uuid5(KASDA_NAMESPACE, "\x1f".join(str(p) for p in parts))
+    return _uuid5("\x1f".join([str(p) for p in parts]))
+
+
+@lru_cache(maxsize=65_536)
+def _uuid5(name: str) -> UUID:
+    """``uuid.uuid5(KASDA_NAMESPACE, name)``, the same value (tests/test_ids.py), about 3x faster
+    (``UUID.__init__`` checks and converts what is known valid here), and remembered: a batch
+    derives the same line, vendor and disbursement ids again and again (its reads, its handlers)."""
+    digest = sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()  # noqa: S324 - RFC 4122 v5
+    uuid = _new(UUID)
+    _set(uuid, "int", (int.from_bytes(digest[:16]) & _CLEAR) | _SET)
+    _set(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
 
 
 def budget_id(pemda: str, year: int) -> UUID:

@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger import ids
 from ledger.errors import InvalidInput, NotFound
 from ledger.stamp import Stamp
+from ledger.triggers import fast_triggers
 
 # What may be said of an exception when it is closed.
 RESOLUTIONS = frozenset(
@@ -45,6 +46,7 @@ def inputs_digest(inputs: Iterable[Mapping[str, Any]]) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
+@fast_triggers
 class ReconciliationRun(Aggregate):
     @staticmethod
     def create_id(pemda: str, business_date: str, inputs_digest: str) -> UUID:

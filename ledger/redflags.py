@@ -29,6 +29,7 @@ from ledger import ids
 from ledger.errors import InvalidInput, InvalidTransition
 from ledger.fields import MAX_NUMBER, name, text
 from ledger.stamp import Stamp
+from ledger.triggers import fast_triggers
 
 # The fields of a recorded flag, in this order everywhere (issue 15, point 1).
 FLAG_FIELDS = (
@@ -129,6 +130,7 @@ def checked_flag(item: Any) -> dict[str, Any]:
     }
 
 
+@fast_triggers
 class RedFlagRun(Aggregate):
     @staticmethod
     def create_id(
@@ -180,6 +182,7 @@ class RedFlagRun(Aggregate):
         self.flag_ids = list(flag_ids)
 
 
+@fast_triggers
 class RedFlag(Aggregate):
     @staticmethod
     def create_id(pemda: str, flag: dict[str, Any]) -> UUID:

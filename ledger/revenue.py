@@ -17,8 +17,10 @@ from ledger import ids
 from ledger.errors import InvalidInput
 from ledger.money import Rupiah
 from ledger.stamp import Stamp
+from ledger.triggers import fast_triggers
 
 
+@fast_triggers
 class Revenue(Aggregate):
     """One receipt of income on an income line (kode rekening 4.x, or financing receipts 6.1)."""
 

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import DomainError, NotFound
+from ledger.receipts import Receipt
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -50,6 +51,9 @@ class BatchWork:
     # Aggregates handed to the running handler (the only ones it can have changed), each with the
     # number of events it already held then: earlier commands of the batch may have left some.
     touched: dict[UUID, tuple[Aggregate, int]] = field(default_factory=dict)
+    # The receipts of the commands run so far (``ledger.receipts.receipt_event``), by id: stored
+    # with the batch, and found by a retry of the same command later in the batch.
+    receipts: dict[UUID, Receipt] = field(default_factory=dict)
 
     def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
         wanted = [

@@ -19,6 +19,7 @@ from ledger import ids
 from ledger.errors import InvalidInput, VendorNotPayable
 from ledger.fields import name
 from ledger.stamp import Stamp
+from ledger.triggers import fast_triggers
 
 _BANK_CODE = re.compile(r"^[0-9]{3}$")
 _ACCOUNT_NUMBER = re.compile(r"^[0-9]{6,20}$")
@@ -67,6 +68,7 @@ class BankAccount:
         return {"bank_code": self.bank_code, "number": self.number, "holder": self.holder}
 
 
+@fast_triggers
 class Vendor(Aggregate):
     @staticmethod
     def create_id(pemda: str, npwp: str) -> UUID:

@@ -7,10 +7,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger import commands as c
 from ledger.application import Ledger
-from ledger.codes import LineKey, normalise_rekening, normalise_skpd, normalise_sub_kegiatan
+from ledger.codes import (
+    REKENING_WIDTHS,
+    SKPD_WIDTHS,
+    SUB_KEGIATAN_WIDTHS,
+    LineKey,
+    _normalise,
+    _normalised,
+    normalise_rekening,
+    normalise_skpd,
+    normalise_sub_kegiatan,
+)
 from ledger.errors import InvalidAmount, InvalidCode, InvalidInput, LimitExceeded
 from ledger.handlers import line_id_of
 from ledger.money import (
@@ -385,3 +397,31 @@ def test_nothing_is_paid_out_of_an_income_line(ledger: Ledger) -> None:
     line = ledger.budget_line(line_id_of(f.PEMDA, f.YEAR, income))
     assert (line.committed, line.realised, line.version) == (0, 0, 1)
     assert not ledger.recorder.select_events(f.disbursement_id("SPP-INC"))
+
+
+# -- remembered codes (issue 17, write path) -------------------------------------------------------
+_CODE_TEXT = st.text(st.sampled_from("0123456789. \u0661x"), max_size=24)
+
+
+@given(_CODE_TEXT, st.sampled_from([SUB_KEGIATAN_WIDTHS, REKENING_WIDTHS, SKPD_WIDTHS]))
+def test_a_remembered_code_is_what_normalising_it_afresh_gives(code: str, widths: Any) -> None:
+    """The same value, or the same refusal, the first time, the second time, and uncached."""
+
+    def outcome(normalise: Any) -> tuple[str, str]:
+        try:
+            return ("ok", normalise(code, widths, "code"))
+        except InvalidCode as error:
+            return ("refused", str(error))
+
+    fresh = outcome(_normalised.__wrapped__)
+    assert outcome(_normalise) == fresh
+    assert outcome(_normalise) == fresh
+
+
+def test_a_str_subclass_is_normalised_as_a_str() -> None:
+    class Code(str):
+        pass
+
+    assert normalise_skpd(Code(" 1.1.0.0.0.0.1.0")) == "1.01.0.00.0.00.01.0000"
+    with pytest.raises(InvalidCode):
+        normalise_skpd(Code("1.1"))

@@ -7,6 +7,8 @@ import dataclasses
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger import commands as c
 from ledger import ids
@@ -216,3 +218,37 @@ def test_replays_are_served_from_a_warm_ledger_too(ledger: Ledger) -> None:
         dataclasses.replace(first, replayed=True),
     ]
     assert last_notification_id(ledger) == before
+
+
+def _fingerprint_as_main(command: c.Command) -> str:
+    """The fingerprint as main computed it (issue 17 part 3 keeps one encoder and the field
+    names): a receipt recorded then must replay, and be refused for another command, as before."""
+    import hashlib
+    import json
+
+    from ledger.commands import _plain
+
+    body = {
+        field.name: _plain(getattr(command, field.name))
+        for field in dataclasses.fields(command)
+        if field.name != "idempotency_key"
+    }
+    raw = json.dumps([command.command_name, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@given(
+    st.text(max_size=30), st.integers(), st.dictionaries(st.text(max_size=8), st.text(max_size=8))
+)
+def test_a_fingerprint_is_what_main_computed(text: str, number: int, documents: Any) -> None:
+    from tests import stored_v1 as v1
+
+    commands = [
+        *v1.scenario(),
+        dataclasses.replace(
+            f.request("SPP-1"), description=text, gross=number, documents=documents
+        ),
+        dataclasses.replace(f.request("SPP-2"), spp_number=text, deductions=({text: number},)),
+    ]
+    for command in commands:
+        assert command.fingerprint() == _fingerprint_as_main(command)
