@@ -543,9 +543,9 @@ def lazy_result(
 ) -> LazyResult:
     """The lines of ``Result.statement`` / ``Result.ledger``, computed in ``chunks`` slices of rows
     and written once, as they are computed, as the report's Parquet and CSV files in ``work``
-    (``report.write_lines``); the frames scan that Parquet, and the report links both files. Each
-    slice fetches the links it needs (ledger id; matched file and line) from the other side with a
-    filtered scan, so no step holds a whole side."""
+    (``report.write_lines``); the frames scan that Parquet, and the report links both files. The
+    links (ledger id; matched file and line) are read once per side, a few bytes a line (the file
+    name as a category), and gathered by row for each slice; no step holds a whole side."""
     from reconciliation.report import write_lines
 
     s_dense, l_dense = dense
@@ -564,7 +564,9 @@ def lazy_result(
         "ledger": _slices(
             l_scan.rename({"status": "ledger_status"}),
             l_dense,
-            s_scan.select(matched_file="file", matched_line_no="line_no"),
+            s_scan.select(
+                matched_file=pl.col("file").cast(pl.Categorical), matched_line_no="line_no"
+            ),
             "statement_row",
             chunks,
             lambda frame: frame,
@@ -590,17 +592,16 @@ def _slices(
     finish: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> Iterator[pl.DataFrame]:
     """Every line of one side with its status, in order, one slice of rows at a time (one slice,
-    empty, for a side with no lines)."""
+    empty, for a side with no lines). ``other`` is the other side's link columns, gathered by the
+    row ``link`` names (null where the line has none); a category comes back as text."""
     codes = pl.Series(STATUSES, dtype=STATUS_ENUM)
     passes = pl.Series(PASSES, dtype=PASS_ENUM)
+    linked = other.collect()
     step = max(1, -(-dense.height // max(1, chunks)))
     for start in range(0, max(dense.height, 1), step):
         part = dense.slice(start, step)
-        wanted = part[link].drop_nulls().unique()
-        found = (
-            other.with_row_index(link).filter(pl.col(link).is_in(wanted.implode())).collect()
-            if wanted.len()
-            else other.with_row_index(link).head(0).collect()
+        found = linked.select(pl.all().gather(part[link])).with_columns(
+            pl.col(pl.Categorical).cast(pl.String)
         )
         frame = (
             lines.slice(start, step)
@@ -611,11 +612,8 @@ def _slices(
                 **{link: part[link]},
             )
         )
-        yield (
-            finish(frame)
-            .with_columns(agreed=agreed_text(part["agreed"]))
-            .join(found, on=link, how="left", maintain_order="left")
-        )
+        yield finish(frame).with_columns(agreed=agreed_text(part["agreed"])).hstack(found)
+        del frame, found
 
 
 def reconcile_partitioned(

@@ -134,6 +134,24 @@ def report_of(result: Result | LazyResult, truth: Truth, out: Path) -> Path:
     return out
 
 
+def both_reports(
+    truth: Truth, statement: pl.DataFrame, ledger: pl.DataFrame, partitions: int, folder: Path
+) -> Result:
+    """The in-memory run's report in ``folder/whole``, the partitioned run's in ``folder/parts``;
+    the in-memory result."""
+    params = Params(period_end=truth.period_end, window_days=truth.window_days)
+    inputs = folder / "s.parquet", folder / "l.parquet"
+    statement.write_parquet(inputs[0])
+    ledger.write_parquet(inputs[1])
+    whole = reconcile(statement, ledger, params)
+    report_of(whole, truth, folder / "whole")
+    dense = reconcile_files(*inputs, params, partitions, folder / "work")
+    parted = lazy_result(*inputs, dense, folder / "work", partitions)
+    assert set(parted.written) == {"statement", "ledger"}
+    report_of(parted, truth, folder / "parts")
+    return whole
+
+
 @pytest.mark.parametrize(("rows", "partitions"), [(20_000, 3), (3_000, 40)])
 def test_a_partitioned_report_is_the_in_memory_report(
     tmp_path: Path, rows: int, partitions: int
@@ -142,25 +160,29 @@ def test_a_partitioned_report_is_the_in_memory_report(
     (``lazy_result``), and the lines a lazy result streams to the report (``write_lines``), are
     the in-memory run's report; their statuses are the planted ones, line for line."""
     truth = generate(rows, seed=5)
-    params = Params(period_end=truth.period_end, window_days=truth.window_days)
     since = truth.period_end - timedelta(days=14)
-    statement = truth.statement()
     ledger = scope_ledger(truth.ledger_input(), since, truth.period_end).collect()
-    inputs = tmp_path / "s.parquet", tmp_path / "l.parquet"
-    statement.write_parquet(inputs[0])
-    ledger.write_parquet(inputs[1])
-    whole = reconcile(statement, ledger, params)
-    expected = report_of(whole, truth, tmp_path / "whole")
-    dense = reconcile_files(*inputs, params, partitions, tmp_path / "work")
-    parted = lazy_result(*inputs, dense, tmp_path / "work", partitions)
-    assert set(parted.written) == {"statement", "ledger"}
-    assert_same_report(expected, report_of(parted, truth, tmp_path / "parts"))
+    whole = both_reports(truth, truth.statement(), ledger, partitions, tmp_path)
+    assert_same_report(tmp_path / "whole", tmp_path / "parts")
     streamed = LazyResult(whole.statement.lazy(), whole.ledger.lazy())
-    assert_same_report(expected, report_of(streamed, truth, tmp_path / "streamed"))
+    assert_same_report(tmp_path / "whole", report_of(streamed, truth, tmp_path / "streamed"))
     lines = pl.read_csv(tmp_path / "parts" / "statement.csv", infer_schema=False)
     assert lines["status"].to_list() == (
         pl.concat([truth.bank, truth.gateway])["expected_status"].to_list()
     )
+
+
+@pytest.mark.parametrize("side", ["statement", "ledger"])
+def test_a_partitioned_report_with_one_side_empty(tmp_path: Path, side: str) -> None:
+    truth = generate(2_000, seed=9)
+    statement, ledger = truth.statement(), truth.ledger_input()
+    if side == "statement":
+        statement = statement.head(0)
+    else:
+        ledger = ledger.head(0)
+    both_reports(truth, statement, ledger, 3, tmp_path)
+    assert_same_report(tmp_path / "whole", tmp_path / "parts")
+    assert (tmp_path / "parts" / f"{side}.csv").read_text().count("\n") == 1  # the header
 
 
 def test_a_lazy_result_without_lines_gives_the_in_memory_report(tmp_path: Path) -> None:
