@@ -75,6 +75,9 @@ BYTES_PER_LINE = 450
 DENSE_BYTES_PER_LINE = 24
 BASE_BYTES = 400 << 20  # the interpreter, Polars and its thread pools
 MAX_PARTITIONS = 256
+# The most lines of one side computed at once for the report: about 0.25 GiB of a statement's
+# lines, whatever the number of partitions.
+LINES_PER_SLICE = 1_000_000
 # The work files are written once and read back once or twice: LZ4 writes and reads them several
 # times faster than Parquet's default zstd (the report's own files are zstd).
 WORK_COMPRESSION: Final = "lz4"
@@ -542,10 +545,11 @@ def lazy_result(
     chunks: int = 1,
 ) -> LazyResult:
     """The lines of ``Result.statement`` / ``Result.ledger``, computed in ``chunks`` slices of rows
-    and written once, as they are computed, as the report's Parquet and CSV files in ``work``
-    (``report.write_lines``); the frames scan that Parquet, and the report links both files. The
-    links (ledger id; matched file and line) are read once per side, a few bytes a line (the file
-    name as a category), and gathered by row for each slice; no step holds a whole side."""
+    (``LINES_PER_SLICE`` at most) and written once, as they are computed, as the report's Parquet
+    and CSV files in ``work`` (``report.write_lines``); the frames scan that Parquet, and the
+    report links both files. The links (ledger id; matched file and line) are read once per side,
+    a few bytes a line (the file name as a category), and gathered by row for each slice; no step
+    holds a whole side."""
     from reconciliation.report import write_lines
 
     s_dense, l_dense = dense
@@ -574,9 +578,8 @@ def lazy_result(
     }
     folder = work / "lines"
     folder.mkdir(parents=True, exist_ok=True)
-    written: dict[str, tuple[Path, Path]] = {}
+    written = {name: (folder / f"{name}.parquet", folder / f"{name}.csv") for name in sides}
     for name, slices in sides.items():
-        written[name] = folder / f"{name}.parquet", folder / f"{name}.csv"
         write_lines(slices, *written[name])
     return LazyResult(
         pl.scan_parquet(written["statement"][0]), pl.scan_parquet(written["ledger"][0]), written
@@ -597,7 +600,7 @@ def _slices(
     codes = pl.Series(STATUSES, dtype=STATUS_ENUM)
     passes = pl.Series(PASSES, dtype=PASS_ENUM)
     linked = other.collect()
-    step = max(1, -(-dense.height // max(1, chunks)))
+    step = min(max(1, -(-dense.height // max(1, chunks))), LINES_PER_SLICE)
     for start in range(0, max(dense.height, 1), step):
         part = dense.slice(start, step)
         found = linked.select(pl.all().gather(part[link])).with_columns(

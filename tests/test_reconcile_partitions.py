@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from kasda.cli import main
+from reconciliation import partitioned
 from reconciliation.matching import LazyResult, Params, Result, reconcile, scope_ledger
 from reconciliation.partitioned import (
     lazy_result,
@@ -152,13 +153,17 @@ def both_reports(
     return whole
 
 
-@pytest.mark.parametrize(("rows", "partitions"), [(20_000, 3), (3_000, 40)])
+@pytest.mark.parametrize(
+    ("rows", "partitions", "slice_lines"),
+    [(20_000, 3, 1_000_000), (3_000, 40, 1_000_000), (3_000, 2, 700)],
+)
 def test_a_partitioned_report_is_the_in_memory_report(
-    tmp_path: Path, rows: int, partitions: int
+    tmp_path: Path, rows: int, partitions: int, slice_lines: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The lines a partitioned run writes once, as it computes them, and links into the report
     (``lazy_result``), and the lines a lazy result streams to the report (``write_lines``), are
     the in-memory run's report; their statuses are the planted ones, line for line."""
+    monkeypatch.setattr(partitioned, "LINES_PER_SLICE", slice_lines)
     truth = generate(rows, seed=5)
     since = truth.period_end - timedelta(days=14)
     ledger = scope_ledger(truth.ledger_input(), since, truth.period_end).collect()
