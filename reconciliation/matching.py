@@ -29,9 +29,10 @@ Every input line ends with exactly one status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -114,11 +115,20 @@ class Result:
 
 class LazyResult:
     """A result too large to hold: every line with its status, in Parquet files the frames scan.
-    ``statement`` / ``ledger`` have the columns of ``Result.statement`` / ``Result.ledger``."""
+    ``statement`` / ``ledger`` have the columns of ``Result.statement`` / ``Result.ledger``.
+    ``written`` names, per side, the report's files (Parquet, CSV) that already hold its lines, when
+    the run wrote them as it computed them (``partitioned.lazy_result``): the report links them
+    instead of encoding 20M rows a second time."""
 
-    def __init__(self, statement: pl.LazyFrame, ledger: pl.LazyFrame) -> None:
+    def __init__(
+        self,
+        statement: pl.LazyFrame,
+        ledger: pl.LazyFrame,
+        written: Mapping[str, tuple[Path, Path]] | None = None,
+    ) -> None:
         self.statement = self.statement_rows = statement
         self.ledger = self.ledger_rows = ledger
+        self.written: Mapping[str, tuple[Path, Path]] = written or {}
 
 
 def _rank(frame: pl.LazyFrame, group: list[str], order: list[pl.Expr]) -> pl.LazyFrame:

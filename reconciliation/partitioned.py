@@ -30,7 +30,7 @@ plus one partition of one pass (or one slice), whatever the size of the inputs.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
@@ -75,6 +75,9 @@ BYTES_PER_LINE = 450
 DENSE_BYTES_PER_LINE = 24
 BASE_BYTES = 400 << 20  # the interpreter, Polars and its thread pools
 MAX_PARTITIONS = 256
+# The most lines of one side computed at once for the report: about 0.25 GiB of a statement's
+# lines, whatever the number of partitions.
+LINES_PER_SLICE = 1_000_000
 # The work files are written once and read back once or twice: LZ4 writes and reads them several
 # times faster than Parquet's default zstd (the report's own files are zstd).
 WORK_COMPRESSION: Final = "lz4"
@@ -541,33 +544,46 @@ def lazy_result(
     work: Path,
     chunks: int = 1,
 ) -> LazyResult:
-    """The lines of ``Result.statement`` / ``Result.ledger`` written to Parquet in ``work`` in
-    ``chunks`` slices of rows, and scanned: the report streams from them. Each slice fetches the
-    links it needs (ledger id; matched file and line) from the other side with a filtered scan, so no
-    step holds a whole side."""
+    """The lines of ``Result.statement`` / ``Result.ledger``, computed in ``chunks`` slices of rows
+    (``LINES_PER_SLICE`` at most) and written once, as they are computed, as the report's Parquet
+    and CSV files in ``work`` (``report.write_lines``); the frames scan that Parquet, and the
+    report links both files. The links (ledger id; matched file and line) are read once per side,
+    a few bytes a line (the file name as a category), and gathered by row for each slice; no step
+    holds a whole side."""
+    from reconciliation.report import write_lines
+
     s_dense, l_dense = dense
     s_scan, l_scan = pl.scan_parquet(statement), pl.scan_parquet(ledger)
-    s_files = _slices(
-        s_scan,
-        s_dense,
-        l_scan.select("ledger_id"),
-        "ledger_row",
-        chunks,
-        work / "statement-lines",
-        lambda frame: frame.with_columns(
-            matched_batch=pl.when(pl.col("match_pass") == "batch").then(pl.col("reference"))
+    sides = {
+        "statement": _slices(
+            s_scan,
+            s_dense,
+            l_scan.select("ledger_id"),
+            "ledger_row",
+            chunks,
+            lambda frame: frame.with_columns(
+                matched_batch=pl.when(pl.col("match_pass") == "batch").then(pl.col("reference"))
+            ),
         ),
+        "ledger": _slices(
+            l_scan.rename({"status": "ledger_status"}),
+            l_dense,
+            s_scan.select(
+                matched_file=pl.col("file").cast(pl.Categorical), matched_line_no="line_no"
+            ),
+            "statement_row",
+            chunks,
+            lambda frame: frame,
+        ),
+    }
+    folder = work / "lines"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {name: (folder / f"{name}.parquet", folder / f"{name}.csv") for name in sides}
+    for name, slices in sides.items():
+        write_lines(slices, *written[name])
+    return LazyResult(
+        pl.scan_parquet(written["statement"][0]), pl.scan_parquet(written["ledger"][0]), written
     )
-    l_files = _slices(
-        l_scan.rename({"status": "ledger_status"}),
-        l_dense,
-        s_scan.select(matched_file="file", matched_line_no="line_no"),
-        "statement_row",
-        chunks,
-        work / "ledger-lines",
-        lambda frame: frame,
-    )
-    return LazyResult(pl.scan_parquet(s_files), pl.scan_parquet(l_files))
 
 
 def _slices(
@@ -576,21 +592,19 @@ def _slices(
     other: pl.LazyFrame,
     link: str,
     chunks: int,
-    folder: Path,
     finish: Callable[[pl.DataFrame], pl.DataFrame],
-) -> list[Path]:
+) -> Iterator[pl.DataFrame]:
+    """Every line of one side with its status, in order, one slice of rows at a time (one slice,
+    empty, for a side with no lines). ``other`` is the other side's link columns, gathered by the
+    row ``link`` names (null where the line has none); a category comes back as text."""
     codes = pl.Series(STATUSES, dtype=STATUS_ENUM)
     passes = pl.Series(PASSES, dtype=PASS_ENUM)
-    folder.mkdir(parents=True, exist_ok=True)
-    step = max(1, -(-dense.height // max(1, chunks)))
-    files: list[Path] = []
-    for c, start in enumerate(range(0, max(dense.height, 1), step)):
+    linked = other.collect()
+    step = min(max(1, -(-dense.height // max(1, chunks))), LINES_PER_SLICE)
+    for start in range(0, max(dense.height, 1), step):
         part = dense.slice(start, step)
-        wanted = part[link].drop_nulls().unique()
-        found = (
-            other.with_row_index(link).filter(pl.col(link).is_in(wanted.implode())).collect()
-            if wanted.len()
-            else other.with_row_index(link).head(0).collect()
+        found = linked.select(pl.all().gather(part[link])).with_columns(
+            pl.col(pl.Categorical).cast(pl.String)
         )
         frame = (
             lines.slice(start, step)
@@ -601,14 +615,8 @@ def _slices(
                 **{link: part[link]},
             )
         )
-        frame = (
-            finish(frame)
-            .with_columns(agreed=agreed_text(part["agreed"]))
-            .join(found, on=link, how="left", maintain_order="left")
-        )
-        files.append(folder / f"{c:05d}.parquet")
-        frame.write_parquet(files[-1], compression=WORK_COMPRESSION)
-    return files
+        yield finish(frame).with_columns(agreed=agreed_text(part["agreed"])).hstack(found)
+        del frame, found
 
 
 def reconcile_partitioned(

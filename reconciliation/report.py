@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import html
+import itertools
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from reconciliation.matching import LazyResult, Result
 from reconciliation.schema import STATUS_LABELS, STATUSES
@@ -171,18 +176,22 @@ def label(status: str) -> str:
 
 def write_report(result: AnyResult, summary: Summary, out: Path) -> list[Path]:
     """Write the report files into ``out`` (created if needed) and return their paths. A
-    ``LazyResult`` is streamed to the files, never held whole."""
+    ``LazyResult`` is streamed to the files, never held whole; the lines it has already written
+    (``LazyResult.written``) are linked into ``out``, not written again."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, frame in (("statement", result.statement), ("ledger", result.ledger)):
         parquet = out / f"{name}.parquet"
         csv = out / f"{name}.csv"
-        if isinstance(frame, pl.LazyFrame):
-            frame.sink_parquet(parquet, compression_level=ZSTD_LEVEL)
-            _csv_in_batches(frame, csv)
+        done = result.written.get(name) if isinstance(result, LazyResult) else None
+        if done is not None:
+            for source, target in zip(done, (parquet, csv), strict=True):
+                _link(source, target)
+        elif isinstance(frame, pl.LazyFrame):
+            write_lines(_batches(frame), parquet, csv)
         else:
             frame.write_parquet(parquet, compression_level=ZSTD_LEVEL)
-            frame.with_columns(pl.col("status").cast(pl.String)).write_csv(csv)
+            _csv_rows(frame).write_csv(csv)
         written += [parquet, csv]
     summary_json = out / "summary.json"
     summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
@@ -200,22 +209,61 @@ ZSTD_LEVEL = 1
 _SLICE = 100_000
 
 
-def _csv_in_batches(frame: pl.LazyFrame, path: Path) -> None:
-    """The CSV of a large result, streamed a batch of rows at a time in one pass (``sink_csv``
-    buffers rows it has not yet written, up to half the file's size on a slow disk)."""
-    rows = frame.with_columns(pl.col("status").cast(pl.String))
-    with path.open("wb") as handle:
-        header = True
-        for part in rows.collect_batches(chunk_size=_SLICE):
-            part.write_csv(handle, include_header=header)
-            header = False
-        if header:  # no rows: the header alone, as write_csv writes it
-            rows.head(0).collect().write_csv(handle)
+def _csv_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """The lines as the CSV holds them: the status as its code."""
+    return frame.with_columns(pl.col("status").cast(pl.String))
+
+
+def write_lines(parts: Iterator[pl.DataFrame], parquet: Path, csv: Path) -> None:
+    """One side's lines, given as consecutive parts of rows in order (at least one, maybe empty), as
+    the report's Parquet and CSV files in one pass: each part is written as CSV and handed to the
+    Parquet sink, so the lines are computed once for both files and never read back. Memory: a
+    part or two; ``sink_csv`` would buffer what the disk has not taken yet."""
+    first = [next(parts)]
+    schema = first[0].schema
+    with csv.open("wb") as handle:
+
+        def source(
+            with_columns: list[str] | None,
+            predicate: pl.Expr | None,
+            n_rows: int | None,
+            batch_size: int | None,
+        ) -> Iterator[pl.DataFrame]:
+            # Every row goes to the CSV; the sink asks for all of them (nothing is pushed down).
+            header = True
+            for part in itertools.chain((first.pop(),), parts):
+                _csv_rows(part).write_csv(handle, include_header=header)
+                header = False
+                yield part
+
+        lines = register_io_source(source, schema=schema, validate_schema=True)
+        lines.sink_parquet(parquet, compression_level=ZSTD_LEVEL)
+
+
+def _batches(frame: pl.LazyFrame) -> Iterator[pl.DataFrame]:
+    """A large result's rows a batch at a time (an empty frame when it has none)."""
+    empty = True
+    for part in frame.collect_batches(chunk_size=_SLICE):
+        empty = False
+        yield part
+    if empty:
+        yield frame.head(0).collect()
+
+
+def _link(source: Path, target: Path) -> None:
+    """``target`` as a second name of ``source`` (a copy across file systems)."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The first exceptions of each side, most important status first, then the largest amount;
-    statement lines with their selisih, ledger lines without those their statement line shows."""
+    """The first exceptions of each side, most important status first, then the largest amount,
+    then in line order (a stable sort: the same page whether the lines were held in memory or
+    scanned from disk); statement lines with their selisih, ledger lines without those their
+    statement line shows."""
     order = (
         pl.col("status")
         .cast(pl.String)

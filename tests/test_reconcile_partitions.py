@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -18,8 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from kasda.cli import main
-from reconciliation.matching import Params, Result, reconcile, scope_ledger
-from reconciliation.partitioned import partitions_for, reconcile_partitioned
+from reconciliation import partitioned
+from reconciliation.matching import LazyResult, Params, Result, reconcile, scope_ledger
+from reconciliation.partitioned import (
+    lazy_result,
+    partitions_for,
+    reconcile_files,
+    reconcile_partitioned,
+)
+from reconciliation.report import Summary, summarise, write_report
 from reconciliation.schema import LEDGER, STATEMENT
 from testkit.reconciliation import Truth, generate
 from tests.test_reconcile_cli import args, files
@@ -79,6 +87,117 @@ def test_partitioned_equals_in_memory_on_crowded_inputs(
     for partitions in (2, 3):
         expected, got = in_both(*frames, PARAMS, partitions)
         assert_same(expected, got)
+
+
+def assert_same_report(expected: Path, got: Path) -> None:
+    """The same report: CSV and JSON byte for byte, Parquet frame for frame (schema too); the HTML
+    page and the workbook with the same rows, in the same order but for exceptions tied on status
+    and amount (their sort is not stable: memory and disk may list ties in another order)."""
+    names = sorted(p.name for p in expected.iterdir())
+    assert names == sorted(p.name for p in got.iterdir())
+    for name in names:
+        a, b = expected / name, got / name
+        if name.endswith(".parquet"):
+            assert pl.read_parquet_schema(a) == pl.read_parquet_schema(b), name
+            assert pl.read_parquet(a).equals(pl.read_parquet(b)), name
+        elif name.endswith(".xlsx"):
+            assert_same_rows(_cells(a), _cells(b), status_at=1)
+        elif name.endswith(".html"):
+            texts = a.read_text(), b.read_text()
+            assert re.sub(_ROW, "", texts[0]) == re.sub(_ROW, "", texts[1])
+            assert_same_rows(_html_rows(texts[0]), _html_rows(texts[1]), status_at=0)
+        else:
+            assert a.read_bytes() == b.read_bytes(), name
+
+
+_ROW = r"<tr><td>.*?</tr>"
+
+
+def _html_rows(page: str) -> list[list[Any]]:
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(_ROW, page)]
+
+
+def _cells(path: Path) -> list[list[Any]]:
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    return [[sheet.title, *(c.value for c in row)] for sheet in book for row in sheet.iter_rows()]
+
+
+def assert_same_rows(a: list[list[Any]], b: list[list[Any]], status_at: int) -> None:
+    assert sorted(map(repr, a)) == sorted(map(repr, b))
+    assert [r[: status_at + 1] for r in a] == [r[: status_at + 1] for r in b]  # the order
+
+
+def report_of(result: Result | LazyResult, truth: Truth, out: Path) -> Path:
+    since = truth.period_end - timedelta(days=14)
+    write_report(result, summarise(result, Summary(since, truth.period_end, 3, [])), out)
+    return out
+
+
+def both_reports(
+    truth: Truth, statement: pl.DataFrame, ledger: pl.DataFrame, partitions: int, folder: Path
+) -> Result:
+    """The in-memory run's report in ``folder/whole``, the partitioned run's in ``folder/parts``;
+    the in-memory result."""
+    params = Params(period_end=truth.period_end, window_days=truth.window_days)
+    inputs = folder / "s.parquet", folder / "l.parquet"
+    statement.write_parquet(inputs[0])
+    ledger.write_parquet(inputs[1])
+    whole = reconcile(statement, ledger, params)
+    report_of(whole, truth, folder / "whole")
+    dense = reconcile_files(*inputs, params, partitions, folder / "work")
+    parted = lazy_result(*inputs, dense, folder / "work", partitions)
+    assert set(parted.written) == {"statement", "ledger"}
+    report_of(parted, truth, folder / "parts")
+    return whole
+
+
+@pytest.mark.parametrize(
+    ("rows", "partitions", "slice_lines"),
+    [(20_000, 3, 1_000_000), (3_000, 40, 1_000_000), (3_000, 2, 700)],
+)
+def test_a_partitioned_report_is_the_in_memory_report(
+    tmp_path: Path, rows: int, partitions: int, slice_lines: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lines a partitioned run writes once, as it computes them, and links into the report
+    (``lazy_result``), and the lines a lazy result streams to the report (``write_lines``), are
+    the in-memory run's report; their statuses are the planted ones, line for line."""
+    monkeypatch.setattr(partitioned, "LINES_PER_SLICE", slice_lines)
+    truth = generate(rows, seed=5)
+    since = truth.period_end - timedelta(days=14)
+    ledger = scope_ledger(truth.ledger_input(), since, truth.period_end).collect()
+    whole = both_reports(truth, truth.statement(), ledger, partitions, tmp_path)
+    assert_same_report(tmp_path / "whole", tmp_path / "parts")
+    streamed = LazyResult(whole.statement.lazy(), whole.ledger.lazy())
+    assert_same_report(tmp_path / "whole", report_of(streamed, truth, tmp_path / "streamed"))
+    lines = pl.read_csv(tmp_path / "parts" / "statement.csv", infer_schema=False)
+    assert lines["status"].to_list() == (
+        pl.concat([truth.bank, truth.gateway])["expected_status"].to_list()
+    )
+
+
+@pytest.mark.parametrize("side", ["statement", "ledger"])
+def test_a_partitioned_report_with_one_side_empty(tmp_path: Path, side: str) -> None:
+    truth = generate(2_000, seed=9)
+    statement, ledger = truth.statement(), truth.ledger_input()
+    if side == "statement":
+        statement = statement.head(0)
+    else:
+        ledger = ledger.head(0)
+    both_reports(truth, statement, ledger, 3, tmp_path)
+    assert_same_report(tmp_path / "whole", tmp_path / "parts")
+    assert (tmp_path / "parts" / f"{side}.csv").read_text().count("\n") == 1  # the header
+
+
+def test_a_lazy_result_without_lines_gives_the_in_memory_report(tmp_path: Path) -> None:
+    truth = generate(500, seed=6)
+    params = Params(period_end=truth.period_end, window_days=truth.window_days)
+    whole = reconcile(truth.statement().head(0), truth.ledger_input().head(0), params)
+    expected = report_of(whole, truth, tmp_path / "whole")
+    streamed = LazyResult(whole.statement.lazy(), whole.ledger.lazy())
+    assert_same_report(expected, report_of(streamed, truth, tmp_path / "streamed"))
+    assert (tmp_path / "streamed" / "ledger.csv").read_text().count("\n") == 1  # the header
 
 
 def test_the_cli_gives_the_same_report_and_the_same_run(
