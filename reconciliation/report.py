@@ -261,8 +261,8 @@ def _link(source: Path, target: Path) -> None:
 
 def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The first exceptions of each side, most important status first, then the largest amount,
-    then in line order (a stable sort: the same page whether the lines were held in memory or
-    scanned from disk); statement lines with their selisih, ledger lines without those their
+    then by file and line (ledger lines by id): ties are broken explicitly, so the same inputs give
+    the same page whether the lines were held in memory or scanned from disk; statement lines with their selisih, ledger lines without those their
     statement line shows."""
     order = (
         pl.col("status")
@@ -274,7 +274,7 @@ def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
     first = (
         result.statement.lazy()
         .filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
-        .sort(order, -pl.col("amount"))
+        .sort(order, -pl.col("amount"), pl.col("file").cast(pl.String), "line_no")
         .head(_SHOWN)
     )
     statement = with_selisih(first, result).collect()
@@ -282,7 +282,7 @@ def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
     ledger = (
         result.ledger.lazy()
         .filter(pl.col("status").cast(pl.String).is_in(shown))
-        .sort(order, -pl.col("net"))
+        .sort(order, -pl.col("net"), "ledger_id")
         .head(_SHOWN)
         .collect()
     )
