@@ -405,6 +405,9 @@ def run_stream(lines: int, cache: Path) -> int:
 
 
 # -- end to end -----------------------------------------------------------------------------------
+GENERATE = "--generate-e2e-inputs"  # internal: the inputs of --e2e N made in a process of their own
+
+
 def e2e_files(rows: int, cache: Path) -> dict[str, Path]:
     folder = cache / f"e2e-{rows}"
     files = {
@@ -484,12 +487,19 @@ def _parser() -> argparse.ArgumentParser:
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == PROBE:
         return probe_stream(Path(sys.argv[2]), Path(sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[1] == GENERATE:
+        e2e_files(int(sys.argv[2]), Path(sys.argv[3]))
+        return 0
     args = _parser().parse_args()
     code = 0
     if args.lines:
         code |= run_readers(args.lines, args.repeat, args.old, args.cache)
     if args.e2e:
-        e2e_files(args.e2e, args.cache)  # generated first: the large statement reuses its lines
+        # Generated first (the large statement reuses its lines), in a process of its own: the
+        # children measured later inherit this process's high-water mark on Linux (ru_maxrss counts
+        # the memory a child had before its exec), so this one must never hold the 10M-row inputs.
+        generate = [sys.executable, __file__, GENERATE, str(args.e2e), str(args.cache)]
+        subprocess.run(generate, check=True)
     if args.stream:
         code |= run_stream(args.stream, args.cache)
     if args.e2e:
