@@ -324,10 +324,16 @@ static void entry(Cursor *c, Span *fields) {
     c->p += c->bad ? 0 : 7;
 }
 
-/* Could ``lead`` start a Unicode space (U+0085, U+00A0, U+1680, U+2000..U+205F, U+3000), which
- * Polars' strip would remove? Then the value is declined rather than stripped here. */
-static inline int may_be_unicode_space(unsigned char lead) {
-    return lead == 0xC2 || lead == 0xE1 || lead == 0xE2 || lead == 0xE3;
+/* Is the character at ``q`` (before ``end``) a Unicode space other than ASCII (U+0085, U+00A0,
+ * U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), which Polars' strip removes? */
+static int unicode_space(const unsigned char *q, const unsigned char *end) {
+    if (q[0] == 0xC2) return end - q >= 2 && (q[1] == 0x85 || q[1] == 0xA0);
+    if (end - q < 3) return 0;
+    if (q[0] == 0xE1) return q[1] == 0x9A && q[2] == 0x80;
+    if (q[0] == 0xE3) return q[1] == 0x80 && q[2] == 0x80;
+    if (q[0] != 0xE2) return 0;
+    if (q[1] == 0x80) return q[2] <= 0x8A || q[2] == 0xA8 || q[2] == 0xA9 || q[2] == 0xAF;
+    return q[1] == 0x81 && q[2] == 0x9F;
 }
 
 /* The value stripped of spaces around it; 0 if it cannot be written as is (a control character
@@ -339,8 +345,8 @@ static int stripped(Span *v) {
     if (s < e) {
         const char *last = e - 1;
         while (last > s && ((unsigned char)*last & 0xC0) == 0x80) last--;
-        if (may_be_unicode_space((unsigned char)*s) || may_be_unicode_space((unsigned char)*last))
-            return 0;
+        const unsigned char *u = (const unsigned char *)s, *ue = (const unsigned char *)e;
+        if (unicode_space(u, ue) || unicode_space((const unsigned char *)last, ue)) return 0;
     }
     for (const char *q = s; q < e; q++)
         if ((unsigned char)*q < 0x20 && *q != '\t') return 0;
