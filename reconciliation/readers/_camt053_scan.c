@@ -372,7 +372,13 @@ static int write_row(Buffer *out, long long line_no, Span *fields, size_t entry_
         if (fields[i].start != NULL && !stripped(&fields[i])) return 0;
     if (!reserve(out, entry_size + 32 + 2 * N_FIELDS)) return -1;
     char *w = out->data + out->size;
-    w += snprintf(w, 24, "%lld", line_no);
+    char digits[24];
+    int n = 0;
+    do { /* line numbers are positive */
+        digits[n++] = (char)('0' + line_no % 10);
+        line_no /= 10;
+    } while (line_no > 0 && n < 24);
+    while (n > 0) *w++ = digits[--n];
     for (int i = 0; i < N_FIELDS; i++) {
         *w++ = SEPARATOR;
         if (fields[i].start == NULL) {
