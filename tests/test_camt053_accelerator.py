@@ -264,7 +264,9 @@ def without_accelerator(read: Callable[[Path], pl.DataFrame]) -> Callable[[Path]
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ("<Ustrd>", "<Ustrd>PT A &amp; B "),  # an entity: the patterns decode it
+        ("<Ustrd>", "<Ustrd>&#65;"),  # a character reference (the patterns refuse it too)
+        ("<Ustrd>", "<Ustrd>&nbsp;"),  # an entity XML does not define
+        ("<Ustrd>", "<Ustrd>A &amp B"),  # an ``&`` that is not an entity
         ("<Ustrd>", "<Ustrd>A\nB "),  # a line break inside a value
         ("<Ustrd>", "<Ustrd>\u00a0"),  # a Unicode space the patterns strip
         ("<Ustrd>", "<Ustrd>\x1f"),  # a control character
@@ -291,9 +293,8 @@ def test_a_declined_piece_is_read_by_the_patterns_and_the_file_as_expat_reads_it
     bank = generate(60, seed=4).bank
     last = pl.int_range(pl.len()) == pl.len() - 1
     path = tmp_path / "rkud.xml"
-    write_camt053(
-        bank.with_columns(remark=pl.when(last).then(pl.lit("A & B")).otherwise("remark")), path
-    )
+    remark = pl.when(last).then(pl.lit("A\nB")).otherwise("remark")  # a line break: declined
+    write_camt053(bank.with_columns(remark=remark), path)
     with pieces_of(2_000):
         declined = [scanned(c, scan) is None for c in chunks(path, b"<Ntry>")]
         frame = read_camt053(path)
@@ -343,6 +344,17 @@ def test_mutated_and_truncated_pieces_never_crash_nor_read_what_the_patterns_ref
 def test_random_bytes_never_crash_it(data: bytes, first_piece: bool) -> None:
     scan = the_accelerator()
     agrees(Chunk(data.decode("utf-8", "replace"), 1, 0 if first_piece else 1), scan)
+
+
+def test_entities_are_replaced_as_the_patterns_replace_them() -> None:
+    scan = the_accelerator()
+    remark = " &lt;PT A &amp; B&gt; &quot;x&apos; &amp;lt; "
+    entry = f"<Ntry><Amt>5.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts><BkTxCd></BkTxCd><AddtlNtryInf>{remark}</AddtlNtryInf></Ntry>"  # noqa: E501
+    chunk = Chunk(document([entry]), 1, 0)
+    assert agrees(chunk, scan)
+    got = scanned(chunk, scan)
+    assert got is not None
+    assert got[0]["addtl"].to_list() == ["<PT A & B> \"x' &lt;"]
 
 
 def test_the_sample_is_read_by_the_accelerator() -> None:

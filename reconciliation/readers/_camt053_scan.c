@@ -3,12 +3,12 @@
  *
  * scan(text, first_line, first_piece) takes one piece of a file (the same ``Chunk.text`` the Polars
  * fast path gets) and returns (rows, entries, balance), or None to DECLINE the piece. It accepts a
- * strict subset of what ``camt053_layout.entries_of`` accepts: anything it is not certain of (an
- * ``&``, a comment or CDATA, an element or order outside the layout, a value holding a control
+ * strict subset of what ``camt053_layout.entries_of`` accepts: anything it is not certain of (a
+ * character reference or an entity other than the five predefined ones, a comment or CDATA, an element or order outside the layout, a value holding a control
  * character or a possible Unicode space at its ends) is declined, and the caller reads that piece
  * with the Polars path, which reads it or raises exactly as it always did. ``rows`` holds one line
  * per entry: its line number and the 14 fields of ``camt053_layout.FIELDS`` in that order, each
- * stripped of the spaces around it, separated by \x1f, an absent field written as \x1e (neither can
+ * stripped of the spaces around it, its entities replaced, separated by \x1f, an absent field written as \x1e (neither can
  * be in a value: control characters are declined), for Polars' CSV reader with no quoting.
  * ``balance`` is the piece's start tags minus end tags, counted as ``check_piece`` counts them.
  *
@@ -75,13 +75,43 @@ static inline int prefixed_entry(const Cursor *c, const char *q) {
     return c->end - q >= 5 && memcmp(q + 1, "Ntry", 4) == 0;
 }
 
+/* The five predefined entities and what they stand for (``camt053_layout._ENTITIES``). */
+static const struct {
+    const char *name; /* from ``&`` through ``;`` */
+    size_t size;
+    char ch;
+} ENTITIES[] = {{"&amp;", 5, '&'}, {"&lt;", 4, '<'}, {"&gt;", 4, '>'},
+                {"&quot;", 6, '"'}, {"&apos;", 6, '\''}};
+
+/* The size of the predefined entity at ``q`` (its character in ``*ch``), or 0: another ``&``. */
+static size_t entity_at(const char *q, const char *end, char *ch) {
+    for (size_t i = 0; i < sizeof(ENTITIES) / sizeof(ENTITIES[0]); i++) {
+        if ((size_t)(end - q) >= ENTITIES[i].size && memcmp(q, ENTITIES[i].name, ENTITIES[i].size) == 0) {
+            *ch = ENTITIES[i].ch;
+            return ENTITIES[i].size;
+        }
+    }
+    return 0;
+}
+
 /* From ``q`` to the ``<`` that ends a text (or ``>`` too when ``stop_at_gt``), or the end of the
- * piece: counts newlines and ``/>``; an ``&`` (an entity: not read here) or ``:Ntry`` declines. */
+ * piece: counts newlines and ``/>``; an ``&`` that is not a predefined entity (a character reference,
+ * another entity) or ``:Ntry`` declines. */
 static const char *text_end(Cursor *c, const char *q, int stop_at_gt) {
+    char ch;
     for (;;) {
         while (q < c->end && !SPECIAL[(unsigned char)*q]) q++;
         if (q >= c->end || *q == '<' || (*q == '>' && stop_at_gt)) return q;
-        if (*q == '&' || (*q == ':' && prefixed_entry(c, q))) {
+        if (*q == '&') {
+            size_t size = entity_at(q, c->end, &ch);
+            if (size == 0) {
+                c->bad = 1;
+                return c->end;
+            }
+            q += size;
+            continue;
+        }
+        if (*q == ':' && prefixed_entry(c, q)) {
             c->bad = 1;
             return c->end;
         }
@@ -355,6 +385,22 @@ static int stripped(Span *v) {
     return 1;
 }
 
+/* The text from ``s`` to ``e`` written at ``w`` with its entities replaced (each is whole: the
+ * scan declined any other ``&``); the end of what was written. */
+static char *decoded(char *w, const char *s, const char *e) {
+    const char *amp;
+    char ch;
+    while ((amp = memchr(s, '&', (size_t)(e - s))) != NULL) {
+        memcpy(w, s, (size_t)(amp - s));
+        w += amp - s;
+        size_t size = entity_at(amp, e, &ch);
+        *w++ = size ? ch : '&';
+        s = amp + (size ? size : 1);
+    }
+    memcpy(w, s, (size_t)(e - s));
+    return w + (e - s);
+}
+
 static int reserve(Buffer *out, size_t more) {
     if (out->size + more <= out->capacity) return 1;
     size_t capacity = out->capacity * 2 > out->size + more ? out->capacity * 2 : out->size + more;
@@ -384,9 +430,7 @@ static int write_row(Buffer *out, long long line_no, Span *fields, size_t entry_
         if (fields[i].start == NULL) {
             *w++ = ABSENT;
         } else {
-            size_t n = (size_t)(fields[i].end - fields[i].start);
-            memcpy(w, fields[i].start, n);
-            w += n;
+            w = decoded(w, fields[i].start, fields[i].end);
         }
     }
     *w++ = '\n';
