@@ -31,7 +31,7 @@ import polars as pl
 
 from reconciliation.amounts import first_bad, parse_amount_column
 from reconciliation.errors import StatementError
-from reconciliation.readers.camt053_layout import NotTheLayout, entries_of
+from reconciliation.readers.camt053_layout import NotTheLayout, entries_of, scanned
 from reconciliation.readers.common import (
     Chunk,
     chunks,
@@ -137,8 +137,9 @@ PIECE_TIMEOUT = 600.0
 
 
 def _parsed(chunk: Chunk, where: str) -> tuple[pl.DataFrame | None, int, str]:
-    """One piece: its canonical lines (None if it holds no entry), tag balance and last characters."""
-    raw, tags = entries_of(chunk)
+    """One piece: its canonical lines (None if it holds no entry), tag balance and last characters.
+    The C accelerator reads the piece if it is built and certain of it, else the Polars patterns."""
+    raw, tags = scanned(chunk) or entries_of(chunk)
     return (_canonical(raw, where) if raw.height else None), tags, chunk.text[-64:]
 
 
