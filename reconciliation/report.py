@@ -262,8 +262,8 @@ def _link(source: Path, target: Path) -> None:
 def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The first exceptions of each side, most important status first, then the largest amount,
     then by file and line (ledger lines by id): ties are broken explicitly, so the same inputs give
-    the same page whether the lines were held in memory or scanned from disk; statement lines with their selisih, ledger lines without those their
-    statement line shows."""
+    the same page whether the lines were held in memory or scanned from disk; statement lines
+    with their selisih, ledger lines without those their statement line shows."""
     order = (
         pl.col("status")
         .cast(pl.String)
