@@ -11,7 +11,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest bench bench-web clean
 
-$(STAMP): pyproject.toml
+# The C accelerator of the camt.053 reader is built by pip install -e: a change to it reinstalls.
+$(STAMP): pyproject.toml reconciliation/readers/_camt053_scan.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kasda needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
