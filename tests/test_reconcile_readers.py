@@ -3,6 +3,7 @@ of bad line refused with its file, line number and reason."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -410,6 +411,11 @@ def test_camt053_errors_name_their_line(truth: Truth, tmp_path: Path) -> None:
     indicator = tmp_path / "indicator.xml"
     indicator.write_text(text.replace("<CdtDbtInd>DBIT", "<CdtDbtInd>DEBIT", 1), encoding="utf-8")
     refused(indicator, entry, "CdtDbtInd")
+    undated = tmp_path / "undated.xml"
+    dates = r"<(ValDt|BookgDt)>\s*<Dt>[^<]*</Dt>\s*</\1>"
+    assert len(re.findall(dates, text)) >= 2
+    undated.write_text(re.sub(dates, "", text, count=2), encoding="utf-8")
+    refused(undated, entry, "neither ValDt nor BookgDt has a Dt")  # was "None"
 
 
 def test_midtrans_bad_rows_are_refused(tmp_path: Path) -> None:

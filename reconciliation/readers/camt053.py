@@ -239,7 +239,9 @@ def _canonical(raw: pl.DataFrame, where: str) -> pl.DataFrame:
         raw,
         value_date.is_null(),
         where,
-        pl.format("ValDt/BookgDt Dt {} is not YYYY-MM-DD", date_text),
+        pl.when(date_text.is_null())
+        .then(pl.lit("neither ValDt nor BookgDt has a Dt"))
+        .otherwise(pl.format("ValDt/BookgDt Dt {} is not YYYY-MM-DD", date_text)),
     )
     debit = pl.col("cdi") == "DBIT"
     remark = pl.coalesce("ustrd", "addtl")
