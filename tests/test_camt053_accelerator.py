@@ -222,11 +222,11 @@ def test_a_file_reads_the_same_with_or_without_the_accelerator_and_as_expat(
             for read in (read_camt053, without_accelerator(read_camt053), read_camt053_xml)
         )
     assert same(fast, patterns)
-    # The fast layout (either way) does not look for characters XML forbids (a vertical tab) and
-    # counts lines by "\n" only (expat also by a lone "\r"): where the text has neither, it reads
-    # what expat reads; an error names the same line and reason, but its count of more bad lines
-    # is of the piece, not the file.
-    if "\x0b" not in text and "\r" not in text:
+    # The fast layout (either way) counts lines by "\n" only (expat also by a lone "\r"): where
+    # the text has none, it reads what expat reads (a character XML forbids, such as a vertical
+    # tab, is left to expat); an error names the same line and reason, but its count of more bad
+    # lines is of the piece, not the file.
+    if "\r" not in text:
         assert same(uncounted(fast), uncounted(expat))
 
 
@@ -366,3 +366,31 @@ def test_the_sample_is_read_by_the_accelerator() -> None:
     assert got[1] == balance
     assert frame["ustrd"].to_list() == ["A/>B", None, None]
     assert frame["creditor_bank"].to_list() == ["BNINIDJA", None, None]
+
+
+@pytest.mark.parametrize("where", ["between elements", "in a remark", "in an uncaptured leaf"])
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x01"])
+def test_a_character_xml_forbids_is_refused_as_the_xml_parser_refuses_it(
+    tmp_path: Path, where: str, char: str
+) -> None:
+    """A vertical tab, form feed or other control character XML forbids is not whitespace nor text
+    to the fast layout (either way): the file is refused with the XML parser's line and reason."""
+    text = _sample_text(tmp_path)
+    old, new = {
+        "between elements": ("</Amt>\n", f"</Amt>{char}\n"),
+        "in a remark": ("<Ustrd>", f"<Ustrd>x{char}"),
+        "in an uncaptured leaf": ("<Cd>", f"<Cd>{char}"),
+    }[where]
+    assert old in text
+    path = tmp_path / "bad.xml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    expected = outcome(read_camt053_xml, path)
+    assert isinstance(expected, tuple), "the XML parser refuses it"
+    assert outcome(read_camt053, path) == expected
+    assert outcome(without_accelerator(read_camt053), path) == expected
+
+
+def _sample_text(tmp_path: Path) -> str:
+    path = tmp_path / "sample.xml"
+    write_camt053(generate(40, seed=5).bank, path)
+    return path.read_text(encoding="utf-8")

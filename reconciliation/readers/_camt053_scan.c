@@ -45,10 +45,16 @@ typedef struct {
     size_t size, capacity;
 } Buffer;
 
-/* The whitespace the layout allows between elements, ASCII only (the Polars pattern's \s also
- * takes Unicode spaces: those entries are declined, never misread). */
+/* XML's whitespace, the only whitespace the layout allows between elements (the Polars pattern's
+ * \s also takes Unicode spaces: those entries are declined, never misread). */
 static inline int is_space(char ch) {
-    return ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+    return ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r';
+}
+
+/* A control character XML 1.0 forbids anywhere in a document (all below 0x20 but tab, line feed,
+ * carriage return): the piece is declined, and the XML parser refuses the file. */
+static inline int forbidden(unsigned char ch) {
+    return ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r';
 }
 
 /* The bytes a text or a stretch between entries is scanned for: the rest is passed over. */
@@ -57,6 +63,7 @@ static unsigned char SPECIAL[256];
 static void init_special(void) {
     const char *special = "<>&:\n";
     for (const char *s = special; *s; s++) SPECIAL[(unsigned char)*s] = 1;
+    for (int ch = 0; ch < 0x20; ch++) SPECIAL[ch] |= forbidden((unsigned char)ch);
 }
 
 static inline void skip_spaces(Cursor *c) {
@@ -111,7 +118,7 @@ static const char *text_end(Cursor *c, const char *q, int stop_at_gt) {
             q += size;
             continue;
         }
-        if (*q == ':' && prefixed_entry(c, q)) {
+        if ((*q == ':' && prefixed_entry(c, q)) || forbidden((unsigned char)*q)) {
             c->bad = 1;
             return c->end;
         }

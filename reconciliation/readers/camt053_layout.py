@@ -185,6 +185,11 @@ def _text(value: pl.Expr, plain: bool) -> pl.Expr:
     )
 
 
+# The control characters XML 1.0 forbids anywhere (all below 0x20 but tab, line feed, carriage
+# return): a piece holding one is left to the XML parser, which refuses the file.
+_FORBIDDEN = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
 def _count(literal: str) -> pl.Expr:
     return pl.col("text").str.count_matches(literal, literal=True)
 
@@ -195,12 +200,13 @@ def check_piece(chunk: Chunk) -> tuple[pl.DataFrame, int, bool]:
     element is closed), and whether it has no ``&`` at all. ``NotTheLayout`` if anything in it is
     outside what the fast path reads: a comment, CDATA, DTD or processing instruction (``<!``,
     ``<?``; the XML declaration is allowed at the start), a character reference, an entity other
-    than the five predefined ones, an entry with attributes or a namespace prefix. Literal counts
+    than the five predefined ones, an entry with attributes or a namespace prefix, a control
+    character XML forbids. Literal counts
     only: each is one fast scan."""
     text = pl.Series("text", [chunk.text], pl.String)
     piece = pl.DataFrame({"text": text})
     counts = piece.select(
-        rare=pl.col("text").str.contains(r"<!|<\?|&|:Ntry"),  # one scan for what is rare
+        rare=pl.col("text").str.contains(r"<!|<\?|&|:Ntry|" + _FORBIDDEN),  # one scan for the rare
         entries=pl.col("text").str.count_matches(r"<Ntry[\s/>]"),
         plain=_count("<Ntry>"),
         closed=_count("</Ntry>"),
@@ -212,7 +218,11 @@ def check_piece(chunk: Chunk) -> tuple[pl.DataFrame, int, bool]:
     odd, amps, entities = 0, 0, 0
     if rare:
         odd, amps, entities = piece.select(
-            odd=_count("<!") + _count("<?") + _count("&#") + _count(":Ntry"),
+            odd=_count("<!")
+            + _count("<?")
+            + _count("&#")
+            + _count(":Ntry")
+            + pl.col("text").str.count_matches(_FORBIDDEN),
             amps=_count("&"),
             entities=pl.col("text").str.count_matches(_ENTITIES),
         ).row(0)
