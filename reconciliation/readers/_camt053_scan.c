@@ -57,17 +57,27 @@ static inline int forbidden(unsigned char ch) {
     return ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r';
 }
 
+/* A carriage return at ``q`` not followed by a line feed: a line end to the XML parser, which this
+ * scan (counting line feeds) would not count; the piece is declined, so line numbers stay true. */
+static inline int lone_return(const char *q, const char *end) {
+    return *q == '\r' && (q + 1 >= end || q[1] != '\n');
+}
+
 /* The bytes a text or a stretch between entries is scanned for: the rest is passed over. */
 static unsigned char SPECIAL[256];
 
 static void init_special(void) {
-    const char *special = "<>&:\n";
+    const char *special = "<>&:\n\r";
     for (const char *s = special; *s; s++) SPECIAL[(unsigned char)*s] = 1;
     for (int ch = 0; ch < 0x20; ch++) SPECIAL[ch] |= forbidden((unsigned char)ch);
 }
 
 static inline void skip_spaces(Cursor *c) {
     while (c->p < c->end && is_space(*c->p)) {
+        if (lone_return(c->p, c->end)) {
+            c->bad = 1;
+            return;
+        }
         c->lines += *c->p == '\n';
         c->p++;
     }
@@ -118,7 +128,8 @@ static const char *text_end(Cursor *c, const char *q, int stop_at_gt) {
             q += size;
             continue;
         }
-        if ((*q == ':' && prefixed_entry(c, q)) || forbidden((unsigned char)*q)) {
+        if ((*q == ':' && prefixed_entry(c, q)) || forbidden((unsigned char)*q) ||
+            lone_return(q, c->end)) {
             c->bad = 1;
             return c->end;
         }

@@ -188,6 +188,9 @@ def _text(value: pl.Expr, plain: bool) -> pl.Expr:
 # The control characters XML 1.0 forbids anywhere (all below 0x20 but tab, line feed, carriage
 # return): a piece holding one is left to the XML parser, which refuses the file.
 _FORBIDDEN = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+# A carriage return without a line feed after it: a line end to the XML parser, not to the line
+# count here (line feeds), so such a piece is left to the XML parser too: its line numbers are true.
+_LONE_RETURN = r"\r(?:[^\n]|$)"
 
 
 def _count(literal: str) -> pl.Expr:
@@ -201,12 +204,12 @@ def check_piece(chunk: Chunk) -> tuple[pl.DataFrame, int, bool]:
     outside what the fast path reads: a comment, CDATA, DTD or processing instruction (``<!``,
     ``<?``; the XML declaration is allowed at the start), a character reference, an entity other
     than the five predefined ones, an entry with attributes or a namespace prefix, a control
-    character XML forbids. Literal counts
+    character XML forbids, a carriage return that ends a line alone. Literal counts
     only: each is one fast scan."""
     text = pl.Series("text", [chunk.text], pl.String)
     piece = pl.DataFrame({"text": text})
     counts = piece.select(
-        rare=pl.col("text").str.contains(r"<!|<\?|&|:Ntry|" + _FORBIDDEN),  # one scan for the rare
+        rare=pl.col("text").str.contains(rf"<!|<\?|&|:Ntry|{_FORBIDDEN}|{_LONE_RETURN}"),
         entries=pl.col("text").str.count_matches(r"<Ntry[\s/>]"),
         plain=_count("<Ntry>"),
         closed=_count("</Ntry>"),
@@ -222,7 +225,7 @@ def check_piece(chunk: Chunk) -> tuple[pl.DataFrame, int, bool]:
             + _count("<?")
             + _count("&#")
             + _count(":Ntry")
-            + pl.col("text").str.count_matches(_FORBIDDEN),
+            + pl.col("text").str.count_matches(f"{_FORBIDDEN}|{_LONE_RETURN}"),
             amps=_count("&"),
             entities=pl.col("text").str.count_matches(_ENTITIES),
         ).row(0)
