@@ -121,6 +121,16 @@ class ReadModels:
         self.recorded(head)
         return head
 
+    @property
+    def reached(self) -> int:
+        """The highest position known to be projected."""
+        return self._reached
+
+    @property
+    def known_recorded(self) -> int:
+        """The highest position known to be in the log (``recorded``)."""
+        return self._recorded
+
     def recorded(self, position: int) -> None:
         """``position`` is in the log (the head just read, or a write's ``CommandOut.position``):
         a read ``after`` it need not ask the log's head before it waits (``read``)."""
@@ -270,7 +280,7 @@ class ReadModels:
             raise
         self._idle.put(db)
 
-    def _query(
+    def query_at(
         self,
         query: Callable[[ReadDatabase], T],
         upto: int,
@@ -371,10 +381,10 @@ class ReadModels:
             # models have not reached: wait first, then one hop to a worker thread for the query,
             # instead of a hop to find out that it must wait and a second one after the wait.
             await self._wait_bounded(upto)
-        found = await to_thread.run_sync(self._query, query, upto, key, latest)
+        found = await to_thread.run_sync(self.query_at, query, upto, key, latest)
         if isinstance(found, int):
             await self._wait_bounded(found)
-            found = await to_thread.run_sync(self._query, query, found, key)
+            found = await to_thread.run_sync(self.query_at, query, found, key)
             if isinstance(found, int):  # cannot happen: the position only moves forward
                 raise ProblemError(503, "store_unavailable", "the read models moved back; retry")
         return found

@@ -27,16 +27,17 @@ SILPA_JENIS = "6.1.01"
 SILPA_REKENING = "6.1.01.01.01.0001"  # Sisa Lebih Perhitungan Anggaran Tahun Anggaran Sebelumnya
 
 
-def _normalise(code: object, widths: tuple[int, ...], what: str) -> str:
+def normalise_code(code: object, widths: tuple[int, ...], what: str) -> str:
+    """``code`` with each segment zero-padded to ``widths`` (``InvalidCode`` naming ``what``)."""
     if type(code) is str:
-        return _normalised(code, widths, what)
+        return normalised_code(code, widths, what)
     if not isinstance(code, str):
         raise InvalidCode(f"{what} must be a string like {_example(widths)}, got {code!r}")
-    return _normalised.__wrapped__(code, widths, what)  # a str subclass: not remembered
+    return normalised_code.__wrapped__(code, widths, what)  # a str subclass: not remembered
 
 
 @lru_cache(maxsize=16_384)
-def _normalised(code: str, widths: tuple[int, ...], what: str) -> str:
+def normalised_code(code: str, widths: tuple[int, ...], what: str) -> str:
     """``code`` normalised; remembered, since the commands of a batch name the same lines again
     and again (a code refused raises, and is not remembered)."""
     parts = code.strip().split(".")
@@ -60,7 +61,7 @@ def _example(widths: tuple[int, ...]) -> str:
 
 def normalise_sub_kegiatan(code: object) -> str:
     """``1.1.1.2.2.1`` -> ``1.01.01.2.02.0001``."""
-    value = _normalise(code, SUB_KEGIATAN_WIDTHS, "sub kegiatan code")
+    value = normalise_code(code, SUB_KEGIATAN_WIDTHS, "sub kegiatan code")
     if value.startswith("0"):
         raise InvalidCode(f"sub kegiatan code {value!r}: urusan 0 does not exist")
     return value
@@ -68,7 +69,7 @@ def normalise_sub_kegiatan(code: object) -> str:
 
 def normalise_rekening(code: object) -> str:
     """``5.1.2.02.01.27`` -> ``5.1.02.02.01.0027``."""
-    value = _normalise(code, REKENING_WIDTHS, "kode rekening")
+    value = normalise_code(code, REKENING_WIDTHS, "kode rekening")
     if value[0] not in (AKUN_PENDAPATAN, AKUN_BELANJA, AKUN_PEMBIAYAAN):
         raise InvalidCode(
             f"kode rekening {value!r}: akun must be 4 (pendapatan), 5 (belanja) or 6 (pembiayaan)"
@@ -78,7 +79,7 @@ def normalise_rekening(code: object) -> str:
 
 def normalise_skpd(code: object) -> str:
     """``1.1.0.0.0.0.1.0`` -> ``1.01.0.00.0.00.01.0000``."""
-    return _normalise(code, SKPD_WIDTHS, "SKPD code")
+    return normalise_code(code, SKPD_WIDTHS, "SKPD code")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ class Command:
 
         The same key with a different fingerprint is a different command reusing a key: refused.
         """
-        body = {name: _plain(getattr(self, name)) for name in _fingerprinted(type(self))}
+        body = {name: plain_value(getattr(self, name)) for name in _fingerprinted(type(self))}
         raw = _FINGERPRINT_JSON.encode([self.command_name, body])
         return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -54,7 +54,7 @@ def _fingerprinted(command: type[Command]) -> tuple[str, ...]:
     return names
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A JSON-able form of a command field (dataclasses.asdict deep-copies: too slow here)."""
     if type(value) is str or type(value) is int:  # most fields: exactly what JSON takes
         return value
@@ -69,11 +69,11 @@ def _plain(value: Any) -> Any:
         # of receipts recorded before actors carried an SKPD stay the same.
         return {"user_id": value.user_id, "role": value.role.value}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     return repr(value)
 
 

@@ -17,7 +17,8 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _id(*parts: object) -> UUID:
+def key_id(*parts: object) -> UUID:
+    """The id of the natural key ``parts``: ``uuid5`` of their text, joined by a unit separator."""
     return _uuid5("\x1f".join([str(p) for p in parts]))
 
 
@@ -34,66 +35,66 @@ def _uuid5(name: str) -> UUID:
 
 
 def budget_id(pemda: str, year: int) -> UUID:
-    return _id("budget", pemda, year)
+    return key_id("budget", pemda, year)
 
 
 def budget_line_id(
     pemda: str, year: int, skpd: str, sub_kegiatan: str | None, rekening: str
 ) -> UUID:
-    return _id("line", pemda, year, skpd, sub_kegiatan or "-", rekening)
+    return key_id("line", pemda, year, skpd, sub_kegiatan or "-", rekening)
 
 
 def cash_plan_id(pemda: str, year: int, skpd: str) -> UUID:
-    return _id("cash-plan", pemda, year, skpd)
+    return key_id("cash-plan", pemda, year, skpd)
 
 
 def advance_id(pemda: str, year: int, skpd: str) -> UUID:
-    return _id("advance", pemda, year, skpd)
+    return key_id("advance", pemda, year, skpd)
 
 
 def advance_order_id(pemda: str, year: int, spp_number: str) -> UUID:
-    return _id("advance-order", pemda, year, spp_number)
+    return key_id("advance-order", pemda, year, spp_number)
 
 
 def spj_id(pemda: str, year: int, skpd: str, spj_number: str) -> UUID:
     """The commitment an SPJ entry holds on its line and its SKPD's SPD."""
-    return _id("spj", pemda, year, skpd, spj_number)
+    return key_id("spj", pemda, year, skpd, spj_number)
 
 
 def vendor_id(pemda: str, npwp: str) -> UUID:
-    return _id("vendor", pemda, npwp)
+    return key_id("vendor", pemda, npwp)
 
 
 def disbursement_id(pemda: str, year: int, spp_number: str) -> UUID:
-    return _id("disbursement", pemda, year, spp_number)
+    return key_id("disbursement", pemda, year, spp_number)
 
 
 def receipt_id(pemda: str, idempotency_key: str) -> UUID:
-    return _id("receipt", pemda, idempotency_key)
+    return key_id("receipt", pemda, idempotency_key)
 
 
 def document_number_id(pemda: str, year: int, kind: str, number: str) -> UUID:
-    return _id("document", pemda, year, kind, number)
+    return key_id("document", pemda, year, kind, number)
 
 
 def revenue_id(pemda: str, year: int, channel: str, reference: str) -> UUID:
-    return _id("revenue", pemda, year, channel, reference)
+    return key_id("revenue", pemda, year, channel, reference)
 
 
 def reconciliation_run_id(pemda: str, business_date: str, inputs_digest: str) -> UUID:
-    return _id("reconciliation", pemda, business_date, inputs_digest)
+    return key_id("reconciliation", pemda, business_date, inputs_digest)
 
 
 def red_flag_run_id(
     pemda: str, position: int, as_of: str | None, thresholds_digest: str, rules: list[str]
 ) -> UUID:
-    return _id("redflag-run", pemda, position, as_of or "-", thresholds_digest, ",".join(rules))
+    return key_id("redflag-run", pemda, position, as_of or "-", thresholds_digest, ",".join(rules))
 
 
 def red_flag_id(pemda: str, flag_id: str) -> UUID:
-    return _id("redflag", pemda, flag_id)
+    return key_id("redflag", pemda, flag_id)
 
 
 def feed_subscription_id(pemda: str, name: str) -> UUID:
     """A system's subscription to the event feed (``ledger.feed``), by its name."""
-    return _id("feed-subscription", pemda, name)
+    return key_id("feed-subscription", pemda, name)

@@ -67,7 +67,7 @@ def fast_triggers(aggregate_class: A) -> A:
             continue
         event_class = decorated_func_callers.get(attribute)
         if event_class is not None and _library_steps_only(event_class, _LIBRARY_STEPS):
-            setattr(aggregate_class, name, _ShortTrigger(attribute, event_class))
+            setattr(aggregate_class, name, ShortTrigger(attribute, event_class))
     _short_creation(aggregate_class)
     return aggregate_class
 
@@ -134,7 +134,7 @@ def _short_creation(aggregate_class: Any) -> None:
     aggregate_class._create = classmethod(_create)
 
 
-class _ShortTrigger:
+class ShortTrigger:
     """Stands in for the library's ``CommandMethodDecorator`` of one method on its class."""
 
     def __init__(self, decorator: CommandMethodDecorator, event_class: Any) -> None:

@@ -169,7 +169,7 @@ class Projector:
                 "SELECT version, timezone FROM proj_position WHERE name = ?", (NAME,)
             )
             if found is not None and (found[0], found[1]) != (VERSION, self.timezone):
-                self._drop(cursor)
+                self.drop_tables(cursor)
                 cursor.execute("DELETE FROM proj_position WHERE name = ?", (NAME,))
                 found = None
             for model in self.models:
@@ -185,7 +185,8 @@ class Projector:
         self._position = None
         self.db.forget_tables()
 
-    def _drop(self, cursor: Cursor) -> None:
+    def drop_tables(self, cursor: Cursor) -> None:
+        """Drop every read model's tables (not ``proj_position``), in ``cursor``'s transaction."""
         for model in self.models:
             for table in model.tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
@@ -199,7 +200,7 @@ class Projector:
         start, so every lookup and every check a step makes is the same. A rebuild cut short
         leaves the indexes to the next ``setup`` (every start makes any that are missing)."""
         with self.db.transaction() as cursor:
-            self._drop(cursor)
+            self.drop_tables(cursor)
             cursor.execute("DELETE FROM proj_position WHERE name = ?", (NAME,))
         self.setup(deferred=True)
         progress = self.catch_up()
@@ -265,6 +266,11 @@ class Projector:
             progress.batches += 1
             progress.commits.append((page.upto, time.time()))
         return page.upto - start
+
+    def reroute(self) -> None:
+        """Forget which ``apply`` of which model reads each event name (kept once found): asked
+        again at the next fold, e.g. after a model's ``apply`` was replaced."""
+        self._routes.clear()
 
     def _fold(self, facts: list[Fact]) -> None:
         routes = self._routes

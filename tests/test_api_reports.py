@@ -661,7 +661,7 @@ def test_after_a_recorded_position_waits_then_reads_once(
 ) -> None:
     """A read after a position this process's writer answered (so in the log: no 422 to give)
     that the models have not reached waits for the follower first, then reads once: one trip to
-    a worker thread (``ReadModels._query``), not one to find out that it must wait and another
+    a worker thread (``ReadModels.query_at``), not one to find out that it must wait and another
     after. The answer includes the write, and names a position at or after it."""
     models = api.client.app.state.read_models  # type: ignore[attr-defined]
     models.stop()
@@ -671,15 +671,15 @@ def test_after_a_recorded_position_waits_then_reads_once(
     written = expect(
         api.post(Role.PPTK, "/disbursements", request_body("SPP-W", gross=5_000_000)), 201
     )
-    assert models._reached < written["position"] <= models._recorded  # the writer told it
+    assert models.reached < written["position"] <= models.known_recorded  # the writer told it
     queries = []
-    real = models._query
+    real = models.query_at
 
     def counted(*args: Any) -> Any:
         queries.append(args[1])
         return real(*args)
 
-    monkeypatch.setattr(models, "_query", counted)
+    monkeypatch.setattr(models, "query_at", counted)
     after = api.ok(Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "level": "rekening"}))
     assert queries == [written["position"]]
     assert after["position"] >= written["position"] > before["position"]
@@ -689,7 +689,9 @@ def test_after_a_recorded_position_waits_then_reads_once(
 
     assert committed(after) == committed(before) + 5_000_000
     # Beyond what the log holds: still refused at once, not waited for.
-    beyond = api.get(Role.AUDITOR, "/lra", params={"year": YEAR, "after": models._recorded + 10})
+    beyond = api.get(
+        Role.AUDITOR, "/lra", params={"year": YEAR, "after": models.known_recorded + 10}
+    )
     assert expect(beyond, 422)["rule"] == "position_not_recorded"
 
 

@@ -17,11 +17,11 @@ from ledger.codes import (
     SKPD_WIDTHS,
     SUB_KEGIATAN_WIDTHS,
     LineKey,
-    _normalise,
-    _normalised,
+    normalise_code,
     normalise_rekening,
     normalise_skpd,
     normalise_sub_kegiatan,
+    normalised_code,
 )
 from ledger.errors import InvalidAmount, InvalidCode, InvalidInput, LimitExceeded
 from ledger.handlers import line_id_of
@@ -413,9 +413,9 @@ def test_a_remembered_code_is_what_normalising_it_afresh_gives(code: str, widths
         except InvalidCode as error:
             return ("refused", str(error))
 
-    fresh = outcome(_normalised.__wrapped__)
-    assert outcome(_normalise) == fresh
-    assert outcome(_normalise) == fresh
+    fresh = outcome(normalised_code.__wrapped__)
+    assert outcome(normalise_code) == fresh
+    assert outcome(normalise_code) == fresh
 
 
 def test_a_str_subclass_is_normalised_as_a_str() -> None:

@@ -226,10 +226,10 @@ def _fingerprint_as_main(command: c.Command) -> str:
     import hashlib
     import json
 
-    from ledger.commands import _plain
+    from ledger.commands import plain_value
 
     body = {
-        field.name: _plain(getattr(command, field.name))
+        field.name: plain_value(getattr(command, field.name))
         for field in dataclasses.fields(command)
         if field.name != "idempotency_key"
     }

@@ -22,7 +22,7 @@ def reference(*parts: object) -> uuid.UUID:
 
 @given(st.lists(st.one_of(_SURROGATE_FREE, st.integers(), st.none()), max_size=6))
 def test_an_id_is_uuid5_of_its_parts(parts: list[object]) -> None:
-    found = ids._id(*parts)
+    found = ids.key_id(*parts)
     expected = reference(*parts)
     assert found == expected
     assert str(found) == str(expected) and found.bytes == expected.bytes
@@ -53,4 +53,4 @@ def test_a_key_that_cannot_be_utf8_is_refused_as_before() -> None:
     with pytest.raises(UnicodeEncodeError):
         reference("receipt", "x\ud800")
     with pytest.raises(UnicodeEncodeError):
-        ids._id("receipt", "x\ud800")
+        ids.key_id("receipt", "x\ud800")

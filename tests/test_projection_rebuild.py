@@ -138,7 +138,7 @@ def test_the_comparison_sees_a_handler_skipped_by_the_rebuild(
                 apply(fact)
 
         skipped.apply = skipping  # type: ignore[method-assign]
-        projector._routes.clear()  # routed again: the runner keeps the bound methods
+        projector.reroute()  # the runner keeps the bound methods it found
         projector.rebuild()
         rebuilt = tables(projector.db)
         assert rebuilt != live
@@ -152,7 +152,7 @@ def test_a_rebuild_cut_short_gets_its_indexes_at_the_next_start(ledger_url: str)
     ledger, projector, _, indexes = _incremental(ledger_url)
     try:
         with projector.db.transaction() as cursor:
-            projector._drop(cursor)
+            projector.drop_tables(cursor)
         projector.setup(deferred=True)  # as a rebuild leaves them before its catch-up
         assert _indexes(projector.db) != indexes
         Projector(ledger).close()  # a new start

@@ -25,6 +25,9 @@ ALLOWED_ATTRIBUTES = {
     "_asdict",
     "_fields",
     "_make",
+    # eventsourcing's class method that creates an aggregate from its created-event class, the
+    # library's way to give a new aggregate a chosen id (``Aggregate._create``).
+    "_create",
 }
 ALLOWED_EXPRESSIONS = {
     "os._exit",  # leave a child process at once, without running the parent's cleanup

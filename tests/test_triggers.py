@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate, CommandMethodDecorator, event
 
-from ledger.triggers import _ShortTrigger, fast_triggers
+from ledger.triggers import ShortTrigger, fast_triggers
 from tests.stored_bytes import counted_timestamps
 
 AT = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -31,7 +31,7 @@ class LibraryWay(Aggregate):
         self.note = note
 
     @event("Noted")
-    def _noted(self, note: str, flag: bool = False) -> None:
+    def noted(self, note: str, flag: bool = False) -> None:
         self.note = f"{note}{flag}"
 
 
@@ -52,7 +52,7 @@ class ShortWay(Aggregate):
         self.note = note
 
     @event("Noted")
-    def _noted(self, note: str, flag: bool = False) -> None:
+    def noted(self, note: str, flag: bool = False) -> None:
         self.note = f"{note}{flag}"
 
 
@@ -70,10 +70,10 @@ def _after(kind: type[Aggregate], calls: list[tuple[str, tuple[Any, ...], dict[s
     "calls",
     [
         [("add", (5,), {}), ("add", (7,), {"note": "dua"})],
-        [("_noted", (), {"note": "a", "flag": True})],  # every parameter by keyword: short
-        [("_noted", ("a",), {})],  # positional: the library's way
-        [("_noted", (), {"note": "a"})],  # a default left out: the library's way
-        [("add", (1,), {}), ("_noted", ("b", True), {}), ("add", (2,), {})],
+        [("noted", (), {"note": "a", "flag": True})],  # every parameter by keyword: short
+        [("noted", ("a",), {})],  # positional: the library's way
+        [("noted", (), {"note": "a"})],  # a default left out: the library's way
+        [("add", (1,), {}), ("noted", ("b", True), {}), ("add", (2,), {})],
     ],
 )
 def test_the_short_way_makes_what_the_library_makes(calls: Any) -> None:
@@ -91,7 +91,7 @@ def test_a_stray_keyword_is_refused_as_by_the_library() -> None:
     for kind in (LibraryWay, ShortWay):
         aggregate: Any = kind(name="x")
         with pytest.raises(TypeError):
-            aggregate._noted(note="a", flag=True, extra=1)
+            aggregate.noted(note="a", flag=True, extra=1)
         assert aggregate.version == 1
 
 
@@ -131,7 +131,7 @@ def test_every_event_method_of_the_ledgers_aggregates_takes_the_short_way() -> N
         if cls.__module__.startswith("ledger.")
         for name, value in vars(cls).items()
         if (isinstance(value, CommandMethodDecorator) and name != "__init__")
-        or (isinstance(value, _ShortTrigger) and value.trigger is None)
+        or (isinstance(value, ShortTrigger) and value.trigger is None)
     }
     assert not slow, sorted(slow)
 
