@@ -29,12 +29,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Three workers on two cores: a large share of the suite waits (on the subprocesses, servers and
-# browsers it starts, on PostgreSQL), and a third worker runs while the other two wait.
-PYTEST_WORKERS ?= 3
-
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
