@@ -38,7 +38,7 @@ def the_accelerator() -> Scan:
     pytest.skip(f"!!! SKIPPING ACCELERATOR TEST: {problem}")
 
 
-MANY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MANY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # -- entries of the layout -----------------------------------------------------------------------
 # Text the accelerator must read (no control character, no entity, no space but ASCII ones at the
@@ -315,7 +315,7 @@ SAMPLE = document(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     st.lists(
         st.tuples(st.integers(0, len(SAMPLE)), st.integers(0, 8), st.sampled_from(TOKENS)),
@@ -337,7 +337,7 @@ def test_mutated_and_truncated_pieces_never_crash_nor_read_what_the_patterns_ref
     agrees(Chunk(text, first_line, 0 if first_piece else 1), scan)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.binary(max_size=300), st.booleans())
 def test_random_bytes_never_crash_it(data: bytes, first_piece: bool) -> None:
     scan = the_accelerator()
