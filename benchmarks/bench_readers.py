@@ -419,7 +419,11 @@ def run_stream(lines: int, cache: Path) -> int:
 
 
 # -- end to end -----------------------------------------------------------------------------------
-GENERATE = "--generate-e2e-inputs"  # internal: the inputs of --e2e N made in a process of their own
+def _generate(flag: str, rows: int, cache: Path) -> None:
+    """Make the inputs in a child process: the children measured later inherit this process's
+    high-water mark on Linux (``ru_maxrss`` counts the memory a child had before its exec), so this
+    one must never hold the generated rows (8.7 GiB was once reported for a 0.3 GiB reader)."""
+    subprocess.run([sys.executable, __file__, flag, str(rows), str(cache)], check=True)
 
 
 def e2e_files(rows: int, cache: Path) -> dict[str, Path]:
@@ -498,23 +502,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Internal: inputs made in a process of their own (``_generate``).
+GENERATE: dict[str, Callable[[int, Path], object]] = {
+    "--generate-e2e-inputs": e2e_files,
+    "--generate-statement": statement_files,
+}
+
+
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == PROBE:
         return probe_stream(Path(sys.argv[2]), Path(sys.argv[3]))
-    if len(sys.argv) == 4 and sys.argv[1] == GENERATE:
-        e2e_files(int(sys.argv[2]), Path(sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[1] in GENERATE:
+        GENERATE[sys.argv[1]](int(sys.argv[2]), Path(sys.argv[3]))
         return 0
     args = _parser().parse_args()
     code = 0
     if args.lines:
         code |= run_readers(args.lines, args.repeat, args.old, args.cache)
     if args.e2e:
-        # Generated first (the large statement reuses its lines), in a process of its own: the
-        # children measured later inherit this process's high-water mark on Linux (ru_maxrss counts
-        # the memory a child had before its exec), so this one must never hold the 10M-row inputs.
-        generate = [sys.executable, __file__, GENERATE, str(args.e2e), str(args.cache)]
-        subprocess.run(generate, check=True)
+        _generate("--generate-e2e-inputs", args.e2e, args.cache)  # the statement reuses its lines
     if args.stream:
+        _generate("--generate-statement", args.stream, args.cache)
         code |= run_stream(args.stream, args.cache)
     if args.e2e:
         code |= run_e2e(args.e2e, args.formats.split(","), args.cache, args.memory_limit)
