@@ -13,10 +13,11 @@ models are there already, runs the query in the same hop to a worker thread. Oth
 waits, in the event loop and holding no worker thread, for the projector thread to reach its target;
 concurrent waiters share one catch-up, for at most ``wait_limit`` seconds (then 503 with
 Retry-After). A target beyond the log's head is refused at once (422 ``position_not_recorded``),
-never waited for. Lists and single things default to ``latest`` (``api/deps.py``). The projector
-thread (``start``/``stop``, from the app's lifespan) also catches up every ``interval`` seconds, so
-that the gap a request meets is usually none. Outside the lifespan (no thread), a request projects
-the gap itself in a worker thread.
+never waited for: by the request itself when it read the head, or by the projector thread, which
+a waiting reader wakes and which reads the head before it projects. Lists and single things default
+to ``latest`` (``api/deps.py``). The projector thread (``start``/``stop``, from the app's lifespan)
+also catches up every ``interval`` seconds, so that the gap a request meets is usually none.
+Outside the lifespan (no thread), a request projects the gap itself in a worker thread.
 
 Several workers may all project: ``Projector.step`` moves ``proj_position`` by compare-and-set in the
 same transaction as the rows, so a range is applied exactly once, and a worker that lost the race
@@ -387,7 +388,8 @@ class ReadModels:
         the models hold now, without waiting for the head and forcing no projection step; with
         ``after``, though, at least up to that position (read-your-writes with a position a write
         returned), waiting for the projection if it is not there yet. A target beyond the log's
-        head is a 422 (``position_not_recorded``), never a wait."""
+        head is a 422 (``position_not_recorded``), never a wait (the follower, woken by the
+        waiter, reads the head first and refuses it: ``_refuse_beyond``)."""
         # Without ``latest`` and ``after``: what the models hold now (the follower keeps them
         # within about ``interval``), no wait and no projection step forced by this read.
         upto = 0 if after is None else after
