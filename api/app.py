@@ -20,7 +20,7 @@ from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api import docs, problems
+from api import docs, problems, threads
 from api.auth import TokenVerifier
 from api.edge import EdgeGuard
 from api.routes import DIRECT_READS, ROUTERS, feed
@@ -64,6 +64,7 @@ def create_app(settings: ApiSettings, *, ledger: Ledger | None = None) -> FastAP
         # Fewer threads than anyio's 40: routes are short and CPU-bound between two queries, and
         # a crowd of threads starves the event loop (and the requests waiting in it) of the GIL.
         to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        threads.configure(settings.threads)  # the busiest routes' hop (api/threads.py)
         tenants: Tenants = app.state.tenants
         if ledger is not None:  # given by the caller, who closes it
             # Reads catch up on demand even without the follower, so the app keeps answering

@@ -13,10 +13,11 @@ models are there already, runs the query in the same hop to a worker thread. Oth
 waits, in the event loop and holding no worker thread, for the projector thread to reach its target;
 concurrent waiters share one catch-up, for at most ``wait_limit`` seconds (then 503 with
 Retry-After). A target beyond the log's head is refused at once (422 ``position_not_recorded``),
-never waited for. Lists and single things default to ``latest`` (``api/deps.py``). The projector
-thread (``start``/``stop``, from the app's lifespan) also catches up every ``interval`` seconds, so
-that the gap a request meets is usually none. Outside the lifespan (no thread), a request projects
-the gap itself in a worker thread.
+never waited for: by the request itself when it read the head, or by the projector thread, which
+a waiting reader wakes and which reads the head before it projects. Lists and single things default
+to ``latest`` (``api/deps.py``). The projector thread (``start``/``stop``, from the app's lifespan)
+also catches up every ``interval`` seconds, so that the gap a request meets is usually none.
+Outside the lifespan (no thread), a request projects the gap itself in a worker thread.
 
 Several workers may all project: ``Projector.step`` moves ``proj_position`` by compare-and-set in the
 same transaction as the rows, so a range is applied exactly once, and a worker that lost the race
@@ -47,6 +48,7 @@ from typing import Any, TypeVar
 
 from anyio import to_thread
 
+from api import threads
 from api.problems import ProblemError
 from ledger.application import Ledger
 from ledger.connections import Backoff
@@ -102,9 +104,10 @@ class ReadModels:
         self._opened: list[ReadDatabase] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Readers waiting for a position: (target, their event loop, their future).
+        # Readers waiting for a position: (target, their event loop, their future, their ticket).
         self._wake = threading.Condition()
-        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None], int]] = []
+        self._tickets = 0  # waiters registered so far: a waiter's ticket is its number
         self._wanted = 0  # the highest position a reader waits for
         self._reached = 0  # the highest position known to be projected
         # A position known to be in the log (a head read, a write's answer: ``recorded``). Set
@@ -169,10 +172,14 @@ class ReadModels:
             with self._wake:
                 if self._wanted <= self._reached and not self._stop.is_set():
                     self._wake.wait(self.interval)
+                # Waiters up to this one registered before the head is read (``catch_up``).
+                ticket = self._tickets
             if self._stop.is_set():
                 break
             try:
-                self.catch_up()
+                head = self.head()
+                self.catch_up(head)
+                self._refuse_beyond(head, ticket)
             except Exception as error:  # the database went away: tell the waiters, keep going
                 # The projector's connection reconnects on its next transaction; until then,
                 # waiting readers get 503 with Retry-After at once, not a wait without end.
@@ -218,7 +225,8 @@ class ReadModels:
         with self._wake:
             if self._reached >= target:
                 return
-            self._waiters.append((target, loop, waiter))
+            self._tickets += 1
+            self._waiters.append((target, loop, waiter, self._tickets))
             self._wanted = max(self._wanted, target)
             self._wake.notify()
         await waiter
@@ -241,8 +249,21 @@ class ReadModels:
             self._reached = max(self._reached, reached)
             ready = [w for w in self._waiters if w[0] <= self._reached]
             self._waiters = [w for w in self._waiters if w[0] > self._reached]
-        for _, loop, waiter in ready:
+        for _, loop, waiter, _ in ready:
             loop.call_soon_threadsafe(_settle, waiter, None)
+
+    def _refuse_beyond(self, head: int, ticket: int) -> None:
+        """422 ``position_not_recorded`` to the waiters up to ``ticket`` whose target is beyond
+        ``head``, a position in the log read after they registered: their target was not in the
+        log when they asked (``read`` waits before it knows)."""
+        with self._wake:
+            refused = [w for w in self._waiters if w[0] > head and w[3] <= ticket]
+            if not refused:
+                return
+            self._waiters = [w for w in self._waiters if not (w[0] > head and w[3] <= ticket)]
+            self._wanted = max((w[0] for w in self._waiters), default=self._reached)
+        for target, loop, waiter, _ in refused:
+            loop.call_soon_threadsafe(_settle, waiter, _not_recorded(target, head))
 
     def _fail(self, error: BaseException) -> None:
         with self._wake:
@@ -253,7 +274,7 @@ class ReadModels:
             f"the read models could not be brought up to date ({type(error).__name__}); retry",
             headers={"Retry-After": "1"},
         )
-        for _, loop, waiter in failed:
+        for _, loop, waiter, _ in failed:
             loop.call_soon_threadsafe(_settle, waiter, problem)
 
     # -- reading --------------------------------------------------------------------------------
@@ -302,12 +323,7 @@ class ReadModels:
         if head is None or head < target:
             head = self.head()  # read now: a write that answered before this call is in it
         if target > head:
-            raise ProblemError(
-                422,
-                "position_not_recorded",
-                f"after={target} is beyond the head of the ledger's log ({head}): use a "
-                "position that a write (CommandOut.position) or a report returned",
-            )
+            raise _not_recorded(target, head)
         return target
 
     def _answer(
@@ -372,22 +388,35 @@ class ReadModels:
         the models hold now, without waiting for the head and forcing no projection step; with
         ``after``, though, at least up to that position (read-your-writes with a position a write
         returned), waiting for the projection if it is not there yet. A target beyond the log's
-        head is a 422 (``position_not_recorded``), never a wait."""
+        head is a 422 (``position_not_recorded``), never a wait (the follower, woken by the
+        waiter, reads the head first and refuses it: ``_refuse_beyond``)."""
         # Without ``latest`` and ``after``: what the models hold now (the follower keeps them
         # within about ``interval``), no wait and no projection step forced by this read.
         upto = 0 if after is None else after
-        if not latest and self._reached < upto <= self._recorded and self._thread is not None:
-            # Read-your-writes of a position known to be recorded (so no 422 to give) that the
-            # models have not reached: wait first, then one hop to a worker thread for the query,
-            # instead of a hop to find out that it must wait and a second one after the wait.
+        if not latest and self._reached < upto and self._thread is not None:
+            # Read-your-writes of a position the models have not reached: wait first, then one
+            # hop to a worker thread for the query, instead of a hop to find out that it must
+            # wait and a second one after the wait. The follower reads the log's head before it
+            # projects, and answers a waiter whose position is beyond it with the 422 that
+            # ``query_at`` gives (``_refuse_beyond``): the head it read is at or after the one at
+            # this request's arrival, and a position beyond it was beyond that one too.
             await self._wait_bounded(upto)
-        found = await to_thread.run_sync(self.query_at, query, upto, key, latest)
+        found = await threads.run(self.query_at, query, upto, key, latest)
         if isinstance(found, int):
             await self._wait_bounded(found)
-            found = await to_thread.run_sync(self.query_at, query, found, key)
+            found = await threads.run(self.query_at, query, found, key)
             if isinstance(found, int):  # cannot happen: the position only moves forward
                 raise ProblemError(503, "store_unavailable", "the read models moved back; retry")
         return found
+
+
+def _not_recorded(target: int, head: int) -> ProblemError:
+    return ProblemError(
+        422,
+        "position_not_recorded",
+        f"after={target} is beyond the head of the ledger's log ({head}): use a "
+        "position that a write (CommandOut.position) or a report returned",
+    )
 
 
 def _settle(waiter: asyncio.Future[None], problem: BaseException | None) -> None:

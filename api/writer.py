@@ -21,9 +21,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from anyio import to_thread
 from eventsourcing.persistence import PersistenceError
 
+from api import threads
 from ledger.application import CommandResult, Ledger, Outcome
 from ledger.commands import Command
 from ledger.errors import DomainError
@@ -113,7 +113,7 @@ class BatchWriter:
             del self._pending[: self.max_batch]
             commands = [command for command, _ in batch]
             try:
-                outcomes, position = await to_thread.run_sync(self._write, commands)
+                outcomes, position = await threads.run(self._write, commands)
             except Exception as error:  # e.g. the store is unavailable: every waiter hears it
                 for _, future in batch:
                     if not future.done():

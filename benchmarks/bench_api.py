@@ -19,6 +19,12 @@ The LRA is read with the API's default freshness (``recent``) unless ``--lra-fre
 ``latest``, ``recent`` or ``after``: the last passes ``after=<position>`` with the position of the
 most recent write answer the load generator has seen (a client that reads its own writes).
 
+``--profile DIR`` also records each uvicorn worker with py-spy (a dev dependency) during the
+measured seconds: ``DIR/worker-<pid>.txt``, py-spy's raw folded stacks, only samples in which a
+thread holds the GIL (``--gil``: Python's own CPU, not the waits for PostgreSQL). On a loaded
+machine a thread that holds the GIL while it is descheduled is sampled too: read the shares as
+rough, and take the CPU per request for an A/B.
+
 ``KASDA_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``) names the server.
 The schema is dropped afterwards. The load generator shares the machine's CPUs with the server.
 """
@@ -35,6 +41,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -449,6 +456,66 @@ def measure_reference(
     return {"cpu_ms": used / len(samples) * 1000, "p99_ms": rows[0]["p99_ms"]}
 
 
+def workers(pid: int) -> list[int]:
+    """The uvicorn worker processes of the server ``pid`` (its children started by
+    multiprocessing's spawn; not its resource tracker)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command:
+            found.append(int(child))
+    return found
+
+
+def py_spy_command(pid: int, seconds: float, out: Path) -> list[str]:
+    """py-spy's record of one process for ``seconds``: GIL-holding samples, raw folded stacks."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return [
+        str(spy) if spy.exists() else "py-spy",
+        "record",
+        "--pid",
+        str(pid),
+        "--gil",
+        "--nonblocking",
+        "--rate",
+        "250",
+        "--duration",
+        str(max(1, round(seconds))),
+        "--format",
+        "raw",
+        "-o",
+        str(out),
+    ]
+
+
+class Profiles:
+    """py-spy on every worker of the server, started after the warm-up (``--profile``)."""
+
+    def __init__(self, server: int, folder: Path, warmup: float, duration: float) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.spies: list[subprocess.Popen[bytes]] = []
+
+        def start() -> None:
+            for pid in workers(server):
+                command = py_spy_command(pid, duration, folder / f"worker-{pid}.txt")
+                self.spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+
+        self.timer = threading.Timer(warmup, start)
+        self.timer.start()
+
+    def wait(self) -> None:
+        self.timer.join()
+        for spy in self.spies:
+            spy.wait(timeout=120)
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -553,6 +620,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record each uvicorn worker with py-spy during the measured seconds, into this "
+        "folder (worker-<pid>.txt, raw folded stacks of GIL-holding samples)",
+    )
+    parser.add_argument(
         "--no-reference",
         dest="reference",
         action="store_false",
@@ -583,6 +656,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seeded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         server_cpu = cpu_seconds(server.pid)
         own_cpu = time.process_time()
+        profiles = (
+            None
+            if args.profile is None
+            else Profiles(server.pid, args.profile, args.warmup, args.duration)
+        )
         samples, elapsed = run_loop(
             drive(
                 port,
@@ -598,6 +676,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         server_cpu = cpu_seconds(server.pid) - server_cpu
         own_cpu = time.process_time() - own_cpu
+        if profiles is not None:
+            profiles.wait()
     finally:
         server.terminate()
         server.wait(timeout=30)

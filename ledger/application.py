@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,6 +69,17 @@ log = logging.getLogger(__name__)
 A = TypeVar("A", bound=Aggregate)
 
 MAX_BATCH = 10_000
+
+
+def project_events(aggregate: Any, events: Iterable[Any]) -> Any:
+    """``aggregate`` with ``events`` applied in turn: the library's ``project_aggregate``, less
+    its check of each event against ``CanMutateProtocol``, a runtime-checkable protocol whose
+    ``isinstance`` costs about 34 µs an event on this project's machine (timeit, 2026-12-05;
+    a payment of six events read by the API paid 0.2 ms for it). The events are the ledger's
+    own, decoded by its mapper from their topics; each one's ``mutate`` is called as before."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def utc_now() -> datetime:
@@ -325,7 +336,9 @@ class Ledger(Application[UUID]):
     def aggregate(self, aggregate_id: UUID, kind: type[A], version: int | None = None) -> A:
         """Read one aggregate (optionally as of a version). Raises ``NotFound``."""
         try:
-            found: Aggregate = self.repository.get(aggregate_id, version=version)
+            found: Aggregate = self.repository.get(
+                aggregate_id, version=version, projector_func=project_events
+            )
         except AggregateNotFoundError:
             raise NotFound(f"no {kind.__name__} {aggregate_id}") from None
         if not isinstance(found, kind):

@@ -695,6 +695,57 @@ def test_after_a_recorded_position_waits_then_reads_once(
     assert expect(beyond, 422)["rule"] == "position_not_recorded"
 
 
+def test_after_a_position_another_worker_returned_waits_then_reads_once(
+    api: Api, year: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read after a position that another worker's write returned (this process has not seen
+    it: not known to be in the log) also waits for the follower first and then reads once. The
+    follower reads the log's head before it projects, so a position beyond the head is still a
+    422 ``position_not_recorded``, given by the follower without a trip to a worker thread."""
+    models = api.client.app.state.read_models  # type: ignore[attr-defined]
+    models.stop()
+    models.interval = 3600.0  # the follower projects only when a reader waits
+    models.start()
+    before = api.ok(Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "level": "rekening"}))
+    ledger = Ledger(api.url, clock=api.clock)
+    app = create_app(api.config, ledger=ledger)
+    try:
+        with TestClient(app) as other:
+            body = request_body("SPP-W2", gross=7_000_000)
+            written = expect(post(other, api.config, Role.PPTK, "/disbursements", body), 201)
+    finally:
+        app.state.read_models.close()
+        ledger.close()
+    assert models.known_recorded < written["position"]  # this worker was not told
+    queries = []
+    real = models.query_at
+
+    def counted(*args: Any) -> Any:
+        queries.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(models, "query_at", counted)
+    params = {"year": YEAR, "level": "rekening", "after": written["position"]}
+    after = api.ok(Role.AUDITOR, "/lra", params=params)
+    assert queries == [written["position"]]
+    assert after["position"] >= written["position"] > before["position"]
+    rows = {r["kode"]: r["committed"] for r in after["rows"]["items"]}
+    was = {r["kode"]: r["committed"] for r in before["rows"]["items"]}
+    assert rows["5.1.02.02.01.0055"] == was["5.1.02.02.01.0055"] + 7_000_000
+    queries.clear()
+    head = api.ledger.recorder.max_notification_id() or 0
+    for beyond in (head + 1, 2**62):
+        response = api.get(Role.AUDITOR, "/lra", params={"year": YEAR, "after": beyond})
+        problem = expect(response, 422)
+        assert problem["rule"] == "position_not_recorded"
+        assert (
+            f"after={beyond} is beyond the head of the ledger's log ({head})" in problem["detail"]
+        )
+    assert queries == []
+    # The follower keeps serving: a read at the head is answered.
+    assert api.ok(Role.AUDITOR, "/lra", params={"year": YEAR, "after": head})["position"] >= head
+
+
 @pytest.mark.parametrize(("path", "params"), REPORTS)
 def test_after_beyond_the_head_is_422_not_a_wait(
     api: Api, year: dict[str, str], path: str, params: dict[str, Any]

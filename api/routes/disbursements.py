@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from anyio import to_thread
 from fastapi import Depends, Query, Request, Response
 
-from api import auth
+from api import auth, threads
 from api.auth import Principal
 from api.deps import (
     After,
@@ -478,7 +477,7 @@ async def get_disbursement(
 ) -> DisbursementOut:
     tenant = served.tenant
     await require_visible(tenant.read_models, served.who, disbursement_id)
-    return await to_thread.run_sync(_disbursement_out, tenant.ledger, disbursement_id, at)
+    return await threads.run(_disbursement_out, tenant.ledger, disbursement_id, at)
 
 
 def _disbursement_out(
@@ -528,7 +527,7 @@ async def get_history(
 ) -> Page[HistoryEntryOut]:
     tenant = served.tenant
     await require_visible(tenant.read_models, served.who, disbursement_id)
-    return await to_thread.run_sync(_history_out, tenant.ledger, disbursement_id, limit, offset)
+    return await threads.run(_history_out, tenant.ledger, disbursement_id, limit, offset)
 
 
 def _history_out(
