@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import time
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from projections.db import ReadDatabase
 from projections.feed import FeedModel
 from projections.history import HistoryModel
 from projections.model import compact_json, insert_rows, sorted_json
+from projections.owners import OwnerModel
 from projections.runner import Projector
 from projections.source import Fact
 from tests import factory as f
@@ -271,3 +273,100 @@ def test_an_integer_out_of_its_columns_bounds_is_refused_as_by_the_json_path(
 
 class _RolledBack(Exception):
     """Leaves a transaction without committing it."""
+
+
+# -- the pipelined rebuild (PostgreSQL): page n+1 folded while page n is written -------------------
+def _pipelined_story(url: str) -> tuple[Ledger, dict[str, list[Any]]]:
+    """A history of many pages of 9 positions, and its read models projected step by step."""
+    ledger, story = _story(url)
+    story.run(60)
+    projector = Projector(ledger, batch=9)
+    try:
+        while projector.step():
+            pass
+        return ledger, tables(projector.db)
+    finally:
+        projector.close()
+
+
+def _position(db: ReadDatabase) -> int:
+    with db.transaction(write=False) as cursor:
+        found = cursor.fetchone("SELECT position FROM proj_position")
+    assert found is not None
+    return int(found[0])
+
+
+def test_a_rebuild_folds_the_next_page_while_a_page_commits(
+    pg_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, live = _pipelined_story(pg_schema_url)
+    applied: list[int] = []  # the owners read every event: the position of each one folded
+    apply = OwnerModel.apply
+
+    def spy(self: OwnerModel, fact: Fact) -> None:
+        applied.append(fact.position)
+        apply(self, fact)
+
+    monkeypatch.setattr(OwnerModel, "apply", spy)
+    overlapped: list[bool] = []
+
+    def before_commit(upto: int) -> None:  # the first page's commit waits for the next fold
+        if not overlapped:
+            deadline = time.monotonic() + 5
+            while not any(p > upto for p in applied) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            overlapped.append(any(p > upto for p in applied))
+
+    projector = Projector(ledger, batch=9, before_commit=before_commit)
+    try:
+        progress = projector.rebuild()
+        assert progress.batches > 5
+        assert overlapped == [True]
+        assert tables(projector.db) == live
+    finally:
+        projector.close()
+        ledger.close()
+
+
+@pytest.mark.parametrize("where", ["write", "fold"])
+def test_a_failure_stops_a_pipelined_rebuild_exactly_at_the_last_page_committed(
+    pg_schema_url: str, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """A write failing on the writer thread, or a fold failing while a write is in flight: the
+    rebuild raises, the position is the end of the last page committed with exactly its rows
+    (the next catch-up, carrying on from there, gives the live build: a page written twice or
+    skipped would show), and no later page was written."""
+    ledger, live = _pipelined_story(pg_schema_url)
+    committed: list[int] = []
+
+    def before_commit(upto: int) -> None:
+        if where == "write" and len(committed) == 4:
+            raise RuntimeError("the writer's connection broke")
+        committed.append(upto)
+
+    apply = OwnerModel.apply
+
+    def failing(self: OwnerModel, fact: Fact) -> None:
+        if where == "fold" and fact.position > 9 * 5:
+            raise RuntimeError("a model failed on an event")
+        apply(self, fact)
+
+    monkeypatch.setattr(OwnerModel, "apply", failing)
+    projector = Projector(ledger, batch=9, before_commit=before_commit)
+    try:
+        with pytest.raises(RuntimeError):
+            projector.rebuild()
+        assert committed, "pages were committed before the failure"
+        assert _position(projector.db) == committed[-1] == max(committed)
+        with projector.db.transaction(write=False) as cursor:
+            latest = cursor.fetchone("SELECT MAX(position) FROM proj_feed")
+        assert latest is not None and latest[0] is not None and latest[0] <= committed[-1]
+        monkeypatch.setattr(OwnerModel, "apply", apply)
+        projector.before_commit = None
+        projector.reroute()
+        projector.catch_up()
+        projector.build_indexes()
+        assert tables(projector.db) == live
+    finally:
+        projector.close()
+        ledger.close()
