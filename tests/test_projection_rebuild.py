@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import threading
 import time
 from typing import Any
 from uuid import UUID
@@ -367,6 +368,63 @@ def test_a_failure_stops_a_pipelined_rebuild_exactly_at_the_last_page_committed(
         projector.catch_up()
         projector.build_indexes()
         assert tables(projector.db) == live
+    finally:
+        projector.close()
+        ledger.close()
+
+
+def test_two_pipelined_catch_ups_at_once_apply_every_page_once(pg_schema_url: str) -> None:
+    """Two projectors catching up the same log at once, each pipelined: every page lost at the
+    compare-and-set is dropped, whichever write it was, and the other carries on from where
+    the winner left the position."""
+    ledger, live = _pipelined_story(pg_schema_url)
+    first, second = Projector(ledger, batch=9), Projector(ledger, batch=9)
+    try:
+        with first.db.transaction() as cursor:
+            first.drop_tables(cursor)
+            cursor.execute("DELETE FROM proj_position")
+        first.setup()
+        second.refresh()
+        failures: list[BaseException] = []
+
+        def run(projector: Projector) -> None:
+            try:
+                projector.catch_up()
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=run, args=(p,)) for p in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not failures
+        assert first.position() == second.position() == ledger.recorder.max_notification_id()
+        assert tables(first.db) == live
+    finally:
+        first.close()
+        second.close()
+        ledger.close()
+
+
+def test_a_pipelined_rebuild_while_the_ledger_writes_covers_exact_positions(
+    pg_schema_url: str,
+) -> None:
+    """The ledger writing while a rebuild runs: the rebuild stops at a head it read, and the
+    catch-up after it projects the rest, once (the same rows as a rebuild of the finished log)."""
+    ledger, story = _story(pg_schema_url)
+    story.run(40)
+    projector = Projector(ledger, batch=9)
+    try:
+        writer = threading.Thread(target=story.run, args=(40,))
+        writer.start()
+        projector.rebuild()
+        writer.join(timeout=120)
+        projector.catch_up()
+        assert projector.position() == ledger.recorder.max_notification_id()
+        during = tables(projector.db)
+        projector.rebuild()
+        assert tables(projector.db) == during
     finally:
         projector.close()
         ledger.close()
