@@ -152,22 +152,28 @@ class FeedModel(ReadModel):
         if fact.name.startswith("FeedSubscription."):
             self._subscription(fact)
             return
-        pemda = fact.body.get("pemda")
+        body = fact.body
+        pemda = body.get("pemda")
         if fact.version == 1 and isinstance(pemda, str):
             if len(self._pemdas) >= _PEMDAS:
                 self._pemdas.clear()
             self._pemdas[fact.aggregate_id] = pemda
-        if fact.name not in PUBLIC:
+        fields = PUBLIC.get(fact.name)
+        if fields is None:
             return
         self.pending.append(
             {
                 "position": fact.position,
-                "pemda": None,  # filled in at flush: first events say it, proj_owner has the rest
+                # An aggregate's pemda is said by its first event, which comes before any other:
+                # known here if that event was folded lately, else found at flush (proj_owner).
+                "pemda": self._pemdas.get(fact.aggregate_id),
                 "aggregate_id": fact.aggregate_id,
                 "version": fact.version,
                 "kind": fact.name,
                 "at": fact.stamp,
-                "detail": compact_json(public_data(fact.name, fact.body)),
+                "detail": self.sealer.seal(
+                    compact_json({field: body[field] for field in fields if field in body})
+                ),
             }
         )
 
@@ -201,20 +207,20 @@ class FeedModel(ReadModel):
             self.subscriptions.set(key, state=state, **changed)
 
     def flush(self, cursor: Cursor) -> None:
-        self._fill_pemdas(cursor)
-        rows = []
-        for row in self.pending:
-            if row["pemda"] is None:  # an aggregate kasda never saw begin: not in any feed
-                log.warning("feed: no pemda for %s at %d", row["aggregate_id"], row["position"])
-                continue
-            row["detail"] = self.sealer.seal(row["detail"])
-            rows.append(row)
+        rows = self.pending
+        if any(row["pemda"] is None for row in rows):
+            self._fill_pemdas(cursor)
+            for row in rows:
+                if row["pemda"] is None:  # an aggregate kasda never saw begin: in no feed
+                    log.warning("feed: no pemda for %s at %d", row["aggregate_id"], row["position"])
+            rows = [row for row in rows if row["pemda"] is not None]
         insert_rows(cursor, "proj_feed", rows)
         self.subscriptions.flush(cursor)
         self.discard()
 
     def _fill_pemdas(self, cursor: Cursor) -> None:
-        unknown = sorted({r["aggregate_id"] for r in self.pending} - set(self._pemdas))
+        """The pemda of the rows whose first event was not folded lately (``proj_owner``)."""
+        unknown = sorted({r["aggregate_id"] for r in self.pending if r["pemda"] is None})
         looked_up: dict[str, str] = {}
         for start in range(0, len(unknown), 500):
             chunk = unknown[start : start + 500]
@@ -225,8 +231,8 @@ class FeedModel(ReadModel):
             )
             looked_up.update({str(a): str(p) for a, p in found})
         for row in self.pending:
-            a = row["aggregate_id"]
-            row["pemda"] = self._pemdas.get(a) or looked_up.get(a)
+            if row["pemda"] is None:
+                row["pemda"] = looked_up.get(row["aggregate_id"])
         if len(self._pemdas) + len(looked_up) >= _PEMDAS:
             self._pemdas.clear()
         self._pemdas.update(looked_up)
