@@ -26,7 +26,7 @@ from ledger.application import Ledger
 from projections.db import ReadDatabase
 from projections.feed import FeedModel
 from projections.history import HistoryModel
-from projections.model import compact_json, insert_rows, sorted_json
+from projections.model import compact_json, insert_rows, insert_values, sorted_json
 from projections.owners import OwnerModel
 from projections.runner import Projector
 from projections.source import Fact
@@ -194,17 +194,23 @@ def test_every_way_of_inserting_stores_what_the_json_path_stores(ledger_url: str
     db = ReadDatabase(ledger)
     try:
         with db.transaction() as cursor:
-            for table in ("rows_fast", "rows_json"):
+            for table in ("rows_fast", "rows_json", "rows_tuples"):
                 cursor.execute(f"CREATE TABLE {table} ({_COLUMNS})")
             for batch in _rows():
                 insert_rows(cursor, "rows_fast", [dict(r) for r in batch])
                 # ``on_conflict`` takes the one-statement path of PostgreSQL (JSON) or SQLite.
                 insert_rows(cursor, "rows_json", [dict(r) for r in batch], "ON CONFLICT DO NOTHING")
+                for row in batch:  # the same rows as tuples, one column order per row
+                    insert_values(cursor, "rows_tuples", tuple(row), [tuple(row.values())])
+                insert_values(cursor, "rows_tuples", ("id",), [])  # nothing: no statement
             fast = cursor.fetchall("SELECT * FROM rows_fast ORDER BY id")
             slow = cursor.fetchall("SELECT * FROM rows_json ORDER BY id")
+            tuples = cursor.fetchall("SELECT * FROM rows_tuples ORDER BY id")
         assert len(fast) == sum(len(b) for b in _rows())
-        assert fast == slow
-        assert [type(v) for v in fast[0]] == [type(v) for v in slow[0]]
+        assert fast == slow == tuples
+        assert (
+            [type(v) for v in fast[0]] == [type(v) for v in slow[0]] == [type(v) for v in tuples[0]]
+        )
     finally:
         db.close()
         ledger.close()
