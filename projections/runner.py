@@ -444,6 +444,9 @@ class Projector:
             for models, _ in sets:
                 self._forget(models)
             raise
+        # Both done before anything is raised: a write skipped after a failure discards its
+        # models' rows on the writer thread, and the next catch-up folds into those models.
+        wait([w for w in writing if w is not None])
         # The earlier of the two writes first: its failure is the one to raise.
         for pending in (writing[turn], writing[turn ^ 1]):
             if pending is not None:
