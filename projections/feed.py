@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import json
 import logging
+from operator import itemgetter
 from typing import Any
 
 from ledger.feed import FEED_KINDS
 from projections.db import Cursor
-from projections.model import ReadModel, RowChanges, compact_json, insert_rows
+from projections.model import ReadModel, RowChanges, compact_json, insert_values
 from projections.sealing import Sealer
 from projections.source import Fact
 
 log = logging.getLogger(__name__)
+_PEMDA = itemgetter(1)  # of a pending row (``COLUMNS``)
 
 _MONEY_OF_LINE = ("disbursement_id", "amount")
 _PAYMENT = ("line_id", "vendor_id", "gross", "net", "deductions")
@@ -92,6 +94,8 @@ PUBLIC: dict[str, tuple[str, ...]] = {
 assert tuple(PUBLIC) == FEED_KINDS, "every kind of the feed has its public fields, in order"
 
 _PEMDAS = 100_000  # aggregates whose pemda is remembered between batches
+# A pending row of ``proj_feed``'s values, in this order (``insert_values``); the pemda second.
+COLUMNS = ("position", "pemda", "aggregate_id", "version", "kind", "at", "detail")
 
 # The dispatcher's state (``feed.delivery``): created with the read models, never dropped by them.
 DELIVERY_SCHEMA = [
@@ -126,7 +130,7 @@ class FeedModel(ReadModel):
 
     def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[tuple[Any, ...]] = []  # values in the order of COLUMNS
         self.subscriptions = RowChanges("proj_feed_subscription", "subscription_id")
         self._pemdas: dict[str, str] = {}  # aggregate id -> pemda, from first events
 
@@ -152,23 +156,29 @@ class FeedModel(ReadModel):
         if fact.name.startswith("FeedSubscription."):
             self._subscription(fact)
             return
-        pemda = fact.body.get("pemda")
+        body = fact.body
+        pemda = body.get("pemda")
         if fact.version == 1 and isinstance(pemda, str):
             if len(self._pemdas) >= _PEMDAS:
                 self._pemdas.clear()
             self._pemdas[fact.aggregate_id] = pemda
-        if fact.name not in PUBLIC:
+        fields = PUBLIC.get(fact.name)
+        if fields is None:
             return
         self.pending.append(
-            {
-                "position": fact.position,
-                "pemda": None,  # filled in at flush: first events say it, proj_owner has the rest
-                "aggregate_id": fact.aggregate_id,
-                "version": fact.version,
-                "kind": fact.name,
-                "at": fact.stamp,
-                "detail": compact_json(public_data(fact.name, fact.body)),
-            }
+            (
+                fact.position,
+                # An aggregate's pemda is said by its first event, which comes before any other:
+                # known here if that event was folded lately, else found at flush (proj_owner).
+                self._pemdas.get(fact.aggregate_id),
+                fact.aggregate_id,
+                fact.version,
+                fact.name,
+                fact.stamp,
+                self.sealer.seal(
+                    compact_json({field: body[field] for field in fields if field in body})
+                ),
+            )
         )
 
     def _subscription(self, fact: Fact) -> None:
@@ -201,20 +211,24 @@ class FeedModel(ReadModel):
             self.subscriptions.set(key, state=state, **changed)
 
     def flush(self, cursor: Cursor) -> None:
-        self._fill_pemdas(cursor)
-        rows = []
-        for row in self.pending:
-            if row["pemda"] is None:  # an aggregate kasda never saw begin: not in any feed
-                log.warning("feed: no pemda for %s at %d", row["aggregate_id"], row["position"])
-                continue
-            row["detail"] = self.sealer.seal(row["detail"])
-            rows.append(row)
-        insert_rows(cursor, "proj_feed", rows)
+        rows = self.pending
+        if None in map(_PEMDA, rows):
+            found = self._look_up_pemdas(cursor, sorted({r[2] for r in rows if r[1] is None}))
+            known = []
+            for row in rows:
+                if row[1] is not None:
+                    known.append(row)
+                elif (pemda := found.get(row[2])) is not None:
+                    known.append((row[0], pemda, *row[2:]))
+                else:  # an aggregate kasda never saw begin: in no feed
+                    log.warning("feed: no pemda for %s at %d", row[2], row[0])
+            rows = known
+        insert_values(cursor, "proj_feed", COLUMNS, rows)
         self.subscriptions.flush(cursor)
         self.discard()
 
-    def _fill_pemdas(self, cursor: Cursor) -> None:
-        unknown = sorted({r["aggregate_id"] for r in self.pending} - set(self._pemdas))
+    def _look_up_pemdas(self, cursor: Cursor, unknown: list[str]) -> dict[str, str]:
+        """The pemda of aggregates whose first event was not folded lately (``proj_owner``)."""
         looked_up: dict[str, str] = {}
         for start in range(0, len(unknown), 500):
             chunk = unknown[start : start + 500]
@@ -224,12 +238,10 @@ class FeedModel(ReadModel):
                 chunk,
             )
             looked_up.update({str(a): str(p) for a, p in found})
-        for row in self.pending:
-            a = row["aggregate_id"]
-            row["pemda"] = self._pemdas.get(a) or looked_up.get(a)
         if len(self._pemdas) + len(looked_up) >= _PEMDAS:
             self._pemdas.clear()
         self._pemdas.update(looked_up)
+        return looked_up
 
     def discard(self) -> None:
         self.pending.clear()

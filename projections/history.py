@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.db import Cursor
-from projections.model import ReadModel, compact_json, insert_rows
+from projections.model import ReadModel, compact_json, insert_values
 from projections.sealing import Sealer
 from projections.source import Fact
 
@@ -21,6 +21,9 @@ from projections.source import Fact
 _ENVELOPE = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp",
                        "actor_id", "actor_role", "at", "reason"})  # fmt: skip
 _KINDS = ("Disbursement.", "Vendor.")
+# A pending row's values, in this order (``insert_values``).
+COLUMNS = ("position", "aggregate_id", "version", "event", "at", "actor_id", "actor_role",
+           "reason", "detail")  # fmt: skip
 
 
 class HistoryModel(ReadModel):
@@ -30,7 +33,7 @@ class HistoryModel(ReadModel):
 
     def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[tuple[Any, ...]] = []  # values in the order of COLUMNS
 
     def schema(self) -> list[str]:
         return [
@@ -48,21 +51,21 @@ class HistoryModel(ReadModel):
         reason = body.get("reason")
         detail = {k: v for k, v in body.items() if k not in _ENVELOPE}
         self.pending.append(
-            {
-                "position": fact.position,
-                "aggregate_id": fact.aggregate_id,
-                "version": fact.version,
-                "event": fact.name,
-                "at": fact.stamp,
-                "actor_id": str(body.get("actor_id", "")),
-                "actor_role": str(body.get("actor_role", "")),
-                "reason": self.sealer.seal(reason if isinstance(reason, str) else None),
-                "detail": self.sealer.seal(compact_json(detail)),
-            }
+            (
+                fact.position,
+                fact.aggregate_id,
+                fact.version,
+                fact.name,
+                fact.stamp,
+                str(body.get("actor_id", "")),
+                str(body.get("actor_role", "")),
+                self.sealer.seal(reason if isinstance(reason, str) else None),
+                self.sealer.seal(compact_json(detail)),
+            )
         )
 
     def flush(self, cursor: Cursor) -> None:
-        insert_rows(cursor, "proj_history", self.pending)
+        insert_values(cursor, "proj_history", COLUMNS, self.pending)
         self.pending.clear()
 
     def discard(self) -> None:

@@ -188,6 +188,27 @@ def insert_rows(
             )
 
 
+def insert_values(
+    cursor: Cursor, table: str, columns: tuple[str, ...], values: list[tuple[Any, ...]]
+) -> None:
+    """Insert ``values``, tuples in the order of ``columns``: what ``insert_rows`` does with dicts
+    of one shape, without a dict made per row and taken apart again (about 0.5 µs a row). For
+    the models that build their rows in one fixed order (the history, the feed: most of what a
+    rebuild inserts). The same ways in, chosen the same way: binary or text ``COPY`` on
+    PostgreSQL, the JSON path for a value ``COPY`` would write differently (``_copied``)."""
+    if not values:
+        return
+    if cursor.db.kind == "postgres":
+        if not _copied(cursor, table, columns, values):
+            insert_rows(cursor, table, [dict(zip(columns, v, strict=True)) for v in values])
+        return
+    cursor.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join('?' * len(columns))})",
+        values,
+    )
+
+
 def _values(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """The rows' values in the order of ``columns`` (one C call per row)."""
     if len(columns) == 1:

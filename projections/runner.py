@@ -113,6 +113,39 @@ class Progress:
         return self.positions / self.seconds if self.seconds else 0.0
 
 
+class _ReadAhead:
+    """Pages of the log in order, the next one read on a second thread while this one is used."""
+
+    def __init__(self, source: EventSource, size: int) -> None:
+        self.source = source
+        self.size = size
+        self.more = False  # whether more of the log follows the last page handed out
+        self._ahead: Future[Page] | None = None
+        self._ahead_from = -1
+        self._pool: ThreadPoolExecutor | None = None
+
+    def page(self, start: int, upto: int | None) -> Page:
+        """The page after ``start``; the next one is read meanwhile if more follow (and the
+        position ``upto`` is not yet reached)."""
+        if self._ahead is not None and self._ahead_from == start:
+            page = self._ahead.result()
+        else:
+            if self._ahead is not None and not self._ahead.cancel():
+                wait([self._ahead])  # one reader at a time: the source is not shared
+            page = self.source.page(start, self.size)
+        self._ahead = None
+        self.more = page.upto < page.head and (upto is None or page.upto < upto)
+        if self.more:  # more behind this page: read it while this one folds
+            self._pool = self._pool or ThreadPoolExecutor(1, thread_name_prefix="kasda-read-ahead")
+            self._ahead_from = page.upto
+            self._ahead = self._pool.submit(self.source.page, page.upto, self.size)
+        return page
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class Projector:
     def __init__(
         self,
@@ -132,8 +165,22 @@ class Projector:
         # takes an fsync out of every step, most of the time a small live step takes.
         self.db = ReadDatabase(ledger, session=("SET synchronous_commit TO OFF", *session))
         self.source = EventSource(ledger, self.timezone)
+        self.models: list[ReadModel] = self.make_models()
+        self.before_commit = before_commit  # tests use it to crash between write and commit
+        # Per event name, the ``apply`` of every model that reads it, in the models' order.
+        self._routes: dict[str, tuple[Callable[[Fact], None], ...]] = {}
+        # The second set of models a pipelined catch-up folds into while the first one's batch is
+        # written (``_pipelined``), with its own routes; made on first use.
+        self._spare: tuple[list[ReadModel], dict[str, tuple[Callable[[Fact], None], ...]]] | None
+        self._spare = None
+        self._position: int | None = None
+        self.setup()
+
+    def make_models(self) -> list[ReadModel]:
+        """A new set of every read model, nothing pending, in the order they are folded and
+        written."""
         # Order matters: the cash model looks up the pemda of payments the statements wrote.
-        self.models: list[ReadModel] = [
+        return [
             StatementModel(self.db.sealer),
             AdvanceModel(),  # before the cash model, which looks up the pemda of an advance
             LraModel(),
@@ -146,11 +193,6 @@ class Projector:
             CashPlanModel(),
             FeedModel(self.db.sealer),  # last: it looks up the pemda the owners wrote
         ]
-        self.before_commit = before_commit  # tests use it to crash between write and commit
-        # Per event name, the ``apply`` of every model that reads it, in the models' order.
-        self._routes: dict[str, tuple[Callable[[Fact], None], ...]] = {}
-        self._position: int | None = None
-        self.setup()
 
     # -- tables -----------------------------------------------------------------------------------
     def setup(self, *, deferred: bool = False) -> None:
@@ -240,7 +282,24 @@ class Projector:
         if page.upto <= start:
             return 0
         try:
-            self._fold(page.facts)
+            self._fold(self.models, self._routes, page.facts)
+        except BaseException:
+            self._forget(self.models)
+            raise
+        self._commit(start, page, self.models, progress)
+        return page.upto - start
+
+    def _forget(self, models: list[ReadModel]) -> None:
+        for model in models:
+            model.discard()
+        self._position = None  # re-read: the other projector, or nobody, moved it
+
+    def _commit(
+        self, start: int, page: Page, models: list[ReadModel], progress: Progress | None
+    ) -> None:
+        """Write what ``models`` folded from ``page`` and move the position from ``start`` to
+        the page's end, in one transaction: both or neither."""
+        try:
             with self.db.transaction() as cursor:
                 cursor.execute(
                     "UPDATE proj_position SET position = ? WHERE name = ? AND position = ?",
@@ -250,14 +309,12 @@ class Projector:
                     raise ProjectionConflict(
                         f"another projector moved past position {start}; this batch is not applied"
                     )
-                for model in self.models:
+                for model in models:
                     model.flush(cursor)
                 if self.before_commit is not None:
                     self.before_commit(page.upto)
         except BaseException:
-            for model in self.models:
-                model.discard()
-            self._position = None  # re-read: the other projector, or nobody, moved it
+            self._forget(models)
             raise
         self._position = page.upto
         if progress is not None:
@@ -265,20 +322,26 @@ class Projector:
             progress.facts += len(page.facts)
             progress.batches += 1
             progress.commits.append((page.upto, time.time()))
-        return page.upto - start
 
     def reroute(self) -> None:
         """Forget which ``apply`` of which model reads each event name (kept once found): asked
-        again at the next fold, e.g. after a model's ``apply`` was replaced."""
+        again at the next fold, e.g. after a model's ``apply`` was replaced. The second set of
+        models a pipelined catch-up uses (PostgreSQL, more than one batch behind) is made anew
+        from the models' classes."""
         self._routes.clear()
+        self._spare = None
 
-    def _fold(self, facts: list[Fact]) -> None:
-        routes = self._routes
+    def _fold(
+        self,
+        models: list[ReadModel],
+        routes: dict[str, tuple[Callable[[Fact], None], ...]],
+        facts: list[Fact],
+    ) -> None:
         for fact in facts:
             appliers = routes.get(fact.name)
             if appliers is None:
                 appliers = routes[fact.name] = tuple(
-                    model.apply for model in self.models if model.wants(fact.name)
+                    model.apply for model in models if model.wants(fact.name)
                 )
             for apply in appliers:
                 apply(fact)
@@ -294,43 +357,119 @@ class Projector:
         GIL while they wait), which is most of what a rebuild spends besides decoding. Pages are
         immutable once read (every id up to the page's head is committed), so reading ahead
         changes nothing but the time; a read-ahead page that no longer follows the position
-        (another projector moved it) is dropped."""
+        (another projector moved it) is dropped. On PostgreSQL, with more than one page behind,
+        the writing is overlapped too (``_pipelined``)."""
         with gc_paused():
             return self._catch_up(upto)
 
     def _catch_up(self, upto: int | None) -> Progress:
         progress = Progress()
         started = time.perf_counter()
-        ahead: Future[Page] | None = None
-        ahead_from = -1
-        pool: ThreadPoolExecutor | None = None
+        pages = _ReadAhead(self.source, self.batch)
+        writer: ThreadPoolExecutor | None = None
         try:
             while True:
                 start = self.position()
                 if upto is not None and start >= upto:
                     break
-                if ahead is not None and ahead_from == start:
-                    page = ahead.result()
-                else:
-                    if ahead is not None and not ahead.cancel():
-                        wait([ahead])  # one reader at a time: the source is not shared
-                    page = self.source.page(start, self.batch)
-                ahead = None
-                more = page.upto < page.head and (upto is None or page.upto < upto)
-                if more:  # more behind this page: read it while this one folds
-                    pool = pool or ThreadPoolExecutor(1, thread_name_prefix="kasda-read-ahead")
-                    ahead_from = page.upto
-                    ahead = pool.submit(self.source.page, page.upto, self.batch)
+                page = pages.page(start, upto)
+                if page.upto <= start:
+                    break
                 try:
-                    if not self._apply(start, page, progress):
-                        break
+                    if pages.more and self.db.kind == "postgres":
+                        writer = writer or ThreadPoolExecutor(1, thread_name_prefix="kasda-write")
+                        self._pipelined(start, page, pages, writer, upto, progress)
+                    else:
+                        self._apply(start, page, progress)
                 except ProjectionConflict:
                     continue
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            pages.close()
+            if writer is not None:
+                writer.shutdown(wait=True, cancel_futures=True)
         progress.seconds = time.perf_counter() - started
         return progress
+
+    def _pipelined(
+        self,
+        start: int,
+        page: Page,
+        pages: _ReadAhead,
+        writer: ThreadPoolExecutor,
+        upto: int | None,
+        progress: Progress,
+    ) -> None:
+        """Fold page *n*+1 while page *n* is written and committed on the writer thread, from
+        ``page`` (read from ``start``) for as long as more pages follow.
+
+        Two sets of models take turns: page *n* is folded into one and handed, with nothing
+        else, to the writer; page *n*+1 is folded into the other; page *n*+2 into the first
+        again once its write is done. The writer writes the pages in order, each in its own
+        transaction with its compare-and-set of the position (``_commit``), on the projector's
+        own connection, which nothing else uses meanwhile; a model's ``flush`` reads what
+        earlier pages wrote (the cash model's and the feed's pemda, an advance's book), and
+        those have committed on that connection by then. The models' caches (pemda of an
+        aggregate) are each set's own and only save look-ups, so either set gives the rows the
+        one-set fold gives.
+
+        A failure on either side ends it: a failed write makes every later write of this call
+        roll nothing forward (it is skipped, its models' rows discarded) and is raised here; a
+        failed fold (or an interrupt) waits for the write in flight and is raised. Either way
+        the position recorded is exactly the end of the last page committed, with its rows and
+        no others, and the next catch-up carries on from there."""
+        if self._spare is None:
+            self._spare = (self.make_models(), {})
+        sets = [(self.models, self._routes), self._spare]
+        writing: list[Future[None] | None] = [None, None]
+        failed = threading.Event()
+        turn = 0
+        try:
+            while True:
+                models, routes = sets[turn]
+                before = writing[turn]
+                if before is not None:
+                    before.result()  # this set is free again (or its write failed: raised)
+                self._fold(models, routes, page.facts)
+                writing[turn] = writer.submit(self._write, start, page, models, progress, failed)
+                start = page.upto
+                turn ^= 1
+                if not pages.more:
+                    break
+                page = pages.page(start, upto)
+                if page.upto <= start:
+                    break
+        except BaseException:
+            failed.set()
+            wait([w for w in writing if w is not None])
+            for models, _ in sets:
+                self._forget(models)
+            raise
+        # Both done before anything is raised: a write skipped after a failure discards its
+        # models' rows on the writer thread, and the next catch-up folds into those models.
+        wait([w for w in writing if w is not None])
+        # The earlier of the two writes first: its failure is the one to raise.
+        for pending in (writing[turn], writing[turn ^ 1]):
+            if pending is not None:
+                pending.result()
+
+    def _write(
+        self,
+        start: int,
+        page: Page,
+        models: list[ReadModel],
+        progress: Progress,
+        failed: threading.Event,
+    ) -> None:
+        """The writer thread's part of ``_pipelined``: commit one page, unless an earlier one
+        failed (then drop its rows: the position did not reach ``start``)."""
+        if failed.is_set():
+            self._forget(models)
+            return
+        try:
+            self._commit(start, page, models, progress)
+        except BaseException:
+            failed.set()
+            raise
 
     def follow(
         self,

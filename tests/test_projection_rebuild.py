@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import threading
+import time
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +26,8 @@ from ledger.application import Ledger
 from projections.db import ReadDatabase
 from projections.feed import FeedModel
 from projections.history import HistoryModel
-from projections.model import compact_json, insert_rows, sorted_json
+from projections.model import compact_json, insert_rows, insert_values, sorted_json
+from projections.owners import OwnerModel
 from projections.runner import Projector
 from projections.source import Fact
 from tests import factory as f
@@ -191,17 +194,23 @@ def test_every_way_of_inserting_stores_what_the_json_path_stores(ledger_url: str
     db = ReadDatabase(ledger)
     try:
         with db.transaction() as cursor:
-            for table in ("rows_fast", "rows_json"):
+            for table in ("rows_fast", "rows_json", "rows_tuples"):
                 cursor.execute(f"CREATE TABLE {table} ({_COLUMNS})")
             for batch in _rows():
                 insert_rows(cursor, "rows_fast", [dict(r) for r in batch])
                 # ``on_conflict`` takes the one-statement path of PostgreSQL (JSON) or SQLite.
                 insert_rows(cursor, "rows_json", [dict(r) for r in batch], "ON CONFLICT DO NOTHING")
+                for row in batch:  # the same rows as tuples, one column order per row
+                    insert_values(cursor, "rows_tuples", tuple(row), [tuple(row.values())])
+                insert_values(cursor, "rows_tuples", ("id",), [])  # nothing: no statement
             fast = cursor.fetchall("SELECT * FROM rows_fast ORDER BY id")
             slow = cursor.fetchall("SELECT * FROM rows_json ORDER BY id")
+            tuples = cursor.fetchall("SELECT * FROM rows_tuples ORDER BY id")
         assert len(fast) == sum(len(b) for b in _rows())
-        assert fast == slow
-        assert [type(v) for v in fast[0]] == [type(v) for v in slow[0]]
+        assert fast == slow == tuples
+        assert (
+            [type(v) for v in fast[0]] == [type(v) for v in slow[0]] == [type(v) for v in tuples[0]]
+        )
     finally:
         db.close()
         ledger.close()
@@ -271,3 +280,157 @@ def test_an_integer_out_of_its_columns_bounds_is_refused_as_by_the_json_path(
 
 class _RolledBack(Exception):
     """Leaves a transaction without committing it."""
+
+
+# -- the pipelined rebuild (PostgreSQL): page n+1 folded while page n is written -------------------
+def _pipelined_story(url: str) -> tuple[Ledger, dict[str, list[Any]]]:
+    """A history of many pages of 9 positions, and its read models projected step by step."""
+    ledger, story = _story(url)
+    story.run(60)
+    projector = Projector(ledger, batch=9)
+    try:
+        while projector.step():
+            pass
+        return ledger, tables(projector.db)
+    finally:
+        projector.close()
+
+
+def _position(db: ReadDatabase) -> int:
+    with db.transaction(write=False) as cursor:
+        found = cursor.fetchone("SELECT position FROM proj_position")
+    assert found is not None
+    return int(found[0])
+
+
+def test_a_rebuild_folds_the_next_page_while_a_page_commits(
+    pg_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, live = _pipelined_story(pg_schema_url)
+    applied: list[int] = []  # the owners read every event: the position of each one folded
+    apply = OwnerModel.apply
+
+    def spy(self: OwnerModel, fact: Fact) -> None:
+        applied.append(fact.position)
+        apply(self, fact)
+
+    monkeypatch.setattr(OwnerModel, "apply", spy)
+    overlapped: list[bool] = []
+
+    def before_commit(upto: int) -> None:  # the first page's commit waits for the next fold
+        if not overlapped:
+            deadline = time.monotonic() + 5
+            while not any(p > upto for p in applied) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            overlapped.append(any(p > upto for p in applied))
+
+    projector = Projector(ledger, batch=9, before_commit=before_commit)
+    try:
+        progress = projector.rebuild()
+        assert progress.batches > 5
+        assert overlapped == [True]
+        assert tables(projector.db) == live
+    finally:
+        projector.close()
+        ledger.close()
+
+
+@pytest.mark.parametrize("where", ["write", "fold"])
+def test_a_failure_stops_a_pipelined_rebuild_exactly_at_the_last_page_committed(
+    pg_schema_url: str, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """A write failing on the writer thread, or a fold failing while a write is in flight: the
+    rebuild raises, the position is the end of the last page committed with exactly its rows
+    (the next catch-up, carrying on from there, gives the live build: a page written twice or
+    skipped would show), and no later page was written."""
+    ledger, live = _pipelined_story(pg_schema_url)
+    committed: list[int] = []
+
+    def before_commit(upto: int) -> None:
+        if where == "write" and len(committed) == 4:
+            raise RuntimeError("the writer's connection broke")
+        committed.append(upto)
+
+    apply = OwnerModel.apply
+
+    def failing(self: OwnerModel, fact: Fact) -> None:
+        if where == "fold" and fact.position > 9 * 5:
+            raise RuntimeError("a model failed on an event")
+        apply(self, fact)
+
+    monkeypatch.setattr(OwnerModel, "apply", failing)
+    projector = Projector(ledger, batch=9, before_commit=before_commit)
+    try:
+        with pytest.raises(RuntimeError):
+            projector.rebuild()
+        assert committed, "pages were committed before the failure"
+        assert _position(projector.db) == committed[-1] == max(committed)
+        with projector.db.transaction(write=False) as cursor:
+            latest = cursor.fetchone("SELECT MAX(position) FROM proj_feed")
+        assert latest is not None and latest[0] is not None and latest[0] <= committed[-1]
+        monkeypatch.setattr(OwnerModel, "apply", apply)
+        projector.before_commit = None
+        projector.reroute()
+        projector.catch_up()
+        projector.build_indexes()
+        assert tables(projector.db) == live
+    finally:
+        projector.close()
+        ledger.close()
+
+
+def test_two_pipelined_catch_ups_at_once_apply_every_page_once(pg_schema_url: str) -> None:
+    """Two projectors catching up the same log at once, each pipelined: every page lost at the
+    compare-and-set is dropped, whichever write it was, and the other carries on from where
+    the winner left the position."""
+    ledger, live = _pipelined_story(pg_schema_url)
+    first, second = Projector(ledger, batch=9), Projector(ledger, batch=9)
+    try:
+        with first.db.transaction() as cursor:
+            first.drop_tables(cursor)
+            cursor.execute("DELETE FROM proj_position")
+        first.setup()
+        second.refresh()
+        failures: list[BaseException] = []
+
+        def run(projector: Projector) -> None:
+            try:
+                projector.catch_up()
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=run, args=(p,)) for p in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not failures
+        assert first.position() == second.position() == ledger.recorder.max_notification_id()
+        assert tables(first.db) == live
+    finally:
+        first.close()
+        second.close()
+        ledger.close()
+
+
+def test_a_pipelined_rebuild_while_the_ledger_writes_covers_exact_positions(
+    pg_schema_url: str,
+) -> None:
+    """The ledger writing while a rebuild runs: the rebuild stops at a head it read, and the
+    catch-up after it projects the rest, once (the same rows as a rebuild of the finished log)."""
+    ledger, story = _story(pg_schema_url)
+    story.run(40)
+    projector = Projector(ledger, batch=9)
+    try:
+        writer = threading.Thread(target=story.run, args=(40,))
+        writer.start()
+        projector.rebuild()
+        writer.join(timeout=120)
+        projector.catch_up()
+        assert projector.position() == ledger.recorder.max_notification_id()
+        during = tables(projector.db)
+        projector.rebuild()
+        assert tables(projector.db) == during
+    finally:
+        projector.close()
+        ledger.close()
