@@ -79,7 +79,8 @@ MAX_PARTITIONS = 256
 # lines, whatever the number of partitions.
 LINES_PER_SLICE = 1_000_000
 # The work files are written once and read back once or twice: LZ4 writes and reads them several
-# times faster than Parquet's default zstd (the report's own files are zstd).
+# times faster than Parquet's default zstd; they are written without column statistics (nothing
+# reads them to skip row groups).
 WORK_COMPRESSION: Final = "lz4"
 
 
@@ -239,6 +240,7 @@ class _Buckets:
             pl.PartitionBy(folder, key="_part", include_key=False),
             mkdir=True,
             compression=WORK_COMPRESSION,
+            statistics=False,
         )
 
     def get(self, k: int) -> pl.DataFrame:
@@ -284,8 +286,12 @@ def _write_slim(
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The slim inputs, streamed to Parquet in ``work`` once and scanned by every pass."""
     s_path, l_path = work / "statement-slim.parquet", work / "ledger-slim.parquet"
-    slim_statement(pl.scan_parquet(statement)).sink_parquet(s_path, compression=WORK_COMPRESSION)
-    slim_ledger(pl.scan_parquet(ledger), params).sink_parquet(l_path, compression=WORK_COMPRESSION)
+    slim_statement(pl.scan_parquet(statement)).sink_parquet(
+        s_path, compression=WORK_COMPRESSION, statistics=False
+    )
+    slim_ledger(pl.scan_parquet(ledger), params).sink_parquet(
+        l_path, compression=WORK_COMPRESSION, statistics=False
+    )
     return pl.scan_parquet(s_path), pl.scan_parquet(l_path)
 
 
@@ -309,7 +315,9 @@ def _reference_pairs(slim_s: pl.LazyFrame, slim_l: pl.LazyFrame, n: int, work: P
         for bucket, part in _buckets(pairs, n):
             folder = pairs_dir / str(bucket)
             folder.mkdir(parents=True, exist_ok=True)
-            part.write_parquet(folder / f"{k}.parquet", compression=WORK_COMPRESSION)
+            part.write_parquet(
+                folder / f"{k}.parquet", compression=WORK_COMPRESSION, statistics=False
+            )
         del pairs
     lines.drop()
     keys.drop()
@@ -550,7 +558,7 @@ def lazy_result(
     report links both files. The links (ledger id; matched file and line) are read once per side,
     a few bytes a line (the file name as a category), and gathered by row for each slice; no step
     holds a whole side."""
-    from reconciliation.report import write_lines
+    from reconciliation.report import write_sides
 
     s_dense, l_dense = dense
     s_scan, l_scan = pl.scan_parquet(statement), pl.scan_parquet(ledger)
@@ -579,8 +587,7 @@ def lazy_result(
     folder = work / "lines"
     folder.mkdir(parents=True, exist_ok=True)
     written = {name: (folder / f"{name}.parquet", folder / f"{name}.csv") for name in sides}
-    for name, slices in sides.items():
-        write_lines(slices, *written[name])
+    write_sides({name: (slices, *written[name]) for name, slices in sides.items()})
     return LazyResult(
         pl.scan_parquet(written["statement"][0]), pl.scan_parquet(written["ledger"][0]), written
     )
@@ -600,7 +607,7 @@ def _slices(
     codes = pl.Series(STATUSES, dtype=STATUS_ENUM)
     passes = pl.Series(PASSES, dtype=PASS_ENUM)
     linked = other.collect()
-    step = min(max(1, -(-dense.height // max(1, chunks))), LINES_PER_SLICE)
+    step = min(max(1, -(-dense.height // max(1, 2 * chunks))), LINES_PER_SLICE // 2)
     for start in range(0, max(dense.height, 1), step):
         part = dense.slice(start, step)
         found = linked.select(pl.all().gather(part[link])).with_columns(
@@ -630,8 +637,10 @@ def reconcile_partitioned(
     """``matching.reconcile`` in partitions: the frames go to Parquet in ``work`` and the passes read
     them back one partition at a time."""
     work.mkdir(parents=True, exist_ok=True)
-    statement.write_parquet(work / "statement.parquet", compression=WORK_COMPRESSION)
-    ledger.write_parquet(work / "ledger.parquet", compression=WORK_COMPRESSION)
+    statement.write_parquet(
+        work / "statement.parquet", compression=WORK_COMPRESSION, statistics=False
+    )
+    ledger.write_parquet(work / "ledger.parquet", compression=WORK_COMPRESSION, statistics=False)
     dense = reconcile_files(
         work / "statement.parquet", work / "ledger.parquet", params, partitions, work, progress
     )
