@@ -243,6 +243,7 @@ def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -
     except ReportNotWritten as failed:
         _err(f"kasda reconcile: the report could not be written: {failed}; nothing recorded")
         return 1
+    say(f"writing the report to {args.out}")
     written = write_report(matched.result, matched.summary, args.out)
     if record is not None:
         written.append(_write_exceptions(record, args.out))

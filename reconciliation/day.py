@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
     from uuid import UUID
 
     import polars as pl
@@ -234,39 +235,81 @@ def _read_beside(run: RunInputs, work: Path, inputs: _Inputs, say: Say) -> None:
 def _read_statement(run: RunInputs, work: Path | None, inputs: _Inputs, say: Say) -> None:
     """Each bank statement and gateway report, once: kept in memory, or (a partitioned run) written
     to ``work`` as canonical Parquet piece by piece as the reader gives them, so a statement of any
-    size is read in the reader's bounded memory."""
-    from concurrent.futures import ThreadPoolExecutor
-    from functools import partial
-
-    from reconciliation.readers import bank_statement_pieces, collect, gateway_report_pieces
-    from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
-    from reconciliation.report import Input, sha256_of
+    size is read in the reader's bounded memory. A partitioned run reads its gateway reports on a
+    second thread while the bank statements are read (a reader leaves part of the second core
+    idle, and a report's pieces are small); the inputs keep their order, and a bad bank statement
+    is reported before a bad gateway report, as when read in turn."""
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     sources = [("bank", p) for p in run.bank] + [("gateway", p) for p in run.gateway]
-    profiles = load_profiles(run.profiles) if run.profiles else DEFAULT_PROFILES
     # The digest of a file is taken on a second thread while the file is read (hashlib and file
     # reads release the GIL): a large statement's SHA-256 then costs no wall time of its own.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasda-digest") as hashing:
-        for k, (role, path) in enumerate(sources):
-            say(f"reading {'bank statement' if role == 'bank' else 'gateway report'} {path}")
-            digest = hashing.submit(sha256_of, path)
-            pieces = (
-                partial(bank_statement_pieces, path, run.profile, profiles)
-                if role == "bank"
-                else partial(gateway_report_pieces, path)
-            )
-            if work is None:
-                frame = collect(pieces())
-                inputs.frames.append(frame)
-                inputs.paid_in.append(_credits(frame))
-                lines = frame.height
-                del frame
-            else:
-                written = write_pieces(pieces(), work, f"input-{k}")
-                inputs.files.extend(written.files)
-                inputs.paid_in.extend(written.paid_in)
-                lines = written.lines
-            inputs.read.append(Input(role, str(path), digest.result(timeout=DIGEST_TIMEOUT), lines))
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasda-digest") as hashing,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasda-gateway") as beside,
+    ):
+        read = _SourceReader(run, work, hashing, say)
+        ahead: dict[int, Future[_Source]] = {
+            k: beside.submit(read, k, role, path)
+            for k, (role, path) in enumerate(sources)
+            if role == "gateway" and work is not None
+        }
+        try:
+            for k, (role, path) in enumerate(sources):
+                _keep(ahead[k].result() if k in ahead else read(k, role, path), inputs)
+        except BaseException:
+            for pending in ahead.values():
+                pending.cancel()
+            raise
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One input read: as the run lists it, and its lines (a frame, or the files written)."""
+
+    read: Input
+    frame: pl.DataFrame | None
+    written: Written | None
+
+
+class _SourceReader:
+    """Reads one bank statement or gateway report (``_read_statement``), its digest taken on the
+    ``hashing`` thread meanwhile."""
+
+    def __init__(self, run: RunInputs, work: Path | None, hashing: Executor, say: Say) -> None:
+        from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
+
+        self.run, self.work, self.hashing, self.say = run, work, hashing, say
+        self.profiles = load_profiles(run.profiles) if run.profiles else DEFAULT_PROFILES
+
+    def __call__(self, k: int, role: str, path: Path) -> _Source:
+        from reconciliation.readers import bank_statement_pieces, collect, gateway_report_pieces
+        from reconciliation.report import Input, sha256_of
+
+        self.say(f"reading {'bank statement' if role == 'bank' else 'gateway report'} {path}")
+        digest = self.hashing.submit(sha256_of, path)
+        pieces = (
+            bank_statement_pieces(path, self.run.profile, self.profiles)
+            if role == "bank"
+            else gateway_report_pieces(path)
+        )
+        if self.work is None:
+            frame = collect(pieces)
+            source = Input(role, str(path), digest.result(timeout=DIGEST_TIMEOUT), frame.height)
+            return _Source(source, frame, None)
+        written = write_pieces(pieces, self.work, f"input-{k}")
+        source = Input(role, str(path), digest.result(timeout=DIGEST_TIMEOUT), written.lines)
+        return _Source(source, None, written)
+
+
+def _keep(source: _Source, inputs: _Inputs) -> None:
+    if source.frame is not None:
+        inputs.frames.append(source.frame)
+        inputs.paid_in.append(_credits(source.frame))
+    if source.written is not None:
+        inputs.files.extend(source.written.files)
+        inputs.paid_in.extend(source.written.paid_in)
+    inputs.read.append(source.read)
 
 
 def _credits(frame: pl.DataFrame) -> pl.Series:
@@ -465,6 +508,7 @@ def match(
     inputs = _read(run, store, work, say)
     _scope(inputs, run, work, say)
     result = _match(inputs, Params(period_end=run.end, window_days=run.window), run, work, say)
+    say("counting the lines per status")
     summary = summarise(result, Summary(run.start, run.end, run.window, inputs.read))
     return Matched(result, summary, inputs.pemda)
 

@@ -116,7 +116,7 @@ def test_a_scanned_ledger_is_the_ledger_read(tmp_path: Path) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(row=st.integers(0, LEDGER.height - 1), rule=st.sampled_from(["net", "kind", "duplicate"]))
+@given(row=st.integers(1, LEDGER.height - 1), rule=st.sampled_from(["net", "kind", "duplicate"]))
 def test_a_scanned_ledger_refuses_the_row_a_read_one_refuses(
     tmp_path_factory: pytest.TempPathFactory, row: int, rule: str
 ) -> None:
@@ -172,4 +172,26 @@ def test_a_bad_ledger_row_in_a_partitioned_run_exits_2_naming_the_row(
         assert main([*args(truth, paths, out), *extra, "--database", url]) == 2
         assert f"{paths['ledger']}:42: ledger row " in capsys.readouterr().err
         assert not out.exists()
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_bad_bank_statement_is_reported_before_a_bad_gateway_report_read_beside_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A partitioned run reads its gateway reports while the statement is read; the errors come in
+    the order of the inputs, as when each is read in turn (the in-memory run)."""
+    truth: Truth = generate(500, seed=16)
+    paths = files(truth, tmp_path / "in")
+    for name, line in (("mt940", 5), ("settlements", 4)):
+        lines = paths[name].read_text(encoding="utf-8").splitlines()
+        lines[line - 1] = ":61:garbage" if name == "mt940" else lines[line - 1] + ",extra"
+        paths[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    errors = []
+    for extra in ([], ["--partitions", "3"]):
+        out = tmp_path / "runs" / "out"
+        assert main([*args(truth, paths, out, bank="mt940"), *extra, "--database", url]) == 2
+        errors.append(capsys.readouterr().err.strip().splitlines()[-1])
+    assert errors[0] == errors[1]
+    assert errors[1].startswith(f"{paths['mt940']}:")
     assert list((tmp_path / "runs").iterdir()) == []
