@@ -336,8 +336,9 @@ def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
         .filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
         .sort(order, -pl.col("amount"), pl.col("file").cast(pl.String), "line_no")
         .head(_SHOWN)
+        .collect()
     )
-    statement = with_selisih(first, result).collect()
+    statement = selisih_of(first, result)
     shown = [s for s in _PRIORITY if s not in FOLDED_INTO_STATEMENT]
     ledger = (
         result.ledger.lazy()
@@ -347,6 +348,21 @@ def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
         .collect()
     )
     return statement, ledger
+
+
+def selisih_of(lines: pl.DataFrame, result: AnyResult) -> pl.DataFrame:
+    """``with_selisih`` of a few lines held (the exceptions a page shows), reading of ``result``
+    only what their selisih needs: their ledger lines, and every line of their batches (a batch's
+    total, its bank lines), not every line of a large run."""
+    ids = lines["ledger_id"].drop_nulls().unique().implode()
+    batches = pl.concat([lines["batch_id"], lines["matched_batch"]]).drop_nulls().unique().implode()
+    around = LazyResult(
+        result.statement.lazy().filter(
+            pl.col("batch_id").is_in(batches) | pl.col("matched_batch").is_in(batches)
+        ),
+        result.ledger.lazy().filter(pl.col("ledger_id").is_in(ids)),
+    )
+    return with_selisih(lines.lazy(), around).collect()
 
 
 _STATEMENT_HEADERS = [

@@ -18,7 +18,7 @@ from reconciliation import report
 from reconciliation.errors import StatementError
 from reconciliation.matching import Params, reconcile
 from reconciliation.readers.ledger import read_ledger_parquet, scan_ledger_parquet
-from reconciliation.report import ReportNotWritten, write_sides
+from reconciliation.report import ReportNotWritten, selisih_of, with_selisih, write_sides
 from testkit.reconciliation import Truth, generate
 from tests.test_reconcile_cli import args, files
 
@@ -195,3 +195,20 @@ def test_a_bad_bank_statement_is_reported_before_a_bad_gateway_report_read_besid
     assert errors[0] == errors[1]
     assert errors[1].startswith(f"{paths['mt940']}:")
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_the_selisih_of_a_few_lines_is_their_selisih_against_every_line(seed: int) -> None:
+    """``selisih_of`` reads only the lines' own ledger lines and batches: the same expected amount
+    and selisih as ``with_selisih`` against the whole result, for every exception of a run (amount
+    mismatches against a ledger line, against a batch total, and rows of a batch that differs)."""
+    truth = generate(3_000, seed=seed)
+    params = Params(period_end=truth.period_end, window_days=truth.window_days)
+    result = reconcile(truth.statement(), truth.ledger_input(), params)
+    lines = result.statement.filter(pl.col("status") != "matched")
+    expected = with_selisih(lines.lazy(), result).collect()
+    assert expected["selisih"].drop_nulls().len() > 20  # the cases are there
+    assert selisih_of(lines, result).equals(expected)
+    for k in range(0, lines.height, 150):  # a page's worth at a time
+        part = lines.slice(k, 150)
+        assert selisih_of(part, result).equals(expected.slice(k, 150))
