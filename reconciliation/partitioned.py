@@ -23,8 +23,9 @@ bytes a line on each side), never in the inputs:
 Classification is then done on the dense columns: a gateway row matched in pass 1 takes its batch's
 status, and so does a ledger line whose match is a gateway row. Each pass writes its candidates once
 from the slim files into ``n`` bucket folders (``_Buckets``), so a partition reads only its own rows.
-``lazy_result`` then writes every line with its status in ``n`` slices. Memory: the dense columns
-plus one partition of one pass (or one slice), whatever the size of the inputs.
+``lazy_result`` then writes every line with its status in ``n`` slices a side, both sides at once.
+Memory: the dense columns plus one partition of one pass (or a half slice of each side), whatever
+the size of the inputs.
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ BYTES_PER_LINE = 450
 DENSE_BYTES_PER_LINE = 24
 BASE_BYTES = 400 << 20  # the interpreter, Polars and its thread pools
 MAX_PARTITIONS = 256
-# The most lines of one side computed at once for the report: about 0.25 GiB of a statement's
-# lines, whatever the number of partitions.
+# The most lines computed at once for the report, both sides together (each side, written at the
+# same time as the other, computes half): about 0.25 GiB of a statement's lines, whatever the
+# number of partitions.
 LINES_PER_SLICE = 1_000_000
 # The work files are written once and read back once or twice: LZ4 writes and reads them several
 # times faster than Parquet's default zstd; they are written without column statistics (nothing
@@ -552,12 +554,12 @@ def lazy_result(
     work: Path,
     chunks: int = 1,
 ) -> LazyResult:
-    """The lines of ``Result.statement`` / ``Result.ledger``, computed in ``chunks`` slices of rows
-    (``LINES_PER_SLICE`` at most) and written once, as they are computed, as the report's Parquet
-    and CSV files in ``work`` (``report.write_lines``); the frames scan that Parquet, and the
-    report links both files. The links (ledger id; matched file and line) are read once per side,
-    a few bytes a line (the file name as a category), and gathered by row for each slice; no step
-    holds a whole side."""
+    """The lines of ``Result.statement`` / ``Result.ledger``, computed in ``2 * chunks`` slices of
+    rows a side (``LINES_PER_SLICE / 2`` at most) and written once, as they are computed, as the
+    report's Parquet and CSV files in ``work``, both sides at the same time
+    (``report.write_sides``); the frames scan that Parquet, and the report links both files. The
+    links (ledger id; matched file and line) are read once per side, a few bytes a line (the file
+    name as a category), and gathered by row for each slice; no step holds a whole side."""
     from reconciliation.report import write_sides
 
     s_dense, l_dense = dense
