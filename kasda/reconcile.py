@@ -2,7 +2,8 @@
 report and record the run in the ledger (``RecordReconciliation``: inputs' SHA-256, counts, every
 exception); ``kasda reconcile-resolve`` closes one exception with a reason. Exit 0 on a completed run
 (exceptions found or not, recorded now or already), 2 on unreadable input (``file:line: reason``),
-bad arguments or a refused command, 1 when the event store is unavailable."""
+bad arguments or a refused command, 1 when the event store is unavailable or the lines of a
+partitioned run could not be written (nothing recorded, no report left)."""
 
 from __future__ import annotations
 
@@ -148,11 +149,15 @@ def _err(text: str) -> None:
 
 
 class _Clock:
+    """Each step as it starts: the seconds since the run began, and the CPU seconds (user + sys,
+    every thread) of the process so far, so a step's share of both can be read off the log."""
+
     def __init__(self) -> None:
         self.start = time.monotonic()
 
     def __call__(self, message: str) -> None:
-        _err(f"kasda reconcile: {time.monotonic() - self.start:6.1f}s {message}")
+        cpu = time.process_time()
+        _err(f"kasda reconcile: {time.monotonic() - self.start:6.1f}s (cpu {cpu:6.1f}s) {message}")
 
 
 def _nightly(args: argparse.Namespace) -> str | None:
@@ -226,7 +231,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -> int:
     from reconciliation import day
-    from reconciliation.report import write_report
+    from reconciliation.report import ReportNotWritten, write_report
 
     run = _run_inputs(args)
     try:
@@ -235,6 +240,10 @@ def _run(args: argparse.Namespace, actor: Any, work: Path | None, say: _Clock) -
     except day.RunRefused as refused:
         _err(str(refused))
         return 2
+    except ReportNotWritten as failed:
+        _err(f"kasda reconcile: the report could not be written: {failed}; nothing recorded")
+        return 1
+    say(f"writing the report to {args.out}")
     written = write_report(matched.result, matched.summary, args.out)
     if record is not None:
         written.append(_write_exceptions(record, args.out))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
     from uuid import UUID
 
     import polars as pl
@@ -176,6 +177,10 @@ class _Inputs:
     read: list[Input] = field(default_factory=list)
     paid_in: list[pl.Series] = field(default_factory=list)
     ledger: pl.DataFrame | None = None
+    # A partitioned run's ledger file, checked and not held: scanned (normalised), then scoped
+    # straight into ``ledger_file`` in the work folder.
+    ledger_scan: pl.LazyFrame | None = None
+    ledger_file: Path | None = None
     ledger_source: Input | None = None  # the ledger file or store, before it is scoped
     pemda: str = DEFAULT_PEMDA
 
@@ -192,8 +197,11 @@ def _read(run: RunInputs, store: StoreOpener | None, work: Path | None, say: Say
 
     inputs = _Inputs()
     try:
-        _read_statement(run, work, inputs, say)
-        _read_ledger(run, store, inputs, say)
+        if work is not None and run.ledger is not None:
+            _read_beside(run, work, inputs, say)
+        else:
+            _read_statement(run, work, inputs, say)
+            _read_ledger(run, store, inputs, say)
     except (StatementError, ValueError, OSError) as error:
         # StatementError is path:line: reason already; a bad profile file is a ValueError.
         raise RunRefused(
@@ -202,42 +210,106 @@ def _read(run: RunInputs, store: StoreOpener | None, work: Path | None, say: Say
     return inputs
 
 
+def _read_beside(run: RunInputs, work: Path, inputs: _Inputs, say: Say) -> None:
+    """A partitioned run's statements, with its ledger file checked on a second thread meanwhile
+    (Polars and hashlib release the GIL; the readers leave part of the second core idle). The
+    ledger is not held: it is scanned, checked column by column, and scoped into the work folder
+    later (``_scope``). A bad statement is reported before a bad ledger, as when read in turn."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reconciliation.readers.ledger import scan_ledger_parquet
+    from reconciliation.report import Input, sha256_of
+
+    path = run.ledger
+    assert path is not None, "a ledger file is checked beside the statements"
+    say(f"checking ledger {path} beside the statements")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasda-ledger") as pool:
+        checked = pool.submit(scan_ledger_parquet, path)
+        digest = pool.submit(sha256_of, path)
+        _read_statement(run, work, inputs, say)
+        inputs.ledger_scan, lines = checked.result()
+        inputs.ledger_source = Input("ledger", str(path), digest.result(), lines)
+    inputs.pemda = run.pemda or DEFAULT_PEMDA
+
+
 def _read_statement(run: RunInputs, work: Path | None, inputs: _Inputs, say: Say) -> None:
     """Each bank statement and gateway report, once: kept in memory, or (a partitioned run) written
     to ``work`` as canonical Parquet piece by piece as the reader gives them, so a statement of any
-    size is read in the reader's bounded memory."""
-    from concurrent.futures import ThreadPoolExecutor
-    from functools import partial
-
-    from reconciliation.readers import bank_statement_pieces, collect, gateway_report_pieces
-    from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
-    from reconciliation.report import Input, sha256_of
+    size is read in the reader's bounded memory. A partitioned run reads its gateway reports on a
+    second thread while the bank statements are read (a reader leaves part of the second core
+    idle, and a report's pieces are small); the inputs keep their order, and a bad bank statement
+    is reported before a bad gateway report, as when read in turn."""
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     sources = [("bank", p) for p in run.bank] + [("gateway", p) for p in run.gateway]
-    profiles = load_profiles(run.profiles) if run.profiles else DEFAULT_PROFILES
     # The digest of a file is taken on a second thread while the file is read (hashlib and file
     # reads release the GIL): a large statement's SHA-256 then costs no wall time of its own.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasda-digest") as hashing:
-        for k, (role, path) in enumerate(sources):
-            say(f"reading {'bank statement' if role == 'bank' else 'gateway report'} {path}")
-            digest = hashing.submit(sha256_of, path)
-            pieces = (
-                partial(bank_statement_pieces, path, run.profile, profiles)
-                if role == "bank"
-                else partial(gateway_report_pieces, path)
-            )
-            if work is None:
-                frame = collect(pieces())
-                inputs.frames.append(frame)
-                inputs.paid_in.append(_credits(frame))
-                lines = frame.height
-                del frame
-            else:
-                written = write_pieces(pieces(), work, f"input-{k}")
-                inputs.files.extend(written.files)
-                inputs.paid_in.extend(written.paid_in)
-                lines = written.lines
-            inputs.read.append(Input(role, str(path), digest.result(timeout=DIGEST_TIMEOUT), lines))
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasda-digest") as hashing,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasda-gateway") as beside,
+    ):
+        read = _SourceReader(run, work, hashing, say)
+        ahead: dict[int, Future[_Source]] = {
+            k: beside.submit(read, k, role, path)
+            for k, (role, path) in enumerate(sources)
+            if role == "gateway" and work is not None
+        }
+        try:
+            for k, (role, path) in enumerate(sources):
+                _keep(ahead[k].result() if k in ahead else read(k, role, path), inputs)
+        except BaseException:
+            for pending in ahead.values():
+                pending.cancel()
+            raise
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One input read: as the run lists it, and its lines (a frame, or the files written)."""
+
+    read: Input
+    frame: pl.DataFrame | None
+    written: Written | None
+
+
+class _SourceReader:
+    """Reads one bank statement or gateway report (``_read_statement``), its digest taken on the
+    ``hashing`` thread meanwhile."""
+
+    def __init__(self, run: RunInputs, work: Path | None, hashing: Executor, say: Say) -> None:
+        from reconciliation.readers.csv_profiles import DEFAULT_PROFILES, load_profiles
+
+        self.run, self.work, self.hashing, self.say = run, work, hashing, say
+        self.profiles = load_profiles(run.profiles) if run.profiles else DEFAULT_PROFILES
+
+    def __call__(self, k: int, role: str, path: Path) -> _Source:
+        from reconciliation.readers import bank_statement_pieces, collect, gateway_report_pieces
+        from reconciliation.report import Input, sha256_of
+
+        self.say(f"reading {'bank statement' if role == 'bank' else 'gateway report'} {path}")
+        digest = self.hashing.submit(sha256_of, path)
+        pieces = (
+            bank_statement_pieces(path, self.run.profile, self.profiles)
+            if role == "bank"
+            else gateway_report_pieces(path)
+        )
+        if self.work is None:
+            frame = collect(pieces)
+            source = Input(role, str(path), digest.result(timeout=DIGEST_TIMEOUT), frame.height)
+            return _Source(source, frame, None)
+        written = write_pieces(pieces, self.work, f"input-{k}")
+        source = Input(role, str(path), digest.result(timeout=DIGEST_TIMEOUT), written.lines)
+        return _Source(source, None, written)
+
+
+def _keep(source: _Source, inputs: _Inputs) -> None:
+    if source.frame is not None:
+        inputs.frames.append(source.frame)
+        inputs.paid_in.append(_credits(source.frame))
+    if source.written is not None:
+        inputs.files.extend(source.written.files)
+        inputs.paid_in.extend(source.written.paid_in)
+    inputs.read.append(source.read)
 
 
 def _credits(frame: pl.DataFrame) -> pl.Series:
@@ -275,7 +347,7 @@ def write_pieces(pieces: Iterator[pl.DataFrame | None], work: Path, stem: str) -
                 written = Written([], 0, [])
                 continue
             written.files.append(work / f"{stem}-{len(written.files)}.parquet")
-            piece.write_parquet(written.files[-1], compression=WORK_COMPRESSION)
+            piece.write_parquet(written.files[-1], compression=WORK_COMPRESSION, statistics=False)
             written.paid_in.append(_credits(piece))
             written = replace(written, lines=written.lines + piece.height)
     except BaseException:
@@ -323,30 +395,54 @@ def _read_ledger(run: RunInputs, store: StoreOpener | None, inputs: _Inputs, say
     inputs.ledger_source = Input("ledger", "KASDA_DATABASE_URL", "", inputs.ledger.height)
 
 
-def _scope(inputs: _Inputs, run: RunInputs, say: Say) -> None:
+def _scope(inputs: _Inputs, run: RunInputs, work: Path | None, say: Say) -> None:
     """Keep the ledger lines of the statement period. The run's ledger input is those lines (the
-    store's digest is theirs too), not every line of the store or file."""
+    store's digest is theirs too), not every line of the store or file. A scanned ledger file is
+    scoped into ``work`` (``ledger.parquet``) as it is read."""
     import polars as pl
 
     from reconciliation.matching import scope_ledger
     from reconciliation.record import ledger_digest
     from reconciliation.report import Input
 
-    ledger = inputs.take_ledger()
-    scoped = scope_ledger(
-        ledger,
-        run.start,
-        run.end,
-        paid_in=pl.concat(inputs.paid_in) if inputs.paid_in else None,
-        window_days=run.window,
-    ).collect()
     source = inputs.ledger_source
     assert source is not None, "the ledger is read before it is scoped"
+    paid_in = pl.concat(inputs.paid_in) if inputs.paid_in else None
     lines = sum(i.lines for i in inputs.read)
+    if inputs.ledger_scan is not None and work is not None:
+        scoped_lines = _scope_to_file(inputs, run, paid_in, work / "ledger.parquet")
+        inputs.read.append(Input("ledger", source.path, source.sha256, scoped_lines))
+        say(f"{lines} statement lines, {scoped_lines} of {source.lines} ledger lines in the period")
+        return
+    ledger = inputs.take_ledger()
+    scoped = scope_ledger(
+        ledger, run.start, run.end, paid_in=paid_in, window_days=run.window
+    ).collect()
     digest = source.sha256 or ledger_digest(scoped)
     inputs.read.append(Input("ledger", source.path, digest, scoped.height))
     say(f"{lines} statement lines, {scoped.height} of {ledger.height} ledger lines in the period")
     inputs.ledger = scoped
+
+
+def _scope_to_file(inputs: _Inputs, run: RunInputs, paid_in: pl.Series | None, target: Path) -> int:
+    """The scanned ledger's lines of the period, streamed into ``target`` (never held whole); how
+    many there are. A file that turns out unreadable past its metadata is refused as when read."""
+    import polars as pl
+
+    from reconciliation.errors import StatementError
+    from reconciliation.matching import scope_ledger
+    from reconciliation.partitioned import WORK_COMPRESSION
+
+    scan, inputs.ledger_scan = inputs.ledger_scan, None
+    assert scan is not None, "a scanned ledger is scoped once"
+    scoped = scope_ledger(scan, run.start, run.end, paid_in=paid_in, window_days=run.window)
+    try:
+        scoped.sink_parquet(target, compression=WORK_COMPRESSION, statistics=False)
+    except (OSError, pl.exceptions.ComputeError) as error:
+        unreadable = StatementError(str(run.ledger), 0, f"not a readable Parquet file: {error}")
+        raise RunRefused(str(unreadable)) from None
+    inputs.ledger_file = target
+    return int(pl.scan_parquet(target).select(pl.len()).collect().item())
 
 
 # -- matching --------------------------------------------------------------------------------------
@@ -374,6 +470,8 @@ def _match(
     parts, inputs.frames = inputs.frames, []
     statement = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=STATEMENT)
     del parts
+    if inputs.ledger_file is not None:
+        inputs.ledger = pl.read_parquet(inputs.ledger_file)
     return reconcile(statement, inputs.take_ledger(), params, progress=say)
 
 
@@ -382,8 +480,11 @@ def _match_partitioned(
 ) -> LazyResult:
     from reconciliation.partitioned import WORK_COMPRESSION, lazy_result, reconcile_files
 
-    ledger_file = work / "ledger.parquet"
-    inputs.take_ledger().write_parquet(ledger_file, compression=WORK_COMPRESSION)
+    ledger_file = inputs.ledger_file or work / "ledger.parquet"
+    if inputs.ledger_file is None:
+        inputs.take_ledger().write_parquet(
+            ledger_file, compression=WORK_COMPRESSION, statistics=False
+        )
     dense = reconcile_files(inputs.files, ledger_file, params, partitions, work, progress=say)
     say("writing every line with its status")
     return lazy_result(inputs.files, ledger_file, dense, work, partitions)
@@ -405,8 +506,9 @@ def match(
 
     run = resolve_inputs(run, warn)
     inputs = _read(run, store, work, say)
-    _scope(inputs, run, say)
+    _scope(inputs, run, work, say)
     result = _match(inputs, Params(period_end=run.end, window_days=run.window), run, work, say)
+    say("counting the lines per status")
     summary = summarise(result, Summary(run.start, run.end, run.window, inputs.read))
     return Matched(result, summary, inputs.pemda)
 

@@ -23,8 +23,9 @@ bytes a line on each side), never in the inputs:
 Classification is then done on the dense columns: a gateway row matched in pass 1 takes its batch's
 status, and so does a ledger line whose match is a gateway row. Each pass writes its candidates once
 from the slim files into ``n`` bucket folders (``_Buckets``), so a partition reads only its own rows.
-``lazy_result`` then writes every line with its status in ``n`` slices. Memory: the dense columns
-plus one partition of one pass (or one slice), whatever the size of the inputs.
+``lazy_result`` then writes every line with its status in ``n`` slices a side, both sides at once.
+Memory: the dense columns plus one partition of one pass (or a half slice of each side), whatever
+the size of the inputs.
 """
 
 from __future__ import annotations
@@ -75,11 +76,13 @@ BYTES_PER_LINE = 450
 DENSE_BYTES_PER_LINE = 24
 BASE_BYTES = 400 << 20  # the interpreter, Polars and its thread pools
 MAX_PARTITIONS = 256
-# The most lines of one side computed at once for the report: about 0.25 GiB of a statement's
-# lines, whatever the number of partitions.
+# The most lines computed at once for the report, both sides together (each side, written at the
+# same time as the other, computes half): about 0.25 GiB of a statement's lines, whatever the
+# number of partitions.
 LINES_PER_SLICE = 1_000_000
 # The work files are written once and read back once or twice: LZ4 writes and reads them several
-# times faster than Parquet's default zstd (the report's own files are zstd).
+# times faster than Parquet's default zstd; they are written without column statistics (nothing
+# reads them to skip row groups).
 WORK_COMPRESSION: Final = "lz4"
 
 
@@ -239,6 +242,7 @@ class _Buckets:
             pl.PartitionBy(folder, key="_part", include_key=False),
             mkdir=True,
             compression=WORK_COMPRESSION,
+            statistics=False,
         )
 
     def get(self, k: int) -> pl.DataFrame:
@@ -284,8 +288,12 @@ def _write_slim(
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The slim inputs, streamed to Parquet in ``work`` once and scanned by every pass."""
     s_path, l_path = work / "statement-slim.parquet", work / "ledger-slim.parquet"
-    slim_statement(pl.scan_parquet(statement)).sink_parquet(s_path, compression=WORK_COMPRESSION)
-    slim_ledger(pl.scan_parquet(ledger), params).sink_parquet(l_path, compression=WORK_COMPRESSION)
+    slim_statement(pl.scan_parquet(statement)).sink_parquet(
+        s_path, compression=WORK_COMPRESSION, statistics=False
+    )
+    slim_ledger(pl.scan_parquet(ledger), params).sink_parquet(
+        l_path, compression=WORK_COMPRESSION, statistics=False
+    )
     return pl.scan_parquet(s_path), pl.scan_parquet(l_path)
 
 
@@ -309,7 +317,9 @@ def _reference_pairs(slim_s: pl.LazyFrame, slim_l: pl.LazyFrame, n: int, work: P
         for bucket, part in _buckets(pairs, n):
             folder = pairs_dir / str(bucket)
             folder.mkdir(parents=True, exist_ok=True)
-            part.write_parquet(folder / f"{k}.parquet", compression=WORK_COMPRESSION)
+            part.write_parquet(
+                folder / f"{k}.parquet", compression=WORK_COMPRESSION, statistics=False
+            )
         del pairs
     lines.drop()
     keys.drop()
@@ -544,13 +554,13 @@ def lazy_result(
     work: Path,
     chunks: int = 1,
 ) -> LazyResult:
-    """The lines of ``Result.statement`` / ``Result.ledger``, computed in ``chunks`` slices of rows
-    (``LINES_PER_SLICE`` at most) and written once, as they are computed, as the report's Parquet
-    and CSV files in ``work`` (``report.write_lines``); the frames scan that Parquet, and the
-    report links both files. The links (ledger id; matched file and line) are read once per side,
-    a few bytes a line (the file name as a category), and gathered by row for each slice; no step
-    holds a whole side."""
-    from reconciliation.report import write_lines
+    """The lines of ``Result.statement`` / ``Result.ledger``, computed in ``2 * chunks`` slices of
+    rows a side (``LINES_PER_SLICE / 2`` at most) and written once, as they are computed, as the
+    report's Parquet and CSV files in ``work``, both sides at the same time
+    (``report.write_sides``); the frames scan that Parquet, and the report links both files. The
+    links (ledger id; matched file and line) are read once per side, a few bytes a line (the file
+    name as a category), and gathered by row for each slice; no step holds a whole side."""
+    from reconciliation.report import write_sides
 
     s_dense, l_dense = dense
     s_scan, l_scan = pl.scan_parquet(statement), pl.scan_parquet(ledger)
@@ -579,8 +589,7 @@ def lazy_result(
     folder = work / "lines"
     folder.mkdir(parents=True, exist_ok=True)
     written = {name: (folder / f"{name}.parquet", folder / f"{name}.csv") for name in sides}
-    for name, slices in sides.items():
-        write_lines(slices, *written[name])
+    write_sides({name: (slices, *written[name]) for name, slices in sides.items()})
     return LazyResult(
         pl.scan_parquet(written["statement"][0]), pl.scan_parquet(written["ledger"][0]), written
     )
@@ -600,7 +609,7 @@ def _slices(
     codes = pl.Series(STATUSES, dtype=STATUS_ENUM)
     passes = pl.Series(PASSES, dtype=PASS_ENUM)
     linked = other.collect()
-    step = min(max(1, -(-dense.height // max(1, chunks))), LINES_PER_SLICE)
+    step = min(max(1, -(-dense.height // max(1, 2 * chunks))), LINES_PER_SLICE // 2)
     for start in range(0, max(dense.height, 1), step):
         part = dense.slice(start, step)
         found = linked.select(pl.all().gather(part[link])).with_columns(
@@ -630,8 +639,10 @@ def reconcile_partitioned(
     """``matching.reconcile`` in partitions: the frames go to Parquet in ``work`` and the passes read
     them back one partition at a time."""
     work.mkdir(parents=True, exist_ok=True)
-    statement.write_parquet(work / "statement.parquet", compression=WORK_COMPRESSION)
-    ledger.write_parquet(work / "ledger.parquet", compression=WORK_COMPRESSION)
+    statement.write_parquet(
+        work / "statement.parquet", compression=WORK_COMPRESSION, statistics=False
+    )
+    ledger.write_parquet(work / "ledger.parquet", compression=WORK_COMPRESSION, statistics=False)
     dense = reconcile_files(
         work / "statement.parquet", work / "ledger.parquet", params, partitions, work, progress
     )

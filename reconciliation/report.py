@@ -15,11 +15,12 @@ import itertools
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 from polars.io.plugins import register_io_source
@@ -190,7 +191,9 @@ def write_report(result: AnyResult, summary: Summary, out: Path) -> list[Path]:
         elif isinstance(frame, pl.LazyFrame):
             write_lines(_batches(frame), parquet, csv)
         else:
-            frame.write_parquet(parquet, compression_level=ZSTD_LEVEL)
+            frame.write_parquet(
+                parquet, compression=REPORT_COMPRESSION, statistics=REPORT_STATISTICS
+            )
             _csv_rows(frame).write_csv(csv)
         written += [parquet, csv]
     summary_json = out / "summary.json"
@@ -203,9 +206,12 @@ def write_report(result: AnyResult, summary: Summary, out: Path) -> list[Path]:
     return [*written, summary_json, page, book]
 
 
-# The report's Parquet files are zstd at level 1: as small as the default level 3 on these lines
-# and faster to write (docs/benchmarks.md, issue 17 part 1 again).
-ZSTD_LEVEL = 1
+# The report's Parquet files are LZ4 without column statistics: about twice the size of zstd level 1
+# on these lines, and 25 % less CPU to write and half to read back (the summary, the exceptions and
+# the record scan them); the statistics only skip row groups, and a status is in every row group
+# (docs/benchmarks.md, issue 17 part 1, i17-e2e3). Any Parquet reader reads them as before.
+REPORT_COMPRESSION: Final = "lz4"
+REPORT_STATISTICS: Final = False
 _SLICE = 100_000
 
 
@@ -237,7 +243,61 @@ def write_lines(parts: Iterator[pl.DataFrame], parquet: Path, csv: Path) -> None
                 yield part
 
         lines = register_io_source(source, schema=schema, validate_schema=True)
-        lines.sink_parquet(parquet, compression_level=ZSTD_LEVEL)
+        lines.sink_parquet(parquet, compression=REPORT_COMPRESSION, statistics=REPORT_STATISTICS)
+
+
+class ReportNotWritten(Exception):
+    """The lines of a report could not be written (disk full, a failing step): the message names
+    the side and why; no file of either side is left behind."""
+
+
+class _Stopped(Exception):
+    """Raised into a side's writer when the other side failed."""
+
+
+def write_sides(sides: Mapping[str, tuple[Iterator[pl.DataFrame], Path, Path]]) -> None:
+    """Each side's lines written as its Parquet and CSV files (``write_lines``), the sides at the
+    same time on threads of their own: Polars releases the GIL while it computes, encodes and
+    formats, so one side's work fills what the other leaves of two cores. If one side fails, the
+    other stops at its next part, every file of both is removed and ``ReportNotWritten`` says which
+    side failed and why."""
+    writers = _SideWriters()
+    threads = [
+        threading.Thread(target=writers.write, args=(name, *side), name=f"kasda-report-{name}")
+        for name, side in sides.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if writers.failed:
+        for _parts, parquet, csv in sides.values():
+            parquet.unlink(missing_ok=True)
+            csv.unlink(missing_ok=True)
+        name, error = writers.failed[0]
+        raise ReportNotWritten(f"the {name} lines could not be written: {error}") from error
+
+
+class _SideWriters:
+    """The writers of ``write_sides``: the first failure, and a flag that stops the others."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.failed: list[tuple[str, BaseException]] = []
+
+    def write(self, name: str, parts: Iterator[pl.DataFrame], parquet: Path, csv: Path) -> None:
+        try:
+            write_lines(self._until_stopped(parts), parquet, csv)
+        except BaseException as error:
+            if not self.stop.is_set():  # the first failure; the others only follow it
+                self.failed.append((name, error))
+            self.stop.set()
+
+    def _until_stopped(self, parts: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        for part in parts:
+            if self.stop.is_set():
+                raise _Stopped
+            yield part
 
 
 def _batches(frame: pl.LazyFrame) -> Iterator[pl.DataFrame]:
@@ -276,8 +336,9 @@ def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
         .filter(pl.col("status").cast(pl.String).is_in(_PRIORITY))
         .sort(order, -pl.col("amount"), pl.col("file").cast(pl.String), "line_no")
         .head(_SHOWN)
+        .collect()
     )
-    statement = with_selisih(first, result).collect()
+    statement = selisih_of(first, result)
     shown = [s for s in _PRIORITY if s not in FOLDED_INTO_STATEMENT]
     ledger = (
         result.ledger.lazy()
@@ -287,6 +348,21 @@ def _exceptions(result: AnyResult) -> tuple[pl.DataFrame, pl.DataFrame]:
         .collect()
     )
     return statement, ledger
+
+
+def selisih_of(lines: pl.DataFrame, result: AnyResult) -> pl.DataFrame:
+    """``with_selisih`` of a few lines held (the exceptions a page shows), reading of ``result``
+    only what their selisih needs: their ledger lines, and every line of their batches (a batch's
+    total, its bank lines), not every line of a large run."""
+    ids = lines["ledger_id"].drop_nulls().unique().implode()
+    batches = pl.concat([lines["batch_id"], lines["matched_batch"]]).drop_nulls().unique().implode()
+    around = LazyResult(
+        result.statement.lazy().filter(
+            pl.col("batch_id").is_in(batches) | pl.col("matched_batch").is_in(batches)
+        ),
+        result.ledger.lazy().filter(pl.col("ledger_id").is_in(ids)),
+    )
+    return with_selisih(lines.lazy(), around).collect()
 
 
 _STATEMENT_HEADERS = [

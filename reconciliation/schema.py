@@ -126,15 +126,15 @@ def empty_ledger() -> pl.DataFrame:
     return pl.DataFrame(schema=LEDGER)
 
 
-def _require_schema(frame: pl.DataFrame, schema: pl.Schema, what: str, path: str) -> None:
-    if frame.schema != schema:
-        missing = [n for n in schema if n not in frame.schema]
+def _require_schema(given: pl.Schema, schema: pl.Schema, what: str, path: str) -> None:
+    if given != schema:
+        missing = [n for n in schema if n not in given]
         wrong = [
-            f"{n} is {frame.schema[n]}, expected {t}"
+            f"{n} is {given[n]}, expected {t}"
             for n, t in schema.items()
-            if n in frame.schema and frame.schema[n] != t
+            if n in given and given[n] != t
         ]
-        extra = [n for n in frame.schema if n not in schema]
+        extra = [n for n in given if n not in schema]
         raise StatementError(
             path,
             0,
@@ -144,7 +144,7 @@ def _require_schema(frame: pl.DataFrame, schema: pl.Schema, what: str, path: str
 
 def validate_statement(frame: pl.DataFrame, path: str = "<statement>") -> pl.DataFrame:
     """Check a statement frame against the schema and its value rules; returns it unchanged."""
-    _require_schema(frame, STATEMENT, "statement", path)
+    _require_schema(frame.schema, STATEMENT, "statement", path)
     bad = frame.with_row_index("_i").filter(
         ~pl.col("source").is_in(list(SOURCES))
         | ~pl.col("direction").is_in(list(DIRECTIONS))
@@ -168,18 +168,30 @@ def validate_statement(frame: pl.DataFrame, path: str = "<statement>") -> pl.Dat
 
 def validate_ledger(frame: pl.DataFrame, path: str = "<ledger>") -> pl.DataFrame:
     """Check a ledger frame against the schema and its value rules; returns it unchanged."""
-    _require_schema(frame, LEDGER, "ledger", path)
-    bad = frame.with_row_index("_i").filter(
-        ~pl.col("kind").is_in(list(LEDGER_KINDS))
-        | ~pl.col("direction").is_in(list(DIRECTIONS))
-        | pl.col("net").is_null()
-        | (pl.col("net") <= 0)
-        | pl.col("ledger_id").is_null()
-        | pl.col("ledger_id").is_duplicated()
+    check_ledger(frame.lazy(), path)
+    return frame
+
+
+def check_ledger(frame: pl.LazyFrame, path: str = "<ledger>") -> None:
+    """``validate_ledger`` of lines not held (a scanned file): the schema, then the value rules,
+    reading only the columns they name. Raises ``StatementError`` with the first bad row (1-based)."""
+    _require_schema(frame.collect_schema(), LEDGER, "ledger", path)
+    bad = (
+        frame.select("kind", "direction", "net", "ledger_id")
+        .with_row_index("_i")
+        .filter(
+            ~pl.col("kind").is_in(list(LEDGER_KINDS))
+            | ~pl.col("direction").is_in(list(DIRECTIONS))
+            | pl.col("net").is_null()
+            | (pl.col("net") <= 0)
+            | pl.col("ledger_id").is_null()
+            | pl.col("ledger_id").is_duplicated()
+        )
+        .head(1)
+        .collect()
     )
     if bad.height:
         row = bad.row(0, named=True)
         raise StatementError(
             path, int(row["_i"]) + 1, f"ledger row {row['ledger_id']!r} breaks a rule of the schema"
         )
-    return frame

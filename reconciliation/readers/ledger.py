@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -35,7 +35,7 @@ from ledger.application import Ledger
 from projections.db import Cursor, ReadDatabase
 from projections.runner import DEFAULT_TIMEZONE, Projector
 from reconciliation.errors import StatementError
-from reconciliation.schema import LEDGER, validate_ledger
+from reconciliation.schema import LEDGER, check_ledger, validate_ledger
 
 _PAYMENTS = (
     "SELECT disbursement_id, pemda, sp2d_number, gateway_reference, gross, net, bank_code,"
@@ -250,7 +250,10 @@ def _rows(ledger: Ledger, timezone: str) -> pl.DataFrame:
         projector.close()
 
 
-def normalise(frame: pl.DataFrame) -> pl.DataFrame:
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def normalise(frame: Frame) -> Frame:
     """References in canonical form (trimmed, upper case), as the statement readers write them."""
     return frame.with_columns(
         pl.col(c).str.strip_chars().str.to_uppercase()
@@ -283,3 +286,16 @@ def read_ledger_parquet(path: Path) -> pl.DataFrame:
     except (OSError, pl.exceptions.ComputeError) as error:
         raise StatementError(path, 0, f"not a readable Parquet file: {error}") from None
     return normalise(validate_ledger(frame, str(path)))
+
+
+def scan_ledger_parquet(path: Path) -> tuple[pl.LazyFrame, int]:
+    """``read_ledger_parquet`` without holding the file: the schema and every value rule checked
+    (the same errors, the same row) by reading only the columns the rules name; the lines,
+    normalised, as a lazy frame for the caller to stream; and how many lines the file has."""
+    try:
+        scan = pl.scan_parquet(path)
+        check_ledger(scan, str(path))
+        lines = int(scan.select(pl.len()).collect().item())
+    except (OSError, pl.exceptions.ComputeError) as error:
+        raise StatementError(path, 0, f"not a readable Parquet file: {error}") from None
+    return normalise(scan), lines
