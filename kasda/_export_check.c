@@ -393,14 +393,11 @@ static int parse_string(Parser *P) {
             i += 2;
             continue;
         }
-        if (c >= 0x7F) {
-            if (P->body) P->canon = 0; /* ensure_ascii writes it escaped */
-            if (c >= 0x80) {
-                size_t k = utf8_char(s + i, P->n - i);
-                if (k == 0) return 0;
-                i += k;
-                continue;
-            }
+        if (c >= 0x80) { /* json.dumps without ensure_ascii writes it as it is, too */
+            size_t k = utf8_char(s + i, P->n - i);
+            if (k == 0) return 0;
+            i += k;
+            continue;
         }
         i++;
     }
@@ -699,18 +696,28 @@ static int lower_hex(const uint8_t *s, size_t n) {
 static int same_wrapped(const Pair *x, uint32_t type, uint32_t data, uint32_t ib) {
     const Node *kind = &x->a->nodes[type], *d = &x->a->nodes[data], *b = &x->b->nodes[ib];
     if (equals_word(x->a, kind, x->arena, "datetime_iso")) {
-        if (d->type != J_STR || b->type != J_STR || d->flag || !same_text(x, d, b)) return 0;
-        return isoformat_text(x->a->s + d->start, d->len);
+        if (d->type != J_STR || b->type != J_STR || !same_text(x, d, b)) return 0;
+        size_t mark = x->arena->size;
+        Text t;
+        int sure = text_of(x->a, d, x->arena, &t) && isoformat_text(text_ptr(&t, x->arena), t.len);
+        x->arena->size = mark;
+        return sure;
     }
     if (equals_word(x->a, kind, x->arena, "uuid_hex")) {
-        if (d->type != J_STR || b->type != J_STR || d->flag || b->flag || d->len != 32 ||
-            b->len != 36)
-            return 0;
-        const uint8_t *h = x->a->s + d->start, *u = x->b->s + b->start;
-        if (!lower_hex(h, 32)) return 0;
-        return memcmp(u, h, 8) == 0 && u[8] == '-' && memcmp(u + 9, h + 8, 4) == 0 &&
-               u[13] == '-' && memcmp(u + 14, h + 12, 4) == 0 && u[18] == '-' &&
-               memcmp(u + 19, h + 16, 4) == 0 && u[23] == '-' && memcmp(u + 24, h + 20, 12) == 0;
+        if (d->type != J_STR || b->type != J_STR) return 0;
+        size_t mark = x->arena->size;
+        Text th, tu;
+        int sure = text_of(x->a, d, x->arena, &th) && text_of(x->b, b, x->arena, &tu) &&
+                   th.len == 32 && tu.len == 36;
+        if (sure) {
+            const uint8_t *h = text_ptr(&th, x->arena), *u = text_ptr(&tu, x->arena);
+            sure = lower_hex(h, 32) && memcmp(u, h, 8) == 0 && u[8] == '-' &&
+                   memcmp(u + 9, h + 8, 4) == 0 && u[13] == '-' && memcmp(u + 14, h + 12, 4) == 0 &&
+                   u[18] == '-' && memcmp(u + 19, h + 16, 4) == 0 && u[23] == '-' &&
+                   memcmp(u + 24, h + 20, 12) == 0;
+        }
+        x->arena->size = mark;
+        return sure;
     }
     return same(x, data, ib); /* any other kind: plain_json of its data */
 }
@@ -831,8 +838,9 @@ static int body_vouched_for(Work *w, const uint8_t *body, size_t nb, const uint8
                             size_t ns, int *canon, Parser *pb) {
     Parser pa;
     *canon = 0;
-    /* json.loads(bytes) reads UTF-8 only when it sees no BOM and no NUL in the first bytes */
-    if (ns < 2 || state[0] == 0 || state[1] == 0 || state[0] >= 0x80) return 0;
+    /* json.loads(bytes) reads UTF-8 when it sees no BOM and no NUL in the first bytes: other
+     * texts are declined (a BOM is no JSON token, a NUL no JSON byte, for the parser below too) */
+    if (ns == 0 || state[0] == 0 || state[0] >= 0x80 || (ns > 1 && state[1] == 0)) return 0;
     w->arena.size = 0;
     if (!parse_json(pb, body, nb, w->body_nodes, 1) || !order_keys(pb, &w->arena)) return 0;
     *canon = pb->canon;
@@ -948,8 +956,9 @@ static int put_json_string(Buffer *b, const char *s, size_t n) {
 }
 
 /* json.dumps(json.loads(body), ensure_ascii=False, sort_keys=True) of a body that is json.dumps'
- * own ASCII output (checked by the parser): the same text with each escape of a character from
- * U+007F on written as that character. */
+ * own output (checked by the parser: its spacing, sorted keys, no float, each escape the one
+ * json.dumps writes, with or without ensure_ascii): the same text with each escape of a character
+ * from U+007F on written as that character. */
 static int put_body(Buffer *b, const uint8_t *s, size_t n) {
     if (!reserve(b, n)) return 0;
     uint8_t *o = (uint8_t *)b->data + b->size;
