@@ -25,6 +25,14 @@ proves events.jsonl holds the very same rows by comparing it, byte for byte, wit
 those rows in the exporter's own format. Same rows, same verdict: one walk then serves both files.
 Anything the fast path does not vouch for (an edit, a file not written by this exporter) sends the
 export to the exact walks above, which name the first problem as they always did.
+
+Where it was built, the C accelerator (``_export_check.c``, ``accelerator`` here) does the per-row
+work of the fast path with the GIL released, so slices are checked on ``THREADS`` threads: column
+formats, digest and link, body against stored bytes, and each row's line of events.jsonl compared
+byte for byte with its rendering. It only ever vouches: a body or a line it is not certain of is
+left to the Python checks of the fast path (``_body_matches``, ``json.dumps``), and a row that does
+not hold sends the export to the exact walks. The files' SHA-256s are computed on a thread of their
+own meanwhile.
 """
 
 from __future__ import annotations

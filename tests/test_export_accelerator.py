@@ -63,7 +63,7 @@ def the_accelerator() -> ModuleType:
     pytest.skip(f"!!! SKIPPING ACCELERATOR TEST: {problem}")
 
 
-MANY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MANY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def python_verdict(body: str, state: bytes) -> Any:
@@ -450,7 +450,7 @@ def _mutate(
     return rows, None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(export_rows(), st.data())
 def test_on_whole_exports_it_vouches_as_the_python_fast_path_does(
     rows: list[dict[str, Any]], data: st.DataObject
