@@ -197,8 +197,8 @@ static inline int put(Buffer *b, const void *p, size_t n) {
 /* -- JSON, parsed into a tape of nodes --------------------------------------------------------- */
 enum { J_OBJ = 1, J_ARR, J_STR, J_INT, J_FLT, J_TRUE, J_FALSE, J_NULL };
 #define MAX_NODES 8192
-#define MAX_DEPTH 64
-#define MAX_MEMBERS 256
+#define MAX_DEPTH 32
+#define MAX_MEMBERS 64 /* per object: the comparison keeps them on the stack, per level */
 #define MAX_DIGITS 640 /* below any limit Python may set on int(str) */
 
 typedef struct {

@@ -621,3 +621,17 @@ def test_base64_with_stray_bits_is_left_to_the_exact_walks(tmp_path: Path, state
     assert fast_verdict(tmp_path, accelerator) is None
     assert fast_verdict(tmp_path, None) is None
     assert _exact_verify(tmp_path).ok
+
+
+def test_what_is_too_large_for_it_is_declined_not_judged() -> None:
+    """Objects of more than 64 keys, nesting deeper than 32: left to the Python check."""
+    accelerator = the_accelerator()
+    wide = {f"k{n:03}": n for n in range(65)}
+    deep: Any = 1
+    for _ in range(33):
+        deep = [deep]
+    for value in (wide, deep, {f"k{n:03}": n for n in range(64)}, deep[0]):
+        body, state = exporter_body(value), json.dumps(value).encode()
+        assert python_verdict(body, state) is True
+        vouched = accelerator.body_vouched(body, state)
+        assert vouched is (value is not wide and value is not deep)
