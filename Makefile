@@ -11,8 +11,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest bench bench-web clean
 
-# The C accelerator of the camt.053 reader is built by pip install -e: a change to it reinstalls.
-$(STAMP): pyproject.toml reconciliation/readers/_camt053_scan.c
+# The C accelerators (the camt.053 reader's, verify --export's) are built by pip install -e: a change
+# to one reinstalls.
+$(STAMP): pyproject.toml reconciliation/readers/_camt053_scan.c kasda/_export_check.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kasda needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -25,6 +25,14 @@ proves events.jsonl holds the very same rows by comparing it, byte for byte, wit
 those rows in the exporter's own format. Same rows, same verdict: one walk then serves both files.
 Anything the fast path does not vouch for (an edit, a file not written by this exporter) sends the
 export to the exact walks above, which name the first problem as they always did.
+
+Where it was built, the C accelerator (``_export_check.c``, ``accelerator`` here) does the per-row
+work of the fast path with the GIL released, so slices are checked on ``THREADS`` threads: column
+formats, digest and link, body against stored bytes, and each row's line of events.jsonl compared
+byte for byte with its rendering. It only ever vouches: a body or a line it is not certain of is
+left to the Python checks of the fast path (``_body_matches``, ``json.dumps``), and a row that does
+not hold sends the export to the exact walks. The files' SHA-256s are computed on a thread of their
+own meanwhile.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import hashlib
 import io
 import itertools
 import json
+import mmap
 import multiprocessing
 import shutil
 import struct
@@ -42,12 +51,13 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, BinaryIO
 from uuid import UUID
 
 import orjson
@@ -67,6 +77,12 @@ from ledger.verify import (
     stored_links,
 )
 
+accelerator: ModuleType | None
+try:  # the per-row work of the fast path in C (kasda/_export_check.c), where it was built
+    from kasda import _export_check as accelerator
+except ImportError:  # no C compiler or no OpenSSL at install time: the fast path in Python
+    accelerator = None
+
 FILES = ("events.jsonl", "events.parquet", "checkpoints.json")
 PAGE = 10_000  # events per JSONL read page and per Parquet part
 FAST_PAGE = 50_000  # rows per page of the fast verification (a few tens of MB)
@@ -74,6 +90,7 @@ FAST_PAGE = 50_000  # rows per page of the fast verification (a few tens of MB)
 # body checks); below PROCESS_MIN rows their start (imports) costs more than they save.
 PROCESSES = 2
 PROCESS_MIN = 200_000
+THREADS = 2  # with the accelerator, slices are checked on threads (it releases the GIL)
 AHEAD = 2  # slices checked ahead of the one the JSONL is compared with: memory stays bounded
 SLICE_WAIT = 600.0  # seconds a slice may take in a worker (a loaded machine): every wait bounded
 SCHEMA: dict[str, Any] = {
@@ -309,14 +326,24 @@ def _verify_export(
     progress: Progress | None,
 ) -> Report:
     manifest, stored = _read_export(folder)
-    report.problem = _unvouched_files(folder, manifest["files"])
+    report.problem = _strangers(folder)
     if report.problem is not None:
         return report
-    wanted = by_position([*stored, *anchors])
-    report.problem = forged_checkpoint(itertools.chain.from_iterable(wanted.values()), trusted_key)
+    # The files' SHA-256s (a quick first check, ~1 GB/s) are computed on a thread of their own while
+    # the rows are checked; their verdict still comes first, then the signatures', then the rows'.
+    with ThreadPoolExecutor(1) as hashing:
+        rehashed = hashing.submit(_unlike_manifest, folder, manifest["files"])
+        wanted = by_position([*stored, *anchors])
+        forged = forged_checkpoint(itertools.chain.from_iterable(wanted.values()), trusted_key)
+        fast = (
+            None
+            if forged is not None
+            else fast_walks(folder, wanted, _counting(progress, manifest))
+        )
+        report.problem = rehashed.result() or forged
     if report.problem is not None:
         return report
-    walks = fast_walks(folder, wanted, _counting(progress, manifest)) or [
+    walks = fast or [
         walk_rows("events.jsonl", _jsonl_rows(folder / "events.jsonl"), wanted),
         walk_rows("events.parquet", _parquet_rows(folder / "events.parquet"), wanted),
     ]
@@ -352,9 +379,9 @@ def _read_export(folder: Path) -> tuple[dict[str, Any], list[Checkpoint]]:
     return manifest, stored
 
 
-def _unvouched_files(folder: Path, listed: dict[str, str]) -> Problem | None:
+def _strangers(folder: Path) -> Problem | None:
     """A file verify does not check is a file nobody should trust: refuse it rather than let an
-    auditor read it next to verified ones. Then the manifest's SHA-256s, a quick first check."""
+    auditor read it next to verified ones."""
     strangers = sorted(p.name for p in folder.iterdir() if p.name not in (*FILES, "manifest.json"))
     if strangers:
         return Problem(
@@ -362,6 +389,11 @@ def _unvouched_files(folder: Path, listed: dict[str, str]) -> Problem | None:
             f"{', '.join(strangers)} is not part of a kasda export and nothing vouches for it: "
             "move it out of the folder",
         )
+    return None
+
+
+def _unlike_manifest(folder: Path, listed: dict[str, str]) -> Problem | None:
+    """The manifest's SHA-256s, a quick first check."""
     for name in FILES:
         if _sha256(folder / name) != listed[name]:
             return Problem(0, f"{name} differs from the manifest's SHA-256")
@@ -525,11 +557,12 @@ def fast_walks(
             return None
         total = int(pl.scan_parquet(path).select(pl.len()).collect().item())
         with (folder / "events.jsonl").open("rb") as jsonl:
-            for piece in _slices(path, total, signed):
-                if (
-                    not piece.sound
-                    or piece.lines != hashlib.sha256(jsonl.read(piece.length)).digest()
-                ):
+            for piece in _slices(path, total, signed, jsonl):
+                if not piece.sound:
+                    return None
+                if piece.compared:  # its lines were compared with the rows already
+                    jsonl.seek(piece.length, io.SEEK_CUR)
+                elif piece.lines != hashlib.sha256(jsonl.read(piece.length)).digest():
                     return None
                 _merge(walk, piece, wanted)
                 if progress is not None:
@@ -558,6 +591,7 @@ class _Slice:
     signed: frozenset[int] = frozenset()  # checkpoint positions met (and holding) in the slice
     lines: bytes = b""  # SHA-256 of the slice's lines of events.jsonl, as the exporter writes them
     length: int = 0  # and their length in bytes
+    compared: bool = False  # the lines were compared with the rows byte for byte (accelerator)
 
 
 def _merge(walk: _Walk, piece: _Slice, wanted: dict[int, set[Checkpoint]]) -> None:
@@ -570,9 +604,15 @@ def _merge(walk: _Walk, piece: _Slice, wanted: dict[int, set[Checkpoint]]) -> No
         walk.encrypted += piece.encrypted
 
 
-def _slices(path: Path, total: int, signed: dict[int, set[Checkpoint]]) -> Iterator[_Slice]:
-    """The slices' verdicts in order: checked here, or for a large export by ``PROCESSES`` worker
-    processes (spawned: Polars' threads do not survive a fork), each reading its own slice."""
+def _slices(
+    path: Path, total: int, signed: dict[int, set[Checkpoint]], jsonl: BinaryIO
+) -> Iterator[_Slice]:
+    """The slices' verdicts in order: with the accelerator on ``THREADS`` threads, else checked
+    here, or for a large export by ``PROCESSES`` worker processes (spawned: Polars' threads do not
+    survive a fork), each reading its own slice."""
+    if accelerator is not None and total:
+        yield from _threaded_slices(path, total, signed, jsonl)
+        return
     size = FAST_PAGE  # passed along: a spawned worker has its own module's settings
     offsets = range(0, total, size)
     if total < PROCESS_MIN:
@@ -625,6 +665,134 @@ def _check_slice(path: Path, offset: int, size: int, signed: dict[int, set[Check
         hashlib.sha256(page[1]).digest(),
         len(page[1]),
     )
+
+
+def _threaded_slices(
+    path: Path, total: int, signed: dict[int, set[Checkpoint]], jsonl: BinaryIO
+) -> Iterator[_Slice]:
+    """The slices checked by the accelerator on threads, each with its own lines of events.jsonl
+    (found here, a slice's count of lines after the last one's: a file with fewer lines than
+    rows is not sound)."""
+    assert accelerator is not None
+    size, start = FAST_PAGE, 0
+    pending: deque[Future[_Slice]] = deque()
+    with (
+        mmap.mmap(jsonl.fileno(), 0, access=mmap.ACCESS_READ) as lines,
+        ThreadPoolExecutor(THREADS) as pool,
+    ):
+        try:
+            for offset in range(0, total, size):
+                end = accelerator.line_ends(lines, start, min(size, total - offset))
+                if end < 0:
+                    while pending:
+                        yield pending.popleft().result(timeout=SLICE_WAIT)
+                    yield _Slice(offset, sound=False)
+                    return
+                pending.append(
+                    pool.submit(_check_slice_in_c, path, offset, size, signed, lines, start, end)
+                )
+                start = end
+                while len(pending) > THREADS + AHEAD:
+                    yield pending.popleft().result(timeout=SLICE_WAIT)
+            while pending:
+                yield pending.popleft().result(timeout=SLICE_WAIT)
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+_TEXTS = ("aggregate_id", "aggregate_type", "event", "topic", "state_b64", "digest", "chain_hash")
+
+
+def _check_slice_in_c(
+    path: Path,
+    offset: int,
+    size: int,
+    signed: dict[int, set[Checkpoint]],
+    lines: mmap.mmap,
+    start: int,
+    end: int,
+) -> _Slice:
+    """``_check_slice`` by the accelerator, the slice's lines of events.jsonl (``lines[start:end]``)
+    compared with its rows as it goes; the rows it does not vouch for are checked here in Python,
+    as ``_check_slice`` checks them."""
+    assert accelerator is not None
+    frame = pl.scan_parquet(path)
+    try:
+        page = frame.slice(offset, size).collect()
+        if page.null_count().sum_horizontal().item():
+            return _Slice(offset, sound=False)
+        previous = GENESIS
+        if offset:
+            before = frame.slice(offset - 1, 1).select("chain_hash").collect().item()
+            previous = bytes.fromhex(before)
+        page = page.rechunk()
+        verdict = accelerator.check_rows(
+            page.get_column("position").to_numpy(),
+            page.get_column("version").to_numpy(),
+            tuple(page.get_column(name).__arrow_c_stream__() for name in (*_TEXTS, "body")),
+            lines,
+            start,
+            end,
+            previous,
+        )
+        if verdict is None:
+            return _Slice(offset, sound=False)
+        head, bodies, odd_lines = verdict
+        encrypted = _declined_rows(page, bodies, odd_lines, lines)
+        met = _checkpoints_met(page, signed)
+        if encrypted is None or met is None:
+            return _Slice(offset, sound=False)
+    except (pl.exceptions.PolarsError, ValueError, TypeError):
+        return _Slice(offset, sound=False)
+    positions = page.get_column("position")
+    return _Slice(
+        offset,
+        True,
+        page.height,
+        int(positions[0]),
+        int(positions[-1]),
+        head.hex(),
+        encrypted,
+        frozenset(met),
+        length=end - start,
+        compared=True,
+    )
+
+
+def _declined_rows(
+    page: pl.DataFrame, bodies: list[int], odd_lines: list[tuple[int, int, int]], lines: mmap.mmap
+) -> int | None:
+    """The rows the accelerator left to Python, checked as ``_fast_rows`` and ``_jsonl_lines``
+    check them: how many bodies are encrypted, or None if one does not hold."""
+    encrypted = 0
+    for row in bodies:
+        matches = _body_matches(page["body"][row], base64.b64decode(page["state_b64"][row]))
+        if matches is False:
+            return None
+        encrypted += matches is None
+    for row, first, last in odd_lines:
+        values = page.row(row, named=True)
+        line = json.dumps(
+            {**values, "body": json.loads(values["body"])}, ensure_ascii=False, sort_keys=True
+        )
+        if line.encode() != lines[first:last]:
+            return None
+    return encrypted
+
+
+def _checkpoints_met(page: pl.DataFrame, signed: dict[int, set[Checkpoint]]) -> set[int] | None:
+    """The signed positions in the page whose checkpoints hold (each at its first row, as in
+    ``_fast_rows``), or None if one does not."""
+    met: set[int] = set()
+    if signed:
+        hits = page.filter(pl.col("position").is_in(list(signed)))
+        for position, link in hits.select("position", "chain_hash").iter_rows():
+            if position not in met:
+                if any(checkpoint.chain_hash != link for checkpoint in signed[position]):
+                    return None
+                met.add(position)
+    return met
 
 
 def _fast_page(frame: pl.DataFrame) -> tuple[pl.DataFrame, bytes] | None:
