@@ -101,9 +101,10 @@ def _sqlite_reader(recorder: Any) -> EventsAfter:
 # statistics (a new table, until autovacuum first analyses it) PostgreSQL picks a hash join over a
 # sequential scan of the whole events table instead: every batch then costs O(events stored). These
 # settings last for the read-only transaction of one read.
+# (``set_config(..., true)`` is ``SET LOCAL``: four settings in one statement, one result to pass.)
 _INDEX_PROBES_ONLY = (
-    "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; "
-    "SET LOCAL enable_mergejoin = off; SET LOCAL jit = off"
+    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
+    "set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)"
 )
 
 
@@ -136,8 +137,9 @@ def _postgres_reader(recorder: Any) -> EventsAfter:
             conn.cursor() as cursor,
         ):
             cursor.execute(query)
-            while cursor.description is None and cursor.nextset():  # past BEGIN and SET
-                pass
+            cursor.nextset()  # past BEGIN
+            cursor.nextset()  # and the settings
+            assert cursor.description is not None and len(cursor.description) == 4
             return [
                 StoredEvent(
                     row["originator_id"],

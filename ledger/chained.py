@@ -371,7 +371,7 @@ class ChainedPostgresApplicationRecorder(ReceiptsApart, PostgresApplicationRecor
             "INSERT INTO {events} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[]) "
             "RETURNING notification_id"
-        ).format(receipts=receipts, events=events, t=id_type)
+        ).format(receipts=receipts, events=events, t=id_type).as_bytes(None)  # composed once
         # One statement for the whole batch's links, sent with the COMMIT (``_links_and_commit``).
         self._insert_links = (
             SQL("INSERT INTO {} (position, chain_hash) VALUES ").format(table).as_bytes(None)
