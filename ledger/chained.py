@@ -365,13 +365,17 @@ class ChainedPostgresApplicationRecorder(ReceiptsApart, PostgresApplicationRecor
         # The receipts and the events of a batch in ONE statement of four arrays each (bound in
         # binary): the library's pipelined insert of a composite-typed array is sent so slowly that
         # ~10k events took more than the 10 s answer bound.
-        self._insert_all = SQL(
-            "WITH r AS (INSERT INTO {receipts} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[])) "
-            "INSERT INTO {events} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id"
-        ).format(receipts=receipts, events=events, t=id_type).as_bytes(None)  # composed once
+        self._insert_all = (
+            SQL(
+                "WITH r AS (INSERT INTO {receipts} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[])) "
+                "INSERT INTO {events} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[]) "
+                "RETURNING notification_id"
+            )
+            .format(receipts=receipts, events=events, t=id_type)
+            .as_bytes(None)
+        )  # composed once
         # One statement for the whole batch's links, sent with the COMMIT (``_links_and_commit``).
         self._insert_links = (
             SQL("INSERT INTO {} (position, chain_hash) VALUES ").format(table).as_bytes(None)
