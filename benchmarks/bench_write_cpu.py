@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                     load = Path("/proc/loadavg").read_text().split()[0]
                     print(
                         f"{time.strftime('%H:%M:%S', time.gmtime())} {load:>5} {backend:<8} "
-                        f"{batch:>5}  {tree.name:<16} {cpu:>11,.0f} {wall:>12,.0f}",
+                        f"{batch:>5}  {tree.resolve().name:<16} {cpu:>11,.0f} {wall:>12,.0f}",
                         flush=True,
                     )
     return 0
