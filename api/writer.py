@@ -7,12 +7,11 @@ The ledger runs a batch exactly as if its commands had been sent one by one: lat
 effects of earlier ones, a refused command changes nothing, and a retried key is answered from its
 receipt, even within one batch.
 
-Position. A batch that recorded events answers with the notification id of its last one
-(``Ledger.execute_batch_at``): at or after every event the batch recorded, which the API returns as
-``CommandOut.position`` (a consistency token: a report read with ``after=<position>`` includes the
-write). A batch with a command answered from its receipt (a retry), or that recorded no event, reads
-the log's head once after the commit (``max_notification_id``, one indexed query) instead: the
-head is at or after the events of the first execution, whichever batch recorded them.
+Position. After a batch commits, the writer reads the log's head once (``max_notification_id``, one
+indexed query) and gives it to every outcome of the batch: a position at or after every event the
+batch recorded, which the API returns as ``CommandOut.position`` (a consistency token: a report read
+with ``after=<position>`` includes the write). A command answered from its receipt (a retry) gets
+the head too, which is at or after the events of its first execution.
 """
 
 from __future__ import annotations
@@ -86,10 +85,8 @@ class BatchWriter:
         one command at a time, so that whatever one command did wrong fails that command alone:
         one caller's input never fails another caller's request."""
         outcomes: list[Outcome | Exception]
-        last: int | None = None
         try:
-            done, last = self.ledger.execute_batch_at(commands)
-            outcomes = list(done)
+            outcomes = list(self.ledger.execute_batch(commands))
         except PersistenceError:
             raise
         except Exception:
@@ -99,12 +96,6 @@ class BatchWriter:
             outcomes = [self._alone(command) for command in commands]
         if not any(isinstance(outcome, CommandResult) for outcome in outcomes):
             return outcomes, 0
-        if last is not None and not any(
-            isinstance(outcome, CommandResult) and outcome.replayed for outcome in outcomes
-        ):
-            # The batch's own last event: at or after all it recorded, with no query more. (A
-            # retry answered from its receipt needs the head: its events may be another batch's.)
-            return outcomes, last
         return outcomes, int(self.ledger.recorder.max_notification_id() or 0)
 
     def _alone(self, command: Command) -> Outcome | Exception:

@@ -167,19 +167,13 @@ class Ledger(Application[UUID]):
         Later commands see the effects of earlier ones in the same batch (a request and its
         verification may travel together), exactly as if they had been sent one by one.
         """
-        return self.execute_batch_at(commands)[0]
-
-    def execute_batch_at(self, commands: Sequence[c.Command]) -> tuple[list[Outcome], int | None]:
-        """``execute_batch``, and the notification id of the last event the batch recorded in
-        the log (None if it recorded none): a position at or after every event of the batch,
-        known without reading the log's head again."""
         if len(commands) > MAX_BATCH:
             raise LimitExceeded(f"at most {MAX_BATCH} commands per batch, got {len(commands)}")
         # One batch at a time per Ledger object: the aggregate cache is not shared between threads.
         with self._write_lock:
             return self._execute_batch(commands)
 
-    def _execute_batch(self, commands: Sequence[c.Command]) -> tuple[list[Outcome], int | None]:
+    def _execute_batch(self, commands: Sequence[c.Command]) -> list[Outcome]:
         doomed: dict[int, DomainError] = {}
         # Set once a batch could not be encoded: then each command's events are encoded as it
         # runs, so that the one that cannot be stored is refused alone and the others go ahead.
@@ -197,7 +191,7 @@ class Ledger(Application[UUID]):
                 doomed.update(half.refused)
                 continue
             try:
-                last = self._record_all(work.changed(), list(work.receipts.values()))
+                self._record_all(work.changed(), list(work.receipts.values()))
             except IntegrityError:
                 # Someone else recorded events on one of these aggregates (or the same receipt)
                 # since we read them. Nothing of ours was written: read again and redo.
@@ -213,12 +207,12 @@ class Ledger(Application[UUID]):
                 check_each = True
                 continue
             self._keep(work)
-            return outcomes, last
+            return outcomes
         conflict = ConcurrencyConflict(
             f"gave up after {MAX_ATTEMPTS} attempts: other writers keep changing the same records; "
             "retry the command with the same idempotency key"
         )
-        return [conflict for _ in commands], None
+        return [conflict for _ in commands]
 
     def dry_run(self, command: c.Command) -> Outcome:
         """What ``command`` would do now, by every rule of its handler, recording nothing (the
@@ -310,13 +304,12 @@ class Ledger(Application[UUID]):
         )
         return CommandResult(command.command_name, command.idempotency_key, data)
 
-    def _record_all(self, aggregates: list[Aggregate], receipts: list[Any]) -> int | None:
+    def _record_all(self, aggregates: list[Aggregate], receipts: list[Any]) -> None:
         """``Application.save`` without its per-object protocol checks (measurably slow at batch
         sizes): every object here is one of our aggregates. One transaction for all events and
-        the commands' ``receipts`` (their events), after the invariants of all of them held.
-        The notification id of the last event recorded in the log (None: none was)."""
+        the commands' ``receipts`` (their events), after the invariants of all of them held."""
         if not aggregates and not receipts:
-            return None
+            return
         check_write(aggregates)
         facts: list[Any] = []
         keys: list[Any] = list(receipts)
@@ -327,8 +320,7 @@ class Ledger(Application[UUID]):
         receipts = [encode(e) for e in keys]
         # Receipts and claims in their own table, same transaction (ledger/chained.py).
         assert isinstance(self.recorder, ReceiptsApart), type(self.recorder)
-        positions = self.recorder.insert_events(stored, receipts=receipts)
-        return max(positions) if stored and positions else None
+        self.recorder.insert_events(stored, receipts=receipts)
 
     def _keep(self, work: BatchWork) -> None:
         for aggregate in work.local.values():

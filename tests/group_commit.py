@@ -27,7 +27,7 @@ def post_in_one_batch(
     sizes: list[int] = []
     first_running = threading.Event()
     release = threading.Event()
-    original = ledger.execute_batch_at  # what the writer calls
+    original = ledger.execute_batch
 
     def spy(commands: Sequence[Command]) -> Any:
         sizes.append(len(commands))
@@ -60,8 +60,8 @@ def post_in_one_batch(
             release.set()
             return [await first, *[await task for task in rest]]
 
-    ledger.execute_batch_at = spy  # type: ignore[method-assign]
+    ledger.execute_batch = spy  # type: ignore[method-assign]
     try:
         return sizes, asyncio.run(main())
     finally:
-        ledger.execute_batch_at = original  # type: ignore[method-assign]
+        ledger.execute_batch = original  # type: ignore[method-assign]

@@ -99,14 +99,14 @@ def test_a_batch_that_fails_unexpectedly_is_run_again_one_by_one(tmp_path: Path)
     try:
         with TestClient(create_app(config, ledger=ledger)) as client:
             build_world(client, config)
-        original = ledger.execute_batch_at  # what the writer (and execute_batch) call
+        original = ledger.execute_batch
 
         def fragile(commands: Sequence[Command]) -> Any:
             if any(getattr(c, "spp_number", "") == "SPP-BOOM" for c in commands):
                 raise RuntimeError("a bug that only this command triggers")
             return original(commands)
 
-        ledger.execute_batch_at = fragile  # type: ignore[method-assign]
+        ledger.execute_batch = fragile  # type: ignore[method-assign]
         writer = BatchWriter(ledger)
         from tests import factory as f
 

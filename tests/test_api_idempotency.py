@@ -151,9 +151,9 @@ def test_a_concurrency_conflict_is_409_with_a_retry_hint(
     ledger: Any = client.app.state.ledger  # type: ignore[attr-defined]
 
     def conflict(commands: Any) -> Any:
-        return [ConcurrencyConflict("gave up after 8 attempts; retry with the same key")], None
+        return [ConcurrencyConflict("gave up after 8 attempts; retry with the same key")]
 
-    monkeypatch.setattr(ledger, "execute_batch_at", conflict)  # what the writer calls
+    monkeypatch.setattr(ledger, "execute_batch", conflict)
     response = post(client, config, Role.PPTK, "/disbursements", request_body("SPP-C"))
     assert response.status_code == 409
     assert response.headers["Retry-After"] == "1"
@@ -171,7 +171,7 @@ def test_an_unavailable_store_is_503_not_500(
     def down(commands: Any) -> Any:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(ledger, "execute_batch_at", down)
+    monkeypatch.setattr(ledger, "execute_batch", down)
     response = post(client, config, Role.BPKAD_ADMIN, "/budgets", adopt_body())
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
