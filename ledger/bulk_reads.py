@@ -101,14 +101,17 @@ def _sqlite_reader(recorder: Any) -> EventsAfter:
 # statistics (a new table, until autovacuum first analyses it) PostgreSQL picks a hash join over a
 # sequential scan of the whole events table instead: every batch then costs O(events stored). These
 # settings last for the read-only transaction of one read.
+# (``set_config(..., true)`` is ``SET LOCAL``: four settings in one statement, one result to pass.)
 _INDEX_PROBES_ONLY = (
-    "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; "
-    "SET LOCAL enable_mergejoin = off; SET LOCAL jit = off"
+    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
+    "set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)"
 )
 
 
 def _postgres_reader(recorder: Any) -> EventsAfter:
     from psycopg.sql import SQL, Identifier
+
+    from ledger.connections import by_hand
 
     selects = SQL(" UNION ALL ").join(
         SQL(
@@ -117,17 +120,26 @@ def _postgres_reader(recorder: Any) -> EventsAfter:
         ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(table))
         for table in _tables(recorder)
     )
-    statement = SQL(
-        "WITH w AS (SELECT * FROM unnest(%s::uuid[], %s::bigint[]) AS w(id, ver)) {} ORDER BY 1, 2"
-    ).format(selects)
+    # One simple query, one round trip: the transaction, its settings, the read and the end of
+    # it (``conn.transaction()``, the settings and a bound read took four). The ids and versions
+    # are written into it as array literals: UUIDs and integers, formatted here, nothing else.
+    head = b"BEGIN; " + _INDEX_PROBES_ONLY.encode() + b"; WITH w AS (SELECT * FROM unnest("
+    tail = SQL(") AS w(id, ver)) {} ORDER BY 1, 2; ROLLBACK").format(selects).as_bytes(None)
 
     def read(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
         return retrying(lambda: read_once(pairs))  # a dropped pooled connection is replaced
 
     def read_once(pairs: list[tuple[UUID, int]]) -> list[StoredEvent]:
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(_INDEX_PROBES_ONLY)
-            cursor.execute(statement, ([p[0] for p in pairs], [p[1] for p in pairs]))
+        query = head + _arrays(pairs) + tail
+        with (
+            recorder.datastore.get_connection() as conn,
+            by_hand(conn),
+            conn.cursor() as cursor,
+        ):
+            cursor.execute(query)
+            cursor.nextset()  # past BEGIN
+            cursor.nextset()  # and the settings
+            assert cursor.description is not None and len(cursor.description) == 4
             return [
                 StoredEvent(
                     row["originator_id"],
@@ -139,3 +151,11 @@ def _postgres_reader(recorder: Any) -> EventsAfter:
             ]
 
     return read
+
+
+def _arrays(pairs: list[tuple[UUID, int]]) -> bytes:
+    """``'{id,...}'::uuid[], '{version,...}'::bigint[]``: only a UUID's canonical form and
+    integers are written (anything else is refused), so nothing can leave the literals."""
+    ids = ",".join(str(UUID(int=i.int)) for i, _ in pairs)
+    versions = ",".join(str(int(v)) for _, v in pairs)
+    return f"'{{{ids}}}'::uuid[], '{{{versions}}}'::bigint[]".encode()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, TypeVar
 
@@ -87,18 +87,53 @@ def write_bound(base_seconds: float, rows: int) -> float:
 
 
 @contextmanager
-def answering_within(conn: psycopg.Connection[Any], seconds: float) -> Iterator[None]:
+def answering_within(
+    conn: psycopg.Connection[Any], seconds: float, *, set_local: bool = True
+) -> Iterator[None]:
     """Let ``conn`` (a ``BoundedConnection``) wait up to ``seconds`` for each answer in the block,
-    and the server run each statement as long (``SET LOCAL``: the block must be a transaction)."""
+    and the server run each statement as long (``SET LOCAL``: the block must be a transaction).
+    ``set_local=False``: the block sends ``statement_timeout_sql(seconds)`` itself, in its first
+    query (one round trip less)."""
     if not isinstance(conn, BoundedConnection):
         yield
         return
     conn.answer_timeout = seconds
     try:
-        conn.execute(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
+        if set_local:
+            conn.execute(statement_timeout_sql(seconds))
         yield
     finally:
         del conn.answer_timeout  # back to the class's bound for the pool's next user
+
+
+def statement_timeout_sql(seconds: float) -> bytes:
+    """The ``SET LOCAL`` that lets the server run each statement of a transaction ``seconds``."""
+    return b"SET LOCAL statement_timeout = %d" % round(seconds * 1000)
+
+
+@contextmanager
+def by_hand(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """A transaction on an autocommit connection that the block's own queries begin and end
+    (``BEGIN`` and ``COMMIT``/``ROLLBACK`` sent inside its simple queries, where
+    ``conn.transaction()`` takes a round trip for each). Whatever way the block ends, the
+    connection goes back to the pool outside a transaction: one still open (the block failed,
+    or forgot to end it) is rolled back, and a block that forgot is an error."""
+    try:
+        yield
+    except BaseException:
+        _roll_back(conn)
+        raise
+    if _roll_back(conn):
+        raise AssertionError("a transaction by hand was left open")
+
+
+def _roll_back(conn: psycopg.Connection[Any]) -> bool:
+    """Roll back the transaction open on ``conn``, if any (a broken connection has none left)."""
+    if conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return False
+    with suppress(psycopg.Error):
+        conn.rollback()
+    return True
 
 
 def server_options(statement_seconds: float) -> str:

@@ -79,10 +79,11 @@ def rows(ledger: Ledger) -> list[dict[str, Any]]:
     return log + sorted(apart, key=lambda r: (r["originator_id"], r["originator_version"]))
 
 
-def written(directory: Path) -> list[dict[str, Any]]:
-    """The rows this checkout's code stores for ``run``, in a new SQLite store in ``directory``."""
+def written(directory: Path, url: str | None = None) -> list[dict[str, Any]]:
+    """The rows this checkout's code stores for ``run``, in a new SQLite store in ``directory``
+    (or the new, empty store at ``url``)."""
     with counted_timestamps():
-        ledger = Ledger(f"sqlite:///{directory / 'bytes.db'}", clock=v1.Clock())
+        ledger = Ledger(url or f"sqlite:///{directory / 'bytes.db'}", clock=v1.Clock())
         try:
             run(ledger)
             return rows(ledger)

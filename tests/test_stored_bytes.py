@@ -17,6 +17,13 @@ def test_every_stored_byte_is_what_main_stored(tmp_path: Path) -> None:
         assert today == before
 
 
+def test_postgres_stores_the_same_bytes(tmp_path: Path, pg_schema_url: str) -> None:
+    """The same rows on PostgreSQL, where the write and the prefetch are sent as simple queries
+    (the chain links as literals): positions, links, events and receipts byte for byte."""
+    expected = [json.loads(line) for line in stored_bytes.ROWS.read_text().splitlines()]
+    assert stored_bytes.written(tmp_path, pg_schema_url) == expected
+
+
 def test_a_receipt_made_directly_is_the_event_its_aggregate_triggers() -> None:
     from datetime import UTC, datetime
 

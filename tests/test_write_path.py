@@ -4,10 +4,14 @@ exactly once, still found by a retry), and a large APBD adopted on PostgreSQL in
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
+
+import pytest
 
 from ledger import commands as c
 from ledger import ids
 from ledger.application import Ledger
+from ledger.connections import BoundedConnection
 from ledger.errors import AlreadyExists, IdempotencyKeyReused
 from ledger.verify import verify
 from tests import factory as f
@@ -109,5 +113,38 @@ def test_an_apbd_of_ten_thousand_lines_is_adopted_in_one_command_on_postgres(
         assert report.ok and report.events == 1 + APBD_LINES
         again = ledger.execute(_big_apbd())
         assert again.replayed and again.data == result.data
+    finally:
+        ledger.close()
+
+
+def test_a_small_batch_on_postgres_takes_few_round_trips(
+    pg_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of one command waited 17 times for the server (each of its two prefetch rounds a
+    transaction of four round trips, the write six): most of its CPU was psycopg's. Now each
+    prefetch round is one simple query and the write three round trips: 8 waits (a simple query
+    of several statements is waited for twice). The rows stored are the same
+    (test_stored_bytes)."""
+    waits = 0
+    wait = BoundedConnection.wait
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal waits
+        waits += 1
+        return wait(self, *args, **kwargs)
+
+    monkeypatch.setattr(BoundedConnection, "wait", counted)
+    ledger = Ledger(pg_schema_url)
+    try:
+        _through_spm(ledger)
+        sent = (f.request("SPP-2"), f.verify("SPP-2"), f.approve("SPP-2", spm="SPM-2"))
+        for command in sent:
+            waits = 0
+            assert not ledger.execute(command).replayed
+            assert waits <= 8, (command.command_name, waits)
+        waits = 0
+        assert ledger.execute(dataclasses.replace(sent[1])).replayed  # a retry: read only
+        assert waits <= 4, waits  # was 8
+        assert verify(ledger).ok
     finally:
         ledger.close()
