@@ -8,7 +8,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -68,15 +67,3 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
     app = Ledger(ledger_url, clock=FixedClock())
     yield app
     app.close()
-
-
-# -- xdist: which tests run on one worker (``make test`` runs ``pytest -n 2 --dist loadgroup``) --
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadgroup`` by file, as tests/xdist_groups.py says (xdist's own loadgroup reads
-    ``xdist_group`` marks through the node id, which pytest 9 no longer lets it change)."""
-    if config.getvalue("dist") != "loadgroup":
-        return None
-    from tests.xdist_groups import GroupScheduling
-
-    return GroupScheduling(config, log)
