@@ -9,6 +9,7 @@ import pytest
 
 from kasda.cli import main
 from kasda.settings import Settings
+from tests.demo_cache import demo_copy
 
 
 def test_an_unsupported_database_url_is_refused(
@@ -35,15 +36,20 @@ def test_bad_arguments_exit_non_zero() -> None:
     assert exit_.value.code == 2
 
 
-def _small_year(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("KASDA_DATABASE_URL", f"sqlite:///{tmp_path / 'year.db'}")
-    assert main(["demo", "--seed", "3", "--lifecycles", "60"]) == 0
+def _small_year(monkeypatch: pytest.MonkeyPatch, factory: pytest.TempPathFactory) -> Path:
+    """A copy of its own of a small demo year (built once per session, as ``kasda demo`` builds
+    it: with its daily files; tests/demo_cache.py), the store of the commands; its SQLite file."""
+    year = demo_copy(factory, seed=3, lifecycles=60, files=True)
+    monkeypatch.setenv("KASDA_DATABASE_URL", year.url)
+    return year.home / "kasda.db"
 
 
 def test_replay_prints_the_budget_as_of_a_moment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _small_year(monkeypatch, tmp_path)
+    _small_year(monkeypatch, tmp_path_factory)
     capsys.readouterr()
     assert main(["replay", "--as-of", "2026-01-01T00:00:00+07:00"]) == 2  # before the APBD
     assert "was not adopted" in capsys.readouterr().err
@@ -56,9 +62,11 @@ def test_replay_prints_the_budget_as_of_a_moment(
 
 
 def test_history_of_one_disbursement(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _small_year(monkeypatch, tmp_path)
+    _small_year(monkeypatch, tmp_path_factory)
     ledger = Settings.from_env().open_ledger()
     try:
         first = ledger.recorder.select_notifications(start=1, limit=10_000, topics=())
@@ -75,13 +83,16 @@ def test_history_of_one_disbursement(
 
 
 def test_verify_checkpoint_and_a_tampered_file(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import sqlite3
 
     from ledger.verify import new_signing_key
 
-    _small_year(monkeypatch, tmp_path)
+    store = _small_year(monkeypatch, tmp_path_factory)
     capsys.readouterr()
     assert main(["verify"]) == 0
     assert "kasda verify: OK" in capsys.readouterr().out
@@ -93,7 +104,7 @@ def test_verify_checkpoint_and_a_tampered_file(
     anchor = tmp_path / "anchor.json"
     assert main(["checkpoint", "--out", str(anchor)]) == 0
     capsys.readouterr()
-    with sqlite3.connect(tmp_path / "year.db") as conn:  # an intruder edits one row as text
+    with sqlite3.connect(store) as conn:  # an intruder edits one row as text
         conn.execute("UPDATE stored_events SET state = state || 'x' WHERE rowid = 77")
     assert main(["verify", "--anchor", str(anchor)]) == 1
     err = capsys.readouterr().err

@@ -1,6 +1,6 @@
 """OS processes, each with its own ``Ledger``, race on one store (PostgreSQL, and one SQLite file).
 
-Each writer is a separate process (multiprocessing 'spawn': nothing shared but the database) that
+Each writer is a separate process (tests/processes.py: nothing shared but the database) that
 opens its ledger, waits at a barrier so all start at the same moment, and sends its commands. The
 parent then audits the store:
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing as mp
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,7 @@ from ledger.roles import Actor, Role
 from ledger.verify import verify
 from testkit.clock import FixedClock
 from tests import factory as f
+from tests.processes import fresh_processes
 
 GROSS = 10_000_000
 CONFLICT = "ConcurrencyConflict"
@@ -111,7 +111,7 @@ def race(
     url: str, workloads: Mapping[str, Sequence[c.Command]], batch: int
 ) -> dict[str, list[Summary]]:
     """Run one writer process per workload, all released at once; each writer's outcomes."""
-    ctx = mp.get_context("spawn")
+    ctx = fresh_processes()
     barrier = ctx.Barrier(len(workloads))
     results: Queue[Any] = ctx.Queue()
     processes = [

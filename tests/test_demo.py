@@ -32,6 +32,7 @@ from ledger.application import Ledger
 from ledger.disbursement import SP2D_WITHOUT_TRANSFER, Status
 from ledger.money import BASIS_POINTS
 from ledger.postings import is_balanced, postings_for, trial_balance
+from tests.demo_cache import demo_copy
 from tests.refusals import all_events, event_names
 
 BANK_CODES = {"110", "002", "008", "009", "014", "451"}
@@ -336,9 +337,10 @@ PLANNED_REFUSALS = {
 }
 
 
-def test_a_small_year_has_every_story_too(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path)
-    totals, report = build_demo(url, seed=7, lifecycles=60)
+def test_a_small_year_has_every_story_too(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The small year several test files look at, built once per session (tests/demo_cache.py).
+    year = demo_copy(tmp_path_factory, seed=7, lifecycles=60)
+    url, totals, report = year.url, year.totals, year.report
     assert report.refused == PLANNED_REFUSALS
     assert report.blocked == 1  # the payout service would not pay the vendor's old account
     assert report.payouts["failed"] >= 2 and report.payouts["returned"] >= 1
@@ -349,10 +351,13 @@ def test_a_small_year_has_every_story_too(tmp_path: Path) -> None:
     check_the_story(check_against_the_ledger(url, totals))
 
 
-def test_same_seed_same_year(tmp_path: Path) -> None:
-    first = build_demo(sqlite_url(tmp_path, "a.db"), seed=11, lifecycles=120)
-    second = build_demo(sqlite_url(tmp_path, "b.db"), seed=11, lifecycles=120)
-    other = build_demo(sqlite_url(tmp_path, "c.db"), seed=12, lifecycles=120)
+def test_same_seed_same_year() -> None:
+    # In memory: the year a seed builds does not depend on the store (the build on SQLite files is
+    # the full-scale test's and the small year's; on PostgreSQL, test_the_demo_on_postgresql's),
+    # and an in-memory build costs half the CPU of one on an SQLite file, and no fsync.
+    first = build_demo("memory://", seed=11, lifecycles=120)
+    second = build_demo("memory://", seed=11, lifecycles=120)
+    other = build_demo("memory://", seed=12, lifecycles=120)
     assert first == second
     assert format_totals(*first) == format_totals(*second)
     assert first[0] != other[0]
@@ -368,15 +373,20 @@ def test_the_plan_itself_is_deterministic() -> None:
     ]
 
 
+# What the command line does with a store that holds a year, or not, does not depend on the size
+# of the year: a small one (20 lifecycles, as tests/test_demo_serve.py builds; it was 40).
+LIFECYCLES_OF_THE_CLI = "20"
+
+
 def test_run_twice_reports_the_store_and_fresh_rebuilds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "kasda.db"
     monkeypatch.setenv("KASDA_DATABASE_URL", f"sqlite:///{path}")
-    assert cli(["demo", "--seed", "3", "--lifecycles", "40"]) == 0
+    assert cli(["demo", "--seed", "3", "--lifecycles", LIFECYCLES_OF_THE_CLI]) == 0
     first = capsys.readouterr().out
     assert "This run:" in first
-    assert cli(["demo", "--seed", "3", "--lifecycles", "40"]) == 0
+    assert cli(["demo", "--seed", "3", "--lifecycles", LIFECYCLES_OF_THE_CLI]) == 0
     second = capsys.readouterr().out
     assert "already holds the APBD 2026" in second
     assert "--fresh" in second
@@ -390,7 +400,7 @@ def test_run_twice_reports_the_store_and_fresh_rebuilds(
         text.split("Laporan Realisasi", 1)[1].split("(read models")[0] for text in (first, second)
     ]
     assert lra[0] == lra[1] and "PENDAPATAN" in lra[0] and "BELANJA" in lra[0]
-    assert cli(["demo", "--seed", "4", "--lifecycles", "40", "--fresh"]) == 0
+    assert cli(["demo", "--seed", "4", "--lifecycles", LIFECYCLES_OF_THE_CLI, "--fresh"]) == 0
     assert "This run:" in capsys.readouterr().out
 
 

@@ -13,21 +13,20 @@ import polars as pl
 import pytest
 
 from kasda.cli import main
-from kasda.demo import build_demo
 from kasda.demo.pemda import PEMDA, YEAR
 from ledger.advance import Advance
 from ledger.application import Ledger
 from projections import advance_queries as aq
 from projections.runner import Projector
+from tests.demo_cache import demo_copy
 from tests.projection_oracle import assert_models_match
 from tests.refusals import all_events
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("demo-advance")
-    build_demo(f"sqlite:///{home / 'kasda.db'}", 7, 60, files_dir=home / "files")
-    return home
+    # The small year with its files, built once per session (tests/demo_cache.py): a copy.
+    return demo_copy(tmp_path_factory, 7, 60, files=True).home
 
 
 def _url(demo: Path) -> str:

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from kasda.cli import main
-from kasda.demo import build_demo
+from tests.demo_cache import demo_copy
 
 SEED, LIFECYCLES = 7, 60
 
@@ -21,9 +21,8 @@ SEED, LIFECYCLES = 7, 60
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small year, built once, with its daily files in ``kasda-demo-files/`` beside the store."""
-    home = tmp_path_factory.mktemp("demo")
-    build_demo(f"sqlite:///{home / 'kasda.db'}", SEED, LIFECYCLES, files_dir=home / "files")
-    return home
+    # Built once per session (tests/demo_cache.py), shared with tests/test_demo_advance.py: a copy.
+    return demo_copy(tmp_path_factory, SEED, LIFECYCLES, files=True).home
 
 
 @pytest.fixture(autouse=True)

@@ -17,12 +17,13 @@ import pytest
 
 from audit.frames import Frames, load
 from audit.rules import RULES
-from kasda.demo import HOLIDAYS, build_demo, rek
+from kasda.demo import HOLIDAYS, rek
 from kasda.demo.redflags import FlagReport, flagging, format_flags
 from kasda.demo.schemes import DIRECT_PROCUREMENT, Case
 from ledger.application import Ledger
 from projections.db import ReadDatabase
 from projections.runner import Projector
+from tests.demo_cache import demo_copy
 
 SEED, LIFECYCLES = 7, 60  # the small year tests/test_demo_reconcile.py builds
 # Every rule the issue names, and those the demo plants a case of.
@@ -41,9 +42,8 @@ PLANTED = (
 
 @pytest.fixture(scope="module")
 def year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlagReport, Frames]]:
-    home = tmp_path_factory.mktemp("demo-redflags")
-    url = f"sqlite:///{home / 'kasda.db'}"
-    _totals, report = build_demo(url, SEED, LIFECYCLES)
+    built = demo_copy(tmp_path_factory, SEED, LIFECYCLES)  # once per session: a copy
+    url, report = built.url, built.report
     assert report.redflags is not None
     ledger = Ledger(url)
     try:

@@ -3,15 +3,15 @@ the SiLPA is the next year's financing receipt, and the LRA (final) equals the i
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
-from kasda.demo import build_demo
 from kasda.demo.pemda import PEMDA, YEAR
 from ledger import ids
 from ledger.application import Ledger
 from ledger.codes import SILPA_REKENING
 from projections import queries as q
 from projections.runner import Projector
+from tests.demo_cache import demo_copy
 from tests.projection_oracle import (
     expected_closed_years,
     expected_lines,
@@ -22,9 +22,9 @@ from tests.projection_oracle import (
 )
 
 
-def test_the_demo_closes_its_year(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'kasda.db'}"
-    totals, report = build_demo(url, seed=7, lifecycles=60)
+def test_the_demo_closes_its_year(tmp_path_factory: pytest.TempPathFactory) -> None:
+    year = demo_copy(tmp_path_factory, seed=7, lifecycles=60)  # a copy of its own: it projects
+    url, totals, report = year.url, year.totals, year.report
     assert totals.disbursements["lapsed"] == 3
     assert report.year_end.startswith(f"tutup tahun {YEAR}")
     assert "luncuran ke" in report.year_end

@@ -5,7 +5,6 @@ raced in the catalog ("duplicate key", "tuple concurrently updated")."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import uuid
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
@@ -16,6 +15,7 @@ from psycopg import sql
 
 from ledger.application import Ledger
 from tests.conftest import postgres_url, require_postgres
+from tests.processes import fresh_processes
 
 PROCESSES = 3
 
@@ -34,7 +34,7 @@ def _open(url: str, barrier: Barrier, results: Queue[str]) -> None:
 def test_processes_opening_one_new_store_at_once(tables_exist: bool) -> None:
     require_postgres()
     base = postgres_url()
-    ctx = mp.get_context("spawn")
+    ctx = fresh_processes()
     for _ in range(2):
         schema = f"t_{uuid.uuid4().hex[:12]}"
         url = f"{base}{'&' if '?' in base else '?'}schema={schema}"

@@ -6,7 +6,6 @@ exactly K succeed, the rest are refused by a rule (or told to retry), and commit
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections import Counter
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
@@ -19,6 +18,7 @@ from ledger.application import Ledger
 from ledger.errors import ConcurrencyConflict, DomainError, PaguExceeded
 from ledger.handlers import line_id_of
 from tests import factory as f
+from tests.processes import fresh_processes
 
 GROSS = 10_000_000
 K = 10  # the pagu allows exactly K requests
@@ -72,7 +72,7 @@ def _writer(
 
 def _run_race(url: str, batch: int, same_spp: bool = False, writers: int = 2) -> Counter[str]:
     _set_up(url)
-    ctx = mp.get_context("spawn")
+    ctx = fresh_processes()
     barrier = ctx.Barrier(writers)
     results: Queue[Any] = ctx.Queue()
     processes = [

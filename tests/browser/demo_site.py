@@ -6,6 +6,7 @@ role; ``every_page`` lists what each role can open (``web.pages``)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
@@ -23,6 +24,7 @@ from projections.db import ReadDatabase
 from projections.runner import Projector
 from testkit.browser import LiveServer, live_server
 from testkit.web import web_settings
+from tests.demo_cache import copy_folder, shared_template
 from web.pages import pages_for, public_pages
 from web.render import ROLE_NAMES
 
@@ -46,14 +48,24 @@ def case_id(case: tuple[Role | None, str]) -> str:
 
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A small demo year, built once per test session (per xdist worker) and served with the demo's
-    sign-in users (tests/browser/conftest.py offers it to every browser test)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo-site') / 'kasda.db'}"
+    """A small demo year, built once per test session (shared by its xdist workers) and served,
+    a copy per worker, with the demo's sign-in users (tests/browser/conftest.py offers it to every
+    browser test)."""
+    template, _ = shared_template(tmp_path_factory, f"demo-site-{SEED}-{LIFECYCLES}", build_site)
+    home = copy_folder(template, tmp_path_factory.mktemp("demo-site"))
+    url = f"sqlite:///{home / 'kasda.db'}"
+    with live_server(web_settings(url)) as server:
+        yield server
+
+
+def build_site(folder: Path) -> None:
+    """The small demo year, its vendor user registered and a red-flag run recorded, in
+    ``folder/kasda.db``: built once per session for every xdist worker (tests/demo_cache.py),
+    each worker serving a copy of its own."""
+    url = f"sqlite:///{folder / 'kasda.db'}"
     build_demo(url, SEED, LIFECYCLES)
     register_the_demo_vendor(url)
     record_red_flags(url)
-    with live_server(web_settings(url)) as server:
-        yield server
 
 
 def sign_in(page: Page, server: LiveServer, role: Role) -> None:
