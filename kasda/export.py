@@ -79,7 +79,7 @@ from ledger.verify import (
 
 accelerator: ModuleType | None
 try:  # the per-row work of the fast path in C (kasda/_export_check.c), where it was built
-    from kasda import _export_check as accelerator
+    import kasda._export_check as accelerator
 except ImportError:  # no C compiler or no OpenSSL at install time: the fast path in Python
     accelerator = None
 
