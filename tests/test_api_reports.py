@@ -656,6 +656,19 @@ def test_after_makes_the_write_visible(api: Api, year: dict[str, str]) -> None:
     assert fresh["position"] >= requested["position"] > lra["position"]
 
 
+def positions_queried(models: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The positions ``models.query_at`` is asked for from now on, in order (it still answers)."""
+    queries: list[int] = []
+    real = models.query_at
+
+    def counted(*args: Any) -> Any:
+        queries.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(models, "query_at", counted)
+    return queries
+
+
 def test_after_a_recorded_position_waits_then_reads_once(
     api: Api, year: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -672,14 +685,7 @@ def test_after_a_recorded_position_waits_then_reads_once(
         api.post(Role.PPTK, "/disbursements", request_body("SPP-W", gross=5_000_000)), 201
     )
     assert models.reached < written["position"] <= models.known_recorded  # the writer told it
-    queries = []
-    real = models.query_at
-
-    def counted(*args: Any) -> Any:
-        queries.append(args[1])
-        return real(*args)
-
-    monkeypatch.setattr(models, "query_at", counted)
+    queries = positions_queried(models, monkeypatch)
     after = api.ok(Role.AUDITOR, "/lra", params=api.mine({"year": YEAR, "level": "rekening"}))
     assert queries == [written["position"]]
     assert after["position"] >= written["position"] > before["position"]
@@ -717,14 +723,7 @@ def test_after_a_position_another_worker_returned_waits_then_reads_once(
         app.state.read_models.close()
         ledger.close()
     assert models.known_recorded < written["position"]  # this worker was not told
-    queries = []
-    real = models.query_at
-
-    def counted(*args: Any) -> Any:
-        queries.append(args[1])
-        return real(*args)
-
-    monkeypatch.setattr(models, "query_at", counted)
+    queries = positions_queried(models, monkeypatch)
     params = {"year": YEAR, "level": "rekening", "after": written["position"]}
     after = api.ok(Role.AUDITOR, "/lra", params=params)
     assert queries == [written["position"]]
