@@ -9,11 +9,19 @@ from pathlib import Path
 
 from benchmarks.bench_api import py_spy_command, workers
 
+# The child says when it runs: ``Process.start`` returns once the child is forked, before it has
+# exec'd the interpreter, and until then its command line is still the parent's.
 SPAWNS_ONE = """
 import multiprocessing, sys, time
+def run(ready):
+    ready.set()
+    time.sleep(30)
 if __name__ == "__main__":
-    child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(30,))
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Event()
+    child = spawn.Process(target=run, args=(ready,))
     child.start()
+    assert ready.wait(30)
     print(child.pid, flush=True)
     sys.stdin.read()
     child.terminate()
